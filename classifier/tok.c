@@ -1,0 +1,185 @@
+/*
+ * tok -- token set (open-addressing hash table over 64-bit token hashes) and
+ * the token hash. Pure C: no SQLite, libmilter or syslog.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "classifier/tok.h"
+
+struct tokset {
+	uint64_t *hashes;   /* tokens in insertion order */
+	char **texts;       /* token texts, parallel to hashes, or NULL */
+	size_t count;       /* tokens in the set */
+	size_t cap;         /* allocated length of hashes/texts */
+	uint32_t *slots;    /* open-addressing table: index+1 into hashes, 0 = empty */
+	size_t nslots;      /* power of two, at least 2 * cap */
+	size_t max;         /* cap on distinct tokens */
+	size_t dropped;     /* tokens refused at the cap */
+	int keep_text;      /* keep token texts */
+};
+
+uint64_t tok_hash(const char *text, size_t len)
+{
+	return XXH3_64bits(text, len);
+}
+
+int tokset_new(size_t max_tokens, int keep_text, tokset **out)
+{
+	tokset *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return -ENOMEM;
+	s->max = max_tokens ? max_tokens : TOKSET_DEFAULT_MAX;
+	s->keep_text = keep_text;
+	*out = s;
+	return 0;
+}
+
+void tokset_free(tokset *s)
+{
+	if (s == NULL)
+		return;
+	tokset_clear(s);
+	free(s->hashes);
+	free(s->texts);
+	free(s->slots);
+	free(s);
+}
+
+void tokset_clear(tokset *s)
+{
+	if (s->texts != NULL)
+		for (size_t i = 0; i < s->count; i++) {
+			free(s->texts[i]);
+			s->texts[i] = NULL;
+		}
+	if (s->slots != NULL)
+		memset(s->slots, 0, s->nslots * sizeof(*s->slots));
+	s->count = 0;
+	s->dropped = 0;
+}
+
+/* Slot for hash h: where it is, or the empty slot where it would go. */
+static size_t slot_of(const tokset *s, uint64_t h)
+{
+	size_t mask = s->nslots - 1;
+	size_t i = (size_t)(h ^ (h >> 29)) & mask;
+
+	while (s->slots[i] != 0 && s->hashes[s->slots[i] - 1] != h)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int grow(tokset *s)
+{
+	size_t ncap = s->cap ? s->cap * 2 : 256;
+	size_t nslots = ncap * 2;
+	uint64_t *h;
+	uint32_t *slots;
+
+	h = realloc(s->hashes, ncap * sizeof(*h));
+	if (h == NULL)
+		return -ENOMEM;
+	s->hashes = h;
+	if (s->keep_text) {
+		char **t = realloc(s->texts, ncap * sizeof(*t));
+
+		if (t == NULL)
+			return -ENOMEM;
+		s->texts = t;
+	}
+	slots = calloc(nslots, sizeof(*slots));
+	if (slots == NULL)
+		return -ENOMEM;
+	free(s->slots);
+	s->slots = slots;
+	s->nslots = nslots;
+	s->cap = ncap;
+	for (size_t i = 0; i < s->count; i++)
+		s->slots[slot_of(s, s->hashes[i])] = (uint32_t)(i + 1);
+	return 0;
+}
+
+static int add(tokset *s, uint64_t h, const char *text, size_t len)
+{
+	size_t slot;
+
+	if (s->count == s->cap) {
+		if (s->count >= s->max) {
+			if (tokset_find(s, h) < 0)
+				s->dropped++;
+			return 0;
+		}
+		if (grow(s) < 0)
+			return -ENOMEM;
+	}
+	slot = slot_of(s, h);
+	if (s->slots[slot] != 0)
+		return 0;
+	if (s->count >= s->max) {
+		s->dropped++;
+		return 0;
+	}
+	if (s->keep_text) {
+		char *t = NULL;
+
+		if (text != NULL) {
+			t = malloc(len + 1);
+			if (t == NULL)
+				return -ENOMEM;
+			memcpy(t, text, len);
+			t[len] = '\0';
+		}
+		s->texts[s->count] = t;
+	}
+	s->hashes[s->count] = h;
+	s->slots[slot] = (uint32_t)(++s->count);
+	return 1;
+}
+
+int tokset_add(tokset *s, const char *text, size_t len)
+{
+	return add(s, tok_hash(text, len), text, len);
+}
+
+int tokset_add_hash(tokset *s, uint64_t hash)
+{
+	return add(s, hash, NULL, 0);
+}
+
+size_t tokset_count(const tokset *s)
+{
+	return s->count;
+}
+
+uint64_t tokset_hash(const tokset *s, size_t i)
+{
+	return s->hashes[i];
+}
+
+const char *tokset_text(const tokset *s, size_t i)
+{
+	return s->keep_text ? s->texts[i] : NULL;
+}
+
+long tokset_find(const tokset *s, uint64_t h)
+{
+	size_t slot;
+
+	if (s->nslots == 0)
+		return -1;
+	slot = slot_of(s, h);
+	return s->slots[slot] ? (long)s->slots[slot] - 1 : -1;
+}
+
+size_t tokset_dropped(const tokset *s)
+{
+	return s->dropped;
+}

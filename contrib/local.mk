@@ -1,0 +1,3 @@
+# contrib/: Postfix and systemd snippets, benchmarks.
+EXTRA_DIST += contrib/postfix/main.cf.snippet contrib/systemd/spamsift-milter.service \
+	contrib/bench/run.sh

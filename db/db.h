@@ -1,0 +1,244 @@
+/*
+ * db -- the storage interface: token statistics, per-user totals, signatures,
+ * white/block lists, preferences and the quarantine.
+ *
+ * Callers (classifier, milter, CLI) see only this header. A backend fills a
+ * db_ops table (db/db_impl.h) and is chosen by the spec given to db_open():
+ * "sqlite:PATH" or a plain PATH for the embedded SQLite store (the default),
+ * "mem:" for the in-memory backend used by tests.
+ *
+ * Errors: functions return 0 or a negative errno value: -EINVAL (bad
+ * argument), -ENOMEM, -EIO (I/O error, corrupt store), -EBUSY (store locked
+ * past the busy timeout), -EROFS (read-only store), -ENOSPC (disk full),
+ * -EPROTO (schema newer than this program). "Not found" is not an error: it is
+ * reported through an out-parameter. After an error, db_errmsg() names the
+ * store file and says what failed.
+ *
+ * Threads: a handle is used by one thread at a time; open one per thread.
+ * Several processes may open the same store (SQLite WAL mode).
+ *
+ * Must not depend on: libmilter, syslog, conf/.
+ */
+#ifndef SPAMSIFT_DB_H
+#define SPAMSIFT_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct db db;
+
+/* The user whose model every user's model is merged with. */
+#define DB_GLOBAL_USER "@global"
+
+/* Flags for db_open. */
+#define DB_OPEN_CREATE   0x01  /* create the store if it does not exist */
+#define DB_OPEN_READONLY 0x02  /* never write */
+
+/* One token's statistics in one user's model. */
+typedef struct db_token {
+	uint64_t hash;          /* token hash (tok_hash) */
+	int64_t spam_hits;      /* spam messages that contained the token */
+	int64_t innocent_hits;  /* innocent messages that contained the token */
+} db_token;
+
+/* Per-user totals and counters, as dspam_stats shows them. */
+typedef struct db_totals {
+	int64_t spam_learned;           /* spam messages in the model */
+	int64_t innocent_learned;       /* innocent messages in the model */
+	int64_t spam_misclassified;     /* false negatives reported */
+	int64_t innocent_misclassified; /* false positives reported */
+	int64_t spam_corpusfed;         /* spam fed by an administrator */
+	int64_t innocent_corpusfed;     /* innocent fed by an administrator */
+	int64_t spam_classified;        /* messages classified spam */
+	int64_t innocent_classified;    /* messages classified innocent */
+	int64_t spam_inoculated;        /* spam learned from inoculation */
+} db_totals;
+
+/* What a signature remembers: what was learned for one classified message. */
+typedef struct db_sig {
+	char id[33];            /* signature id: 32 lowercase hex digits */
+	int64_t uid;            /* user the message was classified for */
+	int cls;                /* DB_CLASS_SPAM or DB_CLASS_INNOCENT, as classified */
+	int learned;            /* non-zero if tokens were learned as cls */
+	time_t created;         /* when the message was classified */
+	uint64_t *hashes;       /* the message's token hashes */
+	size_t nhashes;         /* number of hashes */
+} db_sig;
+
+#define DB_CLASS_INNOCENT 0
+#define DB_CLASS_SPAM     1
+
+/* List kinds. */
+#define DB_LIST_WHITE 0
+#define DB_LIST_BLOCK 1
+
+/* One white/block list entry. */
+typedef struct db_list_entry {
+	const char *pattern;    /* address, domain, or .suffix (subdomains) */
+	int automatic;          /* added by automatic whitelisting */
+	time_t added;           /* when */
+	const char *added_by;   /* Unix user or "auto" */
+} db_list_entry;
+
+/* Sender history for automatic whitelisting. */
+typedef struct db_sender {
+	int64_t innocent;       /* innocent messages seen from the sender */
+	int64_t spam;           /* spam messages seen from the sender */
+} db_sender;
+
+/* One quarantined message. */
+typedef struct db_quar {
+	int64_t id;             /* quarantine id (assigned by db_quar_put) */
+	int64_t uid;            /* owner */
+	const char *sender;     /* envelope sender */
+	const char *recipients; /* envelope recipients, comma-separated */
+	const char *subject;    /* Subject header, decoded, may be "" */
+	const char *signature;  /* signature id, may be "" */
+	double probability;     /* spam probability */
+	time_t when;            /* when quarantined */
+	const char *data;       /* the message bytes (CRLF or LF line ends) */
+	size_t len;             /* their length */
+} db_quar;
+
+/*
+ * db_open -- open (and with DB_OPEN_CREATE create) a store and apply any
+ * forward schema migrations.
+ * spec: "sqlite:PATH", "mem:", or a PATH (SQLite).
+ * On failure returns a negative errno and writes a message naming the file to
+ * err (errlen bytes, may be 0). On success *out is the handle (db_close).
+ */
+int db_open(const char *spec, int flags, db **out, char *err, size_t errlen);
+
+/* db_close -- close the handle; accepts NULL. */
+void db_close(db *d);
+
+/* db_errmsg -- text of the last error on this handle (borrowed). */
+const char *db_errmsg(const db *d);
+
+/*
+ * db_user -- the numeric id of user name. With create, an unknown user is
+ * added; without, *uid is 0 when the user does not exist.
+ */
+int db_user(db *d, const char *name, int create, int64_t *uid);
+
+/* db_user_iter -- call fn(arg, uid, name) for every user; stops if fn != 0. */
+int db_user_iter(db *d, int (*fn)(void *arg, int64_t uid, const char *name),
+    void *arg);
+
+/*
+ * db_tokens_get -- fill spam_hits/innocent_hits of toks[0..n) (hash set by
+ * the caller) from uid's model in one round trip; absent tokens get 0.
+ */
+int db_tokens_get(db *d, int64_t uid, db_token *toks, size_t n);
+
+/*
+ * db_tokens_update -- add spam_delta and innocent_delta (may be negative;
+ * results are clamped at 0) to each of hashes[0..n) in uid's model and set
+ * their last-hit day to day (days since the epoch).
+ */
+int db_tokens_update(db *d, int64_t uid, const uint64_t *hashes, size_t n,
+    int spam_delta, int innocent_delta, int day);
+
+/* db_totals_get -- uid's totals; all zero for a user with none. */
+int db_totals_get(db *d, int64_t uid, db_totals *out);
+
+/* db_totals_add -- add each field of delta to uid's totals (clamped at 0). */
+int db_totals_add(db *d, int64_t uid, const db_totals *delta);
+
+/*
+ * Transactions: db_begin opens a write transaction (nesting is not allowed),
+ * db_commit makes it durable, db_rollback undoes it.
+ */
+int db_begin(db *d);
+int db_commit(db *d);
+int db_rollback(db *d);
+
+/* db_sig_put -- store a signature (sig->id, uid, cls, learned, created, hashes). */
+int db_sig_put(db *d, const db_sig *sig);
+
+/*
+ * db_sig_get -- the signature id of user uid; *out is NULL when not found,
+ * else caller frees with db_sig_free.
+ */
+int db_sig_get(db *d, int64_t uid, const char *id, db_sig **out);
+
+/* db_sig_update -- change cls and learned of a stored signature. */
+int db_sig_update(db *d, int64_t uid, const char *id, int cls, int learned);
+
+/* db_sig_free -- free a signature from db_sig_get; accepts NULL. */
+void db_sig_free(db_sig *sig);
+
+/* db_sig_expire -- delete signatures created before `before`; count in *n. */
+int db_sig_expire(db *d, time_t before, int64_t *n);
+
+/* db_list_add -- add or replace a list entry for uid. */
+int db_list_add(db *d, int64_t uid, int kind, const db_list_entry *e);
+
+/* db_list_del -- remove pattern from uid's list; *found says if it was there. */
+int db_list_del(db *d, int64_t uid, int kind, const char *pattern, int *found);
+
+/*
+ * db_list_match -- does address (lowercase "local@domain") match uid's list?
+ * An entry matches when it equals the address, equals its domain, or is
+ * ".suffix" and the domain is suffix or ends with ".suffix".
+ */
+int db_list_match(db *d, int64_t uid, int kind, const char *address,
+    int *matched);
+
+/* db_list_iter -- call fn for each entry of uid's list; stops if fn != 0. */
+int db_list_iter(db *d, int64_t uid, int kind,
+    int (*fn)(void *arg, const db_list_entry *e), void *arg);
+
+/*
+ * db_sender_add -- add to the innocent/spam counts of sender (lowercase
+ * address) for uid and return the new counts in *out (may be NULL).
+ */
+int db_sender_add(db *d, int64_t uid, const char *sender, int innocent_delta,
+    int spam_delta, db_sender *out);
+
+/* db_pref_get -- uid's value of key into buf; *found is 0 when unset. */
+int db_pref_get(db *d, int64_t uid, const char *key, char *buf, size_t len,
+    int *found);
+int db_pref_set(db *d, int64_t uid, const char *key, const char *value);
+int db_pref_unset(db *d, int64_t uid, const char *key, int *found);
+int db_pref_iter(db *d, int64_t uid,
+    int (*fn)(void *arg, const char *key, const char *value), void *arg);
+
+/* db_quar_put -- store q durably (committed on return); its id in *id. */
+int db_quar_put(db *d, const db_quar *q, int64_t *id);
+
+/*
+ * db_quar_iter -- call fn for each of uid's quarantined messages (data NULL,
+ * len set), oldest first; stops if fn != 0.
+ */
+int db_quar_iter(db *d, int64_t uid,
+    int (*fn)(void *arg, const db_quar *q), void *arg);
+
+/*
+ * db_quar_get -- message id of uid with its data; *out NULL when not found
+ * (or owned by another user), else caller frees with db_quar_free.
+ */
+int db_quar_get(db *d, int64_t uid, int64_t id, db_quar **out);
+void db_quar_free(db_quar *q);
+int db_quar_del(db *d, int64_t uid, int64_t id, int *found);
+
+/* db_quar_expire -- delete messages of every user quarantined before `before`. */
+int db_quar_expire(db *d, time_t before, int64_t *n);
+
+/*
+ * db_purge -- delete tokens not hit since day (days since the epoch) whose
+ * spam_hits + innocent_hits <= max_hits; count in *n.
+ */
+int db_purge(db *d, int day, int64_t max_hits, int64_t *n);
+
+/* db_vacuum -- compact the store. */
+int db_vacuum(db *d);
+
+/*
+ * db_check -- integrity check; *ok is 1 when sound. A report (caller frees)
+ * is put in *report when report is not NULL.
+ */
+int db_check(db *d, int *ok, char **report);
+
+#endif

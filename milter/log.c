@@ -1,0 +1,54 @@
+/*
+ * log -- syslog wrapper for the daemon (see log.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "milter/log.h"
+
+static const struct {
+	const char *name; /* facility name as in syslog.conf */
+	int value;        /* LOG_* facility */
+} facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+int log_open(const char *ident, const char *facility, int to_stderr)
+{
+	int fac = -1;
+
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcasecmp(facility, facilities[i].name) == 0)
+			fac = facilities[i].value;
+	if (fac < 0)
+		return -EINVAL;
+	openlog(ident, LOG_PID | LOG_NDELAY | (to_stderr ? LOG_PERROR : 0), fac);
+	return 0;
+}
+
+void log_close(void)
+{
+	closelog();
+}
+
+#define LOG_FN(name, prio)                     \
+	void name(const char *fmt, ...)        \
+	{                                      \
+		va_list ap;                    \
+		va_start(ap, fmt);             \
+		vsyslog(prio, fmt, ap);        \
+		va_end(ap);                    \
+	}
+
+LOG_FN(log_err, LOG_ERR)
+LOG_FN(log_warning, LOG_WARNING)
+LOG_FN(log_info, LOG_INFO)
+LOG_FN(log_debug, LOG_DEBUG)

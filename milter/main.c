@@ -1,0 +1,267 @@
+/*
+ * spamsift-milter -- the daemon: options, configuration, socket, privilege
+ * drop, signals, then libmilter's main loop. The callbacks live in mlfi.c.
+ *
+ * Only main() decides to stop the process.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf/conf.h"
+#include "milter/log.h"
+#include "milter/mlfi.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: spamsift-milter [-f] [-c FILE] [-p SOCKET] [-o Key=Value]...\n"
+	    "\n"
+	    "Bayesian spam filter for Postfix (libmilter).\n"
+	    "\n"
+	    "  -c FILE        configuration file (default " CONF_DEFAULT_PATH ")\n"
+	    "  -p SOCKET      listen on SOCKET: unix:/path, inet:PORT@HOST,\n"
+	    "                 inet6:PORT@HOST (overrides Socket)\n"
+	    "  -o Key=Value   override a configuration key (repeatable)\n"
+	    "  -f             stay in the foreground and log to stderr too\n"
+	    "  -t             check the configuration and exit\n"
+	    "  -h             show this help\n"
+	    "  -V             show the version\n"
+	    "\n"
+	    "See spamsift-milter(8) and spamsift.conf(5).\n");
+}
+
+static void conf_warn(void *arg, const char *text)
+{
+	(void)arg;
+	fprintf(stderr, "spamsift-milter: warning: %s\n", text);
+}
+
+/* Load config file and overrides into a new snapshot; message to stderr on error. */
+static conf *load_conf(const char *path, char **overrides, size_t noverrides)
+{
+	char err[512];
+	conf *c;
+
+	if (conf_new(&c) < 0) {
+		fprintf(stderr, "spamsift-milter: out of memory\n");
+		return NULL;
+	}
+	if (conf_load(c, path, err, sizeof(err), conf_warn, NULL) < 0)
+		goto fail;
+	for (size_t i = 0; i < noverrides; i++)
+		if (conf_set(c, overrides[i], err, sizeof(err)) < 0)
+			goto fail;
+	if (conf_finish(c, err, sizeof(err)) < 0)
+		goto fail;
+	return c;
+fail:
+	fprintf(stderr, "spamsift-milter: %s\n", err);
+	conf_unref(c);
+	return NULL;
+}
+
+/* Remove a stale unix socket file so smfi_opensocket can bind. */
+static const char *unix_path(const char *sock)
+{
+	if (strncmp(sock, "unix:", 5) == 0)
+		return sock + 5;
+	if (strncmp(sock, "local:", 6) == 0)
+		return sock + 6;
+	if (sock[0] == '/')
+		return sock;
+	return NULL;
+}
+
+/* Set owner, group and mode of the unix socket so Postfix's smtpd can connect. */
+static int socket_perms(const conf *c, const char *path)
+{
+	const char *owner = conf_str(c, "SocketOwner");
+	const char *group = conf_str(c, "SocketGroup");
+	long mode = conf_int(c, "SocketMode");
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+
+	if (owner != NULL && *owner) {
+		struct passwd *pw = getpwnam(owner);
+
+		if (pw == NULL) {
+			fprintf(stderr, "spamsift-milter: SocketOwner: unknown user %s\n", owner);
+			return -1;
+		}
+		uid = pw->pw_uid;
+	}
+	if (group != NULL && *group) {
+		struct group *gr = getgrnam(group);
+
+		if (gr == NULL) {
+			fprintf(stderr, "spamsift-milter: SocketGroup: unknown group %s\n", group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
+		fprintf(stderr, "spamsift-milter: chown %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (mode > 0 && chmod(path, (mode_t)mode) < 0) {
+		fprintf(stderr, "spamsift-milter: chmod %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Drop to User/Group from the config, after the socket is open. */
+static int drop_privileges(const conf *c)
+{
+	const char *user = conf_str(c, "User");
+	const char *group = conf_str(c, "Group");
+	struct passwd *pw;
+	gid_t gid;
+
+	if (user == NULL || *user == '\0')
+		return 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		fprintf(stderr, "spamsift-milter: User: unknown user %s\n", user);
+		return -1;
+	}
+	gid = pw->pw_gid;
+	if (group != NULL && *group) {
+		struct group *gr = getgrnam(group);
+
+		if (gr == NULL) {
+			fprintf(stderr, "spamsift-milter: Group: unknown group %s\n", group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (getuid() == pw->pw_uid && getgid() == gid)
+		return 0;
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
+		fprintf(stderr, "spamsift-milter: cannot become %s: %s\n", user,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		fprintf(stderr, "spamsift-milter: privilege drop did not hold\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	FILE *f;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	f = fopen(path, "w");
+	if (f == NULL) {
+		fprintf(stderr, "spamsift-milter: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf_path = CONF_DEFAULT_PATH;
+	const char *sock_opt = NULL;
+	char **overrides;
+	size_t noverrides = 0;
+	int foreground = 0, test_only = 0, ch, rc;
+	const char *sock, *path, *pidfile;
+	conf *c;
+
+	overrides = calloc((size_t)argc, sizeof(*overrides));
+	if (overrides == NULL)
+		return EXIT_FAILURE;
+	while ((ch = getopt(argc, argv, "c:p:o:ftVh")) != -1) {
+		switch (ch) {
+		case 'c': conf_path = optarg; break;
+		case 'p': sock_opt = optarg; break;
+		case 'o': overrides[noverrides++] = optarg; break;
+		case 'f': foreground = 1; break;
+		case 't': test_only = 1; break;
+		case 'V': printf("spamsift-milter %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	c = load_conf(conf_path, overrides, noverrides);
+	if (c == NULL)
+		return 2;
+	if (test_only) {
+		printf("spamsift-milter: %s: configuration ok\n", conf_path);
+		conf_unref(c);
+		return 0;
+	}
+	sock = sock_opt ? sock_opt : conf_str(c, "Socket");
+	if (sock == NULL || *sock == '\0') {
+		fprintf(stderr, "spamsift-milter: no Socket configured and no -p given\n");
+		return 2;
+	}
+	if (log_open("spamsift-milter", conf_str(c, "SyslogFacility") ?
+	    conf_str(c, "SyslogFacility") : "mail", foreground) < 0) {
+		fprintf(stderr, "spamsift-milter: SyslogFacility: unknown facility\n");
+		return 2;
+	}
+	if (mlfi_init(c, conf_path, overrides, noverrides) < 0)
+		return 3;
+
+	path = unix_path(sock);
+	if (path != NULL)
+		unlink(path);
+	if (smfi_setconn((char *)sock) == MI_FAILURE ||
+	    smfi_register(mlfi_desc) == MI_FAILURE) {
+		fprintf(stderr, "spamsift-milter: cannot use socket %s\n", sock);
+		return 2;
+	}
+	/* The listen backlog follows Postfix's default concurrency. */
+	smfi_setbacklog(128);
+	if (smfi_opensocket(1) == MI_FAILURE) {
+		fprintf(stderr, "spamsift-milter: cannot open socket %s\n", sock);
+		return 2;
+	}
+	if (path != NULL && socket_perms(c, path) < 0)
+		return 2;
+	if (!foreground && daemon(0, 0) < 0) {
+		fprintf(stderr, "spamsift-milter: daemon: %s\n", strerror(errno));
+		return 2;
+	}
+	pidfile = conf_str(c, "PidFile");
+	if (write_pidfile(pidfile) < 0)
+		return 2;
+	if (drop_privileges(c) < 0)
+		return 2;
+	log_info("starting: socket %s, config %s", sock, conf_path);
+	if (foreground)
+		fprintf(stderr, "spamsift-milter: listening on %s\n", sock);
+	rc = smfi_main();
+	log_info("stopping");
+	mlfi_shutdown();
+	if (path != NULL)
+		unlink(path);
+	if (pidfile != NULL && *pidfile)
+		unlink(pidfile);
+	conf_unref(c);
+	free(overrides);
+	log_close();
+	return rc == MI_SUCCESS ? 0 : 3;
+}

@@ -1,0 +1,30 @@
+/*
+ * mlfi -- the libmilter callbacks of spamsift-milter and their shared state.
+ *
+ * Connection state lives from connect to close; message state from MAIL FROM
+ * to EOM/abort and is freed by one reset function. Threads share only the
+ * reference-counted configuration snapshot.
+ */
+#ifndef SPAMSIFT_MLFI_H
+#define SPAMSIFT_MLFI_H
+
+#include <stddef.h>
+
+#include <libmilter/mfapi.h>
+
+#include "conf/conf.h"
+
+/* The filter description registered with smfi_register. */
+extern struct smfiDesc mlfi_desc;
+
+/*
+ * mlfi_init -- take a reference to the configuration c for the callbacks and
+ * remember how to reload it (path and -o overrides, borrowed for the life of
+ * the process). Returns 0, or -1 after printing why.
+ */
+int mlfi_init(conf *c, const char *path, char **overrides, size_t noverrides);
+
+/* mlfi_shutdown -- release what mlfi_init took. */
+void mlfi_shutdown(void);
+
+#endif

@@ -1,0 +1,17 @@
+# tests/: one Check suite per module, plus integration tests that run a real
+# Postfix on 127.0.0.1 against the real daemon.
+TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -DTEST_DATA_DIR='"$(abs_top_srcdir)/tests/data"'
+TEST_LIBS = $(CORE_LIBS) $(CHECK_LIBS)
+
+AM_TESTS_ENVIRONMENT = \
+	top_srcdir='$(abs_top_srcdir)'; top_builddir='$(abs_top_builddir)'; \
+	export top_srcdir top_builddir; \
+	CK_DEFAULT_TIMEOUT=60; export CK_DEFAULT_TIMEOUT;
+
+TESTS += $(check_PROGRAMS)
+
+# Integration tests (shell): real Postfix, real milter, real SQLite file.
+INTEGRATION_TESTS = \
+	tests/integration/milter-postfix.sh
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data
