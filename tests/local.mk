@@ -3,10 +3,10 @@
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -DTEST_DATA_DIR='"$(abs_top_srcdir)/tests/data"'
 TEST_LIBS = $(CORE_LIBS) $(CHECK_LIBS)
 
-AM_TESTS_ENVIRONMENT = \
+TESTS_ENVIRONMENT = \
 	top_srcdir='$(abs_top_srcdir)'; top_builddir='$(abs_top_builddir)'; \
 	export top_srcdir top_builddir; \
-	CK_DEFAULT_TIMEOUT=60; export CK_DEFAULT_TIMEOUT;
+	CK_DEFAULT_TIMEOUT=120; export CK_DEFAULT_TIMEOUT;
 
 TESTS += $(check_PROGRAMS)
 
