@@ -7,3 +7,14 @@ check_PROGRAMS += tests/check_tok
 tests_check_tok_SOURCES = tests/check_tok.c
 tests_check_tok_CFLAGS = $(TEST_CFLAGS)
 tests_check_tok_LDADD = $(TEST_LIBS)
+
+# Bayesian math and per-user filtering (classifier/bayes, classifier/filter).
+libspamsift_a_SOURCES += \
+	classifier/bayes.c classifier/bayes.h
+# bayes.c uses log/exp/lgamma_r.
+CORE_LIBS += -lm
+
+check_PROGRAMS += tests/check_bayes
+tests_check_bayes_SOURCES = tests/check_bayes.c
+tests_check_bayes_CFLAGS = $(TEST_CFLAGS)
+tests_check_bayes_LDADD = $(TEST_LIBS)

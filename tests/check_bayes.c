@@ -1,0 +1,332 @@
+/*
+ * check_bayes -- Check suite for classifier/bayes: the math against values
+ * computed by hand (and checked with an independent log-space evaluation of
+ * the same formulas), token selection, BNR and underflow behaviour.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier/bayes.h"
+
+static bayes_params P;
+
+static void setup(void)
+{
+	bayes_params_default(&P);
+}
+
+static void teardown(void)
+{
+}
+
+/* A token with counts; text names it for the factor tests. */
+static bayes_token tk(const char *text, double b, double g)
+{
+	bayes_token t;
+
+	t.hash = (uint64_t)(uintptr_t)text * 2654435761u;
+	t.text = text;
+	t.spam_hits = b;
+	t.innocent_hits = g;
+	return t;
+}
+
+START_TEST(test_chi2_q_known_values)
+{
+	/* Q(chi|2) = exp(-chi/2) (1 + chi/2) at chi = 0.421442. */
+	ck_assert_double_eq_tol(bayes_chi2_q(0.421442, 2), 0.9806840407107602, 1e-12);
+	ck_assert_double_eq_tol(bayes_chi2_q(10.0, 5), 0.44049328506521235, 1e-12);
+	/* Q(chi|2) = exp(-chi/2) exactly. */
+	ck_assert_double_eq_tol(bayes_chi2_q(3.0, 1), exp(-1.5), 1e-15);
+	ck_assert_double_eq(bayes_chi2_q(0.0, 7), 1.0);
+}
+END_TEST
+
+START_TEST(test_chi2_q_large_df_no_underflow)
+{
+	double q;
+
+	/* exp(-1000) alone underflows; the log-space sum does not. */
+	q = bayes_chi2_q(2000.0, 1000);
+	ck_assert_double_eq_tol(q, 0.4957947558196655, 1e-9);
+	q = bayes_chi2_q(3000.0, 1000);
+	ck_assert_double_eq_tol(q / 2.2046986113890502e-43, 1.0, 1e-8);
+	q = bayes_chi2_q(1800.0, 1000);
+	ck_assert_double_eq_tol(q, 0.9994500977344118, 1e-9);
+	/* Far tails: exact 0/1 within double precision, never NaN. */
+	q = bayes_chi2_q(1e6, 20000);
+	ck_assert(q >= 0.0 && q < 1e-300);
+	q = bayes_chi2_q(10.0, 20000);
+	ck_assert_double_eq_tol(q, 1.0, 1e-15);
+}
+END_TEST
+
+START_TEST(test_robinson_token_prob)
+{
+	bayes_totals t = { 10, 20 };
+
+	/* p = (3/10)/(3/10 + 1/20) = 6/7, f = (s x + 4 p)/(s + 4). */
+	ck_assert_double_eq_tol(bayes_token_prob(&P, 3, 1, &t),
+	    0.8556492181222133, 1e-12);
+	ck_assert_double_eq_tol(bayes_token_prob(&P, 0, 5, &t),
+	    0.001844633106142134, 1e-12);
+	ck_assert_double_eq(bayes_token_prob(&P, 0, 0, &t), P.robinson_x);
+	P.robinson_s = 1.0;
+	P.robinson_x = 0.5;
+	ck_assert_double_eq_tol(bayes_token_prob(&P, 3, 1, &t),
+	    0.7857142857142858, 1e-12);
+}
+END_TEST
+
+START_TEST(test_graham_token_prob)
+{
+	bayes_totals t = { 10, 20 };
+
+	P.pvalue = BAYES_PVALUE_GRAHAM;
+	ck_assert_double_eq(bayes_token_prob(&P, 8, 0, &t), 0.99);
+	ck_assert_double_eq(bayes_token_prob(&P, 0, 10, &t), 0.01);
+	ck_assert_double_eq_tol(bayes_token_prob(&P, 5, 1, &t), 5.0 / 6.0, 1e-12);
+	/* b + 2g = 3 < 5: unknown, 0.4. */
+	ck_assert_double_eq(bayes_token_prob(&P, 1, 1, &t), 0.4);
+	ck_assert_double_eq_tol(bayes_token_prob(&P, 4, 4, &t), 0.5, 1e-12);
+}
+END_TEST
+
+START_TEST(test_chi_square_combination)
+{
+	bayes_totals t = { 10, 10 };
+	bayes_token toks[3];
+	bayes_result r;
+
+	P.robinson_s = 0;       /* f = p(w) exactly */
+	toks[0] = tk("a", 9, 1);        /* 0.9 */
+	toks[1] = tk("b", 1, 1);        /* 0.5: below MinDev, ignored */
+	toks[2] = tk("c", 9, 1);        /* 0.9 */
+	ck_assert_int_eq(bayes_classify(&P, toks, 3, &t, NULL, 0, &r), 0);
+	/* qh = Q(-2(2 ln .9)|4), qs = Q(-2(2 ln .1)|4), (1 + qh - qs)/2. */
+	ck_assert_double_eq_tol(r.probability, 0.9623161667528989, 1e-12);
+	ck_assert_uint_eq(r.used, 2);
+	ck_assert_int_eq(r.cls, BAYES_SPAM);
+	ck_assert_double_eq_tol(r.confidence, 2 * 0.9623161667528989 - 1, 1e-12);
+
+	t.spam = t.innocent = 100;
+	toks[0] = tk("x", 99, 1);       /* 0.99 */
+	toks[1] = tk("y", 2, 8);        /* 0.2 */
+	toks[2] = tk("z", 7, 3);        /* 0.7 */
+	ck_assert_int_eq(bayes_classify(&P, toks, 3, &t, NULL, 0, &r), 0);
+	ck_assert_double_eq_tol(r.probability, 0.8112921831631932, 1e-12);
+	ck_assert_int_eq(r.cls, BAYES_INNOCENT);        /* below 0.9 */
+	ck_assert_uint_eq(r.used, 3);
+}
+END_TEST
+
+START_TEST(test_graham_and_burton_tiny_model)
+{
+	bayes_totals t = { 10, 20 };
+	bayes_token toks[5];
+	bayes_result r;
+
+	P.pvalue = BAYES_PVALUE_GRAHAM;
+	P.algorithm = BAYES_ALG_GRAHAM;
+	toks[0] = tk("free", 8, 0);     /* 0.99 */
+	toks[1] = tk("meeting", 0, 10); /* 0.01, more hits: ranks before free */
+	toks[2] = tk("offer", 5, 1);    /* 5/6 */
+	toks[3] = tk("rare", 1, 1);     /* 0.4 */
+	toks[4] = tk("the", 4, 4);      /* 0.5 */
+	P.graham_tokens = 3;
+	ck_assert_int_eq(bayes_classify(&P, toks, 5, &t, NULL, 0, &r), 0);
+	/* .99 * .01 * 5/6 / (that + .01 * .99 * 1/6) = 5/6. */
+	ck_assert_double_eq_tol(r.probability, 5.0 / 6.0, 1e-12);
+	ck_assert_uint_eq(r.used, 3);
+	ck_assert_str_eq(r.top[0].text, "meeting");
+	ck_assert_str_eq(r.top[1].text, "free");
+	ck_assert_str_eq(r.top[2].text, "offer");
+
+	P.graham_tokens = 2;
+	ck_assert_int_eq(bayes_classify(&P, toks, 5, &t, NULL, 0, &r), 0);
+	ck_assert_double_eq_tol(r.probability, 0.5, 1e-12);
+
+	P.algorithm = BAYES_ALG_BURTON;
+	P.burton_tokens = 4;
+	ck_assert_int_eq(bayes_classify(&P, toks, 5, &t, NULL, 0, &r), 0);
+	/* 5/6 * .4 / (5/6 * .4 + 1/6 * .6) = 10/13. */
+	ck_assert_double_eq_tol(r.probability, 10.0 / 13.0, 1e-12);
+	ck_assert_uint_eq(r.used, 4);
+}
+END_TEST
+
+START_TEST(test_naive_uses_all_tokens)
+{
+	bayes_totals t = { 10, 10 };
+	bayes_token toks[3];
+	bayes_result r;
+
+	P.algorithm = BAYES_ALG_NAIVE;
+	P.robinson_s = 0;
+	toks[0] = tk("a", 9, 1);        /* 0.9 */
+	toks[1] = tk("b", 2, 8);        /* 0.2 */
+	toks[2] = tk("c", 5, 5);        /* 0.5 */
+	ck_assert_int_eq(bayes_classify(&P, toks, 3, &t, NULL, 0, &r), 0);
+	/* .9*.2*.5 / (.9*.2*.5 + .1*.8*.5) = 9/13 */
+	ck_assert_double_eq_tol(r.probability, 9.0 / 13.0, 1e-12);
+	ck_assert_uint_eq(r.used, 3);
+}
+END_TEST
+
+START_TEST(test_many_tokens_do_not_underflow)
+{
+	enum { N = 20000 };
+	bayes_token *toks = malloc(N * sizeof(*toks));
+	bayes_totals t = { 100, 100 };
+	bayes_result r;
+	int alg;
+
+	ck_assert_ptr_nonnull(toks);
+	for (alg = BAYES_ALG_CHI2; alg <= BAYES_ALG_NAIVE; alg++) {
+		P.algorithm = alg;
+		for (int i = 0; i < N; i++)
+			toks[i] = tk(NULL, 99, 1);
+		ck_assert_int_eq(bayes_classify(&P, toks, N, &t, NULL, 0, &r), 0);
+		ck_assert_double_eq_tol(r.probability, 1.0, 1e-9);
+		for (int i = 0; i < N; i++)
+			toks[i] = tk(NULL, 1, 99);
+		ck_assert_int_eq(bayes_classify(&P, toks, N, &t, NULL, 0, &r), 0);
+		ck_assert_double_eq_tol(r.probability, 0.0, 1e-9);
+		/* Evenly split evidence: undecided (chi-square, naive: all
+		 * tokens; x = 0.5 keeps the halves symmetric), never NaN. */
+		P.robinson_x = 0.5;
+		for (int i = 0; i < N; i++)
+			toks[i] = i % 2 ? tk(NULL, 1, 99) : tk(NULL, 99, 1);
+		ck_assert_int_eq(bayes_classify(&P, toks, N, &t, NULL, 0, &r), 0);
+		if (alg == BAYES_ALG_CHI2 || alg == BAYES_ALG_NAIVE)
+			ck_assert_double_eq_tol(r.probability, 0.5, 1e-6);
+		ck_assert(r.probability >= 0.0 && r.probability <= 1.0);
+		P.robinson_x = 0.52;
+	}
+	free(toks);
+}
+END_TEST
+
+START_TEST(test_top_factors_and_texts)
+{
+	bayes_totals t = { 10, 10 };
+	bayes_token toks[4];
+	bayes_result r;
+
+	P.robinson_s = 0;
+	P.top_n = 2;
+	toks[0] = tk("mild", 6, 4);     /* 0.6 */
+	toks[1] = tk("strong", 1, 9);   /* 0.1 */
+	toks[2] = tk("medium", 8, 2);   /* 0.8 */
+	toks[3] = tk("neutral", 5, 5);  /* 0.5, ignored */
+	ck_assert_int_eq(bayes_classify(&P, toks, 4, &t, NULL, 0, &r), 0);
+	ck_assert_uint_eq(r.ntop, 2);
+	ck_assert_str_eq(r.top[0].text, "strong");
+	ck_assert_double_eq_tol(r.top[0].prob, 0.1, 1e-12);
+	ck_assert_double_eq(r.top[0].innocent_hits, 9);
+	ck_assert_str_eq(r.top[1].text, "medium");
+	ck_assert_uint_eq(r.top[1].hash, toks[2].hash);
+}
+END_TEST
+
+START_TEST(test_empty_and_invalid)
+{
+	bayes_totals t = { 0, 0 };
+	bayes_result r;
+
+	ck_assert_int_eq(bayes_classify(&P, NULL, 0, &t, NULL, 0, &r), 0);
+	ck_assert_double_eq(r.probability, 0.5);
+	ck_assert_int_eq(r.cls, BAYES_INNOCENT);
+	ck_assert_uint_eq(r.ntop, 0);
+	P.algorithm = 9;
+	ck_assert_int_eq(bayes_classify(&P, NULL, 0, &t, NULL, 0, &r), -EINVAL);
+	bayes_params_default(&P);
+	P.top_n = BAYES_TOP_MAX + 1;
+	ck_assert_int_eq(bayes_classify(&P, NULL, 0, &t, NULL, 0, &r), -EINVAL);
+	bayes_params_default(&P);
+	P.robinson_x = 1.5;
+	ck_assert_int_eq(bayes_classify(&P, NULL, 0, &t, NULL, 0, &r), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_bnr_patterns_are_bands)
+{
+	double a[4] = { 0.99, 0.51, 0.02, 0.7 };
+	double b[4] = { 0.98, 0.49, 0.01, 0.2 };        /* same bands, then not */
+	uint64_t ha[4], hb[4];
+
+	ck_assert_uint_eq(bayes_bnr_patterns(a, 2, ha), 0);
+	ck_assert_uint_eq(bayes_bnr_patterns(a, 4, ha), 2);
+	ck_assert_uint_eq(bayes_bnr_patterns(b, 4, hb), 2);
+	ck_assert_uint_eq(ha[0], hb[0]);
+	ck_assert_uint_ne(ha[1], hb[1]);
+	ck_assert_uint_ne(ha[0], ha[1]);
+}
+END_TEST
+
+START_TEST(test_bnr_drops_noise)
+{
+	bayes_totals t = { 100, 100 };
+	bayes_token toks[5], pats[3];
+	bayes_result with, without;
+
+	P.robinson_s = 0;
+	toks[0] = tk("s1", 99, 1);      /* 0.99 */
+	toks[1] = tk("s2", 95, 5);      /* 0.95 */
+	toks[2] = tk("odd", 2, 98);     /* 0.02: noise in a spam run */
+	toks[3] = tk("s3", 90, 10);     /* 0.9 */
+	toks[4] = tk("s4", 99, 1);      /* 0.99 */
+	pats[0] = tk(NULL, 40, 0);      /* pattern 0.99/0.95/0.02 is spammy */
+	pats[1] = tk(NULL, 0, 0);       /* unknown patterns: not decisive */
+	pats[2] = tk(NULL, 0, 0);
+	ck_assert_int_eq(bayes_classify(&P, toks, 5, &t, pats, 3, &without), 0);
+	ck_assert_uint_eq(without.noise, 0);
+	P.bnr = 1;
+	ck_assert_int_eq(bayes_classify(&P, toks, 5, &t, pats, 3, &with), 0);
+	ck_assert_uint_eq(with.noise, 1);
+	ck_assert_uint_eq(with.used, 4);
+	ck_assert(with.probability > without.probability);
+	for (size_t i = 0; i < with.ntop; i++)
+		ck_assert_str_ne(with.top[i].text, "odd");
+}
+END_TEST
+
+static Suite *bayes_suite(void)
+{
+	Suite *s = suite_create("bayes");
+	TCase *tc = tcase_create("math");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_chi2_q_known_values);
+	tcase_add_test(tc, test_chi2_q_large_df_no_underflow);
+	tcase_add_test(tc, test_robinson_token_prob);
+	tcase_add_test(tc, test_graham_token_prob);
+	tcase_add_test(tc, test_chi_square_combination);
+	tcase_add_test(tc, test_graham_and_burton_tiny_model);
+	tcase_add_test(tc, test_naive_uses_all_tokens);
+	tcase_add_test(tc, test_many_tokens_do_not_underflow);
+	tcase_add_test(tc, test_top_factors_and_texts);
+	tcase_add_test(tc, test_empty_and_invalid);
+	tcase_add_test(tc, test_bnr_patterns_are_bands);
+	tcase_add_test(tc, test_bnr_drops_noise);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(bayes_suite());
+	int failed;
+
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
