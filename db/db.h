@@ -15,7 +15,13 @@
  * store file and says what failed.
  *
  * Threads: a handle is used by one thread at a time; open one per thread.
- * Several processes may open the same store (SQLite WAL mode).
+ * Several processes may open the same store (SQLite WAL mode): readers never
+ * wait for the writer; writers wait for each other up to the busy timeout.
+ *
+ * Writes outside db_begin/db_commit are each atomic (their own transaction).
+ * Iterators (db_*_iter) read all rows first and then call fn, so fn may use
+ * the same handle; if fn returns non-zero the iteration stops, and the
+ * iterator returns fn's value when it is negative, else 0.
  *
  * Must not depend on: libmilter, syslog, conf/.
  */
@@ -110,8 +116,14 @@ typedef struct db_quar {
  */
 int db_open(const char *spec, int flags, db **out, char *err, size_t errlen);
 
-/* db_close -- close the handle; accepts NULL. */
+/* db_close -- close the handle (an open transaction is rolled back); accepts NULL. */
 void db_close(db *d);
+
+/*
+ * db_busy_timeout -- how long (ms) a write waits for another writer's lock
+ * before failing with -EBUSY (default 10000). Returns 0 or -EINVAL.
+ */
+int db_busy_timeout(db *d, int ms);
 
 /* db_errmsg -- text of the last error on this handle (borrowed). */
 const char *db_errmsg(const db *d);
@@ -147,14 +159,19 @@ int db_totals_get(db *d, int64_t uid, db_totals *out);
 int db_totals_add(db *d, int64_t uid, const db_totals *delta);
 
 /*
- * Transactions: db_begin opens a write transaction (nesting is not allowed),
- * db_commit makes it durable, db_rollback undoes it.
+ * Transactions: db_begin opens a write transaction (nesting is not allowed:
+ * -EINVAL), db_commit makes it durable, db_rollback undoes it. When db_commit
+ * fails the transaction is rolled back. db_commit/db_rollback without
+ * db_begin: -EINVAL.
  */
 int db_begin(db *d);
 int db_commit(db *d);
 int db_rollback(db *d);
 
-/* db_sig_put -- store a signature (sig->id, uid, cls, learned, created, hashes). */
+/*
+ * db_sig_put -- store a signature (sig->id, uid, cls, learned, created,
+ * hashes), replacing one with the same uid and id. id: 1..32 characters.
+ */
 int db_sig_put(db *d, const db_sig *sig);
 
 /*
@@ -163,7 +180,7 @@ int db_sig_put(db *d, const db_sig *sig);
  */
 int db_sig_get(db *d, int64_t uid, const char *id, db_sig **out);
 
-/* db_sig_update -- change cls and learned of a stored signature. */
+/* db_sig_update -- change cls and learned of a stored signature (no-op if absent). */
 int db_sig_update(db *d, int64_t uid, const char *id, int cls, int learned);
 
 /* db_sig_free -- free a signature from db_sig_get; accepts NULL. */
@@ -172,7 +189,11 @@ void db_sig_free(db_sig *sig);
 /* db_sig_expire -- delete signatures created before `before`; count in *n. */
 int db_sig_expire(db *d, time_t before, int64_t *n);
 
-/* db_list_add -- add or replace a list entry for uid. */
+/*
+ * db_list_add -- add or replace a list entry for uid. Patterns compare
+ * case-insensitively (ASCII), in db_list_add, db_list_del and db_list_match.
+ * e->added_by NULL is stored as "".
+ */
 int db_list_add(db *d, int64_t uid, int kind, const db_list_entry *e);
 
 /* db_list_del -- remove pattern from uid's list; *found says if it was there. */
@@ -197,7 +218,10 @@ int db_list_iter(db *d, int64_t uid, int kind,
 int db_sender_add(db *d, int64_t uid, const char *sender, int innocent_delta,
     int spam_delta, db_sender *out);
 
-/* db_pref_get -- uid's value of key into buf; *found is 0 when unset. */
+/*
+ * db_pref_get -- uid's value of key into buf; *found is 0 when unset.
+ * -ERANGE when the value (with its NUL) does not fit in len bytes.
+ */
 int db_pref_get(db *d, int64_t uid, const char *key, char *buf, size_t len,
     int *found);
 int db_pref_set(db *d, int64_t uid, const char *key, const char *value);
@@ -205,7 +229,11 @@ int db_pref_unset(db *d, int64_t uid, const char *key, int *found);
 int db_pref_iter(db *d, int64_t uid,
     int (*fn)(void *arg, const char *key, const char *value), void *arg);
 
-/* db_quar_put -- store q durably (committed on return); its id in *id. */
+/*
+ * db_quar_put -- store q durably (committed and synced on return); its id in
+ * *id (may be NULL). NULL strings are stored as "". Not inside db_begin
+ * (-EINVAL): quarantine must not depend on a training transaction.
+ */
 int db_quar_put(db *d, const db_quar *q, int64_t *id);
 
 /*
@@ -216,8 +244,9 @@ int db_quar_iter(db *d, int64_t uid,
     int (*fn)(void *arg, const db_quar *q), void *arg);
 
 /*
- * db_quar_get -- message id of uid with its data; *out NULL when not found
- * (or owned by another user), else caller frees with db_quar_free.
+ * db_quar_get -- message id of uid with its data (NUL-terminated after len
+ * bytes, for convenience); *out NULL when not found (or owned by another
+ * user), else caller frees with db_quar_free.
  */
 int db_quar_get(db *d, int64_t uid, int64_t id, db_quar **out);
 void db_quar_free(db_quar *q);
@@ -232,12 +261,15 @@ int db_quar_expire(db *d, time_t before, int64_t *n);
  */
 int db_purge(db *d, int day, int64_t max_hits, int64_t *n);
 
-/* db_vacuum -- compact the store. */
+/* db_vacuum -- compact the store; not inside db_begin (-EINVAL). */
 int db_vacuum(db *d);
 
 /*
  * db_check -- integrity check; *ok is 1 when sound. A report (caller frees)
- * is put in *report when report is not NULL.
+ * is put in *report when report is not NULL. Checks the file (SQLite
+ * integrity_check) and the model's sanity: no negative counts, no token with
+ * more spam (innocent) hits than its user's spam (innocent) messages learned
+ * + corpusfed + inoculated, no rows of unknown users.
  */
 int db_check(db *d, int *ok, char **report);
 

@@ -1,3 +1,9 @@
 # db/: the storage interface and its backends. Only db_sqlite.c includes sqlite3.h.
 libspamsift_a_SOURCES += \
-	db/db.c db/db.h
+	db/db.c db/db.h db/db_impl.h db/db_mem.c db/db_sqlite.c
+
+# One contract suite, run against every backend.
+check_PROGRAMS += tests/check_db
+tests_check_db_SOURCES = tests/check_db.c
+tests_check_db_CFLAGS = $(TEST_CFLAGS)
+tests_check_db_LDADD = $(TEST_LIBS)

@@ -1,0 +1,159 @@
+/*
+ * db_impl -- what a storage backend implements: the versioned operations
+ * table db_ops and the base handle struct db that every backend handle embeds
+ * as its first member (in the style of Postfix's dict.h).
+ *
+ * Only db/ and the db tests/benchmarks include this header. db.c validates
+ * arguments, enforces read-only handles and the transaction state, then calls
+ * the backend through d->ops; a backend may therefore assume: d and every
+ * pointer argument are non-NULL, uid > 0, kind/cls are valid, n > 0 for the
+ * token functions, and write functions are not called on a read-only handle.
+ *
+ * Must not depend on: sqlite3.h (only db_sqlite.c includes it), libmilter,
+ * syslog, conf/.
+ */
+#ifndef SPAMSIFT_DB_IMPL_H
+#define SPAMSIFT_DB_IMPL_H
+
+#include <stdarg.h>
+
+#include "db/db.h"
+
+/* Bumped whenever db_ops changes incompatibly; db_open rejects a mismatch. */
+#define DB_OPS_VERSION 1
+
+/* Size of the per-handle error text. */
+#define DB_ERRMSG_SIZE 1024
+
+typedef struct db_ops {
+	int version;            /* DB_OPS_VERSION the backend was built for */
+	const char *name;       /* spec prefix: "sqlite", "mem" */
+	/* Open path (the spec without "name:"); on error fill err. */
+	int (*open)(const char *path, int flags, db **out, char *err,
+	    size_t errlen);
+	void (*close)(db *d);   /* free everything, including d */
+	int (*busy_timeout)(db *d, int ms);
+	int (*user)(db *d, const char *name, int create, int64_t *uid);
+	int (*user_iter)(db *d, int (*fn)(void *, int64_t, const char *),
+	    void *arg);
+	int (*tokens_get)(db *d, int64_t uid, db_token *toks, size_t n);
+	int (*tokens_update)(db *d, int64_t uid, const uint64_t *hashes,
+	    size_t n, int spam_delta, int innocent_delta, int day);
+	int (*totals_get)(db *d, int64_t uid, db_totals *out);
+	int (*totals_add)(db *d, int64_t uid, const db_totals *delta);
+	int (*begin)(db *d);
+	int (*commit)(db *d);   /* on failure the transaction is rolled back */
+	int (*rollback)(db *d);
+	int (*sig_put)(db *d, const db_sig *sig);
+	int (*sig_get)(db *d, int64_t uid, const char *id, db_sig **out);
+	int (*sig_update)(db *d, int64_t uid, const char *id, int cls,
+	    int learned);
+	int (*sig_expire)(db *d, time_t before, int64_t *n);
+	int (*list_add)(db *d, int64_t uid, int kind, const db_list_entry *e);
+	int (*list_del)(db *d, int64_t uid, int kind, const char *pattern,
+	    int *found);
+	int (*list_match)(db *d, int64_t uid, int kind, const char *address,
+	    int *matched);
+	int (*list_iter)(db *d, int64_t uid, int kind,
+	    int (*fn)(void *, const db_list_entry *), void *arg);
+	int (*sender_add)(db *d, int64_t uid, const char *sender,
+	    int innocent_delta, int spam_delta, db_sender *out);
+	int (*pref_get)(db *d, int64_t uid, const char *key, char *buf,
+	    size_t len, int *found);
+	int (*pref_set)(db *d, int64_t uid, const char *key, const char *value);
+	int (*pref_unset)(db *d, int64_t uid, const char *key, int *found);
+	int (*pref_iter)(db *d, int64_t uid,
+	    int (*fn)(void *, const char *, const char *), void *arg);
+	int (*quar_put)(db *d, const db_quar *q, int64_t *id);
+	int (*quar_iter)(db *d, int64_t uid,
+	    int (*fn)(void *, const db_quar *), void *arg);
+	int (*quar_get)(db *d, int64_t uid, int64_t id, db_quar **out);
+	int (*quar_del)(db *d, int64_t uid, int64_t id, int *found);
+	int (*quar_expire)(db *d, time_t before, int64_t *n);
+	int (*purge)(db *d, int day, int64_t max_hits, int64_t *n);
+	int (*vacuum)(db *d);
+	/* Set *ok; append findings to *report (may be NULL) with db_report. */
+	int (*check)(db *d, int *ok, char **report);
+} db_ops;
+
+/* The base handle; each backend's handle starts with one of these. */
+struct db {
+	const db_ops *ops;      /* the backend */
+	char *name;             /* store name for messages: the file or "mem:" */
+	int flags;              /* DB_OPEN_* given to db_open */
+	int in_txn;             /* inside db_begin .. db_commit/db_rollback */
+	char errmsg[DB_ERRMSG_SIZE]; /* last error text, "" if none */
+};
+
+/* The backends (db_sqlite.c, db_mem.c). */
+extern const db_ops db_sqlite_ops;
+extern const db_ops db_mem_ops;
+
+/*
+ * db_base_init -- initialise the base part of a backend handle: ops, a copy
+ * of name, flags. Returns 0 or -ENOMEM.
+ */
+int db_base_init(db *d, const db_ops *ops, const char *name, int flags);
+
+/* db_base_free -- free what db_base_init allocated (not d itself). */
+void db_base_free(db *d);
+
+/*
+ * db_seterr -- set d's error text to "NAME: " followed by the formatted
+ * message; returns err (a negative errno) so backends can `return
+ * db_seterr(d, -EIO, ...)`.
+ */
+int db_seterr(db *d, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * db_sig_alloc -- one allocation holding a db_sig and room for nhashes
+ * hashes (sig->hashes points into it), freed by db_sig_free. The id is
+ * copied (truncated to 32 characters). NULL on allocation failure.
+ */
+db_sig *db_sig_alloc(const char *id, size_t nhashes);
+
+/*
+ * db_quar_alloc -- one allocation holding a copy of *q: its strings and (when
+ * with_data) its data, NUL-terminated; freed by db_quar_free. NULL strings
+ * become "". NULL on allocation failure.
+ */
+db_quar *db_quar_alloc(const db_quar *q, int with_data);
+
+/*
+ * db_report -- append a formatted line (a newline is added) to the report
+ * string *rep (malloc'd, may be NULL at first). rep itself may be NULL: then
+ * nothing is done. Returns 0 or -ENOMEM.
+ */
+int db_report(char **rep, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * db_list_candidates -- see db_list_match: the patterns that can match
+ * address: the address, its domain, and ".suffix" for the domain and each
+ * parent domain. Fills cand[0..*n) with pointers into address or buf (size
+ * len, at least strlen(address) + 2); max is the capacity of cand (>= 3).
+ * Returns 0 or -EINVAL (buf too small, more than max candidates).
+ */
+int db_list_candidates(const char *address, char *buf, size_t len,
+    const char **cand, size_t max, size_t *n);
+
+/*
+ * For tests and benchmarks only: SQLite-specific knobs. They return -EINVAL
+ * on a handle of another backend.
+ *
+ * db_sqlite_exec -- run SQL (no parameters, no result rows) on the handle.
+ * db_sqlite_lookup_mode -- how db_tokens_get fetches counts:
+ *   DB_SQLITE_LOOKUP_POINT one prepared point lookup per token,
+ *   DB_SQLITE_LOOKUP_IN    batches of `WHERE hash IN (?,...)` of size batch,
+ *   DB_SQLITE_LOOKUP_JSON  one statement joining json_each(?) per batch.
+ *   batch 0 keeps the current size (1..DB_SQLITE_MAX_BATCH).
+ */
+#define DB_SQLITE_LOOKUP_POINT 0
+#define DB_SQLITE_LOOKUP_IN    1
+#define DB_SQLITE_LOOKUP_JSON  2
+#define DB_SQLITE_MAX_BATCH    500
+int db_sqlite_exec(db *d, const char *sql);
+int db_sqlite_lookup_mode(db *d, int mode, size_t batch);
+
+#endif
