@@ -4,7 +4,8 @@
  * The file holds one "Key value" per line (DSPAM syntax): '#' comments, blank
  * lines, keys case-insensitive, values to the end of the line (surrounding
  * double quotes removed). Some keys repeat and accumulate (Trust, Feature,
- * Preference, AllowOverride, IgnoreHeader, DebugPeer, UserMap, ...); for the
+ * Preference, AllowOverride, IgnoreHeader, DebugPeer, SkipNetworks); a
+ * quoted empty value ("") clears such a list (and empties a string key);; for the
  * others the last line wins. Every key has a documented type and default;
  * unknown keys and bad values are errors naming file, line and key; DSPAM keys
  * that do not apply to a milter (MySQL*, Delivery*, ...) are accepted with a
@@ -45,13 +46,34 @@ int conf_load(conf *c, const char *path, char *err, size_t errlen,
 
 /*
  * conf_set -- apply one "Key=Value" override (the -o option). Same errors as
- * conf_load; the source is recorded as "-o".
+ * conf_load; the source is recorded as "-o". A relative path value (Home,
+ * StorePath, TempDir, ...) is made absolute against the current directory.
+ * A list key gets the value added (an empty value clears the list).
  */
 int conf_set(conf *c, const char *keyval, char *err, size_t errlen);
+
+/* conf_set_warn -- conf_set, passing warnings to warn(arg, text) like conf_load. */
+int conf_set_warn(conf *c, const char *keyval, char *err, size_t errlen,
+    void (*warn)(void *arg, const char *text), void *arg);
+
+/*
+ * conf_parse -- conf_load on the len bytes at buf (no NUL needed; NUL bytes
+ * in a line are an error); name is the "FILE" of messages. For tests and the
+ * fuzzer. Returns 0 or -EINVAL.
+ */
+int conf_parse(conf *c, const char *name, const char *buf, size_t len,
+    char *err, size_t errlen, void (*warn)(void *arg, const char *text),
+    void *arg);
 
 /*
  * conf_finish -- check cross-key constraints and fill derived values (for
  * example StorePath from Home). Call once after loading and overrides.
+ * Derived: StorePath empty = Home "/spamsift.db", relative = under Home (so
+ * give an absolute path for a file outside Home); Tokenizer, when set,
+ * replaces chained/osb in Feature. Constraints: Group needs User, UserMap
+ * alias needs AliasFile, MaxTokens >= GrahamTokens and BurtonTokens, a site
+ * Preference rejectThreshold >= SpamThreshold. Returns 0, -EINVAL (message
+ * in err, naming the source of the value at fault) or -ENOMEM.
  */
 int conf_finish(conf *c, char *err, size_t errlen);
 
@@ -60,12 +82,21 @@ conf *conf_ref(conf *c);
 void conf_unref(conf *c);
 
 /*
+ * Accessors. Reading is thread-safe (a conf is not changed after
+ * conf_finish). An unknown key, or conf_int/conf_double/conf_bool/conf_list
+ * on a key of another type, is a programmer error (assert).
+ */
+
+/*
  * conf_str -- the effective value of a single-valued key (borrowed for the
- * life of c), or NULL when it has no value. key is case-insensitive.
+ * life of c), or NULL when it has no value (empty). key is case-insensitive.
+ * Works for every non-list key: numbers, booleans ("on"/"off") and enums
+ * come back in canonical text (SocketMode as "0660"). NULL for list keys.
  */
 const char *conf_str(const conf *c, const char *key);
 
-/* conf_int -- the value of an integer key (its default when unset). */
+/* conf_int -- the value of an integer key (its default when unset);
+ * SocketMode is read in octal. */
 long conf_int(const conf *c, const char *key);
 
 /* conf_double -- the value of a real-valued key (its default when unset). */
@@ -110,7 +141,11 @@ int conf_pref_check(const char *key, const char *value, char *err,
 /*
  * conf_pref_default -- the site default of preference key: the last
  * `Preference "key=value"` line, else the built-in default. Borrowed.
- * NULL for an unknown key.
+ * NULL for an unknown key. Built-in defaults: trainingMode = TrainingMode,
+ * whitelistThreshold = WhitelistThreshold, enableWhitelist = on if Feature
+ * whitelist, enableBNR = on if Feature noise; spamAction tag, spamSubject
+ * "[SPAM]", signatureLocation headers, showFactors off,
+ * statisticalSedation 0, optIn off, optOut off, rejectThreshold 0.999.
  */
 const char *conf_pref_default(const conf *c, const char *key);
 
@@ -119,5 +154,19 @@ int conf_pref_overridable(const conf *c, const char *key);
 
 /* conf_pref_name -- the canonical spelling of a preference key, or NULL. */
 const char *conf_pref_name(const char *key);
+
+/*
+ * conf_pref_canon -- the canonical spelling of a valid value of preference
+ * key ("on"/"off" for yes/true/1..., lower-case enum values; other values
+ * come back as given, borrowed from value), or NULL if key is unknown or
+ * value is invalid. Store this rather than what the user typed.
+ */
+const char *conf_pref_canon(const char *key, const char *value);
+
+/* conf_key_name -- the canonical spelling of a config key, or NULL if unknown. */
+const char *conf_key_name(const char *key);
+
+/* conf_key_doc -- a one-line description of a config key, or NULL. Static. */
+const char *conf_key_doc(const char *key);
 
 #endif

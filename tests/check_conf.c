@@ -1,0 +1,882 @@
+/*
+ * check_conf -- Check suite for conf/ (spamsift.conf parser, -o overrides,
+ * derived defaults, preferences). Fixtures live in tests/data/conf/.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+
+#define DATA TEST_DATA_DIR "/conf/"
+#define SAMPLE TEST_DATA_DIR "/../../conf/spamsift.conf"
+
+static conf *c;
+static char err[1024];
+static char warns[16384]; /* every warning, one per line */
+static int nwarn;
+
+static void collect(void *arg, const char *text)
+{
+	(void)arg;
+	strncat(warns, text, sizeof(warns) - strlen(warns) - 2);
+	strcat(warns, "\n");
+	nwarn++;
+}
+
+static void setup(void)
+{
+	ck_assert_int_eq(conf_new(&c), 0);
+	err[0] = '\0';
+	warns[0] = '\0';
+	nwarn = 0;
+}
+
+static void teardown(void)
+{
+	conf_unref(c);
+	c = NULL;
+}
+
+/* Parse text as if it were file "t.conf". */
+static int parse(const char *text)
+{
+	return conf_parse(c, "t.conf", text, strlen(text), err, sizeof(err),
+	    collect, NULL);
+}
+
+#define ck_err(text, want) do { \
+	ck_assert_int_eq(parse(text), -EINVAL); \
+	ck_assert_msg(strstr(err, want) != NULL, "error \"%s\" lacks \"%s\"", err, want); \
+} while (0)
+
+START_TEST(test_defaults)
+{
+	size_t n;
+	const char *const *l;
+
+	ck_assert_str_eq(conf_str(c, "Home"), LOCALSTATEDIR "/lib/spamsift");
+	ck_assert_str_eq(conf_str(c, "Socket"), "unix:/run/spamsift/spamsift.sock");
+	ck_assert_ptr_null(conf_str(c, "User"));
+	ck_assert_ptr_null(conf_str(c, "Group"));
+	ck_assert_ptr_null(conf_str(c, "PidFile"));
+	ck_assert_ptr_null(conf_str(c, "SocketOwner"));
+	ck_assert_int_eq(conf_int(c, "SocketMode"), 0660);
+	ck_assert_str_eq(conf_str(c, "SocketMode"), "0660");
+	ck_assert_str_eq(conf_str(c, "SyslogFacility"), "mail");
+	ck_assert_str_eq(conf_str(c, "OnFail"), "tempfail");
+	ck_assert_str_eq(conf_str(c, "TrainingMode"), "teft");
+	ck_assert_int_eq(conf_bool(c, "TestConditionalTraining"), 1);
+	ck_assert_str_eq(conf_str(c, "Algorithm"), "chi-square");
+	ck_assert_str_eq(conf_str(c, "PValue"), "robinson");
+	ck_assert_double_eq_tol(conf_double(c, "RobinsonS"), 1.0, 1e-12);
+	ck_assert_double_eq_tol(conf_double(c, "RobinsonX"), 0.5, 1e-12);
+	ck_assert_double_eq_tol(conf_double(c, "MinDev"), 0.1, 1e-12);
+	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.9, 1e-12);
+	ck_assert_int_eq(conf_int(c, "GrahamTokens"), 15);
+	ck_assert_int_eq(conf_int(c, "BurtonTokens"), 27);
+	ck_assert_int_eq(conf_int(c, "TumMaturity"), 2500);
+	ck_assert_int_eq(conf_bool(c, "GlobalModel"), 1);
+	ck_assert_int_eq(conf_int(c, "WhitelistThreshold"), 10);
+	ck_assert_int_eq(conf_int(c, "SignatureLife"), 14);
+	ck_assert_int_eq(conf_int(c, "QuarantineLife"), 30);
+	ck_assert_str_eq(conf_str(c, "QuarantineMode"), "spamsift");
+	ck_assert_int_eq(conf_int(c, "QuarantineMemory"), 1048576);
+	ck_assert_str_eq(conf_str(c, "TempDir"), "/tmp");
+	ck_assert_int_eq(conf_int(c, "PurgeStaleDays"), 90);
+	ck_assert_int_eq(conf_int(c, "PurgeMaxHits"), 1);
+	ck_assert_int_eq(conf_bool(c, "SkipAuthenticated"), 1);
+	ck_assert_str_eq(conf_str(c, "RejectText"), "5.7.1 Message rejected as spam");
+	ck_assert_int_eq(conf_int(c, "MaxScanBytes"), 524288);
+	ck_assert_int_eq(conf_int(c, "MaxTokens"), 20000);
+	ck_assert_int_eq(conf_int(c, "MaxHeaderLength"), 16384);
+	ck_assert_int_eq(conf_int(c, "MaxMimeDepth"), 16);
+	ck_assert_int_eq(conf_int(c, "MaxTokenLength"), 40);
+	ck_assert_str_eq(conf_str(c, "UserMap"), "full");
+	l = conf_list(c, "Trust", &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(l[0], "root");
+	ck_assert_int_ne(conf_has_feature(c, "chained"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "WHITELIST"), 0);
+	ck_assert_int_eq(conf_has_feature(c, "noise"), 0);
+	ck_assert_ptr_null(conf_list(c, "DebugPeer", &n));
+	ck_assert_uint_eq(n, 0);
+	/* Keys are case-insensitive for queries too. */
+	ck_assert_int_eq(conf_int(c, "maxtokens"), 20000);
+}
+END_TEST
+
+START_TEST(test_finish_derives_storepath)
+{
+	ck_assert_ptr_null(conf_str(c, "StorePath"));
+	ck_assert_int_eq(conf_set(c, "Home=/srv/ss/", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	ck_assert_str_eq(conf_str(c, "StorePath"), "/srv/ss/spamsift.db");
+	/* Twice is harmless. */
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	ck_assert_str_eq(conf_str(c, "StorePath"), "/srv/ss/spamsift.db");
+}
+END_TEST
+
+START_TEST(test_finish_relative_and_absolute_store)
+{
+	conf *d;
+
+	ck_assert_int_eq(parse("Home /srv/ss\nStorePath data/x.db\n"), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	ck_assert_str_eq(conf_str(c, "StorePath"), "/srv/ss/data/x.db");
+
+	ck_assert_int_eq(conf_new(&d), 0);
+	ck_assert_int_eq(conf_set(d, "StorePath=/elsewhere/s.db", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(d, err, sizeof(err)), 0);
+	ck_assert_str_eq(conf_str(d, "StorePath"), "/elsewhere/s.db");
+	conf_unref(d);
+}
+END_TEST
+
+START_TEST(test_finish_constraints)
+{
+	ck_assert_int_eq(parse("Home /srv\nGroup mail\n"), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "t.conf:2: Group: needs User");
+	ck_assert_int_eq(conf_set(c, "User=spamsift", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+
+	ck_assert_int_eq(conf_set(c, "UserMap=alias", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "-o: UserMap: alias needs AliasFile");
+	ck_assert_int_eq(conf_set(c, "AliasFile=/etc/spamsift/aliases", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+
+	ck_assert_int_eq(conf_set(c, "MaxTokens=100", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_set(c, "BurtonTokens=200", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "MaxTokens"));
+	ck_assert_int_eq(conf_set(c, "BurtonTokens=27", err, sizeof(err)), 0);
+
+	ck_assert_int_eq(parse("SpamThreshold 0.9\nPreference \"rejectThreshold=0.5\"\n"), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "t.conf:2: Preference: rejectThreshold 0.5 is below SpamThreshold 0.9");
+}
+END_TEST
+
+START_TEST(test_override_relative_paths)
+{
+	char dir[] = "/tmp/check_conf.XXXXXX", want[256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_int_eq(conf_set(c, "Home=run", err, sizeof(err)), 0);
+	snprintf(want, sizeof(want), "%s/run", dir);
+	ck_assert_str_eq(conf_str(c, "Home"), want);
+	ck_assert_int_eq(conf_set(c, "StorePath=x.db", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	snprintf(want, sizeof(want), "%s/x.db", dir);
+	ck_assert_str_eq(conf_str(c, "StorePath"), want);
+	/* In a file, a relative Home is an error. */
+	ck_err("Home run\n", "t.conf:1: Home: must be an absolute path");
+	ck_assert_int_eq(chdir("/"), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+START_TEST(test_string_and_path)
+{
+	ck_assert_int_eq(parse("Home /data\nPidFile /run/spamsift.pid\nSocketOwner postfix\n"), 0);
+	ck_assert_str_eq(conf_str(c, "Home"), "/data");
+	ck_assert_str_eq(conf_str(c, "PidFile"), "/run/spamsift.pid");
+	ck_assert_str_eq(conf_str(c, "SocketOwner"), "postfix");
+	ck_err("\nHome relative/dir\n", "t.conf:2: Home: must be an absolute path");
+	ck_err("TempDir \"\"\n", "t.conf:1: TempDir: must not be empty");
+	ck_err("SocketOwner bad:user\n", "t.conf:1: SocketOwner: not a valid user or group name");
+	/* Quoted empty clears an optional string. */
+	ck_assert_int_eq(parse("PidFile \"\"\n"), 0);
+	ck_assert_ptr_null(conf_str(c, "PidFile"));
+}
+END_TEST
+
+START_TEST(test_socket)
+{
+	ck_assert_int_eq(parse("Socket inet:8891@127.0.0.1\n"), 0);
+	ck_assert_str_eq(conf_str(c, "Socket"), "inet:8891@127.0.0.1");
+	ck_assert_int_eq(parse("Socket local:/var/run/s.sock\n"), 0);
+	ck_assert_int_eq(parse("Socket /var/run/s.sock\n"), 0);
+	ck_assert_int_eq(parse("Socket inet6:8891@[::1]\n"), 0);
+	ck_err("Socket inet:99999@localhost\n", "t.conf:1: Socket: expected inet:PORT@HOST");
+	ck_err("Socket unix:relative.sock\n", "t.conf:1: Socket: socket path must be absolute");
+	ck_err("Socket tcp:1234\n", "t.conf:1: Socket: expected unix:PATH");
+}
+END_TEST
+
+START_TEST(test_int)
+{
+	ck_assert_int_eq(parse("GrahamTokens 20\nMaxScanBytes 2M\nQuarantineMemory 64k\n"), 0);
+	ck_assert_int_eq(conf_int(c, "GrahamTokens"), 20);
+	ck_assert_int_eq(conf_int(c, "MaxScanBytes"), 2L << 20);
+	ck_assert_int_eq(conf_int(c, "QuarantineMemory"), 65536);
+	ck_assert_str_eq(conf_str(c, "QuarantineMemory"), "65536");
+	ck_err("GrahamTokens 0\n", "t.conf:1: GrahamTokens: must be from 1 to 1000");
+	ck_err("GrahamTokens 12abc\n", "t.conf:1: GrahamTokens: not an integer");
+	ck_err("GrahamTokens 1k\n", "GrahamTokens: not an integer"); /* no suffix here */
+	ck_err("MaxTokens 99999999999999999999999\n", "MaxTokens: not an integer");
+	ck_err("MaxScanBytes 5G\n", "MaxScanBytes: must be from 1024 to");
+	ck_err("MaxTokens -5\n", "MaxTokens: must be from 100 to");
+	ck_err("MaxTokens\n", "t.conf:1: MaxTokens: missing value");
+	ck_err("MaxTokens   \t \n", "t.conf:1: MaxTokens: missing value");
+}
+END_TEST
+
+START_TEST(test_octal)
+{
+	ck_assert_int_eq(parse("SocketMode 600\n"), 0);
+	ck_assert_int_eq(conf_int(c, "SocketMode"), 0600);
+	ck_assert_str_eq(conf_str(c, "SocketMode"), "0600");
+	ck_err("SocketMode 0689\n", "t.conf:1: SocketMode: not an octal number");
+	ck_err("SocketMode 77777\n", "SocketMode: must be from 0 to 07777");
+}
+END_TEST
+
+START_TEST(test_double)
+{
+	ck_assert_int_eq(parse("SpamThreshold 0.95\nRobinsonX .52\nMinDev 0\n"), 0);
+	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.95, 1e-12);
+	ck_assert_double_eq_tol(conf_double(c, "RobinsonX"), 0.52, 1e-12);
+	ck_assert_double_eq_tol(conf_double(c, "MinDev"), 0.0, 1e-12);
+	ck_err("SpamThreshold high\n", "t.conf:1: SpamThreshold: not a number");
+	ck_err("SpamThreshold nan\n", "SpamThreshold: not a number");
+	ck_err("SpamThreshold inf\n", "SpamThreshold: not a number");
+	ck_err("MinDev 0.6\n", "t.conf:1: MinDev: must be from 0 to 0.5");
+}
+END_TEST
+
+START_TEST(test_bool)
+{
+	static const char *yes[] = { "on", "YES", "true", "1" };
+	static const char *no[] = { "off", "No", "FALSE", "0" };
+	char line[64];
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(line, sizeof(line), "GlobalModel %s\n", no[i]);
+		ck_assert_int_eq(parse(line), 0);
+		ck_assert_int_eq(conf_bool(c, "GlobalModel"), 0);
+		ck_assert_str_eq(conf_str(c, "GlobalModel"), "off");
+		snprintf(line, sizeof(line), "GlobalModel %s\n", yes[i]);
+		ck_assert_int_eq(parse(line), 0);
+		ck_assert_int_eq(conf_bool(c, "GlobalModel"), 1);
+		ck_assert_str_eq(conf_str(c, "GlobalModel"), "on");
+	}
+	ck_err("GlobalModel maybe\n", "t.conf:1: GlobalModel: must be on or off");
+}
+END_TEST
+
+START_TEST(test_enum)
+{
+	ck_assert_int_eq(parse("SyslogFacility LOCAL5\nQuarantineMode Postfix\n"), 0);
+	ck_assert_str_eq(conf_str(c, "SyslogFacility"), "local5");
+	ck_assert_str_eq(conf_str(c, "QuarantineMode"), "postfix");
+	ck_err("SyslogFacility local8\n", "t.conf:1: SyslogFacility: must be mail, daemon,");
+	ck_err("TrainingMode sometimes\n", "TrainingMode: must be teft, toe, tum or notrain");
+	ck_err("OnFail bounce\n", "OnFail: must be tempfail or accept");
+}
+END_TEST
+
+START_TEST(test_dspam_enum_aliases)
+{
+	ck_assert_int_eq(parse("OnFail error\n"), 0);
+	ck_assert_str_eq(conf_str(c, "OnFail"), "tempfail");
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:1: OnFail: DSPAM value error"));
+	ck_assert_int_eq(parse("Algorithm graham burton\n"), 0);
+	ck_assert_str_eq(conf_str(c, "Algorithm"), "burton");
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:1: Algorithm: spamsift uses one algorithm; using burton"));
+	ck_assert_int_eq(parse("Algorithm graham\n"), 0);
+	ck_assert_str_eq(conf_str(c, "Algorithm"), "graham");
+	ck_assert_int_eq(parse("Algorithm naive chi-square\n"), 0);
+	ck_assert_str_eq(conf_str(c, "Algorithm"), "chi-square");
+	ck_err("Algorithm graham bogus\n", "Algorithm: bogus is not one of");
+	ck_assert_int_eq(parse("PValue BCR\n"), 0);
+	ck_assert_str_eq(conf_str(c, "PValue"), "graham");
+	ck_assert_ptr_nonnull(strstr(warns, "PValue: bcr is computed as graham"));
+	ck_assert_int_eq(parse("PValue markov\n"), 0);
+	ck_assert_str_eq(conf_str(c, "PValue"), "robinson");
+	ck_err("PValue fisher\n", "PValue: must be robinson or graham");
+}
+END_TEST
+
+START_TEST(test_feature_and_tokenizer)
+{
+	size_t n;
+
+	/* The first line replaces the built-in default; later ones add. */
+	ck_assert_int_eq(parse("Feature noise\nFeature osb, whitelist\n"), 0);
+	ck_assert_ptr_nonnull(conf_list(c, "Feature", &n));
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(conf_has_feature(c, "chained"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "osb"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "noise"), 0);
+	ck_assert_int_eq(nwarn, 0);
+	ck_assert_int_eq(parse("Feature tb=5\nFeature sbph\n"), 0);
+	ck_assert_int_eq(nwarn, 2);
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:1: Feature: DSPAM training buffer tb=5"));
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:2: Feature: sbph is not supported; using osb"));
+	ck_err("Feature telepathy\n", "t.conf:1: Feature: telepathy is not one of chained, osb, noise or whitelist");
+	ck_err("Feature tb=x\n", "Feature: tb= needs a number");
+
+	/* Tokenizer replaces chained/osb at conf_finish. */
+	ck_assert_int_eq(parse("Tokenizer chain\n"), 0);
+	ck_assert_str_eq(conf_str(c, "Tokenizer"), "chained");
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_has_feature(c, "osb"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "chained"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "noise"), 0);
+	ck_assert_int_eq(conf_set(c, "Tokenizer=word", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_has_feature(c, "chained"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "whitelist"), 0);
+	ck_err("Tokenizer markov\n", "Tokenizer: must be word, chained or osb");
+}
+END_TEST
+
+START_TEST(test_lists)
+{
+	const char *const *l;
+	size_t n;
+
+	ck_assert_int_eq(parse("Trust postfix\nTrust amavis  spamsift\n"), 0);
+	l = conf_list(c, "Trust", &n);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(l[0], "postfix");
+	ck_assert_str_eq(l[1], "amavis");
+	ck_assert_str_eq(l[2], "spamsift");
+	/* "" clears a list. */
+	ck_assert_int_eq(parse("Trust \"\"\n"), 0);
+	ck_assert_ptr_null(conf_list(c, "Trust", &n));
+	ck_assert_uint_eq(n, 0);
+
+	ck_assert_int_eq(parse("DebugPeer 192.0.2.1\nDebugPeer 2001:db8::/32 mx1.example.org\n"), 0);
+	conf_list(c, "DebugPeer", &n);
+	ck_assert_uint_eq(n, 3);
+	ck_err("DebugPeer 192.0.2.0/33\n", "t.conf:1: DebugPeer: not an IP address, network or host name");
+	ck_err("DebugPeer bad!host\n", "DebugPeer: not an IP address");
+	ck_assert_int_eq(parse("SkipNetworks 10.0.0.0/8, 192.168.0.0/16\n"), 0);
+	conf_list(c, "SkipNetworks", &n);
+	ck_assert_uint_eq(n, 2);
+	ck_err("SkipNetworks mx.example.org\n", "SkipNetworks: not an IP address or network");
+	ck_err("SkipNetworks 10.0.0.0/x\n", "SkipNetworks: not an IP address or network");
+
+	ck_assert_int_eq(parse("IgnoreHeader X-Spam-Status:\nIgnoreHeader Received\n"), 0);
+	l = conf_list(c, "IgnoreHeader", &n);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(l[0], "X-Spam-Status");
+	ck_err("IgnoreHeader :\n", "IgnoreHeader: not a header field name");
+}
+END_TEST
+
+START_TEST(test_reject_text)
+{
+	ck_assert_int_eq(parse("RejectText \"5.7.1 100%% spam\"\n"), 0);
+	ck_assert_str_eq(conf_str(c, "RejectText"), "5.7.1 100%% spam");
+	ck_err("RejectText 5.7.1 100% spam\n", "RejectText: write a literal % as %%");
+	ck_err("RejectText \"caf\xc3\xa9\"\n", "RejectText: must be printable ASCII");
+}
+END_TEST
+
+START_TEST(test_unknown_key)
+{
+	ck_assert_int_eq(conf_load(c, DATA "unknown-key.conf", err, sizeof(err),
+	    collect, NULL), -EINVAL);
+	ck_assert_str_eq(err, DATA "unknown-key.conf:3: StorPath: unknown key (did you mean StorePath?)");
+	ck_err("Frobnicate yes\n", "t.conf:1: Frobnicate: unknown key");
+	ck_assert_ptr_null(strstr(err, "did you mean"));
+	ck_err("Fr\xff\x01" "b yes\n", "t.conf:1: Fr??b: invalid key name");
+}
+END_TEST
+
+START_TEST(test_bad_value_file)
+{
+	ck_assert_int_eq(conf_load(c, DATA "bad-double.conf", err, sizeof(err),
+	    collect, NULL), -EINVAL);
+	ck_assert_str_eq(err, DATA "bad-double.conf:4: SpamThreshold: must be from 0 to 1");
+}
+END_TEST
+
+START_TEST(test_unreadable_file)
+{
+	ck_assert_int_eq(conf_load(c, DATA "does-not-exist.conf", err, sizeof(err),
+	    NULL, NULL), -ENOENT);
+	ck_assert_str_eq(err, DATA "does-not-exist.conf: No such file or directory");
+	ck_assert_int_eq(conf_load(c, DATA, err, sizeof(err), NULL, NULL), -EISDIR);
+	ck_assert_ptr_nonnull(strstr(err, "Is a directory"));
+}
+END_TEST
+
+START_TEST(test_dspam_keys_warn)
+{
+	ck_assert_int_eq(parse("Home /srv\nMySQLServer localhost\nDeliveryHost 127.0.0.1\n"
+	    "StorageDriver /usr/lib/dspam/libhash_drv.so\nPurgeHapaxes 30\nServerPID\n"), 0);
+	ck_assert_int_eq(nwarn, 5);
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:2: MySQLServer: DSPAM setting not used by spamsift; ignored"));
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:3: DeliveryHost:"));
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:4: StorageDriver:"));
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:5: PurgeHapaxes:"));
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:6: ServerPID:"));
+	/* Our own Purge* keys are not swallowed by the DSPAM family. */
+	ck_assert_int_eq(parse("PurgeStaleDays 30\n"), 0);
+	ck_assert_int_eq(conf_int(c, "PurgeStaleDays"), 30);
+	ck_assert_int_eq(nwarn, 5);
+}
+END_TEST
+
+START_TEST(test_dspam_site_config)
+{
+	const char *const *l;
+	size_t n;
+
+	ck_assert_int_eq(conf_load(c, DATA "dspam-site.conf", err, sizeof(err),
+	    collect, NULL), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	ck_assert_int_gt(nwarn, 40);
+	ck_assert_ptr_nonnull(strstr(warns, "dspam-site.conf:4: StorageDriver: DSPAM setting"));
+	ck_assert_ptr_nonnull(strstr(warns, "dspam-site.conf:10: OnFail: DSPAM value error"));
+	ck_assert_str_eq(conf_str(c, "Home"), "/var/spool/dspam");
+	ck_assert_str_eq(conf_str(c, "StorePath"), "/var/spool/dspam/spamsift.db");
+	ck_assert_str_eq(conf_str(c, "Algorithm"), "burton");
+	ck_assert_str_eq(conf_str(c, "PValue"), "graham");
+	l = conf_list(c, "Trust", &n);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(l[3], "postfix");
+	ck_assert_int_ne(conf_has_feature(c, "chained"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "noise"), 0);
+	ck_assert_str_eq(conf_pref_default(c, "spamAction"), "quarantine");
+	ck_assert_str_eq(conf_pref_default(c, "signatureLocation"), "message");
+	ck_assert_int_ne(conf_pref_overridable(c, "spamaction"), 0);
+	ck_assert_int_eq(conf_pref_overridable(c, "trainingMode"), 0);
+	conf_list(c, "IgnoreHeader", &n);
+	ck_assert_uint_eq(n, 2);
+}
+END_TEST
+
+START_TEST(test_overrides)
+{
+	ck_assert_int_eq(conf_load(c, DATA "all-types.conf", err, sizeof(err),
+	    collect, NULL), 0);
+	ck_assert_int_eq(nwarn, 0);
+	ck_assert_int_eq(conf_set(c, "Home=/override", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_set(c, " SpamThreshold = \"0.5\" ", err, sizeof(err)), 0);
+	ck_assert_str_eq(conf_str(c, "Home"), "/override");
+	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.5, 1e-12);
+	ck_assert_int_eq(conf_set(c, "NoSuchKey=1", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "-o: NoSuchKey: unknown key");
+	ck_assert_int_eq(conf_set(c, "SpamThreshold", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "-o: SpamThreshold: expected Key=Value");
+	ck_assert_int_eq(conf_set(c, "=1", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(conf_set(c, "MinDev=2", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "-o: MinDev: must be from 0 to 0.5");
+	/* An -o list value adds to what the file set. */
+	ck_assert_int_eq(conf_set(c, "Feature=noise", err, sizeof(err)), 0);
+	ck_assert_int_ne(conf_has_feature(c, "osb"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "noise"), 0);
+	/* Warnings from -o go to the callback of conf_set_warn. */
+	ck_assert_int_eq(conf_set_warn(c, "MySQLUser=x", err, sizeof(err), collect, NULL), 0);
+	ck_assert_str_eq(warns, "-o: MySQLUser: DSPAM setting not used by spamsift; ignored\n");
+
+}
+END_TEST
+
+/* conf_iter callback: record the first value and source of p->key. */
+struct probe {
+	const char *key;   /* key to find */
+	char value[256];   /* its first value */
+	char source[512];  /* its first source */
+	int seen;          /* how many entries it had */
+	int total;         /* entries visited */
+};
+
+static int probe_fn(void *arg, const char *key, const char *value,
+    const char *source)
+{
+	struct probe *p = arg;
+
+	p->total++;
+	if (strcmp(key, p->key) == 0 && p->seen++ == 0) {
+		snprintf(p->value, sizeof(p->value), "%s", value);
+		snprintf(p->source, sizeof(p->source), "%s", source);
+	}
+	return 0;
+}
+
+static struct probe probe(const char *key)
+{
+	struct probe p;
+
+	memset(&p, 0, sizeof(p));
+	p.key = key;
+	ck_assert_int_eq(conf_iter(c, probe_fn, &p), 0);
+	return p;
+}
+
+START_TEST(test_sources)
+{
+	struct probe p;
+
+	ck_assert_int_eq(conf_load(c, DATA "all-types.conf", err, sizeof(err),
+	    collect, NULL), 0);
+	ck_assert_int_eq(conf_set(c, "Home=/override", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	p = probe("Home");
+	ck_assert_str_eq(p.value, "/override");
+	ck_assert_str_eq(p.source, "-o");
+	p = probe("SocketMode");
+	ck_assert_str_eq(p.value, "0600");
+	ck_assert_str_eq(p.source, DATA "all-types.conf:3");
+	p = probe("MaxTokens");
+	ck_assert_str_eq(p.value, "20000");
+	ck_assert_str_eq(p.source, "default");
+	p = probe("StorePath");
+	ck_assert_str_eq(p.value, "/override/spamsift.db");
+	p = probe("DebugPeer");
+	ck_assert_int_eq(p.seen, 4);
+	ck_assert_str_eq(p.value, "192.0.2.7");
+	ck_assert_str_eq(p.source, DATA "all-types.conf:18");
+	p = probe("AllowOverride"); /* empty lists still show up once */
+	ck_assert_int_eq(p.seen, 1);
+	ck_assert_str_eq(p.value, "");
+	ck_assert_str_eq(p.source, "default");
+	ck_assert_int_gt(p.total, 45);
+}
+END_TEST
+
+static int stop_fn(void *arg, const char *key, const char *value,
+    const char *source)
+{
+	(void)key; (void)value; (void)source;
+	return ++*(int *)arg == 3 ? 42 : 0;
+}
+
+START_TEST(test_iter_stops)
+{
+	int count = 0;
+
+	ck_assert_int_eq(conf_iter(c, stop_fn, &count), 42);
+	ck_assert_int_eq(count, 3);
+}
+END_TEST
+
+START_TEST(test_repeated_keys)
+{
+	const char *const *l;
+	size_t n;
+
+	ck_assert_int_eq(conf_load(c, DATA "repeated.conf", err, sizeof(err),
+	    collect, NULL), 0);
+	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.8, 1e-12);
+	ck_assert_int_eq(nwarn, 1);
+	ck_assert_ptr_nonnull(strstr(warns, "repeated.conf:3: SpamThreshold: also set at "));
+	ck_assert_ptr_nonnull(strstr(warns, "repeated.conf:2; this line wins"));
+	l = conf_list(c, "Trust", &n);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(l[0], "postfix");
+	ck_assert_str_eq(l[1], "amavis");
+	/* -o over a file value: no warning. */
+	ck_assert_int_eq(conf_set_warn(c, "SpamThreshold=0.6", err, sizeof(err), collect, NULL), 0);
+	ck_assert_int_eq(nwarn, 1);
+}
+END_TEST
+
+START_TEST(test_crlf_quotes_whitespace)
+{
+	const char *const *l;
+	size_t n;
+
+	ck_assert_int_eq(conf_load(c, DATA "crlf-quotes.conf", err, sizeof(err),
+	    collect, NULL), 0);
+	ck_assert_int_eq(nwarn, 0);
+	ck_assert_str_eq(conf_str(c, "Home"), "/srv/with space");
+	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.8, 1e-12);
+	ck_assert_str_eq(conf_str(c, "RejectText"), "550 no");
+	/* '#' inside a value is not a comment. */
+	ck_assert_str_eq(conf_pref_default(c, "spamSubject"), "[JUNK] #1");
+	l = conf_list(c, "Trust", &n);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(l[2], "carol");
+	l = conf_list(c, "Feature", &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(l[0], "noise");
+	/* No final newline, a lone quote, a comment after whitespace. */
+	ck_assert_int_eq(parse("  # x\nSpamSubject\n") , -EINVAL);
+	ck_assert_int_eq(parse("RejectText \"\n"), 0);
+	ck_assert_str_eq(conf_str(c, "RejectText"), "\"");
+	ck_assert_int_eq(parse("MaxTokens 300"), 0);
+	ck_assert_int_eq(conf_int(c, "MaxTokens"), 300);
+}
+END_TEST
+
+START_TEST(test_hostile_input)
+{
+	size_t big = 100000;
+	char *buf = malloc(big + 1);
+
+	ck_assert_ptr_nonnull(buf);
+	/* A very long line. */
+	memset(buf, 'A', big);
+	buf[big] = '\0';
+	ck_assert_int_eq(conf_parse(c, "t.conf", buf, big, err, sizeof(err), collect, NULL), -EINVAL);
+	ck_assert_str_eq(err, "t.conf:1: line longer than 8192 bytes");
+	/* A long value on a line within the limit. */
+	memcpy(buf, "Home /", 6);
+	ck_assert_int_eq(conf_parse(c, "t.conf", buf, 8000, err, sizeof(err), collect, NULL), -EINVAL);
+	ck_assert_str_eq(err, "t.conf:1: Home: value too long");
+	memcpy(buf, "Trust ", 6);
+	ck_assert_int_eq(conf_parse(c, "t.conf", buf, 8000, err, sizeof(err), collect, NULL), -EINVAL);
+	ck_assert_str_eq(err, "t.conf:1: Trust: value too long");
+	/* NUL bytes. */
+	ck_assert_int_eq(conf_parse(c, "t.conf", "Home /a\nHome /b\0c\n", 18, err,
+	    sizeof(err), collect, NULL), -EINVAL);
+	ck_assert_str_eq(err, "t.conf:2: NUL byte in line");
+	/* Control characters in values. */
+	ck_err("Home /a\x1b[31m\n", "t.conf:1: Home: control character in value");
+	/* Binary junk: every byte value, deterministic pseudo-random lines. */
+	{
+		unsigned x = 12345;
+
+		for (int round = 0; round < 200; round++) {
+			size_t len = 1 + round * 7 % 300;
+			conf *d;
+			int rc;
+
+			for (size_t i = 0; i < len; i++) {
+				x = x * 1103515245u + 12345u;
+				buf[i] = (char)(x >> 16);
+			}
+			ck_assert_int_eq(conf_new(&d), 0);
+			rc = conf_parse(d, "junk", buf, len, err, sizeof(err), NULL, NULL);
+			ck_assert(rc == 0 || rc == -EINVAL);
+			if (rc < 0)
+				ck_assert_int_eq(strncmp(err, "junk:", 5), 0);
+			conf_unref(d);
+		}
+	}
+	/* Overrides get the same checks. */
+	memset(buf, 'x', big);
+	memcpy(buf, "Home=", 5);
+	ck_assert_int_eq(conf_set(c, buf, err, sizeof(err)), -EINVAL);
+	/* A tiny error buffer truncates, never overflows. */
+	{
+		char small[8];
+
+		ck_assert_int_eq(conf_set(c, "Nope=1", small, sizeof(small)), -EINVAL);
+		ck_assert_str_eq(small, "-o: Nop");
+		ck_assert_int_eq(conf_set(c, "Nope=1", NULL, 0), -EINVAL);
+	}
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_sample_loads_clean)
+{
+	ck_assert_int_eq(conf_load(c, SAMPLE, err, sizeof(err), collect, NULL), 0);
+	ck_assert_msg(nwarn == 0, "warnings: %s", warns);
+	/* The local run of the README. */
+	ck_assert_int_eq(conf_set(c, "Home=/tmp/run", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_set(c, "Socket=unix:/tmp/run/spamsift.sock", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	ck_assert_str_eq(conf_str(c, "StorePath"), "/tmp/run/spamsift.db");
+	ck_assert_ptr_null(conf_str(c, "User"));
+	ck_assert_ptr_null(conf_str(c, "Group"));
+}
+END_TEST
+
+START_TEST(test_sample_documents_every_key)
+{
+	FILE *f = fopen(SAMPLE, "r");
+	static char text[200000];
+	size_t len;
+	struct probe p;
+
+	ck_assert_ptr_nonnull(f);
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	/* Every key appears at a line start, set or commented out. */
+	memset(&p, 0, sizeof(p));
+	p.key = "";
+	ck_assert_int_eq(conf_iter(c, probe_fn, &p), 0);
+	ck_assert_int_ge(p.total, 49); /* 49 keys, lists at least once */
+	for (const char *const *k = (const char *const[]){ "Home", "StorePath",
+	    "Socket", "SocketOwner", "SocketGroup", "SocketMode", "User",
+	    "Group", "PidFile", "SyslogFacility", "OnFail", "Trust",
+	    "TrainingMode", "TestConditionalTraining", "Feature", "Tokenizer",
+	    "Algorithm", "PValue", "RobinsonS", "RobinsonX", "MinDev",
+	    "SpamThreshold", "GrahamTokens", "BurtonTokens", "TumMaturity",
+	    "GlobalModel", "Preference", "AllowOverride", "WhitelistThreshold",
+	    "SignatureLife", "QuarantineLife", "QuarantineMode",
+	    "QuarantineMemory", "TempDir", "PurgeStaleDays", "PurgeMaxHits",
+	    "DebugPeer", "SkipAuthenticated", "SkipNetworks", "RejectText",
+	    "MaxScanBytes", "MaxTokens", "MaxHeaderLength", "MaxMimeDepth",
+	    "MaxTokenLength", "IgnoreHeader", "UserMap", "AliasFile",
+	    "SendmailPath", NULL };
+	    *k; k++) {
+		char pat1[64], pat2[64];
+
+		ck_assert_ptr_nonnull(conf_key_name(*k));
+		snprintf(pat1, sizeof(pat1), "\n%s ", *k);
+		snprintf(pat2, sizeof(pat2), "\n#%s ", *k);
+		ck_assert_msg(strstr(text, pat1) || strstr(text, pat2),
+		    "sample does not document %s", *k);
+	}
+}
+END_TEST
+
+START_TEST(test_refcount)
+{
+	conf *r = conf_ref(c);
+
+	ck_assert_ptr_eq(r, c);
+	conf_unref(c); /* back to one reference: still usable */
+	ck_assert_str_eq(conf_str(r, "OnFail"), "tempfail");
+	conf_unref(NULL);
+	/* teardown drops the last reference (ASan would flag a double free). */
+}
+END_TEST
+
+START_TEST(test_pref_check)
+{
+	ck_assert_int_eq(conf_pref_check("spamAction", "quarantine", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_pref_check("SPAMACTION", "Reject", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_pref_check("spamAction", "deliver", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "spamAction: must be tag, quarantine or reject");
+	ck_assert_int_eq(conf_pref_check("showFactors", "yes", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_pref_check("showFactors", "sometimes", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "showFactors: must be on or off");
+	ck_assert_int_eq(conf_pref_check("whitelistThreshold", "0", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(conf_pref_check("whitelistThreshold", "5", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_pref_check("statisticalSedation", "11", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "statisticalSedation: must be an integer from 0 to 10");
+	ck_assert_int_eq(conf_pref_check("rejectThreshold", "0.99", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_pref_check("rejectThreshold", "1.5", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(conf_pref_check("trainingMode", "TUM", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_pref_check("spamSubject", "[SPAM]\r\nBcc: x", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(conf_pref_check("signatureLocation", "attachment", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(conf_pref_check("favouriteColour", "blue", err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "favouriteColour: unknown preference");
+	ck_assert_str_eq(conf_pref_name("ENABLEbnr"), "enableBNR");
+	ck_assert_ptr_null(conf_pref_name("nope"));
+	ck_assert_str_eq(conf_pref_canon("optIn", "TRUE"), "on");
+	ck_assert_str_eq(conf_pref_canon("spamAction", "TAG"), "tag");
+	ck_assert_str_eq(conf_pref_canon("spamSubject", "[Junk]"), "[Junk]");
+	ck_assert_ptr_null(conf_pref_canon("optIn", "perhaps"));
+}
+END_TEST
+
+START_TEST(test_pref_defaults)
+{
+	static const char *const builtin[][2] = {
+		{ "spamAction", "tag" }, { "spamSubject", "[SPAM]" },
+		{ "signatureLocation", "headers" }, { "showFactors", "off" },
+		{ "enableBNR", "off" }, { "enableWhitelist", "on" },
+		{ "whitelistThreshold", "10" }, { "trainingMode", "teft" },
+		{ "statisticalSedation", "0" }, { "optIn", "off" },
+		{ "optOut", "off" }, { "rejectThreshold", "0.999" },
+	};
+
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		ck_assert_str_eq(conf_pref_default(c, builtin[i][0]), builtin[i][1]);
+	ck_assert_ptr_null(conf_pref_default(c, "nope"));
+	/* Site keys feed the built-in defaults. */
+	ck_assert_int_eq(parse("TrainingMode tum\nWhitelistThreshold 25\nFeature noise\n"), 0);
+	ck_assert_str_eq(conf_pref_default(c, "trainingMode"), "tum");
+	ck_assert_str_eq(conf_pref_default(c, "whitelistThreshold"), "25");
+	ck_assert_str_eq(conf_pref_default(c, "enableBNR"), "on");
+	ck_assert_str_eq(conf_pref_default(c, "enableWhitelist"), "off");
+	/* Preference lines win, the last one most; stored canonically. */
+	ck_assert_int_eq(parse("Preference \"trainingMode=TOE\"\n"
+	    "Preference \"SpamAction = quarantine\"\nPreference \"spamAction=Reject\"\n"), 0);
+	ck_assert_str_eq(conf_pref_default(c, "TRAININGMODE"), "toe");
+	ck_assert_str_eq(conf_pref_default(c, "spamAction"), "reject");
+	ck_err("Preference \"spamAction=drop\"\n", "t.conf:1: Preference: spamAction must be tag, quarantine or reject");
+	ck_err("Preference \"colour=blue\"\n", "t.conf:1: Preference: colour: unknown preference");
+	ck_err("Preference spamAction\n", "t.conf:1: Preference: expected \"name=value\"");
+}
+END_TEST
+
+START_TEST(test_allow_override)
+{
+	ck_assert_int_eq(conf_pref_overridable(c, "spamAction"), 0);
+	ck_assert_int_eq(parse("AllowOverride spamAction\nAllowOverride SPAMSUBJECT, optIn\n"), 0);
+	ck_assert_int_ne(conf_pref_overridable(c, "spamaction"), 0);
+	ck_assert_int_ne(conf_pref_overridable(c, "spamSubject"), 0);
+	ck_assert_int_ne(conf_pref_overridable(c, "optIn"), 0);
+	ck_assert_int_eq(conf_pref_overridable(c, "trainingMode"), 0);
+	ck_assert_int_eq(conf_pref_overridable(c, "nope"), 0);
+	ck_err("AllowOverride everything\n", "t.conf:1: AllowOverride: everything: unknown preference");
+}
+END_TEST
+
+START_TEST(test_key_doc)
+{
+	ck_assert_ptr_nonnull(conf_key_doc("home"));
+	ck_assert_str_eq(conf_key_name("storepath"), "StorePath");
+	ck_assert_ptr_null(conf_key_name("MySQLServer"));
+	ck_assert_ptr_null(conf_key_doc("nope"));
+}
+END_TEST
+
+static Suite *conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_finish_derives_storepath);
+	tcase_add_test(tc, test_finish_relative_and_absolute_store);
+	tcase_add_test(tc, test_finish_constraints);
+	tcase_add_test(tc, test_override_relative_paths);
+	tcase_add_test(tc, test_string_and_path);
+	tcase_add_test(tc, test_socket);
+	tcase_add_test(tc, test_int);
+	tcase_add_test(tc, test_octal);
+	tcase_add_test(tc, test_double);
+	tcase_add_test(tc, test_bool);
+	tcase_add_test(tc, test_enum);
+	tcase_add_test(tc, test_dspam_enum_aliases);
+	tcase_add_test(tc, test_feature_and_tokenizer);
+	tcase_add_test(tc, test_lists);
+	tcase_add_test(tc, test_reject_text);
+	tcase_add_test(tc, test_unknown_key);
+	tcase_add_test(tc, test_bad_value_file);
+	tcase_add_test(tc, test_unreadable_file);
+	tcase_add_test(tc, test_dspam_keys_warn);
+	tcase_add_test(tc, test_dspam_site_config);
+	tcase_add_test(tc, test_overrides);
+	tcase_add_test(tc, test_sources);
+	tcase_add_test(tc, test_iter_stops);
+	tcase_add_test(tc, test_repeated_keys);
+	tcase_add_test(tc, test_crlf_quotes_whitespace);
+	tcase_add_test(tc, test_hostile_input);
+	tcase_add_test(tc, test_sample_loads_clean);
+	tcase_add_test(tc, test_sample_documents_every_key);
+	tcase_add_test(tc, test_refcount);
+	tcase_add_test(tc, test_pref_check);
+	tcase_add_test(tc, test_pref_defaults);
+	tcase_add_test(tc, test_allow_override);
+	tcase_add_test(tc, test_key_doc);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(conf_suite());
+	int failed;
+
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
