@@ -1,0 +1,709 @@
+/*
+ * filter -- per-user classification and training through db/db.h: merged
+ * model, training modes, signatures, lists and counters (see filter.h).
+ * Must not depend on SQLite, libmilter, syslog or conf/.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "classifier/filter.h"
+
+/* Longest sender address we compare; longer ones are not listed. */
+#define SENDER_MAX 512
+
+void filter_params_default(filter_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	bayes_params_default(&p->bayes);
+	p->training_mode = FILTER_MODE_TEFT;
+	p->tcr = 1;
+	p->tcr_rounds = 5;
+	p->tum_maturity = 2500;
+	p->global_model = 1;
+	p->merge_maturity = 2500;
+	p->whitelist = 1;
+	p->whitelist_threshold = 10;
+	p->sedation = 0;
+	p->sig_life = 14 * 86400;
+	p->read_prefs = 1;
+	p->dry_run = 0;
+}
+
+int filter_mode_parse(const char *s, int *mode)
+{
+	static const char *names[] = { "teft", "toe", "tum", "notrain" };
+
+	for (int i = 0; i < 4; i++)
+		if (s != NULL && strcasecmp(s, names[i]) == 0) {
+			*mode = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* "on"/"off"/"1"/"0"/"yes"/"no" to 1/0; -1 when neither. */
+static int parse_bool(const char *s)
+{
+	if (!strcasecmp(s, "on") || !strcasecmp(s, "yes") ||
+	    !strcasecmp(s, "true") || !strcmp(s, "1"))
+		return 1;
+	if (!strcasecmp(s, "off") || !strcasecmp(s, "no") ||
+	    !strcasecmp(s, "false") || !strcmp(s, "0"))
+		return 0;
+	return -1;
+}
+
+/* Overlay uid's preferences on *ep; unparsable values are ignored. */
+static int read_prefs(db *d, int64_t uid, filter_params *ep)
+{
+	char buf[64], *end;
+	int found, rc, v;
+	long l;
+
+	if (!ep->read_prefs || uid == 0)
+		return 0;
+	if ((rc = db_pref_get(d, uid, "trainingMode", buf, sizeof(buf),
+	    &found)) < 0)
+		return rc;
+	if (found && filter_mode_parse(buf, &v) == 0)
+		ep->training_mode = v;
+	if ((rc = db_pref_get(d, uid, "enableBNR", buf, sizeof(buf),
+	    &found)) < 0)
+		return rc;
+	if (found && (v = parse_bool(buf)) >= 0)
+		ep->bayes.bnr = v;
+	if ((rc = db_pref_get(d, uid, "enableWhitelist", buf, sizeof(buf),
+	    &found)) < 0)
+		return rc;
+	if (found && (v = parse_bool(buf)) >= 0)
+		ep->whitelist = v;
+	if ((rc = db_pref_get(d, uid, "whitelistThreshold", buf, sizeof(buf),
+	    &found)) < 0)
+		return rc;
+	if (found) {
+		l = strtol(buf, &end, 10);
+		if (end != buf && *end == '\0' && l > 0 && l < 1000000)
+			ep->whitelist_threshold = (int)l;
+	}
+	if ((rc = db_pref_get(d, uid, "statisticalSedation", buf, sizeof(buf),
+	    &found)) < 0)
+		return rc;
+	if (found) {
+		l = strtol(buf, &end, 10);
+		if (end != buf && *end == '\0' && l >= 0 && l <= 10)
+			ep->sedation = (int)l;
+	}
+	return 0;
+}
+
+/* Lowercase sender without angle brackets into buf; 0 when there is none. */
+static int norm_sender(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return 0;
+	while (*s == ' ' || *s == '<')
+		s++;
+	for (; *s != '\0' && *s != '>'; s++) {
+		if (n + 1 >= len)
+			return 0;
+		buf[n++] = (char)tolower((unsigned char)*s);
+	}
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return n > 0;
+}
+
+/* The model a user is scored with: ids and the global model's weight. */
+struct model {
+	int64_t uid;            /* the user, 0 when unknown (dry run) */
+	int64_t guid;           /* the global user, 0 when not merged */
+	db_totals ut;           /* the user's totals */
+	db_totals gt;           /* the global totals */
+	double alpha;           /* weight of the global counts */
+};
+
+static int model_load(db *d, int64_t uid, const filter_params *ep,
+    struct model *m)
+{
+	int rc;
+	double nu, ng, mm;
+
+	memset(m, 0, sizeof(*m));
+	m->uid = uid;
+	if (uid != 0 && (rc = db_totals_get(d, uid, &m->ut)) < 0)
+		return rc;
+	if (ep->global_model) {
+		if ((rc = db_user(d, DB_GLOBAL_USER, 0, &m->guid)) < 0)
+			return rc;
+		if (m->guid == uid)
+			m->guid = 0;
+	}
+	if (m->guid != 0 && (rc = db_totals_get(d, m->guid, &m->gt)) < 0)
+		return rc;
+	nu = (double)(m->ut.spam_learned + m->ut.innocent_learned);
+	ng = (double)(m->gt.spam_learned + m->gt.innocent_learned);
+	mm = (double)(ep->merge_maturity > 0 ? ep->merge_maturity : 1);
+	m->alpha = m->guid != 0 ? mm * mm / (mm * mm + nu * ng) : 0.0;
+	return 0;
+}
+
+/* Merged counts of hashes[0..n) into bt (text from texts when not NULL). */
+static int model_counts(db *d, const struct model *m, const uint64_t *hashes,
+    size_t n, const tokset *texts, bayes_token *bt)
+{
+	db_token *dt;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if ((dt = malloc(n * sizeof(*dt))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		bt[i].hash = hashes[i];
+		bt[i].text = texts != NULL ? tokset_text(texts, i) : NULL;
+		bt[i].spam_hits = bt[i].innocent_hits = 0;
+		dt[i].hash = hashes[i];
+	}
+	if (m->uid != 0) {
+		if ((rc = db_tokens_get(d, m->uid, dt, n)) < 0)
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			bt[i].spam_hits = (double)dt[i].spam_hits;
+			bt[i].innocent_hits = (double)dt[i].innocent_hits;
+		}
+	}
+	if (m->guid != 0 && m->alpha > 0) {
+		for (size_t i = 0; i < n; i++)
+			dt[i].hash = hashes[i];
+		if ((rc = db_tokens_get(d, m->guid, dt, n)) < 0)
+			goto out;
+		for (size_t i = 0; i < n; i++) {
+			bt[i].spam_hits += m->alpha * (double)dt[i].spam_hits;
+			bt[i].innocent_hits += m->alpha *
+			    (double)dt[i].innocent_hits;
+		}
+	}
+out:
+	free(dt);
+	return rc;
+}
+
+static int u64cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A scored message and what would be learned for it. */
+struct scored {
+	bayes_result res;       /* the verdict */
+	uint64_t *learn;        /* token hashes then distinct BNR patterns */
+	size_t nlearn;          /* entries in learn */
+};
+
+/*
+ * Score hashes[0..n) (message order; texts from toks when not NULL) against
+ * model m with ep; with BNR also look up the patterns. s->learn receives the
+ * hashes to learn for this message (caller frees).
+ */
+static int score(db *d, const struct model *m, const filter_params *ep,
+    const uint64_t *hashes, size_t n, const tokset *toks, struct scored *s)
+{
+	bayes_params bp = ep->bayes;
+	bayes_totals t;
+	bayes_token *bt = NULL, *pt = NULL;
+	double *probs = NULL;
+	size_t np = 0;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	t.spam = (double)m->ut.spam_learned + m->alpha *
+	    (double)m->gt.spam_learned;
+	t.innocent = (double)m->ut.innocent_learned + m->alpha *
+	    (double)m->gt.innocent_learned;
+	/* Statistical sedation: raise the threshold towards 1 by sedation/10
+	 * of the way, in proportion to how far the user is from maturity. */
+	if (ep->sedation > 0 && ep->tum_maturity > 0) {
+		double young = 1.0 - (double)m->ut.innocent_learned /
+		    (double)ep->tum_maturity;
+
+		if (young > 0)
+			bp.spam_threshold += (1.0 - bp.spam_threshold) *
+			    ep->sedation / 10.0 * young;
+	}
+	s->learn = malloc((2 * n + 1) * sizeof(*s->learn));
+	bt = malloc((n + 1) * sizeof(*bt));
+	if (s->learn == NULL || bt == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	memcpy(s->learn, hashes, n * sizeof(*hashes));
+	s->nlearn = n;
+	if ((rc = model_counts(d, m, hashes, n, toks, bt)) < 0)
+		goto fail;
+	if (bp.bnr && n >= BAYES_BNR_WINDOW) {
+		probs = malloc(n * sizeof(*probs));
+		pt = malloc(n * sizeof(*pt));
+		if (probs == NULL || pt == NULL) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++)
+			probs[i] = bayes_token_prob(&bp, bt[i].spam_hits,
+			    bt[i].innocent_hits, &t);
+		np = bayes_bnr_patterns(probs, n, s->learn + n);
+		if ((rc = model_counts(d, m, s->learn + n, np, NULL, pt)) < 0)
+			goto fail;
+		/* Learn each distinct pattern once. */
+		{
+			uint64_t *u = s->learn + n;
+			size_t k = 0;
+
+			qsort(u, np, sizeof(*u), u64cmp);
+			for (size_t i = 0; i < np; i++)
+				if (k == 0 || u[k - 1] != u[i])
+					u[k++] = u[i];
+			s->nlearn = n + k;
+			/* pt was filled in window order before sorting. */
+		}
+	}
+	rc = bayes_classify(&bp, bt, n, &t, pt, np, &s->res);
+fail:
+	free(bt);
+	free(pt);
+	free(probs);
+	if (rc < 0) {
+		free(s->learn);
+		s->learn = NULL;
+		s->nlearn = 0;
+	}
+	return rc;
+}
+
+/* Learn (times > 0) or unlearn (times < 0) hashes as cls, with totals. */
+static int learn(db *d, int64_t uid, const uint64_t *hashes, size_t n,
+    int spam, int times, int source, time_t now)
+{
+	db_totals dt;
+	int rc;
+
+	if (times == 0)
+		return 0;
+	if (n > 0 && (rc = db_tokens_update(d, uid, hashes, n,
+	    spam ? times : 0, spam ? 0 : times, (int)(now / 86400))) < 0)
+		return rc;
+	memset(&dt, 0, sizeof(dt));
+	if (spam)
+		dt.spam_learned = times;
+	else
+		dt.innocent_learned = times;
+	if (source == FILTER_SRC_CORPUS) {
+		if (spam)
+			dt.spam_corpusfed = times;
+		else
+			dt.innocent_corpusfed = times;
+	} else if (source == FILTER_SRC_INOCULATION && spam) {
+		dt.spam_inoculated = times;
+	}
+	return db_totals_add(d, uid, &dt);
+}
+
+/* Does the mode learn on classification for a user with totals ut? */
+static int learns_on_classify(const filter_params *ep, const db_totals *ut)
+{
+	if (ep->training_mode == FILTER_MODE_TEFT)
+		return 1;
+	if (ep->training_mode == FILTER_MODE_TUM)
+		return ut->innocent_learned < ep->tum_maturity;
+	return 0;
+}
+
+/*
+ * Test-conditional training: re-score hashes after learning them as the
+ * right class and learn again while the verdict is still wrong. Returns the
+ * extra rounds learned (>= 0) or an error.
+ */
+static int tcr_rounds(db *d, int64_t uid, const filter_params *ep,
+    const uint64_t *hashes, size_t n, int spam, time_t now)
+{
+	filter_params np = *ep;
+	struct model m;
+	struct scored s;
+	int rounds = 0, rc;
+
+	if (!ep->tcr || n == 0)
+		return 0;
+	np.bayes.bnr = 0;       /* the hashes carry no usable order here */
+	np.sedation = 0;
+	while (rounds < ep->tcr_rounds) {
+		if ((rc = model_load(d, uid, &np, &m)) < 0)
+			return rc;
+		if ((rc = score(d, &m, &np, hashes, n, NULL, &s)) < 0)
+			return rc;
+		free(s.learn);
+		if ((s.res.cls == BAYES_SPAM) == (spam != 0))
+			break;
+		if ((rc = learn(d, uid, hashes, n, spam, 1, FILTER_SRC_ERROR,
+		    now)) < 0)
+			return rc;
+		rounds++;
+	}
+	return rounds;
+}
+
+/* 32 lowercase hex digits from the kernel's random source. */
+static int new_sig_id(char id[33])
+{
+	unsigned char r[16];
+	size_t got = 0;
+
+	while (got < sizeof(r)) {
+		ssize_t k = getrandom(r + got, sizeof(r) - got, 0);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -EIO;
+		}
+		got += (size_t)k;
+	}
+	for (int i = 0; i < 16; i++)
+		snprintf(id + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
+/* Hashes of a token set in order (caller frees); NULL with n 0 is fine. */
+static int tok_hashes(const tokset *toks, uint64_t **out, size_t *n)
+{
+	size_t c = tokset_count(toks);
+
+	*out = malloc((c + 1) * sizeof(**out));
+	if (*out == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < c; i++)
+		(*out)[i] = tokset_hash(toks, i);
+	*n = c;
+	return 0;
+}
+
+static int finish(db *d, int rc)
+{
+	if (rc < 0) {
+		db_rollback(d);
+		return rc;
+	}
+	return db_commit(d);
+}
+
+int filter_classify(db *d, const char *user, const tokset *toks,
+    const char *sender, const filter_params *p, time_t now,
+    filter_result *out)
+{
+	filter_params ep;
+	struct model m;
+	struct scored s = { 0 };
+	uint64_t *hashes = NULL;
+	size_t n = 0;
+	char snd[SENDER_MAX];
+	int has_sender, listed = -1, rc, matched;
+	int64_t uid = 0;
+	db_totals cnt;
+	db_sig sig;
+
+	if (d == NULL || user == NULL || toks == NULL || p == NULL ||
+	    out == NULL)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	ep = *p;
+	has_sender = norm_sender(sender, snd, sizeof(snd));
+	if ((rc = tok_hashes(toks, &hashes, &n)) < 0)
+		return rc;
+	if (!ep.dry_run && (rc = db_begin(d)) < 0)
+		goto done;
+	if ((rc = db_user(d, user, !ep.dry_run, &uid)) < 0)
+		goto end;
+	if ((rc = read_prefs(d, uid, &ep)) < 0)
+		goto end;
+	out->training_mode = ep.training_mode;
+	if (has_sender && uid != 0) {
+		if ((rc = db_list_match(d, uid, DB_LIST_BLOCK, snd,
+		    &matched)) < 0)
+			goto end;
+		if (matched)
+			listed = BAYES_BLOCKLISTED;
+		else {
+			if ((rc = db_list_match(d, uid, DB_LIST_WHITE, snd,
+			    &matched)) < 0)
+				goto end;
+			if (matched)
+				listed = BAYES_WHITELISTED;
+		}
+	}
+	if ((rc = model_load(d, uid, &ep, &m)) < 0)
+		goto end;
+	if (listed >= 0) {
+		out->verdict.cls = listed;
+		out->verdict.probability = listed == BAYES_BLOCKLISTED ? 1 : 0;
+		out->verdict.confidence = 1.0;
+		s.learn = hashes;
+		s.nlearn = n;
+		hashes = NULL;
+	} else {
+		if ((rc = score(d, &m, &ep, hashes, n, toks, &s)) < 0)
+			goto end;
+		out->verdict = s.res;
+	}
+	if (ep.dry_run)
+		goto end;
+
+	{
+		int spam = out->verdict.cls == BAYES_SPAM ||
+		    out->verdict.cls == BAYES_BLOCKLISTED;
+
+		if (listed < 0 && learns_on_classify(&ep, &m.ut)) {
+			if ((rc = learn(d, uid, s.learn, s.nlearn, spam, 1, -1,
+			    now)) < 0)
+				goto end;
+			out->learned = 1;
+		}
+		memset(&cnt, 0, sizeof(cnt));
+		if (spam)
+			cnt.spam_classified = 1;
+		else
+			cnt.innocent_classified = 1;
+		if ((rc = db_totals_add(d, uid, &cnt)) < 0)
+			goto end;
+		if ((rc = new_sig_id(out->sig_id)) < 0)
+			goto end;
+		memset(&sig, 0, sizeof(sig));
+		memcpy(sig.id, out->sig_id, sizeof(sig.id));
+		sig.uid = uid;
+		sig.cls = spam ? DB_CLASS_SPAM : DB_CLASS_INNOCENT;
+		sig.learned = out->learned;
+		sig.created = now;
+		sig.hashes = s.learn;
+		sig.nhashes = s.nlearn;
+		if ((rc = db_sig_put(d, &sig)) < 0)
+			goto end;
+		if (ep.whitelist && has_sender && listed < 0) {
+			db_sender hist;
+
+			if ((rc = db_sender_add(d, uid, snd, spam ? 0 : 1,
+			    spam ? 1 : 0, &hist)) < 0)
+				goto end;
+			if (!spam && hist.spam == 0 &&
+			    hist.innocent >= ep.whitelist_threshold) {
+				db_list_entry e = { snd, 1, now, "auto" };
+
+				if ((rc = db_list_add(d, uid, DB_LIST_WHITE,
+				    &e)) < 0)
+					goto end;
+			}
+		}
+	}
+end:
+	if (!ep.dry_run)
+		rc = finish(d, rc);
+done:
+	if (rc < 0)
+		memset(out, 0, sizeof(*out));
+	free(hashes);
+	free(s.learn);
+	return rc;
+}
+
+int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
+    int source, const filter_params *p, time_t now)
+{
+	filter_params ep;
+	struct model m;
+	struct scored s = { 0 };
+	uint64_t *hashes = NULL;
+	size_t n = 0;
+	int64_t uid;
+	int rc, spam = is_spam != 0;
+
+	if (d == NULL || user == NULL || toks == NULL || p == NULL ||
+	    source < FILTER_SRC_CORPUS || source > FILTER_SRC_INOCULATION)
+		return -EINVAL;
+	if ((rc = tok_hashes(toks, &hashes, &n)) < 0)
+		return rc;
+	if ((rc = db_begin(d)) < 0)
+		goto done;
+	if ((rc = db_user(d, user, 1, &uid)) < 0)
+		goto end;
+	ep = *p;
+	if ((rc = read_prefs(d, uid, &ep)) < 0)
+		goto end;
+	if (ep.training_mode == FILTER_MODE_NOTRAIN)
+		goto end;
+	if ((rc = model_load(d, uid, &ep, &m)) < 0)
+		goto end;
+	/* Scoring first gives the BNR patterns to learn with the tokens. */
+	if (ep.bayes.bnr) {
+		if ((rc = score(d, &m, &ep, hashes, n, toks, &s)) < 0)
+			goto end;
+	} else {
+		s.learn = hashes;
+		s.nlearn = n;
+		hashes = NULL;
+	}
+	if (source == FILTER_SRC_ERROR && learns_on_classify(&ep, &m.ut) &&
+	    (rc = learn(d, uid, s.learn, n, !spam, -1, source, now)) < 0)
+		goto end;
+	if ((rc = learn(d, uid, s.learn, s.nlearn, spam, 1, source, now)) < 0)
+		goto end;
+	if (source == FILTER_SRC_ERROR) {
+		db_totals cnt;
+
+		memset(&cnt, 0, sizeof(cnt));
+		if (spam)
+			cnt.spam_misclassified = 1;
+		else
+			cnt.innocent_misclassified = 1;
+		if ((rc = db_totals_add(d, uid, &cnt)) < 0)
+			goto end;
+		if ((rc = tcr_rounds(d, uid, &ep, s.learn, s.nlearn, spam,
+		    now)) < 0)
+			goto end;
+	}
+	rc = 0;
+end:
+	rc = finish(d, rc);
+done:
+	free(hashes);
+	free(s.learn);
+	return rc;
+}
+
+/* Find whether pattern is an automatic entry (db_list_iter callback). */
+struct auto_find {
+	const char *pattern;    /* what we look for */
+	int automatic;          /* found as an automatic entry */
+};
+
+static int auto_find_cb(void *arg, const db_list_entry *e)
+{
+	struct auto_find *f = arg;
+
+	if (strcmp(e->pattern, f->pattern) == 0) {
+		f->automatic = e->automatic;
+		return 1;
+	}
+	return 0;
+}
+
+int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
+    const char *sender, const filter_params *p, time_t now, int *changed)
+{
+	filter_params ep;
+	db_sig *sig = NULL;
+	db_totals cnt;
+	int64_t uid;
+	int rc, spam = is_spam != 0, times = 0;
+	char snd[SENDER_MAX];
+
+	if (changed != NULL)
+		*changed = 0;
+	if (d == NULL || user == NULL || sig_id == NULL || p == NULL)
+		return -EINVAL;
+	if ((rc = db_begin(d)) < 0)
+		return rc;
+	if ((rc = db_user(d, user, 0, &uid)) < 0)
+		goto end;
+	if (uid == 0) {
+		rc = -ENOENT;
+		goto end;
+	}
+	if ((rc = db_sig_get(d, uid, sig_id, &sig)) < 0)
+		goto end;
+	if (sig == NULL) {
+		rc = -ENOENT;
+		goto end;
+	}
+	if (p->sig_life > 0 && sig->created < now - p->sig_life) {
+		rc = -ESTALE;
+		goto end;
+	}
+	if ((sig->cls == DB_CLASS_SPAM) == spam)
+		goto end;       /* already so: nothing to reverse */
+	ep = *p;
+	if ((rc = read_prefs(d, uid, &ep)) < 0)
+		goto end;
+	if (ep.training_mode != FILTER_MODE_NOTRAIN) {
+		/* Reverse exactly what was learned, then learn right. */
+		if (sig->learned > 0 && (rc = learn(d, uid, sig->hashes,
+		    sig->nhashes, !spam, -sig->learned, FILTER_SRC_ERROR,
+		    now)) < 0)
+			goto end;
+		if ((rc = learn(d, uid, sig->hashes, sig->nhashes, spam, 1,
+		    FILTER_SRC_ERROR, now)) < 0)
+			goto end;
+		if ((rc = tcr_rounds(d, uid, &ep, sig->hashes, sig->nhashes,
+		    spam, now)) < 0)
+			goto end;
+		times = 1 + rc;
+	}
+	memset(&cnt, 0, sizeof(cnt));
+	if (spam)
+		cnt.spam_misclassified = 1;
+	else
+		cnt.innocent_misclassified = 1;
+	if ((rc = db_totals_add(d, uid, &cnt)) < 0)
+		goto end;
+	if ((rc = db_sig_update(d, uid, sig_id, spam ? DB_CLASS_SPAM :
+	    DB_CLASS_INNOCENT, times)) < 0)
+		goto end;
+	if (norm_sender(sender, snd, sizeof(snd))) {
+		if ((rc = db_sender_add(d, uid, snd, spam ? -1 : 1,
+		    spam ? 1 : -1, NULL)) < 0)
+			goto end;
+		if (spam) {
+			struct auto_find f = { snd, 0 };
+			int found;
+
+			if ((rc = db_list_iter(d, uid, DB_LIST_WHITE,
+			    auto_find_cb, &f)) < 0)
+				goto end;
+			if (f.automatic && (rc = db_list_del(d, uid,
+			    DB_LIST_WHITE, snd, &found)) < 0)
+				goto end;
+		}
+	}
+	if (changed != NULL)
+		*changed = 1;
+	rc = 0;
+end:
+	db_sig_free(sig);
+	return finish(d, rc);
+}
+
+int filter_expire(db *d, const filter_params *p, time_t now, int64_t *n)
+{
+	int64_t k = 0;
+	int rc;
+
+	if (n != NULL)
+		*n = 0;
+	if (d == NULL || p == NULL)
+		return -EINVAL;
+	if (p->sig_life <= 0)
+		return 0;
+	if ((rc = db_begin(d)) < 0)
+		return rc;
+	rc = db_sig_expire(d, now - p->sig_life, &k);
+	if ((rc = finish(d, rc)) == 0 && n != NULL)
+		*n = k;
+	return rc;
+}

@@ -1,0 +1,601 @@
+/*
+ * check_filter -- Check suite for classifier/filter: merged model, training
+ * modes, signatures (exact reversal, expiry), test-conditional training,
+ * white/block lists and automatic whitelisting, counters. Runs on the
+ * in-memory backend ("mem:"); one case repeats the basic flow on a real
+ * SQLite file in a temporary directory.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classifier/filter.h"
+
+#define T0 ((time_t)1700000000)
+
+static db *d;
+static filter_params P;
+
+static void setup(void)
+{
+	char err[256];
+
+	ck_assert_int_eq(db_open("mem:", DB_OPEN_CREATE, &d, err, sizeof(err)), 0);
+	filter_params_default(&P);
+}
+
+static void teardown(void)
+{
+	db_close(d);
+	d = NULL;
+}
+
+/* A token set from space-separated words (caller frees). */
+static tokset *msg(const char *words)
+{
+	tokset *s;
+	const char *p = words;
+
+	ck_assert_int_eq(tokset_new(0, 1, &s), 0);
+	while (*p) {
+		size_t n = strcspn(p, " ");
+
+		if (n > 0)
+			ck_assert_int_ge(tokset_add(s, p, n), 0);
+		p += n;
+		p += strspn(p, " ");
+	}
+	return s;
+}
+
+static int64_t uid_of(const char *user)
+{
+	int64_t uid = 0;
+
+	ck_assert_int_eq(db_user(d, user, 0, &uid), 0);
+	return uid;
+}
+
+/* Hits of one word in user's own model. */
+static db_token hits(const char *user, const char *word)
+{
+	db_token t = { tok_hash(word, strlen(word)), 0, 0 };
+	int64_t uid = uid_of(user);
+
+	if (uid != 0)
+		ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), 0);
+	return t;
+}
+
+static db_totals totals(const char *user)
+{
+	db_totals t;
+	int64_t uid = uid_of(user);
+
+	memset(&t, 0, sizeof(t));
+	if (uid != 0)
+		ck_assert_int_eq(db_totals_get(d, uid, &t), 0);
+	return t;
+}
+
+static void train(const char *user, const char *words, int spam, int times)
+{
+	tokset *s = msg(words);
+
+	for (int i = 0; i < times; i++)
+		ck_assert_int_eq(filter_train(d, user, s, spam,
+		    FILTER_SRC_CORPUS, &P, T0), 0);
+	tokset_free(s);
+}
+
+static filter_result classify(const char *user, const char *words,
+    const char *sender, time_t now)
+{
+	tokset *s = msg(words);
+	filter_result r;
+
+	ck_assert_int_eq(filter_classify(d, user, s, sender, &P, now, &r), 0);
+	tokset_free(s);
+	return r;
+}
+
+#define SPAMMY "cheap pills viagra winner"
+#define HAMMY "meeting agenda lunch minutes"
+
+/* A global model that knows SPAMMY and HAMMY words. */
+static void global_corpus(int times)
+{
+	train(DB_GLOBAL_USER, SPAMMY, 1, times);
+	train(DB_GLOBAL_USER, HAMMY, 0, times);
+}
+
+START_TEST(test_new_user_gets_global_verdicts)
+{
+	filter_result r;
+	db_totals g;
+
+	global_corpus(20);
+	r = classify("alice", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	ck_assert(r.verdict.probability > 0.99);
+	ck_assert_uint_gt(r.verdict.ntop, 0);
+	ck_assert_ptr_nonnull(r.verdict.top[0].text);
+	r = classify("alice", HAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+	ck_assert(r.verdict.probability < 0.01);
+	/* Alice's model learned both (TEFT); the global model is untouched. */
+	ck_assert_int_eq(totals("alice").spam_learned, 1);
+	ck_assert_int_eq(totals("alice").innocent_learned, 1);
+	ck_assert_int_eq(totals("alice").spam_classified, 1);
+	ck_assert_int_eq(totals("alice").innocent_classified, 1);
+	g = totals(DB_GLOBAL_USER);
+	ck_assert_int_eq(g.spam_learned, 20);
+	ck_assert_int_eq(g.spam_corpusfed, 20);
+	ck_assert_int_eq(g.spam_classified, 0);
+	ck_assert_int_eq(hits(DB_GLOBAL_USER, "viagra").spam_hits, 20);
+	ck_assert_int_eq(hits("alice", "viagra").spam_hits, 1);
+}
+END_TEST
+
+START_TEST(test_global_model_off)
+{
+	filter_result r;
+
+	global_corpus(20);
+	P.global_model = 0;
+	P.training_mode = FILTER_MODE_NOTRAIN;
+	r = classify("alice", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+	ck_assert_uint_eq(r.verdict.used, 0);
+}
+END_TEST
+
+START_TEST(test_user_training_dominates_as_it_grows)
+{
+	filter_result r;
+
+	/* The global model (400 messages) has seen "newsletter" only in spam. */
+	train(DB_GLOBAL_USER, "newsletter offer", 1, 200);
+	train(DB_GLOBAL_USER, "hello there", 0, 200);
+	P.training_mode = FILTER_MODE_NOTRAIN;
+	P.merge_maturity = 100;
+	r = classify("bob", "newsletter", NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	/* Bob has his own spam and subscribes. After 5 innocent newsletters
+	 * (global weight 100^2 / (100^2 + 105 * 400) = 0.19: 38.5 spam hits
+	 * of 138.5 spam vs 5 of 43.5 innocent, f = 0.71) it still leans
+	 * spam... */
+	P.training_mode = FILTER_MODE_TEFT;
+	train("bob", "bob-spam", 1, 100);
+	train("bob", "newsletter", 0, 5);
+	P.training_mode = FILTER_MODE_NOTRAIN;
+	r = classify("bob", "newsletter", NULL, T0);
+	ck_assert(r.verdict.probability > 0.5);
+	/* ...after 400 his own training dominates (weight 0.048). */
+	P.training_mode = FILTER_MODE_TEFT;
+	train("bob", "newsletter", 0, 395);
+	P.training_mode = FILTER_MODE_NOTRAIN;
+	r = classify("bob", "newsletter", NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+	ck_assert(r.verdict.probability < 0.1);
+	/* Another new user still gets the global verdict. */
+	r = classify("carol", "newsletter", NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+}
+END_TEST
+
+START_TEST(test_retrain_reverses_exactly)
+{
+	filter_result r;
+	db_token before[4], after;
+	db_totals tb, ta;
+	const char *w[4] = { "cheap", "pills", "viagra", "winner" };
+	int changed;
+
+	global_corpus(20);
+	P.tcr = 0;
+	train("alice", "meeting cheap", 0, 3);
+	for (int i = 0; i < 4; i++)
+		before[i] = hits("alice", w[i]);
+	tb = totals("alice");
+	r = classify("alice", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	ck_assert_int_eq(r.learned, 1);
+	ck_assert_int_eq(hits("alice", "viagra").spam_hits, before[2].spam_hits + 1);
+	/* "It was innocent": unlearn spam, learn innocent, count an FP. */
+	ck_assert_int_eq(filter_retrain(d, "alice", r.sig_id, 0, NULL, &P,
+	    T0 + 60, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	for (int i = 0; i < 4; i++) {
+		after = hits("alice", w[i]);
+		ck_assert_int_eq(after.spam_hits, before[i].spam_hits);
+		ck_assert_int_eq(after.innocent_hits, before[i].innocent_hits + 1);
+	}
+	ta = totals("alice");
+	ck_assert_int_eq(ta.spam_learned, tb.spam_learned);
+	ck_assert_int_eq(ta.innocent_learned, tb.innocent_learned + 1);
+	ck_assert_int_eq(ta.innocent_misclassified, 1);
+	ck_assert_int_eq(ta.spam_misclassified, 0);
+	/* And back: every count as right after classification. */
+	ck_assert_int_eq(filter_retrain(d, "alice", r.sig_id, 1, NULL, &P,
+	    T0 + 120, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	for (int i = 0; i < 4; i++) {
+		after = hits("alice", w[i]);
+		ck_assert_int_eq(after.spam_hits, before[i].spam_hits + 1);
+		ck_assert_int_eq(after.innocent_hits, before[i].innocent_hits);
+	}
+	ta = totals("alice");
+	ck_assert_int_eq(ta.spam_learned, tb.spam_learned + 1);
+	ck_assert_int_eq(ta.innocent_learned, tb.innocent_learned);
+	ck_assert_int_eq(ta.spam_misclassified, 1);
+	/* Same class again: nothing to do. */
+	ck_assert_int_eq(filter_retrain(d, "alice", r.sig_id, 1, NULL, &P,
+	    T0 + 180, &changed), 0);
+	ck_assert_int_eq(changed, 0);
+	ck_assert_int_eq(totals("alice").spam_learned, tb.spam_learned + 1);
+}
+END_TEST
+
+START_TEST(test_learn_unlearn_restores_counts)
+{
+	tokset *s = msg("alpha beta gamma");
+	db_token a0, a1;
+	db_totals t0, t1;
+
+	train("dave", "alpha delta", 1, 2);
+	a0 = hits("dave", "alpha");
+	t0 = totals("dave");
+	/* TEFT learned it as innocent; an error report as spam reverses it. */
+	P.tcr = 0;
+	ck_assert_int_eq(filter_train(d, "dave", s, 0, FILTER_SRC_CORPUS, &P,
+	    T0), 0);
+	ck_assert_int_eq(filter_train(d, "dave", s, 1, FILTER_SRC_ERROR, &P,
+	    T0), 0);
+	a1 = hits("dave", "alpha");
+	t1 = totals("dave");
+	ck_assert_int_eq(a1.innocent_hits, a0.innocent_hits);
+	ck_assert_int_eq(a1.spam_hits, a0.spam_hits + 1);
+	ck_assert_int_eq(t1.innocent_learned, t0.innocent_learned);
+	ck_assert_int_eq(t1.spam_learned, t0.spam_learned + 1);
+	ck_assert_int_eq(t1.spam_misclassified, 1);
+	ck_assert_int_eq(hits("dave", "gamma").innocent_hits, 0);
+	tokset_free(s);
+}
+END_TEST
+
+START_TEST(test_toe_learns_only_errors)
+{
+	filter_result r;
+	int changed;
+
+	global_corpus(20);
+	P.training_mode = FILTER_MODE_TOE;
+	P.tcr = 0;
+	r = classify("erin", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	ck_assert_int_eq(r.learned, 0);
+	ck_assert_int_eq(r.training_mode, FILTER_MODE_TOE);
+	ck_assert_int_eq(totals("erin").spam_learned, 0);
+	ck_assert_int_eq(totals("erin").spam_classified, 1);
+	ck_assert_int_eq(hits("erin", "viagra").spam_hits, 0);
+	ck_assert_int_eq(filter_retrain(d, "erin", r.sig_id, 0, NULL, &P,
+	    T0 + 1, &changed), 0);
+	ck_assert_int_eq(hits("erin", "viagra").innocent_hits, 1);
+	ck_assert_int_eq(hits("erin", "viagra").spam_hits, 0);
+	ck_assert_int_eq(totals("erin").innocent_learned, 1);
+	ck_assert_int_eq(totals("erin").innocent_misclassified, 1);
+}
+END_TEST
+
+START_TEST(test_tum_stops_when_mature)
+{
+	filter_result r;
+
+	P.training_mode = FILTER_MODE_TUM;
+	P.tum_maturity = 3;
+	for (int i = 0; i < 3; i++) {
+		r = classify("fred", HAMMY, NULL, T0);
+		ck_assert_int_eq(r.learned, 1);
+	}
+	ck_assert_int_eq(totals("fred").innocent_learned, 3);
+	r = classify("fred", HAMMY, NULL, T0);
+	ck_assert_int_eq(r.learned, 0);
+	ck_assert_int_eq(totals("fred").innocent_learned, 3);
+	ck_assert_int_eq(totals("fred").innocent_classified, 4);
+}
+END_TEST
+
+START_TEST(test_notrain_and_pref_override)
+{
+	filter_result r;
+	tokset *s = msg(SPAMMY);
+	int changed;
+
+	P.training_mode = FILTER_MODE_NOTRAIN;
+	r = classify("gina", HAMMY, NULL, T0);
+	ck_assert_int_eq(r.learned, 0);
+	ck_assert_int_eq(filter_train(d, "gina", s, 1, FILTER_SRC_CORPUS, &P,
+	    T0), 0);
+	ck_assert_int_eq(totals("gina").spam_learned, 0);
+	ck_assert_int_eq(filter_retrain(d, "gina", r.sig_id, 1, NULL, &P,
+	    T0, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(totals("gina").spam_misclassified, 1);
+	ck_assert_int_eq(totals("gina").spam_learned, 0);
+	ck_assert_int_eq(hits("gina", "meeting").spam_hits, 0);
+	/* The user's preference beats the configured mode. */
+	ck_assert_int_eq(db_pref_set(d, uid_of("gina"), "trainingMode", "teft"),
+	    0);
+	r = classify("gina", HAMMY, NULL, T0);
+	ck_assert_int_eq(r.training_mode, FILTER_MODE_TEFT);
+	ck_assert_int_eq(r.learned, 1);
+	ck_assert_int_eq(totals("gina").innocent_learned, 1);
+	tokset_free(s);
+}
+END_TEST
+
+START_TEST(test_tcr_trains_until_right)
+{
+	filter_result r;
+	db_totals t0, t1;
+	db_token v0;
+	int changed;
+
+	/* Harry's own model is sure that SPAMMY is spam. */
+	P.global_model = 0;
+	train("harry", SPAMMY, 1, 5);
+	train("harry", HAMMY, 0, 5);
+	P.training_mode = FILTER_MODE_TOE;
+	t0 = totals("harry");
+	v0 = hits("harry", "viagra");
+	r = classify("harry", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	/* One innocent learning is not enough; TCR repeats it until the
+	 * message scores innocent. */
+	ck_assert_int_eq(filter_retrain(d, "harry", r.sig_id, 0, NULL, &P,
+	    T0, &changed), 0);
+	t1 = totals("harry");
+	ck_assert_int_gt(t1.innocent_learned - t0.innocent_learned, 1);
+	ck_assert_int_le(t1.innocent_learned - t0.innocent_learned,
+	    1 + P.tcr_rounds);
+	ck_assert_int_eq(hits("harry", "viagra").innocent_hits,
+	    v0.innocent_hits + (t1.innocent_learned - t0.innocent_learned));
+	ck_assert_int_eq(t1.innocent_misclassified, 1);
+	P.dry_run = 1;
+	r = classify("harry", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+}
+END_TEST
+
+START_TEST(test_signature_expiry)
+{
+	filter_result r, r2;
+	int64_t n;
+	int changed = -1;
+
+	global_corpus(5);
+	r = classify("ivan", SPAMMY, NULL, T0);
+	ck_assert_uint_eq(strlen(r.sig_id), 32);
+	ck_assert_uint_eq(strspn(r.sig_id, "0123456789abcdef"), 32);
+	r2 = classify("ivan", SPAMMY, NULL, T0 + 20 * 86400);
+	ck_assert_str_ne(r.sig_id, r2.sig_id);
+	/* 15 days later the first signature is stale and changes nothing. */
+	ck_assert_int_eq(filter_retrain(d, "ivan", r.sig_id, 0, NULL, &P,
+	    T0 + 15 * 86400, &changed), -ESTALE);
+	ck_assert_int_eq(changed, 0);
+	ck_assert_int_eq(totals("ivan").innocent_misclassified, 0);
+	ck_assert_int_eq(totals("ivan").spam_learned, 2);
+	ck_assert_int_eq(filter_retrain(d, "ivan", "0123456789abcdef0123456789abcdef",
+	    0, NULL, &P, T0, &changed), -ENOENT);
+	ck_assert_int_eq(filter_retrain(d, "nobody", r.sig_id, 0, NULL, &P, T0,
+	    &changed), -ENOENT);
+	/* Expiry deletes it; the young one stays. */
+	ck_assert_int_eq(filter_expire(d, &P, T0 + 15 * 86400, &n), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(filter_retrain(d, "ivan", r.sig_id, 0, NULL, &P,
+	    T0, &changed), -ENOENT);
+	ck_assert_int_eq(filter_retrain(d, "ivan", r2.sig_id, 0, NULL, &P,
+	    T0 + 21 * 86400, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+}
+END_TEST
+
+START_TEST(test_automatic_whitelist)
+{
+	filter_result r;
+	db_token v;
+	int matched;
+
+	global_corpus(20);
+	P.whitelist_threshold = 3;
+	for (int i = 0; i < 3; i++) {
+		r = classify("judy", HAMMY, "<Friend@Example.ORG>", T0);
+		ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+	}
+	ck_assert_int_eq(db_list_match(d, uid_of("judy"), DB_LIST_WHITE,
+	    "friend@example.org", &matched), 0);
+	ck_assert_int_eq(matched, 1);
+	/* Now even spammy text from the friend passes, and is not learned. */
+	v = hits("judy", "viagra");
+	r = classify("judy", SPAMMY, "friend@example.org", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_WHITELISTED);
+	ck_assert_double_eq(r.verdict.probability, 0.0);
+	ck_assert_int_eq(r.learned, 0);
+	ck_assert_uint_eq(r.verdict.used, 0);
+	ck_assert_int_eq(hits("judy", "viagra").spam_hits, v.spam_hits);
+	/* A sender who once sent spam is never whitelisted automatically. */
+	r = classify("judy", SPAMMY, "mixed@example.net", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	for (int i = 0; i < 5; i++)
+		classify("judy", HAMMY, "mixed@example.net", T0);
+	ck_assert_int_eq(db_list_match(d, uid_of("judy"), DB_LIST_WHITE,
+	    "mixed@example.net", &matched), 0);
+	ck_assert_int_eq(matched, 0);
+	/* Off: no whitelisting. */
+	P.whitelist = 0;
+	for (int i = 0; i < 5; i++)
+		classify("judy", HAMMY, "other@example.com", T0);
+	ck_assert_int_eq(db_list_match(d, uid_of("judy"), DB_LIST_WHITE,
+	    "other@example.com", &matched), 0);
+	ck_assert_int_eq(matched, 0);
+}
+END_TEST
+
+START_TEST(test_retrain_spam_drops_auto_whitelist)
+{
+	filter_result r;
+	int matched, changed;
+
+	global_corpus(20);
+	P.whitelist_threshold = 2;
+	classify("kim", HAMMY, "x@example.org", T0);
+	r = classify("kim", HAMMY, "x@example.org", T0);
+	ck_assert_int_eq(db_list_match(d, uid_of("kim"), DB_LIST_WHITE,
+	    "x@example.org", &matched), 0);
+	ck_assert_int_eq(matched, 1);
+	ck_assert_int_eq(filter_retrain(d, "kim", r.sig_id, 1, "x@example.org",
+	    &P, T0, &changed), 0);
+	ck_assert_int_eq(db_list_match(d, uid_of("kim"), DB_LIST_WHITE,
+	    "x@example.org", &matched), 0);
+	ck_assert_int_eq(matched, 0);
+}
+END_TEST
+
+START_TEST(test_blocklist)
+{
+	filter_result r;
+	db_list_entry e = { "spammer.example", 0, T0, "admin" };
+	int64_t uid;
+
+	global_corpus(20);
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_user(d, "lee", 1, &uid), 0);
+	ck_assert_int_eq(db_list_add(d, uid, DB_LIST_BLOCK, &e), 0);
+	ck_assert_int_eq(db_commit(d), 0);
+	r = classify("lee", HAMMY, "a@spammer.example", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_BLOCKLISTED);
+	ck_assert_double_eq(r.verdict.probability, 1.0);
+	ck_assert_int_eq(totals("lee").spam_classified, 1);
+	ck_assert_int_eq(totals("lee").innocent_learned, 0);
+	ck_assert_int_eq(totals("lee").spam_learned, 0);
+}
+END_TEST
+
+START_TEST(test_sources_and_counters)
+{
+	tokset *s = msg("trap words");
+
+	ck_assert_int_eq(filter_train(d, "mia", s, 1, FILTER_SRC_INOCULATION,
+	    &P, T0), 0);
+	ck_assert_int_eq(totals("mia").spam_inoculated, 1);
+	ck_assert_int_eq(totals("mia").spam_learned, 1);
+	ck_assert_int_eq(totals("mia").spam_corpusfed, 0);
+	ck_assert_int_eq(filter_train(d, "mia", s, 0, FILTER_SRC_CORPUS,
+	    &P, T0), 0);
+	ck_assert_int_eq(totals("mia").innocent_corpusfed, 1);
+	ck_assert_int_eq(totals("mia").innocent_learned, 1);
+	ck_assert_int_eq(filter_train(d, "mia", s, 0, 7, &P, T0), -EINVAL);
+	tokset_free(s);
+}
+END_TEST
+
+START_TEST(test_dry_run_writes_nothing)
+{
+	filter_result r;
+
+	global_corpus(20);
+	P.dry_run = 1;
+	r = classify("nina", SPAMMY, "z@example.org", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	ck_assert_str_eq(r.sig_id, "");
+	ck_assert_int_eq(uid_of("nina"), 0);
+}
+END_TEST
+
+START_TEST(test_bnr_patterns_learned_and_reversed)
+{
+	filter_result r;
+	db_totals t;
+	db_sig *sig;
+	int changed;
+
+	global_corpus(20);
+	P.bayes.bnr = 1;
+	P.tcr = 0;
+	r = classify("olga", SPAMMY " " HAMMY, NULL, T0);
+	ck_assert_int_eq(db_sig_get(d, uid_of("olga"), r.sig_id, &sig), 0);
+	ck_assert_ptr_nonnull(sig);
+	/* 8 tokens and at least one distinct pattern of 6 windows. */
+	ck_assert_uint_gt(sig->nhashes, 8);
+	ck_assert_uint_le(sig->nhashes, 8 + 6);
+	db_sig_free(sig);
+	ck_assert_int_eq(filter_retrain(d, "olga", r.sig_id,
+	    r.verdict.cls != BAYES_SPAM, NULL, &P, T0, &changed), 0);
+	ck_assert_int_eq(filter_retrain(d, "olga", r.sig_id,
+	    r.verdict.cls == BAYES_SPAM, NULL, &P, T0, &changed), 0);
+	t = totals("olga");
+	ck_assert_int_eq(t.spam_learned + t.innocent_learned, 1);
+}
+END_TEST
+
+START_TEST(test_invalid_arguments)
+{
+	filter_result r;
+	tokset *s = msg("a");
+	int mode;
+
+	ck_assert_int_eq(filter_classify(d, NULL, s, NULL, &P, T0, &r), -EINVAL);
+	ck_assert_int_eq(filter_train(NULL, "u", s, 1, 0, &P, T0), -EINVAL);
+	ck_assert_int_eq(filter_retrain(d, "u", NULL, 1, NULL, &P, T0, NULL),
+	    -EINVAL);
+	ck_assert_int_eq(filter_mode_parse("TUM", &mode), 0);
+	ck_assert_int_eq(mode, FILTER_MODE_TUM);
+	ck_assert_int_eq(filter_mode_parse("sometimes", &mode), -EINVAL);
+	tokset_free(s);
+}
+END_TEST
+
+static Suite *filter_suite(void)
+{
+	Suite *s = suite_create("filter");
+	TCase *tc = tcase_create("mem");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_new_user_gets_global_verdicts);
+	tcase_add_test(tc, test_global_model_off);
+	tcase_add_test(tc, test_user_training_dominates_as_it_grows);
+	tcase_add_test(tc, test_retrain_reverses_exactly);
+	tcase_add_test(tc, test_learn_unlearn_restores_counts);
+	tcase_add_test(tc, test_toe_learns_only_errors);
+	tcase_add_test(tc, test_tum_stops_when_mature);
+	tcase_add_test(tc, test_notrain_and_pref_override);
+	tcase_add_test(tc, test_tcr_trains_until_right);
+	tcase_add_test(tc, test_signature_expiry);
+	tcase_add_test(tc, test_automatic_whitelist);
+	tcase_add_test(tc, test_retrain_spam_drops_auto_whitelist);
+	tcase_add_test(tc, test_blocklist);
+	tcase_add_test(tc, test_sources_and_counters);
+	tcase_add_test(tc, test_dry_run_writes_nothing);
+	tcase_add_test(tc, test_bnr_patterns_learned_and_reversed);
+	tcase_add_test(tc, test_invalid_arguments);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(filter_suite());
+	int failed;
+
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
