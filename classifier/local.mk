@@ -18,3 +18,11 @@ check_PROGRAMS += tests/check_bayes
 tests_check_bayes_SOURCES = tests/check_bayes.c
 tests_check_bayes_CFLAGS = $(TEST_CFLAGS)
 tests_check_bayes_LDADD = $(TEST_LIBS)
+
+libspamsift_a_SOURCES += \
+	classifier/filter.c classifier/filter.h
+
+check_PROGRAMS += tests/check_filter
+tests_check_filter_SOURCES = tests/check_filter.c
+tests_check_filter_CFLAGS = $(TEST_CFLAGS)
+tests_check_filter_LDADD = $(TEST_LIBS)
