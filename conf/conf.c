@@ -13,12 +13,9 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,16 +24,17 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/conf_impl.h"
 
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
 
 #define LINE_MAX_LEN 8192         /* longest accepted line */
-#define VALUE_MAX_LEN 4096        /* longest accepted value */
+#define VALUE_MAX_LEN CONF_VALUE_MAX /* longest accepted value */
 #define FILE_MAX_LEN (4L << 20)   /* largest accepted config file */
 #define LOC_LEN 512               /* "FILE:LINE" buffer */
-#define WHY_LEN 256               /* reason buffers */
+#define WHY_LEN CONF_WHY_LEN      /* reason buffers */
 
 enum ktype {
 	T_STR,   /* free text */
@@ -54,14 +52,6 @@ enum ktype {
 #define K_SPLIT 0x04 /* list: a line may hold several values (space/comma) */
 #define K_BYTES 0x08 /* int: accepts k/M/G suffixes */
 
-/*
- * A normaliser runs on the raw value before the generic type check: it
- * writes the canonical text to out, may write a warning to warn, and returns
- * 0, or -1 with the reason in why.
- */
-typedef int (*norm_fn)(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen);
-
 struct key {
 	const char *name;          /* canonical spelling */
 	enum ktype type;           /* value type */
@@ -70,7 +60,7 @@ struct key {
 	long imin, imax;           /* T_INT / T_OCT range */
 	double dmin, dmax;         /* T_DBL range */
 	const char *const *enums;  /* T_ENUM values, NULL terminated */
-	norm_fn norm;              /* optional normaliser, may be NULL */
+	conf_norm_fn norm;         /* optional normaliser, may be NULL */
 	const char *doc;           /* one-line description */
 };
 
@@ -95,28 +85,10 @@ static const char *const e_facility[] = { "mail", "daemon", "local0",
 	"local1", "local2", "local3", "local4", "local5", "local6", "local7",
 	NULL };
 static const char *const e_onfail[] = { "tempfail", "accept", NULL };
-static const char *const e_training[] = { "teft", "toe", "tum", "notrain",
-	NULL };
 static const char *const e_tokenizer[] = { "word", "chained", "osb", NULL };
-static const char *const e_algorithm[] = { "chi-square", "graham", "burton",
-	"naive", NULL };
 static const char *const e_pvalue[] = { "robinson", "graham", NULL };
 static const char *const e_qmode[] = { "spamsift", "postfix", NULL };
 static const char *const e_usermap[] = { "full", "localpart", "alias", NULL };
-
-static int norm_socket(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_user(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_onfail(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_feature(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_tokenizer(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_algorithm(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_pvalue(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_pref(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_prefname(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_peer(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_cidr(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_header(const char *, char *, size_t, char *, size_t, char *, size_t);
-static int norm_reply(const char *, char *, size_t, char *, size_t, char *, size_t);
 
 #define INT(lo, hi) lo, hi, 0, 0, NULL
 #define DBL(lo, hi) 0, 0, lo, hi, NULL
@@ -131,38 +103,38 @@ static const struct key keys[] = {
 	{ "StorePath", T_PATH, K_EMPTY, "", NONE, NULL,
 	  "SQLite store file; empty = $Home/spamsift.db, relative = under Home" },
 	{ "Socket", T_STR, 0, "unix:/run/spamsift/spamsift.sock", NONE,
-	  norm_socket, "milter socket: unix:PATH, local:PATH, inet:PORT@HOST or inet6:PORT@HOST" },
-	{ "SocketOwner", T_STR, K_EMPTY, "", NONE, norm_user,
+	  conf_norm_socket, "milter socket: unix:PATH, local:PATH, inet:PORT@HOST or inet6:PORT@HOST" },
+	{ "SocketOwner", T_STR, K_EMPTY, "", NONE, conf_norm_user,
 	  "owner of the unix socket; empty = unchanged" },
-	{ "SocketGroup", T_STR, K_EMPTY, "", NONE, norm_user,
+	{ "SocketGroup", T_STR, K_EMPTY, "", NONE, conf_norm_user,
 	  "group of the unix socket; empty = unchanged" },
 	{ "SocketMode", T_OCT, 0, "0660", INT(0, 07777), NULL,
 	  "permissions of the unix socket (octal)" },
-	{ "User", T_STR, K_EMPTY, "", NONE, norm_user,
+	{ "User", T_STR, K_EMPTY, "", NONE, conf_norm_user,
 	  "user to run as after opening the socket; empty = stay" },
-	{ "Group", T_STR, K_EMPTY, "", NONE, norm_user,
+	{ "Group", T_STR, K_EMPTY, "", NONE, conf_norm_user,
 	  "group to run as (needs User); empty = User's primary group" },
 	{ "PidFile", T_PATH, K_ABS | K_EMPTY, "", NONE, NULL,
 	  "file the daemon writes its process id to; empty = none" },
 	{ "SyslogFacility", T_ENUM, 0, "mail", ENUM(e_facility), NULL,
 	  "syslog facility: mail, daemon or local0..local7" },
-	{ "OnFail", T_ENUM, 0, "tempfail", ENUM(e_onfail), norm_onfail,
+	{ "OnFail", T_ENUM, 0, "tempfail", ENUM(e_onfail), conf_norm_onfail,
 	  "what to do with mail when filtering fails: tempfail or accept" },
-	{ "Trust", T_LIST, K_SPLIT, "root", NONE, norm_user,
+	{ "Trust", T_LIST, K_SPLIT, "root", NONE, conf_norm_user,
 	  "Unix users allowed to act for other users in the spamsift command" },
 
 	/* Training and classification. */
-	{ "TrainingMode", T_ENUM, 0, "teft", ENUM(e_training), NULL,
+	{ "TrainingMode", T_ENUM, 0, "teft", ENUM(conf_training_modes), NULL,
 	  "default training mode: teft, toe, tum or notrain" },
 	{ "TestConditionalTraining", T_BOOL, 0, "on", NONE, NULL,
 	  "when correcting an error, repeat training until the verdict flips" },
-	{ "Feature", T_LIST, K_SPLIT, "chained,whitelist", NONE, norm_feature,
+	{ "Feature", T_LIST, K_SPLIT, "chained,whitelist", NONE, conf_norm_feature,
 	  "tokenizer and filter features: chained, osb, noise, whitelist" },
-	{ "Tokenizer", T_ENUM, K_EMPTY, "", ENUM(e_tokenizer), norm_tokenizer,
+	{ "Tokenizer", T_ENUM, K_EMPTY, "", ENUM(e_tokenizer), conf_norm_tokenizer,
 	  "DSPAM 3.10 tokenizer: word, chain or osb; sets Feature; empty = use Feature" },
-	{ "Algorithm", T_ENUM, 0, "chi-square", ENUM(e_algorithm), norm_algorithm,
+	{ "Algorithm", T_ENUM, 0, "chi-square", ENUM(conf_algorithms), conf_norm_algorithm,
 	  "combining algorithm: chi-square, graham, burton or naive" },
-	{ "PValue", T_ENUM, 0, "robinson", ENUM(e_pvalue), norm_pvalue,
+	{ "PValue", T_ENUM, 0, "robinson", ENUM(e_pvalue), conf_norm_pvalue,
 	  "token probability: robinson or graham" },
 	{ "RobinsonS", T_DBL, 0, "1.0", DBL(0.001, 10.0), NULL,
 	  "Robinson's s: strength of the prior for rare tokens" },
@@ -180,9 +152,9 @@ static const struct key keys[] = {
 	  "tum trains everything until a user has learned this many innocent messages" },
 	{ "GlobalModel", T_BOOL, 0, "on", NONE, NULL,
 	  "merge each user's token counts with the shared model" },
-	{ "Preference", T_LIST, 0, "", NONE, norm_pref,
+	{ "Preference", T_LIST, 0, "", NONE, conf_norm_pref,
 	  "site default of a preference, as \"name=value\"" },
-	{ "AllowOverride", T_LIST, K_SPLIT, "", NONE, norm_prefname,
+	{ "AllowOverride", T_LIST, K_SPLIT, "", NONE, conf_norm_prefname,
 	  "preferences users may set for themselves" },
 	{ "WhitelistThreshold", T_INT, 0, "10", INT(1, 1000000), NULL,
 	  "innocent messages from a sender before it is auto-whitelisted" },
@@ -204,14 +176,14 @@ static const struct key keys[] = {
 	  "tokens with at most this many hits are purged when stale" },
 
 	/* Which mail is filtered and how it is rejected. */
-	{ "DebugPeer", T_LIST, K_SPLIT, "", NONE, norm_peer,
+	{ "DebugPeer", T_LIST, K_SPLIT, "", NONE, conf_norm_peer,
 	  "client IPs, networks or host names whose mail is logged at debug level" },
 	{ "SkipAuthenticated", T_BOOL, 0, "on", NONE, NULL,
 	  "do not filter mail from SMTP-authenticated clients" },
-	{ "SkipNetworks", T_LIST, K_SPLIT, "", NONE, norm_cidr,
+	{ "SkipNetworks", T_LIST, K_SPLIT, "", NONE, conf_norm_cidr,
 	  "client networks (CIDR) whose mail is not filtered" },
 	{ "RejectText", T_STR, 0, "5.7.1 Message rejected as spam", NONE,
-	  norm_reply, "SMTP reply text when spamAction is reject" },
+	  conf_norm_reply, "SMTP reply text when spamAction is reject" },
 
 	/* Limits. */
 	{ "MaxScanBytes", T_INT, K_BYTES, "524288", INT(1024, 1L << 30), NULL,
@@ -224,7 +196,7 @@ static const struct key keys[] = {
 	  "deepest MIME nesting that is parsed" },
 	{ "MaxTokenLength", T_INT, 0, "40", INT(4, 1024), NULL,
 	  "longer words are dropped" },
-	{ "IgnoreHeader", T_LIST, K_SPLIT, "", NONE, norm_header,
+	{ "IgnoreHeader", T_LIST, K_SPLIT, "", NONE, conf_norm_header,
 	  "header fields that are not tokenized" },
 
 	/* Users. */
@@ -260,22 +232,6 @@ static const char *const dspam_prefix[] = {
 	"Purge", NULL
 };
 
-/* ---- small helpers ---- */
-
-static void fmt(char *buf, size_t len, const char *f, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fmt(char *buf, size_t len, const char *f, ...)
-{
-	va_list ap;
-
-	if (buf == NULL || len == 0)
-		return;
-	va_start(ap, f);
-	vsnprintf(buf, len, f, ap);
-	va_end(ap);
-}
-
 static int key_index(const char *name)
 {
 	for (size_t i = 0; i < NKEYS; i++)
@@ -294,23 +250,6 @@ static int dspam_ignored(const char *name)
 		if (strncasecmp(dspam_prefix[i], name, strlen(dspam_prefix[i])) == 0)
 			return 1;
 	return 0;
-}
-
-/* Copy s into out (which must hold at least 64 bytes), making it printable. */
-static const char *printable(const char *s, char *out, size_t outlen)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; s[i] && j + 4 < outlen; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		out[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-		if (i == 40) {
-			out[j++] = '.'; out[j++] = '.'; out[j++] = '.';
-			break;
-		}
-	}
-	out[j] = '\0';
-	return out;
 }
 
 static int valid_key_name(const char *s)
@@ -366,544 +305,6 @@ static const char *suggest(const char *name)
 		}
 	}
 	return best;
-}
-
-static int has_control(const char *s)
-{
-	for (; *s; s++)
-		if (((unsigned char)*s < 0x20 && *s != '\t') || (unsigned char)*s == 0x7f)
-			return 1;
-	return 0;
-}
-
-static int copy_out(const char *in, char *out, size_t outlen)
-{
-	size_t n = strlen(in);
-
-	if (n >= outlen)
-		return -1;
-	memcpy(out, in, n + 1);
-	return 0;
-}
-
-static int match_enum(const char *const *e, const char *v)
-{
-	for (int i = 0; e[i]; i++)
-		if (strcasecmp(e[i], v) == 0)
-			return i;
-	return -1;
-}
-
-static void enum_list(const char *const *e, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; e[i] && used < len; i++) {
-		int n = snprintf(buf + used, len - used, "%s%s",
-		    i == 0 ? "" : (e[i + 1] ? ", " : " or "), e[i]);
-		if (n < 0)
-			break;
-		used += (size_t)n;
-	}
-}
-
-/* ---- normalisers ---- */
-
-static int norm_socket(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	const char *rest;
-
-	(void)warn; (void)warnlen;
-	if (strncasecmp(in, "unix:", 5) == 0 || strncasecmp(in, "local:", 6) == 0) {
-		rest = strchr(in, ':') + 1;
-		if (*rest != '/') {
-			fmt(why, whylen, "socket path must be absolute");
-			return -1;
-		}
-	} else if (strncasecmp(in, "inet:", 5) == 0 || strncasecmp(in, "inet6:", 6) == 0) {
-		char *end;
-		long port;
-
-		rest = strchr(in, ':') + 1;
-		errno = 0;
-		port = strtol(rest, &end, 10);
-		if (end == rest || errno || port < 1 || port > 65535 ||
-		    (*end != '\0' && *end != '@') || (*end == '@' && end[1] == '\0')) {
-			fmt(why, whylen, "expected inet:PORT@HOST with a port 1..65535");
-			return -1;
-		}
-	} else if (in[0] != '/') {
-		fmt(why, whylen, "expected unix:PATH, local:PATH, inet:PORT@HOST or inet6:PORT@HOST");
-		return -1;
-	}
-	if (copy_out(in, out, outlen) < 0) {
-		fmt(why, whylen, "too long");
-		return -1;
-	}
-	return 0;
-}
-
-/* Unix user or group names: letters, digits, '.', '_', '-', a trailing '$'. */
-static int norm_user(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	size_t n = strlen(in);
-
-	(void)warn; (void)warnlen;
-	if (n > 64) {
-		fmt(why, whylen, "name too long");
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char ch = in[i];
-		if (!isalnum((unsigned char)ch) && ch != '.' && ch != '_' &&
-		    !(ch == '-' && i > 0) && !(ch == '$' && i == n - 1)) {
-			fmt(why, whylen, "not a valid user or group name");
-			return -1;
-		}
-	}
-	return copy_out(in, out, outlen);
-}
-
-static int norm_onfail(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	(void)why; (void)whylen;
-	if (strcasecmp(in, "error") == 0 || strcasecmp(in, "unlearn") == 0) {
-		fmt(warn, warnlen, "DSPAM value %s means tempfail for a milter",
-		    strcasecmp(in, "error") == 0 ? "error" : "unlearn");
-		return copy_out("tempfail", out, outlen);
-	}
-	return copy_out(in, out, outlen);
-}
-
-static int norm_feature(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	static const char *const e[] = { "chained", "osb", "noise", "whitelist",
-		NULL };
-	int i;
-
-	if (strncasecmp(in, "tb=", 3) == 0) {
-		const char *p = in + 3;
-
-		if (*p == '\0' || strspn(p, "0123456789") != strlen(p) || strlen(p) > 3) {
-			fmt(why, whylen, "tb= needs a number");
-			return -1;
-		}
-		fmt(warn, warnlen, "DSPAM training buffer %s is not used by spamsift; ignored", in);
-		out[0] = '\0';
-		return 0;
-	}
-	if (strcasecmp(in, "sbph") == 0) {
-		fmt(warn, warnlen, "sbph is not supported; using osb");
-		return copy_out("osb", out, outlen);
-	}
-	if (strcasecmp(in, "chain") == 0)
-		return copy_out("chained", out, outlen);
-	i = match_enum(e, in);
-	if (i < 0) {
-		fmt(why, whylen, "%s is not one of chained, osb, noise or whitelist", in);
-		return -1;
-	}
-	return copy_out(e[i], out, outlen);
-}
-
-static int norm_tokenizer(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	(void)why; (void)whylen;
-	if (strcasecmp(in, "chain") == 0)
-		return copy_out("chained", out, outlen);
-	if (strcasecmp(in, "sbph") == 0) {
-		fmt(warn, warnlen, "sbph is not supported; using osb");
-		return copy_out("osb", out, outlen);
-	}
-	return copy_out(in, out, outlen);
-}
-
-/*
- * DSPAM lists several algorithms ("graham burton"); spamsift uses one:
- * chi-square if named, else burton if named, else the first.
- */
-static int norm_algorithm(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	char buf[VALUE_MAX_LEN], *save = NULL, *w;
-	int first = -1, count = 0, has_chi = 0, has_burton = 0, robinson = 0;
-	const char *pick;
-
-	if (copy_out(in, buf, sizeof(buf)) < 0) {
-		fmt(why, whylen, "too long");
-		return -1;
-	}
-	for (w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-		int i;
-
-		if (strcasecmp(w, "robinson") == 0) {
-			robinson = 1;
-			i = 0;
-		} else if ((i = match_enum(e_algorithm, w)) < 0) {
-			fmt(why, whylen, "%s is not one of chi-square, graham, burton or naive", w);
-			return -1;
-		}
-		if (first < 0)
-			first = i;
-		has_chi |= i == 0;
-		has_burton |= i == 2;
-		count++;
-	}
-	if (count == 0) {
-		fmt(why, whylen, "missing value");
-		return -1;
-	}
-	pick = has_chi ? "chi-square" : has_burton ? "burton" : e_algorithm[first];
-	if (count > 1)
-		fmt(warn, warnlen, "spamsift uses one algorithm; using %s", pick);
-	else if (robinson)
-		fmt(warn, warnlen, "robinson combining is done as chi-square");
-	return copy_out(pick, out, outlen);
-}
-
-static int norm_pvalue(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	(void)why; (void)whylen;
-	if (strcasecmp(in, "bcr") == 0) {
-		fmt(warn, warnlen, "bcr is computed as graham");
-		return copy_out("graham", out, outlen);
-	}
-	if (strcasecmp(in, "markov") == 0) {
-		fmt(warn, warnlen, "markov is not supported; using robinson");
-		return copy_out("robinson", out, outlen);
-	}
-	return copy_out(in, out, outlen);
-}
-
-/* ---- preferences ---- */
-
-enum ptype { P_ENUM, P_BOOL, P_INT, P_DBL, P_TEXT };
-
-struct pref {
-	const char *name;          /* canonical spelling */
-	enum ptype type;           /* value type */
-	const char *def;           /* built-in default (see pref_builtin) */
-	const char *const *enums;  /* P_ENUM values */
-	double lo, hi;             /* P_INT / P_DBL range */
-};
-
-static const char *const e_action[] = { "tag", "quarantine", "reject", NULL };
-static const char *const e_sigloc[] = { "headers", "message", NULL };
-
-static const struct pref prefs[] = {
-	{ "spamAction", P_ENUM, "tag", e_action, 0, 0 },
-	{ "spamSubject", P_TEXT, "[SPAM]", NULL, 0, 128 },
-	{ "signatureLocation", P_ENUM, "headers", e_sigloc, 0, 0 },
-	{ "showFactors", P_BOOL, "off", NULL, 0, 0 },
-	{ "enableBNR", P_BOOL, "off", NULL, 0, 0 },
-	{ "enableWhitelist", P_BOOL, "on", NULL, 0, 0 },
-	{ "whitelistThreshold", P_INT, "10", NULL, 1, 1000000 },
-	{ "trainingMode", P_ENUM, "teft", e_training, 0, 0 },
-	{ "statisticalSedation", P_INT, "0", NULL, 0, 10 },
-	{ "optIn", P_BOOL, "off", NULL, 0, 0 },
-	{ "optOut", P_BOOL, "off", NULL, 0, 0 },
-	{ "rejectThreshold", P_DBL, "0.999", NULL, 0, 1 },
-};
-#define NPREFS (sizeof(prefs) / sizeof(prefs[0]))
-
-static const char *const e_bool_true[] = { "on", "yes", "true", "1", NULL };
-static const char *const e_bool_false[] = { "off", "no", "false", "0", NULL };
-
-static const struct pref *pref_find(const char *key)
-{
-	for (size_t i = 0; i < NPREFS; i++)
-		if (strcasecmp(prefs[i].name, key) == 0)
-			return &prefs[i];
-	return NULL;
-}
-
-/* Parse a number that must fill the whole string; 0 or -1. */
-static int parse_double(const char *s, double *out)
-{
-	char *end;
-
-	if (*s == '\0' || isspace((unsigned char)*s))
-		return -1;
-	errno = 0;
-	*out = strtod(s, &end);
-	if (errno || *end != '\0' || !isfinite(*out))
-		return -1;
-	return 0;
-}
-
-static int parse_long(const char *s, int base, long *out)
-{
-	char *end;
-
-	if (*s == '\0' || isspace((unsigned char)*s) || *s == '+')
-		return -1;
-	errno = 0;
-	*out = strtol(s, &end, base);
-	if (errno || *end != '\0')
-		return -1;
-	return 0;
-}
-
-/* Check and canonicalise a preference value: returns the canonical text. */
-static const char *pref_value(const struct pref *p, const char *value,
-    char *why, size_t whylen)
-{
-	char buf[WHY_LEN];
-	double d;
-	long l;
-	int i;
-
-	switch (p->type) {
-	case P_ENUM:
-		i = match_enum(p->enums, value);
-		if (i >= 0)
-			return p->enums[i];
-		enum_list(p->enums, buf, sizeof(buf));
-		fmt(why, whylen, "must be %s", buf);
-		return NULL;
-	case P_BOOL:
-		if (match_enum(e_bool_true, value) >= 0)
-			return "on";
-		if (match_enum(e_bool_false, value) >= 0)
-			return "off";
-		fmt(why, whylen, "must be on or off");
-		return NULL;
-	case P_INT:
-		if (parse_long(value, 10, &l) < 0 || l < (long)p->lo || l > (long)p->hi) {
-			fmt(why, whylen, "must be an integer from %ld to %ld",
-			    (long)p->lo, (long)p->hi);
-			return NULL;
-		}
-		return value;
-	case P_DBL:
-		if (parse_double(value, &d) < 0 || d < p->lo || d > p->hi) {
-			fmt(why, whylen, "must be a number from %g to %g", p->lo, p->hi);
-			return NULL;
-		}
-		return value;
-	case P_TEXT:
-		if (strlen(value) > (size_t)p->hi || has_control(value)) {
-			fmt(why, whylen, "must be at most %ld printable characters",
-			    (long)p->hi);
-			return NULL;
-		}
-		return value;
-	}
-	return NULL;
-}
-
-int conf_pref_check(const char *key, const char *value, char *err,
-    size_t errlen)
-{
-	const struct pref *p = pref_find(key);
-	char why[WHY_LEN], name[64];
-
-	assert(key != NULL && value != NULL);
-	if (p == NULL) {
-		fmt(err, errlen, "%s: unknown preference",
-		    printable(key, name, sizeof(name)));
-		return -EINVAL;
-	}
-	if (pref_value(p, value, why, sizeof(why)) == NULL) {
-		fmt(err, errlen, "%s: %s", p->name, why);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-const char *conf_pref_name(const char *key)
-{
-	const struct pref *p = key ? pref_find(key) : NULL;
-
-	return p ? p->name : NULL;
-}
-
-const char *conf_pref_canon(const char *key, const char *value)
-{
-	const struct pref *p = key && value ? pref_find(key) : NULL;
-
-	return p ? pref_value(p, value, NULL, 0) : NULL;
-}
-
-static int norm_pref(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	const char *eq = strchr(in, '='), *v;
-	char name[64], tmp[64];
-	const struct pref *p;
-	size_t n;
-
-	(void)warn; (void)warnlen;
-	if (eq == NULL) {
-		fmt(why, whylen, "expected \"name=value\"");
-		return -1;
-	}
-	n = (size_t)(eq - in);
-	while (n > 0 && isspace((unsigned char)in[n - 1]))
-		n--;
-	if (n == 0 || n >= sizeof(name)) {
-		fmt(why, whylen, "expected \"name=value\"");
-		return -1;
-	}
-	memcpy(name, in, n);
-	name[n] = '\0';
-	p = pref_find(name);
-	if (p == NULL) {
-		fmt(why, whylen, "%s: unknown preference", printable(name, tmp, sizeof(tmp)));
-		return -1;
-	}
-	for (eq++; isspace((unsigned char)*eq); eq++)
-		;
-	v = pref_value(p, eq, NULL, 0);
-	if (v == NULL) {
-		char w[WHY_LEN];
-
-		pref_value(p, eq, w, sizeof(w));
-		fmt(why, whylen, "%s %s", p->name, w);
-		return -1;
-	}
-	if ((size_t)snprintf(out, outlen, "%s=%s", p->name, v) >= outlen) {
-		fmt(why, whylen, "too long");
-		return -1;
-	}
-	return 0;
-}
-
-static int norm_prefname(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	const struct pref *p = pref_find(in);
-	char tmp[64];
-
-	(void)warn; (void)warnlen;
-	if (p == NULL) {
-		fmt(why, whylen, "%s: unknown preference", printable(in, tmp, sizeof(tmp)));
-		return -1;
-	}
-	return copy_out(p->name, out, outlen);
-}
-
-/* ---- addresses ---- */
-
-/* "ADDR" or "ADDR/BITS" for IPv4 or IPv6: 0 or -1. */
-static int parse_cidr(const char *in)
-{
-	char addr[INET6_ADDRSTRLEN + 8];
-	unsigned char bin[16];
-	const char *slash = strchr(in, '/');
-	size_t n = slash ? (size_t)(slash - in) : strlen(in);
-	int v6;
-	long bits;
-
-	if (n == 0 || n >= sizeof(addr))
-		return -1;
-	memcpy(addr, in, n);
-	addr[n] = '\0';
-	v6 = strchr(addr, ':') != NULL;
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
-		return -1;
-	if (slash == NULL)
-		return 0;
-	if (parse_long(slash + 1, 10, &bits) < 0 || bits < 0 || bits > (v6 ? 128 : 32))
-		return -1;
-	return 0;
-}
-
-static int norm_cidr(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	(void)warn; (void)warnlen;
-	if (parse_cidr(in) < 0) {
-		fmt(why, whylen, "not an IP address or network (ADDR/BITS)");
-		return -1;
-	}
-	return copy_out(in, out, outlen);
-}
-
-static int valid_hostname(const char *s)
-{
-	size_t n = strlen(s), label = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (; *s; s++) {
-		if (*s == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-		} else if (isalnum((unsigned char)*s) || *s == '-' || *s == '_') {
-			if (++label > 63)
-				return 0;
-		} else {
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int norm_peer(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	(void)warn; (void)warnlen;
-	if (parse_cidr(in) < 0 && (strchr(in, '/') || !valid_hostname(in))) {
-		fmt(why, whylen, "not an IP address, network or host name");
-		return -1;
-	}
-	return copy_out(in, out, outlen);
-}
-
-static int norm_header(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	(void)warn; (void)warnlen;
-	/* RFC 5322 field names: printable ASCII except ':'; a trailing ':' is forgiven. */
-	size_t n = strlen(in);
-
-	if (n > 1 && in[n - 1] == ':')
-		n--;
-	if (n == 0 || n > 128 || n >= outlen)
-		goto bad;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)in[i] < 33 || (unsigned char)in[i] > 126 || in[i] == ':')
-			goto bad;
-	memcpy(out, in, n);
-	out[n] = '\0';
-	return 0;
-bad:
-	fmt(why, whylen, "not a header field name");
-	return -1;
-}
-
-/* smfi_setreply: printable ASCII, and a literal '%' must be written "%%". */
-static int norm_reply(const char *in, char *out, size_t outlen,
-    char *why, size_t whylen, char *warn, size_t warnlen)
-{
-	(void)warn; (void)warnlen;
-	if (strlen(in) > 512) {
-		fmt(why, whylen, "longer than 512 characters");
-		return -1;
-	}
-	for (const char *p = in; *p; p++) {
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
-			fmt(why, whylen, "must be printable ASCII");
-			return -1;
-		}
-		if (*p == '%') {
-			if (p[1] != '%') {
-				fmt(why, whylen, "write a literal %% as %%%%");
-				return -1;
-			}
-			p++;
-		}
-	}
-	return copy_out(in, out, outlen);
 }
 
 /* ---- values ---- */
@@ -962,11 +363,11 @@ static int check_value(const struct key *k, const char *raw, char *out,
 	*num = 0;
 	*dbl = 0;
 	if (strlen(raw) >= VALUE_MAX_LEN) {
-		fmt(why, whylen, "value too long");
+		conf_fmt(why, whylen, "value too long");
 		return -1;
 	}
-	if (has_control(raw)) {
-		fmt(why, whylen, "control character in value");
+	if (conf_has_control(raw)) {
+		conf_fmt(why, whylen, "control character in value");
 		return -1;
 	}
 	if (*raw == '\0') {
@@ -974,7 +375,7 @@ static int check_value(const struct key *k, const char *raw, char *out,
 			out[0] = '\0';
 			return 0;
 		}
-		fmt(why, whylen, "must not be empty");
+		conf_fmt(why, whylen, "must not be empty");
 		return -1;
 	}
 	if (k->norm) {
@@ -989,7 +390,7 @@ static int check_value(const struct key *k, const char *raw, char *out,
 		break;
 	case T_PATH:
 		if ((k->flags & K_ABS) && v[0] != '/') {
-			fmt(why, whylen, "must be an absolute path");
+			conf_fmt(why, whylen, "must be an absolute path");
 			return -1;
 		}
 		break;
@@ -1013,7 +414,7 @@ static int check_value(const struct key *k, const char *raw, char *out,
 		}
 		if (k->type == T_OCT && strspn(tmp, "01234567") != strlen(tmp))
 			goto bad_int;
-		if (parse_long(tmp, k->type == T_OCT ? 8 : 10, num) < 0)
+		if (conf_parse_long(tmp, k->type == T_OCT ? 8 : 10, num) < 0)
 			goto bad_int;
 		if (*num > k->imax / mult || *num < k->imin / mult)
 			goto range;
@@ -1027,48 +428,48 @@ static int check_value(const struct key *k, const char *raw, char *out,
 		v = norm;
 		break;
 	bad_int:
-		fmt(why, whylen, k->type == T_OCT ? "not an octal number" : "not an integer");
+		conf_fmt(why, whylen, k->type == T_OCT ? "not an octal number" : "not an integer");
 		return -1;
 	range:
 		if (k->type == T_OCT)
-			fmt(why, whylen, "must be from %#lo to %#lo", k->imin, k->imax);
+			conf_fmt(why, whylen, "must be from %#lo to %#lo", k->imin, k->imax);
 		else
-			fmt(why, whylen, "must be from %ld to %ld", k->imin, k->imax);
+			conf_fmt(why, whylen, "must be from %ld to %ld", k->imin, k->imax);
 		return -1;
 	}
 	case T_DBL:
-		if (parse_double(v, dbl) < 0) {
-			fmt(why, whylen, "not a number");
+		if (conf_parse_double(v, dbl) < 0) {
+			conf_fmt(why, whylen, "not a number");
 			return -1;
 		}
 		if (*dbl < k->dmin || *dbl > k->dmax) {
-			fmt(why, whylen, "must be from %g to %g", k->dmin, k->dmax);
+			conf_fmt(why, whylen, "must be from %g to %g", k->dmin, k->dmax);
 			return -1;
 		}
 		break;
 	case T_BOOL:
-		if (match_enum(e_bool_true, v) >= 0)
+		if (conf_match(conf_bool_true, v) >= 0)
 			*num = 1;
-		else if (match_enum(e_bool_false, v) >= 0)
+		else if (conf_match(conf_bool_false, v) >= 0)
 			*num = 0;
 		else {
-			fmt(why, whylen, "must be on or off (yes/no, true/false, 1/0)");
+			conf_fmt(why, whylen, "must be on or off (yes/no, true/false, 1/0)");
 			return -1;
 		}
 		v = *num ? "on" : "off";
 		break;
 	case T_ENUM:
-		i = match_enum(k->enums, v);
+		i = conf_match(k->enums, v);
 		if (i < 0) {
-			enum_list(k->enums, buf, sizeof(buf));
-			fmt(why, whylen, "must be %s", buf);
+			conf_enum_list(k->enums, buf, sizeof(buf));
+			conf_fmt(why, whylen, "must be %s", buf);
 			return -1;
 		}
 		v = k->enums[i];
 		break;
 	}
-	if (copy_out(v, out, outlen) < 0) {
-		fmt(why, whylen, "value too long");
+	if (conf_copy(v, out, outlen) < 0) {
+		conf_fmt(why, whylen, "value too long");
 		return -1;
 	}
 	return 0;
@@ -1114,19 +515,19 @@ static int apply(conf *c, const char *name, const char *raw, const char *loc,
 		if (valid_key_name(name) && dspam_ignored(name)) {
 			if (warn) {
 				snprintf(msg, sizeof(msg), "%s: %s: DSPAM setting not used by spamsift; ignored",
-				    loc, printable(name, pname, sizeof(pname)));
+				    loc, conf_printable(name, pname, sizeof(pname)));
 				warn(arg, msg);
 			}
 			return 0;
 		}
 		if (!valid_key_name(name)) {
-			fmt(err, errlen, "%s: %s: invalid key name", loc,
-			    printable(name, pname, sizeof(pname)));
+			conf_fmt(err, errlen, "%s: %s: invalid key name", loc,
+			    conf_printable(name, pname, sizeof(pname)));
 		} else {
 			const char *s = suggest(name);
 
-			fmt(err, errlen, "%s: %s: unknown key%s%s%s", loc,
-			    printable(name, pname, sizeof(pname)),
+			conf_fmt(err, errlen, "%s: %s: unknown key%s%s%s", loc,
+			    conf_printable(name, pname, sizeof(pname)),
 			    s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
 		}
 		return -EINVAL;
@@ -1137,7 +538,7 @@ static int apply(conf *c, const char *name, const char *raw, const char *loc,
 		char buf[VALUE_MAX_LEN], *save = NULL, *w;
 
 		if (strlen(raw) >= sizeof(buf)) {
-			fmt(err, errlen, "%s: %s: value too long", loc, k->name);
+			conf_fmt(err, errlen, "%s: %s: value too long", loc, k->name);
 			return -EINVAL;
 		}
 		if (v->defaulted || *raw == '\0') {
@@ -1149,14 +550,14 @@ static int apply(conf *c, const char *name, const char *raw, const char *loc,
 		strcpy(buf, raw);
 		w = (k->flags & K_SPLIT) ? strtok_r(buf, " \t,", &save) : buf;
 		if (w == NULL) {
-			fmt(err, errlen, "%s: %s: missing value", loc, k->name);
+			conf_fmt(err, errlen, "%s: %s: missing value", loc, k->name);
 			return -EINVAL;
 		}
 		for (; w; w = (k->flags & K_SPLIT) ? strtok_r(NULL, " \t,", &save) : NULL) {
 			wtext[0] = '\0';
 			if (check_value(k, w, out, sizeof(out), &num, &dbl, why,
 			    sizeof(why), wtext, sizeof(wtext)) < 0) {
-				fmt(err, errlen, "%s: %s: %s", loc, k->name, why);
+				conf_fmt(err, errlen, "%s: %s: %s", loc, k->name, why);
 				return -EINVAL;
 			}
 			if (wtext[0] && warn) {
@@ -1167,7 +568,7 @@ static int apply(conf *c, const char *name, const char *raw, const char *loc,
 				continue; /* accepted and dropped (Feature tb=N) */
 			rc = list_add(v, out, loc);
 			if (rc < 0) {
-				fmt(err, errlen, "%s: %s: out of memory", loc, k->name);
+				conf_fmt(err, errlen, "%s: %s: out of memory", loc, k->name);
 				return rc;
 			}
 		}
@@ -1176,7 +577,7 @@ static int apply(conf *c, const char *name, const char *raw, const char *loc,
 	wtext[0] = '\0';
 	if (check_value(k, raw, out, sizeof(out), &num, &dbl, why, sizeof(why),
 	    wtext, sizeof(wtext)) < 0) {
-		fmt(err, errlen, "%s: %s: %s", loc, k->name, why);
+		conf_fmt(err, errlen, "%s: %s: %s", loc, k->name, why);
 		return -EINVAL;
 	}
 	if (wtext[0] && warn) {
@@ -1191,7 +592,7 @@ static int apply(conf *c, const char *name, const char *raw, const char *loc,
 	}
 	rc = set_single(v, out, num, dbl, loc);
 	if (rc < 0)
-		fmt(err, errlen, "%s: %s: out of memory", loc, k->name);
+		conf_fmt(err, errlen, "%s: %s: out of memory", loc, k->name);
 	return rc;
 }
 
@@ -1289,9 +690,9 @@ int conf_parse(conf *c, const char *name, const char *buf, size_t len,
 	size_t pos = 0, lineno = 0;
 
 	assert(c != NULL && name != NULL && (buf != NULL || len == 0));
-	printable(name, pname, sizeof(pname));
-	/* printable() shortens after 40 characters; keep real paths whole. */
-	if (strlen(name) < sizeof(pname) && !has_control(name))
+	conf_printable(name, pname, sizeof(pname));
+	/* conf_printable() shortens after 40 characters; keep real paths whole. */
+	if (strlen(name) < sizeof(pname) && !conf_has_control(name))
 		snprintf(pname, sizeof(pname), "%s", name);
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
@@ -1302,11 +703,11 @@ int conf_parse(conf *c, const char *name, const char *buf, size_t len,
 		lineno++;
 		snprintf(loc, sizeof(loc), "%s:%zu", pname, lineno);
 		if (n > LINE_MAX_LEN) {
-			fmt(err, errlen, "%s: line longer than %d bytes", loc, LINE_MAX_LEN);
+			conf_fmt(err, errlen, "%s: line longer than %d bytes", loc, LINE_MAX_LEN);
 			return -EINVAL;
 		}
 		if (memchr(buf + pos, '\0', n) != NULL) {
-			fmt(err, errlen, "%s: NUL byte in line", loc);
+			conf_fmt(err, errlen, "%s: NUL byte in line", loc);
 			return -EINVAL;
 		}
 		memcpy(line, buf + pos, n);
@@ -1327,7 +728,7 @@ int conf_parse(conf *c, const char *name, const char *buf, size_t len,
 		for (p = val; *p == ' ' || *p == '\t'; p++)
 			;
 		if (*p == '\0' && key_index(key) >= 0) {
-			fmt(err, errlen, "%s: %s: missing value", loc,
+			conf_fmt(err, errlen, "%s: %s: missing value", loc,
 			    keys[key_index(key)].name);
 			return -EINVAL;
 		}
@@ -1350,27 +751,27 @@ int conf_load(conf *c, const char *path, char *err, size_t errlen,
 	f = fopen(path, "r");
 	if (f == NULL) {
 		rc = -errno;
-		fmt(err, errlen, "%s: %s", path, strerror(errno));
+		conf_fmt(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
 	buf = malloc(FILE_MAX_LEN + 1);
 	if (buf == NULL) {
 		fclose(f);
-		fmt(err, errlen, "%s: out of memory", path);
+		conf_fmt(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	while ((got = fread(buf + len, 1, FILE_MAX_LEN + 1 - len, f)) > 0)
 		len += got;
 	if (ferror(f)) {
 		rc = errno ? -errno : -EIO;
-		fmt(err, errlen, "%s: %s", path, strerror(-rc));
+		conf_fmt(err, errlen, "%s: %s", path, strerror(-rc));
 		fclose(f);
 		free(buf);
 		return rc;
 	}
 	fclose(f);
 	if (len > FILE_MAX_LEN) {
-		fmt(err, errlen, "%s: larger than %ld bytes", path, (long)FILE_MAX_LEN);
+		conf_fmt(err, errlen, "%s: larger than %ld bytes", path, (long)FILE_MAX_LEN);
 		free(buf);
 		return -EFBIG;
 	}
@@ -1388,7 +789,7 @@ int conf_set_warn(conf *c, const char *keyval, char *err, size_t errlen,
 
 	assert(c != NULL && keyval != NULL);
 	if (strlen(keyval) > LINE_MAX_LEN) {
-		fmt(err, errlen, "-o: longer than %d bytes", LINE_MAX_LEN);
+		conf_fmt(err, errlen, "-o: longer than %d bytes", LINE_MAX_LEN);
 		return -EINVAL;
 	}
 	strcpy(buf, keyval);
@@ -1396,7 +797,7 @@ int conf_set_warn(conf *c, const char *keyval, char *err, size_t errlen,
 	if (eq == NULL) {
 		char tmp[64];
 
-		fmt(err, errlen, "-o: %s: expected Key=Value", printable(buf, tmp, sizeof(tmp)));
+		conf_fmt(err, errlen, "-o: %s: expected Key=Value", conf_printable(buf, tmp, sizeof(tmp)));
 		return -EINVAL;
 	}
 	*eq = '\0';
@@ -1406,7 +807,7 @@ int conf_set_warn(conf *c, const char *keyval, char *err, size_t errlen,
 	while (n > 0 && (key[n - 1] == ' ' || key[n - 1] == '\t'))
 		key[--n] = '\0';
 	if (n == 0) {
-		fmt(err, errlen, "-o: expected Key=Value");
+		conf_fmt(err, errlen, "-o: expected Key=Value");
 		return -EINVAL;
 	}
 	val = trim_value(eq + 1);
@@ -1420,13 +821,13 @@ int conf_set_warn(conf *c, const char *keyval, char *err, size_t errlen,
 
 		if (getcwd(cwd, sizeof(cwd)) == NULL) {
 			rc = -errno;
-			fmt(err, errlen, "-o: %s: cannot resolve a relative path: %s",
+			conf_fmt(err, errlen, "-o: %s: cannot resolve a relative path: %s",
 			    keys[idx].name, strerror(errno));
 			return rc;
 		}
 		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", cwd,
 		    strcmp(cwd, "/") == 0 ? "" : "/", val) >= sizeof(path)) {
-			fmt(err, errlen, "-o: %s: value too long", keys[idx].name);
+			conf_fmt(err, errlen, "-o: %s: value too long", keys[idx].name);
 			return -EINVAL;
 		}
 		val = path;
@@ -1511,7 +912,7 @@ int conf_finish(conf *c, char *err, size_t errlen)
 
 		if ((size_t)snprintf(buf, sizeof(buf), "%s%s%s", home->text,
 		    sep ? "/" : "", rel) >= VALUE_MAX_LEN) {
-			fmt(err, errlen, "%sStorePath: path too long", where(store, w, sizeof(w)));
+			conf_fmt(err, errlen, "%sStorePath: path too long", where(store, w, sizeof(w)));
 			return -EINVAL;
 		}
 		if ((rc = set_single(store, buf, 0, 0, store->src)) < 0)
@@ -1519,18 +920,18 @@ int conf_finish(conf *c, char *err, size_t errlen)
 	}
 
 	if (val_of(c, "Group", NULL)->text[0] && !val_of(c, "User", NULL)->text[0]) {
-		fmt(err, errlen, "%sGroup: needs User", where(val_of(c, "Group", NULL), w, sizeof(w)));
+		conf_fmt(err, errlen, "%sGroup: needs User", where(val_of(c, "Group", NULL), w, sizeof(w)));
 		return -EINVAL;
 	}
 	if (strcmp(val_of(c, "UserMap", NULL)->text, "alias") == 0 &&
 	    !val_of(c, "AliasFile", NULL)->text[0]) {
-		fmt(err, errlen, "%sUserMap: alias needs AliasFile",
+		conf_fmt(err, errlen, "%sUserMap: alias needs AliasFile",
 		    where(val_of(c, "UserMap", NULL), w, sizeof(w)));
 		return -EINVAL;
 	}
 	if (conf_int(c, "GrahamTokens") > conf_int(c, "MaxTokens") ||
 	    conf_int(c, "BurtonTokens") > conf_int(c, "MaxTokens")) {
-		fmt(err, errlen, "%sMaxTokens: smaller than GrahamTokens or BurtonTokens",
+		conf_fmt(err, errlen, "%sMaxTokens: smaller than GrahamTokens or BurtonTokens",
 		    where(val_of(c, "MaxTokens", NULL), w, sizeof(w)));
 		return -EINVAL;
 	}
@@ -1547,7 +948,7 @@ int conf_finish(conf *c, char *err, size_t errlen)
 			}
 	}
 	if (pref != NULL && strtod(pref, NULL) < conf_double(c, "SpamThreshold")) {
-		fmt(err, errlen, "%sPreference: rejectThreshold %s is below SpamThreshold %g",
+		conf_fmt(err, errlen, "%sPreference: rejectThreshold %s is below SpamThreshold %g",
 		    w, pref, conf_double(c, "SpamThreshold"));
 		return -EINVAL;
 	}
@@ -1647,38 +1048,6 @@ int conf_iter(const conf *c,
 				return rc;
 	}
 	return 0;
-}
-
-const char *conf_pref_default(const conf *c, const char *key)
-{
-	const struct pref *p = key ? pref_find(key) : NULL;
-	const struct val *v;
-	size_t nl;
-
-	if (p == NULL)
-		return NULL;
-	v = val_of(c, "Preference", NULL);
-	nl = strlen(p->name);
-	for (size_t i = v->n; i-- > 0;)
-		if (strncmp(v->items[i], p->name, nl) == 0 && v->items[i][nl] == '=')
-			return v->items[i] + nl + 1;
-	/* Built-in defaults that follow a site key. */
-	if (strcmp(p->name, "trainingMode") == 0)
-		return conf_str(c, "TrainingMode");
-	if (strcmp(p->name, "whitelistThreshold") == 0)
-		return val_of(c, "WhitelistThreshold", NULL)->text;
-	if (strcmp(p->name, "enableWhitelist") == 0)
-		return conf_has_feature(c, "whitelist") ? "on" : "off";
-	if (strcmp(p->name, "enableBNR") == 0)
-		return conf_has_feature(c, "noise") ? "on" : "off";
-	return p->def;
-}
-
-int conf_pref_overridable(const conf *c, const char *key)
-{
-	const struct pref *p = key ? pref_find(key) : NULL;
-
-	return p != NULL && list_has(val_of(c, "AllowOverride", NULL), p->name);
 }
 
 const char *conf_key_doc(const char *key)
