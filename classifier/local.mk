@@ -8,6 +8,21 @@ tests_check_tok_SOURCES = tests/check_tok.c
 tests_check_tok_CFLAGS = $(TEST_CFLAGS)
 tests_check_tok_LDADD = $(TEST_LIBS)
 
+# Streaming message parser and tokenizer (issue 3).
+libspamsift_a_SOURCES += \
+	classifier/msg.c classifier/msg.h \
+	classifier/hdr.c classifier/hdr.h \
+	classifier/words.c classifier/words.h \
+	classifier/html.c classifier/html.h \
+	classifier/url.c classifier/url.h \
+	classifier/charset.c classifier/charset.h \
+	classifier/dec.c classifier/dec.h
+
+check_PROGRAMS += tests/check_msg
+tests_check_msg_SOURCES = tests/check_msg.c
+tests_check_msg_CFLAGS = $(TEST_CFLAGS)
+tests_check_msg_LDADD = $(TEST_LIBS)
+
 # Bayesian math and per-user filtering (classifier/bayes, classifier/filter).
 libspamsift_a_SOURCES += \
 	classifier/bayes.c classifier/bayes.h

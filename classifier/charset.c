@@ -1,0 +1,249 @@
+/*
+ * charset -- iconv-based conversion to UTF-8 with a descriptor cache (see
+ * charset.h). Pure C: no SQLite, libmilter or syslog.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "classifier/charset.h"
+
+#define CS_CACHE 6          /* cached descriptors */
+#define CS_NAMEMAX 40       /* longest charset name kept */
+#define CS_OUTBUF 4096      /* output piece size */
+#define CS_PENDMAX 16       /* bytes of an incomplete character carried over */
+
+struct cs_entry {
+	char name[CS_NAMEMAX];  /* normalized charset name, "" = unused */
+	iconv_t cd;             /* descriptor, or (iconv_t)-1 when unknown */
+	unsigned long used;     /* last use, for LRU replacement */
+};
+
+struct charset {
+	struct cs_entry cache[CS_CACHE]; /* descriptor cache */
+	unsigned long clock;    /* use counter */
+	iconv_t cur;            /* streaming descriptor, (iconv_t)-1 = pass-through */
+	char pend[CS_PENDMAX];  /* incomplete character from the last feed */
+	size_t npend;           /* bytes in pend */
+};
+
+int charset_new(charset **out)
+{
+	charset *cs = calloc(1, sizeof(*cs));
+
+	*out = NULL;
+	if (cs == NULL)
+		return -ENOMEM;
+	cs->cur = (iconv_t)-1;
+	*out = cs;
+	return 0;
+}
+
+void charset_free(charset *cs)
+{
+	if (cs == NULL)
+		return;
+	for (int i = 0; i < CS_CACHE; i++)
+		if (cs->cache[i].name[0] != '\0' && cs->cache[i].cd != (iconv_t)-1)
+			iconv_close(cs->cache[i].cd);
+	free(cs);
+}
+
+/* Normalize name into buf; returns 1 if it needs no conversion. */
+static int normalize(const char *name, char *buf)
+{
+	static const char *const alias[][2] = {
+		/* mislabels and supersets, as mail clients treat them */
+		{ "iso-8859-1", "windows-1252" }, { "latin1", "windows-1252" },
+		{ "ks_c_5601-1987", "cp949" }, { "gb2312", "gb18030" },
+		{ "gbk", "gb18030" }, { "x-gbk", "gb18030" },
+		{ "iso-8859-8-i", "iso-8859-8" }, { "x-sjis", "shift_jis" },
+		{ "unicode-1-1-utf-7", "utf-7" }, { NULL, NULL } };
+	size_t n = 0;
+
+	while (*name == ' ' || *name == '"' || *name == '\'')
+		name++;
+	for (; *name != '\0' && n < CS_NAMEMAX - 1; name++) {
+		unsigned char c = (unsigned char)*name;
+
+		if (c == '"' || c == '\'' || c == ' ' || c == ';')
+			break;
+		buf[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	buf[n] = '\0';
+	if (n == 0 || strcmp(buf, "utf-8") == 0 || strcmp(buf, "utf8") == 0 ||
+	    strcmp(buf, "us-ascii") == 0 || strcmp(buf, "ascii") == 0)
+		return 1;
+	for (int i = 0; alias[i][0] != NULL; i++)
+		if (strcmp(buf, alias[i][0]) == 0) {
+			strcpy(buf, alias[i][1]);
+			break;
+		}
+	return 0;
+}
+
+/* Cached descriptor for a normalized name; (iconv_t)-1 when unknown. */
+static iconv_t lookup(charset *cs, const char *norm)
+{
+	struct cs_entry *victim = &cs->cache[0];
+
+	cs->clock++;
+	for (int i = 0; i < CS_CACHE; i++) {
+		struct cs_entry *e = &cs->cache[i];
+
+		if (e->name[0] != '\0' && strcmp(e->name, norm) == 0) {
+			e->used = cs->clock;
+			if (e->cd != (iconv_t)-1)
+				iconv(e->cd, NULL, NULL, NULL, NULL);
+			return e->cd;
+		}
+		/* never evict the descriptor a stream is using */
+		if (e->name[0] != '\0' && e->cd != (iconv_t)-1 && e->cd == cs->cur)
+			continue;
+		if (e->name[0] == '\0' || e->used < victim->used || victim->cd == cs->cur)
+			victim = e;
+	}
+	if (victim->name[0] != '\0' && victim->cd != (iconv_t)-1)
+		iconv_close(victim->cd);
+	strcpy(victim->name, norm);
+	victim->cd = iconv_open("UTF-8", norm);
+	victim->used = cs->clock;
+	return victim->cd;
+}
+
+int charset_select(charset *cs, const char *name)
+{
+	char norm[CS_NAMEMAX];
+
+	cs->npend = 0;
+	cs->cur = (iconv_t)-1;
+	if (name == NULL || normalize(name, norm))
+		return 1;
+	cs->cur = lookup(cs, norm);
+	return cs->cur == (iconv_t)-1 ? -ENOENT : 0;
+}
+
+/*
+ * Convert in[0..len) with cd, sending output to sink. *used receives the
+ * bytes consumed: all but an incomplete trailing character.
+ */
+static int run(iconv_t cd, const char *in, size_t len, size_t *used,
+	charset_sink sink, void *ctx)
+{
+	char obuf[CS_OUTBUF];
+	char *ip = (char *)in;
+	size_t il = len;
+	int rc;
+
+	while (il > 0) {
+		char *op = obuf;
+		size_t ol = sizeof(obuf);
+		size_t r = iconv(cd, &ip, &il, &op, &ol);
+		int e = r == (size_t)-1 ? errno : 0;
+
+		if (op > obuf && (rc = sink(ctx, obuf, (size_t)(op - obuf))) < 0)
+			return rc;
+		if (e == EILSEQ) {
+			ip++;           /* skip one invalid byte */
+			il--;
+		} else if (e == EINVAL) {
+			break;          /* incomplete character at the end */
+		} else if (e != 0 && e != E2BIG) {
+			break;
+		}
+	}
+	*used = len - il;
+	return 0;
+}
+
+int charset_feed(charset *cs, const char *in, size_t len, charset_sink sink,
+	void *ctx)
+{
+	size_t used;
+	int rc;
+
+	if (cs->cur == (iconv_t)-1)
+		return len > 0 ? sink(ctx, in, len) : 0;
+	/* finish a character split over two feeds, a few bytes at a time */
+	while (cs->npend > 0 && len > 0) {
+		size_t take = CS_PENDMAX - cs->npend, total;
+
+		if (take > len)
+			take = len;
+		memcpy(cs->pend + cs->npend, in, take);
+		total = cs->npend + take;
+		if ((rc = run(cs->cur, cs->pend, total, &used, sink, ctx)) < 0)
+			return rc;
+		if (used >= cs->npend) {
+			/* the pending bytes went through; go on after them */
+			in += used - cs->npend;
+			len -= used - cs->npend;
+			cs->npend = 0;
+			break;
+		}
+		/* still incomplete: keep the unconverted rest */
+		memmove(cs->pend, cs->pend + used, total - used);
+		cs->npend = total - used;
+		in += take;
+		len -= take;
+		if (cs->npend == CS_PENDMAX) /* never completes: drop a byte */
+			memmove(cs->pend, cs->pend + 1, --cs->npend);
+	}
+	if (len == 0)
+		return 0;
+	if ((rc = run(cs->cur, in, len, &used, sink, ctx)) < 0)
+		return rc;
+	if (len - used > CS_PENDMAX)
+		used = len - CS_PENDMAX;
+	cs->npend = len - used;
+	memcpy(cs->pend, in + used, cs->npend);
+	return 0;
+}
+
+struct fixed {
+	char *out;      /* destination */
+	size_t cap;     /* its size */
+	size_t n;       /* bytes written */
+};
+
+static int fixed_sink(void *ctx, const char *s, size_t len)
+{
+	struct fixed *f = ctx;
+
+	if (f->cap == 0)
+		return 0;
+	if (len > f->cap - 1 - f->n)
+		len = f->cap - 1 - f->n;
+	memcpy(f->out + f->n, s, len);
+	f->n += len;
+	return 0;
+}
+
+long charset_convert(charset *cs, const char *name, const char *in, size_t len,
+	char *out, size_t cap)
+{
+	char norm[CS_NAMEMAX];
+	struct fixed f = { out, cap, 0 };
+	iconv_t cd;
+	size_t used;
+
+	if (cap > 0)
+		out[0] = '\0';
+	if (normalize(name, norm)) {
+		fixed_sink(&f, in, len);
+	} else {
+		cd = lookup(cs, norm);
+		if (cd == (iconv_t)-1)
+			return -ENOENT;
+		run(cd, in, len, &used, fixed_sink, &f);
+		/* the streaming descriptor may be this one: reset its state */
+		iconv(cd, NULL, NULL, NULL, NULL);
+	}
+	if (cap > 0)
+		out[f.n] = '\0';
+	return (long)f.n;
+}

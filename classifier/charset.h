@@ -1,0 +1,53 @@
+/*
+ * charset -- conversion of text from a declared MIME charset to UTF-8 with
+ * iconv, streaming (input may be split anywhere, even inside a multi-byte
+ * character). Keeps a small cache of iconv descriptors (and of names iconv
+ * does not know) so a message switching between a few charsets opens each
+ * once. Pure C: no SQLite, libmilter or syslog. Not thread-safe: one per msg.
+ */
+#ifndef SPAMSIFT_CHARSET_H
+#define SPAMSIFT_CHARSET_H
+
+#include <stddef.h>
+
+typedef struct charset charset;
+
+/* Receives converted UTF-8 text; returns 0 or a negative errno to stop. */
+typedef int (*charset_sink)(void *ctx, const char *utf8, size_t len);
+
+/* charset_new -- create a converter; 0 or -ENOMEM. Caller frees. */
+int charset_new(charset **out);
+
+/* charset_free -- close all cached descriptors and free; accepts NULL. */
+void charset_free(charset *cs);
+
+/*
+ * charset_select -- convert from the charset called name (case-insensitive,
+ * quotes allowed; NULL or "" means no conversion) in the following
+ * charset_feed calls; drops any partial character pending.
+ * Returns 1 when no conversion is needed (UTF-8, US-ASCII or none: bytes pass
+ * through), 0 when iconv converts, -ENOENT when iconv does not know the
+ * charset (bytes then pass through unchanged).
+ */
+int charset_select(charset *cs, const char *name);
+
+/*
+ * charset_feed -- convert len bytes and hand the UTF-8 result to sink, in
+ * pieces. Invalid bytes are skipped. An incomplete character at the end is
+ * kept (at most 16 bytes) for the next call.
+ * Returns 0 or the sink's negative value.
+ */
+int charset_feed(charset *cs, const char *in, size_t len, charset_sink sink,
+	void *ctx);
+
+/*
+ * charset_convert -- one-shot conversion of in (len bytes) from charset name
+ * into out (cap bytes, always NUL-terminated when cap > 0), for encoded words
+ * in headers; output that does not fit is dropped. Does not disturb the
+ * streaming selection. Returns the bytes written (without the NUL), or
+ * -ENOENT for an unknown charset (nothing written).
+ */
+long charset_convert(charset *cs, const char *name, const char *in, size_t len,
+	char *out, size_t cap);
+
+#endif

@@ -1,0 +1,471 @@
+/*
+ * hdr -- header field decoding and tokens (see hdr.h).
+ * Pure C: no SQLite, libmilter or syslog.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "classifier/dec.h"
+#include "classifier/hdr.h"
+#include "classifier/url.h"
+
+#define TOKMAX 320 /* longest token built here */
+
+static char lc(char c)
+{
+	return (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+}
+
+size_t hdr_canon(const char *name, size_t n, char *out)
+{
+	size_t k = 0;
+	int up = 1;
+
+	while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; i < n && k < HDR_NAMEMAX - 1; i++) {
+		char c = name[i];
+
+		if ((unsigned char)c <= ' ' || c == ':' || (unsigned char)c >= 0x7f)
+			c = '_';
+		out[k++] = up && c >= 'a' && c <= 'z' ? (char)(c - 32) : (up ? c : lc(c));
+		up = c == '-';
+	}
+	out[k] = '\0';
+	return k;
+}
+
+static int hexv(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = lc(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * Try to read an encoded word at in[i..n). On success append its UTF-8 text
+ * to out and return the index after "?=", else return 0.
+ */
+static size_t encoded_word(charset *cs, const char *in, size_t i, size_t n,
+	char *out, size_t *o, size_t cap)
+{
+	char cset[48], raw[1024], conv[2048];
+	size_t j = i + 2, cl = 0, ts, te, rl = 0;
+	char enc;
+	long r;
+
+	while (j < n && in[j] != '?' && cl < sizeof(cset) - 1 && (unsigned char)in[j] > ' ')
+		cset[cl++] = in[j++];
+	cset[cl] = '\0';
+	if (j + 2 >= n || in[j] != '?' || in[j + 2] != '?' || cl == 0)
+		return 0;
+	if (strchr(cset, '*') != NULL) /* RFC 2231 language suffix */
+		*strchr(cset, '*') = '\0';
+	enc = lc(in[j + 1]);
+	if (enc != 'b' && enc != 'q')
+		return 0;
+	ts = j + 3;
+	for (te = ts; te + 1 < n; te++)
+		if (in[te] == '?' && in[te + 1] == '=')
+			break;
+	if (te + 1 >= n)
+		return 0;
+	if (enc == 'b') {
+		uint32_t st = 0;
+		size_t len = te - ts;
+
+		if (len > (sizeof(raw) - 8) / 3 * 4)
+			len = (sizeof(raw) - 8) / 3 * 4;
+		rl = dec_b64(&st, in + ts, len, (unsigned char *)raw);
+		rl += dec_b64_end(&st, (unsigned char *)raw + rl);
+	} else {
+		for (size_t k = ts; k < te && rl < sizeof(raw); k++) {
+			if (in[k] == '_') {
+				raw[rl++] = ' ';
+			} else if (in[k] == '=' && k + 2 < te && hexv(in[k + 1]) >= 0 &&
+			    hexv(in[k + 2]) >= 0) {
+				raw[rl++] = (char)(hexv(in[k + 1]) * 16 + hexv(in[k + 2]));
+				k += 2;
+			} else {
+				raw[rl++] = in[k];
+			}
+		}
+	}
+	r = charset_convert(cs, cset, raw, rl, conv, sizeof(conv));
+	if (r < 0) { /* unknown charset: the bytes as they are */
+		r = (long)(rl < sizeof(conv) ? rl : sizeof(conv) - 1);
+		memcpy(conv, raw, (size_t)r);
+	}
+	for (long k = 0; k < r && *o < cap - 1; k++)
+		out[(*o)++] = conv[k] == '\0' ? ' ' : conv[k];
+	return te + 2;
+}
+
+size_t hdr_decode(charset *cs, const char *in, size_t n, char *out, size_t cap)
+{
+	size_t o = 0, i = 0, ws_start = 0;
+	int after_ew = 0, in_ws = 0;
+
+	if (cap == 0)
+		return 0;
+	while (i < n && o < cap - 1) {
+		char c = in[i];
+
+		if (c == '\r' || c == '\n') {
+			i++;
+			continue;
+		}
+		if (c == '=' && i + 1 < n && in[i + 1] == '?') {
+			size_t o0 = o, e;
+
+			if (in_ws && after_ew)
+				o = ws_start; /* drop blanks between encoded words */
+			e = encoded_word(cs, in, i, n, out, &o, cap);
+			if (e != 0) {
+				i = e;
+				after_ew = 1;
+				in_ws = 0;
+				continue;
+			}
+			o = o0;
+		}
+		if (c == ' ' || c == '\t') {
+			if (!in_ws)
+				ws_start = o;
+			in_ws = 1;
+		} else {
+			in_ws = 0;
+			after_ew = 0;
+		}
+		out[o++] = c == '\0' ? ' ' : c;
+		i++;
+	}
+	while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+		o--;
+	{
+		size_t s = 0;
+
+		while (s < o && (out[s] == ' ' || out[s] == '\t'))
+			s++;
+		memmove(out, out + s, o - s);
+		o -= s;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void hdr_type(const char *v, size_t n, char *out, size_t cap)
+{
+	size_t i = 0, k = 0;
+	int slash = 0;
+
+	while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
+		i++;
+	for (; i < n && k < cap - 1; i++) {
+		char c = v[i];
+
+		if (c == ';' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '(')
+			break;
+		if (c == '/')
+			slash++;
+		out[k++] = lc(c);
+	}
+	if (slash != 1 || k < 3)
+		k = 0;
+	out[k] = '\0';
+}
+
+int hdr_param(const char *v, size_t n, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name), i = 0;
+	int inq = 0;
+
+	out[0] = '\0';
+	while (i < n) {
+		/* find the next ';' outside quotes */
+		if (v[i] == '"')
+			inq = !inq;
+		if (v[i] != ';' || inq) {
+			i++;
+			continue;
+		}
+		i++;
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
+			i++;
+		if (n - i <= nl || strncasecmp(v + i, name, nl) != 0)
+			continue;
+		{
+			size_t j = i + nl, k = 0;
+			int ext = 0;
+
+			if (j < n && v[j] == '*') { /* RFC 2231 */
+				j++;
+				while (j < n && v[j] >= '0' && v[j] <= '9') {
+					if (v[j] != '0')
+						goto next; /* only the first section */
+					j++;
+				}
+				if (j < n && v[j] == '*') {
+					ext = 1;
+					j++;
+				}
+			}
+			while (j < n && (v[j] == ' ' || v[j] == '\t'))
+				j++;
+			if (j >= n || v[j] != '=')
+				goto next;
+			j++;
+			while (j < n && (v[j] == ' ' || v[j] == '\t' || v[j] == '\r' || v[j] == '\n'))
+				j++;
+			if (ext) { /* skip charset'language' */
+				size_t q1 = j, q = 0;
+
+				while (q1 < n && v[q1] != ';' && q < 2)
+					if (v[q1++] == '\'')
+						q++;
+				if (q == 2)
+					j = q1;
+			}
+			if (j < n && v[j] == '"') {
+				j++;
+				while (j < n && v[j] != '"' && k < cap - 1) {
+					if (v[j] == '\\' && j + 1 < n)
+						j++;
+					if (v[j] != '\r' && v[j] != '\n')
+						out[k++] = v[j];
+					j++;
+				}
+			} else {
+				while (j < n && v[j] != ';' && v[j] != ' ' && v[j] != '\t' &&
+				    v[j] != '\r' && v[j] != '\n' && k < cap - 1) {
+					if (ext && v[j] == '%' && j + 2 < n && hexv(v[j + 1]) >= 0 &&
+					    hexv(v[j + 2]) >= 0) {
+						out[k++] = (char)(hexv(v[j + 1]) * 16 + hexv(v[j + 2]));
+						j += 3;
+						continue;
+					}
+					out[k++] = v[j++];
+				}
+			}
+			out[k] = '\0';
+			return 1;
+		}
+next:
+		;
+	}
+	return 0;
+}
+
+static int add(tokset *out, const char *canon, const char *kind,
+	const char *s, size_t n)
+{
+	char buf[TOKMAX];
+	int k = snprintf(buf, sizeof(buf), "%s:%s", canon, kind);
+	size_t o;
+
+	if (k < 0)
+		return 0;
+	o = (size_t)k < sizeof(buf) ? (size_t)k : sizeof(buf) - 1;
+	for (size_t i = 0; i < n && o < sizeof(buf); i++)
+		buf[o++] = lc(s[i]);
+	return tokset_add(out, buf, o) < 0 ? -ENOMEM : 0;
+}
+
+static int is_local_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&*+/=?^_`{|}~.-", c) != NULL) ||
+	    c >= 0x80;
+}
+
+static int is_host_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '-' || c >= 0x80;
+}
+
+/* Next address at or after *pos: sets [*s, *e) and the '@' index; 0 if none. */
+static int next_addr(const char *v, size_t n, size_t *pos, size_t *s,
+	size_t *at, size_t *e)
+{
+	for (size_t i = *pos; i < n; i++) {
+		size_t a, b;
+
+		if (v[i] != '@')
+			continue;
+		for (a = i; a > 0 && is_local_char((unsigned char)v[a - 1]); a--)
+			;
+		for (b = i + 1; b < n && is_host_char((unsigned char)v[b]); b++)
+			;
+		while (b > i + 1 && (v[b - 1] == '.' || v[b - 1] == '-'))
+			b--;
+		*pos = b > i ? b : i + 1;
+		if (a == i || b == i + 1)
+			continue;
+		*s = a;
+		*at = i;
+		*e = b;
+		return 1;
+	}
+	return 0;
+}
+
+size_t hdr_addr(const char *v, size_t n, char *out, size_t cap)
+{
+	size_t pos = 0, s, at, e, k = 0;
+
+	if (next_addr(v, n, &pos, &s, &at, &e))
+		for (size_t i = s; i < e && k < cap - 1; i++)
+			out[k++] = lc(v[i]);
+	out[k] = '\0';
+	return k;
+}
+
+static int host_tokens(tokset *out, const char *canon, const char *h, size_t n)
+{
+	char low[256];
+	size_t d;
+	int rc;
+
+	if (n > sizeof(low))
+		n = sizeof(low);
+	for (size_t i = 0; i < n; i++)
+		low[i] = lc(h[i]);
+	d = url_domain(low, n);
+	if (d > 0 && (rc = add(out, canon, "host:", low, n)) < 0)
+		return rc;
+	return add(out, canon, "domain:", low + d, n - d);
+}
+
+static int addr_tokens(tokset *out, const char *canon, const char *v, size_t n)
+{
+	size_t pos = 0, s, at, e;
+	int rc;
+
+	while (next_addr(v, n, &pos, &s, &at, &e)) {
+		if ((rc = add(out, canon, "addr:", v + s, e - s)) < 0 ||
+		    (rc = host_tokens(out, canon, v + at + 1, e - at - 1)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int is_ip(const char *s, size_t n, size_t *net)
+{
+	int dots = 0, digits = 0, val = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (digits == 0)
+				return 0;
+			if (++dots == 3)
+				*net = i;
+			digits = val = 0;
+		} else if (s[i] >= '0' && s[i] <= '9') {
+			val = val * 10 + (s[i] - '0');
+			if (++digits > 3 || val > 255)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return dots == 3 && digits > 0;
+}
+
+static int received(tokset *out, const char *v, size_t n)
+{
+	size_t i = 0;
+	int rc, after = 0; /* 1 after "from", 2 after "with" */
+
+	while (i < n) {
+		size_t s, e, net = 0, dots = 0, alpha = 0;
+
+		while (i < n && !is_host_char((unsigned char)v[i]))
+			i++;
+		s = i;
+		while (i < n && is_host_char((unsigned char)v[i])) {
+			dots += v[i] == '.';
+			alpha += (v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'z';
+			i++;
+		}
+		e = i;
+		while (e > s && (v[e - 1] == '.' || v[e - 1] == '-'))
+			e--;
+		if (e == s)
+			continue;
+		if (after == 1) {
+			if ((rc = add(out, "Received", "helo:", v + s, e - s)) < 0)
+				return rc;
+		} else if (after == 2) {
+			if ((rc = add(out, "Received", "with:", v + s, e - s)) < 0)
+				return rc;
+		}
+		after = 0;
+		if (e - s == 4 && strncasecmp(v + s, "from", 4) == 0) {
+			after = 1;
+		} else if (e - s == 4 && strncasecmp(v + s, "with", 4) == 0) {
+			after = 2;
+		} else if (is_ip(v + s, e - s, &net)) {
+			if ((rc = add(out, "Received", "ip:", v + s, e - s)) < 0 ||
+			    (rc = add(out, "Received", "net:", v + s, net)) < 0)
+				return rc;
+		} else if (dots > 0 && alpha > 0 && e - s <= 255) {
+			if ((rc = host_tokens(out, "Received", v + s, e - s)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int in_list(const char *canon, const char *const *list)
+{
+	for (int i = 0; list[i] != NULL; i++)
+		if (strcmp(canon, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int hdr_tokens(tokset *out, words *w, const char *canon, const char *v, size_t n)
+{
+	static const char *const addr_hdrs[] = { "From", "To", "Cc", "Bcc",
+		"Reply-To", "Return-Path", "Sender", "Delivered-To", "Errors-To",
+		"Resent-From", NULL };
+	static const char *const id_hdrs[] = { "Message-Id", "In-Reply-To",
+		"References", NULL };
+	char prefix[HDR_NAMEMAX + 2];
+	int rc;
+
+	if ((rc = add(out, "hdr", canon, "", 0)) < 0)
+		return rc;
+	if (strcmp(canon, "Received") == 0)
+		return received(out, v, n);
+	if (strncmp(canon, "Content-", 8) == 0)
+		return 0;
+	if (in_list(canon, id_hdrs)) {
+		const char *at = memchr(v, '@', n);
+		size_t s, e;
+
+		if (at == NULL)
+			return strcmp(canon, "Message-Id") == 0 ?
+			    add(out, canon, "noat", "", 0) : 0;
+		s = (size_t)(at - v) + 1;
+		for (e = s; e < n && is_host_char((unsigned char)v[e]); e++)
+			;
+		return add(out, "Message-Id", "host:", v + s, e - s);
+	}
+	if (in_list(canon, addr_hdrs) && (rc = addr_tokens(out, canon, v, n)) < 0)
+		return rc;
+	if (strcmp(canon, "X-Mailer") == 0 || strcmp(canon, "User-Agent") == 0)
+		if ((rc = add(out, canon, "full:", v, n > 64 ? 64 : n)) < 0)
+			return rc;
+	snprintf(prefix, sizeof(prefix), "%s:", canon);
+	words_begin(w, out, prefix);
+	if ((rc = words_feed(w, v, n)) < 0)
+		return rc;
+	return words_end(w);
+}

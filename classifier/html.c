@@ -1,0 +1,510 @@
+/*
+ * html -- streaming HTML reader (see html.h): a byte-at-a-time state machine
+ * with fixed buffers. Pure C: no SQLite, libmilter or syslog.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "classifier/html.h"
+#include "classifier/url.h"
+
+#define NAMEMAX 16   /* tag and attribute names kept (with NUL) */
+#define VALMAX 1024  /* attribute value bytes kept */
+#define ENTMAX 12    /* entity name bytes */
+
+enum state {
+	S_TEXT, S_LT, S_BANG, S_BANGDASH, S_COMMENT, S_DECL, S_TAGNAME, S_ATTRS,
+	S_ANAME, S_AAFTER, S_AEQ, S_AVALQ, S_AVAL, S_ENT, S_RAW
+};
+
+struct html {
+	words *text;            /* visible text goes here (borrowed) */
+	tokset *out;            /* markup tokens (borrowed) */
+	int err;                /* sticky error */
+	enum state st;          /* current state */
+	int closing;            /* the tag is an end tag */
+	int dashes;             /* '-' seen in a row inside a comment */
+	char quote;             /* quote of the attribute value */
+	size_t tlen;            /* bytes in tag */
+	size_t alen;            /* bytes in aname */
+	size_t vlen;            /* bytes in aval */
+	size_t elen;            /* bytes in ent */
+	const char *raw_end;    /* "</script" or "</style" while skipping */
+	size_t raw_match;       /* bytes of raw_end matched */
+	char tag[NAMEMAX];      /* tag name, lowercase */
+	char aname[NAMEMAX];    /* attribute name, lowercase */
+	char ent[ENTMAX];       /* entity name */
+	char aval[VALMAX];      /* attribute value */
+};
+
+int html_new(html **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void html_free(html *h)
+{
+	free(h);
+}
+
+void html_begin(html *h, words *text, tokset *out)
+{
+	memset(h, 0, sizeof(*h));
+	h->text = text;
+	h->out = out;
+	h->st = S_TEXT;
+}
+
+static void tok(html *h, const char *fmt, const char *a, const char *b,
+	const char *c)
+{
+	char buf[96];
+	int n = snprintf(buf, sizeof(buf), fmt, a, b, c);
+
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (tokset_add(h->out, buf, (size_t)n) < 0)
+		h->err = -ENOMEM;
+}
+
+static void text(html *h, const char *s, size_t n)
+{
+	if (words_feed(h->text, s, n) < 0)
+		h->err = -ENOMEM;
+}
+
+static int is_block(const char *t)
+{
+	static const char *const blocks[] = { "br", "p", "div", "td", "th", "tr",
+		"li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+		"img", "blockquote", "title", "body", "html", "head", "center",
+		"pre", "dd", "dt", "dl", "form", "option", "select", "textarea",
+		"tbody", "thead", "section", "article", "header", "footer", "nav",
+		"address", "iframe", "button", "input", NULL };
+
+	for (int i = 0; blocks[i] != NULL; i++)
+		if (strcmp(t, blocks[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static size_t put_utf8(unsigned cp, char *o)
+{
+	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		cp = 0xFFFD;
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Code point of the entity in h->ent, or 0 when unknown. */
+static unsigned entity(const html *h)
+{
+	static const struct { const char *name; unsigned cp; } named[] = {
+		{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' },
+		{ "apos", '\'' }, { "nbsp", 0xA0 }, { "copy", 0xA9 }, { "reg", 0xAE },
+		{ "euro", 0x20AC }, { "pound", 0xA3 }, { "yen", 0xA5 },
+		{ "cent", 0xA2 }, { "hellip", 0x2026 }, { "mdash", 0x2014 },
+		{ "ndash", 0x2013 }, { "lsquo", 0x2018 }, { "rsquo", 0x2019 },
+		{ "ldquo", 0x201C }, { "rdquo", 0x201D }, { "bull", 0x2022 },
+		{ "trade", 0x2122 }, { "shy", 0xAD }, { "zwnj", 0x200C },
+		{ "zwj", 0x200D }, { "times", 0xD7 }, { "eacute", 0xE9 },
+		{ "egrave", 0xE8 }, { "aacute", 0xE1 }, { "agrave", 0xE0 },
+		{ "oacute", 0xF3 }, { "uacute", 0xFA }, { "iacute", 0xED },
+		{ "ntilde", 0xF1 }, { "ccedil", 0xE7 }, { "auml", 0xE4 },
+		{ "ouml", 0xF6 }, { "uuml", 0xFC }, { "szlig", 0xDF },
+		{ "iexcl", 0xA1 }, { "iquest", 0xBF }, { "laquo", 0xAB },
+		{ "raquo", 0xBB }, { "middot", 0xB7 }, { "deg", 0xB0 },
+		{ "Eacute", 0xC9 }, { "Auml", 0xC4 }, { "Ouml", 0xD6 },
+		{ "Uuml", 0xDC }, { NULL, 0 } };
+	const char *e = h->ent;
+
+	if (h->elen == 0)
+		return 0;
+	if (e[0] == '#') {
+		unsigned long v = 0;
+		size_t i = 1;
+		int hex = 0, any = 0;
+
+		if (i < h->elen && (e[i] == 'x' || e[i] == 'X')) {
+			hex = 1;
+			i++;
+		}
+		for (; i < h->elen; i++) {
+			int d;
+			char c = e[i];
+
+			if (c >= '0' && c <= '9')
+				d = c - '0';
+			else if (hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+				d = (c | 0x20) - 'a' + 10;
+			else
+				return 0;
+			v = v * (hex ? 16 : 10) + (unsigned long)d;
+			if (v > 0x10FFFF)
+				v = 0xFFFD;
+			any = 1;
+		}
+		return any ? (v ? (unsigned)v : 0xFFFD) : 0;
+	}
+	for (int i = 0; named[i].name != NULL; i++)
+		if (strlen(named[i].name) == h->elen &&
+		    memcmp(named[i].name, e, h->elen) == 0)
+			return named[i].cp;
+	return 0;
+}
+
+/* End of an entity; returns 1 when it was decoded. */
+static int end_entity(html *h, int semicolon)
+{
+	unsigned cp = entity(h);
+	char buf[ENTMAX + 4];
+	size_t n;
+
+	h->st = S_TEXT;
+	if (cp != 0) {
+		n = put_utf8(cp, buf);
+		text(h, buf, n);
+		return 1;
+	}
+	buf[0] = '&';
+	memcpy(buf + 1, h->ent, h->elen);
+	n = h->elen + 1;
+	if (semicolon)
+		buf[n++] = ';';
+	text(h, buf, n);
+	return 0;
+}
+
+static void lower_copy(char *dst, const char *src, size_t n, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < cap - 1; i++)
+		dst[i] = (char)((src[i] >= 'A' && src[i] <= 'Z') ? src[i] + 32 : src[i]);
+	dst[i] = '\0';
+}
+
+static int has_scheme(const char *v, size_t n)
+{
+	size_t i = 0;
+
+	if (n >= 2 && v[0] == '/' && v[1] == '/')
+		return 1;
+	if (n >= 4 && strncasecmp(v, "www.", 4) == 0)
+		return 1;
+	while (i < n && i < 16 && (((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'z')))
+		i++;
+	return i > 0 && i < n && v[i] == ':';
+}
+
+static void attribute(html *h)
+{
+	const char *a = h->aname, *t = h->tag;
+	char *v = h->aval;
+	size_t n = h->vlen;
+
+	h->aname[h->alen] = '\0';
+	while (n > 0 && (v[0] == ' ' || v[0] == '\t' || v[0] == '\n')) {
+		v++;
+		n--;
+	}
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\n'))
+		n--;
+	if (h->alen == 0 || h->tlen == 0)
+		return;
+	tok(h, "html:%s-%s%s", t, a, "");
+	if (strcmp(a, "href") == 0 || strcmp(a, "src") == 0 ||
+	    strcmp(a, "action") == 0 || strcmp(a, "background") == 0 ||
+	    strcmp(a, "lowsrc") == 0 || strcmp(a, "poster") == 0 ||
+	    strcmp(a, "formaction") == 0 || strcmp(a, "data") == 0) {
+		if (has_scheme(v, n) && url_tokens(h->out, v, n) < 0)
+			h->err = -ENOMEM;
+	} else if (strcmp(a, "color") == 0 || strcmp(a, "bgcolor") == 0 ||
+	    strcmp(a, "size") == 0 || strcmp(a, "face") == 0 ||
+	    strcmp(a, "align") == 0) {
+		char low[25];
+
+		lower_copy(low, v, n, sizeof(low));
+		tok(h, "html:%s-%s:%s", t, a, low);
+	} else if (strcmp(a, "style") == 0) {
+		char css[256];
+		size_t k = 0;
+		const char *fs;
+
+		for (size_t i = 0; i < n && k < sizeof(css) - 1; i++)
+			if (v[i] != ' ' && v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
+				css[k++] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
+		css[k] = '\0';
+		fs = strstr(css, "font-size:0");
+		if (strstr(css, "display:none") || strstr(css, "visibility:hidden") ||
+		    (fs != NULL && fs[11] != '.' && (fs[11] < '0' || fs[11] > '9')))
+			tok(h, "html:hidden%s%s%s", "", "", "");
+	} else if (strcmp(t, "img") == 0 &&
+	    (strcmp(a, "width") == 0 || strcmp(a, "height") == 0) && n >= 1 &&
+	    (v[0] == '0' || v[0] == '1') && (n == 1 || (n == 3 && v[1] == 'p'))) {
+		tok(h, "html:img-tiny%s%s%s", "", "", "");
+	}
+}
+
+static void tag_name_done(html *h)
+{
+	h->tag[h->tlen] = '\0';
+	if (h->tlen == 0)
+		return;
+	if (!h->closing)
+		tok(h, "html:%s%s%s", h->tag, "", "");
+	if (is_block(h->tag) && words_break(h->text) < 0)
+		h->err = -ENOMEM;
+}
+
+/* '>' of a tag. */
+static void tag_end(html *h)
+{
+	h->st = S_TEXT;
+	if (h->closing)
+		return;
+	if (strcmp(h->tag, "script") == 0) {
+		h->raw_end = "</script";
+		h->raw_match = 0;
+		h->st = S_RAW;
+	} else if (strcmp(h->tag, "style") == 0) {
+		h->raw_end = "</style";
+		h->raw_match = 0;
+		h->st = S_RAW;
+	}
+}
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static int is_alpha(unsigned char c)
+{
+	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+int html_feed(html *h, const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+
+		switch (h->st) {
+		case S_TEXT: {
+			size_t j = i;
+
+			while (j < len && s[j] != '<' && s[j] != '&')
+				j++;
+			if (j > i)
+				text(h, buf + i, j - i);
+			i = j;
+			if (i < len) {
+				h->st = s[i] == '<' ? S_LT : S_ENT;
+				h->elen = 0;
+				i++;
+			}
+			continue;
+		}
+		case S_ENT:
+			if ((is_alpha(c) || (c >= '0' && c <= '9') || c == '#') &&
+			    h->elen < ENTMAX - 1) {
+				h->ent[h->elen++] = (char)c;
+				break;
+			}
+			if (c == ';') {
+				end_entity(h, 1);
+				break;
+			}
+			end_entity(h, 0);
+			continue; /* reread c as text */
+		case S_LT:
+			h->closing = 0;
+			h->tlen = 0;
+			if (c == '!') {
+				h->st = S_BANG;
+			} else if (c == '/') {
+				h->closing = 1;
+				h->st = S_TAGNAME;
+			} else if (c == '?') {
+				h->st = S_DECL;
+			} else if (is_alpha(c)) {
+				h->st = S_TAGNAME;
+				continue;
+			} else {
+				text(h, "<", 1);
+				h->st = S_TEXT;
+				continue;
+			}
+			break;
+		case S_BANG:
+			h->st = c == '-' ? S_BANGDASH : S_DECL;
+			if (c == '>')
+				h->st = S_TEXT;
+			break;
+		case S_BANGDASH:
+			if (c == '-') {
+				h->st = S_COMMENT;
+				h->dashes = 0;
+				tok(h, "html:comment%s%s%s", "", "", "");
+			} else {
+				h->st = c == '>' ? S_TEXT : S_DECL;
+			}
+			break;
+		case S_COMMENT: {
+			/* skip quickly to the next '-' */
+			const unsigned char *d;
+
+			if (c != '-' && !(c == '>' && h->dashes >= 2)) {
+				h->dashes = 0;
+				d = memchr(s + i, '-', len - i);
+				i = d ? (size_t)(d - s) : len;
+				continue;
+			}
+			if (c == '-')
+				h->dashes++;
+			else
+				h->st = S_TEXT;
+			break;
+		}
+		case S_DECL: {
+			const unsigned char *d = memchr(s + i, '>', len - i);
+
+			if (d == NULL) {
+				i = len;
+				continue;
+			}
+			i = (size_t)(d - s) + 1;
+			h->st = S_TEXT;
+			continue;
+		}
+		case S_TAGNAME:
+			if (is_alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == ':') {
+				if (h->tlen < NAMEMAX - 1)
+					h->tag[h->tlen++] = (char)(c | ((c >= 'A' && c <= 'Z') ? 0x20 : 0));
+				break;
+			}
+			tag_name_done(h);
+			if (h->closing) {
+				h->st = S_DECL;
+				continue;
+			}
+			h->st = S_ATTRS;
+			continue;
+		case S_ATTRS:
+			if (c == '>') {
+				tag_end(h);
+			} else if (!is_space(c) && c != '/') {
+				h->alen = 0;
+				h->vlen = 0;
+				h->st = S_ANAME;
+				continue;
+			}
+			break;
+		case S_ANAME:
+			if (c == '=') {
+				h->st = S_AEQ;
+			} else if (is_space(c)) {
+				h->st = S_AAFTER;
+			} else if (c == '>' || c == '/') {
+				attribute(h);
+				h->st = S_ATTRS;
+				continue;
+			} else if (h->alen < NAMEMAX - 1) {
+				h->aname[h->alen++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+			}
+			break;
+		case S_AAFTER:
+			if (c == '=') {
+				h->st = S_AEQ;
+			} else if (!is_space(c)) {
+				attribute(h);
+				h->st = S_ATTRS;
+				continue;
+			}
+			break;
+		case S_AEQ:
+			if (is_space(c))
+				break;
+			if (c == '"' || c == '\'') {
+				h->quote = (char)c;
+				h->st = S_AVALQ;
+				break;
+			}
+			if (c == '>') {
+				attribute(h);
+				tag_end(h);
+				break;
+			}
+			h->st = S_AVAL;
+			continue;
+		case S_AVALQ:
+			if (c == (unsigned char)h->quote) {
+				attribute(h);
+				h->st = S_ATTRS;
+			} else if (h->vlen < VALMAX) {
+				h->aval[h->vlen++] = (char)c;
+			}
+			break;
+		case S_AVAL:
+			if (is_space(c) || c == '>') {
+				attribute(h);
+				h->st = S_ATTRS;
+				continue;
+			}
+			if (h->vlen < VALMAX)
+				h->aval[h->vlen++] = (char)c;
+			break;
+		case S_RAW: {
+			unsigned char lc = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+
+			if (lc == (unsigned char)h->raw_end[h->raw_match]) {
+				if (h->raw_end[++h->raw_match] == '\0')
+					h->st = S_DECL;
+			} else {
+				h->raw_match = c == '<' ? 1 : 0;
+			}
+			break;
+		}
+		}
+		i++;
+	}
+	return h->err;
+}
+
+int html_end(html *h)
+{
+	if (h->st == S_ENT)
+		end_entity(h, 0);
+	if (words_end(h->text) < 0)
+		h->err = -ENOMEM;
+	return h->err;
+}

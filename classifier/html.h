@@ -1,0 +1,50 @@
+/*
+ * html -- streaming HTML reader: passes the visible text to the word
+ * tokenizer and turns markup into tokens. Input is UTF-8 (already decoded
+ * from its transfer encoding and charset) and may be split anywhere.
+ * Pure C: no SQLite, libmilter or syslog. Not thread-safe: one per msg.
+ *
+ * - Comments, declarations, unknown and inline tags never split a word
+ *   ("fr<!-- x -->ee" and "fr<b></b>ee" read "free"); block tags (p, br,
+ *   div, td, li, ...) do. <script> and <style> content is skipped.
+ * - Entities (&amp; &nbsp; &#233; &#xE9; and a few dozen named ones) are
+ *   decoded; an unknown entity is kept as text.
+ * Tokens (lowercase, names at most 15 bytes, values at most 24):
+ *   html:<tag>                 each element start ("html:img", "html:font")
+ *   html:<tag>-<attr>          each attribute ("html:font-color")
+ *   html:<tag>-<attr>:<value>  for color, bgcolor, size, face, align
+ *   html:hidden                a style with display:none, visibility:hidden
+ *                              or font-size:0
+ *   html:img-tiny              an image 0 or 1 pixel wide or high
+ *   html:comment               a comment
+ *   url:...                    href, src, action, background: see url.h
+ */
+#ifndef SPAMSIFT_HTML_H
+#define SPAMSIFT_HTML_H
+
+#include <stddef.h>
+
+#include "classifier/tok.h"
+#include "classifier/words.h"
+
+typedef struct html html;
+
+/* html_new -- create a reader; 0 and *out (caller frees), or -ENOMEM. */
+int html_new(html **out);
+
+/* html_free -- free; accepts NULL. */
+void html_free(html *h);
+
+/*
+ * html_begin -- start a new HTML text: visible text goes to text (borrowed,
+ * already begun by the caller), markup tokens to out (borrowed).
+ */
+void html_begin(html *h, words *text, tokset *out);
+
+/* html_feed -- read len more bytes; 0 or -ENOMEM. */
+int html_feed(html *h, const char *s, size_t len);
+
+/* html_end -- end of the HTML text (flushes the text tokenizer); 0 or -ENOMEM. */
+int html_end(html *h);
+
+#endif

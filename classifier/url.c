@@ -1,0 +1,175 @@
+/*
+ * url -- URL tokens (see url.h). Pure C: no SQLite, libmilter or syslog.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "classifier/url.h"
+
+#define URL_TOKMAX 300 /* longest token built here */
+
+static int is_sld(const char *s, size_t n)
+{
+	static const char *const sld[] = { "co", "com", "net", "org", "gov",
+		"edu", "ac", "ne", "or", "go", "gob", "mil", "nic", NULL };
+
+	for (int i = 0; sld[i] != NULL; i++)
+		if (strlen(sld[i]) == n && memcmp(sld[i], s, n) == 0)
+			return 1;
+	return 0;
+}
+
+size_t url_domain(const char *host, size_t len)
+{
+	size_t dots[3] = { 0, 0, 0 }; /* positions after the last three dots */
+	int nd = 0;
+
+	for (size_t i = len; i > 0; i--)
+		if (host[i - 1] == '.') {
+			dots[nd++] = i;
+			if (nd == 3)
+				break;
+		}
+	if (nd < 2)
+		return 0;
+	/* tld = host[dots[0]..len), second = host[dots[1]..dots[0]-1) */
+	if (len - dots[0] == 2 && is_sld(host + dots[1], dots[0] - 1 - dots[1]))
+		return nd == 3 ? dots[2] : 0;
+	return dots[1];
+}
+
+static int add(tokset *out, const char *pfx, const char *s, size_t n)
+{
+	char buf[URL_TOKMAX];
+	size_t pl = strlen(pfx);
+
+	if (n > URL_TOKMAX - pl)
+		n = URL_TOKMAX - pl;
+	memcpy(buf, pfx, pl);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[pl + i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	return tokset_add(out, buf, pl + n) < 0 ? -ENOMEM : 0;
+}
+
+static int is_ipv4(const char *s, size_t n)
+{
+	int dots = 0;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.')
+			dots++;
+		else if (s[i] < '0' || s[i] > '9')
+			return 0;
+	}
+	return dots == 3;
+}
+
+/* Host tokens: url:ip, or url:host + url:domain. */
+static int host_tokens(tokset *out, const char *pfx_host, const char *pfx_dom,
+	const char *h, size_t n)
+{
+	char low[256];
+	int rc;
+
+	while (n > 0 && h[n - 1] == '.')
+		n--;
+	if (n == 0)
+		return 0;
+	if (n > sizeof(low))
+		n = sizeof(low);
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] + 32 : h[i]);
+	if (is_ipv4(low, n))
+		return add(out, "url:ip:", low, n);
+	if ((rc = add(out, pfx_host, low, n)) < 0)
+		return rc;
+	if (pfx_dom != NULL) {
+		size_t d = url_domain(low, n);
+
+		rc = add(out, pfx_dom, low + d, n - d);
+	}
+	return rc;
+}
+
+int url_tokens(tokset *out, const char *u, size_t len)
+{
+	size_t i = 0, hs, he, at = (size_t)-1, colon = (size_t)-1;
+	int rc;
+
+	/* trailing punctuation that belongs to the surrounding text */
+	while (len > 0 && strchr(".,;:!?)]}'\"", u[len - 1]) != NULL)
+		len--;
+	/* scheme */
+	while (i < len && i < 16 && ((u[i] | 0x20) >= 'a' && (u[i] | 0x20) <= 'z'))
+		i++;
+	if (i < len && i > 0 && u[i] == ':') {
+		size_t sl = i;
+
+		if (sl == 6 && strncasecmp(u, "mailto", 6) == 0) {
+			const char *a = memchr(u, '@', len);
+			size_t s, e;
+
+			if (a == NULL)
+				return 0;
+			s = (size_t)(a - u) + 1;
+			for (e = s; e < len && u[e] != '?' && u[e] != '>' && u[e] != '&'; e++)
+				;
+			return host_tokens(out, "url:mailto:", NULL, u + s, e - s);
+		}
+		if (!((sl == 4 && strncasecmp(u, "http", 4) == 0) ||
+		    (sl == 5 && strncasecmp(u, "https", 5) == 0)))
+			if ((rc = add(out, "url:scheme:", u, sl)) < 0)
+				return rc;
+		i++;
+	} else {
+		i = 0;
+	}
+	while (i < len && (u[i] == '/' || u[i] == '\\'))
+		i++;
+	hs = i;
+	while (i < len && u[i] != '/' && u[i] != '?' && u[i] != '#' && u[i] != '\\') {
+		if (u[i] == '@')
+			at = i;
+		i++;
+	}
+	he = i;
+	if (at != (size_t)-1) {
+		hs = at + 1;
+		if ((rc = add(out, "url:userinfo", "", 0)) < 0)
+			return rc;
+	}
+	for (size_t k = hs; k < he; k++)
+		if (u[k] == ':') {
+			colon = k;
+			break;
+		}
+	if (colon != (size_t)-1) {
+		if ((rc = add(out, "url:port", "", 0)) < 0)
+			return rc;
+		he = colon;
+	}
+	if ((rc = host_tokens(out, "url:host:", "url:domain:", u + hs, he - hs)) < 0)
+		return rc;
+	/* first path segment */
+	if (i < len && u[i] == '/') {
+		size_t ps = ++i, pe;
+
+		while (i < len && u[i] != '/' && u[i] != '?' && u[i] != '#')
+			i++;
+		pe = i;
+		if (pe > ps) {
+			if (pe - ps > 32)
+				pe = ps + 32;
+			rc = add(out, "url:path:", u + ps, pe - ps);
+		}
+	}
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * url -- tokens for one URL: its host, registrable domain and first path
+ * segment. Used for HTML href/src attributes, plain-text URLs and headers.
+ * Pure C: no SQLite, libmilter or syslog.
+ *
+ * Tokens (all lowercase):
+ *   url:host:<host>        full host name ("www.example.co.uk")
+ *   url:domain:<domain>    registrable domain ("example.co.uk"), see url_domain
+ *   url:ip:<a.b.c.d>       host given as an IPv4 address (no host/domain)
+ *   url:path:<segment>     first path segment, at most 32 bytes
+ *   url:scheme:<scheme>    scheme other than http/https ("ftp", "data", ...)
+ *   url:mailto:<domain>    domain of a mailto: address
+ *   url:userinfo           "user@" before the host (a phishing trick)
+ *   url:port               an explicit port
+ */
+#ifndef SPAMSIFT_URL_H
+#define SPAMSIFT_URL_H
+
+#include <stddef.h>
+
+#include "classifier/tok.h"
+
+/*
+ * url_tokens -- add the tokens of url (len bytes, not NUL-terminated; with or
+ * without a scheme: "www.example.com/x" is read as http) to out.
+ * Returns 0, or -ENOMEM from the token set.
+ */
+int url_tokens(tokset *out, const char *url, size_t len);
+
+/*
+ * url_domain -- offset in host (len bytes, lowercase) where its registrable
+ * domain starts. Without a public suffix list this is a heuristic: the last
+ * two labels, or the last three when the last label has two letters and the
+ * one before it is a common second-level label (co, com, net, org, gov, edu,
+ * ac, ne, or, go, gob, mil, nic: "example.co.uk", "example.com.au").
+ */
+size_t url_domain(const char *host, size_t len);
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * words -- streaming word tokenizer (see words.h for the rules).
+ * Pure C: no SQLite, libmilter or syslog. No allocation after words_new.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier/url.h"
+#include "classifier/words.h"
+
+#define URL_MAX 1024 /* bytes of a plain-text URL kept */
+#define HIST 4       /* previous words kept for pairs (OSB window 5) */
+
+enum { C_SEP, C_WORD, C_DIGIT, C_INNER, C_DOLLAR, C_COLON, C_HIGH };
+
+struct words {
+	tokset *out;            /* borrowed destination */
+	int err;                /* sticky error */
+	size_t maxlen;          /* longest word kept */
+	int chained;            /* adjacent pairs */
+	int osb;                /* sparse bigrams */
+	size_t plen;            /* prefix length */
+	size_t wlen;            /* word length so far (may exceed maxlen) */
+	int digits;             /* the word so far is all digits */
+	unsigned char u8[4];    /* UTF-8 sequence being read */
+	int u8n;                /* its bytes read */
+	int u8need;             /* its length, 0 = none */
+	int in_url;             /* reading a URL */
+	size_t ulen;            /* bytes in url */
+	unsigned hcount;        /* words seen since words_begin */
+	unsigned char hlen[HIST]; /* lengths in hist */
+	char hist[HIST][WORDS_MAXLEN]; /* ring of the last words */
+	char tok[WORDS_PREFIXMAX + WORDS_MAXLEN + 8]; /* prefix + current word */
+	char url[URL_MAX];      /* URL being read */
+};
+
+static unsigned char cls[256];
+static unsigned char fold[256];
+static unsigned char urlc[256];
+
+/* Build the tables once; they are immutable afterwards (thread-safe after
+ * the first words_new, which callers make before starting threads or which
+ * all write the same values). */
+static void init_tables(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	for (int c = 0; c < 256; c++) {
+		fold[c] = (unsigned char)c;
+		if (c >= 'A' && c <= 'Z') {
+			cls[c] = C_WORD;
+			fold[c] = (unsigned char)(c + 32);
+		} else if (c >= 'a' && c <= 'z') {
+			cls[c] = C_WORD;
+		} else if (c >= '0' && c <= '9') {
+			cls[c] = C_DIGIT;
+		} else if (c >= 0x80) {
+			cls[c] = C_HIGH;
+		} else if (strchr(".-_'@,", c) != NULL && c != 0) {
+			cls[c] = C_INNER;
+		} else if (c == '$') {
+			cls[c] = C_DOLLAR;
+		} else if (c == ':') {
+			cls[c] = C_COLON;
+		} else {
+			cls[c] = C_SEP;
+		}
+		urlc[c] = (c > 0x20 && c < 0x7f && strchr("\"<>'`^{}|\\", c) == NULL) || c >= 0x80;
+	}
+	done = 1;
+}
+
+int words_new(size_t max_len, int chained, int osb, words **out)
+{
+	words *w = calloc(1, sizeof(*w));
+
+	*out = NULL;
+	if (w == NULL)
+		return -ENOMEM;
+	init_tables();
+	if (max_len < 2)
+		max_len = 2;
+	if (max_len > WORDS_MAXLEN)
+		max_len = WORDS_MAXLEN;
+	w->maxlen = max_len;
+	w->chained = chained;
+	w->osb = osb;
+	w->digits = 1;
+	*out = w;
+	return 0;
+}
+
+void words_free(words *w)
+{
+	free(w);
+}
+
+void words_begin(words *w, tokset *out, const char *prefix)
+{
+	size_t n = prefix ? strlen(prefix) : 0;
+
+	if (n > WORDS_PREFIXMAX - 1)
+		n = WORDS_PREFIXMAX - 1;
+	memcpy(w->tok, prefix, n);
+	w->plen = n;
+	w->out = out;
+	w->err = 0;
+	w->wlen = 0;
+	w->digits = 1;
+	w->u8n = w->u8need = 0;
+	w->in_url = 0;
+	w->ulen = 0;
+	w->hcount = 0;
+}
+
+static void add(words *w, const char *s, size_t n)
+{
+	if (tokset_add(w->out, s, n) < 0)
+		w->err = -ENOMEM;
+}
+
+static void pairs(words *w, const char *x, size_t n)
+{
+	char buf[WORDS_PREFIXMAX + 2 * WORDS_MAXLEN + 16];
+	int maxd = w->osb ? HIST : 1;
+
+	for (int d = 1; d <= maxd && (unsigned)d <= w->hcount; d++) {
+		unsigned k = (w->hcount - (unsigned)d) % HIST;
+		size_t o = w->plen;
+
+		memcpy(buf, w->tok, w->plen);
+		memcpy(buf + o, w->hist[k], w->hlen[k]);
+		o += w->hlen[k];
+		buf[o++] = '+';
+		for (int j = 1; j < d; j++) {
+			buf[o++] = '?';
+			buf[o++] = '+';
+		}
+		memcpy(buf + o, x, n);
+		add(w, buf, o + n);
+	}
+	memcpy(w->hist[w->hcount % HIST], x, n);
+	w->hlen[w->hcount % HIST] = (unsigned char)n;
+	w->hcount++;
+}
+
+static void flush(words *w)
+{
+	size_t n = w->wlen;
+	char *word = w->tok + w->plen;
+
+	w->wlen = 0;
+	if (n == 0)
+		return;
+	if (n > w->maxlen) {
+		unsigned char f = (unsigned char)word[0];
+		char k = cls[f] == C_DIGIT ? '9' : cls[f] == C_WORD ? 'a' : 'u';
+
+		n = (size_t)snprintf(word, WORDS_MAXLEN, "skip:%c:%zu", k, n / 10 * 10);
+		add(w, w->tok, w->plen + n);
+		w->digits = 1;
+		return;
+	}
+	while (n > 0 && cls[(unsigned char)word[n - 1]] == C_INNER)
+		n--;
+	if (n < 2) {
+		w->digits = 1;
+		return;
+	}
+	if (w->digits && n > 5) {
+		n = (size_t)snprintf(word, WORDS_MAXLEN, "num:%zud", n);
+	} else if (n > 4 && memcmp(word, "www.", 4) == 0 && memchr(word + 4, '.', n - 4)) {
+		w->digits = 1;
+		if (url_tokens(w->out, word, n) < 0)
+			w->err = -ENOMEM;
+		return;
+	}
+	w->digits = 1;
+	add(w, w->tok, w->plen + n);
+	if (w->chained || w->osb)
+		pairs(w, word, n);
+}
+
+static void finish_url(words *w)
+{
+	w->in_url = 0;
+	if (w->ulen > 0 && url_tokens(w->out, w->url, w->ulen) < 0)
+		w->err = -ENOMEM;
+	w->ulen = 0;
+}
+
+static inline void append(words *w, unsigned char c)
+{
+	if (w->wlen < w->maxlen)
+		w->tok[w->plen + w->wlen] = (char)c;
+	w->wlen++;
+}
+
+/* A word made of one character (CJK, emoji). */
+static void single(words *w, const unsigned char *b, int n)
+{
+	flush(w);
+	for (int i = 0; i < n; i++)
+		append(w, b[i]);
+	w->digits = 0;
+	flush(w);
+}
+
+/* Simple case folding of a code point (see words.h for the ranges). */
+static unsigned lower(unsigned cp)
+{
+	if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)
+		return cp + 0x20;
+	if ((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177))
+		return cp | 1;
+	if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E))
+		return (cp & 1) ? cp + 1 : cp;
+	if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2)
+		return cp + 0x20;
+	if (cp >= 0x410 && cp <= 0x42F)
+		return cp + 0x20;
+	if (cp >= 0x400 && cp <= 0x40F)
+		return cp + 0x50;
+	return cp;
+}
+
+static void code_point(words *w)
+{
+	unsigned cp;
+	const unsigned char *b = w->u8;
+	int n = w->u8n;
+
+	w->u8need = w->u8n = 0;
+	if (n == 2)
+		cp = ((b[0] & 0x1Fu) << 6) | (b[1] & 0x3Fu);
+	else if (n == 3)
+		cp = ((b[0] & 0x0Fu) << 12) | ((b[1] & 0x3Fu) << 6) | (b[2] & 0x3Fu);
+	else
+		cp = ((b[0] & 0x07u) << 18) | ((b[1] & 0x3Fu) << 12) |
+		    ((b[2] & 0x3Fu) << 6) | (b[3] & 0x3Fu);
+	if (cp == 0xAD || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 ||
+	    cp == 0xFEFF)
+		return; /* invisible: does not split a word */
+	if ((cp >= 0x80 && cp <= 0xBF && cp != 0xAA && cp != 0xB5 && cp != 0xBA) ||
+	    cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x206F) ||
+	    (cp >= 0x2190 && cp <= 0x2BFF) || (cp >= 0x3000 && cp <= 0x303F) ||
+	    (cp >= 0xFFF0 && cp <= 0xFFFF) || (cp >= 0xFE30 && cp <= 0xFE4F)) {
+		flush(w);
+		return;
+	}
+	/* fullwidth ASCII letters and digits read as ASCII */
+	if (cp >= 0xFF10 && cp <= 0xFF5A) {
+		unsigned char c = (unsigned char)(cp - 0xFF10 + '0');
+
+		if (cls[c] == C_WORD || cls[c] == C_DIGIT) {
+			append(w, fold[c]);
+			if (cls[c] != C_DIGIT)
+				w->digits = 0;
+			return;
+		}
+	}
+	if ((cp >= 0x2E80 && cp <= 0x2FFF) || (cp >= 0x3040 && cp <= 0x9FFF) ||
+	    (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF00 && cp <= 0xFFEF) ||
+	    cp >= 0x1F000) {
+		single(w, b, n);
+		return;
+	}
+	w->digits = 0;
+	if (n == 2) {
+		unsigned l = lower(cp);
+
+		append(w, (unsigned char)(0xC0 | (l >> 6)));
+		append(w, (unsigned char)(0x80 | (l & 0x3F)));
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		append(w, b[i]);
+}
+
+/* The bytes of an incomplete UTF-8 sequence are kept as they are. */
+static void raw_partial(words *w)
+{
+	for (int i = 0; i < w->u8n; i++)
+		append(w, w->u8[i]);
+	w->u8n = w->u8need = 0;
+	w->digits = 0;
+}
+
+static int is_scheme(const char *s, size_t n)
+{
+	return (n == 4 && memcmp(s, "http", 4) == 0) ||
+	    (n == 5 && memcmp(s, "https", 5) == 0) ||
+	    (n == 3 && memcmp(s, "ftp", 3) == 0) ||
+	    (n == 6 && memcmp(s, "mailto", 6) == 0);
+}
+
+int words_feed(words *w, const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+
+		if (w->in_url) {
+			if (urlc[c]) {
+				if (w->ulen < URL_MAX)
+					w->url[w->ulen++] = (char)c;
+				i++;
+				continue;
+			}
+			finish_url(w);
+		}
+		if (w->u8need) {
+			if ((c & 0xC0) == 0x80) {
+				w->u8[w->u8n++] = c;
+				if (w->u8n == w->u8need)
+					code_point(w);
+				i++;
+				continue;
+			}
+			raw_partial(w);
+		}
+		switch (cls[c]) {
+		case C_WORD:
+			w->digits = 0;
+			/* fall through */
+		case C_DIGIT:
+			/* the common case: a run of ASCII letters and digits */
+			while (i < len && (cls[s[i]] == C_WORD || cls[s[i]] == C_DIGIT)) {
+				if (cls[s[i]] == C_WORD)
+					w->digits = 0;
+				append(w, fold[s[i]]);
+				i++;
+			}
+			continue;
+		case C_INNER:
+			if (w->wlen > 0) {
+				append(w, c);
+				w->digits = 0;
+			}
+			break;
+		case C_DOLLAR:
+			flush(w);
+			append(w, c);
+			w->digits = 0;
+			break;
+		case C_COLON:
+			if (w->wlen <= w->maxlen && is_scheme(w->tok + w->plen, w->wlen)) {
+				memcpy(w->url, w->tok + w->plen, w->wlen);
+				w->url[w->wlen] = ':';
+				w->ulen = w->wlen + 1;
+				w->in_url = 1;
+				w->wlen = 0;
+				w->digits = 1;
+			} else {
+				flush(w);
+			}
+			break;
+		case C_HIGH:
+			if (c >= 0xC2 && c <= 0xF4) {
+				w->u8[0] = c;
+				w->u8n = 1;
+				w->u8need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+			} else {
+				append(w, c);
+				w->digits = 0;
+			}
+			break;
+		default:
+			flush(w);
+			break;
+		}
+		i++;
+	}
+	return w->err;
+}
+
+int words_break(words *w)
+{
+	if (w->in_url)
+		finish_url(w);
+	if (w->u8need)
+		raw_partial(w);
+	flush(w);
+	return w->err;
+}
+
+int words_end(words *w)
+{
+	return words_break(w);
+}
