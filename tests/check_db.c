@@ -857,8 +857,7 @@ int main(void)
 	int failed;
 
 	add_contract(s, "mem", setup_mem);
-	if (!getenv("CHECK_DB_MEM_ONLY"))
-		add_contract(s, "sqlite", setup_sqlite);
+	add_contract(s, "sqlite", setup_sqlite);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
 	srunner_run_all(sr, CK_NORMAL);
