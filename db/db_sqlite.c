@@ -1524,7 +1524,7 @@ static int s_check(db *d, int *ok, char **report)
 {
 	dbs *s = S(d);
 	sqlite3_stmt *st;
-	int rc, lines = 0, sound = 1;
+	int rc, sound = 1;
 	int64_t v = 0;
 
 	rc = sqlite3_prepare_v2(s->h, "PRAGMA integrity_check(20)", -1, &st, NULL);
@@ -1538,7 +1538,6 @@ static int s_check(db *d, int *ok, char **report)
 		sound = 0;
 		if (db_report(report, "integrity: %s", t ? t : "?") < 0)
 			goto nomem;
-		lines++;
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -1546,8 +1545,11 @@ static int s_check(db *d, int *ok, char **report)
 	if (sound && db_report(report, "integrity: ok") < 0)
 		return db_seterr(d, -ENOMEM, "check: out of memory");
 	if (!sound) {
+		/* the sanity queries would read damaged pages */
 		*ok = 0;
-		return 0;       /* the sanity queries could mislead */
+		if (db_report(report, "NOT ok") < 0)
+			return db_seterr(d, -ENOMEM, "check: out of memory");
+		return 0;
 	}
 	for (size_t i = 0; i < sizeof(sanity) / sizeof(sanity[0]); i++) {
 		if ((rc = query_int(s, sanity[i][1], &v, "check")) < 0)
@@ -1575,7 +1577,6 @@ corrupt:
 	if (db_report(report, "integrity: %s", sqlite3_errmsg(s->h)) < 0 ||
 	    db_report(report, "NOT ok") < 0)
 		return db_seterr(d, -ENOMEM, "check: out of memory");
-	(void)lines;
 	return 0;
 }
 

@@ -7,3 +7,9 @@ check_PROGRAMS += tests/check_db
 tests_check_db_SOURCES = tests/check_db.c
 tests_check_db_CFLAGS = $(TEST_CFLAGS)
 tests_check_db_LDADD = $(TEST_LIBS)
+
+# SQLite only: files that are not stores, locking, disk full, lookup strategies.
+check_PROGRAMS += tests/check_db_sqlite
+tests_check_db_sqlite_SOURCES = tests/check_db_sqlite.c
+tests_check_db_sqlite_CFLAGS = $(TEST_CFLAGS)
+tests_check_db_sqlite_LDADD = $(TEST_LIBS)

@@ -1,0 +1,395 @@
+/*
+ * check_db_sqlite -- what only the SQLite backend does: persistence, files
+ * that are not stores (random bytes, another program's database, a newer
+ * schema), locking between handles, disk full, read-only, corruption, and
+ * every db_tokens_get strategy. Real files in a temporary directory.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "db/db_impl.h"
+
+static char dir[64];
+static char path[128];
+static char err[1024];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_db_sqlite.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	err[0] = '\0';
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static db *open_ok(int flags)
+{
+	db *d = NULL;
+	int rc = db_open(path, flags, &d, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "open: %d %s", rc, err);
+	return d;
+}
+
+static void write_file(const char *p, const void *buf, size_t len, off_t at)
+{
+	int fd = open(p, O_WRONLY | O_CREAT, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, buf, len, at), (ssize_t)len);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/* A store with one user and n tokens (hash i+1, spam_hits 1). */
+static db *make_store(size_t n, int64_t *uid)
+{
+	db *d = open_ok(DB_OPEN_CREATE);
+	uint64_t *h = malloc(n * sizeof(*h));
+	db_totals one = { .spam_learned = 1 };
+
+	ck_assert_ptr_nonnull(h);
+	for (size_t i = 0; i < n; i++)
+		h[i] = i + 1;
+	ck_assert_int_eq(db_user(d, "alice", 1, uid), 0);
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, *uid, h, n, 1, 0, 1), 0);
+	ck_assert_int_eq(db_totals_add(d, *uid, &one), 0);
+	ck_assert_int_eq(db_commit(d), 0);
+	free(h);
+	return d;
+}
+
+START_TEST(test_persists)
+{
+	int64_t uid, again;
+	db *d = make_store(10, &uid);
+	db_token t = { .hash = 3 };
+	char v[8];
+	int found;
+
+	ck_assert_int_eq(db_pref_set(d, uid, "k", "v"), 0);
+	db_close(d);
+	/* plain path and sqlite: spec name the same store */
+	d = open_ok(0);
+	ck_assert_int_eq(db_user(d, "alice", 0, &again), 0);
+	ck_assert_int_eq(again, uid);
+	ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), 0);
+	ck_assert_int_eq(t.spam_hits, 1);
+	db_close(d);
+	char spec[160];
+	snprintf(spec, sizeof(spec), "sqlite:%s", path);
+	ck_assert_int_eq(db_open(spec, DB_OPEN_READONLY, &d, err, sizeof(err)), 0);
+	ck_assert_int_eq(db_pref_get(d, uid, "k", v, sizeof(v), &found), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_str_eq(v, "v");
+	db_close(d);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	db *d = (db *)1;
+
+	ck_assert_int_eq(db_open(path, 0, &d, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_null(d);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_int_eq(db_open(path, DB_OPEN_READONLY | DB_OPEN_CREATE, &d,
+	    err, sizeof(err)), -ENOENT);
+	/* an empty file is not a store unless we may create it */
+	write_file(path, "", 0, 0);
+	ck_assert_int_eq(db_open(path, 0, &d, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "empty"));
+	d = open_ok(DB_OPEN_CREATE);
+	db_close(d);
+	d = open_ok(0);
+	db_close(d);
+}
+END_TEST
+
+START_TEST(test_random_bytes)
+{
+	unsigned char junk[8192];
+	db *d = (db *)1;
+
+	srand(42);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)rand();
+	write_file(path, junk, sizeof(junk), 0);
+	ck_assert_int_eq(db_open(path, DB_OPEN_CREATE, &d, err, sizeof(err)), -EIO);
+	ck_assert_ptr_null(d);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "not a database"));
+	ck_assert_int_eq(db_open(path, DB_OPEN_READONLY, &d, err, sizeof(err)), -EIO);
+}
+END_TEST
+
+START_TEST(test_newer_schema)
+{
+	int64_t uid;
+	db *d = make_store(1, &uid);
+	/* user_version: 4 bytes, big-endian, at offset 60 of the header */
+	unsigned char v99[4] = { 0, 0, 0, 99 };
+
+	db_close(d);    /* the last close checkpoints the WAL into the file */
+	write_file(path, v99, 4, 60);
+	ck_assert_int_eq(db_open(path, 0, &d, err, sizeof(err)), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "newer"));
+	ck_assert_ptr_nonnull(strstr(err, "99"));
+}
+END_TEST
+
+START_TEST(test_foreign_database)
+{
+	int64_t uid;
+	db *d = make_store(1, &uid);
+
+	/* another program's database: tables, no version, no application id */
+	ck_assert_int_eq(db_sqlite_exec(d, "PRAGMA user_version = 0; "
+	    "PRAGMA application_id = 0"), 0);
+	db_close(d);
+	ck_assert_int_eq(db_open(path, DB_OPEN_CREATE, &d, err, sizeof(err)),
+	    -EPROTO);
+	ck_assert_ptr_nonnull(strstr(err, "not a spamsift store"));
+	ck_assert_int_eq(db_sqlite_exec(NULL, "SELECT 1"), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_locked)
+{
+	int64_t uid;
+	db *a = make_store(5, &uid);
+	db *b = open_ok(0);
+	uint64_t h = 1;
+	db_token t = { .hash = 1 };
+
+	ck_assert_int_eq(db_busy_timeout(b, 50), 0);
+	ck_assert_int_eq(db_begin(a), 0);
+	ck_assert_int_eq(db_tokens_update(a, uid, &h, 1, 1, 0, 2), 0);
+	/* writers wait, then fail with -EBUSY and a clear message */
+	ck_assert_int_eq(db_begin(b), -EBUSY);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(b), path));
+	ck_assert_ptr_nonnull(strstr(db_errmsg(b), "locked"));
+	ck_assert_int_eq(db_tokens_update(b, uid, &h, 1, 1, 0, 2), -EBUSY);
+	ck_assert_int_eq(db_pref_set(b, uid, "k", "v"), -EBUSY);
+	/* readers do not wait, and see the last commit */
+	ck_assert_int_eq(db_tokens_get(b, uid, &t, 1), 0);
+	ck_assert_int_eq(t.spam_hits, 1);
+	ck_assert_int_eq(db_commit(a), 0);
+	ck_assert_int_eq(db_tokens_get(b, uid, &t, 1), 0);
+	ck_assert_int_eq(t.spam_hits, 2);
+	ck_assert_int_eq(db_begin(b), 0);
+	ck_assert_int_eq(db_commit(b), 0);
+	db_close(a);
+	db_close(b);
+}
+END_TEST
+
+START_TEST(test_close_rolls_back)
+{
+	int64_t uid;
+	db *a = make_store(5, &uid);
+	uint64_t h = 1;
+	db_token t = { .hash = 1 };
+
+	ck_assert_int_eq(db_begin(a), 0);
+	ck_assert_int_eq(db_tokens_update(a, uid, &h, 1, 5, 0, 2), 0);
+	db_close(a);
+	a = open_ok(0);
+	ck_assert_int_eq(db_tokens_get(a, uid, &t, 1), 0);
+	ck_assert_int_eq(t.spam_hits, 1);
+	ck_assert_int_eq(db_begin(a), 0);       /* the lock was released */
+	ck_assert_int_eq(db_rollback(a), 0);
+	db_close(a);
+}
+END_TEST
+
+START_TEST(test_disk_full)
+{
+	int64_t uid, n;
+	db *d = make_store(10, &uid);
+	uint64_t h[2000];
+	db_token t = { .hash = 1 };
+	int ok;
+
+	for (size_t i = 0; i < 2000; i++)
+		h[i] = 1000000 + i;
+	/* a store that may not grow stands in for a full disk */
+	ck_assert_int_eq(db_sqlite_exec(d, "PRAGMA max_page_count = 1"), 0);
+	ck_assert_int_eq(db_tokens_update(d, uid, h, 2000, 1, 0, 3), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), path));
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), "update tokens"));
+	/* nothing of the failed update was kept */
+	t.hash = h[0];
+	ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), 0);
+	ck_assert_int_eq(t.spam_hits, 0);
+	/* inside a transaction: the failure is reported; rollback works */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, uid, h, 2000, 1, 0, 3), -ENOSPC);
+	ck_assert_int_eq(db_rollback(d), 0);
+	ck_assert_int_eq(db_sqlite_exec(d, "PRAGMA max_page_count = 1000000"), 0);
+	ck_assert_int_eq(db_tokens_update(d, uid, h, 2000, 1, 0, 3), 0);
+	ck_assert_int_eq(db_purge(d, 4, 1, &n), 0);
+	ck_assert_int_eq(n, 2010);
+	ck_assert_int_eq(db_check(d, &ok, NULL), 0);
+	ck_assert_int_eq(ok, 1);
+	db_close(d);
+}
+END_TEST
+
+START_TEST(test_readonly_store_errors)
+{
+	int64_t uid;
+	db *d = make_store(1, &uid);
+
+	db_close(d);
+	d = open_ok(DB_OPEN_READONLY);
+	/* past db.c's own check, SQLite itself refuses */
+	ck_assert_int_eq(db_sqlite_exec(d, "DELETE FROM tokens"), -EROFS);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), path));
+	db_close(d);
+}
+END_TEST
+
+START_TEST(test_corrupt_pages)
+{
+	int64_t uid;
+	db *d = make_store(20000, &uid);
+	char junk[4096];
+	int ok = 1, rc;
+	char *rep = NULL;
+
+	db_close(d);
+	/* keep the header page, smash pages in the middle of the token tree */
+	memset(junk, 0xA5, sizeof(junk));
+	for (int p = 3; p < 40; p += 3)
+		write_file(path, junk, sizeof(junk), (off_t)p * 4096);
+	rc = db_open(path, 0, &d, err, sizeof(err));
+	if (rc == 0) {
+		rc = db_check(d, &ok, &rep);
+		ck_assert_msg(rc == -EIO || (rc == 0 && ok == 0),
+		    "corruption not detected: rc %d ok %d", rc, ok);
+		if (rc == 0)
+			ck_assert_ptr_nonnull(strstr(rep, "NOT ok"));
+		free(rep);
+		db_close(d);
+	} else {
+		ck_assert_int_eq(rc, -EIO);
+		ck_assert_ptr_nonnull(strstr(err, path));
+	}
+}
+END_TEST
+
+START_TEST(test_lookup_modes)
+{
+	int64_t uid;
+	db *d = make_store(3000, &uid);
+	static const int modes[] = { DB_SQLITE_LOOKUP_POINT, DB_SQLITE_LOOKUP_IN,
+	    DB_SQLITE_LOOKUP_JSON };
+	static const size_t batches[] = { 1, 7, 64, 500 };
+	size_t n = 1237;
+	db_token *t = malloc(n * sizeof(*t));
+	uint64_t odd[1];
+
+	ck_assert_ptr_nonnull(t);
+	/* token 2 also has innocent hits; hashes with the top bit set exist */
+	odd[0] = 2;
+	ck_assert_int_eq(db_tokens_update(d, uid, odd, 1, 0, 4, 1), 0);
+	odd[0] = UINT64_MAX - 1;
+	ck_assert_int_eq(db_tokens_update(d, uid, odd, 1, 3, 0, 1), 0);
+	for (size_t m = 0; m < 3; m++) {
+		for (size_t b = 0; b < 4; b++) {
+			ck_assert_int_eq(db_sqlite_lookup_mode(d, modes[m],
+			    batches[b]), 0);
+			for (size_t i = 0; i < n; i++) {
+				/* present: 1..3000; absent: above; duplicates */
+				t[i].hash = i % 5 == 0 ? 5000 + i : (i * 7) % 3100 + 1;
+				t[i].spam_hits = t[i].innocent_hits = -1;
+			}
+			t[n - 1].hash = UINT64_MAX - 1;
+			t[n - 2].hash = 2;
+			ck_assert_int_eq(db_tokens_get(d, uid, t, n), 0);
+			for (size_t i = 0; i < n - 2; i++) {
+				int present = t[i].hash <= 3000;
+
+				ck_assert_int_eq(t[i].spam_hits, present);
+				ck_assert_int_eq(t[i].innocent_hits,
+				    t[i].hash == 2 ? 4 : 0);
+			}
+			ck_assert_int_eq(t[n - 1].spam_hits, 3);
+			ck_assert_int_eq(t[n - 2].spam_hits, 1);
+			ck_assert_int_eq(t[n - 2].innocent_hits, 4);
+		}
+	}
+	ck_assert_int_eq(db_sqlite_lookup_mode(d, 9, 0), -EINVAL);
+	ck_assert_int_eq(db_sqlite_lookup_mode(d, 1, DB_SQLITE_MAX_BATCH + 1), -EINVAL);
+	free(t);
+	db_close(d);
+}
+END_TEST
+
+START_TEST(test_check_report)
+{
+	int64_t uid;
+	db *d = make_store(10, &uid);
+	char *rep = NULL;
+	int ok = 0;
+
+	ck_assert_int_eq(db_check(d, &ok, &rep), 0);
+	ck_assert_int_eq(ok, 1);
+	ck_assert_ptr_nonnull(strstr(rep, "integrity: ok"));
+	free(rep);
+	/* rows of a user that does not exist */
+	ck_assert_int_eq(db_sqlite_exec(d, "DELETE FROM users"), 0);
+	ck_assert_int_eq(db_check(d, &ok, &rep), 0);
+	ck_assert_int_eq(ok, 0);
+	ck_assert_ptr_nonnull(strstr(rep, "rows of unknown users: 11"));
+	free(rep);
+	ck_assert_int_eq(db_vacuum(d), 0);
+	db_close(d);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("db_sqlite");
+	TCase *tc = tcase_create("sqlite");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_persists);
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_random_bytes);
+	tcase_add_test(tc, test_newer_schema);
+	tcase_add_test(tc, test_foreign_database);
+	tcase_add_test(tc, test_locked);
+	tcase_add_test(tc, test_close_rolls_back);
+	tcase_add_test(tc, test_disk_full);
+	tcase_add_test(tc, test_readonly_store_errors);
+	tcase_add_test(tc, test_corrupt_pages);
+	tcase_add_test(tc, test_lookup_modes);
+	tcase_add_test(tc, test_check_report);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
