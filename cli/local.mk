@@ -1,5 +1,6 @@
 # cli/: the spamsift command.
 bin_PROGRAMS += spamsift
-spamsift_SOURCES = cli/spamsift.c
+spamsift_SOURCES = cli/spamsift.c cli/cli.h cli/cmd_admin.c cli/cmd_learn.c \
+	cli/learn.h cli/cmd_quarantine.c cli/cmd_export.c cli/input.c cli/input.h
 spamsift_LDADD = $(CORE_LIBS)
 dist_man_MANS += cli/spamsift.1

@@ -1,25 +1,31 @@
 /*
- * spamsift -- the command users and administrators run: train, retrain,
- * classify, tokens, lists, prefs, quarantine, stats, db, config.
- *
- * Only main() decides to stop; subcommands return an exit status:
- * 0 ok, 1 usage, 2 bad input, 3 store error.
+ * spamsift -- the command users and administrators run: global options,
+ * configuration, Trust, the store, and dispatch to the subcommands in
+ * cmd_*.c. Only main() decides to stop; subcommands return an exit status
+ * (0 ok, 1 usage, 2 bad input, 3 store error).
  */
 #include "config.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
-#include "conf/conf.h"
-
-#define EX_OK_ 0
-#define EX_USAGE_ 1
+#include "cli/cli.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: spamsift [-c FILE] [--db PATH] [-o Key=Value]... COMMAND [ARGS]\n"
+	    "usage: spamsift [-c FILE] [--db PATH] [-o Key=Value]... [-v] COMMAND [ARGS]\n"
+	    "\n"
+	    "Global options:\n"
+	    "  -c FILE          configuration file (default " CONF_DEFAULT_PATH ")\n"
+	    "  --db PATH        use this store file (same as -o StorePath=PATH)\n"
+	    "  -o Key=Value     override a configuration key (repeatable)\n"
+	    "  -v               verbose\n"
 	    "\n"
 	    "Commands:\n"
 	    "  train       learn messages as spam or ham\n"
@@ -29,28 +35,254 @@ static void usage(FILE *f)
 	    "  whitelist   manage a user's whitelist\n"
 	    "  blocklist   manage a user's blocklist\n"
 	    "  prefs       manage a user's preferences\n"
-	    "  quarantine  list, show, release, delete quarantined mail\n"
+	    "  quarantine  list, show, release, delete, expire quarantined mail\n"
 	    "  stats       per-user counters\n"
-	    "  db          check, purge, vacuum the store\n"
+	    "  db          init, check, purge, vacuum the store\n"
 	    "  config      check or show the configuration\n"
+	    "  export      write a user's tokens, lists and preferences to a file\n"
+	    "  import      read them back\n"
 	    "\n"
-	    "`spamsift COMMAND --help` describes a command; see spamsift(1).\n");
+	    "`spamsift COMMAND --help` describes a command; see spamsift(1).\n"
+	    "Exit status: 0 ok, 1 usage, 2 bad input, 3 store error.\n");
 }
+
+int cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int cli_store_error(cli *c, const char *what, int rc)
+{
+	fprintf(stderr, "spamsift: %s: %s\n", what,
+	    c->store ? db_errmsg(c->store) : strerror(-rc));
+	return CLI_STORE;
+}
+
+db *cli_store(cli *c, int create)
+{
+	char err[1024];
+	const char *path;
+	int rc;
+
+	if (c->store != NULL)
+		return c->store;
+	path = conf_str(c->cf, "StorePath");
+	if (path == NULL || *path == '\0') {
+		fprintf(stderr, "spamsift: StorePath: no store configured\n");
+		return NULL;
+	}
+	rc = db_open(path, create ? DB_OPEN_CREATE : 0, &c->store, err,
+	    sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "spamsift: %s\n", err);
+		c->store = NULL;
+		return NULL;
+	}
+	return c->store;
+}
+
+int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
+    size_t canonlen)
+{
+	char mapped[512], mine[512];
+	int rc;
+
+	*uid = 0;
+	if (name == NULL || *name == '\0') {
+		fprintf(stderr, "spamsift: --user is required\n");
+		return CLI_USAGE;
+	}
+	if (strcmp(name, DB_GLOBAL_USER) == 0)
+		snprintf(mapped, sizeof(mapped), "%s", name);
+	else if (usermap_lookup(c->umap, name, mapped, sizeof(mapped)) < 0) {
+		fprintf(stderr, "spamsift: --user %s: not a valid user\n", name);
+		return CLI_INPUT;
+	}
+	if (!c->trusted) {
+		if (usermap_lookup(c->umap, c->caller, mine, sizeof(mine)) < 0 ||
+		    strcmp(mine, mapped) != 0) {
+			fprintf(stderr, "spamsift: %s may act only as %s (not in Trust)\n",
+			    c->caller, c->caller);
+			return CLI_USAGE;
+		}
+	}
+	if (cli_store(c, create) == NULL)
+		return CLI_STORE;
+	rc = db_user(c->store, mapped, create, uid);
+	if (rc < 0)
+		return cli_store_error(c, "user lookup", rc);
+	if (canon != NULL)
+		snprintf(canon, canonlen, "%s", mapped);
+	return CLI_OK;
+}
+
+static void conf_warn(void *arg, const char *text)
+{
+	cli *c = arg;
+
+	if (c->verbose)
+		fprintf(stderr, "spamsift: warning: %s\n", text);
+}
+
+static const struct {
+	const char *name;                       /* subcommand */
+	int (*fn)(cli *c, int argc, char **argv); /* handler */
+} commands[] = {
+	{ "train", cmd_train }, { "retrain", cmd_retrain },
+	{ "classify", cmd_classify }, { "tokens", cmd_tokens },
+	{ "whitelist", cmd_list }, { "blocklist", cmd_list },
+	{ "prefs", cmd_prefs }, { "quarantine", cmd_quarantine },
+	{ "stats", cmd_stats }, { "db", cmd_db }, { "config", cmd_config },
+	{ "export", cmd_export }, { "import", cmd_import },
+};
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
+	cli c = { 0 };
+	const char *db_path = NULL;
+	char **overrides = calloc((size_t)argc + 1, sizeof(*overrides));
+	char err[1024], dbover[4200];
+	size_t noverrides = 0;
+	struct passwd *pw;
+	int i, rc = CLI_USAGE, elevated, chosen = 0, chosen_conf = 0;
+
+	if (overrides == NULL)
+		return CLI_STORE;
+	c.conf_path = CONF_DEFAULT_PATH;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			c.conf_path = argv[++i];
+			chosen = chosen_conf = 1;
+		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			db_path = argv[++i];
+			chosen = 1;
+		} else if (strncmp(argv[i], "--db=", 5) == 0) {
+			db_path = argv[i] + 5;
+			chosen = 1;
+		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+			overrides[noverrides++] = argv[++i];
+			chosen = 1;
+		} else if (strcmp(argv[i], "-v") == 0) {
+			c.verbose = 1;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			free(overrides);
+			return CLI_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("spamsift %s\n", PACKAGE_VERSION);
+			free(overrides);
+			return CLI_OK;
+		} else {
+			fprintf(stderr, "spamsift: unknown option %s\n", argv[i]);
+			usage(stderr);
+			free(overrides);
+			return CLI_USAGE;
+		}
+	}
+	if (i >= argc) {
 		usage(stderr);
-		return EX_USAGE_;
+		free(overrides);
+		return CLI_USAGE;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage(stdout);
-		return EX_OK_;
+
+	/* A subcommand's --help needs no configuration and no store. */
+	if (cli_wants_help(argc - i, argv + i)) {
+		for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+			if (strcmp(argv[i], commands[k].name) == 0) {
+				free(overrides);
+				return commands[k].fn(&c, argc - i, argv + i);
+			}
 	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("spamsift %s\n", PACKAGE_VERSION);
-		return EX_OK_;
+
+	pw = getpwuid(getuid());
+	snprintf(c.caller, sizeof(c.caller), "%s", pw ? pw->pw_name : "?");
+	elevated = getegid() != getgid() || geteuid() != getuid();
+
+	if (conf_new(&c.cf) < 0)
+		goto oom;
+	rc = conf_load(c.cf, c.conf_path, err, sizeof(err), conf_warn, &c);
+	if (rc == -ENOENT && !chosen_conf) {
+		/* No installed config: the built-in defaults apply. */
+		if (c.verbose)
+			fprintf(stderr, "spamsift: %s: not found, using defaults\n",
+			    c.conf_path);
+		rc = 0;
 	}
-	usage(stderr);
-	return EX_USAGE_;
+	if (rc < 0) {
+		fprintf(stderr, "spamsift: %s\n", err);
+		rc = CLI_INPUT;
+		goto out;
+	}
+	{
+		size_t n;
+		const char *const *trust = conf_list(c.cf, "Trust", &n);
+
+		for (size_t k = 0; k < n; k++)
+			if (strcmp(trust[k], c.caller) == 0)
+				c.trusted = 1;
+		if (getuid() == 0)
+			c.trusted = 1;
+	}
+	if (elevated && !c.trusted && chosen) {
+		fprintf(stderr, "spamsift: %s is not in Trust: -c, --db and -o are "
+		    "not allowed\n", c.caller);
+		rc = CLI_USAGE;
+		goto out;
+	}
+	for (size_t k = 0; k < noverrides; k++)
+		if (conf_set(c.cf, overrides[k], err, sizeof(err)) < 0) {
+			fprintf(stderr, "spamsift: %s\n", err);
+			rc = CLI_INPUT;
+			goto out;
+		}
+	if (db_path != NULL) {
+		snprintf(dbover, sizeof(dbover), "StorePath=%s", db_path);
+		if (conf_set(c.cf, dbover, err, sizeof(err)) < 0) {
+			fprintf(stderr, "spamsift: %s\n", err);
+			rc = CLI_INPUT;
+			goto out;
+		}
+	}
+	if (conf_finish(c.cf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "spamsift: %s\n", err);
+		rc = CLI_INPUT;
+		goto out;
+	}
+	{
+		const char *mode = conf_str(c.cf, "UserMap");
+		int m = usermap_mode(mode ? mode : "full");
+
+		if (usermap_open(m < 0 ? USERMAP_FULL : m, conf_str(c.cf, "AliasFile"),
+		    &c.umap, err, sizeof(err)) < 0) {
+			fprintf(stderr, "spamsift: %s\n", err);
+			rc = CLI_INPUT;
+			goto out;
+		}
+	}
+
+	rc = -1;
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(argv[i], commands[k].name) == 0)
+			rc = commands[k].fn(&c, argc - i, argv + i);
+	if (rc < 0) {
+		fprintf(stderr, "spamsift: unknown command %s\n", argv[i]);
+		usage(stderr);
+		rc = CLI_USAGE;
+	}
+out:
+	db_close(c.store);
+	usermap_close(c.umap);
+	conf_unref(c.cf);
+	free(overrides);
+	return rc;
+oom:
+	fprintf(stderr, "spamsift: out of memory\n");
+	free(overrides);
+	return CLI_STORE;
 }

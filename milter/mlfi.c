@@ -1,62 +1,353 @@
 /*
- * mlfi -- libmilter callbacks (see mlfi.h).
+ * mlfi -- libmilter callbacks of spamsift-milter (see mlfi.h).
  *
  * Protocol economy: every event Postfix must wait for costs a round trip, so
- * the negotiation skips the steps we do not use and asks for no-reply on the
- * headers and body chunks we only read.
+ * the negotiation skips the steps we do not use (connect, helo, data,
+ * unknown) and asks for no-reply on MAIL, RCPT, headers, end of headers and
+ * body chunks: Postfix waits only at end of message.
+ *
+ * Lifetimes: a conn lives from negotiate to close; its message fields are
+ * freed by msg_state_reset() from envfrom (a new transaction), eom, abort and
+ * close. The store and libmagic handles are per worker thread (thread-local,
+ * closed by the key destructor): neither is thread-safe.
+ *
+ * Decisions at end of message, per distinct user among the recipients:
+ *   whitelisted/blocklisted sender, else the Bayesian verdict of the user's
+ *   merged model; then spamAction: tag (headers, subject prefix), quarantine
+ *   (stored in the store's quarantine before the reply, recipient removed;
+ *   QuarantineMode postfix holds the whole message in Postfix's hold queue),
+ *   reject (550 when every recipient would reject).
+ * Headers describe the delivered recipients only: X-Spamsift-Result is their
+ * common verdict, or "Mixed" when they disagree (then no Probability and no
+ * Subject tag); each delivered user gets its own X-Spamsift-Signature line.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <magic.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "classifier/filter.h"
+#include "classifier/msg.h"
+#include "classifier/tok.h"
+#include "conf/profile.h"
+#include "conf/usermap.h"
+#include "db/db.h"
 #include "milter/log.h"
 #include "milter/mlfi.h"
 
-/* The current configuration snapshot; swapped under lock on reload. */
-static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
-static conf *current;
+/* Recipients per message we track (Postfix's default limit is 1000). */
+#define MAX_RCPTS 1000
 
-/* Per-connection state. */
+/* Configuration snapshot: conf + usermap, refcounted by conf's counter. */
+typedef struct snap {
+	conf *cf;               /* the configuration */
+	usermap *umap;          /* recipient -> user */
+	int refs;               /* references (under snap_lock) */
+} snap;
+
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static snap *current;
+
+/* Per-thread resources. */
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+typedef struct tls {
+	db *store;              /* this thread's store handle */
+	char store_path[4096];  /* the path it was opened with */
+	magic_t magic;          /* this thread's libmagic handle */
+} tls;
+
+/* One recipient. */
+typedef struct rcpt {
+	char *addr;             /* envelope address as given (with <>) */
+	char *user;             /* spamsift user it maps to */
+} rcpt;
+
+/* Per-connection state (message fields reset per message). */
 typedef struct conn {
-	conf *cf;               /* config snapshot for the connection's life */
-	char *client_addr;      /* client IP address */
-	char *queue_id;         /* Postfix queue id of the current message */
+	snap *sn;               /* config snapshot for the connection's life */
 	unsigned long pflags;   /* protocol flags granted by the MTA */
+	profile_parse pp;       /* parser options (points into sn->cf) */
+	msg *parser;            /* streaming parser, reused per message */
+	tokset *toks;           /* tokens of the current message */
+	/* message state */
+	char *sender;           /* envelope sender (lowercase, no <>) */
+	char *queue_id;         /* Postfix queue id */
+	rcpt *rcpts;            /* recipients */
+	size_t nrcpts;          /* number of recipients */
+	size_t forged;          /* X-Spamsift-* headers seen (to remove) */
+	char **forged_names;    /* their names, in order */
+	int skip;               /* do not classify (auth, network, opt-out) */
+	int debug;              /* verbose logging for this client */
+	int error;              /* an internal error happened: OnFail */
+	char errwhy[1200];      /* why */
+	int had_subject;        /* message has a Subject header */
+	char *raw_subject;      /* its value as received (encoded words intact) */
+	char *client_addr;      /* client IP ({client_addr}), or NULL */
+	int leadspc;            /* header values keep their leading space */
+	FILE *copy;             /* message copy for the quarantine, or NULL */
+	size_t copy_len;        /* its length */
+	int want_copy;          /* some recipient may quarantine */
+	struct timespec start;  /* first callback of the message */
 } conn;
+
+static void tls_free(void *p)
+{
+	tls *t = p;
+
+	if (t == NULL)
+		return;
+	db_close(t->store);
+	if (t->magic != NULL)
+		magic_close(t->magic);
+	free(t);
+}
+
+static void tls_init(void)
+{
+	pthread_key_create(&tls_key, tls_free);
+}
+
+/* This thread's resources; NULL only when out of memory. */
+static tls *thread_res(void)
+{
+	tls *t;
+
+	pthread_once(&tls_once, tls_init);
+	t = pthread_getspecific(tls_key);
+	if (t == NULL) {
+		t = calloc(1, sizeof(*t));
+		if (t == NULL)
+			return NULL;
+		t->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
+		if (t->magic != NULL && magic_load(t->magic, NULL) != 0) {
+			magic_close(t->magic);
+			t->magic = NULL;
+		}
+		pthread_setspecific(tls_key, t);
+	}
+	return t;
+}
+
+/* This thread's store for the snapshot's StorePath; NULL with why on error. */
+static db *thread_store(const conf *cf, char *why, size_t whylen)
+{
+	tls *t = thread_res();
+	const char *path = conf_str(cf, "StorePath");
+	int rc;
+
+	if (t == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	if (path == NULL)
+		path = "";
+	if (t->store != NULL && strcmp(t->store_path, path) != 0) {
+		db_close(t->store);
+		t->store = NULL;
+	}
+	if (t->store == NULL) {
+		rc = db_open(path, DB_OPEN_CREATE, &t->store, why, whylen);
+		if (rc < 0) {
+			t->store = NULL;
+			return NULL;
+		}
+		snprintf(t->store_path, sizeof(t->store_path), "%s", path);
+	}
+	return t->store;
+}
+
+static void snap_unref(snap *s)
+{
+	int last;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&snap_lock);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&snap_lock);
+	if (last) {
+		usermap_close(s->umap);
+		conf_unref(s->cf);
+		free(s);
+	}
+}
+
+static snap *snap_get(void)
+{
+	snap *s;
+
+	pthread_mutex_lock(&snap_lock);
+	s = current;
+	if (s != NULL)
+		s->refs++;
+	pthread_mutex_unlock(&snap_lock);
+	return s;
+}
+
+int mlfi_install(conf *c, char *err, size_t errlen)
+{
+	const char *mode = conf_str(c, "UserMap");
+	int m = usermap_mode(mode ? mode : "full");
+	snap *s = calloc(1, sizeof(*s)), *old;
+
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (usermap_open(m < 0 ? USERMAP_FULL : m, conf_str(c, "AliasFile"),
+	    &s->umap, err, errlen) < 0) {
+		free(s);
+		return -EINVAL;
+	}
+	s->cf = conf_ref(c);
+	s->refs = 1;
+	pthread_mutex_lock(&snap_lock);
+	old = current;
+	current = s;
+	pthread_mutex_unlock(&snap_lock);
+	snap_unref(old);
+	return 0;
+}
 
 int mlfi_init(conf *c, const char *path, char **overrides, size_t noverrides)
 {
+	char err[1024];
+
 	(void)path;
 	(void)overrides;
 	(void)noverrides;
-	current = conf_ref(c);
+	if (mlfi_install(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "spamsift-milter: %s\n", err);
+		return -1;
+	}
 	return 0;
 }
 
 void mlfi_shutdown(void)
 {
-	pthread_mutex_lock(&conf_lock);
-	conf_unref(current);
+	snap *s;
+
+	pthread_mutex_lock(&snap_lock);
+	s = current;
 	current = NULL;
-	pthread_mutex_unlock(&conf_lock);
+	pthread_mutex_unlock(&snap_lock);
+	snap_unref(s);
 }
 
-static conf *snapshot(void)
+static const char *qid(const conn *cn)
 {
-	conf *c;
-
-	pthread_mutex_lock(&conf_lock);
-	c = conf_ref(current);
-	pthread_mutex_unlock(&conf_lock);
-	return c;
+	return cn->queue_id ? cn->queue_id : "NOQUEUE";
 }
 
-static void msg_reset(conn *cn)
+static void msg_state_reset(conn *cn)
 {
+	free(cn->sender);
+	cn->sender = NULL;
 	free(cn->queue_id);
 	cn->queue_id = NULL;
+	for (size_t i = 0; i < cn->nrcpts; i++) {
+		free(cn->rcpts[i].addr);
+		free(cn->rcpts[i].user);
+	}
+	free(cn->rcpts);
+	cn->rcpts = NULL;
+	cn->nrcpts = 0;
+	for (size_t i = 0; i < cn->forged; i++)
+		free(cn->forged_names[i]);
+	free(cn->forged_names);
+	cn->forged_names = NULL;
+	cn->forged = 0;
+	/* The copy is an unlinked temporary file: closing it deletes it. */
+	if (cn->copy != NULL)
+		fclose(cn->copy);
+	cn->copy = NULL;
+	cn->copy_len = 0;
+	cn->want_copy = 0;
+	cn->skip = 0;
+	cn->error = 0;
+	cn->errwhy[0] = '\0';
+	cn->had_subject = 0;
+	free(cn->raw_subject);
+	cn->raw_subject = NULL;
+	free(cn->client_addr);
+	cn->client_addr = NULL;
+	if (cn->toks != NULL)
+		tokset_clear(cn->toks);
+}
+
+/* Record an internal error; the message then gets OnFail. */
+static void fail(conn *cn, const char *fmt, const char *detail)
+{
+	if (cn->error)
+		return;
+	cn->error = 1;
+	snprintf(cn->errwhy, sizeof(cn->errwhy), fmt, detail);
+}
+
+/* A callback granted a no-reply flag must answer SMFIS_NOREPLY. */
+static sfsistat reply(conn *cn, unsigned long flag)
+{
+	if (cn != NULL && (cn->pflags & flag))
+		return SMFIS_NOREPLY;
+	return SMFIS_CONTINUE;
+}
+
+/* Is the IPv4/IPv6 address addr inside one of the CIDR entries of list? */
+static int in_networks(const char *addr, const char *const *list, size_t n)
+{
+	unsigned char a[16], b[16];
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	size_t alen = fam == AF_INET6 ? 16 : 4;
+
+	if (inet_pton(fam, addr, a) != 1)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char net[128], *slash;
+		long bits;
+
+		snprintf(net, sizeof(net), "%s", list[i]);
+		slash = strchr(net, '/');
+		bits = slash ? strtol(slash + 1, NULL, 10) : (long)alen * 8;
+		if (slash)
+			*slash = '\0';
+		if ((strchr(net, ':') ? AF_INET6 : AF_INET) != fam ||
+		    inet_pton(fam, net, b) != 1)
+			continue;
+		if (bits < 0 || bits > (long)alen * 8)
+			continue;
+		size_t full = (size_t)bits / 8, rest = (size_t)bits % 8;
+
+		if (memcmp(a, b, full) != 0)
+			continue;
+		if (rest && ((a[full] ^ b[full]) & (0xff << (8 - rest)) & 0xff))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+static int listed_peer(const char *addr, const conf *cf)
+{
+	size_t n;
+	const char *const *list = conf_list(cf, "DebugPeer", &n);
+
+	if (addr == NULL || n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(list[i], addr) == 0)
+			return 1;
+	return in_networks(addr, list, n);
 }
 
 static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
@@ -65,8 +356,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
 {
 	unsigned long want = SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
 	    SMFIP_NODATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
-	    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NOHDRS | SMFIP_NOBODY |
-	    SMFIP_NOEOH | SMFIP_NORCPT;
+	    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_HDR_LEADSPC;
 	conn *cn;
 
 	(void)f2;
@@ -79,38 +369,573 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
 	cn = calloc(1, sizeof(*cn));
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
-	cn->cf = snapshot();
+	cn->sn = snap_get();
 	cn->pflags = *pf1;
+	cn->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	if (cn->sn == NULL) {
+		free(cn);
+		return SMFIS_TEMPFAIL;
+	}
 	smfi_setpriv(ctx, cn);
 	return SMFIS_CONTINUE;
 }
 
-/* A callback granted a no-reply flag must answer SMFIS_NOREPLY. */
-static sfsistat reply(SMFICTX *ctx, unsigned long flag, sfsistat normal)
+/* Lazily make the parser (needs this thread's libmagic handle). */
+static int ensure_parser(conn *cn)
 {
-	conn *cn = smfi_getpriv(ctx);
+	tls *t;
 
-	if (cn != NULL && (cn->pflags & flag) && normal == SMFIS_CONTINUE)
-		return SMFIS_NOREPLY;
-	return normal;
+	if (cn->parser != NULL)
+		return 0;
+	t = thread_res();
+	profile_parser(cn->sn->cf, t ? t->magic : NULL, &cn->pp);
+	if (tokset_new((size_t)conf_int(cn->sn->cf, "MaxTokens"), 0, &cn->toks) < 0 ||
+	    msg_new(&cn->pp.opts, &cn->parser) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 {
-	(void)argv;
-	return reply(ctx, SMFIP_NR_MAIL, SMFIS_CONTINUE);
+	conn *cn = smfi_getpriv(ctx);
+	const conf *cf;
+	const char *auth, *addr;
+	char buf[1024];
+	size_t n;
+
+	if (cn == NULL)
+		return SMFIS_TEMPFAIL;
+	msg_state_reset(cn);
+	cf = cn->sn->cf;
+	clock_gettime(CLOCK_MONOTONIC, &cn->start);
+	if (usermap_address(argv[0] ? argv[0] : "", buf, sizeof(buf)) == 0)
+		cn->sender = strdup(buf);
+	else
+		cn->sender = strdup("");
+	addr = smfi_getsymval(ctx, "{client_addr}");
+	if (addr != NULL)
+		cn->client_addr = strdup(addr);
+	cn->debug = listed_peer(addr, cf);
+	auth = smfi_getsymval(ctx, "{auth_authen}");
+	if (auth != NULL && *auth && conf_bool(cf, "SkipAuthenticated"))
+		cn->skip = 1;
+	if (addr != NULL && !cn->skip) {
+		const char *const *nets = conf_list(cf, "SkipNetworks", &n);
+
+		if (n && in_networks(addr, nets, n))
+			cn->skip = 1;
+	}
+	if (ensure_parser(cn) < 0)
+		fail(cn, "%s", "out of memory");
+	else
+		msg_reset(cn->parser, cn->toks);
+	if (cn->debug)
+		log_debug("NOQUEUE: from=<%s> client=%s skip=%d", cn->sender,
+		    addr ? addr : "?", cn->skip);
+	return reply(cn, SMFIP_NR_MAIL);
+}
+
+static sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	conn *cn = smfi_getpriv(ctx);
+	char user[512];
+	rcpt *r;
+
+	if (cn == NULL)
+		return SMFIS_TEMPFAIL;
+	if (cn->nrcpts >= MAX_RCPTS)
+		return reply(cn, SMFIP_NR_RCPT);
+	if (usermap_lookup(cn->sn->umap, argv[0] ? argv[0] : "", user,
+	    sizeof(user)) < 0)
+		return reply(cn, SMFIP_NR_RCPT);
+	r = realloc(cn->rcpts, (cn->nrcpts + 1) * sizeof(*r));
+	if (r == NULL) {
+		fail(cn, "%s", "out of memory");
+		return reply(cn, SMFIP_NR_RCPT);
+	}
+	cn->rcpts = r;
+	r[cn->nrcpts].addr = strdup(argv[0]);
+	r[cn->nrcpts].user = strdup(user);
+	if (r[cn->nrcpts].addr == NULL || r[cn->nrcpts].user == NULL) {
+		free(r[cn->nrcpts].addr);
+		free(r[cn->nrcpts].user);
+		fail(cn, "%s", "out of memory");
+		return reply(cn, SMFIP_NR_RCPT);
+	}
+	cn->nrcpts++;
+	return reply(cn, SMFIP_NR_RCPT);
+}
+
+/* Append to the quarantine copy (a temporary file, unlinked at creation). */
+static void copy_out(conn *cn, const char *buf, size_t len)
+{
+	if (cn->copy == NULL || cn->error)
+		return;
+	if (fwrite(buf, 1, len, cn->copy) != len) {
+		fail(cn, "quarantine copy: %s", strerror(errno));
+		return;
+	}
+	cn->copy_len += len;
+}
+
+/* Decide at the first header whether a quarantine copy is needed. */
+static void plan_copy(conn *cn)
+{
+	const conf *cf = cn->sn->cf;
+	char tmpl[4200];
+	int fd;
+
+	if (cn->want_copy || cn->skip || cn->error)
+		return;
+	cn->want_copy = -1;
+	if (strcmp(conf_str(cf, "QuarantineMode") ? conf_str(cf, "QuarantineMode") : "",
+	    "postfix") == 0)
+		return;
+	/* Any recipient whose effective action is quarantine needs a copy. */
+	{
+		char why[512];
+		db *d = thread_store(cf, why, sizeof(why));
+		int need = 0;
+
+		for (size_t i = 0; i < cn->nrcpts && !need; i++) {
+			profile p;
+			int64_t uid = 0;
+
+			if (d != NULL)
+				db_user(d, cn->rcpts[i].user, 0, &uid);
+			if (profile_user(cf, d, uid, &p) == 0 &&
+			    p.spam_action == PROFILE_QUARANTINE)
+				need = 1;
+		}
+		if (!need)
+			return;
+	}
+	snprintf(tmpl, sizeof(tmpl), "%s/spamsift.XXXXXX",
+	    conf_str(cf, "TempDir") ? conf_str(cf, "TempDir") : "/tmp");
+	fd = mkstemp(tmpl);
+	if (fd < 0) {
+		fail(cn, "quarantine copy: %s", strerror(errno));
+		return;
+	}
+	unlink(tmpl);
+	cn->copy = fdopen(fd, "w+");
+	if (cn->copy == NULL) {
+		close(fd);
+		fail(cn, "quarantine copy: %s", strerror(errno));
+		return;
+	}
+	/* Stay in memory (stdio buffer) up to QuarantineMemory. */
+	setvbuf(cn->copy, NULL, _IOFBF,
+	    (size_t)conf_int(cf, "QuarantineMemory") > 0 ?
+	    (size_t)conf_int(cf, "QuarantineMemory") : BUFSIZ);
+	cn->want_copy = 1;
+}
+
+static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	conn *cn = smfi_getpriv(ctx);
+
+	if (cn == NULL)
+		return SMFIS_TEMPFAIL;
+	if (cn->queue_id == NULL) {
+		const char *q = smfi_getsymval(ctx, "i");
+
+		if (q != NULL)
+			cn->queue_id = strdup(q);
+	}
+	if (cn->want_copy == 0)
+		plan_copy(cn);
+	/* A sender must not forge our verdict: remember X-Spamsift-* to delete. */
+	if (strncasecmp(name, "X-Spamsift-", 11) == 0) {
+		char **nn = realloc(cn->forged_names, (cn->forged + 1) * sizeof(*nn));
+
+		if (nn != NULL) {
+			cn->forged_names = nn;
+			nn[cn->forged] = strdup(name);
+			if (nn[cn->forged] != NULL)
+				cn->forged++;
+		}
+		return reply(cn, SMFIP_NR_HDR);
+	}
+	if (strcasecmp(name, "Subject") == 0 && !cn->had_subject) {
+		cn->had_subject = 1;
+		cn->raw_subject = strdup(value);
+	}
+	if (cn->copy != NULL) {
+		/* SMFIP_HDR_LEADSPC: value keeps its leading space. */
+		copy_out(cn, name, strlen(name));
+		copy_out(cn, ":", 1);
+		copy_out(cn, value, strlen(value));
+		copy_out(cn, "\r\n", 2);
+	}
+	if (!cn->skip && !cn->error && cn->parser != NULL &&
+	    msg_header(cn->parser, name, value) < 0)
+		fail(cn, "%s", "parser: out of memory");
+	return reply(cn, SMFIP_NR_HDR);
+}
+
+static sfsistat mlfi_eoh(SMFICTX *ctx)
+{
+	conn *cn = smfi_getpriv(ctx);
+
+	if (cn == NULL)
+		return SMFIS_TEMPFAIL;
+	if (cn->copy != NULL)
+		copy_out(cn, "\r\n", 2);
+	if (!cn->skip && !cn->error && cn->parser != NULL && msg_eoh(cn->parser) < 0)
+		fail(cn, "%s", "parser: out of memory");
+	return reply(cn, SMFIP_NR_EOH);
+}
+
+static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *buf, size_t len)
+{
+	conn *cn = smfi_getpriv(ctx);
+
+	if (cn == NULL)
+		return SMFIS_TEMPFAIL;
+	if (cn->copy != NULL)
+		copy_out(cn, (const char *)buf, len);
+	if (!cn->skip && !cn->error && cn->parser != NULL &&
+	    msg_body(cn->parser, (const char *)buf, len) < 0)
+		fail(cn, "%s", "parser: out of memory");
+	return reply(cn, SMFIP_NR_BODY);
+}
+
+/*
+ * Add a header; with SMFIP_HDR_LEADSPC the value must carry the space after
+ * the colon itself.
+ */
+static void add_header(SMFICTX *ctx, const conn *cn, const char *name,
+    const char *value)
+{
+	char buf[2048];
+
+	snprintf(buf, sizeof(buf), "%s%s", cn->leadspc ? " " : "", value);
+	smfi_addheader(ctx, (char *)name, buf);
+}
+
+/* One distinct user's verdict. */
+typedef struct verdict {
+	const char *user;       /* user name (borrowed from rcpts) */
+	profile prof;           /* effective settings */
+	filter_result res;      /* classification */
+	int classified;         /* res is valid */
+	int action;             /* PROFILE_* taken for spam, -1 none */
+} verdict;
+
+static const char *result_name(int cls)
+{
+	switch (cls) {
+	case BAYES_SPAM: return "Spam";
+	case BAYES_WHITELISTED: return "Whitelisted";
+	case BAYES_BLOCKLISTED: return "Blocklisted";
+	default: return "Innocent";
+	}
+}
+
+static int is_spam(int cls)
+{
+	return cls == BAYES_SPAM || cls == BAYES_BLOCKLISTED;
+}
+
+static long elapsed_ms(const conn *cn)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - cn->start.tv_sec) * 1000 +
+	    (now.tv_nsec - cn->start.tv_nsec) / 1000000);
+}
+
+/* OnFail: the configured answer to an internal error, with one log line. */
+static sfsistat on_fail(SMFICTX *ctx, conn *cn)
+{
+	const char *mode = conf_str(cn->sn->cf, "OnFail");
+	int accept = mode != NULL && strcmp(mode, "accept") == 0;
+
+	log_warning("%s: internal error, %s: %s", qid(cn),
+	    accept ? "accepting" : "tempfail", cn->errwhy);
+	if (accept)
+		return SMFIS_ACCEPT;
+	smfi_setreply(ctx, "451", "4.3.0", "Spam filter temporarily unavailable");
+	return SMFIS_TEMPFAIL;
+}
+
+/* Store the message in uid's quarantine; 0 or -errno. */
+static int quarantine_store(conn *cn, db *d, const verdict *v, const char *rcpts)
+{
+	db_quar q = { 0 };
+	char *data;
+	int64_t uid = 0, id = 0;
+	int rc;
+
+	if (cn->copy == NULL)
+		return -EIO;
+	if (fflush(cn->copy) != 0)
+		return -errno;
+	data = malloc(cn->copy_len ? cn->copy_len : 1);
+	if (data == NULL)
+		return -ENOMEM;
+	rewind(cn->copy);
+	if (fread(data, 1, cn->copy_len, cn->copy) != cn->copy_len) {
+		free(data);
+		return -EIO;
+	}
+	fseek(cn->copy, 0, SEEK_END);
+	rc = db_user(d, v->user, 1, &uid);
+	if (rc == 0) {
+		q.uid = uid;
+		q.sender = cn->sender;
+		q.recipients = rcpts;
+		q.subject = msg_subject(cn->parser);
+		q.signature = v->res.sig_id;
+		q.probability = v->res.verdict.probability;
+		q.when = time(NULL);
+		q.data = data;
+		q.len = cn->copy_len;
+		rc = db_quar_put(d, &q, &id);
+	}
+	free(data);
+	return rc;
 }
 
 static sfsistat mlfi_eom(SMFICTX *ctx)
 {
 	conn *cn = smfi_getpriv(ctx);
-	const char *qid = smfi_getsymval(ctx, "i");
+	const conf *cf;
+	verdict *vs = NULL;
+	size_t nv = 0, delivered = 0, rejecting = 0, quarantined = 0;
+	char why[1024], logbuf[2048];
+	size_t lp = 0;
+	int all_reject = 1, held = 0, rc;
+	db *d = NULL;
+	sfsistat ret = SMFIS_CONTINUE;
 
-	if (cn != NULL) {
-		log_info("%s: accepted", qid ? qid : "NOQUEUE");
-		msg_reset(cn);
+	if (cn == NULL)
+		return SMFIS_TEMPFAIL;
+	cf = cn->sn->cf;
+	if (cn->queue_id == NULL) {
+		const char *q = smfi_getsymval(ctx, "i");
+
+		if (q != NULL)
+			cn->queue_id = strdup(q);
 	}
-	return SMFIS_ACCEPT;
+	/* Forged verdicts go first, whatever happens next. */
+	for (size_t i = cn->forged; i > 0; i--) {
+		int idx = 1;
+
+		for (size_t k = 0; k + 1 < i; k++)
+			if (strcasecmp(cn->forged_names[k], cn->forged_names[i - 1]) == 0)
+				idx++;
+		smfi_chgheader(ctx, cn->forged_names[i - 1], idx, NULL);
+	}
+	if (cn->skip) {
+		log_info("%s: from=<%s> skipped (trusted sender), %ldms", qid(cn),
+		    cn->sender ? cn->sender : "", elapsed_ms(cn));
+		goto done;
+	}
+	if (!cn->error && msg_end(cn->parser) < 0)
+		fail(cn, "%s", "parser: out of memory");
+	if (!cn->error && (d = thread_store(cf, why, sizeof(why))) == NULL)
+		fail(cn, "store: %s", why);
+	if (cn->error) {
+		ret = on_fail(ctx, cn);
+		goto done;
+	}
+	vs = calloc(cn->nrcpts ? cn->nrcpts : 1, sizeof(*vs));
+	if (vs == NULL) {
+		fail(cn, "%s", "out of memory");
+		ret = on_fail(ctx, cn);
+		goto done;
+	}
+	/* Classify once per distinct user. */
+	for (size_t i = 0; i < cn->nrcpts; i++) {
+		verdict *v = NULL;
+		int64_t uid = 0;
+
+		for (size_t k = 0; k < nv; k++)
+			if (strcmp(vs[k].user, cn->rcpts[i].user) == 0)
+				v = &vs[k];
+		if (v != NULL)
+			continue;
+		v = &vs[nv++];
+		v->user = cn->rcpts[i].user;
+		v->action = -1;
+		rc = db_user(d, v->user, 0, &uid);
+		if (rc == 0)
+			rc = profile_user(cf, d, uid, &v->prof);
+		if (rc < 0) {
+			fail(cn, "store: %s", db_errmsg(d));
+			break;
+		}
+		if (v->prof.opt_out)
+			continue;
+		rc = filter_classify(d, v->user, cn->toks, cn->sender, &v->prof.fp,
+		    time(NULL), &v->res);
+		if (rc < 0) {
+			fail(cn, "classify: %s", db_errmsg(d));
+			break;
+		}
+		v->classified = 1;
+		if (is_spam(v->res.verdict.cls)) {
+			v->action = v->prof.spam_action;
+			if (v->action == PROFILE_REJECT &&
+			    v->res.verdict.probability < v->prof.reject_threshold &&
+			    v->res.verdict.cls != BAYES_BLOCKLISTED)
+				v->action = PROFILE_TAG;
+		}
+		if (v->action != PROFILE_REJECT)
+			all_reject = 0;
+	}
+	if (cn->error) {
+		ret = on_fail(ctx, cn);
+		goto done;
+	}
+	if (nv == 0)
+		all_reject = 0;
+	/* Reject only when every recipient would. */
+	if (all_reject) {
+		const char *text = conf_str(cf, "RejectText");
+
+		smfi_setreply(ctx, "550", "5.7.1", (char *)(text && *text ? text :
+		    "Message rejected as spam"));
+		rejecting = nv;
+		ret = SMFIS_REJECT;
+		goto log;
+	}
+	/* Quarantine: Postfix's hold queue, or our store per user. */
+	for (size_t k = 0; k < nv; k++) {
+		verdict *v = &vs[k];
+
+		if (v->action == PROFILE_REJECT)
+			v->action = PROFILE_TAG;   /* others deliver: tag instead */
+		if (v->action != PROFILE_QUARANTINE)
+			continue;
+		if (conf_str(cf, "QuarantineMode") &&
+		    strcmp(conf_str(cf, "QuarantineMode"), "postfix") == 0) {
+			held = 1;
+			continue;
+		}
+		{
+			char rcpts[4096];
+			size_t rl = 0;
+
+			rcpts[0] = '\0';
+			for (size_t i = 0; i < cn->nrcpts; i++)
+				if (strcmp(cn->rcpts[i].user, v->user) == 0)
+					rl += (size_t)snprintf(rcpts + rl, rl < sizeof(rcpts) ?
+					    sizeof(rcpts) - rl : 0, "%s%s", rl ? "," : "",
+					    cn->rcpts[i].addr);
+			rc = quarantine_store(cn, d, v, rcpts);
+			if (rc < 0) {
+				fail(cn, "quarantine: %s", d ? db_errmsg(d) : strerror(-rc));
+				ret = on_fail(ctx, cn);
+				goto done;
+			}
+			for (size_t i = 0; i < cn->nrcpts; i++)
+				if (strcmp(cn->rcpts[i].user, v->user) == 0)
+					smfi_delrcpt(ctx, cn->rcpts[i].addr);
+			quarantined++;
+		}
+	}
+	if (held) {
+		smfi_quarantine(ctx, (char *)"spamsift: spam");
+	}
+	/* Headers for the delivered recipients. */
+	{
+		int common = -1, mixed = 0;
+		const verdict *one = NULL;
+		char val[128];
+
+		for (size_t k = 0; k < nv; k++) {
+			const verdict *v = &vs[k];
+
+			if (!v->classified || (v->action == PROFILE_QUARANTINE && !held))
+				continue;
+			delivered++;
+			if (common < 0) {
+				common = v->res.verdict.cls;
+				one = v;
+			} else if (common != v->res.verdict.cls)
+				mixed = 1;
+		}
+		if (delivered == 0 && quarantined > 0) {
+			ret = SMFIS_DISCARD;
+			goto log;
+		}
+		if (common >= 0) {
+			add_header(ctx, cn, "X-Spamsift-Result",
+			    mixed ? "Mixed" : result_name(common));
+			if (delivered == 1) {
+				snprintf(val, sizeof(val), "%.4f", one->res.verdict.probability);
+				add_header(ctx, cn, "X-Spamsift-Probability", val);
+				snprintf(val, sizeof(val), "%.2f", one->res.verdict.confidence);
+				add_header(ctx, cn, "X-Spamsift-Confidence", val);
+			}
+			for (size_t k = 0; k < nv; k++) {
+				const verdict *v = &vs[k];
+
+				if (v->classified && v->res.sig_id[0] &&
+				    !(v->action == PROFILE_QUARANTINE && !held))
+					add_header(ctx, cn, "X-Spamsift-Signature",
+					    v->res.sig_id);
+			}
+			if (delivered == 1 && one->prof.show_factors &&
+			    one->res.verdict.ntop > 0) {
+				char f[1024];
+				size_t fl = 0;
+
+				f[0] = '\0';
+				for (size_t i = 0; i < one->res.verdict.ntop && fl + 64 < sizeof(f); i++)
+					fl += (size_t)snprintf(f + fl, sizeof(f) - fl, "%s%016" PRIx64 "=%.3f",
+					    i ? ", " : "", one->res.verdict.top[i].hash,
+					    one->res.verdict.top[i].prob);
+				add_header(ctx, cn, "X-Spamsift-Factors", f);
+			}
+			if (!mixed && is_spam(common) && one->prof.spam_subject[0]) {
+				/* Prefix the raw value: encoded words stay intact. */
+				const char *subj = cn->raw_subject ? cn->raw_subject : "";
+				size_t sl = strlen(one->prof.spam_subject) + strlen(subj) + 3;
+				char *ns = malloc(sl);
+
+				while (*subj == ' ' || *subj == '\t')
+					subj++;
+				if (ns != NULL) {
+					snprintf(ns, sl, "%s%s %s", cn->leadspc ? " " : "",
+					    one->prof.spam_subject, subj);
+					if (cn->had_subject)
+						smfi_chgheader(ctx, (char *)"Subject", 1, ns);
+					else
+						smfi_addheader(ctx, (char *)"Subject", ns);
+					free(ns);
+				}
+			}
+		}
+	}
+log:
+	for (size_t k = 0; k < nv && lp + 200 < sizeof(logbuf); k++) {
+		const verdict *v = &vs[k];
+		static const char *const act[] = { "tag", "quarantine", "reject" };
+
+		lp += (size_t)snprintf(logbuf + lp, sizeof(logbuf) - lp,
+		    "%s%s=%s/%.4f/%s", k ? " " : "", v->user,
+		    v->classified ? result_name(v->res.verdict.cls) : "OptOut",
+		    v->classified ? v->res.verdict.probability : 0.0,
+		    v->action < 0 ? "deliver" : held && v->action == PROFILE_QUARANTINE ?
+		    "hold" : act[v->action]);
+	}
+	logbuf[lp] = '\0';
+	log_info("%s: client=%s from=<%s> %s action=%s tokens=%zu %ldms", qid(cn),
+	    cn->client_addr ? cn->client_addr : "?",
+	    cn->sender ? cn->sender : "", logbuf,
+	    ret == SMFIS_REJECT ? "reject" : ret == SMFIS_DISCARD ? "discard" :
+	    held ? "hold" : quarantined ? "quarantine+deliver" : "deliver",
+	    tokset_count(cn->toks), elapsed_ms(cn));
+	(void)rejecting;
+done:
+	free(vs);
+	msg_state_reset(cn);
+	return ret;
 }
 
 static sfsistat mlfi_abort(SMFICTX *ctx)
@@ -118,7 +943,7 @@ static sfsistat mlfi_abort(SMFICTX *ctx)
 	conn *cn = smfi_getpriv(ctx);
 
 	if (cn != NULL)
-		msg_reset(cn);
+		msg_state_reset(cn);
 	return SMFIS_CONTINUE;
 }
 
@@ -127,9 +952,10 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 	conn *cn = smfi_getpriv(ctx);
 
 	if (cn != NULL) {
-		msg_reset(cn);
-		conf_unref(cn->cf);
-		free(cn->client_addr);
+		msg_state_reset(cn);
+		msg_free(cn->parser);
+		tokset_free(cn->toks);
+		snap_unref(cn->sn);
 		free(cn);
 		smfi_setpriv(ctx, NULL);
 	}
@@ -142,6 +968,10 @@ struct smfiDesc mlfi_desc = {
 	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT |
 	    SMFIF_QUARANTINE,
 	.xxfi_envfrom = mlfi_envfrom,
+	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_header = mlfi_header,
+	.xxfi_eoh = mlfi_eoh,
+	.xxfi_body = mlfi_body,
 	.xxfi_eom = mlfi_eom,
 	.xxfi_abort = mlfi_abort,
 	.xxfi_close = mlfi_close,

@@ -24,6 +24,12 @@ extern struct smfiDesc mlfi_desc;
  */
 int mlfi_init(conf *c, const char *path, char **overrides, size_t noverrides);
 
+/*
+ * mlfi_install -- make c (with its user map) the snapshot new connections
+ * take; connections in flight keep theirs. Returns 0 or -errno with err set.
+ */
+int mlfi_install(conf *c, char *err, size_t errlen);
+
 /* mlfi_shutdown -- release what mlfi_init took. */
 void mlfi_shutdown(void);
 

@@ -12,6 +12,7 @@ TESTS += $(check_PROGRAMS)
 
 # Integration tests (shell): real Postfix, real milter, real SQLite file.
 INTEGRATION_TESTS = \
-	tests/integration/milter-postfix.sh
+	tests/integration/milter-postfix.sh \
+	tests/integration/milter-actions.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data

@@ -100,6 +100,7 @@ smtpd_milters = $milter
 non_smtpd_milters =
 milter_protocol = 6
 milter_default_action = tempfail
+milter_mail_macros = i {mail_addr} {client_addr} {client_name} {auth_authen}
 milter_connect_timeout = 5s
 milter_command_timeout = 10s
 milter_content_timeout = 30s

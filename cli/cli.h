@@ -1,0 +1,70 @@
+/*
+ * cli -- state shared by the subcommands of the spamsift command: the loaded
+ * configuration, the store, who is calling and whether they are trusted.
+ *
+ * Trust (DSPAM's Trust list): a caller whose Unix login is listed may act for
+ * any --user; anyone else only for the user their login maps to. When the
+ * command runs setgid (the store is group-owned and not readable by others),
+ * an untrusted caller may not choose another config (-c), store (--db) or
+ * override keys (-o): otherwise they could lift the rule themselves.
+ */
+#ifndef SPAMSIFT_CLI_H
+#define SPAMSIFT_CLI_H
+
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "conf/usermap.h"
+#include "db/db.h"
+
+/* Exit statuses (spamsift(1)). */
+#define CLI_OK     0
+#define CLI_USAGE  1
+#define CLI_INPUT  2
+#define CLI_STORE  3
+
+typedef struct cli {
+	conf *cf;               /* effective configuration */
+	const char *conf_path;  /* config file read */
+	usermap *umap;          /* address -> user */
+	db *store;              /* the store, opened on first use */
+	char caller[256];       /* Unix login of the real uid */
+	int trusted;            /* caller is in Trust */
+	int verbose;            /* -v */
+} cli;
+
+/*
+ * cli_store -- the store, opened (and created when create) on first use.
+ * Prints the error and returns NULL on failure.
+ */
+db *cli_store(cli *c, int create);
+
+/*
+ * cli_user -- resolve --user name (mapped through UserMap) to a uid after the
+ * Trust check. With create, an unknown user is added; without, *uid is 0 when
+ * absent. Prints the error; returns CLI_OK or an exit status.
+ */
+int cli_user(cli *c, const char *name, int create, int64_t *uid,
+    char *canon, size_t canonlen);
+
+/* cli_store_error -- print "spamsift: WHAT: store message", return CLI_STORE. */
+int cli_store_error(cli *c, const char *what, int rc);
+
+/* Subcommands: argc/argv start at the subcommand name. */
+int cmd_train(cli *c, int argc, char **argv);
+int cmd_retrain(cli *c, int argc, char **argv);
+int cmd_classify(cli *c, int argc, char **argv);
+int cmd_tokens(cli *c, int argc, char **argv);
+int cmd_list(cli *c, int argc, char **argv);   /* whitelist, blocklist */
+int cmd_prefs(cli *c, int argc, char **argv);
+int cmd_quarantine(cli *c, int argc, char **argv);
+int cmd_stats(cli *c, int argc, char **argv);
+int cmd_db(cli *c, int argc, char **argv);
+int cmd_config(cli *c, int argc, char **argv);
+int cmd_export(cli *c, int argc, char **argv);
+int cmd_import(cli *c, int argc, char **argv);
+
+/* cli_wants_help -- non-zero if argv holds -h or --help. */
+int cli_wants_help(int argc, char **argv);
+
+#endif

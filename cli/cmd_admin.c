@@ -1,0 +1,509 @@
+/*
+ * cmd_admin -- the spamsift subcommands that manage a user's data and the
+ * store: whitelist/blocklist, prefs, quarantine, stats, db, config.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/learn.h"
+
+/* Parse "--user U" and "--format F" style options shared by subcommands. */
+typedef struct opts {
+	const char *user;       /* --user */
+	const char *format;     /* --format text|tsv|json */
+	int help;               /* --help */
+	int rest;               /* index of the first operand */
+} opts;
+
+static int parse_opts(int argc, char **argv, opts *o)
+{
+	static const struct option longopts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->format = "text";
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+u:F:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'u': o->user = optarg; break;
+		case 'F': o->format = optarg; break;
+		case 'h': o->help = 1; break;
+		default: return -1;
+		}
+	}
+	if (strcmp(o->format, "text") != 0 && strcmp(o->format, "tsv") != 0 &&
+	    strcmp(o->format, "json") != 0) {
+		fprintf(stderr, "spamsift: --format: expected text, tsv or json\n");
+		return -1;
+	}
+	o->rest = optind;
+	return 0;
+}
+
+/* Print s as a JSON string. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* ---- whitelist / blocklist ---- */
+
+static const char list_help[] =
+    "usage: spamsift whitelist|blocklist add|del|list --user U [PATTERN]...\n"
+    "\n"
+    "A pattern is an address (alice@example.org), a domain (example.org) or\n"
+    "a subdomain suffix (.example.org: the domain and every subdomain).\n"
+    "Mail from a whitelisted sender is delivered as Whitelisted without\n"
+    "classification; mail from a blocklisted sender is spam.\n";
+
+static int print_entry(void *arg, const db_list_entry *e)
+{
+	(void)arg;
+	printf("%s\t%s\t%s\t%" PRId64 "\n", e->pattern,
+	    e->automatic ? "auto" : "manual", e->added_by ? e->added_by : "",
+	    (int64_t)e->added);
+	return 0;
+}
+
+/* A pattern is an address, a domain or a .suffix: no blanks, no control bytes. */
+static int valid_pattern(const char *p)
+{
+	if (*p == '\0' || strlen(p) > 320)
+		return 0;
+	for (; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>')
+			return 0;
+	return 1;
+}
+
+int cmd_list(cli *c, int argc, char **argv)
+{
+	int kind = strcmp(argv[0], "blocklist") == 0 ? DB_LIST_BLOCK : DB_LIST_WHITE;
+	const char *verb;
+	int64_t uid;
+	opts o;
+	int rc;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(list_help, stdout);
+		return CLI_OK;
+	}
+	if (argc < 2) {
+		fputs(list_help, stderr);
+		return CLI_USAGE;
+	}
+	verb = argv[1];
+	if (parse_opts(argc - 1, argv + 1, &o) < 0 || o.help) {
+		fputs(list_help, o.help ? stdout : stderr);
+		return o.help ? CLI_OK : CLI_USAGE;
+	}
+	if (strcmp(verb, "add") != 0 && strcmp(verb, "del") != 0 &&
+	    strcmp(verb, "list") != 0) {
+		fputs(list_help, stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(verb, "list") != 0 && argc - 1 - o.rest < 1) {
+		fprintf(stderr, "spamsift: %s %s: a pattern is required\n", argv[0], verb);
+		return CLI_USAGE;
+	}
+	rc = cli_user(c, o.user, strcmp(verb, "add") == 0, &uid, NULL, 0);
+	if (rc != CLI_OK)
+		return rc;
+	if (strcmp(verb, "list") == 0) {
+		if (uid == 0)
+			return CLI_OK;
+		rc = db_list_iter(c->store, uid, kind, print_entry, NULL);
+		return rc < 0 ? cli_store_error(c, "list", rc) : CLI_OK;
+	}
+	for (int i = o.rest + 1; i < argc; i++) {
+		char pat[512];
+		const char *p = argv[i];
+		size_t k;
+
+		if (!valid_pattern(p)) {
+			fprintf(stderr, "spamsift: %s: not an address, domain or .suffix\n", p);
+			return CLI_INPUT;
+		}
+		for (k = 0; p[k] && k + 1 < sizeof(pat); k++)
+			pat[k] = (char)((p[k] >= 'A' && p[k] <= 'Z') ? p[k] + 32 : p[k]);
+		pat[k] = '\0';
+		if (strcmp(verb, "add") == 0) {
+			db_list_entry e = { pat, 0, time(NULL), c->caller };
+
+			rc = db_list_add(c->store, uid, kind, &e);
+		} else {
+			int found = 0;
+
+			rc = uid ? db_list_del(c->store, uid, kind, pat, &found) : 0;
+			if (rc == 0 && !found) {
+				fprintf(stderr, "spamsift: %s: not in the %s\n", pat, argv[0]);
+				return CLI_INPUT;
+			}
+		}
+		if (rc < 0)
+			return cli_store_error(c, argv[0], rc);
+	}
+	return CLI_OK;
+}
+
+/* ---- prefs ---- */
+
+static const char prefs_help[] =
+    "usage: spamsift prefs get|set|unset|list --user U [KEY [VALUE]]\n"
+    "\n"
+    "Per-user preferences override the site defaults (Preference lines of\n"
+    "spamsift.conf) only for keys listed in AllowOverride. Keys: spamAction,\n"
+    "spamSubject, signatureLocation, showFactors, enableBNR, enableWhitelist,\n"
+    "whitelistThreshold, trainingMode, statisticalSedation, optIn, optOut,\n"
+    "rejectThreshold. `list` shows every key's effective value and where it\n"
+    "comes from (user or default).\n";
+
+int cmd_prefs(cli *c, int argc, char **argv)
+{
+	static const char *const keys[] = {
+		"spamAction", "spamSubject", "signatureLocation", "showFactors",
+		"enableBNR", "enableWhitelist", "whitelistThreshold", "trainingMode",
+		"statisticalSedation", "optIn", "optOut", "rejectThreshold",
+	};
+	const char *verb, *key = NULL;
+	char err[512], val[1024];
+	int64_t uid;
+	int rc, found = 0, nargs;
+	opts o;
+
+	if (argc < 2 || parse_opts(argc - 1, argv + 1, &o) < 0 || o.help) {
+		fputs(prefs_help, argc >= 2 && o.help ? stdout : stderr);
+		return argc >= 2 && o.help ? CLI_OK : CLI_USAGE;
+	}
+	verb = argv[1];
+	nargs = argc - 1 - o.rest;
+	if (nargs >= 1) {
+		key = conf_pref_name(argv[1 + o.rest]);
+		if (key == NULL) {
+			fprintf(stderr, "spamsift: %s: unknown preference\n", argv[1 + o.rest]);
+			return CLI_INPUT;
+		}
+	}
+	if ((strcmp(verb, "get") == 0 && nargs != 1) ||
+	    (strcmp(verb, "set") == 0 && nargs != 2) ||
+	    (strcmp(verb, "unset") == 0 && nargs != 1) ||
+	    (strcmp(verb, "list") == 0 && nargs != 0) ||
+	    (strcmp(verb, "get") && strcmp(verb, "set") && strcmp(verb, "unset") &&
+	    strcmp(verb, "list"))) {
+		fputs(prefs_help, stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(verb, "set") == 0) {
+		if (conf_pref_check(key, argv[2 + o.rest], err, sizeof(err)) < 0) {
+			fprintf(stderr, "spamsift: %s\n", err);
+			return CLI_INPUT;
+		}
+		if (!conf_pref_overridable(c->cf, key))
+			fprintf(stderr, "spamsift: warning: %s is not in AllowOverride: "
+			    "the site default applies until it is\n", key);
+	}
+	rc = cli_user(c, o.user, strcmp(verb, "set") == 0, &uid, NULL, 0);
+	if (rc != CLI_OK)
+		return rc;
+	if (strcmp(verb, "set") == 0) {
+		rc = db_pref_set(c->store, uid, key, argv[2 + o.rest]);
+		return rc < 0 ? cli_store_error(c, "prefs set", rc) : CLI_OK;
+	}
+	if (strcmp(verb, "unset") == 0) {
+		rc = uid ? db_pref_unset(c->store, uid, key, &found) : 0;
+		return rc < 0 ? cli_store_error(c, "prefs unset", rc) : CLI_OK;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *k = keys[i];
+
+		if (key != NULL && strcmp(key, k) != 0)
+			continue;
+		found = 0;
+		if (uid != 0) {
+			rc = db_pref_get(c->store, uid, k, val, sizeof(val), &found);
+			if (rc < 0)
+				return cli_store_error(c, "prefs get", rc);
+		}
+		if (found && !conf_pref_overridable(c->cf, k))
+			found = 0;
+		if (key != NULL)
+			printf("%s\n", found ? val : conf_pref_default(c->cf, k));
+		else
+			printf("%s\t%s\t%s\n", k, found ? val : conf_pref_default(c->cf, k),
+			    found ? "user" : "default");
+	}
+	return CLI_OK;
+}
+
+/* ---- stats ---- */
+
+static const char stats_help[] =
+    "usage: spamsift stats [--user U] [--format text|tsv|json]\n"
+    "\n"
+    "Per user: spam and innocent learned, false positives, false negatives,\n"
+    "corpus-fed, messages classified and accuracy %% (like dspam_stats).\n"
+    "Without --user, every user the caller may see.\n";
+
+typedef struct stats_ctx {
+	cli *c;                 /* command state */
+	const char *format;     /* output format */
+	int n;                  /* users printed */
+	int rc;                 /* first error */
+} stats_ctx;
+
+static int print_stats(void *arg, int64_t uid, const char *name)
+{
+	stats_ctx *s = arg;
+	db_totals t;
+	int64_t classified, errors;
+	double acc;
+	int rc = db_totals_get(s->c->store, uid, &t);
+
+	if (rc < 0) {
+		s->rc = rc;
+		return rc;
+	}
+	classified = t.spam_classified + t.innocent_classified;
+	errors = t.spam_misclassified + t.innocent_misclassified;
+	acc = classified ? 100.0 * (double)(classified - errors) / (double)classified : 100.0;
+	if (acc < 0)
+		acc = 0;
+	if (strcmp(s->format, "tsv") == 0) {
+		if (s->n == 0)
+			printf("user\tspam_learned\tinnocent_learned\tfalse_positives\t"
+			    "false_negatives\tspam_corpusfed\tinnocent_corpusfed\t"
+			    "spam_classified\tinnocent_classified\taccuracy\n");
+		printf("%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
+		    "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%.2f\n", name,
+		    t.spam_learned, t.innocent_learned, t.innocent_misclassified,
+		    t.spam_misclassified, t.spam_corpusfed, t.innocent_corpusfed,
+		    t.spam_classified, t.innocent_classified, acc);
+	} else if (strcmp(s->format, "json") == 0) {
+		printf("%s{\"user\":", s->n ? "," : "[");
+		json_str(stdout, name);
+		printf(",\"spam_learned\":%" PRId64 ",\"innocent_learned\":%" PRId64
+		    ",\"false_positives\":%" PRId64 ",\"false_negatives\":%" PRId64
+		    ",\"spam_corpusfed\":%" PRId64 ",\"innocent_corpusfed\":%" PRId64
+		    ",\"spam_classified\":%" PRId64 ",\"innocent_classified\":%" PRId64
+		    ",\"accuracy\":%.2f}", t.spam_learned, t.innocent_learned,
+		    t.innocent_misclassified, t.spam_misclassified, t.spam_corpusfed,
+		    t.innocent_corpusfed, t.spam_classified, t.innocent_classified, acc);
+	} else {
+		printf("%-30s TS: %6" PRId64 " TI: %6" PRId64 " FP: %5" PRId64
+		    " FN: %5" PRId64 " SC: %6" PRId64 " NC: %6" PRId64
+		    " classified: %6" PRId64 " accuracy: %6.2f%%\n", name,
+		    t.spam_learned, t.innocent_learned, t.innocent_misclassified,
+		    t.spam_misclassified, t.spam_corpusfed, t.innocent_corpusfed,
+		    classified, acc);
+	}
+	s->n++;
+	return 0;
+}
+
+static int stats_filter(void *arg, int64_t uid, const char *name)
+{
+	stats_ctx *s = arg;
+	char mine[512];
+
+	if (!s->c->trusted && (usermap_lookup(s->c->umap, s->c->caller, mine,
+	    sizeof(mine)) < 0 || strcmp(mine, name) != 0))
+		return 0;
+	return print_stats(arg, uid, name);
+}
+
+int cmd_stats(cli *c, int argc, char **argv)
+{
+	stats_ctx s = { c, NULL, 0, 0 };
+	char name[512];
+	int64_t uid;
+	opts o;
+	int rc;
+
+	if (parse_opts(argc, argv, &o) < 0 || o.help || o.rest != argc) {
+		fputs(stats_help, o.help ? stdout : stderr);
+		return o.help ? CLI_OK : CLI_USAGE;
+	}
+	s.format = o.format;
+	if (o.user != NULL) {
+		rc = cli_user(c, o.user, 0, &uid, name, sizeof(name));
+		if (rc != CLI_OK)
+			return rc;
+		if (uid == 0) {
+			fprintf(stderr, "spamsift: %s: no such user in the store\n", o.user);
+			return CLI_INPUT;
+		}
+		rc = print_stats(&s, uid, name);
+	} else {
+		if (cli_store(c, 0) == NULL)
+			return CLI_STORE;
+		rc = db_user_iter(c->store, stats_filter, &s);
+	}
+	if (strcmp(o.format, "json") == 0)
+		printf("%s\n", s.n ? "]" : "[]");
+	if (rc < 0 || s.rc < 0)
+		return cli_store_error(c, "stats", rc < 0 ? rc : s.rc);
+	return CLI_OK;
+}
+
+/* ---- db ---- */
+
+static const char db_help[] =
+    "usage: spamsift db init|check|purge|vacuum\n"
+    "\n"
+    "  init    create the store (StorePath) if it does not exist\n"
+    "  check   integrity check; exit 3 and a report when it fails\n"
+    "  purge   delete tokens unseen for PurgeStaleDays with at most\n"
+    "          PurgeMaxHits hits, signatures older than SignatureLife days\n"
+    "          and quarantined mail older than QuarantineLife days\n"
+    "  vacuum  compact the store file\n";
+
+int cmd_db(cli *c, int argc, char **argv)
+{
+	const char *verb = argc >= 2 ? argv[1] : "";
+	int rc;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(db_help, stdout);
+		return CLI_OK;
+	}
+	if (argc != 2 || !c->trusted) {
+		if (argc == 2)
+			fprintf(stderr, "spamsift: db: only users in Trust may do this\n");
+		else
+			fputs(db_help, stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(verb, "init") == 0) {
+		if (cli_store(c, 1) == NULL)
+			return CLI_STORE;
+		printf("%s: ready\n", conf_str(c->cf, "StorePath"));
+		return CLI_OK;
+	}
+	if (strcmp(verb, "check") == 0) {
+		char *report = NULL;
+		int ok = 0;
+
+		if (cli_store(c, 0) == NULL)
+			return CLI_STORE;
+		rc = db_check(c->store, &ok, &report);
+		if (rc < 0)
+			return cli_store_error(c, "db check", rc);
+		if (report != NULL)
+			fputs(report, ok ? stdout : stderr);
+		free(report);
+		printf("%s: %s\n", conf_str(c->cf, "StorePath"), ok ? "ok" : "DAMAGED");
+		return ok ? CLI_OK : CLI_STORE;
+	}
+	if (strcmp(verb, "purge") == 0) {
+		time_t now = time(NULL);
+		int64_t ntok = 0, nsig = 0, nq = 0;
+		int today = (int)(now / 86400);
+
+		if (cli_store(c, 0) == NULL)
+			return CLI_STORE;
+		rc = db_purge(c->store, today - (int)conf_int(c->cf, "PurgeStaleDays"),
+		    conf_int(c->cf, "PurgeMaxHits"), &ntok);
+		if (rc == 0)
+			rc = db_sig_expire(c->store,
+			    now - conf_int(c->cf, "SignatureLife") * 86400, &nsig);
+		if (rc == 0)
+			rc = db_quar_expire(c->store,
+			    now - conf_int(c->cf, "QuarantineLife") * 86400, &nq);
+		if (rc < 0)
+			return cli_store_error(c, "db purge", rc);
+		printf("purged %" PRId64 " tokens, %" PRId64 " signatures, %" PRId64
+		    " quarantined messages\n", ntok, nsig, nq);
+		return CLI_OK;
+	}
+	if (strcmp(verb, "vacuum") == 0) {
+		if (cli_store(c, 0) == NULL)
+			return CLI_STORE;
+		rc = db_vacuum(c->store);
+		return rc < 0 ? cli_store_error(c, "db vacuum", rc) : CLI_OK;
+	}
+	fputs(db_help, stderr);
+	return CLI_USAGE;
+}
+
+/* ---- config ---- */
+
+static const char config_help[] =
+    "usage: spamsift config check [FILE] | config show\n"
+    "\n"
+    "  check   validate FILE (default: the -c file); errors name file, line\n"
+    "          and key; exit 2 when invalid\n"
+    "  show    print every setting's effective value and its source\n";
+
+static int print_setting(void *arg, const char *key, const char *value,
+    const char *source)
+{
+	(void)arg;
+	printf("%-24s %-40s # %s\n", key, value ? value : "", source);
+	return 0;
+}
+
+static void print_warning(void *arg, const char *text)
+{
+	(void)arg;
+	fprintf(stderr, "spamsift: warning: %s\n", text);
+}
+
+int cmd_config(cli *c, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv)) {
+		fputs(config_help, stdout);
+		return CLI_OK;
+	}
+	if (argc >= 2 && strcmp(argv[1], "show") == 0 && argc == 2) {
+		conf_iter(c->cf, print_setting, NULL);
+		return CLI_OK;
+	}
+	if (argc >= 2 && strcmp(argv[1], "check") == 0 && argc <= 3) {
+		const char *path = argc == 3 ? argv[2] : c->conf_path;
+		char err[1024];
+		conf *cf;
+		int rc;
+
+		if (conf_new(&cf) < 0)
+			return CLI_STORE;
+		rc = conf_load(cf, path, err, sizeof(err), print_warning, NULL);
+		if (rc == 0)
+			rc = conf_finish(cf, err, sizeof(err));
+		conf_unref(cf);
+		if (rc < 0) {
+			fprintf(stderr, "spamsift: %s\n", err);
+			return CLI_INPUT;
+		}
+		printf("%s: ok\n", path);
+		return CLI_OK;
+	}
+	fputs(config_help, stderr);
+	return CLI_USAGE;
+}

@@ -1,0 +1,598 @@
+/*
+ * cmd_learn -- `spamsift train|retrain|classify|tokens` (see learn.h): read
+ * messages with cli/input, tokenize them with the classifier's streaming
+ * parser, and classify or learn through classifier/filter.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "classifier/filter.h"
+#include "classifier/msg.h"
+#include "classifier/tok.h"
+#include "cli/cli.h"
+#include "cli/input.h"
+#include "cli/learn.h"
+#include "conf/profile.h"
+
+/* Messages learned per transaction by `train`. */
+#define TRAIN_BATCH 200
+
+/* State shared by the per-message callbacks. */
+typedef struct run {
+	cli *c;                 /* command state */
+	msg *parser;            /* streaming parser */
+	tokset *toks;           /* tokens of the current message */
+	magic_t magic;          /* libmagic handle for attachments */
+	profile prof;           /* the user's effective settings */
+	profile_parse pp;       /* parser options */
+	const char *user;       /* canonical user name */
+	int64_t uid;            /* its id */
+	int is_spam;            /* train: class to learn */
+	int source;             /* train: FILTER_SRC_* */
+	int use_sig;            /* train: retrain by signature when present */
+	int explain;            /* classify: print factors */
+	int train;              /* classify: learn per training mode */
+	const char *format;     /* classify: text|tsv|json */
+	size_t n;               /* messages handled */
+	size_t nretrained;      /* train: by signature */
+	size_t in_batch;        /* train: messages in the open transaction */
+	int rc;                 /* first CLI_* error */
+} run;
+
+int learn_find_signature(const char *data, size_t len, char id[33])
+{
+	static const char hdr[] = "X-Spamsift-Signature:";
+	static const char mark[] = "!spamsift:";
+	size_t hl = sizeof(hdr) - 1, ml = sizeof(mark) - 1;
+
+	for (size_t i = 0; i + ml + 32 < len; i++) {
+		const char *p = NULL;
+
+		if ((i == 0 || data[i - 1] == '\n') && i + hl < len &&
+		    strncasecmp(data + i, hdr, hl) == 0) {
+			p = data + i + hl;
+			while (p < data + len && (*p == ' ' || *p == '\t'))
+				p++;
+		} else if (data[i] == '!' && strncmp(data + i, mark, ml) == 0) {
+			p = data + i + ml;
+		}
+		if (p != NULL && p + 32 <= data + len) {
+			size_t k;
+
+			for (k = 0; k < 32 && isxdigit((unsigned char)p[k]); k++)
+				id[k] = (char)tolower((unsigned char)p[k]);
+			if (k == 32 && (p + 32 == data + len ||
+			    !isxdigit((unsigned char)p[32]))) {
+				id[32] = '\0';
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int run_open(run *r, cli *c, int keep_text)
+{
+	memset(r, 0, sizeof(*r));
+	r->c = c;
+	r->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
+	if (r->magic != NULL && magic_load(r->magic, NULL) != 0) {
+		magic_close(r->magic);
+		r->magic = NULL;
+	}
+	profile_parser(c->cf, r->magic, &r->pp);
+	if (tokset_new((size_t)conf_int(c->cf, "MaxTokens"), keep_text, &r->toks) < 0 ||
+	    msg_new(&r->pp.opts, &r->parser) < 0) {
+		fprintf(stderr, "spamsift: out of memory\n");
+		return CLI_STORE;
+	}
+	return CLI_OK;
+}
+
+static void run_close(run *r)
+{
+	msg_free(r->parser);
+	tokset_free(r->toks);
+	if (r->magic != NULL)
+		magic_close(r->magic);
+}
+
+/* Tokenize one whole message into r->toks. */
+static int tokenize(run *r, const char *data, size_t len)
+{
+	int rc;
+
+	tokset_clear(r->toks);
+	msg_reset(r->parser, r->toks);
+	rc = msg_write(r->parser, data, len);
+	if (rc == 0)
+		rc = msg_end(r->parser);
+	return rc;
+}
+
+static const char *class_name(int cls)
+{
+	switch (cls) {
+	case BAYES_SPAM: return "spam";
+	case BAYES_WHITELISTED: return "whitelisted";
+	case BAYES_BLOCKLISTED: return "blocklisted";
+	default: return "innocent";
+	}
+}
+
+/* ---- train ---- */
+
+static const char train_help[] =
+    "usage: spamsift train --user U (--spam|--ham) [--source corpus|error|inoculation]\n"
+    "                      [--no-signature] [FILE|DIR|-]...\n"
+    "\n"
+    "Learn messages as spam or ham. Inputs: message files, Maildir folders\n"
+    "(cur/ and new/), plain directories of message files, mbox files, and\n"
+    "standard input (-, the default). A message carrying a spamsift signature\n"
+    "is retrained by it (source error) unless --no-signature is given.\n";
+
+static int flush_batch(run *r)
+{
+	int rc = 0;
+
+	if (r->in_batch > 0) {
+		rc = db_commit(r->c->store);
+		r->in_batch = 0;
+	}
+	return rc;
+}
+
+static int train_one(void *arg, const char *label, const char *data, size_t len)
+{
+	run *r = arg;
+	char sig[33];
+	time_t now = time(NULL);
+	int rc;
+
+	if (r->use_sig && learn_find_signature(data, len, sig)) {
+		int changed = 0;
+
+		/* Retraining is its own transaction: close the batch first. */
+		if ((rc = flush_batch(r)) < 0)
+			goto store;
+		rc = filter_retrain(r->c->store, r->user, sig, r->is_spam, NULL,
+		    &r->prof.fp, now, &changed);
+		if (rc == 0) {
+			r->nretrained++;
+			r->n++;
+			return 0;
+		}
+		if (rc != -ENOENT)
+			goto store;
+		/* Unknown or expired signature: learn the bytes instead. */
+	}
+	rc = tokenize(r, data, len);
+	if (rc < 0) {
+		fprintf(stderr, "spamsift: %s: cannot parse: %s\n", label, strerror(-rc));
+		r->rc = CLI_INPUT;
+		return 0;
+	}
+	rc = filter_train(r->c->store, r->user, r->toks, r->is_spam, r->source,
+	    &r->prof.fp, now);
+	if (rc < 0)
+		goto store;
+	r->n++;
+	return 0;
+store:
+	fprintf(stderr, "spamsift: %s: %s\n", label, db_errmsg(r->c->store));
+	if (r->in_batch > 0)
+		db_rollback(r->c->store);
+	r->in_batch = 0;
+	r->rc = CLI_STORE;
+	return rc;
+}
+
+static int parse_source(const char *s, int *src)
+{
+	if (strcmp(s, "corpus") == 0)
+		*src = FILTER_SRC_CORPUS;
+	else if (strcmp(s, "error") == 0)
+		*src = FILTER_SRC_ERROR;
+	else if (strcmp(s, "inoculation") == 0)
+		*src = FILTER_SRC_INOCULATION;
+	else
+		return -1;
+	return 0;
+}
+
+int cmd_train(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "spam", no_argument, NULL, 's' },
+		{ "ham", no_argument, NULL, 'n' },
+		{ "innocent", no_argument, NULL, 'n' },
+		{ "source", required_argument, NULL, 'S' },
+		{ "no-signature", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *user = NULL;
+	char canon[512], err[1024];
+	int ch, cls = -1, source = FILTER_SRC_CORPUS, use_sig = 1, rc;
+	run r;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "u:snS:Nh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'u': user = optarg; break;
+		case 's': cls = 1; break;
+		case 'n': cls = 0; break;
+		case 'N': use_sig = 0; break;
+		case 'S':
+			if (parse_source(optarg, &source) < 0) {
+				fprintf(stderr, "spamsift: --source: expected corpus, error or inoculation\n");
+				return CLI_USAGE;
+			}
+			break;
+		case 'h': fputs(train_help, stdout); return CLI_OK;
+		default: fputs(train_help, stderr); return CLI_USAGE;
+		}
+	}
+	if (cls < 0) {
+		fprintf(stderr, "spamsift: train: --spam or --ham is required\n");
+		return CLI_USAGE;
+	}
+	rc = cli_user(c, user, 1, &r.uid, canon, sizeof(canon));
+	if (rc != CLI_OK)
+		return rc;
+	{
+		int64_t uid = r.uid;
+
+		if ((rc = run_open(&r, c, 0)) != CLI_OK)
+			return rc;
+		r.uid = uid;
+	}
+	r.user = canon;
+	r.is_spam = cls;
+	r.source = source;
+	r.use_sig = use_sig;
+	if (profile_user(c->cf, c->store, r.uid, &r.prof) < 0) {
+		run_close(&r);
+		return cli_store_error(c, "preferences", -EIO);
+	}
+	for (int i = optind; i <= argc && r.rc != CLI_STORE; i++) {
+		const char *path = i < argc ? argv[i] : "-";
+
+		if (i == argc && optind < argc)
+			break;
+		rc = input_each(path, train_one, &r, err, sizeof(err));
+		if (rc < 0 && r.rc == 0) {
+			fprintf(stderr, "spamsift: %s\n", err);
+			r.rc = CLI_INPUT;
+		}
+	}
+	if (r.rc != CLI_STORE && flush_batch(&r) < 0) {
+		fprintf(stderr, "spamsift: commit: %s\n", db_errmsg(c->store));
+		r.rc = CLI_STORE;
+	}
+	if (c->verbose || r.rc == CLI_OK)
+		printf("%s: learned %zu messages as %s (%zu retrained by signature)\n",
+		    canon, r.n, cls ? "spam" : "ham", r.nretrained);
+	rc = r.rc;
+	run_close(&r);
+	return rc;
+}
+
+/* ---- retrain ---- */
+
+static const char retrain_help[] =
+    "usage: spamsift retrain --user U --signature ID (--spam|--ham)\n"
+    "\n"
+    "Correct a verdict: reverse exactly what was learned for the message with\n"
+    "this signature, learn it as the given class, and count the error.\n";
+
+int cmd_retrain(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "signature", required_argument, NULL, 'g' },
+		{ "spam", no_argument, NULL, 's' },
+		{ "ham", no_argument, NULL, 'n' },
+		{ "innocent", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *user = NULL, *sig = NULL;
+	char canon[512];
+	int ch, cls = -1, rc, changed = 0;
+	int64_t uid;
+	profile prof;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "u:g:snh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'u': user = optarg; break;
+		case 'g': sig = optarg; break;
+		case 's': cls = 1; break;
+		case 'n': cls = 0; break;
+		case 'h': fputs(retrain_help, stdout); return CLI_OK;
+		default: fputs(retrain_help, stderr); return CLI_USAGE;
+		}
+	}
+	if (cls < 0 || sig == NULL || optind != argc) {
+		fputs(retrain_help, stderr);
+		return CLI_USAGE;
+	}
+	rc = cli_user(c, user, 0, &uid, canon, sizeof(canon));
+	if (rc != CLI_OK)
+		return rc;
+	if (uid == 0) {
+		fprintf(stderr, "spamsift: %s: no such user in the store\n", user);
+		return CLI_INPUT;
+	}
+	if ((rc = profile_user(c->cf, c->store, uid, &prof)) < 0)
+		return cli_store_error(c, "preferences", rc);
+	rc = filter_retrain(c->store, canon, sig, cls, NULL, &prof.fp, time(NULL),
+	    &changed);
+	if (rc == -ENOENT) {
+		fprintf(stderr, "spamsift: signature %s: unknown or expired for %s\n",
+		    sig, canon);
+		return CLI_INPUT;
+	}
+	if (rc == -EINVAL) {
+		fprintf(stderr, "spamsift: signature %s: not a signature id\n", sig);
+		return CLI_INPUT;
+	}
+	if (rc < 0)
+		return cli_store_error(c, "retrain", rc);
+	printf("%s: signature %s %s as %s\n", canon, sig,
+	    changed ? "retrained" : "already learned", cls ? "spam" : "ham");
+	return CLI_OK;
+}
+
+int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q)
+{
+	time_t now = time(NULL);
+	int rc = -ENOENT, changed = 0;
+	run r;
+
+	if ((rc = run_open(&r, c, 0)) != CLI_OK)
+		return rc;
+	r.uid = uid;
+	r.user = user;
+	if ((rc = profile_user(c->cf, c->store, uid, &r.prof)) < 0) {
+		run_close(&r);
+		return cli_store_error(c, "preferences", rc);
+	}
+	rc = -ENOENT;
+	if (q->signature != NULL && *q->signature != '\0')
+		rc = filter_retrain(c->store, user, q->signature, 0, q->sender,
+		    &r.prof.fp, now, &changed);
+	if (rc == -ENOENT || rc == -EINVAL) {
+		/* No usable signature: learn the stored bytes as an error. */
+		rc = tokenize(&r, q->data, q->len);
+		if (rc == 0)
+			rc = filter_train(c->store, user, r.toks, 0, FILTER_SRC_ERROR,
+			    &r.prof.fp, now);
+	}
+	run_close(&r);
+	return rc < 0 ? cli_store_error(c, "learn released message", rc) : CLI_OK;
+}
+
+/* ---- classify ---- */
+
+static const char classify_help[] =
+    "usage: spamsift classify --user U [--explain] [--train]\n"
+    "                         [--format text|tsv|json] [FILE|DIR|-]...\n"
+    "\n"
+    "One line per message. tsv: path<TAB>class<TAB>probability<TAB>confidence.\n"
+    "Classes: spam, innocent, whitelisted, blocklisted. Nothing is learned\n"
+    "unless --train is given (then the user's training mode applies).\n"
+    "--explain adds the most telling tokens and their probabilities.\n";
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static int classify_one(void *arg, const char *label, const char *data,
+    size_t len)
+{
+	run *r = arg;
+	filter_result res;
+	const bayes_result *v = &res.verdict;
+	int rc = tokenize(r, data, len);
+
+	if (rc < 0) {
+		fprintf(stderr, "spamsift: %s: cannot parse: %s\n", label, strerror(-rc));
+		r->rc = CLI_INPUT;
+		return 0;
+	}
+	rc = filter_classify(r->c->store, r->user, r->toks, msg_from_addr(r->parser),
+	    &r->prof.fp, time(NULL), &res);
+	if (rc < 0) {
+		fprintf(stderr, "spamsift: %s: %s\n", label, db_errmsg(r->c->store));
+		r->rc = CLI_STORE;
+		return rc;
+	}
+	r->n++;
+	if (strcmp(r->format, "tsv") == 0) {
+		printf("%s\t%s\t%.6f\t%.6f\n", label, class_name(v->cls),
+		    v->probability, v->confidence);
+	} else if (strcmp(r->format, "json") == 0) {
+		printf("{\"path\":");
+		json_str(label);
+		printf(",\"class\":\"%s\",\"probability\":%.6f,\"confidence\":%.6f",
+		    class_name(v->cls), v->probability, v->confidence);
+		if (res.sig_id[0])
+			printf(",\"signature\":\"%s\"", res.sig_id);
+		if (r->explain) {
+			printf(",\"factors\":[");
+			for (size_t i = 0; i < v->ntop; i++) {
+				printf("%s{\"token\":", i ? "," : "");
+				if (v->top[i].text)
+					json_str(v->top[i].text);
+				else
+					printf("\"#%016" PRIx64 "\"", v->top[i].hash);
+				printf(",\"probability\":%.6f,\"spam\":%.0f,\"innocent\":%.0f}",
+				    v->top[i].prob, v->top[i].spam_hits, v->top[i].innocent_hits);
+			}
+			printf("]");
+		}
+		printf("}\n");
+	} else {
+		printf("%s: %s probability=%.4f confidence=%.2f tokens=%zu\n", label,
+		    class_name(v->cls), v->probability, v->confidence,
+		    tokset_count(r->toks));
+	}
+	if (r->explain && strcmp(r->format, "json") != 0)
+		for (size_t i = 0; i < v->ntop; i++) {
+			if (v->top[i].text)
+				printf("  %-40s", v->top[i].text);
+			else
+				printf("  #%016" PRIx64 "%23s", v->top[i].hash, "");
+			printf(" p=%.4f spam=%.0f innocent=%.0f\n", v->top[i].prob,
+			    v->top[i].spam_hits, v->top[i].innocent_hits);
+		}
+	return 0;
+}
+
+int cmd_classify(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "explain", no_argument, NULL, 'e' },
+		{ "train", no_argument, NULL, 't' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *user = NULL, *format = "text";
+	char canon[512], err[1024];
+	int ch, explain = 0, train = 0, rc;
+	int64_t uid;
+	run r;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "u:etF:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'u': user = optarg; break;
+		case 'e': explain = 1; break;
+		case 't': train = 1; break;
+		case 'F': format = optarg; break;
+		case 'h': fputs(classify_help, stdout); return CLI_OK;
+		default: fputs(classify_help, stderr); return CLI_USAGE;
+		}
+	}
+	if (strcmp(format, "text") && strcmp(format, "tsv") && strcmp(format, "json")) {
+		fprintf(stderr, "spamsift: --format: expected text, tsv or json\n");
+		return CLI_USAGE;
+	}
+	rc = cli_user(c, user, train, &uid, canon, sizeof(canon));
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = run_open(&r, c, explain)) != CLI_OK)
+		return rc;
+	r.uid = uid;
+	r.user = canon;
+	r.explain = explain;
+	r.train = train;
+	r.format = format;
+	if (profile_user(c->cf, c->store, uid, &r.prof) < 0) {
+		run_close(&r);
+		return cli_store_error(c, "preferences", -EIO);
+	}
+	r.prof.fp.dry_run = !train;
+	r.prof.fp.bayes.top_n = explain ? 15 : 0;
+	for (int i = optind; i <= argc && r.rc != CLI_STORE; i++) {
+		const char *path = i < argc ? argv[i] : "-";
+
+		if (i == argc && optind < argc)
+			break;
+		rc = input_each(path, classify_one, &r, err, sizeof(err));
+		if (rc < 0 && r.rc == 0) {
+			fprintf(stderr, "spamsift: %s\n", err);
+			r.rc = CLI_INPUT;
+		}
+	}
+	rc = r.rc;
+	run_close(&r);
+	return rc;
+}
+
+/* ---- tokens ---- */
+
+static const char tokens_help[] =
+    "usage: spamsift tokens [FILE|DIR|MBOX|-]...\n"
+    "\n"
+    "Print the tokens the parser reads from each message, one per line\n"
+    "(with several messages, each list follows a \"==> NAME\" line).\n";
+
+static int tokens_one(void *arg, const char *label, const char *data, size_t len)
+{
+	run *r = arg;
+	int rc = tokenize(r, data, len);
+
+	if (rc < 0) {
+		fprintf(stderr, "spamsift: %s: cannot parse: %s\n", label, strerror(-rc));
+		r->rc = CLI_INPUT;
+		return 0;
+	}
+	if (r->n++ > 0 || r->train)
+		printf("==> %s\n", label);
+	for (size_t i = 0; i < tokset_count(r->toks); i++) {
+		const char *t = tokset_text(r->toks, i);
+
+		if (t != NULL)
+			puts(t);
+		else
+			printf("#%016" PRIx64 "\n", tokset_hash(r->toks, i));
+	}
+	return 0;
+}
+
+int cmd_tokens(cli *c, int argc, char **argv)
+{
+	char err[1024];
+	int rc;
+	run r;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(tokens_help, stdout);
+		return CLI_OK;
+	}
+	if ((rc = run_open(&r, c, 1)) != CLI_OK)
+		return rc;
+	r.train = argc > 2;   /* label every message when several inputs */
+	for (int i = 1; i <= argc; i++) {
+		const char *path = i < argc ? argv[i] : "-";
+
+		if (i == argc && argc > 1)
+			break;
+		rc = input_each(path, tokens_one, &r, err, sizeof(err));
+		if (rc < 0 && r.rc == 0) {
+			fprintf(stderr, "spamsift: %s\n", err);
+			r.rc = CLI_INPUT;
+		}
+	}
+	rc = r.rc;
+	run_close(&r);
+	return rc;
+}

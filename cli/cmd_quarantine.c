@@ -1,0 +1,235 @@
+/*
+ * cmd_quarantine -- `spamsift quarantine list|show|release|delete|expire`.
+ *
+ * release re-delivers a message to its original recipients through Postfix's
+ * sendmail (fork + execve with an argument vector: no shell), then learns it
+ * as innocent by its signature (source error), as DSPAM did, and deletes it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/learn.h"
+
+static const char quar_help[] =
+    "usage: spamsift quarantine list|show|release|delete|expire --user U [ID]...\n"
+    "\n"
+    "  list     one line per message: id, date, probability, sender, subject\n"
+    "  show     print message ID as stored\n"
+    "  release  deliver message ID to its recipients with sendmail\n"
+    "           (SendmailPath), learn it as innocent, and delete it\n"
+    "  delete   delete message ID\n"
+    "  expire   delete this user's messages older than QuarantineLife days\n";
+
+static int print_quar(void *arg, const db_quar *q)
+{
+	char when[32];
+	struct tm tm;
+
+	(void)arg;
+	gmtime_r(&q->when, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%" PRId64 "\t%s\t%.4f\t%s\t%s\n", q->id, when, q->probability,
+	    q->sender ? q->sender : "", q->subject ? q->subject : "");
+	return 0;
+}
+
+/* Split "a,b,c" into argv entries appended at av[*n]. */
+static int add_rcpts(const char *list, char **av, size_t *n, size_t max)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ", ", &save); tok && *n + 1 < max;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		av[*n] = strdup(tok);
+		if (av[*n] == NULL) {
+			free(copy);
+			return -ENOMEM;
+		}
+		(*n)++;
+	}
+	free(copy);
+	return 0;
+}
+
+/* Run sendmail -i -f SENDER -- RCPT... with the message on its stdin. */
+static int deliver(const char *sendmail, const db_quar *q)
+{
+	char *av[260];
+	size_t n = 0, fixed;
+	int pfd[2], status, rc = 0;
+	pid_t pid;
+
+	av[n++] = (char *)sendmail;
+	av[n++] = (char *)"-i";
+	av[n++] = (char *)"-f";
+	av[n++] = (char *)(q->sender && *q->sender ? q->sender : "<>");
+	av[n++] = (char *)"--";
+	fixed = n;
+	if (add_rcpts(q->recipients ? q->recipients : "", av, &n, 259) < 0)
+		return -ENOMEM;
+	av[n] = NULL;
+	if (n == fixed) {
+		fprintf(stderr, "spamsift: quarantine %" PRId64 ": no recipients\n", q->id);
+		return -EINVAL;
+	}
+	if (pipe(pfd) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		dup2(pfd[0], STDIN_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		execve(sendmail, av, (char *[]){ "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL });
+		_exit(127);
+	}
+	close(pfd[0]);
+	for (size_t off = 0; off < q->len;) {
+		ssize_t w = write(pfd[1], q->data + off, q->len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = -EPIPE;
+			break;
+		}
+		off += (size_t)w;
+	}
+	close(pfd[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		rc = -EIO;
+out:
+	for (size_t i = fixed; i < n; i++)
+		free(av[i]);
+	return rc;
+}
+
+int cmd_quarantine(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *user = NULL, *verb;
+	char canon[512];
+	int64_t uid;
+	int ch, rc;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(quar_help, stdout);
+		return CLI_OK;
+	}
+	if (argc < 2) {
+		fputs(quar_help, stderr);
+		return CLI_USAGE;
+	}
+	verb = argv[1];
+	optind = 0;
+	while ((ch = getopt_long(argc - 1, argv + 1, "+u:h", longopts, NULL)) != -1) {
+		if (ch == 'u')
+			user = optarg;
+		else {
+			fputs(quar_help, stderr);
+			return CLI_USAGE;
+		}
+	}
+	rc = cli_user(c, user, 0, &uid, canon, sizeof(canon));
+	if (rc != CLI_OK)
+		return rc;
+	if (strcmp(verb, "list") == 0) {
+		rc = uid ? db_quar_iter(c->store, uid, print_quar, NULL) : 0;
+		return rc < 0 ? cli_store_error(c, "quarantine list", rc) : CLI_OK;
+	}
+	if (strcmp(verb, "expire") == 0) {
+		/* Expire is per store; only trusted callers may expire for all. */
+		int64_t n = 0;
+		time_t before = time(NULL) - conf_int(c->cf, "QuarantineLife") * 86400;
+
+		if (!c->trusted) {
+			fprintf(stderr, "spamsift: quarantine expire: only users in Trust\n");
+			return CLI_USAGE;
+		}
+		rc = db_quar_expire(c->store, before, &n);
+		if (rc < 0)
+			return cli_store_error(c, "quarantine expire", rc);
+		printf("expired %" PRId64 " messages\n", n);
+		return CLI_OK;
+	}
+	if (strcmp(verb, "show") && strcmp(verb, "release") && strcmp(verb, "delete")) {
+		fputs(quar_help, stderr);
+		return CLI_USAGE;
+	}
+	if (optind + 1 > argc - 1) {
+		fprintf(stderr, "spamsift: quarantine %s: an ID is required\n", verb);
+		return CLI_USAGE;
+	}
+	for (int i = optind + 1; i < argc; i++) {
+		char *end;
+		long long id = strtoll(argv[i], &end, 10);
+		db_quar *q = NULL;
+		int found = 0;
+
+		if (*argv[i] == '\0' || *end != '\0' || id <= 0) {
+			fprintf(stderr, "spamsift: %s: not a quarantine id\n", argv[i]);
+			return CLI_INPUT;
+		}
+		rc = uid ? db_quar_get(c->store, uid, id, &q) : 0;
+		if (rc < 0)
+			return cli_store_error(c, "quarantine", rc);
+		if (q == NULL) {
+			fprintf(stderr, "spamsift: quarantine %lld: no such message\n", id);
+			return CLI_INPUT;
+		}
+		if (strcmp(verb, "show") == 0) {
+			fwrite(q->data, 1, q->len, stdout);
+		} else if (strcmp(verb, "release") == 0) {
+			const char *sm = conf_str(c->cf, "SendmailPath");
+
+			rc = deliver(sm && *sm ? sm : "/usr/sbin/sendmail", q);
+			if (rc < 0) {
+				fprintf(stderr, "spamsift: quarantine %lld: delivery failed: %s\n",
+				    id, strerror(-rc));
+				db_quar_free(q);
+				return CLI_INPUT;
+			}
+			/* Learn it as innocent: it was a false positive. */
+			rc = learn_release(c, canon, uid, q);
+			if (rc == CLI_OK)
+				rc = db_quar_del(c->store, uid, id, &found) < 0 ? CLI_STORE : CLI_OK;
+			if (rc != CLI_OK) {
+				db_quar_free(q);
+				return rc;
+			}
+			printf("released %lld\n", id);
+		} else {
+			rc = db_quar_del(c->store, uid, id, &found);
+			if (rc < 0) {
+				db_quar_free(q);
+				return cli_store_error(c, "quarantine delete", rc);
+			}
+		}
+		db_quar_free(q);
+	}
+	return CLI_OK;
+}

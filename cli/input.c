@@ -1,0 +1,234 @@
+/*
+ * input -- message sources for the spamsift command (see input.h).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/input.h"
+
+/* Standard input is read whole, up to this many bytes. */
+#define INPUT_STDIN_MAX (256u * 1024 * 1024)
+
+int input_is_mbox(const char *data, size_t len)
+{
+	return len >= 5 && memcmp(data, "From ", 5) == 0;
+}
+
+int input_mbox_split(const char *label, const char *data, size_t len,
+    input_fn fn, void *arg)
+{
+	char name[4096];
+	size_t pos = 0, start = 0, n = 0;
+	int in_msg = 0, rc;
+
+	while (pos < len) {
+		const char *nl = memchr(data + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - data) + 1 : len;
+		int sep = end - pos >= 5 && memcmp(data + pos, "From ", 5) == 0 &&
+		    (pos == 0 || (pos >= 2 && data[pos - 2] == '\n') ||
+		    (pos >= 3 && data[pos - 2] == '\r' && data[pos - 3] == '\n'));
+
+		if (sep) {
+			if (in_msg) {
+				snprintf(name, sizeof(name), "%s#%zu", label, ++n);
+				rc = fn(arg, name, data + start, pos - start);
+				if (rc != 0)
+					return rc;
+			}
+			in_msg = 1;
+			start = end;
+		}
+		pos = end;
+	}
+	if (in_msg) {
+		snprintf(name, sizeof(name), "%s#%zu", label, ++n);
+		return fn(arg, name, data + start, len - start);
+	}
+	return 0;
+}
+
+static int each_buffer(const char *label, const char *data, size_t len,
+    input_fn fn, void *arg)
+{
+	if (input_is_mbox(data, len))
+		return input_mbox_split(label, data, len, fn, arg);
+	return fn(arg, label, data, len);
+}
+
+static int each_file(const char *path, input_fn fn, void *arg, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	void *map;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -EINVAL;
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return fn(arg, path, "", 0);
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	rc = each_buffer(path, map, (size_t)st.st_size, fn, arg);
+	munmap(map, (size_t)st.st_size);
+	return rc;
+}
+
+static int each_stdin(input_fn fn, void *arg, char *err, size_t errlen)
+{
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+	int rc;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= INPUT_STDIN_MAX) {
+				free(buf);
+				snprintf(err, errlen, "-: standard input larger than %u bytes",
+				    INPUT_STDIN_MAX);
+				return -EFBIG;
+			}
+			nb = realloc(buf, cap * 2);
+			if (nb == NULL) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(STDIN_FILENO, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "-: %s", strerror(errno));
+			free(buf);
+			return rc;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	rc = each_buffer("-", buf, len, fn, arg);
+	free(buf);
+	return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every regular file of dir (not recursive, no dot files), in name order. */
+static int each_dir_files(const char *dir, input_fn fn, void *arg, char *err,
+    size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	if (d == NULL) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return rc;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap ? cap * 2 : 64) * sizeof(*nn));
+
+			if (nn == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			names = nn;
+			cap = cap ? cap * 2 : 64;
+		}
+		names[n] = strdup(e->d_name);
+		if (names[n] == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc == 0)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char path[4096];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			rc = each_file(path, fn, arg, err, errlen);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int input_each(const char *path, input_fn fn, void *arg, char *err,
+    size_t errlen)
+{
+	char sub[4096];
+	int rc = 0, maildir = 0;
+
+	if (strcmp(path, "-") == 0)
+		return each_stdin(fn, arg, err, errlen);
+	if (!is_dir(path))
+		return each_file(path, fn, arg, err, errlen);
+	/* A Maildir: messages live in cur/ and new/ (tmp/ is in flight). */
+	static const char *const parts[] = { "cur", "new" };
+	for (size_t i = 0; i < 2 && rc == 0; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", path, parts[i]);
+		if (is_dir(sub)) {
+			maildir = 1;
+			rc = each_dir_files(sub, fn, arg, err, errlen);
+		}
+	}
+	if (!maildir)
+		rc = each_dir_files(path, fn, arg, err, errlen);
+	return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * input -- where the spamsift command reads messages from: a single message
+ * file, an mbox file (detected by its "From " first line), a Maildir (a
+ * directory with cur/ or new/), a plain directory of message files (as public
+ * corpora ship), or standard input ("-").
+ *
+ * Files are mapped, not copied; each message is handed to a callback as a
+ * borrowed byte range. Must not depend on: libmilter, SQLite.
+ */
+#ifndef SPAMSIFT_INPUT_H
+#define SPAMSIFT_INPUT_H
+
+#include <stddef.h>
+
+/*
+ * input_fn -- called once per message. label names it ("FILE", "MBOX#N" or
+ * "-"); data/len are borrowed for the duration of the call. A non-zero
+ * return stops the iteration and is returned by input_each.
+ */
+typedef int (*input_fn)(void *arg, const char *label, const char *data,
+    size_t len);
+
+/*
+ * input_each -- call fn for every message found at path ("-" for stdin).
+ * Returns 0, fn's non-zero value, or a negative errno with a message naming
+ * the path in err.
+ */
+int input_each(const char *path, input_fn fn, void *arg, char *err,
+    size_t errlen);
+
+/*
+ * input_mbox_split -- call fn for each message of an mbox held in data:
+ * messages start at lines beginning "From " (at the start or after a blank
+ * line); the separator line itself is not part of the message. label is used
+ * as "LABEL#N". Exposed for tests and the fuzzer.
+ */
+int input_mbox_split(const char *label, const char *data, size_t len,
+    input_fn fn, void *arg);
+
+/* input_is_mbox -- non-zero when data starts like an mbox ("From " line). */
+int input_is_mbox(const char *data, size_t len);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * usermap -- recipient address to spamsift user (see usermap.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf/usermap.h"
+
+struct alias {
+	char *address;          /* lowercase address */
+	char *user;             /* user it maps to */
+};
+
+struct usermap {
+	int mode;               /* USERMAP_* */
+	struct alias *aliases;  /* sorted by address */
+	size_t naliases;        /* number of aliases */
+};
+
+int usermap_mode(const char *name)
+{
+	if (strcasecmp(name, "full") == 0)
+		return USERMAP_FULL;
+	if (strcasecmp(name, "localpart") == 0)
+		return USERMAP_LOCALPART;
+	if (strcasecmp(name, "alias") == 0)
+		return USERMAP_ALIAS;
+	return -1;
+}
+
+int usermap_address(const char *address, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (*address == ' ' || *address == '\t' || *address == '<')
+		address++;
+	for (; *address && *address != '>'; address++) {
+		if (n + 1 >= len)
+			return -ERANGE;
+		buf[n++] = (char)tolower((unsigned char)*address);
+	}
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	if (len == 0)
+		return -ERANGE;
+	buf[n] = '\0';
+	return n ? 0 : -EINVAL;
+}
+
+static int cmp_alias(const void *a, const void *b)
+{
+	return strcmp(((const struct alias *)a)->address,
+	    ((const struct alias *)b)->address);
+}
+
+static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	size_t cap = 0, lineno = 0;
+	int rc = 0;
+
+	if (f == NULL) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char addr[512], user[512], *p = line;
+		struct alias *a;
+
+		lineno++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '#' || *p == '\0')
+			continue;
+		if (sscanf(p, "%511s %511s", addr, user) != 2 ||
+		    usermap_address(addr, addr, sizeof(addr)) < 0) {
+			snprintf(err, errlen, "%s:%zu: expected \"address user\"",
+			    path, lineno);
+			rc = -EINVAL;
+			break;
+		}
+		if (m->naliases == cap) {
+			cap = cap ? cap * 2 : 32;
+			a = realloc(m->aliases, cap * sizeof(*a));
+			if (a == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			m->aliases = a;
+		}
+		a = &m->aliases[m->naliases];
+		a->address = strdup(addr);
+		a->user = strdup(user);
+		if (a->address == NULL || a->user == NULL) {
+			free(a->address);
+			free(a->user);
+			rc = -ENOMEM;
+			break;
+		}
+		m->naliases++;
+	}
+	fclose(f);
+	if (rc == 0)
+		qsort(m->aliases, m->naliases, sizeof(*m->aliases), cmp_alias);
+	return rc;
+}
+
+void usermap_close(usermap *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->naliases; i++) {
+		free(m->aliases[i].address);
+		free(m->aliases[i].user);
+	}
+	free(m->aliases);
+	free(m);
+}
+
+int usermap_open(int mode, const char *alias_file, usermap **out, char *err,
+    size_t errlen)
+{
+	usermap *m = calloc(1, sizeof(*m));
+	int rc;
+
+	*out = NULL;
+	if (m == NULL)
+		return -ENOMEM;
+	m->mode = mode;
+	if (mode == USERMAP_ALIAS) {
+		if (alias_file == NULL || *alias_file == '\0') {
+			snprintf(err, errlen, "UserMap alias needs AliasFile");
+			free(m);
+			return -EINVAL;
+		}
+		rc = load_aliases(m, alias_file, err, errlen);
+		if (rc < 0) {
+			usermap_close(m);
+			return rc;
+		}
+	}
+	*out = m;
+	return 0;
+}
+
+int usermap_lookup(const usermap *m, const char *address, char *buf,
+    size_t len)
+{
+	char addr[1024];
+	int rc = usermap_address(address, addr, sizeof(addr));
+	const char *user = addr;
+
+	if (rc < 0)
+		return rc;
+	if (m->mode == USERMAP_LOCALPART) {
+		char *at = strrchr(addr, '@');
+
+		if (at != NULL && at != addr)
+			*at = '\0';
+	} else if (m->mode == USERMAP_ALIAS) {
+		struct alias key = { addr, NULL }, *hit;
+
+		hit = bsearch(&key, m->aliases, m->naliases, sizeof(key),
+		    cmp_alias);
+		if (hit != NULL)
+			user = hit->user;
+	}
+	if (strlen(user) + 1 > len)
+		return -ERANGE;
+	strcpy(buf, user);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * usermap -- which spamsift user a recipient address belongs to, as the
+ * config says (UserMap): the full address (default), its local part, or an
+ * alias table (AliasFile: "address user" lines; unlisted addresses map to
+ * themselves). Addresses are compared lowercase, without angle brackets.
+ *
+ * Immutable once opened: threads may share one. Must not depend on:
+ * libmilter, SQLite, syslog, db/, classifier/.
+ */
+#ifndef SPAMSIFT_USERMAP_H
+#define SPAMSIFT_USERMAP_H
+
+#include <stddef.h>
+
+typedef struct usermap usermap;
+
+#define USERMAP_FULL      0
+#define USERMAP_LOCALPART 1
+#define USERMAP_ALIAS     2
+
+/*
+ * usermap_open -- a map of the given mode; alias_file is read now for
+ * USERMAP_ALIAS (NULL otherwise). Errors name the file and line in err.
+ * Returns 0, -ENOMEM, -EINVAL (bad line) or -errno (cannot read).
+ */
+int usermap_open(int mode, const char *alias_file, usermap **out, char *err,
+    size_t errlen);
+
+/* usermap_mode -- USERMAP_* from its config name, or -1. */
+int usermap_mode(const char *name);
+
+/* usermap_close -- free the map; accepts NULL. */
+void usermap_close(usermap *m);
+
+/*
+ * usermap_lookup -- the user for address (envelope form, "<a@b>" or "a@b")
+ * into buf (len bytes). Returns 0, -EINVAL for an empty address, -ERANGE when
+ * the user does not fit.
+ */
+int usermap_lookup(const usermap *m, const char *address, char *buf,
+    size_t len);
+
+/*
+ * usermap_address -- normalise an envelope address: strip <>, surrounding
+ * blanks and lowercase it, into buf. Returns 0 or -ERANGE / -EINVAL.
+ */
+int usermap_address(const char *address, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,124 @@
+#!/bin/sh
+# milter-actions.sh -- a real Postfix with spamsift-milter attached tags,
+# quarantines, rejects and whitelists as each recipient's preferences say;
+# forged X-Spamsift-* headers are stripped; QuarantineMode postfix holds the
+# message; OnFail decides when the store is unavailable.
+#
+# Verdicts are made deterministic with block/white lists (the Bayesian
+# verdicts themselves are tested by the classifier suites and cli tests).
+. "$(dirname "$0")/lib.sh"
+
+it_setup
+STORE="$IT_DIR/run/spamsift.db"
+CLI() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" "$@"; }
+
+CLI db init >/dev/null || it_fail "db init"
+for u in bob@example.net carol@example.net dave@example.net; do
+	CLI blocklist add --user "$u" spammer@bad.example || it_fail "blocklist add"
+	CLI whitelist add --user "$u" .good.example || it_fail "whitelist add"
+done
+CLI prefs set --user carol@example.net spamAction quarantine || it_fail "prefs carol"
+CLI prefs set --user dave@example.net spamAction reject || it_fail "prefs dave"
+
+it_milter
+it_sink
+it_postfix "unix:$IT_SOCK"
+
+mkmsg() { # FILE FROM SUBJECT [extra header]
+	{
+		echo "From: <$2>"
+		echo "To: <bob@example.net>"
+		echo "Subject: $3"
+		echo "Message-ID: <$(basename "$1")@test>"
+		[ -n "${4:-}" ] && echo "$4"
+		echo
+		echo "Body of $(basename "$1"): hello there, see you at the meeting."
+	} >"$1"
+}
+sink_count() { find "$IT_DIR/sink" -type f | wc -l; }
+sink_with() { grep -l "Message-ID: <$1@test>" "$IT_DIR"/sink/* 2>/dev/null | head -n 1; }
+
+# 1. Tag: bob's blocklisted sender -> spam headers and subject prefix.
+mkmsg "$IT_DIR/m1" spammer@bad.example "cheap pills"
+[ "$(it_send "$IT_DIR/m1" spammer@bad.example bob@example.net)" = 250 ] || it_fail "m1 not accepted"
+it_wait_sink 1 || it_fail "m1 not relayed"
+f=$(sink_with m1)
+grep -q '^X-Spamsift-Result: Blocklisted' "$f" || it_fail "m1: no Blocklisted result header"
+grep -q '^Subject: \[SPAM\] cheap pills' "$f" || it_fail "m1: subject not tagged"
+grep -q '^X-Spamsift-Signature: [0-9a-f]\{32\}' "$f" || it_fail "m1: no signature"
+it_log "tag ok"
+
+# 2. Whitelist: subdomain suffix entry -> Whitelisted, subject untouched.
+mkmsg "$IT_DIR/m2" friend@mail.good.example "lunch"
+[ "$(it_send "$IT_DIR/m2" friend@mail.good.example bob@example.net)" = 250 ] || it_fail "m2"
+it_wait_sink 2 || it_fail "m2 not relayed"
+f=$(sink_with m2)
+grep -q '^X-Spamsift-Result: Whitelisted' "$f" || it_fail "m2: not Whitelisted"
+grep -q '^Subject: lunch$' "$f" || it_fail "m2: subject changed"
+it_log "whitelist ok"
+
+# 3. Forged verdict headers are removed.
+mkmsg "$IT_DIR/m3" spammer@bad.example "forged" "X-Spamsift-Result: Innocent
+X-Spamsift-Signature: 00000000000000000000000000000000"
+[ "$(it_send "$IT_DIR/m3" spammer@bad.example bob@example.net)" = 250 ] || it_fail "m3"
+it_wait_sink 3 || it_fail "m3 not relayed"
+f=$(sink_with m3)
+grep -q 'X-Spamsift-Result: Innocent' "$f" && it_fail "m3: forged result kept"
+grep -q '00000000000000000000000000000000' "$f" && it_fail "m3: forged signature kept"
+[ "$(grep -c '^X-Spamsift-Result:' "$f")" = 1 ] || it_fail "m3: not exactly one result header"
+it_log "forged headers stripped"
+
+# 4. Quarantine: carol alone -> stored, nothing relayed (discarded once stored).
+mkmsg "$IT_DIR/m4" spammer@bad.example "for carol"
+[ "$(it_send "$IT_DIR/m4" spammer@bad.example carol@example.net)" = 250 ] || it_fail "m4"
+# 5. Mixed: carol quarantines, bob gets his tagged copy.
+mkmsg "$IT_DIR/m5" spammer@bad.example "for both"
+[ "$(it_send "$IT_DIR/m5" spammer@bad.example carol@example.net bob@example.net)" = 250 ] || it_fail "m5"
+it_wait_sink 4 || it_fail "m5 not relayed to bob"
+sleep 1
+[ -z "$(sink_with m4)" ] || it_fail "m4 relayed although quarantined"
+f=$(sink_with m5)
+grep -q '^RCPT TO:<carol@example.net>\|carol@example.net' "$f" 2>/dev/null &&
+	grep -q '^X-Rcpt-Args\|^RCPT' "$f" 2>/dev/null && true
+grep -q '^X-Spamsift-Result: Blocklisted' "$f" || it_fail "m5: bob's copy not tagged"
+n=$(CLI quarantine list --user carol@example.net | wc -l)
+[ "$n" = 2 ] || it_fail "carol's quarantine holds $n messages, expected 2"
+CLI quarantine list --user bob@example.net | grep -q . && it_fail "bob has quarantined mail"
+id=$(CLI quarantine list --user carol@example.net | head -n 1 | cut -f1)
+CLI quarantine show --user carol@example.net "$id" | grep -q 'Subject: for carol' ||
+	it_fail "quarantined copy lost its Subject"
+it_log "quarantine ok"
+
+# 6. Reject: dave alone -> 550 5.7.1.
+mkmsg "$IT_DIR/m6" spammer@bad.example "for dave"
+code=$(it_send "$IT_DIR/m6" spammer@bad.example dave@example.net)
+[ "$code" = 550 ] || it_fail "m6: expected 550, got $code"
+grep -q 'milter-reject: END-OF-MESSAGE.*5.7.1' "$IT_DIR/log/postfix.log" || it_fail "no 5.7.1 in postfix log"
+it_log "reject ok"
+
+# 7. QuarantineMode postfix: the whole message goes to the hold queue.
+kill "$IT_MILTER_PID"; sleep 0.5
+it_milter -o QuarantineMode=postfix
+mkmsg "$IT_DIR/m7" spammer@bad.example "hold me"
+[ "$(it_send "$IT_DIR/m7" spammer@bad.example carol@example.net)" = 250 ] || it_fail "m7"
+i=0
+while ! /usr/sbin/postqueue -c "$IT_PF_DIR" -p | grep -q '!' && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+/usr/sbin/postqueue -c "$IT_PF_DIR" -p | grep -q '!' || it_fail "m7 not on hold"
+grep -q 'milter-hold' "$IT_DIR/log/postfix.log" || it_fail "no milter-hold log line"
+it_log "postfix hold ok"
+
+# 8. OnFail with the store unavailable (a directory that does not exist).
+kill "$IT_MILTER_PID"; sleep 0.5
+it_milter -o StorePath=/nonexistent/spamsift/x.db -o OnFail=tempfail
+mkmsg "$IT_DIR/m8" someone@example.org "store gone"
+code=$(it_send "$IT_DIR/m8" someone@example.org bob@example.net)
+[ "$code" = 451 ] || it_fail "OnFail tempfail: got $code"
+grep -q 'internal error, tempfail' "$IT_DIR/milter.log" || it_fail "no OnFail log line"
+kill "$IT_MILTER_PID"; sleep 0.5
+it_milter -o StorePath=/nonexistent/spamsift/x.db -o OnFail=accept
+before=$(sink_count)
+code=$(it_send "$IT_DIR/m8" someone@example.org bob@example.net)
+[ "$code" = 250 ] || it_fail "OnFail accept: got $code"
+it_wait_sink $((before + 1)) || it_fail "OnFail accept: not relayed"
+it_log "OnFail ok"
+exit 0
