@@ -23,6 +23,11 @@ tests_check_msg_SOURCES = tests/check_msg.c
 tests_check_msg_CFLAGS = $(TEST_CFLAGS)
 tests_check_msg_LDADD = $(TEST_LIBS)
 
+# Tokenizer benchmark driver (contrib/bench/tokenize.sh); not installed.
+noinst_PROGRAMS += contrib/bench/tokbench
+contrib_bench_tokbench_SOURCES = contrib/bench/tokbench.c
+contrib_bench_tokbench_LDADD = $(CORE_LIBS)
+
 # Bayesian math and per-user filtering (classifier/bayes, classifier/filter).
 libspamsift_a_SOURCES += \
 	classifier/bayes.c classifier/bayes.h

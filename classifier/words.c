@@ -107,7 +107,8 @@ void words_begin(words *w, tokset *out, const char *prefix)
 
 	if (n > WORDS_PREFIXMAX - 1)
 		n = WORDS_PREFIXMAX - 1;
-	memcpy(w->tok, prefix, n);
+	if (n > 0)
+		memcpy(w->tok, prefix, n);
 	w->plen = n;
 	w->out = out;
 	w->err = 0;

@@ -104,14 +104,800 @@ START_TEST(test_simple)
 }
 END_TEST
 
+
+/* ---- a growable buffer for generated inputs ---- */
+struct gen {
+	char *p;
+	size_t n, cap;
+};
+
+static void gput(struct gen *g, const char *s, size_t n)
+{
+	if (g->n + n + 1 > g->cap) {
+		g->cap = (g->n + n + 1) * 2;
+		g->p = realloc(g->p, g->cap);
+		ck_assert_ptr_nonnull(g->p);
+	}
+	memcpy(g->p + g->n, s, n);
+	g->n += n;
+	g->p[g->n] = '\0';
+}
+
+static void gputs(struct gen *g, const char *s)
+{
+	gput(g, s, strlen(s));
+}
+
+static void gprintf(struct gen *g, const char *fmt, int a, int b)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), fmt, a, b);
+
+	gput(g, buf, (size_t)n);
+}
+
+/* Parse g as a raw message in chunks of 64 KiB (as the milter would). */
+static void parse_gen(const struct gen *g)
+{
+	for (size_t o = 0; o < g->n; o += 65536)
+		ck_assert_int_eq(msg_write(m, g->p + o, g->n - o < 65536 ? g->n - o : 65536), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+}
+
+/* Token hashes of the set, sorted, for comparing two parses. */
+static int cmp64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t *snapshot(size_t *n)
+{
+	uint64_t *h;
+
+	*n = tokset_count(set);
+	h = malloc((*n + 1) * sizeof(*h));
+	for (size_t i = 0; i < *n; i++)
+		h[i] = tokset_hash(set, i);
+	qsort(h, *n, sizeof(*h), cmp64);
+	return h;
+}
+
+static void ck_same(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+	ck_assert_uint_eq(na, nb);
+	for (size_t i = 0; i < na; i++)
+		ck_assert_uint_eq(a[i], b[i]);
+}
+
+static const char *const fixtures[] = {
+	"headers-encoded-words.eml", "mime-nested-multipart.eml", "qp-latin1.eml",
+	"base64-unterminated.eml", "html-obfuscated.eml", "charset-koi8r.eml",
+	"charset-unknown.eml", "attach-disguised-exe.eml", "attach-real-pdf.eml",
+	"message-rfc822.eml", "mbox-from-line.eml", NULL };
+
+START_TEST(test_chunk_split_anywhere)
+{
+	/* Every fixture gives the same tokens whatever the chunk size. */
+	static const size_t chunks[] = { 1, 2, 3, 7, 64, 1000 };
+	const char *name = fixtures[_i];
+	uint64_t *ref, *h;
+	size_t nref, n;
+
+	parse_file(name, 1 << 20);
+	ref = snapshot(&nref);
+	ck_assert_uint_gt(nref, 5);
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		tokset_clear(set);
+		msg_reset(m, set);
+		parse_file(name, chunks[c]);
+		h = snapshot(&n);
+		ck_same(ref, nref, h, n);
+		free(h);
+	}
+	free(ref);
+}
+END_TEST
+
+START_TEST(test_headers_encoded_words)
+{
+	parse_file("headers-encoded-words.eml", 1 << 20);
+	ck_assert_str_eq(msg_subject(m), "Gratis café offer");
+	ck_has("Subject:gratis");
+	ck_has("Subject:café");
+	ck_has("Subject:offer");
+	ck_has("From:andré");
+	ck_has("From:addr:andre@example.org");
+	ck_assert_str_eq(msg_from_addr(m), "andre@example.org");
+	ck_has("Return-Path:host:mail.sender.co.uk");
+	ck_has("Return-Path:domain:sender.co.uk");
+	ck_has("Message-Id:host:mailer.example.org");
+	ck_has("X-Mailer:full:supermailer 5.0 pro");
+	ck_has("X-Mailer:supermailer");
+	ck_has("mime:charset:us-ascii");
+	ck_has("body");
+}
+END_TEST
+
+START_TEST(test_received)
+{
+	parse_file("headers-encoded-words.eml", 1 << 20);
+	ck_has("Received:helo:helo.example.net");
+	ck_has("Received:ip:192.0.2.17");
+	ck_has("Received:net:192.0.2");
+	ck_has("Received:host:mx1.example.net");
+	ck_has("Received:domain:example.net");
+	ck_has("Received:with:esmtps");
+	/* queue ids and dates are not learnt from Received */
+	ck_hasnt("Received:4abcde");
+}
+END_TEST
+
+START_TEST(test_own_headers_ignored)
+{
+	static const char *const ign[] = { "x-other-*", NULL };
+
+	parse_file("headers-encoded-words.eml", 1 << 20);
+	ck_hasnt("hdr:X-Spamsift-Status");
+	ck_hasnt("X-Spamsift-Status:spam");
+	ck_hasnt("X-Spamsift-Score:0.99");
+	ck_has("X-Other-Filter:verdict-spam");
+	opts.ignore_headers = ign;
+	reopen();
+	parse_file("headers-encoded-words.eml", 1 << 20);
+	ck_hasnt("X-Other-Filter:verdict-spam");
+	ck_hasnt("hdr:X-Other-Filter");
+	ck_has("Subject:gratis");
+}
+END_TEST
+
+START_TEST(test_api_same_as_write)
+{
+	static const char raw[] =
+	    "From: Carol <carol@example.net>\r\n"
+	    "Subject: =?UTF-8?Q?Sp=C3=A9cial?=\r\n\tdeal today\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "\r\n"
+	    "Body words here\r\nand there\r\n";
+	uint64_t *a, *b;
+	size_t na, nb;
+
+	parse(raw);
+	a = snapshot(&na);
+	tokset_clear(set);
+	msg_reset(m, set);
+	ck_assert_int_eq(msg_header(m, "From", "Carol <carol@example.net>"), 0);
+	ck_assert_int_eq(msg_header(m, "Subject", "=?UTF-8?Q?Sp=C3=A9cial?=\r\n\tdeal today"), 0);
+	ck_assert_int_eq(msg_header(m, "Content-Type", "text/plain; charset=utf-8"), 0);
+	ck_assert_int_eq(msg_eoh(m), 0);
+	ck_assert_int_eq(msg_body(m, "Body wo", 7), 0);
+	ck_assert_int_eq(msg_body(m, "rds here\r", 9), 0);
+	ck_assert_int_eq(msg_body(m, "\nand there\r\n", 12), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+	b = snapshot(&nb);
+	ck_same(a, na, b, nb);
+	ck_has("Subject:spécial");
+	ck_has("Subject:deal");
+	ck_assert_str_eq(msg_subject(m), "Spécial\tdeal today");
+	/* mixing the two APIs is refused */
+	ck_assert_int_eq(msg_write(m, "x", 1), -EINVAL);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_mime_nested)
+{
+	parse_file("mime-nested-multipart.eml", 1 << 20);
+	ck_has("mime:type:multipart/mixed");
+	ck_has("mime:type:multipart/alternative");
+	ck_has("mime:type:text/html");
+	ck_has("wonderful");
+	ck_has("offers");
+	ck_has("softbreak");
+	ck_has("bargain");
+	ck_has("html:b");
+	ck_has("closing");
+	ck_has("mime:parts:3");
+	ck_assert_uint_eq(msg_parts(m), 3);
+	/* preamble and epilogues are not text */
+	ck_hasnt("preamble");
+	ck_hasnt("epilogue");
+	ck_hasnt("neverseen");
+	ck_hasnt("mime:unterminated");
+}
+END_TEST
+
+START_TEST(test_qp_latin1)
+{
+	parse_file("qp-latin1.eml", 1 << 20);
+	ck_has("café");
+	ck_has("free");
+	ck_has("great");
+	ck_has("broken");
+	ck_has("zz"); /* a malformed escape is kept literally */
+	ck_has("mime:cte:quoted-printable");
+}
+END_TEST
+
+START_TEST(test_base64_junk_unterminated)
+{
+	parse_file("base64-unterminated.eml", 1 << 20);
+	ck_has("special");
+	ck_has("promotion");
+	ck_has("only"); /* the unpadded last group */
+	ck_has("mime:unterminated");
+}
+END_TEST
+
+START_TEST(test_charsets)
+{
+	parse_file("charset-koi8r.eml", 1 << 20);
+	ck_has("привет");
+	ck_has("мир");
+	ck_has("скидка");
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse_file("charset-unknown.eml", 1 << 20);
+	ck_has("mime:charset-unknown:x-no-such-charset");
+	ck_has("words");
+	ck_has("read");
+}
+END_TEST
+
+START_TEST(test_html)
+{
+	parse_file("html-obfuscated.eml", 1 << 20);
+	ck_has("viagra");   /* comment and empty <b> inside the word */
+	ck_has("free");     /* &shy; inside the word */
+	ck_has("pills");    /* &#x70; */
+	ck_has("café");     /* &eacute; */
+	ck_has("you");      /* &lt;you&gt; */
+	ck_has("click");
+	ck_has("html:img");
+	ck_has("html:font-color:#ffffff");
+	ck_has("html:body-bgcolor:#ffffff");
+	ck_has("html:hidden");
+	ck_has("html:img-tiny");
+	ck_has("html:comment");
+	ck_has("url:host:www.shop.example.co.uk");
+	ck_has("url:domain:example.co.uk");
+	ck_has("url:path:buy");
+	ck_has("url:host:tracker.example.com");
+	ck_has("url:mailto:deals.example");
+	ck_has("url:host:www.plain-link.example");
+	ck_has("url:domain:plain-link.example");
+	ck_has("url:ip:1.2.3.4");
+	ck_hasnt("junk");        /* comment text */
+	ck_hasnt("scriptword");  /* script content */
+	ck_hasnt("unseenword");  /* style content */
+	ck_hasnt("color");       /* attributes are not text */
+}
+END_TEST
+
+START_TEST(test_plain_urls)
+{
+	parse("Subject: u\r\n\r\nGo to http://user@Evil.example:8080/Login?x=1, now.\r\n"
+	    "Or HTTPS://www.bank.example.com.au/ or ftp://files.example.org/pub\r\n");
+	ck_has("url:userinfo");
+	ck_has("url:port");
+	ck_has("url:host:evil.example");
+	ck_has("url:domain:evil.example");
+	ck_has("url:path:login");
+	ck_has("url:host:www.bank.example.com.au");
+	ck_has("url:domain:example.com.au");
+	ck_has("url:scheme:ftp");
+	ck_has("url:path:pub");
+	ck_has("go");
+	ck_has("now");
+	ck_hasnt("http");
+	ck_hasnt("login");
+}
+END_TEST
+
+START_TEST(test_words)
+{
+	parse("Subject: w\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+	    "HELLO Élan ÉCOLE МИР fr\xe2\x80\x8b" "ee $19.99 1234567 a x 192.168.1.1 "
+	    "John.Doe@Example.com superlongwordsuperlongwordsuperlongwordsuperlong "
+	    "\xe6\x97\xa5\xe6\x9c\xac trailing-dash- \xef\xbc\xa6\xef\xbc\xb2\xef\xbc\xa5\xef\xbc\xa5 "
+	    "don't\xc2\xa0stop\r\n");
+	ck_has("hello");
+	ck_has("élan");
+	ck_has("école");
+	ck_has("мир");
+	ck_has("free");      /* zero-width space and fullwidth letters */
+	ck_has("$19.99");
+	ck_has("num:7d");
+	ck_hasnt("a");
+	ck_hasnt("x");
+	ck_has("192.168.1.1");
+	ck_has("john.doe@example.com");
+	ck_has("skip:a:40");
+	ck_has("日");
+	ck_has("本");
+	ck_has("trailing-dash");
+	ck_has("don't");
+	ck_has("stop");      /* no-break space separates */
+}
+END_TEST
+
+START_TEST(test_word_pairs)
+{
+	opts.chained = 1;
+	reopen();
+	parse("Subject: win big prize\r\n\r\none two three four five six\r\n");
+	ck_has("Subject:win+big");
+	ck_has("Subject:big+prize");
+	ck_has("one+two");
+	ck_has("five+six");
+	ck_hasnt("one+?+three");
+	ck_hasnt("prize+one");
+	opts.chained = 0;
+	opts.osb = 1;
+	reopen();
+	parse("Subject: x\r\n\r\none two three four five six\r\n");
+	ck_has("one+two");
+	ck_has("one+?+three");
+	ck_has("one+?+?+four");
+	ck_has("one+?+?+?+five");
+	ck_hasnt("one+?+?+?+?+six");
+	ck_has("two+?+?+?+six");
+}
+END_TEST
+
+START_TEST(test_rfc822)
+{
+	parse_file("message-rfc822.eml", 1 << 20);
+	ck_has("Subject:lottery");
+	ck_has("From:addr:original@inner.example");
+	ck_has("jackpot");
+	ck_has("below");
+	ck_assert_str_eq(msg_subject(m), "Fwd: inner");
+	ck_assert_str_eq(msg_from_addr(m), "forwarder@example.net");
+}
+END_TEST
+
+START_TEST(test_mbox_line)
+{
+	parse_file("mbox-from-line.eml", 1 << 20);
+	ck_has("Subject:mbox");
+	ck_has("mboxbody");
+	ck_hasnt("msg:no-headers");
+	ck_assert_str_eq(msg_from_addr(m), "sender@example.com");
+}
+END_TEST
+
+static magic_t mg;
+
+static void magic_setup(void)
+{
+	mg = magic_open(MAGIC_MIME_TYPE);
+	ck_assert_ptr_nonnull(mg);
+	ck_assert_int_eq(magic_load(mg, NULL), 0);
+	setup();
+	opts.magic = mg;
+	reopen();
+}
+
+static void magic_teardown(void)
+{
+	teardown();
+	magic_close(mg);
+}
+
+START_TEST(test_attach_disguised)
+{
+	parse_file("attach-disguised-exe.eml", 1 << 20);
+	ck_has("mime:type:application/pdf");
+	ck_has("attach:ext:pdf");
+	ck_has("attach:mismatch");
+	ck_has("invoice");
+	for (size_t i = 0; i < tokset_count(set); i++)
+		if (strncmp(tokset_text(set, i), "attach:magic:", 13) == 0)
+			ck_assert_msg(strstr(tokset_text(set, i), "exec") != NULL ||
+			    strstr(tokset_text(set, i), "executable") != NULL,
+			    "magic says %s", tokset_text(set, i));
+}
+END_TEST
+
+START_TEST(test_attach_real_pdf)
+{
+	parse_file("attach-real-pdf.eml", 1 << 20);
+	ck_has("attach:ext:pdf");
+	ck_has("attach:ext2:tar.pdf"); /* RFC 2231 filename, double extension */
+	ck_has("attach:magic:application/pdf");
+	ck_hasnt("attach:mismatch");
+}
+END_TEST
+
+START_TEST(test_attach_without_magic)
+{
+	/* the default fixture has no libmagic handle: no magic tokens */
+	parse_file("attach-disguised-exe.eml", 1 << 20);
+	ck_has("attach:ext:pdf");
+	ck_hasnt("attach:mismatch");
+	for (size_t i = 0; i < tokset_count(set); i++)
+		ck_assert(strncmp(tokset_text(set, i), "attach:magic:", 13) != 0);
+}
+END_TEST
+
+START_TEST(test_reuse_resets)
+{
+	parse("From: a@one.example\r\nSubject: first\r\n\r\nalpha\r\n");
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse("To: b@two.example\r\n\r\nbeta\r\n");
+	ck_hasnt("alpha");
+	ck_has("beta");
+	ck_assert_str_eq(msg_subject(m), "");
+	ck_assert_str_eq(msg_from_addr(m), "");
+}
+END_TEST
+
+/* ---- limits ---- */
+
+START_TEST(test_scan_limit)
+{
+	struct gen g = { 0 };
+
+	opts.max_scan_bytes = 1000;
+	reopen();
+	gputs(&g, "Subject: big\r\n\r\n");
+	for (int i = 0; i < 500; i++)
+		gprintf(&g, "word%d filler%d\r\n", i, i);
+	parse_gen(&g);
+	ck_assert_uint_eq(msg_scanned(m), 1000);
+	ck_assert_uint_eq(msg_total(m), g.n - 16);
+	ck_has("word0");
+	ck_hasnt("word400");
+	ck_has("msg:truncated");
+	free(g.p);
+}
+END_TEST
+
+START_TEST(test_header_len_limit)
+{
+	struct gen g = { 0 };
+
+	opts.max_header_len = 256;
+	reopen();
+	gputs(&g, "Subject:");
+	for (int i = 0; i < 2000; i++)
+		gprintf(&g, " w%d", i, 0);
+	gputs(&g, "\r\n\r\nbody\r\n");
+	parse_gen(&g);
+	ck_has("Subject:w1");
+	ck_hasnt("Subject:w1999");
+	ck_has("body");
+	ck_assert_uint_lt(strlen(msg_subject(m)), 256);
+	free(g.p);
+}
+END_TEST
+
+START_TEST(test_token_cap)
+{
+	struct gen g = { 0 };
+	tokset *small;
+
+	ck_assert_int_eq(tokset_new(50, 0, &small), 0);
+	msg_reset(m, small);
+	gputs(&g, "Subject: cap\r\n\r\n");
+	for (int i = 0; i < 1000; i++)
+		gprintf(&g, "tok%d ", i, 0);
+	for (size_t o = 0; o < g.n; o += 4096)
+		ck_assert_int_eq(msg_write(m, g.p + o, g.n - o < 4096 ? g.n - o : 4096), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+	ck_assert_uint_eq(tokset_count(small), 50);
+	ck_assert_uint_gt(tokset_dropped(small), 900);
+	msg_reset(m, set);
+	tokset_free(small);
+	free(g.p);
+}
+END_TEST
+
+/* ---- hostile input ---- */
+
+START_TEST(test_nul_bytes)
+{
+	static const char raw[] = "Subject: fr\0ee\r\nX-\0Odd: v\r\n\r\nbo\0dy text\0\r\n\0";
+
+	ck_assert_int_eq(msg_write(m, raw, sizeof(raw)), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+	ck_has("Subject:fr");
+	ck_has("Subject:ee");
+	ck_has("bo");
+	ck_has("text");
+	ck_assert_str_eq(msg_subject(m), "fr ee");
+}
+END_TEST
+
+START_TEST(test_8bit_junk_headers)
+{
+	struct gen g = { 0 };
+	unsigned x = 12345;
+
+	for (int h = 0; h < 50; h++) {
+		char line[200];
+		size_t n = 0;
+
+		line[n++] = (char)('A' + h % 26);
+		for (int i = 0; i < 20; i++) {
+			x = x * 1103515245u + 12345u;
+			line[n++] = (char)(0x80 | (x >> 16));
+		}
+		line[n++] = ':';
+		for (int i = 0; i < 100; i++) {
+			x = x * 1103515245u + 12345u;
+			line[n++] = (char)(x >> 16);
+			if (line[n - 1] == '\r' || line[n - 1] == '\n')
+				line[n - 1] = '?';
+		}
+		gput(&g, line, n);
+		gputs(&g, "\r\n");
+	}
+	gputs(&g, "Subject: =?utf-8?B?\xff\xfe?= =?bogus?Q?=FF=FE?= =?utf-8?Q?caf=C3?=\r\n");
+	gputs(&g, "\r\nbody\r\n");
+	parse_gen(&g);
+	ck_has("body");
+	ck_assert_uint_gt(tokset_count(set), 10);
+	free(g.p);
+}
+END_TEST
+
+START_TEST(test_16mib_line)
+{
+	/* a 16 MiB body line without newline, and one in a header */
+	size_t big = 16u << 20;
+	char *line = malloc(big);
+
+	ck_assert_ptr_nonnull(line);
+	memset(line, 'a', big);
+	opts.max_scan_bytes = 32u << 20;
+	reopen();
+	ck_assert_int_eq(msg_header(m, "Subject", "x"), 0);
+	ck_assert_int_eq(msg_eoh(m), 0);
+	ck_assert_int_eq(msg_body(m, "start ", 6), 0);
+	for (size_t o = 0; o < big; o += 65536)
+		ck_assert_int_eq(msg_body(m, line + o, 65536), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+	ck_assert_uint_eq(msg_scanned(m), big + 6);
+	ck_has("start");
+	ck_has("skip:a:16777210");
+	ck_assert_uint_lt(tokset_count(set), 10);
+
+	tokset_clear(set);
+	msg_reset(m, set);
+	ck_assert_int_eq(msg_write(m, "Subject: ", 9), 0);
+	ck_assert_int_eq(msg_write(m, line, big), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+	ck_assert_uint_le(strlen(msg_subject(m)), opts.max_header_len);
+	free(line);
+}
+END_TEST
+
+START_TEST(test_endless_base64)
+{
+	struct gen g = { 0 };
+
+	gputs(&g, "Subject: b\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n"
+	    "--zz\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	/* "lorem ipsum dolor sit amet " forever, never a boundary */
+	while (g.n < (4u << 20))
+		gputs(&g, "bG9yZW0gaXBzdW0gZG9sb3Igc2l0IGFtZXQg\r\n");
+	parse_gen(&g);
+	ck_has("lorem");
+	ck_has("amet");
+	ck_has("msg:truncated");
+	ck_has("mime:unterminated");
+	ck_assert_uint_eq(msg_scanned(m), MSG_DEFAULT_SCAN);
+	free(g.p);
+}
+END_TEST
+
+START_TEST(test_never_closing_boundary)
+{
+	struct gen g = { 0 };
+
+	gputs(&g, "Content-Type: multipart/mixed; boundary=\"never\"\r\n\r\n"
+	    "--never\r\nContent-Type: text/plain\r\n\r\nfirst\r\n--never\r\n\r\nsecond\r\n"
+	    "--neverx\r\n--never--x\r\n"); /* not boundaries */
+	gputs(&g, "--nev\r\nlast words\r\n");
+	parse_gen(&g);
+	ck_has("first");
+	ck_has("second");
+	ck_has("last");     /* still the second part */
+	ck_has("neverx");   /* "--neverx" is not our boundary: text */
+	ck_has("mime:unterminated");
+	free(g.p);
+}
+END_TEST
+
+START_TEST(test_deep_multipart)
+{
+	struct gen g = { 0 };
+	const int n = 10000;
+
+	gputs(&g, "Subject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n");
+	for (int i = 0; i < n; i++)
+		gprintf(&g, "--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n", i, i + 1);
+	gprintf(&g, "--b%d\r\nContent-Type: text/plain\r\n\r\ndeepword\r\n", n, 0);
+	for (int i = n; i > 0; i--)
+		gprintf(&g, "--b%d--\r\n", i, 0);
+	gputs(&g, "--b0\r\nContent-Type: text/plain\r\n\r\nafterword\r\n--b0--\r\n");
+	opts.max_scan_bytes = 64u << 20;
+	reopen();
+	parse_gen(&g);
+	ck_has("mime:depth-exceeded");
+	ck_hasnt("deepword");
+	ck_has("afterword");
+	ck_hasnt("mime:unterminated");
+	free(g.p);
+}
+END_TEST
+
+START_TEST(test_deep_rfc822)
+{
+	struct gen g = { 0 };
+
+	gputs(&g, "Subject: top\r\n");
+	for (int i = 0; i < 10000; i++)
+		gputs(&g, "Content-Type: message/rfc822\r\n\r\n");
+	gputs(&g, "Subject: bottom\r\n\r\ndeepbody\r\n");
+	opts.max_scan_bytes = 64u << 20;
+	reopen();
+	parse_gen(&g);
+	ck_has("mime:depth-exceeded");
+	ck_hasnt("Subject:bottom");
+	ck_hasnt("deepbody");
+	ck_assert_str_eq(msg_subject(m), "top");
+	free(g.p);
+}
+END_TEST
+
+START_TEST(test_many_siblings)
+{
+	struct gen g = { 0 };
+
+	gputs(&g, "Content-Type: multipart/mixed; boundary=s\r\n\r\n");
+	for (int i = 0; i < 100000; i++)
+		gprintf(&g, "--s\r\nContent-Type: text/plain; charset=iso-8859-%d\r\n\r\nw%d\r\n",
+		    1 + i % 3, i % 100);
+	gputs(&g, "--s--\r\n");
+	opts.max_scan_bytes = 64u << 20;
+	reopen();
+	parse_gen(&g);
+	ck_assert_uint_eq(msg_parts(m), 100000);
+	ck_has("mime:parts:100");
+	ck_has("w99");
+	ck_has("mime:charset:iso-8859-3");
+	free(g.p);
+}
+END_TEST
+
+START_TEST(test_empty_input)
+{
+	ck_assert_int_eq(msg_write(m, "", 0), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+	ck_assert_str_eq(msg_subject(m), "");
+	ck_assert_str_eq(msg_from_addr(m), "");
+	ck_assert_uint_eq(msg_total(m), 0);
+	/* nothing fed at all, through the milter API */
+	tokset_clear(set);
+	msg_reset(m, set);
+	ck_assert_int_eq(msg_end(m), 0);
+	ck_assert_uint_le(tokset_count(set), 1);
+	/* headers only, no blank line, no final newline */
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse("Subject: only header");
+	ck_has("Subject:header");
+	ck_assert_str_eq(msg_subject(m), "only header");
+}
+END_TEST
+
+/* The same message with CRLF, bare LF and bare CR line ends. */
+START_TEST(test_line_ends)
+{
+	static const char crlf[] =
+	    "Subject: ends\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n"
+	    "--q\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+	    "soft=\r\nbreak line\r\n--q--\r\n";
+	char lf[sizeof(crlf)], cr[sizeof(crlf)];
+	size_t k = 0, j = 0;
+	uint64_t *a, *b, *c;
+	size_t na, nb, nc;
+
+	for (size_t i = 0; crlf[i] != '\0'; i++) {
+		if (crlf[i] == '\r')
+			continue;
+		lf[k++] = crlf[i];
+		cr[j++] = crlf[i] == '\n' ? '\r' : crlf[i];
+	}
+	lf[k] = cr[j] = '\0';
+	parse(crlf);
+	ck_has("softbreak");
+	a = snapshot(&na);
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse(lf);
+	b = snapshot(&nb);
+	tokset_clear(set);
+	msg_reset(m, set);
+	/* bare CR, fed one byte at a time so a CR ends every chunk */
+	for (size_t i = 0; i < j; i++)
+		ck_assert_int_eq(msg_write(m, cr + i, 1), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+	c = snapshot(&nc);
+	ck_same(a, na, b, nb);
+	ck_same(a, na, c, nc);
+	free(a);
+	free(b);
+	free(c);
+}
+END_TEST
+
+START_TEST(test_no_headers)
+{
+	parse("just some text without any header\nsecond line\n");
+	ck_has("msg:no-headers");
+	ck_has("just");
+	ck_has("second");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("msg");
 	TCase *tc = tcase_create("core");
 
+	TCase *tm = tcase_create("magic");
+	TCase *th = tcase_create("hostile");
+
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_simple);
+	tcase_add_loop_test(tc, test_chunk_split_anywhere, 0,
+	    (int)(sizeof(fixtures) / sizeof(fixtures[0]) - 1));
+	tcase_add_test(tc, test_headers_encoded_words);
+	tcase_add_test(tc, test_received);
+	tcase_add_test(tc, test_own_headers_ignored);
+	tcase_add_test(tc, test_api_same_as_write);
+	tcase_add_test(tc, test_mime_nested);
+	tcase_add_test(tc, test_qp_latin1);
+	tcase_add_test(tc, test_base64_junk_unterminated);
+	tcase_add_test(tc, test_charsets);
+	tcase_add_test(tc, test_html);
+	tcase_add_test(tc, test_plain_urls);
+	tcase_add_test(tc, test_words);
+	tcase_add_test(tc, test_word_pairs);
+	tcase_add_test(tc, test_rfc822);
+	tcase_add_test(tc, test_mbox_line);
+	tcase_add_test(tc, test_attach_without_magic);
+	tcase_add_test(tc, test_reuse_resets);
+	tcase_add_test(tc, test_scan_limit);
+	tcase_add_test(tc, test_header_len_limit);
+	tcase_add_test(tc, test_token_cap);
 	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(tm, magic_setup, magic_teardown);
+	tcase_add_test(tm, test_attach_disguised);
+	tcase_add_test(tm, test_attach_real_pdf);
+	suite_add_tcase(s, tm);
+
+	tcase_add_checked_fixture(th, setup, teardown);
+	tcase_add_test(th, test_nul_bytes);
+	tcase_add_test(th, test_8bit_junk_headers);
+	tcase_add_test(th, test_16mib_line);
+	tcase_add_test(th, test_endless_base64);
+	tcase_add_test(th, test_never_closing_boundary);
+	tcase_add_test(th, test_deep_multipart);
+	tcase_add_test(th, test_deep_rfc822);
+	tcase_add_test(th, test_many_siblings);
+	tcase_add_test(th, test_empty_input);
+	tcase_add_test(th, test_line_ends);
+	tcase_add_test(th, test_no_headers);
+	suite_add_tcase(s, th);
 	return s;
 }
 
@@ -124,7 +910,5 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	(void)parse_file;
-	(void)reopen;
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
