@@ -13,3 +13,12 @@ check_PROGRAMS += tests/check_db_sqlite
 tests_check_db_sqlite_SOURCES = tests/check_db_sqlite.c
 tests_check_db_sqlite_CFLAGS = $(TEST_CFLAGS)
 tests_check_db_sqlite_LDADD = $(TEST_LIBS)
+
+# Crash safety (SIGKILL mid-training) and concurrent readers/writer (WAL).
+check_PROGRAMS += tests/check_db_crash tests/check_db_concurrency
+tests_check_db_crash_SOURCES = tests/check_db_crash.c
+tests_check_db_crash_CFLAGS = $(TEST_CFLAGS)
+tests_check_db_crash_LDADD = $(TEST_LIBS)
+tests_check_db_concurrency_SOURCES = tests/check_db_concurrency.c
+tests_check_db_concurrency_CFLAGS = $(TEST_CFLAGS) -pthread
+tests_check_db_concurrency_LDADD = $(TEST_LIBS) -lpthread
