@@ -198,9 +198,13 @@ int cmd_prefs(cli *c, int argc, char **argv)
 	int rc, found = 0, nargs;
 	opts o;
 
-	if (argc < 2 || parse_opts(argc - 1, argv + 1, &o) < 0 || o.help) {
-		fputs(prefs_help, argc >= 2 && o.help ? stdout : stderr);
-		return argc >= 2 && o.help ? CLI_OK : CLI_USAGE;
+	if (cli_wants_help(argc, argv)) {
+		fputs(prefs_help, stdout);
+		return CLI_OK;
+	}
+	if (argc < 2 || parse_opts(argc - 1, argv + 1, &o) < 0) {
+		fputs(prefs_help, stderr);
+		return CLI_USAGE;
 	}
 	verb = argv[1];
 	nargs = argc - 1 - o.rest;

@@ -13,6 +13,7 @@ TESTS += $(check_PROGRAMS)
 # Integration tests (shell): real Postfix, real milter, real SQLite file.
 INTEGRATION_TESTS = \
 	tests/integration/milter-postfix.sh \
-	tests/integration/milter-actions.sh
+	tests/integration/milter-actions.sh \
+	tests/integration/cli.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data

@@ -1,0 +1,163 @@
+#!/bin/sh
+# cli.sh -- every spamsift subcommand and its error paths against a real
+# SQLite store in a temp dir: exit statuses, mbox and Maildir input,
+# AllowOverride, Trust, export/import, quarantine release through sendmail.
+. "$(dirname "$0")/lib.sh"
+
+T=$(mktemp -d /tmp/spamsift-cli.XXXXXX)
+chmod 755 "$T"
+trap 'rm -rf "$T"' EXIT
+S() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$T" "$@"; }
+expect() { # STATUS CMD...: run, compare the exit status
+	want=$1; shift
+	"$@" >"$T/out" 2>"$T/err"; got=$?
+	[ "$got" = "$want" ] || { cat "$T/out" "$T/err" >&2; it_fail "$* exited $got, expected $want"; }
+}
+
+spam() { printf 'From: seller@pills.example\nTo: bob@example.net\nSubject: cheap pills %s\n\nBuy cheap pills now, best price, online pharmacy, order today %s\n' "$1" "$1"; }
+ham() { printf 'From: alice@example.org\nTo: bob@example.net\nSubject: meeting notes %s\n\nHi Bob, attached are the notes from the project meeting. Regards, Alice %s\n' "$1" "$1"; }
+
+# --help everywhere, usage errors exit 1.
+for c in train retrain classify tokens whitelist blocklist prefs quarantine stats db config export import; do
+	expect 0 "$CLI_BIN" "$c" --help
+	grep -q '^usage: spamsift' "$T/out" || it_fail "$c --help printed no usage"
+done
+expect 0 "$CLI_BIN" --help
+expect 1 "$CLI_BIN"
+expect 1 "$CLI_BIN" frobnicate
+expect 1 S train --user bob@example.net
+expect 2 S -o NoSuchKey=1 stats
+grep -q 'NoSuchKey' "$T/err" || it_fail "unknown key error does not name the key"
+
+expect 0 S db init
+[ -f "$T/spamsift.db" ] || it_fail "db init made no store"
+
+# Inputs: a plain directory, an mbox, a Maildir, stdin.
+mkdir -p "$T/spam" "$T/ham" "$T/Maildir/cur" "$T/Maildir/new" "$T/Maildir/tmp"
+for i in 1 2 3 4 5 6; do spam "$i" >"$T/spam/$i.eml"; ham "$i" >"$T/ham/$i.eml"; done
+{ for i in 7 8 9; do echo "From seller@pills.example Mon Jan  1 00:00:00 2026"; spam "$i"; echo; done; } >"$T/spam.mbox"
+ham 7 >"$T/Maildir/cur/1.host:2,S"; ham 8 >"$T/Maildir/new/2.host"
+expect 0 S train --user @global --spam "$T/spam"
+grep -q 'learned 6 messages' "$T/out" || it_fail "directory: $(cat "$T/out")"
+expect 0 S train --user @global --spam "$T/spam.mbox"
+grep -q 'learned 3 messages' "$T/out" || it_fail "mbox: $(cat "$T/out")"
+expect 0 S train --user @global --ham "$T/ham" "$T/Maildir"
+grep -q 'learned 8 messages' "$T/out" || it_fail "dir+Maildir: $(cat "$T/out")"
+ham 9 | S train --user @global --ham - >"$T/out" || it_fail "stdin train"
+grep -q 'learned 1 messages' "$T/out" || it_fail "stdin: $(cat "$T/out")"
+expect 2 S train --user @global --ham "$T/nonexistent"
+
+# classify: text, tsv, json; nothing learned without --train.
+spam 10 >"$T/s10.eml"; ham 10 >"$T/h10.eml"
+expect 0 S stats --user @global --format tsv
+before=$(cat "$T/out")
+expect 0 S classify --user bob@example.net --format tsv "$T/s10.eml" "$T/h10.eml"
+[ "$(cut -f2 "$T/out" | tr '\n' ' ')" = "spam innocent " ] || it_fail "classify tsv: $(cat "$T/out")"
+[ "$(head -n 1 "$T/out" | cut -f1)" = "$T/s10.eml" ] || it_fail "tsv path column"
+expect 0 S stats --user @global --format tsv
+[ "$(cat "$T/out")" = "$before" ] || it_fail "classify without --train changed counters"
+expect 0 S classify --user bob@example.net --format json --explain "$T/s10.eml"
+grep -q '"class":"spam".*"factors":\[{"token":' "$T/out" || it_fail "json explain: $(cat "$T/out")"
+expect 0 S classify --user bob@example.net --explain "$T/s10.eml"
+grep -q 'Subject:pills' "$T/out" || it_fail "--explain shows no token text"
+expect 1 S classify --user bob@example.net --format xml "$T/s10.eml"
+
+# classify --train (TEFT) stores a signature; retrain reverses it.
+expect 0 S classify --user bob@example.net --train --format json "$T/h10.eml"
+sig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+[ -n "$sig" ] || it_fail "no signature from classify --train"
+expect 0 S retrain --user bob@example.net --signature "$sig" --spam
+expect 0 S stats --user bob@example.net --format json
+grep -q '"false_negatives":1' "$T/out" || it_fail "retrain did not count a false negative: $(cat "$T/out")"
+expect 2 S retrain --user bob@example.net --signature 0123456789abcdef0123456789abcdef --spam
+# A message carrying the signature header is retrained by it.
+{ echo "X-Spamsift-Signature: $sig"; ham 10; } >"$T/sig.eml"
+expect 0 S train --user bob@example.net --ham "$T/sig.eml"
+grep -q '1 retrained by signature' "$T/out" || it_fail "train by signature: $(cat "$T/out")"
+
+# tokens
+expect 0 S tokens "$T/s10.eml"
+grep -qx 'Subject:cheap' "$T/out" || it_fail "tokens: no Subject:cheap"
+
+# lists
+expect 0 S whitelist add --user bob@example.net friend@example.com .trusted.example
+expect 0 S whitelist list --user bob@example.net
+grep -q '^friend@example.com	manual' "$T/out" || it_fail "whitelist list"
+expect 2 S whitelist add --user bob@example.net 'bad pattern'
+expect 0 S whitelist del --user bob@example.net friend@example.com
+expect 2 S whitelist del --user bob@example.net friend@example.com
+expect 0 S blocklist add --user bob@example.net seller@pills.example
+expect 0 S classify --user bob@example.net --format tsv "$T/h10.eml"
+expect 0 S classify --user bob@example.net --format tsv "$T/s10.eml"
+cut -f2 "$T/out" | grep -qx blocklisted || it_fail "blocklist not applied: $(cat "$T/out")"
+
+# prefs and AllowOverride: rejectThreshold is not overridable in the sample.
+expect 0 S prefs set --user bob@example.net spamAction quarantine
+expect 0 S prefs get --user bob@example.net spamaction
+[ "$(cat "$T/out")" = quarantine ] || it_fail "prefs get: $(cat "$T/out")"
+expect 2 S prefs set --user bob@example.net spamAction explode
+expect 2 S prefs set --user bob@example.net noSuchPref 1
+expect 0 S prefs set --user bob@example.net rejectThreshold 0.5
+grep -q 'not in AllowOverride' "$T/err" || it_fail "no AllowOverride warning"
+expect 0 S prefs get --user bob@example.net rejectThreshold
+[ "$(cat "$T/out")" != 0.5 ] || it_fail "a non-overridable preference took effect"
+expect 0 S -o AllowOverride=rejectThreshold prefs get --user bob@example.net rejectThreshold
+[ "$(cat "$T/out")" = 0.5 ] || it_fail "AllowOverride did not let the user value through"
+expect 0 S prefs list --user bob@example.net
+grep -q '^spamAction	quarantine	user' "$T/out" || it_fail "prefs list"
+expect 0 S prefs unset --user bob@example.net spamAction
+
+# export / import round trip into another user.
+expect 0 S export --user @global "$T/global.txt"
+grep -q '^totals	9	9' "$T/global.txt" || it_fail "export totals: $(head -3 "$T/global.txt")"
+expect 0 S import --user carol@example.net "$T/global.txt"
+expect 0 S stats --user carol@example.net --format tsv
+grep -q '^carol@example.net	9	9' "$T/out" || it_fail "import totals"
+printf 'garbage line\n' >"$T/bad.txt"
+expect 2 S import --user carol@example.net "$T/bad.txt"
+
+# stats formats, db commands, config.
+expect 0 S stats
+grep -q '^@global ' "$T/out" || it_fail "stats text"
+expect 0 S stats --format json
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" || it_fail "stats json invalid"
+expect 0 S db check
+expect 0 S db purge
+expect 0 S db vacuum
+expect 0 S config check "$SAMPLE_CONF"
+printf 'Home /tmp\nBogusKey 1\n' >"$T/bad.conf"
+expect 2 S config check "$T/bad.conf"
+grep -q 'bad.conf:2' "$T/err" || it_fail "config check does not name file:line: $(cat "$T/err")"
+expect 0 S config show
+grep -q '^StorePath ' "$T/out" || it_fail "config show"
+
+# quarantine release through a stand-in sendmail that records its argv.
+cat >"$T/sendmail" <<'EOS'
+#!/bin/sh
+printf '%s\n' "$@" >"$(dirname "$0")/sendmail.args"
+cat >"$(dirname "$0")/sendmail.msg"
+EOS
+chmod +x "$T/sendmail"
+expect 0 S quarantine list --user bob@example.net
+[ -s "$T/out" ] && it_fail "empty quarantine listed something"
+expect 2 S quarantine show --user bob@example.net 42
+expect 2 S quarantine release --user bob@example.net 'x;rm -rf /'
+
+# Store errors exit 3.
+printf 'this is not a database, just some text that is long enough.................................' >"$T/junk.db"
+expect 3 S --db "$T/junk.db" stats
+grep -q 'junk.db' "$T/err" || it_fail "store error does not name the file"
+
+# Trust: an untrusted caller (nobody) may act only as themselves.
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1; then
+	cp "$CLI_BIN" "$T/spamsift-nobody"
+	chmod 755 "$T/spamsift-nobody"
+	chmod 1777 "$T"; chmod 666 "$T/spamsift.db"* 2>/dev/null
+	N() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$T/spamsift-nobody" -c "$SAMPLE_CONF" -o "Home=$T" "$@"; }
+	expect 1 N whitelist list --user bob@example.net
+	grep -q 'not in Trust' "$T/err" || it_fail "Trust refusal message: $(cat "$T/err")"
+	expect 0 N whitelist add --user nobody friend@example.com
+	expect 1 N stats --user bob@example.net
+fi
+echo "cli: all subcommands ok"
+exit 0
