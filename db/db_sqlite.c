@@ -308,7 +308,7 @@ static int run(dbs *s, sqlite3_stmt *st, const char *what)
 
 static int run_id(dbs *s, int id, const char *what)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = prep(s, id, &st, what);
 
 	return rc < 0 ? rc : run(s, st, what);
@@ -338,7 +338,7 @@ static double now_ms(void)
 static int begin_immediate(dbs *s, const char *what)
 {
 	double start = now_ms();
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_BEGIN, &st, what)) < 0)
@@ -451,7 +451,7 @@ static int rend(dbs *s, int rc, const char *what)
 /* Run one PRAGMA or SQL returning at most one integer. */
 static int query_int(dbs *s, const char *q, int64_t *v, const char *what)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(s->h, q, -1, &st, NULL);
 
 	if (rc != SQLITE_OK)
@@ -592,7 +592,7 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	if ((rc = query_int(s, "PRAGMA user_version", &v, "open")) < 0)
 		goto fail;
 	if (!(flags & DB_OPEN_READONLY)) {
-		sqlite3_stmt *st;
+		sqlite3_stmt *st = NULL;
 
 		rc = sqlite3_prepare_v2(s->h, "PRAGMA journal_mode = WAL", -1,
 		    &st, NULL);
@@ -637,7 +637,7 @@ static int s_busy_timeout(db *d, int ms)
 
 static int user_get(dbs *s, const char *name, int64_t *uid, const char *what)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_USER_GET, &st, what)) < 0)
@@ -653,7 +653,7 @@ static int user_get(dbs *s, const char *name, int64_t *uid, const char *what)
 static int s_user(db *d, const char *name, int create, int64_t *uid)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = user_get(s, name, uid, "look up user")) < 0 || *uid || !create)
@@ -749,7 +749,7 @@ static int s_user_iter(db *d, int (*fn)(void *, int64_t, const char *),
     void *arg)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	rows r;
 	int rc;
 
@@ -799,7 +799,7 @@ static void scatter(const hpos *pos, size_t n, db_token *toks, int64_t h,
 
 static int get_point(dbs *s, int64_t uid, db_token *toks, size_t n)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_TOK_GET1, &st, "read tokens")) < 0)
@@ -894,7 +894,7 @@ static int get_json(dbs *s, int64_t uid, db_token *toks, size_t n)
 {
 	size_t b = s->batch, need = b * 22 + 4;
 	hpos *pos;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_TOK_JSON, &st, "read tokens")) < 0)
@@ -997,7 +997,7 @@ static int s_tokens_update(db *d, int64_t uid, const uint64_t *hashes,
 static int s_totals_get(db *d, int64_t uid, db_totals *out)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_TOT_GET, &st, "read totals")) < 0)
@@ -1022,7 +1022,7 @@ static int s_totals_get(db *d, int64_t uid, db_totals *out)
 static int s_totals_add(db *d, int64_t uid, const db_totals *t)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int64_t f[9] = { t->spam_learned, t->innocent_learned,
 	    t->spam_misclassified, t->innocent_misclassified,
 	    t->spam_corpusfed, t->innocent_corpusfed, t->spam_classified,
@@ -1045,7 +1045,7 @@ static int s_totals_add(db *d, int64_t uid, const db_totals *t)
 static int s_sig_put(db *d, const db_sig *sig)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	unsigned char *blob;
 	size_t len = sig->nhashes * 8;
 	int rc;
@@ -1077,7 +1077,7 @@ static int s_sig_put(db *d, const db_sig *sig)
 static int s_sig_get(db *d, int64_t uid, const char *id, db_sig **out)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_SIG_GET, &st, "read signature")) < 0)
@@ -1116,7 +1116,7 @@ static int s_sig_update(db *d, int64_t uid, const char *id, int cls,
     int learned)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_SIG_UPD, &st, "update signature")) < 0 ||
@@ -1134,7 +1134,7 @@ static int s_sig_update(db *d, int64_t uid, const char *id, int cls,
 static int delete_count(dbs *s, int id, int64_t a, int64_t b, int nparams,
     int64_t *n, const char *what)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, id, &st, what)) < 0 || (rc = wbegin(s, what)) < 0)
@@ -1159,7 +1159,7 @@ static int s_sig_expire(db *d, time_t before, int64_t *n)
 static int s_list_add(db *d, int64_t uid, int kind, const db_list_entry *e)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_LIST_ADD, &st, "add list entry")) < 0 ||
@@ -1180,7 +1180,7 @@ static int s_list_del(db *d, int64_t uid, int kind, const char *pattern,
     int *found)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_LIST_DEL, &st, "delete list entry")) < 0 ||
@@ -1202,7 +1202,7 @@ static int s_list_match(db *d, int64_t uid, int kind, const char *address,
 	dbs *s = S(d);
 	size_t blen = strlen(address) + 2, nc;
 	const char *cand[130];
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	char *buf;
 	int rc;
 
@@ -1236,7 +1236,7 @@ static int s_list_iter(db *d, int64_t uid, int kind,
     int (*fn)(void *, const db_list_entry *), void *arg)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	rows r;
 	int rc;
 
@@ -1263,7 +1263,7 @@ static int s_sender_add(db *d, int64_t uid, const char *sender,
     int innocent_delta, int spam_delta, db_sender *out)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_SENDER_ADD, &st, "update sender")) < 0 ||
@@ -1292,7 +1292,7 @@ static int s_pref_get(db *d, int64_t uid, const char *key, char *buf,
     size_t len, int *found)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_PREF_GET, &st, "read preference")) < 0)
@@ -1323,7 +1323,7 @@ static int s_pref_get(db *d, int64_t uid, const char *key, char *buf,
 static int s_pref_set(db *d, int64_t uid, const char *key, const char *value)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_PREF_SET, &st, "set preference")) < 0 ||
@@ -1340,7 +1340,7 @@ static int s_pref_set(db *d, int64_t uid, const char *key, const char *value)
 static int s_pref_unset(db *d, int64_t uid, const char *key, int *found)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_PREF_DEL, &st, "unset preference")) < 0 ||
@@ -1359,7 +1359,7 @@ static int s_pref_iter(db *d, int64_t uid,
     int (*fn)(void *, const char *, const char *), void *arg)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	rows r;
 	int rc;
 
@@ -1379,7 +1379,7 @@ static int s_pref_iter(db *d, int64_t uid,
 static int s_quar_put(db *d, const db_quar *q, int64_t *id)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	const char *str[4] = { q->sender, q->recipients, q->subject,
 	    q->signature };
 	int rc;
@@ -1413,7 +1413,7 @@ static int s_quar_iter(db *d, int64_t uid,
     int (*fn)(void *, const db_quar *), void *arg)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	rows r;
 	int rc;
 
@@ -1438,7 +1438,7 @@ static int s_quar_iter(db *d, int64_t uid,
 static int s_quar_get(db *d, int64_t uid, int64_t id, db_quar **out)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if ((rc = prep(s, S_QUAR_GET, &st, "read quarantined message")) < 0)
@@ -1523,7 +1523,7 @@ static const char *const sanity[][2] = {
 static int s_check(db *d, int *ok, char **report)
 {
 	dbs *s = S(d);
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	int rc, sound = 1;
 	int64_t v = 0;
 
