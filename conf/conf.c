@@ -1,7 +1,7 @@
 /*
  * conf -- spamsift.conf: a static table of keys (type, range, default, doc),
- * a DSPAM-syntax parser, -o overrides, derived defaults and the per-user
- * preference rules.
+ * a DSPAM-syntax parser, -o overrides, derived defaults and the accessors.
+ * Value checks live in conf_check.c, per-user preferences in conf_pref.c.
  *
  * Every value keeps a canonical text and its source ("default", "FILE:LINE",
  * "-o") so `spamsift config show` can say where a setting came from. Input is
@@ -229,7 +229,7 @@ static const char *const dspam_exact[] = {
 static const char *const dspam_prefix[] = {
 	"MySQL", "PgSQL", "SQLite", "Hash", "Delivery", "Server", "Client",
 	"LDAP", "ExtLookup", "ClamAV", "RabbitMQ", "Processor", "Plused",
-	"Purge", NULL
+	NULL
 };
 
 static int key_index(const char *name)

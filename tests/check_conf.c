@@ -428,6 +428,8 @@ START_TEST(test_dspam_keys_warn)
 	ck_assert_int_eq(parse("PurgeStaleDays 30\n"), 0);
 	ck_assert_int_eq(conf_int(c, "PurgeStaleDays"), 30);
 	ck_assert_int_eq(nwarn, 5);
+	/* ... and a typo in them is an error, not a DSPAM key. */
+	ck_err("PurgeStaleDay 30\n", "t.conf:1: PurgeStaleDay: unknown key (did you mean PurgeStaleDays?)");
 }
 END_TEST
 
