@@ -497,8 +497,9 @@ static int set_single(struct val *v, const char *text, long num, double dbl,
 typedef void (*warn_fn)(void *arg, const char *text);
 
 /*
- * Apply one key/value pair. loc is "FILE:LINE" or "-o"; explicit_empty says
- * the value was written as "" (it empties strings and clears lists).
+ * Apply one key/value pair (raw already unquoted; "" empties a string and
+ * clears a list). loc is "FILE:LINE" or "-o". A list still holding its
+ * built-in default is replaced, otherwise values are added.
  */
 static int apply(conf *c, const char *name, const char *raw, const char *loc,
     char *err, size_t errlen, warn_fn warn, void *arg)
