@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -175,6 +176,68 @@ static int write_pidfile(const char *path)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* libmilter's loop runs in its own thread; the main thread takes signals. */
+static void *milter_thread(void *arg)
+{
+	int *rc = arg;
+
+	*rc = smfi_main();
+	/* Wake the main thread if libmilter stopped on its own. */
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+/*
+ * Serve until SIGTERM/SIGINT; SIGHUP reloads the configuration.
+ *
+ * libmilter's own signal thread would take SIGHUP as "stop". On Linux a
+ * process-directed signal goes first to the main thread when that thread
+ * accepts it, so the main thread waits for the signals itself (sigwait) and
+ * runs smfi_main in another thread: SIGHUP reaches us, not libmilter.
+ * SIGTERM drains: no new connections (smfi_stop), then up to
+ * DRAIN_SECONDS for the sessions in flight to finish.
+ */
+#define DRAIN_SECONDS 30
+static int serve(const char *conf_path, char **overrides, size_t noverrides)
+{
+	sigset_t set;
+	pthread_t t;
+	int sig, rc = MI_SUCCESS;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&t, NULL, milter_thread, &rc) != 0) {
+		log_err("cannot start the milter thread");
+		return MI_FAILURE;
+	}
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			char err[1024];
+			conf *nc = load_conf(conf_path, overrides, noverrides);
+
+			if (nc == NULL || mlfi_install(nc, err, sizeof(err)) < 0)
+				log_err("reload of %s failed; keeping the running "
+				    "configuration", conf_path);
+			else
+				log_info("reloaded %s", conf_path);
+			conf_unref(nc);
+			continue;
+		}
+		break;
+	}
+	log_info("stopping: draining %d sessions", mlfi_sessions());
+	smfi_stop();
+	pthread_join(t, NULL);
+	for (int i = 0; i < DRAIN_SECONDS * 10 && mlfi_sessions() > 0; i++)
+		usleep(100000);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf_path = CONF_DEFAULT_PATH;
@@ -253,8 +316,8 @@ int main(int argc, char **argv)
 	log_info("starting: socket %s, config %s", sock, conf_path);
 	if (foreground)
 		fprintf(stderr, "spamsift-milter: listening on %s\n", sock);
-	rc = smfi_main();
-	log_info("stopping");
+	rc = serve(conf_path, overrides, noverrides);
+	log_info("stopped");
 	mlfi_shutdown();
 	if (path != NULL)
 		unlink(path);

@@ -56,6 +56,17 @@ typedef struct snap {
 
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static snap *current;
+static int sessions;            /* open connections (under snap_lock) */
+
+int mlfi_sessions(void)
+{
+	int n;
+
+	pthread_mutex_lock(&snap_lock);
+	n = sessions;
+	pthread_mutex_unlock(&snap_lock);
+	return n;
+}
 
 /* Per-thread resources. */
 static pthread_key_t tls_key;
@@ -189,8 +200,10 @@ static snap *snap_get(void)
 
 	pthread_mutex_lock(&snap_lock);
 	s = current;
-	if (s != NULL)
+	if (s != NULL) {
 		s->refs++;
+		sessions++;
+	}
 	pthread_mutex_unlock(&snap_lock);
 	return s;
 }
@@ -958,6 +971,9 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 		snap_unref(cn->sn);
 		free(cn);
 		smfi_setpriv(ctx, NULL);
+		pthread_mutex_lock(&snap_lock);
+		sessions--;
+		pthread_mutex_unlock(&snap_lock);
 	}
 	return SMFIS_CONTINUE;
 }

@@ -30,6 +30,9 @@ int mlfi_init(conf *c, const char *path, char **overrides, size_t noverrides);
  */
 int mlfi_install(conf *c, char *err, size_t errlen);
 
+/* mlfi_sessions -- connections currently open (for draining at stop). */
+int mlfi_sessions(void);
+
 /* mlfi_shutdown -- release what mlfi_init took. */
 void mlfi_shutdown(void);
 

@@ -25,4 +25,25 @@ grep -q 'milter' "$IT_DIR/log/postfix.log" && grep -qi 'milter.*error\|milter.*t
 	it_fail "postfix logged a milter error"
 kill -0 "$IT_MILTER_PID" || it_fail "milter died"
 it_log "relayed through spamsift-milter: $(basename "$f")"
+grep -q "$(sed -n 's/.*id \([0-9A-F]*\)$/\1/p' "$f" | head -n 1): client=127.0.0.1 from=<alice@example.org> bob@example.net=" "$IT_DIR/milter.log" ||
+	it_fail "no per-message log line with queue id, client, sender and verdict"
+
+# SIGHUP reloads without stopping; the milter keeps serving.
+kill -HUP "$IT_MILTER_PID"
+i=0; while ! grep -q 'reloaded' "$IT_DIR/milter.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q 'reloaded' "$IT_DIR/milter.log" || it_fail "SIGHUP did not reload"
+kill -0 "$IT_MILTER_PID" || it_fail "milter stopped on SIGHUP"
+sed 's/it-1@/it-2@/' "$IT_DIR/msg.eml" >"$IT_DIR/msg2.eml"
+code=$(it_send "$IT_DIR/msg2.eml" alice@example.org bob@example.net)
+[ "$code" = 250 ] || it_fail "after reload, DATA answered $code"
+it_wait_sink 2 || it_fail "after reload, message not relayed"
+
+# SIGTERM: drains and exits 0, removing its socket.
+kill -TERM "$IT_MILTER_PID"
+i=0; while kill -0 "$IT_MILTER_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+kill -0 "$IT_MILTER_PID" 2>/dev/null && it_fail "milter did not exit on SIGTERM"
+wait "$IT_MILTER_PID"; rc=$?
+[ "$rc" = 0 ] || it_fail "milter exited $rc on SIGTERM"
+[ -e "$IT_SOCK" ] && it_fail "socket left behind"
+it_log "reload and stop ok"
 exit 0
