@@ -22,3 +22,10 @@ tests_check_db_crash_LDADD = $(TEST_LIBS)
 tests_check_db_concurrency_SOURCES = tests/check_db_concurrency.c
 tests_check_db_concurrency_CFLAGS = $(TEST_CFLAGS) -pthread
 tests_check_db_concurrency_LDADD = $(TEST_LIBS) -lpthread
+
+# Benchmark of the db_tokens_get strategies. make check only does a trivial
+# run (and checks every strategy returns the same counts); real numbers:
+#   contrib/bench/db_lookup -t 1000000 -m 1000 -r 300 [DIR]
+check_PROGRAMS += contrib/bench/db_lookup
+contrib_bench_db_lookup_SOURCES = contrib/bench/db_lookup.c
+contrib_bench_db_lookup_LDADD = $(CORE_LIBS)

@@ -1,0 +1,202 @@
+/*
+ * db_lookup -- benchmark of the db_tokens_get strategies of the SQLite
+ * backend: one prepared point lookup per token, batches of
+ * `hash IN (?,...)` of several sizes, and a JSON array joined through
+ * json_each(). Builds a store of -t tokens for one user, then times -r
+ * lookups of messages of -m tokens (half of them known, as in real mail),
+ * warm cache. Every strategy must return the same counts (checked).
+ *
+ * Without options it does a trivial run (make check runs it that way); for
+ * real numbers: db_lookup -t 1000000 -m 1000 -r 300 [DIR]
+ *
+ * Uses the test knob db_sqlite_lookup_mode() from db/db_impl.h; includes no
+ * SQLite header.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "db/db_impl.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Stored token i has hash mix(i): spread over the whole 64-bit range. */
+static uint64_t mix(uint64_t i)
+{
+	i = (i + 1) * 0x9E3779B97F4A7C15ULL;
+	i ^= i >> 31;
+	return i * 0xBF58476D1CE4E5B9ULL;
+}
+
+int main(int argc, char **argv)
+{
+	size_t ntok = 20000, per = 500, rounds = 5;
+	char tmp[64] = "", path[512], err[512];
+	const char *where;
+	int64_t uid;
+	db *d;
+	int opt, rc;
+
+	while ((opt = getopt(argc, argv, "t:m:r:")) != -1) {
+		switch (opt) {
+		case 't': ntok = strtoul(optarg, NULL, 10); break;
+		case 'm': per = strtoul(optarg, NULL, 10); break;
+		case 'r': rounds = strtoul(optarg, NULL, 10); break;
+		default:
+			fprintf(stderr, "usage: db_lookup [-t tokens] "
+			    "[-m tokens per message] [-r rounds] [dir]\n");
+			return 2;
+		}
+	}
+	if (ntok == 0 || per == 0 || rounds == 0)
+		return 2;
+	if (optind < argc) {
+		where = argv[optind];
+	} else {
+		snprintf(tmp, sizeof(tmp), "/tmp/db_lookup.XXXXXX");
+		if (!mkdtemp(tmp)) {
+			perror("mkdtemp");
+			return 1;
+		}
+		where = tmp;
+	}
+	snprintf(path, sizeof(path), "%s/bench.db", where);
+	unlink(path);
+	if ((rc = db_open(path, DB_OPEN_CREATE, &d, err, sizeof(err))) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (db_user(d, "bench", 1, &uid) < 0)
+		goto dberr;
+
+	/* the store: ntok tokens, learned in messages of 1000 */
+	uint64_t *h = malloc(ntok * sizeof(*h));
+	if (!h)
+		return 1;
+	for (size_t i = 0; i < ntok; i++)
+		h[i] = mix(i);
+	double t0 = now();
+	if (db_begin(d) < 0)
+		goto dberr;
+	for (size_t i = 0; i < ntok; i += 1000) {
+		size_t n = ntok - i < 1000 ? ntok - i : 1000;
+
+		if (db_tokens_update(d, uid, h + i, n, (int)(i / 1000 % 3),
+		    1, 1) < 0)
+			goto dberr;
+	}
+	if (db_commit(d) < 0)
+		goto dberr;
+	printf("store: %zu tokens, built in %.2f s (%.2f us/token upsert)\n",
+	    ntok, now() - t0, (now() - t0) * 1e6 / (double)ntok);
+
+	/* the messages: half known tokens, half unknown */
+	db_token *msg = malloc(rounds * per * sizeof(*msg));
+	db_token *ref = malloc(rounds * per * sizeof(*ref));
+	if (!msg || !ref)
+		return 1;
+	uint64_t x = 88172645463325252ULL;
+	for (size_t i = 0; i < rounds * per; i++)
+		msg[i].hash = rnd(&x) % 2 ? h[rnd(&x) % ntok] : rnd(&x);
+
+	static const struct { int mode; size_t batch; const char *name; } s[] = {
+		{ DB_SQLITE_LOOKUP_POINT, 0, "point lookup per token" },
+		{ DB_SQLITE_LOOKUP_IN, 16, "IN batch 16" },
+		{ DB_SQLITE_LOOKUP_IN, 32, "IN batch 32" },
+		{ DB_SQLITE_LOOKUP_IN, 64, "IN batch 64" },
+		{ DB_SQLITE_LOOKUP_IN, 128, "IN batch 128" },
+		{ DB_SQLITE_LOOKUP_IN, 256, "IN batch 256" },
+		{ DB_SQLITE_LOOKUP_IN, 500, "IN batch 500" },
+		{ DB_SQLITE_LOOKUP_JSON, 100, "json_each batch 100" },
+		{ DB_SQLITE_LOOKUP_JSON, 500, "json_each batch 500" },
+	};
+	enum { NS = sizeof(s) / sizeof(s[0]), REPS = 3 };
+	/* the second column: the same with a tuning pragma (env BENCH_PRAGMA) */
+	const char *pragma = getenv("BENCH_PRAGMA");
+
+	if (!pragma)
+		pragma = "PRAGMA mmap_size = 1073741824";
+	double best[2][NS];
+
+	/* warm the OS and SQLite caches for every message first */
+	if (db_sqlite_lookup_mode(d, DB_SQLITE_LOOKUP_POINT, 0) < 0 ||
+	    db_tokens_get(d, uid, msg, rounds * per) < 0)
+		goto dberr;
+	memcpy(ref, msg, rounds * per * sizeof(*ref));
+	/* strategies interleaved, best of REPS; without and with mmap */
+	for (int mm = 0; mm < 2; mm++) {
+		if (mm && db_sqlite_exec(d, pragma) < 0)
+			goto dberr;
+		for (int rep = 0; rep < REPS; rep++) {
+			for (size_t k = 0; k < NS; k++) {
+				if (db_sqlite_lookup_mode(d, s[k].mode,
+				    s[k].batch) < 0)
+					return 1;
+				t0 = now();
+				for (size_t r = 0; r < rounds; r++)
+					if (db_tokens_get(d, uid, msg + r * per,
+					    per) < 0)
+						goto dberr;
+				double dt = now() - t0;
+				if (rep == 0 || dt < best[mm][k])
+					best[mm][k] = dt;
+				for (size_t i = 0; i < rounds * per; i++)
+					if (msg[i].spam_hits != ref[i].spam_hits ||
+					    msg[i].innocent_hits !=
+					    ref[i].innocent_hits) {
+						fprintf(stderr, "%s: token %zu "
+						    "differs\n", s[k].name, i);
+						return 1;
+					}
+			}
+		}
+	}
+	printf("lookups: %zu messages of %zu tokens, best of %d, us/message "
+	    "(us/token)\n", rounds, per, REPS);
+	printf("  %-24s %20s %20s\n", "strategy", "default", "with PRAGMA");
+	printf("  (PRAGMA: %s)\n", pragma);
+	for (size_t k = 0; k < NS; k++)
+		printf("  %-24s %10.1f (%6.3f) %10.1f (%6.3f)\n", s[k].name,
+		    best[0][k] * 1e6 / (double)rounds,
+		    best[0][k] * 1e6 / (double)(rounds * per),
+		    best[1][k] * 1e6 / (double)rounds,
+		    best[1][k] * 1e6 / (double)(rounds * per));
+	db_close(d);
+	free(h);
+	free(msg);
+	free(ref);
+	unlink(path);
+	if (tmp[0]) {
+		char f[600];
+
+		snprintf(f, sizeof(f), "%s-wal", path);
+		unlink(f);
+		snprintf(f, sizeof(f), "%s-shm", path);
+		unlink(f);
+		rmdir(tmp);
+	}
+	return 0;
+dberr:
+	fprintf(stderr, "%s\n", db_errmsg(d));
+	return 1;
+}
