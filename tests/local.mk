@@ -14,6 +14,8 @@ TESTS += $(check_PROGRAMS)
 INTEGRATION_TESTS = \
 	tests/integration/milter-postfix.sh \
 	tests/integration/milter-actions.sh \
-	tests/integration/cli.sh
+	tests/integration/cli.sh \
+	tests/integration/miltertest.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
+	tests/miltertest/edges.lua

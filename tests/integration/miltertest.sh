@@ -1,0 +1,25 @@
+#!/bin/sh
+# miltertest.sh -- protocol edges (tests/miltertest/edges.lua) against the
+# real daemon: abort mid-body, several messages per connection, RSET, empty
+# body, a connection dropped mid-message.
+. "$(dirname "$0")/lib.sh"
+
+command -v miltertest >/dev/null 2>&1 || it_fail "miltertest not installed (apt-get install miltertest)"
+[ "$(id -u)" = 0 ] || it_skip "runs with the integration harness as root"
+IT_DIR=$(mktemp -d /tmp/spamsift-mt.XXXXXX)
+chmod 755 "$IT_DIR"
+IT_PIDS=""
+trap it_cleanup EXIT
+mkdir -p "$IT_DIR/run"
+it_milter
+SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/edges.lua" \
+	>"$IT_DIR/mt.log" 2>&1 || { cat "$IT_DIR/mt.log" >&2; it_fail "miltertest script failed"; }
+kill -0 "$IT_MILTER_PID" || it_fail "milter died"
+for id in MT1 MT2 MT4 MT5 MT7; do
+	grep -q "^spamsift-milter.*: $id: " "$IT_DIR/milter.log" || it_fail "no log line for $id"
+done
+for id in MT3 MT6; do
+	grep -q "^spamsift-milter.*: $id: " "$IT_DIR/milter.log" && it_fail "aborted $id was logged as delivered"
+done
+it_log "protocol edges ok"
+exit 0

@@ -1,0 +1,70 @@
+-- edges.lua -- protocol edges of spamsift-milter, driven by miltertest
+-- without an MTA: abort mid-body, several messages on one connection, RSET,
+-- an empty body, a connection dropped mid-message. The milter must answer
+-- every message and survive all of it (the shell wrapper checks it is alive
+-- and that it logged exactly the messages that ended).
+local sock = os.getenv("SPAMSIFT_SOCK")
+
+local function must(v, what)
+	if v ~= nil then error(what .. " failed: " .. tostring(v)) end
+end
+
+local function start(conn, id)
+	mt.macro(conn, SMFIC_MAIL, "i", id, "{client_addr}", "127.0.0.1")
+	must(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
+	must(mt.rcptto(conn, "<bob@example.net>"), "rcptto")
+	must(mt.header(conn, "From", " sender@example.org"), "header From")
+	must(mt.header(conn, "Subject", " test " .. id), "header Subject")
+	must(mt.eoh(conn), "eoh")
+end
+
+local function finish(conn, what)
+	must(mt.eom(conn), "eom")
+	local r = mt.getreply(conn)
+	if r ~= SMFIR_ACCEPT and r ~= SMFIR_CONTINUE then
+		error(what .. ": unexpected reply " .. tostring(r))
+	end
+	if not mt.eom_check(conn, MT_HDRADD, "X-Spamsift-Result") then
+		error(what .. ": no X-Spamsift-Result header")
+	end
+end
+
+local conn = mt.connect(sock, 20, 0.1)
+if conn == nil then error("mt.connect failed") end
+-- No conninfo/helo: spamsift negotiates those steps away.
+
+-- 1. Two messages on one connection.
+start(conn, "MT1")
+must(mt.bodystring(conn, "first body\r\n"), "body")
+finish(conn, "message 1")
+start(conn, "MT2")
+must(mt.bodystring(conn, "second body\r\n"), "body")
+finish(conn, "message 2")
+
+-- 2. Abort mid-body (as after RSET), then a message with an empty body.
+start(conn, "MT3")
+must(mt.bodystring(conn, "half a body that is never fin"), "body")
+must(mt.abort(conn), "abort")
+start(conn, "MT4")
+finish(conn, "empty body")
+
+-- 3. A large body in many chunks.
+start(conn, "MT5")
+for i = 1, 40 do must(mt.bodyrandom(conn, 60000), "bodyrandom") end
+finish(conn, "large body")
+mt.disconnect(conn)
+
+-- 4. A connection dropped in the middle of a message.
+conn = mt.connect(sock, 20, 0.1)
+if conn == nil then error("mt.connect (2) failed") end
+start(conn, "MT6")
+must(mt.bodystring(conn, "dropped before the end"), "body")
+mt.disconnect(conn, false)
+
+-- 5. And the milter still serves.
+conn = mt.connect(sock, 20, 0.1)
+if conn == nil then error("mt.connect (3) failed") end
+start(conn, "MT7")
+must(mt.bodystring(conn, "still here\r\n"), "body")
+finish(conn, "after a dropped connection")
+mt.disconnect(conn)
