@@ -45,8 +45,19 @@ it_cleanup() {
 		/usr/sbin/postfix -c "$IT_PF_DIR" stop >/dev/null 2>&1 || true
 	fi
 	for p in $IT_PIDS; do kill "$p" 2>/dev/null || true; done
-	sleep 0.2
+	# Give the milter time to drain and exit, so sanitizers can report.
+	i=0
+	while [ $i -lt 50 ]; do
+		alive=0
+		for p in $IT_PIDS; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 0.1; i=$((i + 1))
+	done
 	for p in $IT_PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	if [ -n "${IT_DIR:-}" ] && grep -q 'Sanitizer\|runtime error' "$IT_DIR"/milter*.log 2>/dev/null; then
+		echo "FAIL: sanitizer report in the milter log" >&2
+		rc=1
+	fi
 	if [ "$rc" != 0 ] && [ -n "${IT_DIR:-}" ]; then
 		echo "--- postfix log" >&2; tail -n 40 "$IT_DIR/log/postfix.log" 2>/dev/null >&2
 		echo "--- milter log" >&2; tail -n 40 "$IT_DIR/milter.log" 2>/dev/null >&2
@@ -165,7 +176,7 @@ it_wait_file() {
 it_milter() {
 	IT_SOCK="$IT_DIR/run/milter.sock"
 	"$MILTER_BIN" -f -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" \
-		-p "unix:$IT_SOCK" -o SocketMode=0666 "$@" >"$IT_DIR/milter.log" 2>&1 &
+		-p "unix:$IT_SOCK" -o SocketMode=0666 "$@" >>"$IT_DIR/milter.log" 2>&1 &
 	IT_MILTER_PID=$!
 	IT_PIDS="$IT_PIDS $IT_MILTER_PID"
 	it_wait_file "$IT_SOCK" || { cat "$IT_DIR/milter.log" >&2; it_fail "milter did not create its socket"; }
