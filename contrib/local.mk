@@ -1,3 +1,10 @@
 # contrib/: Postfix and systemd snippets, benchmarks.
 EXTRA_DIST += contrib/setup-debian.sh contrib/postfix/main.cf.snippet contrib/systemd/spamsift-milter.service \
 	contrib/bench/run.sh
+
+# End-to-end benchmark (contrib/bench/e2e.sh): the do-nothing milter, built
+# with the tree but not installed or tested; the driver and corpus sender.
+noinst_PROGRAMS += contrib/bench/nullmilter
+contrib_bench_nullmilter_SOURCES = contrib/bench/nullmilter.c
+contrib_bench_nullmilter_LDADD = $(MILTER_LIBS) -lpthread
+EXTRA_DIST += contrib/bench/e2e.sh contrib/bench/send_corpus.py

