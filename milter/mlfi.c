@@ -108,7 +108,8 @@ typedef struct conn {
 	int leadspc;            /* header values keep their leading space */
 	FILE *copy;             /* message copy for the quarantine, or NULL */
 	size_t copy_len;        /* its length */
-	int want_copy;          /* some recipient may quarantine */
+	int want_copy;          /* 0 undecided, 1 copying, -1 no copy needed */
+	size_t body_off;        /* offset of the body in the copy */
 	struct timespec start;  /* first callback of the message */
 } conn;
 
@@ -286,6 +287,7 @@ static void msg_state_reset(conn *cn)
 		fclose(cn->copy);
 	cn->copy = NULL;
 	cn->copy_len = 0;
+	cn->body_off = 0;
 	cn->want_copy = 0;
 	cn->skip = 0;
 	cn->error = 0;
@@ -375,7 +377,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
 	(void)f2;
 	(void)f3;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT |
-	    SMFIF_QUARANTINE);
+	    SMFIF_QUARANTINE | SMFIF_CHGBODY);
 	*pf1 = f1 & want;
 	*pf2 = 0;
 	*pf3 = 0;
@@ -501,11 +503,13 @@ static void plan_copy(conn *cn)
 	if (cn->want_copy || cn->skip || cn->error)
 		return;
 	cn->want_copy = -1;
-	if (strcmp(conf_str(cf, "QuarantineMode") ? conf_str(cf, "QuarantineMode") : "",
-	    "postfix") == 0)
-		return;
-	/* Any recipient whose effective action is quarantine needs a copy. */
+	/*
+	 * A copy is needed by a recipient who may quarantine (in our store) or
+	 * wants the signature in the body (the body is then replaced).
+	 */
 	{
+		int hold = strcmp(conf_str(cf, "QuarantineMode") ?
+		    conf_str(cf, "QuarantineMode") : "", "postfix") == 0;
 		char why[512];
 		db *d = thread_store(cf, why, sizeof(why));
 		int need = 0;
@@ -517,7 +521,8 @@ static void plan_copy(conn *cn)
 			if (d != NULL)
 				db_user(d, cn->rcpts[i].user, 0, &uid);
 			if (profile_user(cf, d, uid, &p) == 0 &&
-			    p.spam_action == PROFILE_QUARANTINE)
+			    ((p.spam_action == PROFILE_QUARANTINE && !hold) ||
+			    p.sig_location == PROFILE_SIG_MESSAGE))
 				need = 1;
 		}
 		if (!need)
@@ -593,8 +598,12 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
-	if (cn->copy != NULL)
+	if (cn->want_copy == 0)
+		plan_copy(cn);
+	if (cn->copy != NULL) {
 		copy_out(cn, "\r\n", 2);
+		cn->body_off = cn->copy_len;
+	}
 	if (!cn->skip && !cn->error && cn->parser != NULL && msg_eoh(cn->parser) < 0)
 		fail(cn, "%s", "parser: out of memory");
 	return reply(cn, SMFIP_NR_EOH);
@@ -625,6 +634,39 @@ static void add_header(SMFICTX *ctx, const conn *cn, const char *name,
 
 	snprintf(buf, sizeof(buf), "%s%s", cn->leadspc ? " " : "", value);
 	smfi_addheader(ctx, (char *)name, buf);
+}
+
+/*
+ * Replace the body with the copied one plus one "!spamsift:ID!" line per id
+ * in sigs (signatureLocation=message): a forwarded or bounced copy can still
+ * be retrained by signature. Returns 0 or -1.
+ */
+static int body_signatures(SMFICTX *ctx, conn *cn, const char *const *sigs,
+    size_t n)
+{
+	unsigned char buf[65536];
+	size_t left;
+
+	if (cn->copy == NULL || fflush(cn->copy) != 0 ||
+	    fseek(cn->copy, (long)cn->body_off, SEEK_SET) != 0)
+		return -1;
+	left = cn->copy_len - cn->body_off;
+	while (left > 0) {
+		size_t k = fread(buf, 1, left < sizeof(buf) ? left : sizeof(buf), cn->copy);
+
+		if (k == 0 || smfi_replacebody(ctx, buf, (int)k) != MI_SUCCESS)
+			return -1;
+		left -= k;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char line[64];
+		int len = snprintf(line, sizeof(line), "\r\n!spamsift:%s!\r\n", sigs[i]);
+
+		if (smfi_replacebody(ctx, (unsigned char *)line, len) != MI_SUCCESS)
+			return -1;
+	}
+	fseek(cn->copy, 0, SEEK_END);
+	return 0;
 }
 
 /* One distinct user's verdict. */
@@ -885,13 +927,27 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				snprintf(val, sizeof(val), "%.2f", one->res.verdict.confidence);
 				add_header(ctx, cn, "X-Spamsift-Confidence", val);
 			}
-			for (size_t k = 0; k < nv; k++) {
-				const verdict *v = &vs[k];
+			{
+				const char **body_sigs = calloc(nv, sizeof(*body_sigs));
+				size_t nbody = 0;
 
-				if (v->classified && v->res.sig_id[0] &&
-				    !(v->action == PROFILE_QUARANTINE && !held))
-					add_header(ctx, cn, "X-Spamsift-Signature",
-					    v->res.sig_id);
+				for (size_t k = 0; k < nv; k++) {
+					const verdict *v = &vs[k];
+
+					if (!v->classified || !v->res.sig_id[0] ||
+					    (v->action == PROFILE_QUARANTINE && !held))
+						continue;
+					if (v->prof.sig_location == PROFILE_SIG_MESSAGE &&
+					    body_sigs != NULL)
+						body_sigs[nbody++] = v->res.sig_id;
+					else
+						add_header(ctx, cn, "X-Spamsift-Signature",
+						    v->res.sig_id);
+				}
+				if (nbody > 0 && body_signatures(ctx, cn, body_sigs, nbody) < 0)
+					log_warning("%s: could not add the signature to the body",
+					    qid(cn));
+				free(body_sigs);
 			}
 			if (delivered == 1 && one->prof.show_factors &&
 			    one->res.verdict.ntop > 0) {
@@ -982,7 +1038,7 @@ struct smfiDesc mlfi_desc = {
 	.xxfi_name = "spamsift",
 	.xxfi_version = SMFI_VERSION,
 	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT |
-	    SMFIF_QUARANTINE,
+	    SMFIF_QUARANTINE | SMFIF_CHGBODY,
 	.xxfi_envfrom = mlfi_envfrom,
 	.xxfi_envrcpt = mlfi_envrcpt,
 	.xxfi_header = mlfi_header,

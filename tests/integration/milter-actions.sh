@@ -19,6 +19,8 @@ for u in bob@example.net carol@example.net dave@example.net; do
 done
 CLI prefs set --user carol@example.net spamAction quarantine || it_fail "prefs carol"
 CLI prefs set --user dave@example.net spamAction reject || it_fail "prefs dave"
+CLI blocklist add --user erin@example.net spammer@bad.example || it_fail "blocklist erin"
+CLI prefs set --user erin@example.net signatureLocation message || it_fail "prefs erin"
 
 it_milter
 it_sink
@@ -95,6 +97,24 @@ code=$(it_send "$IT_DIR/m6" spammer@bad.example dave@example.net)
 [ "$code" = 550 ] || it_fail "m6: expected 550, got $code"
 grep -q 'milter-reject: END-OF-MESSAGE.*5.7.1' "$IT_DIR/log/postfix.log" || it_fail "no 5.7.1 in postfix log"
 it_log "reject ok"
+
+# 6b. signatureLocation=message: the signature travels in the body, and a
+# copy of the delivered message retrains by it.
+mkmsg "$IT_DIR/m9" spammer@bad.example "sig in body"
+before=$(sink_count)
+[ "$(it_send "$IT_DIR/m9" spammer@bad.example erin@example.net)" = 250 ] || it_fail "m9"
+it_wait_sink $((before + 1)) || it_fail "m9 not relayed"
+f=$(sink_with m9)
+grep -q '^!spamsift:[0-9a-f]\{32\}!' "$f" || it_fail "m9: no signature line in the body"
+grep -q '^X-Spamsift-Signature' "$f" && it_fail "m9: signature header although location=message"
+grep -q '^Body of m9' "$f" || it_fail "m9: original body lost"
+# The sink's dump starts with envelope lines; the message follows them.
+sed -n '/^Received: from mx/,$p' "$f" >"$IT_DIR/m9.delivered"
+CLI whitelist add --user erin@example.net spammer@bad.example >/dev/null
+CLI train --user erin@example.net --ham "$IT_DIR/m9.delivered" >"$IT_DIR/m9.train" ||
+	it_fail "train by body signature failed"
+grep -q '1 retrained by signature' "$IT_DIR/m9.train" || it_fail "m9: not retrained by its body signature: $(cat "$IT_DIR/m9.train")"
+it_log "signature in body ok"
 
 # 7. QuarantineMode postfix: the whole message goes to the hold queue.
 kill "$IT_MILTER_PID"; sleep 0.5
