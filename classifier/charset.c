@@ -29,6 +29,8 @@ struct charset {
 	iconv_t cur;            /* streaming descriptor, (iconv_t)-1 = pass-through */
 	char pend[CS_PENDMAX];  /* incomplete character from the last feed */
 	size_t npend;           /* bytes in pend */
+	int ascii;              /* cur reads ASCII as ASCII, without state */
+	int single;             /* cur is a single-byte charset */
 };
 
 int charset_new(charset **out)
@@ -124,6 +126,16 @@ int charset_select(charset *cs, const char *name)
 	if (name == NULL || normalize(name, norm))
 		return 1;
 	cs->cur = lookup(cs, norm);
+	/* ASCII bytes need no iconv call in most charsets (a fast path) */
+	cs->ascii = strncmp(norm, "utf-16", 6) != 0 && strncmp(norm, "utf-32", 6) != 0 &&
+	    strncmp(norm, "ucs", 3) != 0 && strncmp(norm, "utf-7", 5) != 0 &&
+	    strncmp(norm, "unicode", 7) != 0 && strncmp(norm, "iso-2022", 8) != 0 &&
+	    strncmp(norm, "hz", 2) != 0 && strncmp(norm, "csiso2022", 9) != 0 &&
+	    strncmp(norm, "ibm", 3) != 0 && strncmp(norm, "ebcdic", 6) != 0 &&
+	    strncmp(norm, "cp037", 5) != 0 && strncmp(norm, "cp500", 5) != 0;
+	cs->single = cs->ascii && (strncmp(norm, "iso-8859-", 9) == 0 ||
+	    strncmp(norm, "iso8859", 7) == 0 || strncmp(norm, "windows-125", 11) == 0 ||
+	    strncmp(norm, "cp125", 5) == 0 || strncmp(norm, "koi8", 4) == 0);
 	return cs->cur == (iconv_t)-1 ? -ENOENT : 0;
 }
 
@@ -168,6 +180,34 @@ int charset_feed(charset *cs, const char *in, size_t len, charset_sink sink,
 
 	if (cs->cur == (iconv_t)-1)
 		return len > 0 ? sink(ctx, in, len) : 0;
+	if (cs->ascii && cs->npend == 0) {
+		size_t i = 0;
+
+		while (i < len && (unsigned char)in[i] < 0x80)
+			i++;
+		if (i == len)
+			return len > 0 ? sink(ctx, in, len) : 0;
+		if (cs->single) {
+			/* alternate ASCII runs (as they are) and 8-bit runs (iconv) */
+			size_t s = 0;
+
+			while (s < len) {
+				size_t e = s;
+
+				while (e < len && (unsigned char)in[e] < 0x80)
+					e++;
+				if (e > s && (rc = sink(ctx, in + s, e - s)) < 0)
+					return rc;
+				s = e;
+				while (e < len && (unsigned char)in[e] >= 0x80)
+					e++;
+				if (e > s && (rc = run(cs->cur, in + s, e - s, &used, sink, ctx)) < 0)
+					return rc;
+				s = e;
+			}
+			return 0;
+		}
+	}
 	/* finish a character split over two feeds, a few bytes at a time */
 	while (cs->npend > 0 && len > 0) {
 		size_t take = CS_PENDMAX - cs->npend, total;

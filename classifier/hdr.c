@@ -106,6 +106,19 @@ static size_t encoded_word(charset *cs, const char *in, size_t i, size_t n,
 	return te + 2;
 }
 
+/* Whether in[0..n) contains "=?". */
+static int has_encoded_word(const char *in, size_t n)
+{
+	const char *p = in, *end = in + n;
+
+	while (p < end && (p = memchr(p, '=', (size_t)(end - p))) != NULL) {
+		if (p + 1 < end && p[1] == '?')
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
 size_t hdr_decode(charset *cs, const char *in, size_t n, char *out, size_t cap)
 {
 	size_t o = 0, i = 0, ws_start = 0;
@@ -113,6 +126,36 @@ size_t hdr_decode(charset *cs, const char *in, size_t n, char *out, size_t cap)
 
 	if (cap == 0)
 		return 0;
+	if (!has_encoded_word(in, n)) {
+		/* no encoded word: unfold (drop CR and LF) and copy */
+		while (i < n && o < cap - 1) {
+			const char *lf = memchr(in + i, '\n', n - i);
+			size_t e = lf ? (size_t)(lf - in) : n, k;
+
+			if (e > i && in[e - 1] == '\r')
+				e--;
+			k = e - i;
+			if (k > cap - 1 - o)
+				k = cap - 1 - o;
+			memcpy(out + o, in + i, k);
+			o += k;
+			i = lf ? (size_t)(lf - in) + 1 : n;
+		}
+		/* NUL bytes become spaces; a bare CR is dropped */
+		if (memchr(out, '\0', o) != NULL || memchr(out, '\r', o) != NULL) {
+			size_t k = 0;
+
+			for (size_t j = 0; j < o; j++) {
+				char c = out[j];
+
+				if (c == '\r')
+					continue;
+				out[k++] = c == '\0' ? ' ' : c;
+			}
+			o = k;
+		}
+		i = n;
+	}
 	while (i < n && o < cap - 1) {
 		char c = in[i];
 
@@ -265,28 +308,46 @@ static int add(tokset *out, const char *canon, const char *kind,
 	const char *s, size_t n)
 {
 	char buf[TOKMAX];
-	int k = snprintf(buf, sizeof(buf), "%s:%s", canon, kind);
-	size_t o;
+	size_t cl = strlen(canon), kl = strlen(kind), o;
 
-	if (k < 0)
-		return 0;
-	o = (size_t)k < sizeof(buf) ? (size_t)k : sizeof(buf) - 1;
+	if (cl > HDR_NAMEMAX)
+		cl = HDR_NAMEMAX;
+	memcpy(buf, canon, cl);
+	buf[cl] = ':';
+	memcpy(buf + cl + 1, kind, kl); /* kinds are short literals */
+	o = cl + 1 + kl;
 	for (size_t i = 0; i < n && o < sizeof(buf); i++)
 		buf[o++] = lc(s[i]);
 	return tokset_add(out, buf, o) < 0 ? -ENOMEM : 0;
 }
 
+/* Bytes of an address' local part (bit 1) and of a host name (bit 2). */
+static unsigned char addr_chars[256];
+
+static void init_addr_chars(void)
+{
+	if (addr_chars['a'] != 0)
+		return;
+	for (int c = 0; c < 256; c++) {
+		unsigned char v = 0;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' || c >= 0x80)
+			v = 3;
+		else if (c != 0 && strchr("!#$%&*+/=?^_`{|}~", c) != NULL)
+			v = 1;
+		addr_chars[c] = v;
+	}
+}
+
 static int is_local_char(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&*+/=?^_`{|}~.-", c) != NULL) ||
-	    c >= 0x80;
+	return addr_chars[c] & 1;
 }
 
 static int is_host_char(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '-' || c >= 0x80;
+	return addr_chars[c] & 2;
 }
 
 /* Next address at or after *pos: sets [*s, *e) and the '@' index; 0 if none. */
@@ -319,6 +380,7 @@ size_t hdr_addr(const char *v, size_t n, char *out, size_t cap)
 {
 	size_t pos = 0, s, at, e, k = 0;
 
+	init_addr_chars();
 	if (next_addr(v, n, &pos, &s, &at, &e))
 		for (size_t i = s; i < e && k < cap - 1; i++)
 			out[k++] = lc(v[i]);
@@ -425,7 +487,7 @@ static int received(tokset *out, const char *v, size_t n)
 static int in_list(const char *canon, const char *const *list)
 {
 	for (int i = 0; list[i] != NULL; i++)
-		if (strcmp(canon, list[i]) == 0)
+		if (canon[0] == list[i][0] && strcmp(canon, list[i]) == 0)
 			return 1;
 	return 0;
 }
@@ -439,6 +501,8 @@ int hdr_tokens(tokset *out, words *w, const char *canon, const char *v, size_t n
 		"References", NULL };
 	char prefix[HDR_NAMEMAX + 2];
 	int rc;
+
+	init_addr_chars();
 
 	if ((rc = add(out, "hdr", canon, "", 0)) < 0)
 		return rc;
@@ -463,7 +527,13 @@ int hdr_tokens(tokset *out, words *w, const char *canon, const char *v, size_t n
 	if (strcmp(canon, "X-Mailer") == 0 || strcmp(canon, "User-Agent") == 0)
 		if ((rc = add(out, canon, "full:", v, n > 64 ? 64 : n)) < 0)
 			return rc;
-	snprintf(prefix, sizeof(prefix), "%s:", canon);
+	{
+		size_t cl = strlen(canon);
+
+		memcpy(prefix, canon, cl);
+		prefix[cl] = ':';
+		prefix[cl + 1] = '\0';
+	}
 	words_begin(w, out, prefix);
 	if ((rc = words_feed(w, v, n)) < 0)
 		return rc;

@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -61,17 +60,23 @@ void html_begin(html *h, words *text, tokset *out)
 	h->st = S_TEXT;
 }
 
-static void tok(html *h, const char *fmt, const char *a, const char *b,
-	const char *c)
+/* Add the token a + b + c + d (NULL ends the list early). */
+static void tok(html *h, const char *a, const char *b, const char *c,
+	const char *d)
 {
 	char buf[96];
-	int n = snprintf(buf, sizeof(buf), fmt, a, b, c);
+	const char *parts[4] = { a, b, c, d };
+	size_t o = 0;
 
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	if (tokset_add(h->out, buf, (size_t)n) < 0)
+	for (int i = 0; i < 4 && parts[i] != NULL; i++) {
+		size_t n = strlen(parts[i]);
+
+		if (n > sizeof(buf) - o)
+			n = sizeof(buf) - o;
+		memcpy(buf + o, parts[i], n);
+		o += n;
+	}
+	if (tokset_add(h->out, buf, o) < 0)
 		h->err = -ENOMEM;
 }
 
@@ -83,16 +88,31 @@ static void text(html *h, const char *s, size_t n)
 
 static int is_block(const char *t)
 {
-	static const char *const blocks[] = { "br", "p", "div", "td", "th", "tr",
-		"li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-		"img", "blockquote", "title", "body", "html", "head", "center",
-		"pre", "dd", "dt", "dl", "form", "option", "select", "textarea",
-		"tbody", "thead", "section", "article", "header", "footer", "nav",
-		"address", "iframe", "button", "input", NULL };
+	/* block elements by first letter, space-separated */
+	static const char *const blocks[26] = {
+		['a' - 'a'] = "address article", ['b' - 'a'] = "br body blockquote button",
+		['c' - 'a'] = "center", ['d' - 'a'] = "div dd dt dl",
+		['f' - 'a'] = "form footer",
+		['h' - 'a'] = "h1 h2 h3 h4 h5 h6 hr html head header",
+		['i' - 'a'] = "img iframe input", ['l' - 'a'] = "li", ['n' - 'a'] = "nav",
+		['o' - 'a'] = "ol option", ['p' - 'a'] = "p pre",
+		['s' - 'a'] = "select section",
+		['t' - 'a'] = "td th tr table title tbody thead textarea",
+		['u' - 'a'] = "ul" };
+	const char *l;
+	size_t n = strlen(t);
 
-	for (int i = 0; blocks[i] != NULL; i++)
-		if (strcmp(t, blocks[i]) == 0)
+	if (t[0] < 'a' || t[0] > 'z' || (l = blocks[t[0] - 'a']) == NULL)
+		return 0;
+	while (*l != '\0') {
+		size_t k = strcspn(l, " ");
+
+		if (k == n && memcmp(l, t, n) == 0)
 			return 1;
+		l += k;
+		while (*l == ' ')
+			l++;
+	}
 	return 0;
 }
 
@@ -238,7 +258,9 @@ static void attribute(html *h)
 		n--;
 	if (h->alen == 0 || h->tlen == 0)
 		return;
-	tok(h, "html:%s-%s%s", t, a, "");
+	tok(h, "html:", t, "-", a);
+	if (strchr("abcdfhlpsw", a[0]) == NULL)
+		return; /* no attribute below starts with another letter */
 	if (strcmp(a, "href") == 0 || strcmp(a, "src") == 0 ||
 	    strcmp(a, "action") == 0 || strcmp(a, "background") == 0 ||
 	    strcmp(a, "lowsrc") == 0 || strcmp(a, "poster") == 0 ||
@@ -251,7 +273,17 @@ static void attribute(html *h)
 		char low[25];
 
 		lower_copy(low, v, n, sizeof(low));
-		tok(h, "html:%s-%s:%s", t, a, low);
+		{
+			char ta[2 * NAMEMAX + 4];
+			size_t tl = strlen(t), al = strlen(a);
+
+			memcpy(ta, t, tl);
+			ta[tl] = '-';
+			memcpy(ta + tl + 1, a, al);
+			ta[tl + 1 + al] = ':';
+			ta[tl + 2 + al] = '\0';
+			tok(h, "html:", ta, low, NULL);
+		}
 	} else if (strcmp(a, "style") == 0) {
 		char css[256];
 		size_t k = 0;
@@ -264,11 +296,11 @@ static void attribute(html *h)
 		fs = strstr(css, "font-size:0");
 		if (strstr(css, "display:none") || strstr(css, "visibility:hidden") ||
 		    (fs != NULL && fs[11] != '.' && (fs[11] < '0' || fs[11] > '9')))
-			tok(h, "html:hidden%s%s%s", "", "", "");
+			tok(h, "html:hidden", NULL, NULL, NULL);
 	} else if (strcmp(t, "img") == 0 &&
 	    (strcmp(a, "width") == 0 || strcmp(a, "height") == 0) && n >= 1 &&
 	    (v[0] == '0' || v[0] == '1') && (n == 1 || (n == 3 && v[1] == 'p'))) {
-		tok(h, "html:img-tiny%s%s%s", "", "", "");
+		tok(h, "html:img-tiny", NULL, NULL, NULL);
 	}
 }
 
@@ -278,7 +310,7 @@ static void tag_name_done(html *h)
 	if (h->tlen == 0)
 		return;
 	if (!h->closing)
-		tok(h, "html:%s%s%s", h->tag, "", "");
+		tok(h, "html:", h->tag, NULL, NULL);
 	if (is_block(h->tag) && words_break(h->text) < 0)
 		h->err = -ENOMEM;
 }
@@ -374,7 +406,7 @@ int html_feed(html *h, const char *buf, size_t len)
 			if (c == '-') {
 				h->st = S_COMMENT;
 				h->dashes = 0;
-				tok(h, "html:comment%s%s%s", "", "", "");
+				tok(h, "html:comment", NULL, NULL, NULL);
 			} else {
 				h->st = c == '>' ? S_TEXT : S_DECL;
 			}

@@ -188,14 +188,17 @@ static void add(msg *m, const char *s, size_t n)
 		m->err = -ENOMEM;
 }
 
+/* Add the token kind + v. */
 static void addf(msg *m, const char *kind, const char *v)
 {
 	char buf[192];
-	int n = snprintf(buf, sizeof(buf), "%s%s", kind, v);
+	size_t k = strlen(kind), n = strlen(v);
 
-	if (n < 0)
-		return;
-	add(m, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	if (n > sizeof(buf) - k)
+		n = sizeof(buf) - k;
+	memcpy(buf, kind, k);
+	memcpy(buf + k, v, n);
+	add(m, buf, k + n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -439,7 +442,7 @@ static int agree(const char *a, const char *b)
 static void attach_tokens(msg *m)
 {
 	const char *dot = strrchr(m->p.fname, '.');
-	char ext[16] = "", ext1[16] = "", mt[96] = "";
+	char ext[16] = "", ext1[32] = "", mt[96] = "";
 	const char *expect = NULL;
 
 	if (m->p.fname[0] != '\0') {

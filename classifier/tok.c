@@ -60,8 +60,25 @@ void tokset_clear(tokset *s)
 			free(s->texts[i]);
 			s->texts[i] = NULL;
 		}
-	if (s->slots != NULL)
+	if (s->slots != NULL && s->count * 8 < s->nslots) {
+		/*
+		 * A few tokens in a big table (a small message after a large
+		 * one): empty just their slots instead of the whole table. In
+		 * reverse insertion order, every probe path is still intact
+		 * when its entry is looked up (later entries are gone already).
+		 */
+		for (size_t i = s->count; i > 0; i--) {
+			size_t mask = s->nslots - 1;
+			uint64_t h = s->hashes[i - 1];
+			size_t k = (size_t)(h ^ (h >> 29)) & mask;
+
+			while (s->slots[k] != (uint32_t)i)
+				k = (k + 1) & mask;
+			s->slots[k] = 0;
+		}
+	} else if (s->slots != NULL) {
 		memset(s->slots, 0, s->nslots * sizeof(*s->slots));
+	}
 	s->count = 0;
 	s->dropped = 0;
 }

@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +150,21 @@ static void pairs(words *w, const char *x, size_t n)
 	w->hcount++;
 }
 
+/* Write v in decimal at d (no NUL); returns the digits written. */
+static size_t put_num(char *d, size_t v)
+{
+	char tmp[24];
+	size_t k = 0, n;
+
+	do {
+		tmp[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (n = 0; n < k; n++)
+		d[n] = tmp[k - 1 - n];
+	return k;
+}
+
 static void flush(words *w)
 {
 	size_t n = w->wlen;
@@ -163,7 +177,9 @@ static void flush(words *w)
 		unsigned char f = (unsigned char)word[0];
 		char k = cls[f] == C_DIGIT ? '9' : cls[f] == C_WORD ? 'a' : 'u';
 
-		n = (size_t)snprintf(word, WORDS_MAXLEN, "skip:%c:%zu", k, n / 10 * 10);
+		memcpy(word, "skip:?:", 7);
+		word[5] = k;
+		n = 7 + put_num(word + 7, n / 10 * 10);
 		add(w, w->tok, w->plen + n);
 		w->digits = 1;
 		return;
@@ -175,7 +191,9 @@ static void flush(words *w)
 		return;
 	}
 	if (w->digits && n > 5) {
-		n = (size_t)snprintf(word, WORDS_MAXLEN, "num:%zud", n);
+		memcpy(word, "num:", 4);
+		n = 4 + put_num(word + 4, n);
+		word[n++] = 'd';
 	} else if (n > 4 && memcmp(word, "www.", 4) == 0 && memchr(word + 4, '.', n - 4)) {
 		w->digits = 1;
 		if (url_tokens(w->out, word, n) < 0)
@@ -330,17 +348,34 @@ int words_feed(words *w, const char *text, size_t len)
 		}
 		switch (cls[c]) {
 		case C_WORD:
-			w->digits = 0;
-			/* fall through */
-		case C_DIGIT:
+		case C_DIGIT: {
 			/* the common case: a run of ASCII letters and digits */
-			while (i < len && (cls[s[i]] == C_WORD || cls[s[i]] == C_DIGIT)) {
-				if (cls[s[i]] == C_WORD)
-					w->digits = 0;
-				append(w, fold[s[i]]);
-				i++;
+			size_t j = i, room, run;
+			unsigned alpha = 0;
+
+			for (; j < len; j++) {
+				unsigned k = cls[s[j]];
+
+				if (k != C_WORD && k != C_DIGIT)
+					break;
+				alpha |= k == C_WORD;
 			}
+			run = j - i;
+			room = w->wlen < w->maxlen ? w->maxlen - w->wlen : 0;
+			if (run < room)
+				room = run;
+			{
+				char *d = w->tok + w->plen + w->wlen;
+
+				for (size_t k = 0; k < room; k++)
+					d[k] = (char)fold[s[i + k]];
+			}
+			w->wlen += run;
+			if (alpha)
+				w->digits = 0;
+			i = j;
 			continue;
+		}
 		case C_INNER:
 			if (w->wlen > 0) {
 				append(w, c);
@@ -375,7 +410,8 @@ int words_feed(words *w, const char *text, size_t len)
 			}
 			break;
 		default:
-			flush(w);
+			if (w->wlen > 0)
+				flush(w);
 			break;
 		}
 		i++;

@@ -536,6 +536,40 @@ START_TEST(test_reuse_resets)
 }
 END_TEST
 
+START_TEST(test_small_after_big)
+{
+	/* a small message after a big one: the token set forgets it all */
+	struct gen g = { 0 };
+
+	gputs(&g, "Subject: big\r\n\r\n");
+	for (int i = 0; i < 5000; i++)
+		gprintf(&g, "big%d ", i, 0);
+	parse_gen(&g);
+	ck_assert_uint_gt(tokset_count(set), 5000);
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse("Subject: small\r\n\r\nbig7 tiny\r\n");
+	ck_has("tiny");
+	ck_has("big7");
+	ck_hasnt("big8");
+	ck_hasnt("big4999");
+	ck_hasnt("Subject:big");
+	ck_assert_uint_lt(tokset_count(set), 10);
+	for (size_t i = 0; i < tokset_count(set); i++)
+		ck_assert_int_eq(tokset_find(set, tokset_hash(set, i)), (long)i);
+	/* and a third: the small set was emptied slot by slot */
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse("Subject: other\r\n\r\ntiny2\r\n");
+	ck_hasnt("tiny");
+	ck_hasnt("big7");
+	ck_hasnt("Subject:small");
+	ck_has("tiny2");
+	ck_has("Subject:other");
+	free(g.p);
+}
+END_TEST
+
 /* ---- limits ---- */
 
 START_TEST(test_scan_limit)
@@ -875,6 +909,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_mbox_line);
 	tcase_add_test(tc, test_attach_without_magic);
 	tcase_add_test(tc, test_reuse_resets);
+	tcase_add_test(tc, test_small_after_big);
 	tcase_add_test(tc, test_scan_limit);
 	tcase_add_test(tc, test_header_len_limit);
 	tcase_add_test(tc, test_token_cap);
