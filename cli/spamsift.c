@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -122,6 +123,15 @@ int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
 	return CLI_OK;
 }
 
+/* A file owned by root that neither group nor others may write. */
+static int root_owned(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && st.st_uid == 0 &&
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
 static void conf_warn(void *arg, const char *text)
 {
 	cli *c = arg;
@@ -150,7 +160,7 @@ int main(int argc, char **argv)
 	char err[1024], dbover[4200];
 	size_t noverrides = 0;
 	struct passwd *pw;
-	int i, rc = CLI_USAGE, elevated, chosen = 0, chosen_conf = 0;
+	int i, rc = CLI_USAGE, elevated, chosen_conf = 0;
 
 	if (overrides == NULL)
 		return CLI_STORE;
@@ -158,16 +168,13 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			c.conf_path = argv[++i];
-			chosen = chosen_conf = 1;
+			chosen_conf = 1;
 		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
 			db_path = argv[++i];
-			chosen = 1;
 		} else if (strncmp(argv[i], "--db=", 5) == 0) {
 			db_path = argv[i] + 5;
-			chosen = 1;
 		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
 			overrides[noverrides++] = argv[++i];
-			chosen = 1;
 		} else if (strcmp(argv[i], "-v") == 0) {
 			c.verbose = 1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -229,9 +236,15 @@ int main(int argc, char **argv)
 		if (getuid() == 0)
 			c.trusted = 1;
 	}
-	if (elevated && !c.trusted && chosen) {
-		fprintf(stderr, "spamsift: %s is not in Trust: -c, --db and -o are "
-		    "not allowed\n", c.caller);
+	/*
+	 * Running setgid for an untrusted caller: -o and --db could lift the
+	 * rule, so they are refused; -c only names a file root wrote and nobody
+	 * else may change.
+	 */
+	if (elevated && !c.trusted && (noverrides > 0 || db_path != NULL ||
+	    (chosen_conf && !root_owned(c.conf_path)))) {
+		fprintf(stderr, "spamsift: %s is not in Trust: -c (a file not owned "
+		    "by root), --db and -o are not allowed\n", c.caller);
 		rc = CLI_USAGE;
 		goto out;
 	}

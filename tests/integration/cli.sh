@@ -148,16 +148,41 @@ printf 'this is not a database, just some text that is long enough..............
 expect 3 S --db "$T/junk.db" stats
 grep -q 'junk.db' "$T/err" || it_fail "store error does not name the file"
 
-# Trust: an untrusted caller (nobody) may act only as themselves.
-if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1; then
-	cp "$CLI_BIN" "$T/spamsift-nobody"
-	chmod 755 "$T/spamsift-nobody"
-	chmod 1777 "$T"; chmod 666 "$T/spamsift.db"* 2>/dev/null
-	N() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$T/spamsift-nobody" -c "$SAMPLE_CONF" -o "Home=$T" "$@"; }
-	expect 1 N whitelist list --user bob@example.net
+# Trust, deployed as README describes: the store and its directory belong
+# to a group (here "mail") and are closed to others; the command is setgid to
+# that group. An untrusted caller (nobody) may act only as themselves, cannot
+# lift the rule with -c/--db/-o, and cannot read the store directly.
+if id nobody >/dev/null 2>&1 && getent group mail >/dev/null && command -v setpriv >/dev/null 2>&1; then
+	G="$T/guarded"
+	mkdir -p "$G/bin" "$G/store"
+	cp "$CLI_BIN" "$G/bin/spamsift"
+	chgrp mail "$G/bin/spamsift" && chmod 2755 "$G/bin/spamsift"
+	chmod 755 "$G" "$G/bin"
+	cp "$SAMPLE_CONF" "$G/spamsift.conf"
+	echo "Home $G/store" >>"$G/spamsift.conf"
+	chmod 644 "$G/spamsift.conf"
+	"$G/bin/spamsift" -c "$G/spamsift.conf" db init >/dev/null || it_fail "guarded db init"
+	"$G/bin/spamsift" -c "$G/spamsift.conf" whitelist add --user bob secret-friend@example.com ||
+		it_fail "root adds bob's whitelist"
+	chgrp -R mail "$G/store" && chmod 2770 "$G/store" && chmod 660 "$G/store"/*
+	N() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$G/bin/spamsift" "$@"; }
+	# nobody's own data: allowed (through the setgid group).
+	expect 0 N -c "$G/spamsift.conf" whitelist add --user nobody friend@example.com
+	expect 0 N -c "$G/spamsift.conf" whitelist list --user nobody
+	grep -q friend@example.com "$T/out" || it_fail "nobody cannot see their own list"
+	# Someone else's: refused, and nothing of bob's leaks.
+	expect 1 N -c "$G/spamsift.conf" whitelist list --user bob
 	grep -q 'not in Trust' "$T/err" || it_fail "Trust refusal message: $(cat "$T/err")"
-	expect 0 N whitelist add --user nobody friend@example.com
-	expect 1 N stats --user bob@example.net
+	grep -q secret-friend "$T/out" "$T/err" && it_fail "bob's list leaked"
+	expect 1 N -c "$G/spamsift.conf" stats --user bob
+	expect 1 N -c "$G/spamsift.conf" quarantine list --user bob
+	# Options that could lift the rule are refused for untrusted callers.
+	expect 1 N -c "$G/spamsift.conf" -o Trust=nobody whitelist list --user bob
+	expect 1 N --db "$G/store/spamsift.db" whitelist list --user bob
+	# And the store itself is closed to them.
+	if setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$G/store/spamsift.db" >/dev/null 2>&1; then
+		it_fail "nobody can read the store file directly"
+	fi
 fi
 echo "cli: all subcommands ok"
 exit 0
