@@ -19,3 +19,13 @@ INTEGRATION_TESTS = \
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua
+
+# libFuzzer target for the spamsift command's mbox/Maildir reader
+# (./configure --enable-fuzzers CC=clang; tests/fuzz/run.sh runs them all).
+if FUZZERS
+noinst_PROGRAMS += tests/fuzz/fuzz_mbox
+tests_fuzz_fuzz_mbox_SOURCES = tests/fuzz/fuzz_mbox.c cli/input.c
+tests_fuzz_fuzz_mbox_CFLAGS = $(AM_CFLAGS) -g -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_mbox_LDFLAGS = -fsanitize=fuzzer,address,undefined
+endif
+EXTRA_DIST += tests/fuzz/run.sh tests/README.md
