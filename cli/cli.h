@@ -12,6 +12,7 @@
 #define SPAMSIFT_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "conf/conf.h"
 #include "conf/usermap.h"
@@ -63,6 +64,9 @@ int cmd_db(cli *c, int argc, char **argv);
 int cmd_config(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
 int cmd_import(cli *c, int argc, char **argv);
+
+/* cli_json_str -- print s to f as a JSON string (quotes, escapes). */
+void cli_json_str(FILE *f, const char *s);
 
 /* cli_wants_help -- non-zero if argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

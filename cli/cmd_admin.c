@@ -56,23 +56,6 @@ static int parse_opts(int argc, char **argv, opts *o)
 	return 0;
 }
 
-/* Print s as a JSON string. */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 /* ---- whitelist / blocklist ---- */
 
 static const char list_help[] =
@@ -311,7 +294,7 @@ static int print_stats(void *arg, int64_t uid, const char *name)
 		    t.spam_classified, t.innocent_classified, acc);
 	} else if (strcmp(s->format, "json") == 0) {
 		printf("%s{\"user\":", s->n ? "," : "[");
-		json_str(stdout, name);
+		cli_json_str(stdout, name);
 		printf(",\"spam_learned\":%" PRId64 ",\"innocent_learned\":%" PRId64
 		    ",\"false_positives\":%" PRId64 ",\"false_negatives\":%" PRId64
 		    ",\"spam_corpusfed\":%" PRId64 ",\"innocent_corpusfed\":%" PRId64

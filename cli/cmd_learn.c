@@ -130,6 +130,28 @@ static const char *class_name(int cls)
 	}
 }
 
+/*
+ * Feed every message of the operands argv[first..argc) (standard input when
+ * there are none) to fn; errors reading an input set r->rc = CLI_INPUT, and
+ * a store error (r->rc = CLI_STORE) stops the run.
+ */
+static void for_each_input(run *r, int argc, char **argv, int first,
+    input_fn fn)
+{
+	char err[1024];
+
+	for (int i = first; i <= argc && r->rc != CLI_STORE; i++) {
+		const char *path = i < argc ? argv[i] : "-";
+
+		if (i == argc && first < argc)
+			break;
+		if (input_each(path, fn, r, err, sizeof(err)) < 0 && r->rc == 0) {
+			fprintf(stderr, "spamsift: %s\n", err);
+			r->rc = CLI_INPUT;
+		}
+	}
+}
+
 /* ---- train ---- */
 
 static const char train_help[] =
@@ -223,7 +245,7 @@ int cmd_train(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *user = NULL;
-	char canon[512], err[1024];
+	char canon[512];
 	int ch, cls = -1, source = FILTER_SRC_CORPUS, use_sig = 1, rc;
 	run r;
 
@@ -266,17 +288,7 @@ int cmd_train(cli *c, int argc, char **argv)
 		run_close(&r);
 		return cli_store_error(c, "preferences", -EIO);
 	}
-	for (int i = optind; i <= argc && r.rc != CLI_STORE; i++) {
-		const char *path = i < argc ? argv[i] : "-";
-
-		if (i == argc && optind < argc)
-			break;
-		rc = input_each(path, train_one, &r, err, sizeof(err));
-		if (rc < 0 && r.rc == 0) {
-			fprintf(stderr, "spamsift: %s\n", err);
-			r.rc = CLI_INPUT;
-		}
-	}
+	for_each_input(&r, argc, argv, optind, train_one);
 	if (r.rc != CLI_STORE && flush_batch(&r) < 0) {
 		fprintf(stderr, "spamsift: commit: %s\n", db_errmsg(c->store));
 		r.rc = CLI_STORE;
@@ -396,22 +408,6 @@ static const char classify_help[] =
     "unless --train is given (then the user's training mode applies).\n"
     "--explain adds the most telling tokens and their probabilities.\n";
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static int classify_one(void *arg, const char *label, const char *data,
     size_t len)
 {
@@ -438,7 +434,7 @@ static int classify_one(void *arg, const char *label, const char *data,
 		    v->probability, v->confidence);
 	} else if (strcmp(r->format, "json") == 0) {
 		printf("{\"path\":");
-		json_str(label);
+		cli_json_str(stdout, label);
 		printf(",\"class\":\"%s\",\"probability\":%.6f,\"confidence\":%.6f",
 		    class_name(v->cls), v->probability, v->confidence);
 		if (res.sig_id[0])
@@ -448,7 +444,7 @@ static int classify_one(void *arg, const char *label, const char *data,
 			for (size_t i = 0; i < v->ntop; i++) {
 				printf("%s{\"token\":", i ? "," : "");
 				if (v->top[i].text)
-					json_str(v->top[i].text);
+					cli_json_str(stdout, v->top[i].text);
 				else
 					printf("\"#%016" PRIx64 "\"", v->top[i].hash);
 				printf(",\"probability\":%.6f,\"spam\":%.0f,\"innocent\":%.0f}",
@@ -485,7 +481,7 @@ int cmd_classify(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *user = NULL, *format = "text";
-	char canon[512], err[1024];
+	char canon[512];
 	int ch, explain = 0, train = 0, rc;
 	int64_t uid;
 	run r;
@@ -521,17 +517,7 @@ int cmd_classify(cli *c, int argc, char **argv)
 	}
 	r.prof.fp.dry_run = !train;
 	r.prof.fp.bayes.top_n = explain ? 15 : 0;
-	for (int i = optind; i <= argc && r.rc != CLI_STORE; i++) {
-		const char *path = i < argc ? argv[i] : "-";
-
-		if (i == argc && optind < argc)
-			break;
-		rc = input_each(path, classify_one, &r, err, sizeof(err));
-		if (rc < 0 && r.rc == 0) {
-			fprintf(stderr, "spamsift: %s\n", err);
-			r.rc = CLI_INPUT;
-		}
-	}
+	for_each_input(&r, argc, argv, optind, classify_one);
 	rc = r.rc;
 	run_close(&r);
 	return rc;
@@ -570,7 +556,6 @@ static int tokens_one(void *arg, const char *label, const char *data, size_t len
 
 int cmd_tokens(cli *c, int argc, char **argv)
 {
-	char err[1024];
 	int rc;
 	run r;
 
@@ -581,17 +566,7 @@ int cmd_tokens(cli *c, int argc, char **argv)
 	if ((rc = run_open(&r, c, 1)) != CLI_OK)
 		return rc;
 	r.train = argc > 2;   /* label every message when several inputs */
-	for (int i = 1; i <= argc; i++) {
-		const char *path = i < argc ? argv[i] : "-";
-
-		if (i == argc && argc > 1)
-			break;
-		rc = input_each(path, tokens_one, &r, err, sizeof(err));
-		if (rc < 0 && r.rc == 0) {
-			fprintf(stderr, "spamsift: %s\n", err);
-			r.rc = CLI_INPUT;
-		}
-	}
+	for_each_input(&r, argc, argv, 1, tokens_one);
 	rc = r.rc;
 	run_close(&r);
 	return rc;

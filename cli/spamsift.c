@@ -58,6 +58,22 @@ int cli_wants_help(int argc, char **argv)
 	return 0;
 }
 
+void cli_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
 int cli_store_error(cli *c, const char *what, int rc)
 {
 	fprintf(stderr, "spamsift: %s: %s\n", what,
