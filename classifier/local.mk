@@ -28,6 +28,28 @@ noinst_PROGRAMS += contrib/bench/tokbench
 contrib_bench_tokbench_SOURCES = contrib/bench/tokbench.c
 contrib_bench_tokbench_LDADD = $(CORE_LIBS)
 
+# libFuzzer target for the parser (./configure --enable-fuzzers CC=clang),
+# seeded from tests/data; `make fuzz-msg` runs it for FUZZ_SECONDS.
+# The classifier sources are compiled into it for coverage instrumentation.
+if FUZZERS
+noinst_PROGRAMS += tests/fuzz/fuzz_msg
+tests_fuzz_fuzz_msg_SOURCES = tests/fuzz/fuzz_msg.c \
+	classifier/msg.c classifier/hdr.c classifier/words.c classifier/html.c \
+	classifier/url.c classifier/charset.c classifier/dec.c classifier/tok.c
+tests_fuzz_fuzz_msg_CFLAGS = $(AM_CFLAGS) $(XXHASH_CFLAGS) -g -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_msg_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_msg_LDADD = $(XXHASH_LIBS) $(MAGIC_LIBS)
+FUZZ_SECONDS = 30
+fuzz-msg: tests/fuzz/fuzz_msg
+	rm -rf fuzz-msg-corpus && mkdir fuzz-msg-corpus
+	./tests/fuzz/fuzz_msg -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -timeout=10 -rss_limit_mb=512 fuzz-msg-corpus $(srcdir)/tests/data
+else
+fuzz-msg:
+	@echo "fuzz-msg: configure with --enable-fuzzers CC=clang" >&2; exit 1
+endif
+.PHONY: fuzz-msg
+
 # Bayesian math and per-user filtering (classifier/bayes, classifier/filter).
 libspamsift_a_SOURCES += \
 	classifier/bayes.c classifier/bayes.h
