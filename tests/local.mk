@@ -15,7 +15,8 @@ INTEGRATION_TESTS = \
 	tests/integration/milter-postfix.sh \
 	tests/integration/milter-actions.sh \
 	tests/integration/cli.sh \
-	tests/integration/miltertest.sh
+	tests/integration/miltertest.sh \
+	tests/integration/robust-hostile.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua
