@@ -27,6 +27,10 @@ tests_check_msg_LDADD = $(TEST_LIBS)
 noinst_PROGRAMS += contrib/bench/tokbench
 contrib_bench_tokbench_SOURCES = contrib/bench/tokbench.c
 contrib_bench_tokbench_LDADD = $(CORE_LIBS)
+EXTRA_DIST += contrib/bench/tokenize.sh contrib/bench/README.md
+bench-tokenize: contrib/bench/tokbench
+	$(SHELL) $(srcdir)/contrib/bench/tokenize.sh
+.PHONY: bench-tokenize
 
 # libFuzzer target for the parser (./configure --enable-fuzzers CC=clang),
 # seeded from tests/data; `make fuzz-msg` runs it for FUZZ_SECONDS.
