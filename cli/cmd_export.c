@@ -130,7 +130,8 @@ int cmd_export(cli *c, int argc, char **argv)
 	lo.kind = "block";
 	if (rc == 0)
 		rc = db_list_iter(c->store, uid, DB_LIST_BLOCK, out_list, &lo);
-	(void)out_token; /* tokens: needs db_tokens_iter (pending in db/) */
+	if (rc == 0)
+		rc = db_tokens_iter(c->store, uid, out_token, f);
 	if (f != stdout && fclose(f) != 0 && rc == 0) {
 		fprintf(stderr, "spamsift: %s: %s\n", file, strerror(errno));
 		return CLI_INPUT;

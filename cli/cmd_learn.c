@@ -204,11 +204,17 @@ static int train_one(void *arg, const char *label, const char *data, size_t len)
 		r->rc = CLI_INPUT;
 		return 0;
 	}
+	/* Batches of messages share one transaction (filter_train nests in it). */
+	if (r->in_batch == 0 && (rc = db_begin(r->c->store)) < 0)
+		goto store;
+	r->in_batch++;
 	rc = filter_train(r->c->store, r->user, r->toks, r->is_spam, r->source,
 	    &r->prof.fp, now);
 	if (rc < 0)
 		goto store;
 	r->n++;
+	if (r->in_batch >= TRAIN_BATCH && (rc = flush_batch(r)) < 0)
+		goto store;
 	return 0;
 store:
 	fprintf(stderr, "spamsift: %s: %s\n", label, db_errmsg(r->c->store));

@@ -327,12 +327,16 @@ int db_begin(db *d)
 
 	CHECK_HANDLE(d);
 	CHECK_WRITE(d, "begin transaction");
-	if (d->in_txn)
-		return db_seterr(d, -EINVAL,
-		    "begin transaction: a transaction is already open");
+	/* Nested: only the outermost level talks to the backend. */
+	if (d->in_txn) {
+		d->in_txn++;
+		return 0;
+	}
 	rc = d->ops->begin(d);
-	if (rc == 0)
+	if (rc == 0) {
 		d->in_txn = 1;
+		d->txn_failed = 0;
+	}
 	return rc;
 }
 
@@ -341,7 +345,13 @@ int db_commit(db *d)
 	CHECK_HANDLE(d);
 	if (!d->in_txn)
 		return db_seterr(d, -EINVAL, "commit: no transaction is open");
-	d->in_txn = 0;
+	if (--d->in_txn > 0)
+		return 0;
+	if (d->txn_failed) {
+		d->ops->rollback(d);
+		return db_seterr(d, -ECANCELED, "commit: an inner transaction "
+		    "was rolled back, so the whole transaction was undone");
+	}
 	return d->ops->commit(d);
 }
 
@@ -350,7 +360,11 @@ int db_rollback(db *d)
 	CHECK_HANDLE(d);
 	if (!d->in_txn)
 		return db_seterr(d, -EINVAL, "rollback: no transaction is open");
-	d->in_txn = 0;
+	if (--d->in_txn > 0) {
+		/* The outermost commit will undo everything. */
+		d->txn_failed = 1;
+		return 0;
+	}
 	return d->ops->rollback(d);
 }
 
@@ -496,6 +510,14 @@ int db_pref_unset(db *d, int64_t uid, const char *key, int *found)
 	CHECK_ARG(d, uid > 0 && key && *key, "unset preference");
 	CHECK_WRITE(d, "unset preference");
 	return d->ops->pref_unset(d, uid, key, found);
+}
+
+int db_tokens_iter(db *d, int64_t uid,
+    int (*fn)(void *arg, const db_token *t), void *arg)
+{
+	CHECK_HANDLE(d);
+	CHECK_ARG(d, uid > 0 && fn, "list tokens");
+	return d->ops->tokens_iter(d, uid, fn, arg);
 }
 
 int db_pref_iter(db *d, int64_t uid,

@@ -152,6 +152,14 @@ int db_tokens_get(db *d, int64_t uid, db_token *toks, size_t n);
 int db_tokens_update(db *d, int64_t uid, const uint64_t *hashes, size_t n,
     int spam_delta, int innocent_delta, int day);
 
+/*
+ * db_tokens_iter -- call fn(arg, token) for each token of uid's model, in
+ * hash order (for export). Rows are streamed, not collected: fn must not use
+ * this handle. Stops when fn returns non-zero (returned if negative).
+ */
+int db_tokens_iter(db *d, int64_t uid,
+    int (*fn)(void *arg, const db_token *t), void *arg);
+
 /* db_totals_get -- uid's totals; all zero for a user with none. */
 int db_totals_get(db *d, int64_t uid, db_totals *out);
 
@@ -159,10 +167,13 @@ int db_totals_get(db *d, int64_t uid, db_totals *out);
 int db_totals_add(db *d, int64_t uid, const db_totals *delta);
 
 /*
- * Transactions: db_begin opens a write transaction (nesting is not allowed:
- * -EINVAL), db_commit makes it durable, db_rollback undoes it. When db_commit
- * fails the transaction is rolled back. db_commit/db_rollback without
- * db_begin: -EINVAL.
+ * Transactions: db_begin opens a write transaction, db_commit makes it
+ * durable, db_rollback undoes it. When db_commit fails the transaction is
+ * rolled back. db_commit/db_rollback without db_begin: -EINVAL.
+ * Nesting: a db_begin inside a transaction only counts a level, so a caller
+ * can group many operations that each use a transaction (batch training).
+ * Only the outermost db_commit writes; a db_rollback at an inner level makes
+ * the outermost db_commit undo everything and return -ECANCELED.
  */
 int db_begin(db *d);
 int db_commit(db *d);

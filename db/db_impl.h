@@ -20,7 +20,7 @@
 #include "db/db.h"
 
 /* Bumped whenever db_ops changes incompatibly; db_open rejects a mismatch. */
-#define DB_OPS_VERSION 1
+#define DB_OPS_VERSION 2
 
 /* Size of the per-handle error text. */
 #define DB_ERRMSG_SIZE 1024
@@ -74,6 +74,8 @@ typedef struct db_ops {
 	int (*vacuum)(db *d);
 	/* Set *ok; append findings to *report (may be NULL) with db_report. */
 	int (*check)(db *d, int *ok, char **report);
+	int (*tokens_iter)(db *d, int64_t uid,
+	    int (*fn)(void *, const db_token *), void *arg);
 } db_ops;
 
 /* The base handle; each backend's handle starts with one of these. */
@@ -81,7 +83,8 @@ struct db {
 	const db_ops *ops;      /* the backend */
 	char *name;             /* store name for messages: the file or "mem:" */
 	int flags;              /* DB_OPEN_* given to db_open */
-	int in_txn;             /* inside db_begin .. db_commit/db_rollback */
+	int in_txn;             /* db_begin nesting depth (0: no transaction) */
+	int txn_failed;         /* an inner level rolled back: undo at the end */
 	char errmsg[DB_ERRMSG_SIZE]; /* last error text, "" if none */
 };
 

@@ -828,6 +828,37 @@ static int visit_pref(const mrow *r, void *fn, void *arg)
 	return f(arg, r->s[0], r->s[1]);
 }
 
+static int cmp_tok_hash(const void *a, const void *b)
+{
+	uint64_t x = ((const db_token *)a)->hash, y = ((const db_token *)b)->hash;
+
+	return x < y ? -1 : x > y;
+}
+
+static int m_tokens_iter(db *d, int64_t uid,
+    int (*fn)(void *, const db_token *), void *arg)
+{
+	mstate *s = &M(d)->st;
+	db_token *all = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (s->tcap) {
+		all = malloc(s->tcap * sizeof(*all));
+		if (all == NULL)
+			return nomem(d, "list tokens");
+	}
+	for (size_t i = 0; i < s->tcap; i++)
+		if (s->toks[i].state == 1 && s->toks[i].uid == uid)
+			all[n++] = (db_token){ s->toks[i].hash, s->toks[i].spam,
+				s->toks[i].innocent };
+	qsort(all, n, sizeof(*all), cmp_tok_hash);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = fn(arg, &all[i]);
+	free(all);
+	return rc < 0 ? rc : 0;
+}
+
 static int m_pref_iter(db *d, int64_t uid,
     int (*fn)(void *, const char *, const char *), void *arg)
 {
@@ -1056,6 +1087,7 @@ const db_ops db_mem_ops = {
 	.pref_set = m_pref_set,
 	.pref_unset = m_pref_unset,
 	.pref_iter = m_pref_iter,
+	.tokens_iter = m_tokens_iter,
 	.quar_put = m_quar_put,
 	.quar_iter = m_quar_iter,
 	.quar_get = m_quar_get,

@@ -147,7 +147,7 @@ enum {
 	S_SENDER_ADD,
 	S_PREF_GET, S_PREF_SET, S_PREF_DEL, S_PREF_ALL,
 	S_QUAR_PUT, S_QUAR_ALL, S_QUAR_GET, S_QUAR_DEL, S_QUAR_EXP,
-	S_PURGE,
+	S_PURGE, S_TOK_ALL,
 	S_COUNT
 };
 
@@ -158,6 +158,8 @@ enum {
 
 static const char *const sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_TOK_ALL] = "SELECT hash, spam_hits, innocent_hits FROM tokens "
+	    "WHERE uid = ?1 ORDER BY hash",
 	[S_BEGIN_READ] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -1376,6 +1378,28 @@ static int s_pref_unset(db *d, int64_t uid, const char *key, int *found)
 	return wend(s, rc, "unset preference");
 }
 
+static int s_tokens_iter(db *d, int64_t uid,
+    int (*fn)(void *, const db_token *), void *arg)
+{
+	dbs *s = S(d);
+	sqlite3_stmt *st = NULL;
+	int rc, cb = 0;
+
+	if ((rc = prep(s, S_TOK_ALL, &st, "list tokens")) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, uid);
+	while (cb == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_token t = { (uint64_t)sqlite3_column_int64(st, 0),
+			sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2) };
+
+		cb = fn(arg, &t);
+	}
+	sqlite3_reset(st);
+	if (cb == 0 && rc != SQLITE_DONE)
+		return fail(s, rc, "list tokens");
+	return cb < 0 ? cb : 0;
+}
+
 static int s_pref_iter(db *d, int64_t uid,
     int (*fn)(void *, const char *, const char *), void *arg)
 {
@@ -1649,6 +1673,7 @@ const db_ops db_sqlite_ops = {
 	.pref_set = s_pref_set,
 	.pref_unset = s_pref_unset,
 	.pref_iter = s_pref_iter,
+	.tokens_iter = s_tokens_iter,
 	.quar_put = s_quar_put,
 	.quar_iter = s_quar_iter,
 	.quar_get = s_quar_get,

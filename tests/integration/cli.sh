@@ -113,6 +113,12 @@ grep -q '^totals	9	9' "$T/global.txt" || it_fail "export totals: $(head -3 "$T/g
 expect 0 S import --user carol@example.net "$T/global.txt"
 expect 0 S stats --user carol@example.net --format tsv
 grep -q '^carol@example.net	9	9' "$T/out" || it_fail "import totals"
+[ "$(grep -c '^token	[0-9a-f]\{16\}	' "$T/global.txt")" -gt 20 ] || it_fail "export has no tokens"
+expect 0 S export --user carol@example.net "$T/carol.txt"
+[ "$(grep -c '^token' "$T/carol.txt")" = "$(grep -c '^token' "$T/global.txt")" ] ||
+	it_fail "import did not bring every token"
+expect 0 S -o GlobalModel=off classify --user carol@example.net --format tsv "$T/s10.eml"
+cut -f2 "$T/out" | grep -qx spam || it_fail "imported model does not classify: $(cat "$T/out")"
 printf 'garbage line\n' >"$T/bad.txt"
 expect 2 S import --user carol@example.net "$T/bad.txt"
 
