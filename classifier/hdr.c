@@ -49,10 +49,12 @@ static int hexv(char c)
 
 /*
  * Try to read an encoded word at in[i..n). On success append its UTF-8 text
- * to out and return the index after "?=", else return 0.
+ * to out and return the index after "?=", else return 0 (and set *noend
+ * when the input has no "?=" after i, so the caller stops trying: this keeps
+ * a header full of "=?x?q?" starts linear).
  */
 static size_t encoded_word(charset *cs, const char *in, size_t i, size_t n,
-	char *out, size_t *o, size_t cap)
+	char *out, size_t *o, size_t cap, int *noend)
 {
 	char cset[48], raw[1024], conv[2048];
 	size_t j = i + 2, cl = 0, ts, te, rl = 0;
@@ -73,8 +75,10 @@ static size_t encoded_word(charset *cs, const char *in, size_t i, size_t n,
 	for (te = ts; te + 1 < n; te++)
 		if (in[te] == '?' && in[te + 1] == '=')
 			break;
-	if (te + 1 >= n)
+	if (te + 1 >= n) {
+		*noend = 1; /* no "?=" up to the end: no later word can end either */
 		return 0;
+	}
 	if (enc == 'b') {
 		uint32_t st = 0;
 		size_t len = te - ts;
@@ -122,7 +126,7 @@ static int has_encoded_word(const char *in, size_t n)
 size_t hdr_decode(charset *cs, const char *in, size_t n, char *out, size_t cap)
 {
 	size_t o = 0, i = 0, ws_start = 0;
-	int after_ew = 0, in_ws = 0;
+	int after_ew = 0, in_ws = 0, noend = 0;
 
 	if (cap == 0)
 		return 0;
@@ -163,12 +167,12 @@ size_t hdr_decode(charset *cs, const char *in, size_t n, char *out, size_t cap)
 			i++;
 			continue;
 		}
-		if (c == '=' && i + 1 < n && in[i + 1] == '?') {
+		if (c == '=' && i + 1 < n && in[i + 1] == '?' && !noend) {
 			size_t o0 = o, e;
 
 			if (in_ws && after_ew)
 				o = ws_start; /* drop blanks between encoded words */
-			e = encoded_word(cs, in, i, n, out, &o, cap);
+			e = encoded_word(cs, in, i, n, out, &o, cap, &noend);
 			if (e != 0) {
 				i = e;
 				after_ew = 1;
@@ -231,6 +235,10 @@ int hdr_param(const char *v, size_t n, const char *name, char *out, size_t cap)
 	out[0] = '\0';
 	while (i < n) {
 		/* find the next ';' outside quotes */
+		if (inq && v[i] == '\\' && i + 1 < n) {
+			i += 2;
+			continue;
+		}
 		if (v[i] == '"')
 			inq = !inq;
 		if (v[i] != ';' || inq) {
@@ -248,14 +256,19 @@ int hdr_param(const char *v, size_t n, const char *name, char *out, size_t cap)
 
 			if (j < n && v[j] == '*') { /* RFC 2231 */
 				j++;
-				while (j < n && v[j] >= '0' && v[j] <= '9') {
-					if (v[j] != '0')
-						goto next; /* only the first section */
-					j++;
-				}
-				if (j < n && v[j] == '*') {
-					ext = 1;
-					j++;
+				if (j < n && v[j] >= '0' && v[j] <= '9') {
+					/* name*0= or name*0*=: only the first section */
+					while (j < n && v[j] >= '0' && v[j] <= '9') {
+						if (v[j] != '0')
+							goto next;
+						j++;
+					}
+					if (j < n && v[j] == '*') {
+						ext = 1;
+						j++;
+					}
+				} else {
+					ext = 1; /* name*=charset'lang'value */
 				}
 			}
 			while (j < n && (v[j] == ' ' || v[j] == '\t'))

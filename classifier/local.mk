@@ -23,6 +23,27 @@ tests_check_msg_SOURCES = tests/check_msg.c
 tests_check_msg_CFLAGS = $(TEST_CFLAGS)
 tests_check_msg_LDADD = $(TEST_LIBS)
 
+check_PROGRAMS += tests/check_dec tests/check_url tests/check_charset \
+	tests/check_hdr tests/check_words tests/check_html
+tests_check_dec_SOURCES = tests/check_dec.c
+tests_check_dec_CFLAGS = $(TEST_CFLAGS)
+tests_check_dec_LDADD = $(TEST_LIBS)
+tests_check_url_SOURCES = tests/check_url.c
+tests_check_url_CFLAGS = $(TEST_CFLAGS)
+tests_check_url_LDADD = $(TEST_LIBS)
+tests_check_charset_SOURCES = tests/check_charset.c
+tests_check_charset_CFLAGS = $(TEST_CFLAGS)
+tests_check_charset_LDADD = $(TEST_LIBS)
+tests_check_hdr_SOURCES = tests/check_hdr.c
+tests_check_hdr_CFLAGS = $(TEST_CFLAGS)
+tests_check_hdr_LDADD = $(TEST_LIBS)
+tests_check_words_SOURCES = tests/check_words.c
+tests_check_words_CFLAGS = $(TEST_CFLAGS)
+tests_check_words_LDADD = $(TEST_LIBS)
+tests_check_html_SOURCES = tests/check_html.c
+tests_check_html_CFLAGS = $(TEST_CFLAGS)
+tests_check_html_LDADD = $(TEST_LIBS)
+
 # Tokenizer benchmark driver (contrib/bench/tokenize.sh); not installed.
 noinst_PROGRAMS += contrib/bench/tokbench
 contrib_bench_tokbench_SOURCES = contrib/bench/tokbench.c

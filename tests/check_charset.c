@@ -1,0 +1,144 @@
+/*
+ * check_charset -- Check suite for classifier/charset (iconv to UTF-8,
+ * streaming across split characters, unknown charsets, cache).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier/charset.h"
+
+static charset *cs;
+static char got[1024];
+static size_t ngot;
+
+static int collect(void *ctx, const char *s, size_t n)
+{
+	(void)ctx;
+	ck_assert_uint_le(ngot + n, sizeof(got) - 1);
+	memcpy(got + ngot, s, n);
+	ngot += n;
+	got[ngot] = '\0';
+	return 0;
+}
+
+static void setup(void)
+{
+	ck_assert_int_eq(charset_new(&cs), 0);
+	ngot = 0;
+	got[0] = '\0';
+}
+
+static void teardown(void)
+{
+	charset_free(cs);
+	cs = NULL;
+}
+
+/* Feed in as pieces of step bytes; the result must not depend on step. */
+static void feed(const char *in, size_t n, size_t step)
+{
+	ngot = 0;
+	got[0] = '\0';
+	for (size_t o = 0; o < n; o += step)
+		ck_assert_int_eq(charset_feed(cs, in + o, n - o < step ? n - o : step,
+		    collect, NULL), 0);
+}
+
+START_TEST(test_select)
+{
+	ck_assert_int_eq(charset_select(cs, NULL), 1);
+	ck_assert_int_eq(charset_select(cs, "\"UTF-8\""), 1);
+	ck_assert_int_eq(charset_select(cs, "us-ascii"), 1);
+	ck_assert_int_eq(charset_select(cs, "ISO-8859-1"), 0);
+	ck_assert_int_eq(charset_select(cs, "x-no-such-charset"), -ENOENT);
+	/* unknown: bytes pass through */
+	feed("a\xe9", 2, 1);
+	ck_assert_str_eq(got, "a\xe9");
+}
+END_TEST
+
+START_TEST(test_multibyte_split)
+{
+	/* "日本語 ok" in Shift_JIS and EUC-JP, fed one byte at a time */
+	static const char sjis[] = "\x93\xfa\x96\x7b\x8c\xea ok";
+	static const char euc[] = "\xc6\xfc\xcb\xdc\xb8\xec ok";
+
+	for (size_t step = 1; step <= 4; step++) {
+		ck_assert_int_eq(charset_select(cs, "shift_jis"), 0);
+		feed(sjis, strlen(sjis), step);
+		ck_assert_str_eq(got, "日本語 ok");
+		ck_assert_int_eq(charset_select(cs, "euc-jp"), 0);
+		feed(euc, strlen(euc), step);
+		ck_assert_str_eq(got, "日本語 ok");
+	}
+}
+END_TEST
+
+START_TEST(test_single_byte_and_invalid)
+{
+	ck_assert_int_eq(charset_select(cs, "iso-8859-1"), 0);
+	feed("caf\xe9 \x80uro", 9, 3); /* read as windows-1252: 0x80 is the euro sign */
+	ck_assert_str_eq(got, "café €uro");
+	ck_assert_int_eq(charset_select(cs, "koi8-r"), 0);
+	feed("\xf0\xd2\xc9\xd7\xc5\xd4", 6, 1);
+	ck_assert_str_eq(got, "Привет");
+	/* an invalid sequence is skipped, the rest converted */
+	ck_assert_int_eq(charset_select(cs, "shift_jis"), 0);
+	feed("a\xff" "b", 3, 1);
+	ck_assert_str_eq(got, "ab");
+}
+END_TEST
+
+START_TEST(test_convert_and_cache)
+{
+	char out[64];
+
+	ck_assert_int_eq(charset_convert(cs, "ISO-8859-15", "\xa4", 1, out, sizeof(out)), 3);
+	ck_assert_str_eq(out, "€");
+	ck_assert_int_eq(charset_convert(cs, "bogus-cs", "x", 1, out, sizeof(out)), -ENOENT);
+	ck_assert_int_eq(charset_convert(cs, "utf-8", "abc", 3, out, 3), 2); /* truncated */
+	ck_assert_str_eq(out, "ab");
+	/* more charsets than cache entries, while one is streaming */
+	ck_assert_int_eq(charset_select(cs, "euc-jp"), 0);
+	feed("\xc6", 1, 1);
+	for (int i = 1; i <= 10; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "iso-8859-%d", i);
+		ck_assert_int_ge(charset_convert(cs, name, "a", 1, out, sizeof(out)), 1);
+	}
+	ck_assert_int_eq(charset_feed(cs, "\xfc", 1, collect, NULL), 0);
+	ck_assert_str_eq(got, "日");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("charset");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_select);
+	tcase_add_test(tc, test_multibyte_split);
+	tcase_add_test(tc, test_single_byte_and_invalid);
+	tcase_add_test(tc, test_convert_and_cache);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

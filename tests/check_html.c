@@ -1,0 +1,135 @@
+/*
+ * check_html -- Check suite for classifier/html (visible text, entities,
+ * markup tokens), fed in any pieces.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier/html.h"
+
+static tokset *set;
+static words *w;
+static html *h;
+
+static void setup(void)
+{
+	ck_assert_int_eq(tokset_new(0, 1, &set), 0);
+	ck_assert_int_eq(words_new(40, 0, 0, &w), 0);
+	ck_assert_int_eq(html_new(&h), 0);
+}
+
+static void teardown(void)
+{
+	html_free(h);
+	words_free(w);
+	tokset_free(set);
+}
+
+static int has(const char *t)
+{
+	return tokset_find(set, tok_hash(t, strlen(t))) >= 0;
+}
+
+static void run(const char *s, size_t step)
+{
+	size_t n = strlen(s);
+
+	tokset_clear(set);
+	words_begin(w, set, NULL);
+	html_begin(h, w, set);
+	for (size_t o = 0; o < n; o += step)
+		ck_assert_int_eq(html_feed(h, s + o, n - o < step ? n - o : step), 0);
+	ck_assert_int_eq(html_end(h), 0);
+}
+
+START_TEST(test_text_and_tags)
+{
+	static const char doc[] =
+	    "<HTML><body>Fr<!-- -- > still comment -->ee<span>dom</span> "
+	    "now<br>later<p>para&amp;graph &#72;&#x49; &bogus; &lt;b&gt; &nbsp"
+	    "<script type=x>hidden1 < 3</script><STYLE>hidden2</style >after "
+	    "<a href=http://a.example/q title='x > y'>link</a><?php no ?>"
+	    "<!DOCTYPE html><img src=\"cid:part1\" width=0></body>";
+
+	for (size_t step = 1; step <= 9; step += 4) {
+		run(doc, step);
+		ck_assert(has("freedom"));
+		ck_assert(has("now"));
+		ck_assert(has("later"));      /* <br> splits */
+		ck_assert(has("para"));
+		ck_assert(has("graph"));
+		ck_assert(has("hi"));         /* numeric entities */
+		ck_assert(has("bogus"));      /* unknown entity kept as text */
+		ck_assert(has("after"));
+		ck_assert(has("link"));
+		ck_assert(has("html:html"));
+		ck_assert(has("html:span"));
+		ck_assert(has("html:a-href"));
+		ck_assert(has("html:a-title"));
+		ck_assert(has("url:host:a.example"));
+		ck_assert(has("url:scheme:cid"));
+		ck_assert(has("html:img-tiny"));
+		ck_assert(has("html:comment"));
+		ck_assert(!has("hidden1"));
+		ck_assert(!has("hidden2"));
+		ck_assert(!has("still"));
+		ck_assert(!has("php"));
+		ck_assert(!has("doctype"));
+	}
+}
+END_TEST
+
+START_TEST(test_unclosed)
+{
+	/* every unclosed construct just ends the text */
+	static const char *const docs[] = { "a <!-- never closed", "b <script>x",
+		"c <a href=\"http://u.example", "dd &amp", "e <", "f <b attr", NULL };
+
+	for (int i = 0; docs[i] != NULL; i++)
+		run(docs[i], 1);
+	run("dd &amp", 1);
+	ck_assert(has("dd"));
+}
+END_TEST
+
+START_TEST(test_style_hidden)
+{
+	run("<div style=\"DISPLAY : none\">x</div>", 3);
+	ck_assert(has("html:hidden"));
+	run("<p style='font-size:0px'>x</p>", 3);
+	ck_assert(has("html:hidden"));
+	run("<p style='font-size:0.9em'>x</p>", 3);
+	ck_assert(!has("html:hidden"));
+	run("<font color=#FF0000 face='Arial'>x</font>", 2);
+	ck_assert(has("html:font-color:#ff0000"));
+	ck_assert(has("html:font-face:arial"));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("html");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_text_and_tags);
+	tcase_add_test(tc, test_unclosed);
+	tcase_add_test(tc, test_style_hidden);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

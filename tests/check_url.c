@@ -1,0 +1,111 @@
+/*
+ * check_url -- Check suite for classifier/url (URL tokens, registrable
+ * domain heuristic).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier/url.h"
+
+static tokset *set;
+
+static void setup(void)
+{
+	ck_assert_int_eq(tokset_new(0, 1, &set), 0);
+}
+
+static void teardown(void)
+{
+	tokset_free(set);
+	set = NULL;
+}
+
+static int has(const char *t)
+{
+	return tokset_find(set, tok_hash(t, strlen(t))) >= 0;
+}
+
+static const char *dom(const char *host)
+{
+	return host + url_domain(host, strlen(host));
+}
+
+START_TEST(test_domain)
+{
+	ck_assert_str_eq(dom("www.example.com"), "example.com");
+	ck_assert_str_eq(dom("example.com"), "example.com");
+	ck_assert_str_eq(dom("com"), "com");
+	ck_assert_str_eq(dom("a.b.example.co.uk"), "example.co.uk");
+	ck_assert_str_eq(dom("example.co.uk"), "example.co.uk");
+	ck_assert_str_eq(dom("shop.example.com.au"), "example.com.au");
+	ck_assert_str_eq(dom("x.example.de"), "example.de");
+	ck_assert_str_eq(dom(""), "");
+}
+END_TEST
+
+START_TEST(test_tokens)
+{
+	static const char u[] = "HTTPS://Bob:pw@Login.Bank.Example.co.uk:8443/Verify/x?y=1#z).";
+
+	ck_assert_int_eq(url_tokens(set, u, strlen(u)), 0);
+	ck_assert(has("url:host:login.bank.example.co.uk"));
+	ck_assert(has("url:domain:example.co.uk"));
+	ck_assert(has("url:path:verify"));
+	ck_assert(has("url:userinfo"));
+	ck_assert(has("url:port"));
+	ck_assert(!has("url:scheme:https"));
+	tokset_clear(set);
+	ck_assert_int_eq(url_tokens(set, "http://192.0.2.9/a", 18), 0);
+	ck_assert(has("url:ip:192.0.2.9"));
+	ck_assert(has("url:path:a"));
+	ck_assert_uint_eq(tokset_count(set), 2);
+	tokset_clear(set);
+	ck_assert_int_eq(url_tokens(set, "mailto:Sales@Deals.Example?subject=x", 36), 0);
+	ck_assert(has("url:mailto:deals.example"));
+	ck_assert_int_eq(url_tokens(set, "javascript:void(0)", 18), 0);
+	ck_assert(has("url:scheme:javascript"));
+	ck_assert_int_eq(url_tokens(set, "www.plain.example/p", 19), 0);
+	ck_assert(has("url:host:www.plain.example"));
+	ck_assert(has("url:path:p"));
+}
+END_TEST
+
+START_TEST(test_degenerate)
+{
+	static const char *const bad[] = { "", "http:", "http://", "http:///", "://",
+		"mailto:", "mailto:@", "http://@", "http://:80", "....", NULL };
+
+	for (int i = 0; bad[i] != NULL; i++)
+		ck_assert_int_eq(url_tokens(set, bad[i], strlen(bad[i])), 0);
+	for (size_t i = 0; i < tokset_count(set); i++)
+		ck_assert(strncmp(tokset_text(set, i), "url:", 4) == 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("url");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_domain);
+	tcase_add_test(tc, test_tokens);
+	tcase_add_test(tc, test_degenerate);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

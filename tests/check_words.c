@@ -1,0 +1,135 @@
+/*
+ * check_words -- Check suite for classifier/words (the word tokenizer):
+ * splitting, folding, limits, URLs and pairs, fed in any pieces.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier/words.h"
+
+static tokset *set;
+static words *w;
+
+static void setup(void)
+{
+	ck_assert_int_eq(tokset_new(0, 1, &set), 0);
+	ck_assert_int_eq(words_new(20, 0, 0, &w), 0);
+}
+
+static void teardown(void)
+{
+	tokset_free(set);
+	words_free(w);
+}
+
+static int has(const char *t)
+{
+	return tokset_find(set, tok_hash(t, strlen(t))) >= 0;
+}
+
+/* Tokenize s with prefix, fed step bytes at a time. */
+static void run(const char *prefix, const char *s, size_t step)
+{
+	size_t n = strlen(s);
+
+	tokset_clear(set);
+	words_begin(w, set, prefix);
+	for (size_t o = 0; o < n; o += step)
+		ck_assert_int_eq(words_feed(w, s + o, n - o < step ? n - o : step), 0);
+	ck_assert_int_eq(words_end(w), 0);
+}
+
+START_TEST(test_split_any_piece)
+{
+	static const char text[] = "Ünïcode WORDS, split—anywhere: "
+	    "ЖУК http://x.example/p ok";
+
+	for (size_t step = 1; step <= 7; step++) {
+		run("", text, step);
+		ck_assert(has("ünïcode"));
+		ck_assert(has("words"));
+		ck_assert(has("split"));   /* the em dash separates */
+		ck_assert(has("anywhere"));
+		ck_assert(has("жук"));
+		ck_assert(has("url:host:x.example"));
+		ck_assert(has("url:domain:x.example"));
+		ck_assert(has("url:path:p"));
+		ck_assert(has("ok"));
+		ck_assert_uint_eq(tokset_count(set), 9);
+	}
+}
+END_TEST
+
+START_TEST(test_prefix_and_limits)
+{
+	run("Subject:", "Hi abcdefghijklmnopqrstuvwxyz 123456789012345678901234 99999 123456 .x. --", 3);
+	ck_assert(has("Subject:hi"));
+	ck_assert(has("Subject:skip:a:20"));   /* 26 letters > max 20 */
+	ck_assert(has("Subject:skip:9:20"));   /* 24 digits */
+	ck_assert(has("Subject:99999"));
+	ck_assert(has("Subject:num:6d"));
+	ck_assert(!has("Subject:x"));
+	ck_assert_uint_eq(tokset_count(set), 5);
+}
+END_TEST
+
+START_TEST(test_obfuscation)
+{
+	run("", "v\xc2\xad" "i\xe2\x80\x8c" "agra \xef\xbd\x96\xef\xbd\x89\xef\xbd\x81\xef\xbd\x87\xef\xbd\x92\xef\xbd\x81", 1);
+	ck_assert(has("viagra"));
+	ck_assert_uint_eq(tokset_count(set), 1);
+	/* invalid UTF-8 bytes stay word bytes, truncated sequences too */
+	run("", "ab\xff\xfe cd\xe2\x82", 2);
+	ck_assert(has("ab\xff\xfe"));
+	ck_assert(has("cd\xe2\x82"));
+}
+END_TEST
+
+START_TEST(test_pairs)
+{
+	words_free(w);
+	ck_assert_int_eq(words_new(20, 1, 0, &w), 0);
+	run("S:", "a1 b2 c3", 1);
+	ck_assert(has("S:a1+b2"));
+	ck_assert(has("S:b2+c3"));
+	ck_assert(!has("S:a1+?+c3"));
+	words_free(w);
+	ck_assert_int_eq(words_new(20, 0, 1, &w), 0);
+	run("", "w1 w2 w3 w4 w5 w6", 4);
+	ck_assert(has("w1+w2"));
+	ck_assert(has("w1+?+?+?+w5"));
+	ck_assert(!has("w1+?+?+?+?+w6"));
+	ck_assert(has("w2+?+?+?+w6"));
+	/* 6 words + 5 + 4 + 3 + 2 pairs */
+	ck_assert_uint_eq(tokset_count(set), 6 + 5 + 4 + 3 + 2);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("words");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_split_any_piece);
+	tcase_add_test(tc, test_prefix_and_limits);
+	tcase_add_test(tc, test_obfuscation);
+	tcase_add_test(tc, test_pairs);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
