@@ -11,7 +11,8 @@ seconds runs from the first connection to the last delivery seen at the sink;
 rate = delivered / seconds. The load is either real messages (--list FILE:
 one path per line, sent in that order, cycled if --count is larger) over
 --sessions concurrent SMTP sessions, one message per session as an MTA sees
-from the Internet (--per-session to change that), or an external command
+from the Internet (--per-session to change that), MAIL FROM taken from each
+message's Return-Path or From, or an external command
 (--command ARGV...: e.g. smtp-source), whose message count is --count.
 
 Bounded: stops sending at --count messages or --timeout seconds, and stops
@@ -30,8 +31,30 @@ import time
 HELO = b"client.bench.test"
 
 
-def load_message(path):
-    """The message as SMTP DATA bytes: CRLF lines, dot-stuffed, terminated."""
+ADDR_RE = re.compile(rb"<?([A-Za-z0-9._%+=/-]+@[A-Za-z0-9.-]+)>?")
+
+
+def envelope_sender(lines, default):
+    """The message's own sender (Return-Path, else From), as MAIL FROM.
+
+    Real mail comes from many senders: one fixed envelope sender would let
+    spamsift's auto-whitelist answer for every message after a few."""
+    found = {}
+    for line in lines:
+        if line == b"":
+            break
+        low = line[:12].lower()
+        for name in (b"return-path:", b"from:"):
+            if low.startswith(name) and name not in found:
+                m = ADDR_RE.search(line[len(name):])
+                if m:
+                    found[name] = m.group(1)
+    return found.get(b"return-path:") or found.get(b"from:") or default
+
+
+def load_message(path, default_sender):
+    """(envelope sender, the message as SMTP DATA bytes: CRLF lines,
+    dot-stuffed, terminated)."""
     with open(path, "rb") as f:
         data = f.read()
     # An mbox "From " separator line is not a header: drop it.
@@ -44,7 +67,8 @@ def load_message(path):
     out = []
     for line in lines:
         out.append(b"." + line if line.startswith(b".") else line)
-    return b"\r\n".join(out) + b"\r\n.\r\n"
+    return (envelope_sender(lines, default_sender),
+            b"\r\n".join(out) + b"\r\n.\r\n")
 
 
 class Session:
@@ -103,7 +127,6 @@ def corpus_load(args, msgs):
     lock = threading.Lock()
     state = {"next": 0, "ok": 0, "fail": 0}
     deadline = time.monotonic() + args.timeout
-    sender = args.sender.encode()
     rcpt = args.rcpt.encode()
 
     def take():
@@ -116,24 +139,24 @@ def corpus_load(args, msgs):
 
     def worker():
         while True:
-            data = take()
-            if data is None:
+            item = take()
+            if item is None:
                 return
             sess = None
             ok = 0
             fail = 0
             try:
                 sess = Session(args.port, 60)
-                while data is not None:
+                while item is not None:
                     try:
-                        sess.send(sender, rcpt, data)
+                        sess.send(item[0], rcpt, item[1])
                         ok += 1
                     except SmtpError:
                         fail += 1
                         sess.cmd(b"RSET", 2)
                     if ok + fail >= args.per_session:
                         break
-                    data = take()
+                    item = take()
             except (OSError, ValueError, SmtpError):
                 fail += 1
             finally:
@@ -178,7 +201,8 @@ def main():
                    help="stop sending after this many seconds")
     p.add_argument("--drain", type=float, default=15.0,
                    help="stop waiting when the sink count has not moved for this long")
-    p.add_argument("--sender", default="bench@client.bench.test")
+    p.add_argument("--sender", default="bench@client.bench.test",
+                   help="MAIL FROM when a message names no sender")
     p.add_argument("--rcpt", default="user@example.org")
     p.add_argument("--list", help="file with one message path per line")
     p.add_argument("--sink-log", help="smtp-sink -c output file to wait on")
@@ -196,7 +220,7 @@ def main():
         if not paths:
             p.error("empty --list")
         n = min(len(paths), args.count)
-        msgs = [load_message(path) for path in paths[:n]]
+        msgs = [load_message(path, args.sender.encode()) for path in paths[:n]]
 
     base = sink_count(args.sink_log) if args.sink_log else 0
     t0 = time.monotonic()
