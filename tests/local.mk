@@ -16,7 +16,8 @@ INTEGRATION_TESTS = \
 	tests/integration/milter-actions.sh \
 	tests/integration/cli.sh \
 	tests/integration/miltertest.sh \
-	tests/integration/robust-hostile.sh
+	tests/integration/robust-hostile.sh \
+	tests/integration/robust-faults.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua

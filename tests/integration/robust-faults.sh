@@ -1,0 +1,241 @@
+#!/bin/sh
+# robust-faults.sh -- faults around a real Postfix and spamsift-milter:
+# SIGKILL of the milter mid-session (Postfix applies milter_default_action,
+# a restarted milter serves again), SIGKILL of a trainer mid-corpus (the
+# store stays consistent), disk full during a quarantine write (tempfail,
+# nothing half-written, a clear log line) for the temporary copy and for the
+# store, a read-only store, a corrupt store file, the store deleted while
+# the milter runs. Disk-full and read-only cases use small tmpfs mounts.
+. "$(dirname "$0")/lib.sh"
+
+it_setup
+MNT="$IT_DIR/mnt"
+# Unmount our tmpfs before lib.sh's cleanup removes the temp dir.
+trap 'rc=$?; for m in "$MNT"/*; do umount -l "$m" 2>/dev/null; done; (exit $rc); it_cleanup' EXIT
+CLI() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" "$@"; }
+sink_count() { find "$IT_DIR/sink" -type f | wc -l; }
+mkmsg() { # FILE FROM RCPT [BODY_BYTES]
+	python3 - "$@" <<'EOF_PY'
+import sys
+path, frm, rcpt = sys.argv[1:4]
+size = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+with open(path, "w") as f:
+    f.write("From: <%s>\nTo: <%s>\nSubject: fault test\nMessage-ID: <%s@faults>\n\n"
+            % (frm, rcpt, path.rsplit("/", 1)[-1]))
+    f.write("hello, this is the body of a test message.\n")
+    line = "filler text to make the message bigger than the filesystem\n"
+    f.write(line * (size // len(line)))
+EOF_PY
+}
+tmpfs() { # NAME SIZE: mount a tmpfs of SIZE at $MNT/NAME
+	mkdir -p "$MNT/$1"
+	mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$MNT/$1" || return 1
+}
+milter_restart() { kill "$IT_MILTER_PID" 2>/dev/null; wait "$IT_MILTER_PID" 2>/dev/null; it_milter "$@"; }
+log_lines() { wc -l <"$IT_DIR/milter.log"; }
+new_log() { tail -n +"$(($1 + 1))" "$IT_DIR/milter.log"; }
+
+CLI db init >/dev/null || it_fail "db init"
+CLI blocklist add --user carol@example.net spammer@bad.example || it_fail "blocklist"
+CLI prefs set --user carol@example.net spamAction quarantine || it_fail "prefs carol"
+it_milter
+it_sink
+it_postfix "unix:$IT_SOCK"
+
+# 1. SIGKILL of the milter mid-session: the SMTP client has sent MAIL, RCPT,
+# DATA and half the body when the milter dies; Postfix then applies
+# milter_default_action (tempfail here): 451, nothing relayed.
+mkmsg "$IT_DIR/k1" a@example.org bob@example.net 20000
+python3 - "$IT_SMTP_PORT" "$IT_DIR/k1" "$IT_DIR/half" "$IT_DIR/go" >"$IT_DIR/k1.code" <<'EOF_PY' &
+import os, smtplib, sys, time
+port, path, half, go = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+data = open(path, "rb").read().replace(b"\n", b"\r\n")
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.spamsift.test", timeout=60)
+s.ehlo(); s.mail("a@example.org"); s.rcpt("bob@example.net")
+code, _ = s.docmd("DATA")
+assert code == 354, code
+s.send(data[: len(data) // 2])
+open(half, "w").close()
+for _ in range(600):            # wait (bounded) for the shell's go-ahead
+    if os.path.exists(go):
+        break
+    time.sleep(0.05)
+s.send(data[len(data) // 2:] + b".\r\n")
+code, _ = s.getreply()
+print(code)
+s.quit()
+EOF_PY
+client=$!
+it_wait_file "$IT_DIR/half" || it_fail "mid-session client did not start"
+kill -9 "$IT_MILTER_PID"
+wait "$IT_MILTER_PID" 2>/dev/null
+touch "$IT_DIR/go"
+wait "$client"
+code=$(cat "$IT_DIR/k1.code")
+case $code in 4*) ;; *) it_fail "SIGKILL mid-session: expected 4xx (milter_default_action), got '$code'" ;; esac
+grep -q 'milter.*\(tempfail\|4\.\)' "$IT_DIR/log/postfix.log" || grep -q "451\|421" "$IT_DIR/log/postfix.log" ||
+	it_fail "no milter failure in the postfix log"
+before=$(sink_count)
+it_milter
+mkmsg "$IT_DIR/k2" a@example.org bob@example.net
+[ "$(it_send "$IT_DIR/k2" a@example.org bob@example.net)" = 250 ] || it_fail "restarted milter does not serve"
+it_wait_sink $((before + 1)) || it_fail "after restart: not relayed"
+grep -aq '^X-Spamsift-Result:' "$(grep -al 'Message-ID: <k2@faults>' "$IT_DIR"/sink/*)" ||
+	it_fail "after restart: no verdict header"
+it_log "SIGKILL mid-session: $code, restarted milter serves"
+
+# 2. SIGKILL of a trainer mid-corpus: the store stays consistent and usable.
+mkdir -p "$IT_DIR/corpus"
+python3 - "$IT_DIR/corpus" <<'EOF_PY'
+import random, sys
+r = random.Random(2)
+words = ["w%d" % i for i in range(5000)]
+for i in range(3000):
+    with open("%s/%05d.eml" % (sys.argv[1], i), "w") as f:
+        f.write("From: s%d@example.org\nSubject: %s\n\n%s\n" % (i, " ".join(r.sample(words, 5)),
+                " ".join(r.sample(words, 200))))
+EOF_PY
+CLI train --user trainee@example.net --spam "$IT_DIR/corpus" >"$IT_DIR/train.out" 2>&1 &
+trainer=$!
+# Kill once it has written something (the WAL grows), i.e. mid-corpus.
+i=0
+while [ $i -lt 400 ]; do
+	s=$(stat -c %s "$IT_DIR/run/spamsift.db-wal" 2>/dev/null || echo 0)
+	[ "$s" -gt 200000 ] && break
+	kill -0 $trainer 2>/dev/null || break
+	sleep 0.05; i=$((i + 1))
+done
+kill -0 $trainer 2>/dev/null || it_fail "trainer finished before it could be killed (make the corpus bigger)"
+kill -9 $trainer
+wait $trainer 2>/dev/null
+CLI db check >"$IT_DIR/out" 2>&1 || { cat "$IT_DIR/out" >&2; it_fail "db check after SIGKILL of the trainer"; }
+CLI stats --user trainee@example.net --format tsv >"$IT_DIR/out" 2>&1 || it_fail "stats after SIGKILL"
+learned=$(tail -n 1 "$IT_DIR/out" | cut -f2)
+[ "${learned:-0}" -lt 3000 ] || it_fail "trainer was not killed mid-corpus ($learned learned)"
+CLI train --user trainee@example.net --ham "$IT_DIR/k2" >/dev/null || it_fail "train after SIGKILL"
+CLI db check >/dev/null || it_fail "db check after retraining"
+it_log "SIGKILL of the trainer: store consistent ($learned spam messages kept)"
+
+# 3. Disk full while the quarantine copy spills to TempDir: tempfail, a log
+# line saying why, nothing quarantined, nothing relayed.
+if tmpfs tmp 64k; then
+	milter_restart -o "TempDir=$MNT/tmp" -o QuarantineMemory=4096
+	mkmsg "$IT_DIR/q1" spammer@bad.example carol@example.net 300000
+	l=$(log_lines); before=$(sink_count)
+	code=$(it_send "$IT_DIR/q1" spammer@bad.example carol@example.net)
+	[ "$code" = 451 ] || it_fail "TempDir full: expected 451, got $code"
+	new_log "$l" | grep -q 'internal error, tempfail: quarantine copy: No space left on device' ||
+		{ new_log "$l" >&2; it_fail "TempDir full: no clear log line"; }
+	CLI quarantine list --user carol@example.net | grep -q . && it_fail "TempDir full: something was quarantined"
+	[ "$(sink_count)" = "$before" ] || it_fail "TempDir full: the message was relayed"
+	[ -z "$(ls -A "$MNT/tmp")" ] || it_fail "TempDir full: temporary files left behind"
+	it_log "disk full (TempDir): 451, logged, nothing kept"
+
+	# 4. Disk full in the store itself while the quarantined copy is written.
+	tmpfs store 2m || it_fail "mount store tmpfs"
+	CLI --db "$MNT/store/s.db" db init >/dev/null || it_fail "db init on tmpfs"
+	CLI --db "$MNT/store/s.db" blocklist add --user carol@example.net spammer@bad.example || it_fail "blocklist"
+	CLI --db "$MNT/store/s.db" prefs set --user carol@example.net spamAction quarantine || it_fail "prefs"
+	milter_restart -o "StorePath=$MNT/store/s.db"
+	# Another process keeps the store open, so its -wal and -shm files exist
+	# and the milter can open the store: the disk fills up under the write.
+	python3 - "$MNT/store/s.db" "$IT_DIR/holder.ready" <<'EOF_PY' &
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1])
+c.execute("select count(*) from sqlite_master").fetchall()
+open(sys.argv[2], "w").close()
+while os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+c.close()
+EOF_PY
+	holder=$!
+	it_wait_file "$IT_DIR/holder.ready" || it_fail "store holder did not start"
+	# Fill the filesystem, leaving a few KiB.
+	dd if=/dev/zero of="$MNT/store/filler" bs=4k 2>/dev/null
+	rm -f "$MNT/store/filler"; dd if=/dev/zero of="$MNT/store/filler" bs=4k count=$(($(df -k --output=avail "$MNT/store" | tail -n 1) / 4 - 4)) 2>/dev/null
+	mkmsg "$IT_DIR/q2" spammer@bad.example carol@example.net 200000
+	l=$(log_lines); before=$(sink_count)
+	code=$(it_send "$IT_DIR/q2" spammer@bad.example carol@example.net)
+	[ "$code" = 451 ] || it_fail "store full: expected 451, got $code"
+	new_log "$l" | grep -q 'internal error, tempfail: .*\(full\|space\)' ||
+		{ new_log "$l" >&2; it_fail "store full: no clear log line"; }
+	[ "$(sink_count)" = "$before" ] || it_fail "store full: the message was relayed"
+	rm -f "$MNT/store/filler" "$IT_DIR/holder.ready"
+	wait $holder
+	CLI --db "$MNT/store/s.db" db check >/dev/null || it_fail "store full: db check afterwards"
+	CLI --db "$MNT/store/s.db" quarantine list --user carol@example.net | grep -q . &&
+		it_fail "store full: a half-written quarantine entry is listed"
+	# With space again the same message is quarantined whole.
+	[ "$(it_send "$IT_DIR/q2" spammer@bad.example carol@example.net)" = 250 ] || it_fail "store no longer full: not accepted"
+	id=$(CLI --db "$MNT/store/s.db" quarantine list --user carol@example.net | cut -f1)
+	[ -n "$id" ] || it_fail "store no longer full: not quarantined"
+	CLI --db "$MNT/store/s.db" quarantine show --user carol@example.net "$id" >"$IT_DIR/shown" ||
+		it_fail "quarantine show"
+	# The whole body is there (Postfix may add a final empty line).
+	python3 - "$IT_DIR/q2" "$IT_DIR/shown" <<'EOF_PY' || it_fail "store no longer full: quarantined copy incomplete"
+import sys
+body = lambda p: open(p, "rb").read().replace(b"\r\n", b"\n").split(b"\n\n", 1)[1].rstrip(b"\n")
+sys.exit(0 if body(sys.argv[1]) == body(sys.argv[2]) else 1)
+EOF_PY
+	it_log "disk full (store): 451, logged, nothing half-written; quarantined once space is back"
+
+	# 5. Read-only store (the filesystem remounted read-only): classification
+	# works or fails cleanly (OnFail); the CLI refuses to train with a clear
+	# error and does not crash.
+	milter_restart -o "StorePath=$MNT/store/s.db"
+	mount -o remount,ro "$MNT/store" || it_fail "remount ro"
+	mkmsg "$IT_DIR/r1" a@example.org bob@example.net
+	l=$(log_lines); before=$(sink_count)
+	code=$(it_send "$IT_DIR/r1" a@example.org bob@example.net)
+	case $code in
+	250) it_wait_sink $((before + 1)) || it_fail "read-only store: accepted, not relayed" ;;
+	451) new_log "$l" | grep -q 'internal error, tempfail: ' || it_fail "read-only store: 451 without a log line" ;;
+	*) it_fail "read-only store: SMTP reply $code" ;;
+	esac
+	kill -0 "$IT_MILTER_PID" || it_fail "read-only store: milter died"
+	CLI --db "$MNT/store/s.db" train --user bob@example.net --spam "$IT_DIR/r1" >"$IT_DIR/out" 2>"$IT_DIR/err"
+	rc=$?
+	[ $rc -ne 0 ] && [ $rc -lt 128 ] || it_fail "read-only store: train exited $rc"
+	grep -qi 'read-only\|readonly\|s.db' "$IT_DIR/err" || it_fail "read-only store: unclear error: $(cat "$IT_DIR/err")"
+	it_log "read-only store: milter $code, train exits $rc: $(head -n 1 "$IT_DIR/err")"
+	mount -o remount,rw "$MNT/store"
+else
+	it_log "SKIP disk-full and read-only cases: cannot mount tmpfs here"
+fi
+
+# 6. Corrupt store file: every message gets OnFail (tempfail) with a log line
+# naming the file; the CLI exits 3 naming it. (A check at start: see
+# robust-store-start.sh.)
+head -c 8192 /dev/urandom >"$IT_DIR/corrupt.db"
+milter_restart -o "StorePath=$IT_DIR/corrupt.db"
+mkmsg "$IT_DIR/c1" a@example.org bob@example.net
+l=$(log_lines)
+[ "$(it_send "$IT_DIR/c1" a@example.org bob@example.net)" = 451 ] || it_fail "corrupt store: not tempfailed"
+new_log "$l" | grep -q "internal error, tempfail: .*corrupt.db" ||
+	{ new_log "$l" >&2; it_fail "corrupt store: log line does not name the file"; }
+CLI --db "$IT_DIR/corrupt.db" stats >"$IT_DIR/out" 2>"$IT_DIR/err"
+[ $? = 3 ] || it_fail "corrupt store: CLI did not exit 3"
+grep -q 'corrupt.db' "$IT_DIR/err" || it_fail "corrupt store: CLI error does not name the file"
+it_log "corrupt store: tempfail with the file named"
+
+# 7. The store deleted while the milter runs: mail keeps getting verdicts and
+# the store that results is sound.
+milter_restart
+mkmsg "$IT_DIR/d1" a@example.org bob@example.net
+[ "$(it_send "$IT_DIR/d1" a@example.org bob@example.net)" = 250 ] || it_fail "before deletion"
+rm -f "$IT_DIR/run/spamsift.db" "$IT_DIR/run/spamsift.db-wal" "$IT_DIR/run/spamsift.db-shm"
+before=$(sink_count)
+for i in 1 2 3; do
+	code=$(it_send "$IT_DIR/d1" a@example.org bob@example.net)
+	case $code in
+	250) ;;
+	451) grep -q 'internal error, tempfail: ' "$IT_DIR/milter.log" || it_fail "store deleted: 451 without a log line" ;;
+	*) it_fail "store deleted: SMTP reply $code" ;;
+	esac
+done
+kill -0 "$IT_MILTER_PID" || it_fail "store deleted: milter died"
+CLI db check >/dev/null 2>&1 || CLI db init >/dev/null || it_fail "store deleted: cannot recreate"
+CLI db check >/dev/null || it_fail "store deleted: db check"
+[ "$(it_send "$IT_DIR/d1" a@example.org bob@example.net)" = 250 ] || it_fail "store deleted: not serving after recreate"
+it_log "store deleted while running: served, store sound afterwards"
+exit 0
