@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -337,10 +338,8 @@ static int add(tokset *out, const char *canon, const char *kind,
 /* Bytes of an address' local part (bit 1) and of a host name (bit 2). */
 static unsigned char addr_chars[256];
 
-static void init_addr_chars(void)
+static void build_addr_chars(void)
 {
-	if (addr_chars['a'] != 0)
-		return;
 	for (int c = 0; c < 256; c++) {
 		unsigned char v = 0;
 
@@ -351,6 +350,14 @@ static void init_addr_chars(void)
 			v = 1;
 		addr_chars[c] = v;
 	}
+}
+
+/* Build addr_chars once per process (thread-safe). */
+static void init_addr_chars(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, build_addr_chars);
 }
 
 static int is_local_char(unsigned char c)
@@ -452,6 +459,21 @@ static int is_ip(const char *s, size_t n, size_t *net)
 	return dots == 3 && digits > 0;
 }
 
+/* The last label of a host name is at least two letters ("v3.5.3" is not). */
+static int tld_ok(const char *h, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && h[n - 1 - k] != '.') {
+		char c = (char)(h[n - 1 - k] | 0x20);
+
+		if (c < 'a' || c > 'z')
+			return 0;
+		k++;
+	}
+	return k >= 2;
+}
+
 static int received(tokset *out, const char *v, size_t n)
 {
 	size_t i = 0;
@@ -489,7 +511,7 @@ static int received(tokset *out, const char *v, size_t n)
 			if ((rc = add(out, "Received", "ip:", v + s, e - s)) < 0 ||
 			    (rc = add(out, "Received", "net:", v + s, net)) < 0)
 				return rc;
-		} else if (dots > 0 && alpha > 0 && e - s <= 255) {
+		} else if (dots > 0 && alpha > 0 && e - s <= 255 && tld_ok(v + s, e - s)) {
 			if ((rc = host_tokens(out, "Received", v + s, e - s)) < 0)
 				return rc;
 		}

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,15 +42,9 @@ static unsigned char cls[256];
 static unsigned char fold[256];
 static unsigned char urlc[256];
 
-/* Build the tables once; they are immutable afterwards (thread-safe after
- * the first words_new, which callers make before starting threads or which
- * all write the same values). */
-static void init_tables(void)
+/* Build the tables, once per process (pthread_once: thread-safe). */
+static void build_tables(void)
 {
-	static int done;
-
-	if (done)
-		return;
 	for (int c = 0; c < 256; c++) {
 		fold[c] = (unsigned char)c;
 		if (c >= 'A' && c <= 'Z') {
@@ -72,7 +67,13 @@ static void init_tables(void)
 		}
 		urlc[c] = (c > 0x20 && c < 0x7f && strchr("\"<>'`^{}|\\", c) == NULL) || c >= 0x80;
 	}
-	done = 1;
+}
+
+static void init_tables(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, build_tables);
 }
 
 int words_new(size_t max_len, int chained, int osb, words **out)

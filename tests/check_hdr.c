@@ -143,7 +143,7 @@ END_TEST
 START_TEST(test_received)
 {
 	static const char r[] = "from [10.0.0.1] (unknown [198.51.100.7]) by mx.example.org "
-	    "with ESMTPSA id ABC123 for <u@example.org>; Mon, 1 Jan 2024";
+	    "(Post.Office MTA v3.5.3) with ESMTPSA id ABC123 for <u@example.org>; Mon, 1 Jan 2024";
 
 	ck_assert_int_eq(hdr_tokens(set, w, "Received", r, strlen(r)), 0);
 	ck_assert(has("Received:helo:10.0.0.1"));
@@ -154,6 +154,8 @@ START_TEST(test_received)
 	ck_assert(has("Received:with:esmtpsa"));
 	ck_assert(!has("Received:ip:999.1.1.1"));
 	ck_assert(!has("Received:abc123"));
+	ck_assert(!has("Received:host:v3.5.3"));
+	ck_assert(!has("Received:domain:5.3"));
 }
 END_TEST
 
