@@ -61,6 +61,10 @@ double bayes_token_prob(const bayes_params *p, double b, double g,
 		b = 0;
 	if (g < 0)
 		g = 0;
+	/* Until both classes have been learned, a token's presence in one of
+	 * them says nothing about the other: no evidence. */
+	if (!(t->spam > 0) || !(t->innocent > 0))
+		return p->pvalue == BAYES_PVALUE_GRAHAM ? 0.4 : p->robinson_x;
 	if (p->pvalue == BAYES_PVALUE_GRAHAM) {
 		double rb, rg, v;
 

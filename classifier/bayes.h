@@ -109,7 +109,9 @@ void bayes_params_default(bayes_params *p);
  * Graham (BAYES_PVALUE_GRAHAM): innocent hits count double; a token with
  * b + 2g < 5 gets 0.4 (Graham's value for unknown words); otherwise
  * p = min(1,b/Ns) / (min(1,2g/Ni) + min(1,b/Ns)) clamped to [0.01, 0.99].
- * A zero total is treated as 1. Returns a value in [0, 1].
+ * While either total is 0 (one class never learned) every token gets x
+ * (Graham: 0.4): its absence from the other class is no evidence. A zero
+ * total is otherwise treated as 1. Returns a value in [0, 1].
  */
 double bayes_token_prob(const bayes_params *p, double spam_hits,
     double innocent_hits, const bayes_totals *t);

@@ -84,6 +84,27 @@ START_TEST(test_robinson_token_prob)
 }
 END_TEST
 
+START_TEST(test_one_class_only_is_no_evidence)
+{
+	bayes_totals t = { 1, 0 };
+	bayes_token toks[2];
+	bayes_result r;
+
+	/* One spam learned, no innocent yet: every token was "only in spam"
+	 * by construction, which must not make everything spam. */
+	ck_assert_double_eq(bayes_token_prob(&P, 1, 0, &t), P.robinson_x);
+	toks[0] = tk("a", 1, 0);
+	toks[1] = tk("b", 1, 0);
+	ck_assert_int_eq(bayes_classify(&P, toks, 2, &t, NULL, 0, &r), 0);
+	ck_assert_double_eq(r.probability, 0.5);
+	ck_assert_int_eq(r.cls, BAYES_INNOCENT);
+	P.pvalue = BAYES_PVALUE_GRAHAM;
+	t.spam = 0;
+	t.innocent = 3;
+	ck_assert_double_eq(bayes_token_prob(&P, 0, 3, &t), 0.4);
+}
+END_TEST
+
 START_TEST(test_graham_token_prob)
 {
 	bayes_totals t = { 10, 20 };
@@ -307,6 +328,7 @@ static Suite *bayes_suite(void)
 	tcase_add_test(tc, test_chi2_q_large_df_no_underflow);
 	tcase_add_test(tc, test_robinson_token_prob);
 	tcase_add_test(tc, test_graham_token_prob);
+	tcase_add_test(tc, test_one_class_only_is_no_evidence);
 	tcase_add_test(tc, test_chi_square_combination);
 	tcase_add_test(tc, test_graham_and_burton_tiny_model);
 	tcase_add_test(tc, test_naive_uses_all_tokens);
