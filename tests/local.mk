@@ -17,7 +17,8 @@ INTEGRATION_TESTS = \
 	tests/integration/cli.sh \
 	tests/integration/miltertest.sh \
 	tests/integration/robust-hostile.sh \
-	tests/integration/robust-faults.sh
+	tests/integration/robust-faults.sh \
+	tests/integration/robust-security.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua
