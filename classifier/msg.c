@@ -304,9 +304,17 @@ static void flush_field(msg *m)
 		return;
 	colon = memchr(m->hbuf, ':', m->hlen);
 	if (colon != NULL && colon > m->hbuf) {
-		size_t nl = (size_t)(colon - m->hbuf);
+		size_t nl = (size_t)(colon - m->hbuf), k = nl;
 
-		field(m, m->hbuf, nl, colon + 1, m->hlen - nl - 1);
+		/* a name has no blanks (but "Subject :" is seen in the wild) */
+		while (k > 0 && (m->hbuf[k - 1] == ' ' || m->hbuf[k - 1] == '\t'))
+			k--;
+		while (k > 0 && (unsigned char)m->hbuf[k - 1] > ' ')
+			k--;
+		if (k == 0)
+			field(m, m->hbuf, nl, colon + 1, m->hlen - nl - 1);
+		else
+			add(m, "hdr:malformed", 13);
 	}
 	m->hlen = 0;
 }
@@ -613,12 +621,14 @@ static void head_line(msg *m, const char *s, size_t n, int start, int eol)
 		}
 		{
 			const char *c = memchr(s, ':', n);
-			size_t i;
+			size_t i = 0, k = c ? (size_t)(c - s) : 0;
 
-			for (i = 0; c != NULL && s + i < c; i++)
-				if ((unsigned char)s[i] <= ' ')
-					break;
-			if (n > 0 && (c == NULL || s + i < c || c == s)) {
+			/* a field name: no blanks, except before the colon */
+			while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t'))
+				k--;
+			while (i < k && (unsigned char)s[i] > ' ')
+				i++;
+			if (n > 0 && (c == NULL || i < k || k == 0)) {
 				/* no header at all: the whole input is body */
 				add(m, "msg:no-headers", 14);
 				end_head(m);

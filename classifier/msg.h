@@ -40,6 +40,7 @@
  *   attach:mismatch:<ext>:<magic-type>  and which
  *   msg:truncated             the body was longer than max_scan_bytes
  *   msg:no-headers            raw input whose first line is not a header
+ *   hdr:malformed             a header line whose name has blanks inside
  * Headers named X-Spamsift-* and those in opts.ignore_headers give no token.
  */
 #ifndef SPAMSIFT_MSG_H

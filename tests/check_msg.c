@@ -872,6 +872,19 @@ START_TEST(test_line_ends)
 }
 END_TEST
 
+START_TEST(test_malformed_header_line)
+{
+	parse("Subject : spaced\r\n>From someone Tue Jul 31 22:36:21 2001\r\n"
+	    "X-Ok: fine\r\n\r\nbody\r\n");
+	ck_has("Subject:spaced");
+	ck_has("X-Ok:fine");
+	ck_has("hdr:malformed");
+	for (size_t i = 0; i < tokset_count(set); i++)
+		ck_assert_msg(strstr(tokset_text(set, i), "someone") == NULL,
+		    "token %s", tokset_text(set, i));
+}
+END_TEST
+
 START_TEST(test_no_headers)
 {
 	parse("just some text without any header\nsecond line\n");
@@ -932,6 +945,7 @@ static Suite *suite(void)
 	tcase_add_test(th, test_empty_input);
 	tcase_add_test(th, test_line_ends);
 	tcase_add_test(th, test_no_headers);
+	tcase_add_test(th, test_malformed_header_line);
 	suite_add_tcase(s, th);
 	return s;
 }
