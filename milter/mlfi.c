@@ -44,6 +44,17 @@
 #include "milter/log.h"
 #include "milter/mlfi.h"
 
+/*
+ * The headers spamsift writes. Incoming copies of them are removed, so a
+ * sender cannot forge a verdict or a signature; counting per name keeps the
+ * memory for this fixed whatever the message holds.
+ */
+static const char *const ours[] = {
+	"X-Spamsift-Result", "X-Spamsift-Probability", "X-Spamsift-Confidence",
+	"X-Spamsift-Signature", "X-Spamsift-Factors",
+};
+#define NOURS (sizeof(ours) / sizeof(ours[0]))
+
 /* Recipients per message we track (Postfix's default limit is 1000). */
 #define MAX_RCPTS 1000
 
@@ -96,8 +107,7 @@ typedef struct conn {
 	char *queue_id;         /* Postfix queue id */
 	rcpt *rcpts;            /* recipients */
 	size_t nrcpts;          /* number of recipients */
-	size_t forged;          /* X-Spamsift-* headers seen (to remove) */
-	char **forged_names;    /* their names, in order */
+	unsigned forged[NOURS]; /* incoming copies of each of our headers */
 	int skip;               /* do not classify (auth, network, opt-out) */
 	int debug;              /* verbose logging for this client */
 	int error;              /* an internal error happened: OnFail */
@@ -277,11 +287,7 @@ static void msg_state_reset(conn *cn)
 	free(cn->rcpts);
 	cn->rcpts = NULL;
 	cn->nrcpts = 0;
-	for (size_t i = 0; i < cn->forged; i++)
-		free(cn->forged_names[i]);
-	free(cn->forged_names);
-	cn->forged_names = NULL;
-	cn->forged = 0;
+	memset(cn->forged, 0, sizeof(cn->forged));
 	/* The copy is an unlinked temporary file: closing it deletes it. */
 	if (cn->copy != NULL)
 		fclose(cn->copy);
@@ -563,16 +569,11 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 	}
 	if (cn->want_copy == 0)
 		plan_copy(cn);
-	/* A sender must not forge our verdict: remember X-Spamsift-* to delete. */
+	/* A sender must not forge our verdict: count our headers to delete. */
 	if (strncasecmp(name, "X-Spamsift-", 11) == 0) {
-		char **nn = realloc(cn->forged_names, (cn->forged + 1) * sizeof(*nn));
-
-		if (nn != NULL) {
-			cn->forged_names = nn;
-			nn[cn->forged] = strdup(name);
-			if (nn[cn->forged] != NULL)
-				cn->forged++;
-		}
+		for (size_t i = 0; i < NOURS; i++)
+			if (strcasecmp(name, ours[i]) == 0 && cn->forged[i] < 100000)
+				cn->forged[i]++;
 		return reply(cn, SMFIP_NR_HDR);
 	}
 	if (strcasecmp(name, "Subject") == 0 && !cn->had_subject) {
@@ -776,14 +777,9 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			cn->queue_id = strdup(q);
 	}
 	/* Forged verdicts go first, whatever happens next. */
-	for (size_t i = cn->forged; i > 0; i--) {
-		int idx = 1;
-
-		for (size_t k = 0; k + 1 < i; k++)
-			if (strcasecmp(cn->forged_names[k], cn->forged_names[i - 1]) == 0)
-				idx++;
-		smfi_chgheader(ctx, cn->forged_names[i - 1], idx, NULL);
-	}
+	for (size_t i = 0; i < NOURS; i++)
+		for (unsigned idx = cn->forged[i]; idx > 0; idx--)
+			smfi_chgheader(ctx, (char *)ours[i], (int)idx, NULL);
 	if (cn->skip) {
 		log_info("%s: from=<%s> skipped (trusted sender), %ldms", qid(cn),
 		    cn->sender ? cn->sender : "", elapsed_ms(cn));
