@@ -319,13 +319,27 @@ static int learn(db *d, int64_t uid, const uint64_t *hashes, size_t n,
 	return db_totals_add(d, uid, &dt);
 }
 
-/* Does the mode learn on classification for a user with totals ut? */
-static int learns_on_classify(const filter_params *ep, const db_totals *ut)
+/*
+ * Does the mode learn on classification for model m? TEFT always; TUM
+ * before maturity; TOE (and TUM) also while the model has not learned both
+ * classes, since until then no verdict has any basis and only errors would
+ * never teach it the class it calls everything.
+ */
+static int learns_on_classify(const filter_params *ep, const struct model *m)
 {
+	double ns = (double)m->ut.spam_learned + m->alpha *
+	    (double)m->gt.spam_learned;
+	double ni = (double)m->ut.innocent_learned + m->alpha *
+	    (double)m->gt.innocent_learned;
+
 	if (ep->training_mode == FILTER_MODE_TEFT)
 		return 1;
+	if (ep->training_mode == FILTER_MODE_NOTRAIN)
+		return 0;
+	if (!(ns > 0) || !(ni > 0))
+		return 1;
 	if (ep->training_mode == FILTER_MODE_TUM)
-		return ut->innocent_learned < ep->tum_maturity;
+		return m->ut.innocent_learned < ep->tum_maturity;
 	return 0;
 }
 
@@ -471,7 +485,7 @@ int filter_classify(db *d, const char *user, const tokset *toks,
 		int spam = out->verdict.cls == BAYES_SPAM ||
 		    out->verdict.cls == BAYES_BLOCKLISTED;
 
-		if (listed < 0 && learns_on_classify(&ep, &m.ut)) {
+		if (listed < 0 && learns_on_classify(&ep, &m)) {
 			if ((rc = learn(d, uid, s.learn, s.nlearn, spam, 1, -1,
 			    now)) < 0)
 				goto end;
@@ -559,7 +573,7 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 		s.nlearn = n;
 		hashes = NULL;
 	}
-	if (source == FILTER_SRC_ERROR && learns_on_classify(&ep, &m.ut) &&
+	if (source == FILTER_SRC_ERROR && learns_on_classify(&ep, &m) &&
 	    (rc = learn(d, uid, s.learn, n, !spam, -1, source, now)) < 0)
 		goto end;
 	if ((rc = learn(d, uid, s.learn, s.nlearn, spam, 1, source, now)) < 0)

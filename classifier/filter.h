@@ -50,8 +50,10 @@
 
 /* Training modes (TrainingMode, preference trainingMode). */
 #define FILTER_MODE_TEFT    0  /* learn every classified message as classified */
-#define FILTER_MODE_TOE     1  /* learn only errors the user reports */
-#define FILTER_MODE_TUM     2  /* TEFT until mature, then TOE */
+#define FILTER_MODE_TOE     1  /* learn only errors the user reports (*) */
+#define FILTER_MODE_TUM     2  /* TEFT until mature, then TOE (*) */
+/* (*) and, as TEFT, while the (merged) model lacks a class: until spam and
+ * innocent have both been learned, no verdict has a basis. */
 #define FILTER_MODE_NOTRAIN 3  /* never learn */
 
 /* Learning sources for filter_train (DSPAM's --source). */
@@ -103,8 +105,8 @@ int filter_mode_parse(const char *s, int *mode);
  *  2. otherwise the tokens are scored against the merged model (with BNR
  *     when enabled); statistical sedation raises the spam threshold while the
  *     user's model is young.
- *  3. TEFT (and TUM before maturity) learn the tokens (and BNR patterns) as
- *     classified; a signature with a random id remembers what was learned.
+ *  3. TEFT (and TUM before maturity, and TOE/TUM while the model lacks a
+ *     class) learn the tokens (and BNR patterns) as classified; a signature with a random id remembers what was learned.
  *  4. counters (spam/innocent classified, learned) are updated; with
  *     whitelisting on, the sender's history is updated and the sender is
  *     whitelisted (automatic) after whitelist_threshold innocent messages

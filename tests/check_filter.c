@@ -293,10 +293,39 @@ START_TEST(test_toe_learns_only_errors)
 }
 END_TEST
 
+START_TEST(test_toe_learns_until_both_classes_known)
+{
+	filter_result r;
+	int changed;
+
+	P.training_mode = FILTER_MODE_TOE;
+	P.tcr = 0;
+	/* Empty model: no basis, learned as classified (innocent). */
+	r = classify("paul", HAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+	ck_assert_int_eq(r.learned, 1);
+	/* Still no spam known: a spam is called innocent and learned so... */
+	r = classify("paul", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.learned, 1);
+	/* ...and the correction reverses that exactly. */
+	ck_assert_int_eq(filter_retrain(d, "paul", r.sig_id, 1, NULL, &P, T0,
+	    &changed), 0);
+	ck_assert_int_eq(totals("paul").innocent_learned, 1);
+	ck_assert_int_eq(totals("paul").spam_learned, 1);
+	ck_assert_int_eq(hits("paul", "viagra").innocent_hits, 0);
+	/* Both classes known: TOE proper. */
+	r = classify("paul", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	ck_assert_int_eq(r.learned, 0);
+	ck_assert_int_eq(totals("paul").spam_learned, 1);
+}
+END_TEST
+
 START_TEST(test_tum_stops_when_mature)
 {
 	filter_result r;
 
+	train("fred", SPAMMY, 1, 1);
 	P.training_mode = FILTER_MODE_TUM;
 	P.tum_maturity = 3;
 	for (int i = 0; i < 3; i++) {
@@ -573,6 +602,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_retrain_reverses_exactly);
 	tcase_add_test(tc, test_learn_unlearn_restores_counts);
 	tcase_add_test(tc, test_toe_learns_only_errors);
+	tcase_add_test(tc, test_toe_learns_until_both_classes_known);
 	tcase_add_test(tc, test_tum_stops_when_mature);
 	tcase_add_test(tc, test_notrain_and_pref_override);
 	tcase_add_test(tc, test_tcr_trains_until_right);

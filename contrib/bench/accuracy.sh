@@ -88,12 +88,14 @@ run_bogofilter() {      # mode
 	while read -r label path; do
 		# -TT: the score alone, 16 digits; exit 0 spam, 1 ham, 2 unsure,
 		# 3 error (an empty word list): unknown = 0.5, not spam.
+		# Until it knows both classes it cannot classify: TOE then trains
+		# anyway (as spamsift does), or it would never learn ham.
 		rc=0
 		score=$(bogofilter -C -d "$dir" -TT -I "$path" 2>/dev/null) || rc=$?
 		[ -n "$score" ] && [ "$rc" -ne 3 ] || score=0.5
 		verdict=$([ "$rc" -eq 0 ] && echo spam || echo ham)
 		echo "$label $score $verdict"
-		if [ "$mode" = teft ] || [ "$verdict" != "$label" ]; then
+		if [ "$mode" = teft ] || [ "$verdict" != "$label" ] || [ "$rc" -eq 3 ]; then
 			if [ "$label" = spam ]; then
 				bogofilter -C -d "$dir" -s -I "$path"
 			else
@@ -108,12 +110,12 @@ run_spamprobe() {       # mode
 	mkdir -p "$dir"
 	while read -r label path; do
 		# "SPAM|GOOD score digest"; it fails on an empty database.
-		out=$(spamprobe -d "$dir" score "$path" 2>/dev/null) || out="GOOD 0.5"
+		out=$(spamprobe -d "$dir" score "$path" 2>/dev/null) || out="NONE 0.5"
 		set -- $out
 		verdict=$([ "$1" = SPAM ] && echo spam || echo ham)
 		score=$2
 		echo "$label $score $verdict"
-		if [ "$mode" = teft ] || [ "$verdict" != "$label" ]; then
+		if [ "$mode" = teft ] || [ "$verdict" != "$label" ] || [ "$1" = NONE ]; then
 			if [ "$label" = spam ]; then
 				spamprobe -d "$dir" spam "$path"
 			else
