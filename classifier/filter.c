@@ -679,6 +679,25 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 	if ((rc = db_sig_update(d, uid, sig_id, spam ? DB_CLASS_SPAM :
 	    DB_CLASS_INNOCENT, times)) < 0)
 		goto end;
+	if (times > 1) {
+		/* The signature must remember how many rounds were learned. A
+		 * store that keeps only "learned or not" would make a later
+		 * reversal inexact: then keep one round only. */
+		db_sig *chk = NULL;
+
+		if ((rc = db_sig_get(d, uid, sig_id, &chk)) < 0)
+			goto end;
+		if (chk != NULL && chk->learned != times) {
+			rc = learn(d, uid, sig->hashes, sig->nhashes, spam,
+			    -(times - 1), FILTER_SRC_ERROR, now);
+			if (rc == 0)
+				rc = db_sig_update(d, uid, sig_id, spam ?
+				    DB_CLASS_SPAM : DB_CLASS_INNOCENT, 1);
+		}
+		db_sig_free(chk);
+		if (rc < 0)
+			goto end;
+	}
 	if (norm_sender(sender, snd, sizeof(snd))) {
 		if ((rc = db_sender_add(d, uid, snd, spam ? -1 : 1,
 		    spam ? 1 : -1, NULL)) < 0)

@@ -145,7 +145,10 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
  * the signature learned, learn as the right class (TCR may repeat it), count
  * a false negative (now spam) or false positive (now innocent), and record
  * the new state in the signature, so that retraining back restores every
- * count. NOTRAIN only counts. sender (may be NULL): the envelope sender, whose
+ * count. The signature's `learned` records how many rounds were learned (TCR
+ * may learn more than one); a store that keeps only 0/1 there gets one round
+ * (the extra TCR rounds are undone), so reversal stays exact. NOTRAIN only
+ * counts. sender (may be NULL): the envelope sender, whose
  * history moves by one message; a sender turned spam loses an automatic
  * whitelist entry. TCR re-scoring here sees the signature's hashes only (no
  * token order: without BNR).

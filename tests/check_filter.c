@@ -374,7 +374,7 @@ START_TEST(test_tcr_trains_until_right)
 	filter_result r;
 	db_totals t0, t1;
 	db_token v0;
-	int changed;
+	tokset *s = msg(SPAMMY);
 
 	/* Harry's own model is sure that SPAMMY is spam. */
 	P.global_model = 0;
@@ -383,12 +383,10 @@ START_TEST(test_tcr_trains_until_right)
 	P.training_mode = FILTER_MODE_TOE;
 	t0 = totals("harry");
 	v0 = hits("harry", "viagra");
-	r = classify("harry", SPAMMY, NULL, T0);
-	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
 	/* One innocent learning is not enough; TCR repeats it until the
 	 * message scores innocent. */
-	ck_assert_int_eq(filter_retrain(d, "harry", r.sig_id, 0, NULL, &P,
-	    T0, &changed), 0);
+	ck_assert_int_eq(filter_train(d, "harry", s, 0, FILTER_SRC_ERROR, &P,
+	    T0), 0);
 	t1 = totals("harry");
 	ck_assert_int_gt(t1.innocent_learned - t0.innocent_learned, 1);
 	ck_assert_int_le(t1.innocent_learned - t0.innocent_learned,
@@ -399,6 +397,45 @@ START_TEST(test_tcr_trains_until_right)
 	P.dry_run = 1;
 	r = classify("harry", SPAMMY, NULL, T0);
 	ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+	/* Without TCR one round only. */
+	P.dry_run = 0;
+	P.tcr = 0;
+	train("hank", SPAMMY, 1, 5);
+	train("hank", HAMMY, 0, 5);
+	ck_assert_int_eq(filter_train(d, "hank", s, 0, FILTER_SRC_ERROR, &P,
+	    T0), 0);
+	ck_assert_int_eq(totals("hank").innocent_learned, 6);
+	tokset_free(s);
+}
+END_TEST
+
+START_TEST(test_tcr_retrain_reverses_exactly)
+{
+	filter_result r;
+	db_totals t0;
+	db_token v0;
+	int changed;
+
+	P.global_model = 0;
+	train("ida", SPAMMY, 1, 5);
+	train("ida", HAMMY, 0, 5);
+	P.training_mode = FILTER_MODE_TOE;
+	t0 = totals("ida");
+	v0 = hits("ida", "viagra");
+	r = classify("ida", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	ck_assert_int_eq(filter_retrain(d, "ida", r.sig_id, 0, NULL, &P, T0,
+	    &changed), 0);
+	ck_assert_int_ge(totals("ida").innocent_learned, t0.innocent_learned + 1);
+	ck_assert_int_eq(hits("ida", "viagra").innocent_hits - v0.innocent_hits,
+	    totals("ida").innocent_learned - t0.innocent_learned);
+	/* Retraining back reverses every round learned, TCR's included. */
+	ck_assert_int_eq(filter_retrain(d, "ida", r.sig_id, 1, NULL, &P, T0,
+	    &changed), 0);
+	ck_assert_int_eq(totals("ida").innocent_learned, t0.innocent_learned);
+	ck_assert_int_eq(hits("ida", "viagra").innocent_hits, v0.innocent_hits);
+	ck_assert_int_eq(totals("ida").spam_learned, t0.spam_learned + 1);
+	ck_assert_int_eq(hits("ida", "viagra").spam_hits, v0.spam_hits + 1);
 }
 END_TEST
 
@@ -590,6 +627,64 @@ START_TEST(test_invalid_arguments)
 }
 END_TEST
 
+/* The same flow on a real SQLite store in a temporary directory. */
+static char tmpdir[64], dbpath[128];
+
+static void sqlite_setup(void)
+{
+	char err[256];
+
+	strcpy(tmpdir, "/tmp/check_filter.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(dbpath, sizeof(dbpath), "sqlite:%s/spamsift.db", tmpdir);
+	ck_assert_int_eq(db_open(dbpath, DB_OPEN_CREATE, &d, err, sizeof(err)), 0);
+	filter_params_default(&P);
+}
+
+static void sqlite_teardown(void)
+{
+	char path[160];
+
+	db_close(d);
+	d = NULL;
+	for (const char *sfx = ""; sfx != NULL;
+	    sfx = !*sfx ? "-wal" : !strcmp(sfx, "-wal") ? "-shm" : NULL) {
+		snprintf(path, sizeof(path), "%s/spamsift.db%s", tmpdir, sfx);
+		unlink(path);
+	}
+	rmdir(tmpdir);
+}
+
+START_TEST(test_sqlite_classify_retrain_persist)
+{
+	filter_result r;
+	char err[256];
+	int changed;
+
+	global_corpus(10);
+	P.tcr = 0;
+	r = classify("quinn", SPAMMY, "q@example.org", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	ck_assert_int_eq(hits("quinn", "viagra").spam_hits, 1);
+	ck_assert_int_eq(filter_retrain(d, "quinn", r.sig_id, 0, NULL, &P, T0,
+	    &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	/* Durable: a new handle sees the reversed counts and the signature. */
+	db_close(d);
+	ck_assert_int_eq(db_open(dbpath, 0, &d, err, sizeof(err)), 0);
+	ck_assert_int_eq(hits("quinn", "viagra").spam_hits, 0);
+	ck_assert_int_eq(hits("quinn", "viagra").innocent_hits, 1);
+	ck_assert_int_eq(totals("quinn").innocent_misclassified, 1);
+	ck_assert_int_eq(filter_retrain(d, "quinn", r.sig_id, 1, NULL, &P, T0,
+	    &changed), 0);
+	ck_assert_int_eq(hits("quinn", "viagra").spam_hits, 1);
+	ck_assert_int_eq(hits("quinn", "viagra").innocent_hits, 0);
+	ck_assert_int_eq(totals("quinn").spam_learned, 1);
+	ck_assert_int_eq(totals("quinn").innocent_learned, 0);
+	ck_assert_int_eq(totals(DB_GLOBAL_USER).spam_learned, 10);
+}
+END_TEST
+
 static Suite *filter_suite(void)
 {
 	Suite *s = suite_create("filter");
@@ -606,6 +701,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_tum_stops_when_mature);
 	tcase_add_test(tc, test_notrain_and_pref_override);
 	tcase_add_test(tc, test_tcr_trains_until_right);
+	tcase_add_test(tc, test_tcr_retrain_reverses_exactly);
 	tcase_add_test(tc, test_signature_expiry);
 	tcase_add_test(tc, test_automatic_whitelist);
 	tcase_add_test(tc, test_retrain_spam_drops_auto_whitelist);
@@ -614,6 +710,10 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_dry_run_writes_nothing);
 	tcase_add_test(tc, test_bnr_patterns_learned_and_reversed);
 	tcase_add_test(tc, test_invalid_arguments);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sqlite");
+	tcase_add_checked_fixture(tc, sqlite_setup, sqlite_teardown);
+	tcase_add_test(tc, test_sqlite_classify_retrain_persist);
 	suite_add_tcase(s, tc);
 	return s;
 }
