@@ -18,8 +18,11 @@ INTEGRATION_TESTS = \
 	tests/integration/miltertest.sh \
 	tests/integration/robust-hostile.sh \
 	tests/integration/robust-faults.sh \
-	tests/integration/robust-security.sh
+	tests/integration/robust-security.sh \
+	tests/integration/robust-store-start.sh
 TESTS += $(INTEGRATION_TESTS)
+# Known bug (issue 9): the milter does not check the store at start.
+XFAIL_TESTS = tests/integration/robust-store-start.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua
 

@@ -1,0 +1,18 @@
+#!/bin/sh
+# robust-store-start.sh -- a corrupt store file is reported when the milter
+# starts (a clear error naming the file, non-zero exit), not only later as a
+# tempfail on every message (that part: robust-faults.sh case 6).
+# Listed in XFAIL_TESTS while spamsift-milter opens the store lazily.
+. "$(dirname "$0")/lib.sh"
+
+T=$(mktemp -d /tmp/spamsift-start.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+head -c 8192 /dev/urandom >"$T/corrupt.db"
+# Hang guard: a milter that starts serving is the failure being tested.
+timeout 10 "$MILTER_BIN" -f -c "$SAMPLE_CONF" -o "Home=$T" -o "StorePath=$T/corrupt.db" \
+	-p "unix:$T/milter.sock" >"$T/out" 2>&1 </dev/null
+rc=$?
+[ $rc = 124 ] && it_fail "milter started serving with a corrupt store"
+[ $rc != 0 ] || it_fail "milter exited 0 with a corrupt store"
+grep -q "$T/corrupt.db" "$T/out" || it_fail "start-up error does not name the store: $(cat "$T/out")"
+exit 0
