@@ -181,9 +181,12 @@ it_log "SQL: hostile names and entries round-trip, no wildcards, store intact"
 i=0
 while [ $i -lt 10 ]; do
 	printf 'From: seller@pills.example\nSubject: cheap pills %s\n\nbuy cheap pills viagra now %s\n' $i $i >"$IT_DIR/cs$i.eml"
+	printf 'From: friend@example.org\nSubject: meeting notes %s\n\nthe project meeting is on monday %s\n' $i $i >"$IT_DIR/ch$i.eml"
 	i=$((i + 1))
 done
+# Both classes: the classifier gives no evidence until both are learned.
 expect 0 CLI train --user carol@example.net --spam "$IT_DIR"/cs*.eml
+expect 0 CLI train --user carol@example.net --ham "$IT_DIR"/ch*.eml
 expect 0 CLI whitelist add --user carol@example.net secret-friend@carol.example
 expect 0 CLI blocklist add --user carol@example.net spammer@bad.example
 expect 0 CLI prefs set --user carol@example.net spamAction quarantine
