@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <iconv.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -172,6 +173,23 @@ static int run(iconv_t cd, const char *in, size_t len, size_t *used,
 	return 0;
 }
 
+/* Length of the ASCII prefix of s, eight bytes at a time. */
+static size_t ascii_prefix(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v;
+
+		memcpy(&v, s + i, 8);
+		if (v & 0x8080808080808080ULL)
+			break;
+	}
+	while (i < n && (unsigned char)s[i] < 0x80)
+		i++;
+	return i;
+}
+
 int charset_feed(charset *cs, const char *in, size_t len, charset_sink sink,
 	void *ctx)
 {
@@ -181,10 +199,8 @@ int charset_feed(charset *cs, const char *in, size_t len, charset_sink sink,
 	if (cs->cur == (iconv_t)-1)
 		return len > 0 ? sink(ctx, in, len) : 0;
 	if (cs->ascii && cs->npend == 0) {
-		size_t i = 0;
+		size_t i = ascii_prefix(in, len);
 
-		while (i < len && (unsigned char)in[i] < 0x80)
-			i++;
 		if (i == len)
 			return len > 0 ? sink(ctx, in, len) : 0;
 		if (cs->single) {
@@ -192,10 +208,8 @@ int charset_feed(charset *cs, const char *in, size_t len, charset_sink sink,
 			size_t s = 0;
 
 			while (s < len) {
-				size_t e = s;
+				size_t e = s + ascii_prefix(in + s, len - s);
 
-				while (e < len && (unsigned char)in[e] < 0x80)
-					e++;
 				if (e > s && (rc = sink(ctx, in + s, e - s)) < 0)
 					return rc;
 				s = e;
