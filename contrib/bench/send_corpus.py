@@ -49,7 +49,11 @@ def envelope_sender(lines, default):
                 m = ADDR_RE.search(line[len(name):])
                 if m:
                     found[name] = m.group(1)
-    return found.get(b"return-path:") or found.get(b"from:") or default
+    for name in (b"return-path:", b"from:"):
+        # Postfix refuses a local part that starts with "-" (option-like).
+        if name in found and not found[name].startswith(b"-"):
+            return found[name]
+    return default
 
 
 def load_message(path, default_sender):
