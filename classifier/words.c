@@ -250,20 +250,37 @@ static unsigned lower(unsigned cp)
 	return cp;
 }
 
-static void code_point(words *w)
+/* UTF-8 encoding of cp into b; returns its length (cp valid, < 0x110000). */
+static int encode(unsigned cp, unsigned char *b)
 {
-	unsigned cp;
-	const unsigned char *b = w->u8;
-	int n = w->u8n;
+	if (cp < 0x80) {
+		b[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		b[0] = (unsigned char)(0xC0 | (cp >> 6));
+		b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		b[0] = (unsigned char)(0xE0 | (cp >> 12));
+		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+		b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	b[0] = (unsigned char)(0xF0 | (cp >> 18));
+	b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+	b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+	b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+	return 4;
+}
 
-	w->u8need = w->u8n = 0;
-	if (n == 2)
-		cp = ((b[0] & 0x1Fu) << 6) | (b[1] & 0x3Fu);
-	else if (n == 3)
-		cp = ((b[0] & 0x0Fu) << 12) | ((b[1] & 0x3Fu) << 6) | (b[2] & 0x3Fu);
-	else
-		cp = ((b[0] & 0x07u) << 18) | ((b[1] & 0x3Fu) << 12) |
-		    ((b[2] & 0x3Fu) << 6) | (b[3] & 0x3Fu);
+/* One code point of text (not ASCII): classify, fold, append. */
+static void emit_cp(words *w, unsigned cp)
+{
+	unsigned char b[4];
+	int n;
+
 	if (cp == 0xAD || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 ||
 	    cp == 0xFEFF)
 		return; /* invisible: does not split a word */
@@ -271,7 +288,8 @@ static void code_point(words *w)
 	    cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x206F) ||
 	    (cp >= 0x2190 && cp <= 0x2BFF) || (cp >= 0x3000 && cp <= 0x303F) ||
 	    (cp >= 0xFFF0 && cp <= 0xFFFF) || (cp >= 0xFE30 && cp <= 0xFE4F)) {
-		flush(w);
+		if (w->wlen > 0)
+			flush(w);
 		return;
 	}
 	/* fullwidth ASCII letters and digits read as ASCII */
@@ -285,6 +303,7 @@ static void code_point(words *w)
 			return;
 		}
 	}
+	n = encode(lower(cp), b);
 	if ((cp >= 0x2E80 && cp <= 0x2FFF) || (cp >= 0x3040 && cp <= 0x9FFF) ||
 	    (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF00 && cp <= 0xFFEF) ||
 	    cp >= 0x1F000) {
@@ -292,24 +311,54 @@ static void code_point(words *w)
 		return;
 	}
 	w->digits = 0;
-	if (n == 2) {
-		unsigned l = lower(cp);
-
-		append(w, (unsigned char)(0xC0 | (l >> 6)));
-		append(w, (unsigned char)(0x80 | (l & 0x3F)));
-		return;
-	}
 	for (int i = 0; i < n; i++)
 		append(w, b[i]);
 }
 
-/* The bytes of an incomplete UTF-8 sequence are kept as they are. */
+/* Code point of a byte that is not valid UTF-8, read as windows-1252. */
+static unsigned cp1252(unsigned char c)
+{
+	static const unsigned short c1[32] = {
+		0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+		0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD,
+		0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+		0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178 };
+
+	return c >= 0x80 && c < 0xA0 ? c1[c - 0x80] : c;
+}
+
+/* The bytes of a broken UTF-8 sequence: each read as windows-1252. */
 static void raw_partial(words *w)
 {
-	for (int i = 0; i < w->u8n; i++)
-		append(w, w->u8[i]);
+	int n = w->u8n;
+
 	w->u8n = w->u8need = 0;
-	w->digits = 0;
+	for (int i = 0; i < n; i++)
+		emit_cp(w, cp1252(w->u8[i]));
+}
+
+/* A complete UTF-8 sequence in w->u8: decode and check it. */
+static void code_point(words *w)
+{
+	const unsigned char *b = w->u8;
+	int n = w->u8n;
+	unsigned cp;
+
+	if (n == 2)
+		cp = ((b[0] & 0x1Fu) << 6) | (b[1] & 0x3Fu);
+	else if (n == 3)
+		cp = ((b[0] & 0x0Fu) << 12) | ((b[1] & 0x3Fu) << 6) | (b[2] & 0x3Fu);
+	else
+		cp = ((b[0] & 0x07u) << 18) | ((b[1] & 0x3Fu) << 12) |
+		    ((b[2] & 0x3Fu) << 6) | (b[3] & 0x3Fu);
+	/* overlong forms, surrogates and values past U+10FFFF are not UTF-8 */
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+		raw_partial(w);
+		return;
+	}
+	w->u8n = w->u8need = 0;
+	emit_cp(w, cp);
 }
 
 static int is_scheme(const char *s, size_t n)
@@ -406,8 +455,7 @@ int words_feed(words *w, const char *text, size_t len)
 				w->u8n = 1;
 				w->u8need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
 			} else {
-				append(w, c);
-				w->digits = 0;
+				emit_cp(w, cp1252(c)); /* not UTF-8 */
 			}
 			break;
 		default:

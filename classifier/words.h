@@ -14,7 +14,9 @@
  *   general punctuation (U+00A0-U+00BF, U+2000-U+206F, U+3000-U+303F, ...)
  *   separates words. CJK characters and emoji (U+2E80-U+9FFF, U+AC00-U+D7AF,
  *   U+F900-U+FAFF, U+FF00-U+FFEF, >= U+1F000) are one token each.
- *   Invalid UTF-8 bytes are kept as word bytes.
+ *   Bytes that are not valid UTF-8 (8-bit text without a declared charset,
+ *   broken or overlong sequences, surrogates) are read as windows-1252, so
+ *   tokens are always valid UTF-8 ("caf\xe9" reads "café").
  * - Words shorter than 2 bytes are dropped. Words longer than max_len bytes
  *   become one token "skip:<k>:<n>" where k is the class of their first
  *   byte ('a' letter, '9' digit, 'u' other) and n their length rounded down

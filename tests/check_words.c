@@ -81,10 +81,16 @@ START_TEST(test_obfuscation)
 	run("", "v\xc2\xad" "i\xe2\x80\x8c" "agra \xef\xbd\x96\xef\xbd\x89\xef\xbd\x81\xef\xbd\x87\xef\xbd\x92\xef\xbd\x81", 1);
 	ck_assert(has("viagra"));
 	ck_assert_uint_eq(tokset_count(set), 1);
-	/* invalid UTF-8 bytes stay word bytes, truncated sequences too */
-	run("", "ab\xff\xfe cd\xe2\x82", 2);
-	ck_assert(has("ab\xff\xfe"));
-	ck_assert(has("cd\xe2\x82"));
+	/* bytes that are not UTF-8 are read as windows-1252 */
+	run("", "ab\xff\xde cd\xe2\x82 caf\xe9 \x93quoted\x94 \xc0\xaf \xed\xa0\x80x", 2);
+	ck_assert(has("abÿþ"));
+	ck_assert(has("cdâ"));   /* E2 82: a broken sequence; 0x82 is a quote mark */
+	ck_assert(has("café"));
+	ck_assert(has("quoted")); /* curly quotes separate */
+	ck_assert(has("à"));      /* overlong C0 AF: "À" then "¯" (a separator) */
+	ck_assert(has("í"));      /* surrogate ED A0 80: "í", no-break space, "€" */
+	ck_assert(has("€x"));
+	ck_assert_uint_eq(tokset_count(set), 7);
 }
 END_TEST
 
