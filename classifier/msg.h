@@ -5,13 +5,19 @@
  * Pure C: no SQLite, libmilter or syslog. Not thread-safe: one msg per
  * thread (or per milter connection), reused for each message.
  *
+ * Limits: body bytes scanned (max_scan_bytes), header field length
+ * (max_header_len), MIME depth (max_depth), word length (max_token_len);
+ * the number of tokens per message is the cap of the token set passed to
+ * msg_reset (tokset_new). To see what was read, give msg_reset a set made
+ * with keep_text and list it with tokset_text (`spamsift tokens FILE`).
+ *
  * Memory per message is bounded by the options whatever the input (a few
  * fixed buffers of about max_header_len and 8 KiB, a MIME stack of max_depth
  * entries, the token set's cap); time is linear in the input; the body is
  * never copied whole.
  *
- * TOKEN SCHEME. Every token is a UTF-8 string; the set keeps its XXH3-64
- * hash (tok.h). Words follow words.h (lowercase, 2..max_token_len bytes;
+ * TOKEN SCHEME. Every token is a short byte string (UTF-8 wherever the input
+ * allows); the set keeps its XXH3-64 hash (tok.h). Words follow words.h (lowercase, 2..max_token_len bytes;
  * longer ones become "skip:<k>:<n>", long digit runs "num:<n>d"):
  *   <word>                    a word of a text/plain body part
  *   <word>                    visible text of a text/html part (html.h)
@@ -22,9 +28,11 @@
  *   From:addr:<a@b>, From:domain:<b>, Received:ip:<ip>, ...  see hdr.h
  *   url:host:<h>, url:domain:<d>, url:path:<p>, url:ip:<ip>  see url.h
  *   html:<tag>, html:<tag>-<attr>, html:hidden, ...           see html.h
- *   mime:type:<type/subtype>  each part's declared type (the top level too)
+ *   mime:type:<type/subtype>  each part's declared type (the top level too;
+ *                             Content-* fields give no words)
  *   mime:charset:<name>       each declared charset
- *   mime:charset-unknown:<n>  a charset iconv does not know (read as bytes)
+ *   mime:charset-unknown:<n>  a charset iconv does not know (the text is then
+ *                             read as UTF-8, windows-1252 where it is not)
  *   mime:cte:<encoding>       each Content-Transfer-Encoding, lowercase
  *   mime:no-boundary          a multipart without boundary (read as text)
  *   mime:depth-exceeded       a part nested deeper than max_depth (skipped)
