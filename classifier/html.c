@@ -39,6 +39,10 @@ struct html {
 	char aname[NAMEMAX];    /* attribute name, lowercase */
 	char ent[ENTMAX];       /* entity name */
 	char aval[VALMAX];      /* attribute value */
+	int in_a;               /* inside <a href=...> */
+	char a_dom[64];         /* registrable domain of that href, "" = none */
+	size_t a_tlen;          /* bytes in a_text */
+	char a_text[256];       /* start of the link's text */
 };
 
 int html_new(html **out)
@@ -82,6 +86,12 @@ static void tok(html *h, const char *a, const char *b, const char *c,
 
 static void text(html *h, const char *s, size_t n)
 {
+	if (h->in_a && h->a_tlen < sizeof(h->a_text)) {
+		size_t k = sizeof(h->a_text) - h->a_tlen < n ? sizeof(h->a_text) - h->a_tlen : n;
+
+		memcpy(h->a_text + h->a_tlen, s, k);
+		h->a_tlen += k;
+	}
 	if (words_feed(h->text, s, n) < 0)
 		h->err = -ENOMEM;
 }
@@ -267,6 +277,8 @@ static void attribute(html *h)
 	    strcmp(a, "formaction") == 0 || strcmp(a, "data") == 0) {
 		if (has_scheme(v, n) && url_tokens(h->out, v, n) < 0)
 			h->err = -ENOMEM;
+		if (t[0] == 'a' && t[1] == '\0' && a[0] == 'h' && has_scheme(v, n))
+			url_regdomain(v, n, h->a_dom, sizeof(h->a_dom));
 	} else if (strcmp(a, "color") == 0 || strcmp(a, "bgcolor") == 0 ||
 	    strcmp(a, "size") == 0 || strcmp(a, "face") == 0 ||
 	    strcmp(a, "align") == 0) {
@@ -304,11 +316,43 @@ static void attribute(html *h)
 	}
 }
 
+/*
+ * </a>: a link whose text is itself a URL on another domain than its href
+ * ("https://www.paypal.com" pointing to evil.example) is a phishing sign.
+ */
+static void end_link(html *h)
+{
+	const char *t = h->a_text, *u = NULL;
+	size_t n = h->a_tlen;
+	char dom[64];
+
+	h->in_a = 0;
+	if (h->a_dom[0] == '\0')
+		return;
+	for (size_t i = 0; i + 4 <= n && u == NULL; i++)
+		if (strncasecmp(t + i, "http", 4) == 0 || strncasecmp(t + i, "www.", 4) == 0)
+			u = t + i;
+	if (u == NULL)
+		return;
+	if (url_regdomain(u, n - (size_t)(u - t), dom, sizeof(dom)) > 0 &&
+	    strcmp(dom, h->a_dom) != 0)
+		tok(h, "html:a-mismatch", NULL, NULL, NULL);
+}
+
 static void tag_name_done(html *h)
 {
 	h->tag[h->tlen] = '\0';
 	if (h->tlen == 0)
 		return;
+	if (h->tag[0] == 'a' && h->tag[1] == '\0') {
+		if (h->in_a)
+			end_link(h);
+		if (!h->closing) {
+			h->in_a = 1;
+			h->a_dom[0] = '\0';
+			h->a_tlen = 0;
+		}
+	}
 	if (!h->closing)
 		tok(h, "html:", h->tag, NULL, NULL);
 	if (is_block(h->tag) && words_break(h->text) < 0)
@@ -534,6 +578,8 @@ int html_feed(html *h, const char *buf, size_t len)
 
 int html_end(html *h)
 {
+	if (h->in_a)
+		end_link(h);
 	if (h->st == S_ENT)
 		end_entity(h, 0);
 	if (words_end(h->text) < 0)

@@ -17,6 +17,8 @@
  *                              or font-size:0
  *   html:img-tiny              an image 0 or 1 pixel wide or high
  *   html:comment               a comment
+ *   html:a-mismatch            a link whose text shows a URL on another
+ *                              registrable domain than its href
  *   url:...                    href, src, action, background: see url.h
  */
 #ifndef SPAMSIFT_HTML_H

@@ -173,3 +173,53 @@ int url_tokens(tokset *out, const char *u, size_t len)
 	}
 	return rc < 0 ? rc : 0;
 }
+
+size_t url_regdomain(const char *u, size_t len, char *out, size_t cap)
+{
+	size_t i = 0, hs, he, n, d;
+	char low[256];
+
+	if (cap == 0)
+		return 0;
+	out[0] = '\0';
+	while (i < len && i < 16 && ((u[i] | 0x20) >= 'a' && (u[i] | 0x20) <= 'z'))
+		i++;
+	if (i < len && i > 0 && u[i] == ':') {
+		if (i == 6 && strncasecmp(u, "mailto", 6) == 0)
+			return 0;
+		i++;
+	} else {
+		i = 0;
+	}
+	while (i < len && (u[i] == '/' || u[i] == '\\'))
+		i++;
+	hs = i;
+	while (i < len && u[i] != '/' && u[i] != '?' && u[i] != '#' && u[i] != '\\' &&
+	    u[i] != ' ' && u[i] != '"' && u[i] != '<' && u[i] != '>') {
+		if (u[i] == '@')
+			hs = i + 1;
+		i++;
+	}
+	he = i;
+	for (size_t k = hs; k < he; k++)
+		if (u[k] == ':') {
+			he = k;
+			break;
+		}
+	while (he > hs && (u[he - 1] == '.' || u[he - 1] == ',' || u[he - 1] == ')'))
+		he--;
+	n = he - hs;
+	if (n == 0 || n > sizeof(low))
+		return 0;
+	for (size_t k = 0; k < n; k++)
+		low[k] = (char)(u[hs + k] >= 'A' && u[hs + k] <= 'Z' ? u[hs + k] + 32 : u[hs + k]);
+	if (memchr(low, '.', n) == NULL)
+		return 0; /* "localhost", a relative path: no domain */
+	d = is_ipv4(low, n) ? 0 : url_domain(low, n);
+	n -= d;
+	if (n > cap - 1)
+		n = cap - 1;
+	memcpy(out, low + d, n);
+	out[n] = '\0';
+	return n;
+}

@@ -36,4 +36,11 @@ int url_tokens(tokset *out, const char *url, size_t len);
  */
 size_t url_domain(const char *host, size_t len);
 
+/*
+ * url_regdomain -- the registrable domain of url's host (lowercase; the
+ * address itself for an IPv4 host) into out (cap bytes, NUL-terminated).
+ * Returns its length, 0 when the URL has no host (mailto:, relative, ...).
+ */
+size_t url_regdomain(const char *url, size_t len, char *out, size_t cap);
+
 #endif

@@ -109,6 +109,23 @@ START_TEST(test_style_hidden)
 }
 END_TEST
 
+START_TEST(test_link_mismatch)
+{
+	run("<a href=\"http://evil.example/login\">https://www.PayPal.com/signin</a>", 5);
+	ck_assert(has("html:a-mismatch"));
+	run("<a href='http://192.0.2.1/'><b>http://bank.example</b></a>", 1);
+	ck_assert(has("html:a-mismatch"));
+	run("<a href=https://secure.paypal.com/x>www.paypal.com</a>", 3);
+	ck_assert(!has("html:a-mismatch"));
+	run("<a href=http://a.example>click here</a> http://b.example", 3);
+	ck_assert(!has("html:a-mismatch"));
+	run("<a href=/relative>http://b.example</a>", 3);
+	ck_assert(!has("html:a-mismatch"));
+	run("<a href=http://a.example>unclosed http://b.example", 2);
+	ck_assert(has("html:a-mismatch"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("html");
@@ -118,6 +135,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_text_and_tags);
 	tcase_add_test(tc, test_unclosed);
 	tcase_add_test(tc, test_style_hidden);
+	tcase_add_test(tc, test_link_mismatch);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -73,6 +73,26 @@ START_TEST(test_tokens)
 }
 END_TEST
 
+static const char *reg(const char *u)
+{
+	static char out[64];
+
+	url_regdomain(u, strlen(u), out, sizeof(out));
+	return out;
+}
+
+START_TEST(test_regdomain)
+{
+	ck_assert_str_eq(reg("https://x:y@WWW.Shop.Example.co.uk:443/a"), "example.co.uk");
+	ck_assert_str_eq(reg("www.example.com/path"), "example.com");
+	ck_assert_str_eq(reg("http://10.1.2.3/x"), "10.1.2.3");
+	ck_assert_str_eq(reg("mailto:a@b.example"), "");
+	ck_assert_str_eq(reg("/relative/path"), "");
+	ck_assert_str_eq(reg("http://localhost/"), "");
+	ck_assert_str_eq(reg("http://b.example) more"), "b.example");
+}
+END_TEST
+
 START_TEST(test_degenerate)
 {
 	static const char *const bad[] = { "", "http:", "http://", "http:///", "://",
@@ -93,6 +113,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_domain);
 	tcase_add_test(tc, test_tokens);
+	tcase_add_test(tc, test_regdomain);
 	tcase_add_test(tc, test_degenerate);
 	suite_add_tcase(s, tc);
 	return s;
