@@ -463,7 +463,9 @@ static void attach_tokens(msg *m)
 			lower(ext);
 			expect = ext_type(ext);
 			/* a second extension before it: "invoice.pdf.exe" */
-			for (const char *d = dot - 1; d >= m->p.fname; d--) {
+			for (size_t k = (size_t)(dot - m->p.fname); k > 0; k--) {
+				const char *d = m->p.fname + k - 1;
+
 				if (*d == '.') {
 					if (dot - d - 1 >= 1 && dot - d - 1 <= 4) {
 						snprintf(ext1, sizeof(ext1), "%.*s.%s",
@@ -889,4 +891,9 @@ size_t msg_total(const msg *m)
 size_t msg_parts(const msg *m)
 {
 	return m->parts;
+}
+
+void msg_set_magic(msg *m, void *magic)
+{
+	m->o.magic = magic;
 }
