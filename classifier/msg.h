@@ -87,6 +87,14 @@ typedef struct msg msg;
  */
 int msg_new(const msg_opts *o, msg **out);
 
+/*
+ * msg_set_magic -- use this libmagic handle (borrowed, may be NULL) from now
+ * on. libmagic handles are not thread-safe and a milter connection's
+ * callbacks may run on different threads: call this with the current
+ * thread's handle before feeding the parser.
+ */
+void msg_set_magic(msg *m, void *magic);
+
 /* msg_free -- free the parser; accepts NULL. */
 void msg_free(msg *m);
 

@@ -20,6 +20,7 @@
 #include <libmilter/mfapi.h>
 
 #include "conf/conf.h"
+#include "db/db.h"
 #include "milter/log.h"
 #include "milter/mlfi.h"
 
@@ -287,6 +288,18 @@ int main(int argc, char **argv)
 	}
 	if (mlfi_init(c, conf_path, overrides, noverrides) < 0)
 		return 3;
+	/* A store that cannot be opened is an administrator's problem: say so now. */
+	{
+		char err[1024];
+		db *d = NULL;
+
+		if (db_open(conf_str(c, "StorePath"), DB_OPEN_CREATE, &d, err,
+		    sizeof(err)) < 0) {
+			fprintf(stderr, "spamsift-milter: %s\n", err);
+			return 3;
+		}
+		db_close(d);
+	}
 
 	path = unix_path(sock);
 	if (path != NULL)

@@ -401,6 +401,19 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * Point the parser at this thread's libmagic handle: libmilter may run a
+ * connection's callbacks on any of its worker threads, and a handle must
+ * never be used by two threads at once.
+ */
+static void parser_thread(conn *cn)
+{
+	tls *t = thread_res();
+
+	if (cn->parser != NULL)
+		msg_set_magic(cn->parser, t ? t->magic : NULL);
+}
+
 /* Lazily make the parser (needs this thread's libmagic handle). */
 static int ensure_parser(conn *cn)
 {
@@ -587,6 +600,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 		copy_out(cn, value, strlen(value));
 		copy_out(cn, "\r\n", 2);
 	}
+	parser_thread(cn);
 	if (!cn->skip && !cn->error && cn->parser != NULL &&
 	    msg_header(cn->parser, name, value) < 0)
 		fail(cn, "%s", "parser: out of memory");
@@ -605,6 +619,7 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 		copy_out(cn, "\r\n", 2);
 		cn->body_off = cn->copy_len;
 	}
+	parser_thread(cn);
 	if (!cn->skip && !cn->error && cn->parser != NULL && msg_eoh(cn->parser) < 0)
 		fail(cn, "%s", "parser: out of memory");
 	return reply(cn, SMFIP_NR_EOH);
@@ -618,6 +633,7 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 		return SMFIS_TEMPFAIL;
 	if (cn->copy != NULL)
 		copy_out(cn, (const char *)buf, len);
+	parser_thread(cn);
 	if (!cn->skip && !cn->error && cn->parser != NULL &&
 	    msg_body(cn->parser, (const char *)buf, len) < 0)
 		fail(cn, "%s", "parser: out of memory");
@@ -785,6 +801,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		    cn->sender ? cn->sender : "", elapsed_ms(cn));
 		goto done;
 	}
+	parser_thread(cn);
 	if (!cn->error && msg_end(cn->parser) < 0)
 		fail(cn, "%s", "parser: out of memory");
 	if (!cn->error && (d = thread_store(cf, why, sizeof(why))) == NULL)

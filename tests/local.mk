@@ -22,11 +22,6 @@ INTEGRATION_TESTS = \
 	tests/integration/robust-store-start.sh \
 	tests/integration/robust-concurrency.sh
 TESTS += $(INTEGRATION_TESTS)
-# Known bug (issue 9): the milter does not check the store at start.
-XFAIL_TESTS = tests/integration/robust-store-start.sh
-# Known bug (issue 9): a libmagic handle shared across libmilter's worker
-# threads crashes the milter under concurrent sessions.
-XFAIL_TESTS += tests/integration/robust-concurrency.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua
 

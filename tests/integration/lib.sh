@@ -175,11 +175,24 @@ it_wait_file() {
 # config, Home under $IT_DIR/run, a unix socket Postfix's smtpd can reach.
 it_milter() {
 	IT_SOCK="$IT_DIR/run/milter.sock"
+	rm -f "$IT_SOCK"
 	"$MILTER_BIN" -f -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" \
 		-p "unix:$IT_SOCK" -o SocketMode=0666 "$@" >>"$IT_DIR/milter.log" 2>&1 &
 	IT_MILTER_PID=$!
 	IT_PIDS="$IT_PIDS $IT_MILTER_PID"
 	it_wait_file "$IT_SOCK" || { cat "$IT_DIR/milter.log" >&2; it_fail "milter did not create its socket"; }
+}
+
+# it_stop_milter: SIGTERM the milter started by it_milter and wait until it
+# has exited (it drains its sessions first).
+it_stop_milter() {
+	kill "$IT_MILTER_PID" 2>/dev/null || return 0
+	i=0
+	while kill -0 "$IT_MILTER_PID" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.05; i=$((i + 1))
+	done
+	kill -9 "$IT_MILTER_PID" 2>/dev/null || true
+	wait "$IT_MILTER_PID" 2>/dev/null || true
 }
 
 # it_send FILE FROM RCPT...: send FILE over SMTP to the private Postfix.

@@ -117,7 +117,7 @@ grep -q '1 retrained by signature' "$IT_DIR/m9.train" || it_fail "m9: not retrai
 it_log "signature in body ok"
 
 # 7. QuarantineMode postfix: the whole message goes to the hold queue.
-kill "$IT_MILTER_PID"; sleep 0.5
+it_stop_milter
 it_milter -o QuarantineMode=postfix
 mkmsg "$IT_DIR/m7" spammer@bad.example "hold me"
 [ "$(it_send "$IT_DIR/m7" spammer@bad.example carol@example.net)" = 250 ] || it_fail "m7"
@@ -127,18 +127,24 @@ while ! /usr/sbin/postqueue -c "$IT_PF_DIR" -p | grep -q '!' && [ $i -lt 100 ]; 
 grep -q 'milter-hold' "$IT_DIR/log/postfix.log" || it_fail "no milter-hold log line"
 it_log "postfix hold ok"
 
-# 8. OnFail with the store unavailable (a directory that does not exist).
-kill "$IT_MILTER_PID"; sleep 0.5
-it_milter -o StorePath=/nonexistent/spamsift/x.db -o OnFail=tempfail
+# 8. OnFail when the store becomes unavailable after start (its directory
+# replaced by a file: no store can be opened or created there).
+it_stop_milter
+mkdir -p "$IT_DIR/gone"
+it_milter -o StorePath="$IT_DIR/gone/x.db" -o OnFail=tempfail
+rm -rf "$IT_DIR/gone"; touch "$IT_DIR/gone"
 mkmsg "$IT_DIR/m8" someone@example.org "store gone"
 code=$(it_send "$IT_DIR/m8" someone@example.org bob@example.net)
 [ "$code" = 451 ] || it_fail "OnFail tempfail: got $code"
 grep -q 'internal error, tempfail' "$IT_DIR/milter.log" || it_fail "no OnFail log line"
-kill "$IT_MILTER_PID"; sleep 0.5
-it_milter -o StorePath=/nonexistent/spamsift/x.db -o OnFail=accept
+it_stop_milter
+rm -f "$IT_DIR/gone"; mkdir -p "$IT_DIR/gone"
+it_milter -o StorePath="$IT_DIR/gone/x.db" -o OnFail=accept
+rm -rf "$IT_DIR/gone"; touch "$IT_DIR/gone"
 before=$(sink_count)
 code=$(it_send "$IT_DIR/m8" someone@example.org bob@example.net)
 [ "$code" = 250 ] || it_fail "OnFail accept: got $code"
 it_wait_sink $((before + 1)) || it_fail "OnFail accept: not relayed"
+grep -q 'internal error, accepting' "$IT_DIR/milter.log" || it_fail "no OnFail accept log line"
 it_log "OnFail ok"
 exit 0

@@ -206,8 +206,12 @@ fi
 # 6. Corrupt store file: every message gets OnFail (tempfail) with a log line
 # naming the file; the CLI exits 3 naming it. (A check at start: see
 # robust-store-start.sh.)
-head -c 8192 /dev/urandom >"$IT_DIR/corrupt.db"
+# The milter refuses to start on a corrupt store (robust-store-start.sh), so
+# the file is corrupted in place once it runs.
+CLI --db "$IT_DIR/corrupt.db" db init >/dev/null || it_fail "corrupt store: db init"
 milter_restart -o "StorePath=$IT_DIR/corrupt.db"
+head -c 8192 /dev/urandom >"$IT_DIR/corrupt.db"
+rm -f "$IT_DIR/corrupt.db-wal" "$IT_DIR/corrupt.db-shm"
 mkmsg "$IT_DIR/c1" a@example.org bob@example.net
 l=$(log_lines)
 [ "$(it_send "$IT_DIR/c1" a@example.org bob@example.net)" = 451 ] || it_fail "corrupt store: not tempfailed"
