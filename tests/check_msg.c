@@ -530,6 +530,20 @@ START_TEST(test_attach_real_pdf)
 }
 END_TEST
 
+START_TEST(test_set_magic)
+{
+	/* the handle can be changed between messages (milter worker threads) */
+	msg_set_magic(m, NULL);
+	parse_file("attach-disguised-exe.eml", 1 << 20);
+	ck_hasnt("attach:mismatch");
+	tokset_clear(set);
+	msg_reset(m, set);
+	msg_set_magic(m, mg);
+	parse_file("attach-disguised-exe.eml", 1 << 20);
+	ck_has("attach:mismatch");
+}
+END_TEST
+
 START_TEST(test_attach_without_magic)
 {
 	/* the default fixture has no libmagic handle: no magic tokens */
@@ -954,6 +968,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tm, magic_setup, magic_teardown);
 	tcase_add_test(tm, test_attach_disguised);
 	tcase_add_test(tm, test_attach_real_pdf);
+	tcase_add_test(tm, test_set_magic);
 	suite_add_tcase(s, tm);
 
 	tcase_add_checked_fixture(th, setup, teardown);
