@@ -889,11 +889,18 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			size_t rl = 0;
 
 			rcpts[0] = '\0';
-			for (size_t i = 0; i < cn->nrcpts; i++)
-				if (strcmp(cn->rcpts[i].user, v->user) == 0)
-					rl += (size_t)snprintf(rcpts + rl, rl < sizeof(rcpts) ?
-					    sizeof(rcpts) - rl : 0, "%s%s", rl ? "," : "",
-					    cn->rcpts[i].addr);
+			for (size_t i = 0; i < cn->nrcpts && rl < sizeof(rcpts); i++) {
+				const char *a = cn->rcpts[i].addr;
+				size_t al;
+
+				if (strcmp(cn->rcpts[i].user, v->user) != 0)
+					continue;
+				/* Stored without angle brackets, as sendmail takes it. */
+				a += *a == '<';
+				al = strcspn(a, ">");
+				rl += (size_t)snprintf(rcpts + rl, sizeof(rcpts) - rl,
+				    "%s%.*s", rl ? "," : "", (int)al, a);
+			}
 			rc = quarantine_store(cn, d, v, rcpts);
 			if (rc < 0) {
 				fail(cn, "quarantine: %s", d ? db_errmsg(d) : strerror(-rc));

@@ -91,6 +91,24 @@ CLI quarantine show --user carol@example.net "$id" | grep -q 'Subject: for carol
 	it_fail "quarantined copy lost its Subject"
 it_log "quarantine ok"
 
+# 5b. Release: re-delivered through sendmail (here a stand-in that records its
+# argument vector), learned as innocent, removed from the quarantine.
+cat >"$IT_DIR/sendmail" <<'EOS'
+#!/bin/sh
+printf '%s\n' "$@" >"$(dirname "$0")/sendmail.args"
+cat >"$(dirname "$0")/sendmail.msg"
+EOS
+chmod +x "$IT_DIR/sendmail"
+CLI -o SendmailPath="$IT_DIR/sendmail" quarantine release --user carol@example.net "$id" ||
+	it_fail "release failed"
+[ "$(tr '\n' ' ' <"$IT_DIR/sendmail.args")" = "-i -f spammer@bad.example -- carol@example.net " ] ||
+	it_fail "sendmail argv: $(cat "$IT_DIR/sendmail.args")"
+grep -q '^Subject: for carol' "$IT_DIR/sendmail.msg" || it_fail "released message lost its Subject"
+[ "$(CLI quarantine list --user carol@example.net | wc -l)" = 1 ] || it_fail "released message still quarantined"
+CLI stats --user carol@example.net --format json | grep -q '"false_positives":1' ||
+	it_fail "release did not count a false positive: $(CLI stats --user carol@example.net --format json)"
+it_log "release ok"
+
 # 6. Reject: dave alone -> 550 5.7.1.
 mkmsg "$IT_DIR/m6" spammer@bad.example "for dave"
 code=$(it_send "$IT_DIR/m6" spammer@bad.example dave@example.net)
