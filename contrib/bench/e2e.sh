@@ -23,7 +23,7 @@
 #   E2E_HIGH_SESSIONS [100]  sessions of the latency/RSS run at high load
 #   E2E_SPAMASS_COUNT [200]  messages per spamass-milter run (it is slow)
 #   E2E_TIMEOUT [180]        seconds a run may send for (and then drain)
-#   E2E_REPEAT [1]           runs per configuration and load (median shown)
+#   E2E_REPEAT [3]           runs per configuration and load (median shown)
 #   E2E_CONFIGS ["none wait noreply teft notrain spamass"]
 #   E2E_LOADS ["source corpus"]
 #   E2E_OUT [e2e-results.md] where the table is also written
@@ -44,7 +44,7 @@ if [ $# -gt $quick ]; then
 fi
 if [ $quick = 1 ]; then
 	: "${E2E_SOURCE_COUNT:=500}" "${E2E_CORPUS_COUNT:=500}" "${E2E_SPAMASS_COUNT:=40}"
-	: "${E2E_TIMEOUT:=60}"
+	: "${E2E_TIMEOUT:=60}" "${E2E_REPEAT:=1}"
 fi
 SESSIONS=${E2E_SESSIONS:-20}
 SOURCE_COUNT=${E2E_SOURCE_COUNT:-5000}
@@ -53,7 +53,7 @@ CORPUS_COUNT=${E2E_CORPUS_COUNT:-3000}
 HIGH_SESSIONS=${E2E_HIGH_SESSIONS:-100}
 SPAMASS_COUNT=${E2E_SPAMASS_COUNT:-200}
 TIMEOUT=${E2E_TIMEOUT:-180}
-REPEAT=${E2E_REPEAT:-1}
+REPEAT=${E2E_REPEAT:-3}
 CONFIGS=${E2E_CONFIGS:-none wait noreply teft notrain spamass}
 LOADS=${E2E_LOADS:-source corpus}
 OUT=${E2E_OUT:-$builddir/e2e-results.md}
@@ -267,6 +267,14 @@ run_one() {
 	log "run: $(config_name "$cfg") / $load, $sess sessions, $count messages"
 	start_milter "$cfg"
 	it_postfix "$SPEC"
+	# Sample the milter's memory and CPU twice a second: a milter that dies
+	# during the run still has numbers up to then.
+	SAMPLER=
+	if [ -n "$MPID" ]; then
+		: >"$D/sample-$tag"
+		while sample "$MPID" >>"$D/sample-$tag" 2>/dev/null; do sleep 0.5; done &
+		SAMPLER=$!
+	fi
 	case $load in
 	source)
 		res=$(python3 "$SENDER" --port "$IT_SMTP_PORT" --count "$count" \
@@ -280,11 +288,14 @@ run_one() {
 			--sink-log "$D/sink.out") ;;
 	esac
 	log "  $res"
-	if [ -n "$MPID" ] && [ -r "/proc/$MPID/status" ]; then
-		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$MPID/status")
-		# utime + stime (fields 14, 15 of stat; the name may hold spaces).
-		ticks=$(sed 's/.*) //' "/proc/$MPID/stat" | awk '{ print $12 + $13 }')
-		cpu=$(printf '%.2f' "$(echo "scale=4; $ticks * 1000 / $(getconf CLK_TCK) / $(kv delivered "$res")" | bc 2>/dev/null)" 2>/dev/null || echo -)
+	if [ -n "$MPID" ]; then
+		kill "$SAMPLER" 2>/dev/null || true
+		wait "$SAMPLER" 2>/dev/null || true
+		sample "$MPID" >>"$D/sample-$tag" 2>/dev/null || true
+		if [ -s "$D/sample-$tag" ]; then
+			read -r hwm ticks <<<"$(tail -n 1 "$D/sample-$tag")"
+			cpu=$(printf '%.2f' "$(echo "scale=4; $ticks * 1000 / $(getconf CLK_TCK) / $(kv delivered "$res")" | bc 2>/dev/null)" 2>/dev/null || echo -)
+		fi
 	fi
 	/usr/sbin/postfix -c "$IT_PF_DIR" stop >/dev/null 2>&1 || true
 	stop_milter
@@ -304,6 +315,14 @@ run_one() {
 	echo "$cfg $load $sess $count $(kv rate "$res") $(kv delivered "$res")" \
 		"$(kv accepted "$res") $(kv failed "$res") $(kv seconds "$res") $lat $hwm" \
 		"${CRASH:--}" "$cpu" >>"$D/results"
+}
+# sample PID: "VmHWM-KiB cpu-ticks" (utime + stime, fields 14 and 15 of
+# stat, after the parenthesised name); fails when PID is gone.
+sample() {
+	local h t
+	h=$(awk '/^VmHWM:/ { print $2 }' "/proc/$1/status") || return 1
+	t=$(sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }') || return 1
+	[ -n "$h" ] && [ -n "$t" ] && echo "$h $t"
 }
 kv() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
@@ -424,7 +443,6 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 		[ -n "$(get teft corpus "$s" 1)" ] || continue
 		hw=$(get teft corpus "$s" 14)
 		cr=$(get teft corpus "$s" 15)
-		[ "$cr" = - ] || hw=-
 		echo "| $s | $(get teft corpus "$s" 13)$([ "$cr" = - ] || echo " **milter died, exit status $cr**") | $(get teft corpus "$s" 10) | $(get teft corpus "$s" 11) |" \
 			"$(get teft corpus "$s" 12) | $([ "$hw" = - ] && echo - || echo "$((hw / 1024)) MiB") |" \
 			"\`$(load_cmd corpus "$s" "$CORPUS_COUNT")\` against \`$(milter_cmd teft)\` |"
