@@ -20,8 +20,11 @@ INTEGRATION_TESTS = \
 	tests/integration/robust-faults.sh \
 	tests/integration/robust-security.sh \
 	tests/integration/robust-store-start.sh \
-	tests/integration/robust-concurrency.sh
+	tests/integration/robust-concurrency.sh \
+	tests/integration/robust-reject-text.sh
 TESTS += $(INTEGRATION_TESTS)
+# Known bug (issue 9): the default RejectText's status code is sent twice.
+XFAIL_TESTS = tests/integration/robust-reject-text.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua
 
