@@ -88,14 +88,16 @@ run_bogofilter() {      # mode
 	while read -r label path; do
 		# -TT: the score alone, 16 digits; exit 0 spam, 1 ham, 2 unsure,
 		# 3 error (an empty word list): unknown = 0.5, not spam.
-		# Until it knows both classes it cannot classify: TOE then trains
-		# anyway (as spamsift does), or it would never learn ham.
+		# Until it knows both classes it cannot classify (3) or is unsure
+		# (2): TOE trains those too, as bogofilter's documentation
+		# advises, or it would never learn ham (spamsift likewise learns
+		# while its model lacks a class).
 		rc=0
 		score=$(bogofilter -C -d "$dir" -TT -I "$path" 2>/dev/null) || rc=$?
 		[ -n "$score" ] && [ "$rc" -ne 3 ] || score=0.5
 		verdict=$([ "$rc" -eq 0 ] && echo spam || echo ham)
 		echo "$label $score $verdict"
-		if [ "$mode" = teft ] || [ "$verdict" != "$label" ] || [ "$rc" -eq 3 ]; then
+		if [ "$mode" = teft ] || [ "$verdict" != "$label" ] || [ "$rc" -ge 2 ]; then
 			if [ "$label" = spam ]; then
 				bogofilter -C -d "$dir" -s -I "$path"
 			else
