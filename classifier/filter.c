@@ -420,11 +420,41 @@ static int finish(db *d, int rc)
 	return db_commit(d);
 }
 
-int filter_classify(db *d, const char *user, const tokset *toks,
-    const char *sender, const filter_params *p, time_t now,
-    filter_result *out)
+/* What a classification must write: built read-only, written by commit(). */
+struct filter_pending {
+	char *user;             /* user name (a copy) */
+	char snd[SENDER_MAX];   /* normalised envelope sender */
+	int has_sender;         /* snd is set */
+	int listed;             /* BAYES_BLOCKLISTED/_WHITELISTED, or -1 */
+	int spam;               /* classified spam (or blocklisted) */
+	int learn;              /* learn the tokens as classified */
+	int whitelist;          /* automatic whitelisting on */
+	int whitelist_threshold; /* innocent messages to whitelist a sender */
+	char sig_id[33];        /* the signature id given to the message */
+	uint64_t *hashes;       /* what to learn: tokens then BNR patterns */
+	size_t nhashes;         /* entries in hashes */
+	time_t now;             /* when it was classified */
+};
+
+void filter_pending_free(filter_pending *pd)
 {
-	filter_params ep;
+	if (pd == NULL)
+		return;
+	free(pd->user);
+	free(pd->hashes);
+	free(pd);
+}
+
+/*
+ * The read-only half of a classification: lists, then the merged model.
+ * Fills out (sig_id included when want_sig) and, when pd is not NULL, what
+ * must be written (caller frees with filter_pending_free).
+ */
+static int classify_ro(db *d, const char *user, const tokset *toks,
+    const char *sender, const filter_params *p, time_t now,
+    filter_result *out, int want_sig, filter_pending **pdout)
+{
+	filter_params ep = *p;
 	struct model m;
 	struct scored s = { 0 };
 	uint64_t *hashes = NULL;
@@ -432,40 +462,32 @@ int filter_classify(db *d, const char *user, const tokset *toks,
 	char snd[SENDER_MAX];
 	int has_sender, listed = -1, rc, matched;
 	int64_t uid = 0;
-	db_totals cnt;
-	db_sig sig;
+	filter_pending *pd = NULL;
 
-	if (d == NULL || user == NULL || toks == NULL || p == NULL ||
-	    out == NULL)
-		return -EINVAL;
-	memset(out, 0, sizeof(*out));
-	ep = *p;
 	has_sender = norm_sender(sender, snd, sizeof(snd));
 	if ((rc = tok_hashes(toks, &hashes, &n)) < 0)
 		return rc;
-	if (!ep.dry_run && (rc = db_begin(d)) < 0)
+	if ((rc = db_user(d, user, 0, &uid)) < 0)
 		goto done;
-	if ((rc = db_user(d, user, !ep.dry_run, &uid)) < 0)
-		goto end;
 	if ((rc = read_prefs(d, uid, &ep)) < 0)
-		goto end;
+		goto done;
 	out->training_mode = ep.training_mode;
 	if (has_sender && uid != 0) {
 		if ((rc = db_list_match(d, uid, DB_LIST_BLOCK, snd,
 		    &matched)) < 0)
-			goto end;
+			goto done;
 		if (matched)
 			listed = BAYES_BLOCKLISTED;
 		else {
 			if ((rc = db_list_match(d, uid, DB_LIST_WHITE, snd,
 			    &matched)) < 0)
-				goto end;
+				goto done;
 			if (matched)
 				listed = BAYES_WHITELISTED;
 		}
 	}
 	if ((rc = model_load(d, uid, &ep, &m)) < 0)
-		goto end;
+		goto done;
 	if (listed >= 0) {
 		out->verdict.cls = listed;
 		out->verdict.probability = listed == BAYES_BLOCKLISTED ? 1 : 0;
@@ -475,66 +497,146 @@ int filter_classify(db *d, const char *user, const tokset *toks,
 		hashes = NULL;
 	} else {
 		if ((rc = score(d, &m, &ep, hashes, n, toks, &s)) < 0)
-			goto end;
+			goto done;
 		out->verdict = s.res;
 	}
-	if (ep.dry_run)
-		goto end;
-
-	{
-		int spam = out->verdict.cls == BAYES_SPAM ||
-		    out->verdict.cls == BAYES_BLOCKLISTED;
-
-		if (listed < 0 && learns_on_classify(&ep, &m)) {
-			if ((rc = learn(d, uid, s.learn, s.nlearn, spam, 1, -1,
-			    now)) < 0)
-				goto end;
-			out->learned = 1;
-		}
-		memset(&cnt, 0, sizeof(cnt));
-		if (spam)
-			cnt.spam_classified = 1;
-		else
-			cnt.innocent_classified = 1;
-		if ((rc = db_totals_add(d, uid, &cnt)) < 0)
-			goto end;
-		if ((rc = new_sig_id(out->sig_id)) < 0)
-			goto end;
-		memset(&sig, 0, sizeof(sig));
-		memcpy(sig.id, out->sig_id, sizeof(sig.id));
-		sig.uid = uid;
-		sig.cls = spam ? DB_CLASS_SPAM : DB_CLASS_INNOCENT;
-		sig.learned = out->learned;
-		sig.created = now;
-		sig.hashes = s.learn;
-		sig.nhashes = s.nlearn;
-		if ((rc = db_sig_put(d, &sig)) < 0)
-			goto end;
-		if (ep.whitelist && has_sender && listed < 0) {
-			db_sender hist;
-
-			if ((rc = db_sender_add(d, uid, snd, spam ? 0 : 1,
-			    spam ? 1 : 0, &hist)) < 0)
-				goto end;
-			if (!spam && hist.spam == 0 &&
-			    hist.innocent >= ep.whitelist_threshold) {
-				db_list_entry e = { snd, 1, now, "auto" };
-
-				if ((rc = db_list_add(d, uid, DB_LIST_WHITE,
-				    &e)) < 0)
-					goto end;
-			}
-		}
+	if (want_sig && (rc = new_sig_id(out->sig_id)) < 0)
+		goto done;
+	if (pdout == NULL)
+		goto done;
+	pd = calloc(1, sizeof(*pd));
+	if (pd == NULL || (pd->user = strdup(user)) == NULL) {
+		rc = -ENOMEM;
+		goto done;
 	}
-end:
-	if (!ep.dry_run)
-		rc = finish(d, rc);
+	memcpy(pd->snd, snd, sizeof(snd));
+	pd->has_sender = has_sender;
+	pd->listed = listed;
+	pd->spam = out->verdict.cls == BAYES_SPAM ||
+	    out->verdict.cls == BAYES_BLOCKLISTED;
+	pd->learn = listed < 0 && learns_on_classify(&ep, &m);
+	pd->whitelist = ep.whitelist;
+	pd->whitelist_threshold = ep.whitelist_threshold;
+	memcpy(pd->sig_id, out->sig_id, sizeof(pd->sig_id));
+	pd->hashes = s.learn;
+	pd->nhashes = s.nlearn;
+	s.learn = NULL;
+	pd->now = now;
+	out->learned = pd->learn;
+	*pdout = pd;
+	pd = NULL;
 done:
-	if (rc < 0)
-		memset(out, 0, sizeof(*out));
+	filter_pending_free(pd);
 	free(hashes);
 	free(s.learn);
 	return rc;
+}
+
+/*
+ * The writing half: learn as classified (per the training mode decided at
+ * classification), count, store the signature, move the sender's history
+ * (automatic whitelisting). One transaction, nested in the caller's if any.
+ */
+static int commit(db *d, const filter_pending *pd)
+{
+	db_totals cnt;
+	db_sig sig;
+	int64_t uid;
+	int rc;
+
+	if ((rc = db_begin(d)) < 0)
+		return rc;
+	if ((rc = db_user(d, pd->user, 1, &uid)) < 0)
+		goto end;
+	if (pd->learn && (rc = learn(d, uid, pd->hashes, pd->nhashes,
+	    pd->spam, 1, -1, pd->now)) < 0)
+		goto end;
+	memset(&cnt, 0, sizeof(cnt));
+	if (pd->spam)
+		cnt.spam_classified = 1;
+	else
+		cnt.innocent_classified = 1;
+	if ((rc = db_totals_add(d, uid, &cnt)) < 0)
+		goto end;
+	memset(&sig, 0, sizeof(sig));
+	memcpy(sig.id, pd->sig_id, sizeof(sig.id));
+	sig.uid = uid;
+	sig.cls = pd->spam ? DB_CLASS_SPAM : DB_CLASS_INNOCENT;
+	sig.learned = pd->learn;
+	sig.created = pd->now;
+	sig.hashes = pd->hashes;
+	sig.nhashes = pd->nhashes;
+	if ((rc = db_sig_put(d, &sig)) < 0)
+		goto end;
+	if (pd->whitelist && pd->has_sender && pd->listed < 0) {
+		db_sender hist;
+
+		if ((rc = db_sender_add(d, uid, pd->snd, pd->spam ? 0 : 1,
+		    pd->spam ? 1 : 0, &hist)) < 0)
+			goto end;
+		if (!pd->spam && hist.spam == 0 &&
+		    hist.innocent >= pd->whitelist_threshold) {
+			db_list_entry e = { pd->snd, 1, pd->now, "auto" };
+
+			if ((rc = db_list_add(d, uid, DB_LIST_WHITE, &e)) < 0)
+				goto end;
+		}
+	}
+end:
+	return finish(d, rc);
+}
+
+int filter_classify(db *d, const char *user, const tokset *toks,
+    const char *sender, const filter_params *p, time_t now,
+    filter_result *out)
+{
+	filter_pending *pd = NULL;
+	int rc;
+
+	if (d == NULL || user == NULL || toks == NULL || p == NULL ||
+	    out == NULL)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (p->dry_run)
+		return classify_ro(d, user, toks, sender, p, now, out, 0, NULL);
+	/*
+	 * Read and write in one transaction, so the verdict and what is
+	 * learned from it come from the same state of the model.
+	 */
+	if ((rc = db_begin(d)) < 0)
+		return rc;
+	rc = classify_ro(d, user, toks, sender, p, now, out, 1, &pd);
+	if (rc == 0)
+		rc = commit(d, pd);
+	filter_pending_free(pd);
+	rc = finish(d, rc);
+	if (rc < 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+int filter_classify_deferred(db *d, const char *user, const tokset *toks,
+    const char *sender, const filter_params *p, time_t now,
+    filter_result *out, filter_pending **pending)
+{
+	int rc;
+
+	if (d == NULL || user == NULL || toks == NULL || p == NULL ||
+	    out == NULL || pending == NULL)
+		return -EINVAL;
+	*pending = NULL;
+	memset(out, 0, sizeof(*out));
+	rc = classify_ro(d, user, toks, sender, p, now, out, 1, pending);
+	if (rc < 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+int filter_commit(db *d, const filter_pending *pending)
+{
+	if (d == NULL || pending == NULL)
+		return -EINVAL;
+	return commit(d, pending);
 }
 
 int filter_train(db *d, const char *user, const tokset *toks, int is_spam,

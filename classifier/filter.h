@@ -123,6 +123,38 @@ int filter_classify(db *d, const char *user, const tokset *toks,
     filter_result *out);
 
 /*
+ * Deferred writes, for a mail filter that must not wait for the store's
+ * write lock: filter_classify_deferred does everything filter_classify does
+ * that only reads (lists, merged model, verdict, a new signature id in
+ * out->sig_id, whether the training mode learns it: out->learned) and
+ * returns in *pending what must be written; filter_commit writes it later
+ * (learning, counters, signature, sender history), possibly on another
+ * handle and thread, possibly nested in a batch transaction (db_begin).
+ * Until then the signature is unknown to filter_retrain. A pending write
+ * that is never committed is simply lost (the verdict stands).
+ */
+typedef struct filter_pending filter_pending;
+
+/*
+ * filter_classify_deferred -- as filter_classify with no write; *pending
+ * (caller frees with filter_pending_free, or hands it to filter_commit).
+ * Returns 0, -EINVAL, -ENOMEM, -EIO (getrandom), or a db error.
+ */
+int filter_classify_deferred(db *d, const char *user, const tokset *toks,
+    const char *sender, const filter_params *p, time_t now,
+    filter_result *out, filter_pending **pending);
+
+/*
+ * filter_commit -- write a pending classification, in one transaction
+ * (nested in the caller's). pending stays the caller's. Returns 0, -EINVAL
+ * or a db error (rolled back).
+ */
+int filter_commit(db *d, const filter_pending *pending);
+
+/* filter_pending_free -- free a pending write; accepts NULL. */
+void filter_pending_free(filter_pending *pending);
+
+/*
  * filter_train -- learn a message as spam (is_spam != 0) or innocent, for
  * source FILTER_SRC_*, in one transaction, whatever the training mode
  * (except NOTRAIN, which learns nothing and returns 0):

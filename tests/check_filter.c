@@ -584,6 +584,44 @@ START_TEST(test_dry_run_writes_nothing)
 }
 END_TEST
 
+/* Deferred: read-only classification, then the same writes as classify. */
+START_TEST(test_deferred_commit_equals_classify)
+{
+	filter_result a, b;
+	filter_pending *pd = NULL;
+	tokset *t = msg(SPAMMY);
+	db_totals before, after;
+	int changed = 0;
+
+	global_corpus(20);
+	a = classify("olga", SPAMMY, "x@example.org", T0);
+	ck_assert_int_eq(filter_classify_deferred(d, "pia", t, "x@example.org",
+	    &P, T0, &b, &pd), 0);
+	ck_assert_ptr_nonnull(pd);
+	ck_assert_int_eq(b.verdict.cls, a.verdict.cls);
+	ck_assert_double_eq_tol(b.verdict.probability, a.verdict.probability, 1e-12);
+	ck_assert_int_eq((int)strlen(b.sig_id), 32);
+	/* Nothing written yet: no user, the signature unknown. */
+	ck_assert_int_eq(uid_of("pia"), 0);
+	/* Committed inside a caller's batch transaction. */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(filter_commit(d, pd), 0);
+	ck_assert_int_eq(db_commit(d), 0);
+	filter_pending_free(pd);
+	before = totals("olga");
+	after = totals("pia");
+	ck_assert_int_eq(after.spam_classified, before.spam_classified);
+	ck_assert_int_eq(after.spam_learned, before.spam_learned);
+	ck_assert_int_eq(hits("pia", "viagra").spam_hits, hits("olga", "viagra").spam_hits);
+	/* And the signature retrains exactly. */
+	ck_assert_int_eq(filter_retrain(d, "pia", b.sig_id, 0, NULL, &P, T0 + 60,
+	    &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(totals("pia").innocent_misclassified, 1);
+	tokset_free(t);
+}
+END_TEST
+
 START_TEST(test_bnr_patterns_learned_and_reversed)
 {
 	filter_result r;
@@ -708,6 +746,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_blocklist);
 	tcase_add_test(tc, test_sources_and_counters);
 	tcase_add_test(tc, test_dry_run_writes_nothing);
+	tcase_add_test(tc, test_deferred_commit_equals_classify);
 	tcase_add_test(tc, test_bnr_patterns_learned_and_reversed);
 	tcase_add_test(tc, test_invalid_arguments);
 	suite_add_tcase(s, tc);
