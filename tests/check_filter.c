@@ -723,6 +723,32 @@ START_TEST(test_sqlite_classify_retrain_persist)
 }
 END_TEST
 
+START_TEST(test_sqlite_read_only_store)
+{
+	filter_result r;
+	tokset *s = msg(SPAMMY);
+	char err[256];
+	int64_t before;
+
+	global_corpus(10);
+	classify("rita", HAMMY, NULL, T0);
+	before = totals("rita").innocent_classified;
+	db_close(d);
+	ck_assert_int_eq(db_open(dbpath, DB_OPEN_READONLY, &d, err,
+	    sizeof(err)), 0);
+	/* A read-only store refuses the transaction; nothing half-done. */
+	ck_assert_int_lt(filter_classify(d, "rita", s, NULL, &P, T0, &r), 0);
+	ck_assert_str_eq(r.sig_id, "");
+	/* A dry run works: the verdict without writing. */
+	P.dry_run = 1;
+	ck_assert_int_eq(filter_classify(d, "rita", s, NULL, &P, T0, &r), 0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	ck_assert_int_eq(totals("rita").innocent_classified, before);
+	ck_assert_int_eq(totals("rita").spam_classified, 0);
+	tokset_free(s);
+}
+END_TEST
+
 static Suite *filter_suite(void)
 {
 	Suite *s = suite_create("filter");
@@ -753,6 +779,7 @@ static Suite *filter_suite(void)
 	tc = tcase_create("sqlite");
 	tcase_add_checked_fixture(tc, sqlite_setup, sqlite_teardown);
 	tcase_add_test(tc, test_sqlite_classify_retrain_persist);
+	tcase_add_test(tc, test_sqlite_read_only_store);
 	suite_add_tcase(s, tc);
 	return s;
 }
