@@ -210,6 +210,9 @@ static int serve(const char *conf_path, char **overrides, size_t noverrides)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* Threads made from here on inherit the blocked signals. */
+	if (mlfi_start() < 0)
+		return MI_FAILURE;
 	if (pthread_create(&t, NULL, milter_thread, &rc) != 0) {
 		log_err("cannot start the milter thread");
 		return MI_FAILURE;
@@ -288,18 +291,6 @@ int main(int argc, char **argv)
 	}
 	if (mlfi_init(c, conf_path, overrides, noverrides) < 0)
 		return 3;
-	/* A store that cannot be opened is an administrator's problem: say so now. */
-	{
-		char err[1024];
-		db *d = NULL;
-
-		if (db_open(conf_str(c, "StorePath"), DB_OPEN_CREATE, &d, err,
-		    sizeof(err)) < 0) {
-			fprintf(stderr, "spamsift-milter: %s\n", err);
-			return 3;
-		}
-		db_close(d);
-	}
 
 	path = unix_path(sock);
 	if (path != NULL)
@@ -326,6 +317,23 @@ int main(int argc, char **argv)
 		return 2;
 	if (drop_privileges(c) < 0)
 		return 2;
+	/*
+	 * A store that cannot be opened is an administrator's problem: say so
+	 * now, as the user that will write it (so a new store is theirs).
+	 */
+	{
+		char err[1024];
+		db *d = NULL;
+
+		if (db_open(conf_str(c, "StorePath"), DB_OPEN_CREATE, &d, err,
+		    sizeof(err)) < 0) {
+			log_err("%s", err);
+			if (foreground)
+				fprintf(stderr, "spamsift-milter: %s\n", err);
+			return 3;
+		}
+		db_close(d);
+	}
 	log_info("starting: socket %s, config %s", sock, conf_path);
 	if (foreground)
 		fprintf(stderr, "spamsift-milter: listening on %s\n", sock);

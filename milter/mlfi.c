@@ -43,6 +43,7 @@
 #include "db/db.h"
 #include "milter/log.h"
 #include "milter/mlfi.h"
+#include "milter/writer.h"
 
 /*
  * The headers spamsift writes. Incoming copies of them are removed, so a
@@ -236,6 +237,7 @@ int mlfi_install(conf *c, char *err, size_t errlen)
 	}
 	s->cf = conf_ref(c);
 	s->refs = 1;
+	writer_set_path(conf_str(c, "StorePath"));
 	pthread_mutex_lock(&snap_lock);
 	old = current;
 	current = s;
@@ -258,9 +260,34 @@ int mlfi_init(conf *c, const char *path, char **overrides, size_t noverrides)
 	return 0;
 }
 
+int mlfi_start(void)
+{
+	snap *s = snap_get();
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = writer_start(conf_str(s->cf, "StorePath"));
+	/* snap_get counted a session; this was not one. */
+	pthread_mutex_lock(&snap_lock);
+	sessions--;
+	pthread_mutex_unlock(&snap_lock);
+	snap_unref(s);
+	if (rc < 0) {
+		log_err("cannot start the writer thread");
+		return -1;
+	}
+	return 0;
+}
+
 void mlfi_shutdown(void)
 {
 	snap *s;
+	size_t lost = writer_stop(10);
+
+	if (lost > 0)
+		log_warning("NOQUEUE: %zu messages were classified but not learned "
+		    "(store busy or unavailable)", lost);
 
 	pthread_mutex_lock(&snap_lock);
 	s = current;
@@ -838,11 +865,17 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		}
 		if (v->prof.opt_out)
 			continue;
-		rc = filter_classify(d, v->user, cn->toks, cn->sender, &v->prof.fp,
-		    time(NULL), &v->res);
-		if (rc < 0) {
-			fail(cn, "classify: %s", db_errmsg(d));
-			break;
+		/* Read only: what must be written goes to the writer thread. */
+		{
+			filter_pending *pd = NULL;
+
+			rc = filter_classify_deferred(d, v->user, cn->toks, cn->sender,
+			    &v->prof.fp, time(NULL), &v->res, &pd);
+			if (rc < 0) {
+				fail(cn, "classify: %s", db_errmsg(d));
+				break;
+			}
+			writer_push(pd, 256 + 8 * tokset_count(cn->toks));
 		}
 		v->classified = 1;
 		if (is_spam(v->res.verdict.cls)) {
@@ -864,9 +897,21 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	/* Reject only when every recipient would. */
 	if (all_reject) {
 		const char *text = conf_str(cf, "RejectText");
+		char xcode[16] = "5.7.1";
 
-		smfi_setreply(ctx, "550", "5.7.1", (char *)(text && *text ? text :
-		    "Message rejected as spam"));
+		if (text == NULL || *text == '\0')
+			text = "Message rejected as spam";
+		/* RejectText may start with its own enhanced status code. */
+		if (text[0] == '5' && text[1] == '.') {
+			size_t n = strspn(text, "0123456789.");
+
+			if (n < sizeof(xcode) && text[n] == ' ') {
+				memcpy(xcode, text, n);
+				xcode[n] = '\0';
+				text += n + 1;
+			}
+		}
+		smfi_setreply(ctx, (char *)"550", xcode, (char *)text);
 		rejecting = nv;
 		ret = SMFIS_REJECT;
 		goto log;

@@ -30,6 +30,12 @@ int mlfi_init(conf *c, const char *path, char **overrides, size_t noverrides);
  */
 int mlfi_install(conf *c, char *err, size_t errlen);
 
+/*
+ * mlfi_start -- start the threads the callbacks rely on (the store writer).
+ * Call after daemonizing and dropping privileges. Returns 0 or -1 (logged).
+ */
+int mlfi_start(void);
+
 /* mlfi_sessions -- connections currently open (for draining at stop). */
 int mlfi_sessions(void);
 

@@ -23,8 +23,6 @@ INTEGRATION_TESTS = \
 	tests/integration/robust-concurrency.sh \
 	tests/integration/robust-reject-text.sh
 TESTS += $(INTEGRATION_TESTS)
-# Known bug (issue 9): the default RejectText's status code is sent twice.
-XFAIL_TESTS = tests/integration/robust-reject-text.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua
 

@@ -176,11 +176,20 @@ it_wait_file() {
 it_milter() {
 	IT_SOCK="$IT_DIR/run/milter.sock"
 	rm -f "$IT_SOCK"
+	ready=$(grep -c 'listening on' "$IT_DIR/milter.log" 2>/dev/null)
 	"$MILTER_BIN" -f -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" \
 		-p "unix:$IT_SOCK" -o SocketMode=0666 "$@" >>"$IT_DIR/milter.log" 2>&1 &
 	IT_MILTER_PID=$!
 	IT_PIDS="$IT_PIDS $IT_MILTER_PID"
 	it_wait_file "$IT_SOCK" || { cat "$IT_DIR/milter.log" >&2; it_fail "milter did not create its socket"; }
+	# Ready once it has checked its store and says it listens.
+	i=0
+	while [ "$(grep -c 'listening on' "$IT_DIR/milter.log")" -le "${ready:-0}" ] && [ $i -lt 200 ]; do
+		kill -0 "$IT_MILTER_PID" 2>/dev/null || break
+		sleep 0.05; i=$((i + 1))
+	done
+	[ "$(grep -c 'listening on' "$IT_DIR/milter.log")" -gt "${ready:-0}" ] ||
+		{ cat "$IT_DIR/milter.log" >&2; it_fail "milter did not start"; }
 }
 
 # it_stop_milter: SIGTERM the milter started by it_milter and wait until it
