@@ -21,7 +21,8 @@ INTEGRATION_TESTS = \
 	tests/integration/robust-security.sh \
 	tests/integration/robust-store-start.sh \
 	tests/integration/robust-concurrency.sh \
-	tests/integration/robust-reject-text.sh
+	tests/integration/robust-reject-text.sh \
+	tests/integration/store-concurrency.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua
