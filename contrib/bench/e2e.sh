@@ -117,12 +117,8 @@ find "$corpus/package/data" -name '*.txt' | LC_ALL=C sort >"$D/all"
 awk 'NR % 2 == 1' "$D/all" >"$D/train"
 awk 'NR % 2 == 0' "$D/all" >"$D/test"
 mkdir -p "$D/train-spam" "$D/train-ham"
-while read -r f; do
-	case $f in
-	*/spam-*/*) ln -s "$f" "$D/train-spam/" ;;
-	*) ln -s "$f" "$D/train-ham/" ;;
-	esac
-done <"$D/train"
+grep '/spam-[^/]*/[^/]*$' "$D/train" | xargs -r -d '\n' ln -s -t "$D/train-spam"
+grep -v '/spam-[^/]*/[^/]*$' "$D/train" | xargs -r -d '\n' ln -s -t "$D/train-ham"
 NTRAIN=$(wc -l <"$D/train")
 NTEST=$(wc -l <"$D/test")
 
@@ -135,14 +131,17 @@ S() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$RUN" "$@"; }
 
 # spamsift's store: @global trained on the training half, kept pristine so
 # every spamsift run starts from the same store (TEFT changes it).
-log "training @global on $NTRAIN corpus messages"
-t0=$(date +%s.%N)
-S train --user @global --spam "$D/train-spam" >"$D/train.log" 2>&1
-S train --user @global --ham "$D/train-ham" >>"$D/train.log" 2>&1
-t1=$(date +%s.%N)
-TRAIN_SECS=$(echo "$t1 - $t0" | bc)
+TRAIN_SECS=0
 mkdir -p "$D/pristine"
-cp "$RUN"/spamsift.db* "$D/pristine/"
+case " $CONFIGS " in *" teft "*|*" notrain "*)
+	log "training @global on $NTRAIN corpus messages"
+	t0=$(date +%s.%N)
+	S train --user @global --spam "$D/train-spam" >"$D/train.log" 2>&1
+	S train --user @global --ham "$D/train-ham" >>"$D/train.log" 2>&1
+	t1=$(date +%s.%N)
+	TRAIN_SECS=$(echo "$t1 - $t0" | bc)
+	cp "$RUN"/spamsift.db* "$D/pristine/" ;;
+esac
 restore_store() { rm -f "$RUN"/spamsift.db*; cp "$D/pristine"/spamsift.db* "$RUN/"; }
 
 # spamd for spamass-milter: local tests only, no DNS, no user configs, on a
@@ -464,9 +463,14 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 	echo "- latency p99 at $SESSIONS sessions: ${p99:--} ms (target ≤ $T_P99 ms): $(verdict le "${p99:--}" "$T_P99")"
 	died=$(awk '($1 == "teft" || $1 == "notrain") && $15 != "-"' "$D/results" | wc -l)
 	runs=$(awk '$1 == "teft" || $1 == "notrain"' "$D/results" | wc -l)
-	echo "- spamsift-milter stayed up in every run: $([ "$died" = 0 ] && echo yes || echo "**NO: it died in $died of $runs runs** (numbers of those runs count only the mail delivered before; see milter-*.log with IT_KEEP=1)")"
+	if [ "$runs" = 0 ]; then up="not measured"
+	elif [ "$died" = 0 ]; then up=yes
+	else up="**NO: it died in $died of $runs runs** (numbers of those runs count only the mail delivered before; see milter-*.log with IT_KEEP=1)"
+	fi
+	echo "- spamsift-milter stayed up in every run: $up"
 	echo "- peak RSS at $HIGH_SESSIONS sessions: $([ -n "$hw" ] && [ "$hw" != - ] && echo "$((hw / 1024)) MiB" || echo -) (target ≤ 64 MiB): $(verdict le "${hw:--}" "$T_RSS")"
-} >"$OUT"
+} | sed "s|$D|\$D|g" >"$OUT"
+echo "(\$D: this run's temp dir, $D; kept with IT_KEEP=1)" >>"$OUT"
 cat "$OUT"
 log "table written to $OUT; raw results: config load sessions count rate delivered accepted failed seconds p50 p99 max n hwm died cpu_ms/msg"
 cat "$D/results" >&2
