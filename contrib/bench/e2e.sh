@@ -105,6 +105,7 @@ E2E_PIDS=""
 # Our own processes besides lib.sh's: stop them first, then lib.sh's cleanup.
 e2e_cleanup() {
 	rc=$?
+	set +e
 	for p in $E2E_PIDS; do kill "$p" 2>/dev/null || true; done
 	for p in $E2E_PIDS; do wait "$p" 2>/dev/null || true; done
 	(exit $rc); it_cleanup
@@ -329,6 +330,10 @@ kv() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 case " $CONFIGS " in *" spamass "*)
 	start_spamd || { log "spamass-milter: $SPAMASS_WHY"; CONFIGS=$(echo " $CONFIGS " | sed 's/ spamass / /'); } ;;
 esac
+
+# From here on lib.sh's helpers run (they are written for `set -u` alone and
+# stop the script themselves with it_fail when something cannot start).
+set +e
 
 # Warm up Postfix and the page cache (not reported).
 log "warm-up"
