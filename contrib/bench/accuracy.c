@@ -33,9 +33,16 @@ static void usage(void)
 	    "usage: accuracy [--mode teft|toe] [--db SPEC] [-o key=value]... LIST\n"
 	    "  keys: algorithm=chi-square|graham|burton|naive pvalue=robinson|graham\n"
 	    "        s=RobinsonS x=RobinsonX mindev=MinDev threshold=SpamThreshold\n"
-	    "        bnr=0|1 tcr=0|1 graham=N burton=N\n");
+	    "        bnr=0|1 tcr=0|1 graham=N burton=N\n"
+	    "        chained=0|1 osb=0|1 (tokenizer word pairs)\n");
 	exit(2);
 }
+
+/*
+ * Tokenizer options (Feature chained / osb), used with classifier/msg.
+ * Word pairs are on as in the shipped spamsift.conf ("Feature chained").
+ */
+static int opt_chained = 1, opt_osb;
 
 static int set_param(filter_params *p, const char *kv)
 {
@@ -77,6 +84,10 @@ static int set_param(filter_params *p, const char *kv)
 		p->bayes.graham_tokens = atoi(v);
 	else if (KEY("burton"))
 		p->bayes.burton_tokens = atoi(v);
+	else if (KEY("chained"))
+		opt_chained = atoi(v);
+	else if (KEY("osb"))
+		opt_osb = atoi(v);
 	else
 		return -1;
 	return 0;
@@ -178,8 +189,15 @@ int main(int argc, char **argv)
 	if (tokset_new(0, 0, &toks) < 0)
 		return 1;
 #ifdef HAVE_MSG
-	if (msg_new(NULL, &m) < 0)
-		return 1;
+	{
+		msg_opts mo;
+
+		msg_opts_default(&mo);
+		mo.chained = opt_chained;
+		mo.osb = opt_osb;
+		if (msg_new(&mo, &m) < 0)
+			return 1;
+	}
 #else
 	fprintf(stderr, "accuracy: WARNING: trivial whitespace tokenizer "
 	    "(classifier/msg not built)\n");
