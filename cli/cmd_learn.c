@@ -24,8 +24,13 @@
 #include "cli/learn.h"
 #include "conf/profile.h"
 
-/* Messages learned per transaction by `train`. */
+/*
+ * `train` commits every TRAIN_BATCH messages or TRAIN_BATCH_MS milliseconds,
+ * whichever comes first: few commits make training fast, short transactions
+ * keep the write lock free for a milter writing to the same store.
+ */
 #define TRAIN_BATCH 200
+#define TRAIN_BATCH_MS 200
 
 /* State shared by the per-message callbacks. */
 typedef struct run {
@@ -46,6 +51,7 @@ typedef struct run {
 	size_t n;               /* messages handled */
 	size_t nretrained;      /* train: by signature */
 	size_t in_batch;        /* train: messages in the open transaction */
+	struct timespec batch_start; /* train: when that transaction began */
 	int rc;                 /* first CLI_* error */
 } run;
 
@@ -163,6 +169,16 @@ static const char train_help[] =
     "standard input (-, the default). A message carrying a spamsift signature\n"
     "is retrained by it (source error) unless --no-signature is given.\n";
 
+/* Milliseconds since the open training transaction began. */
+static long batch_ms(const run *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - r->batch_start.tv_sec) * 1000 +
+	    (now.tv_nsec - r->batch_start.tv_nsec) / 1000000);
+}
+
 static int flush_batch(run *r)
 {
 	int rc = 0;
@@ -205,15 +221,19 @@ static int train_one(void *arg, const char *label, const char *data, size_t len)
 		return 0;
 	}
 	/* Batches of messages share one transaction (filter_train nests in it). */
-	if (r->in_batch == 0 && (rc = db_begin(r->c->store)) < 0)
-		goto store;
+	if (r->in_batch == 0) {
+		if ((rc = db_begin(r->c->store)) < 0)
+			goto store;
+		clock_gettime(CLOCK_MONOTONIC, &r->batch_start);
+	}
 	r->in_batch++;
 	rc = filter_train(r->c->store, r->user, r->toks, r->is_spam, r->source,
 	    &r->prof.fp, now);
 	if (rc < 0)
 		goto store;
 	r->n++;
-	if (r->in_batch >= TRAIN_BATCH && (rc = flush_batch(r)) < 0)
+	if ((r->in_batch >= TRAIN_BATCH || batch_ms(r) >= TRAIN_BATCH_MS) &&
+	    (rc = flush_batch(r)) < 0)
 		goto store;
 	return 0;
 store:

@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -177,6 +181,57 @@ static int write_pidfile(const char *path)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/*
+ * libmilter's listener notices smfi_stop() only when its poll wakes (every
+ * few seconds): a connection to our own socket wakes it at once.
+ */
+static void wake_listener(const char *sock)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	const char *path = unix_path(sock);
+	int fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (path != NULL) {
+		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+
+		if (strlen(path) >= sizeof(un->sun_path))
+			return;
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, path);
+		len = sizeof(*un);
+	} else if (strncmp(sock, "inet:", 5) == 0 || strncmp(sock, "inet6:", 6) == 0) {
+		int six = sock[4] == '6';
+		const char *port = sock + (six ? 6 : 5), *at = strchr(port, '@');
+		char host[256];
+
+		snprintf(host, sizeof(host), "%s", at ? at + 1 : (six ? "::1" : "127.0.0.1"));
+		if (six) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+			in6->sin6_family = AF_INET6;
+			in6->sin6_port = htons((uint16_t)atoi(port));
+			if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+				inet_pton(AF_INET6, "::1", &in6->sin6_addr);
+			len = sizeof(*in6);
+		} else {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+			in->sin_family = AF_INET;
+			in->sin_port = htons((uint16_t)atoi(port));
+			if (inet_pton(AF_INET, host, &in->sin_addr) != 1 ||
+			    in->sin_addr.s_addr == htonl(INADDR_ANY))
+				inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
+			len = sizeof(*in);
+		}
+	}
+	if (len == 0 || (fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0)
+		return;
+	(void)connect(fd, (struct sockaddr *)&ss, len);
+	close(fd);
+}
+
 /* libmilter's loop runs in its own thread; the main thread takes signals. */
 static void *milter_thread(void *arg)
 {
@@ -199,7 +254,8 @@ static void *milter_thread(void *arg)
  * DRAIN_SECONDS for the sessions in flight to finish.
  */
 #define DRAIN_SECONDS 30
-static int serve(const char *conf_path, char **overrides, size_t noverrides)
+static int serve(const char *sock, const char *conf_path, char **overrides,
+    size_t noverrides)
 {
 	sigset_t set;
 	pthread_t t;
@@ -236,6 +292,7 @@ static int serve(const char *conf_path, char **overrides, size_t noverrides)
 	}
 	log_info("stopping: draining %d sessions", mlfi_sessions());
 	smfi_stop();
+	wake_listener(sock);
 	pthread_join(t, NULL);
 	for (int i = 0; i < DRAIN_SECONDS * 10 && mlfi_sessions() > 0; i++)
 		usleep(100000);
@@ -337,7 +394,7 @@ int main(int argc, char **argv)
 	log_info("starting: socket %s, config %s", sock, conf_path);
 	if (foreground)
 		fprintf(stderr, "spamsift-milter: listening on %s\n", sock);
-	rc = serve(conf_path, overrides, noverrides);
+	rc = serve(sock, conf_path, overrides, noverrides);
 	log_info("stopped");
 	mlfi_shutdown();
 	if (path != NULL)

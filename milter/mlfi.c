@@ -56,6 +56,11 @@ static const char *const ours[] = {
 };
 #define NOURS (sizeof(ours) / sizeof(ours[0]))
 
+/* Lock waits: the store's default, and for a quarantine write (below
+ * Postfix's default milter_content_timeout of 300 s). */
+#define DB_WAIT_MS 10000
+#define QUARANTINE_WAIT_MS 60000
+
 /* Recipients per message we track (Postfix's default limit is 1000). */
 #define MAX_RCPTS 1000
 
@@ -781,6 +786,12 @@ static int quarantine_store(conn *cn, db *d, const verdict *v, const char *rcpts
 		return -EIO;
 	}
 	fseek(cn->copy, 0, SEEK_END);
+	/*
+	 * The copy must be durable before the reply, and Postfix waits up to
+	 * milter_content_timeout for it: wait for the write lock longer than
+	 * the default (a trainer or another quarantine may hold it).
+	 */
+	db_busy_timeout(d, QUARANTINE_WAIT_MS);
 	rc = db_user(d, v->user, 1, &uid);
 	if (rc == 0) {
 		q.uid = uid;
@@ -795,6 +806,7 @@ static int quarantine_store(conn *cn, db *d, const verdict *v, const char *rcpts
 		rc = db_quar_put(d, &q, &id);
 	}
 	free(data);
+	db_busy_timeout(d, DB_WAIT_MS);
 	return rc;
 }
 
