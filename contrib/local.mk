@@ -8,3 +8,7 @@ noinst_PROGRAMS += contrib/bench/nullmilter
 contrib_bench_nullmilter_SOURCES = contrib/bench/nullmilter.c
 contrib_bench_nullmilter_LDADD = $(MILTER_LIBS) -lpthread
 EXTRA_DIST += contrib/bench/e2e.sh contrib/bench/send_corpus.py
+
+# Accuracy benchmark (TREC online protocol vs bogofilter and spamprobe); the
+# script compiles its driver against the built libspamsift.a.
+EXTRA_DIST += contrib/bench/accuracy.sh contrib/bench/accuracy.c

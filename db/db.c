@@ -400,7 +400,7 @@ int db_sig_update(db *d, int64_t uid, const char *id, int cls, int learned)
 	    (cls == DB_CLASS_SPAM || cls == DB_CLASS_INNOCENT),
 	    "update signature");
 	CHECK_WRITE(d, "update signature");
-	return d->ops->sig_update(d, uid, id, cls, learned ? 1 : 0);
+	return d->ops->sig_update(d, uid, id, cls, learned);
 }
 
 void db_sig_free(db_sig *sig)

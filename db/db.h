@@ -66,7 +66,7 @@ typedef struct db_sig {
 	char id[33];            /* signature id: 32 lowercase hex digits */
 	int64_t uid;            /* user the message was classified for */
 	int cls;                /* DB_CLASS_SPAM or DB_CLASS_INNOCENT, as classified */
-	int learned;            /* non-zero if tokens were learned as cls */
+	int learned;            /* times the tokens were learned as cls (0: not) */
 	time_t created;         /* when the message was classified */
 	uint64_t *hashes;       /* the message's token hashes */
 	size_t nhashes;         /* number of hashes */

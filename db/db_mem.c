@@ -582,7 +582,7 @@ static int m_sig_put(db *d, const db_sig *sig)
 	if (!r && !(r = row_add(m, T_SIG, sig->uid)))
 		return nomem(d, "store signature");
 	r->i[0] = sig->cls;
-	r->i[1] = sig->learned ? 1 : 0;
+	r->i[1] = sig->learned;
 	r->i[2] = (int64_t)sig->created;
 	if (row_setstr(r, 0, sig->id, strlen(sig->id)) < 0 ||
 	    row_setstr(r, 1, (const char *)sig->hashes,

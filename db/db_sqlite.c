@@ -1086,7 +1086,7 @@ static int s_sig_put(db *d, const db_sig *sig)
 		sqlite3_bind_int64(st, 1, sig->uid);
 		bind_text(st, 2, sig->id);
 		sqlite3_bind_int(st, 3, sig->cls);
-		sqlite3_bind_int(st, 4, sig->learned ? 1 : 0);
+		sqlite3_bind_int(st, 4, sig->learned);
 		sqlite3_bind_int64(st, 5, (int64_t)sig->created);
 		sqlite3_bind_blob(st, 6, blob, (int)len, SQLITE_STATIC);
 		rc = run(s, st, "store signature");
