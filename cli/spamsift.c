@@ -94,8 +94,8 @@ db *cli_store(cli *c, int create)
 		fprintf(stderr, "spamsift: StorePath: no store configured\n");
 		return NULL;
 	}
-	rc = db_open(path, create ? DB_OPEN_CREATE : 0, &c->store, err,
-	    sizeof(err));
+	rc = db_open(path, (create ? DB_OPEN_CREATE : 0) | DB_OPEN_BULK,
+	    &c->store, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "spamsift: %s\n", err);
 		c->store = NULL;

@@ -26,6 +26,161 @@ static const db_ops *const backends[] = {
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
 
+/*
+ * ---- token increments combined inside a transaction ----
+ *
+ * Training many messages in one transaction adds +1 to the same tokens
+ * again and again. Positive deltas commute, so inside a transaction they are
+ * summed here per (user, token) and handed to the backend once, grouped by
+ * delta, when something needs them: before any token read, before a
+ * negative update (clamping at 0 must see the real count), and at commit.
+ * Rollback drops them. Measured on the SpamAssassin corpus this cuts the
+ * backend's upserts by the share of repeated tokens (most of them).
+ */
+
+/* Entries combined before a flush is forced (memory bound, ~32 B each). */
+#define TOKBUF_MAX 262144
+
+typedef struct tokent {
+	int64_t uid;            /* owner */
+	uint64_t hash;          /* token */
+	int64_t spam;           /* summed spam delta */
+	int64_t innocent;       /* summed innocent delta */
+	int day;                /* latest last-hit day */
+	int used;               /* slot in use */
+} tokent;
+
+struct db_tokbuf {
+	tokent *slots;          /* open addressing, power-of-two size */
+	size_t cap;             /* number of slots */
+	size_t n;               /* entries in use */
+};
+
+static void tokbuf_drop(db *d)
+{
+	if (d->tokbuf == NULL)
+		return;
+	free(d->tokbuf->slots);
+	free(d->tokbuf);
+	d->tokbuf = NULL;
+}
+
+static size_t tokent_slot(const struct db_tokbuf *b, int64_t uid, uint64_t h)
+{
+	uint64_t x = h ^ ((uint64_t)uid * 0x9E3779B97F4A7C15ULL);
+	size_t i;
+
+	x ^= x >> 31;
+	for (i = (size_t)x & (b->cap - 1); b->slots[i].used &&
+	    (b->slots[i].uid != uid || b->slots[i].hash != h);
+	    i = (i + 1) & (b->cap - 1))
+		;
+	return i;
+}
+
+static int tokbuf_grow(struct db_tokbuf *b)
+{
+	size_t ncap = b->cap ? b->cap * 2 : 4096;
+	tokent *old = b->slots, *ns = calloc(ncap, sizeof(*ns));
+	size_t ocap = b->cap;
+
+	if (ns == NULL)
+		return -ENOMEM;
+	b->slots = ns;
+	b->cap = ncap;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].used)
+			b->slots[tokent_slot(b, old[i].uid, old[i].hash)] = old[i];
+	free(old);
+	return 0;
+}
+
+static int cmp_tokent(const void *a, const void *b)
+{
+	const tokent *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	if (x->spam != y->spam)
+		return x->spam < y->spam ? -1 : 1;
+	if (x->innocent != y->innocent)
+		return x->innocent < y->innocent ? -1 : 1;
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+/* Hand the combined increments to the backend, one call per delta group. */
+static int tokbuf_flush(db *d)
+{
+	struct db_tokbuf *b = d->tokbuf;
+	uint64_t *hashes;
+	size_t k = 0, start;
+	int rc = 0;
+
+	if (b == NULL || b->n == 0)
+		return 0;
+	/* Compact the used slots to the front, then group them. */
+	for (size_t i = 0; i < b->cap; i++)
+		if (b->slots[i].used)
+			b->slots[k++] = b->slots[i];
+	qsort(b->slots, k, sizeof(*b->slots), cmp_tokent);
+	hashes = malloc(k * sizeof(*hashes));
+	if (hashes == NULL) {
+		tokbuf_drop(d);
+		return db_seterr(d, -ENOMEM, "update tokens: out of memory");
+	}
+	for (start = 0; start < k && rc == 0;) {
+		const tokent *g = &b->slots[start];
+		size_t end = start, n = 0;
+
+		while (end < k && b->slots[end].uid == g->uid &&
+		    b->slots[end].spam == g->spam &&
+		    b->slots[end].innocent == g->innocent &&
+		    b->slots[end].day == g->day)
+			hashes[n++] = b->slots[end++].hash;
+		/* Deltas above INT_MAX cannot happen below TOKBUF_MAX messages. */
+		rc = d->ops->tokens_update(d, g->uid, hashes, n, (int)g->spam,
+		    (int)g->innocent, g->day);
+		start = end;
+	}
+	free(hashes);
+	tokbuf_drop(d);
+	return rc;
+}
+
+/* Add positive deltas for hashes[0..n) to the buffer. */
+static int tokbuf_add(db *d, int64_t uid, const uint64_t *hashes, size_t n,
+    int spam_delta, int innocent_delta, int day)
+{
+	struct db_tokbuf *b = d->tokbuf;
+
+	if (b == NULL) {
+		b = d->tokbuf = calloc(1, sizeof(*b));
+		if (b == NULL)
+			return db_seterr(d, -ENOMEM, "update tokens: out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		tokent *e;
+
+		if ((b->n + 1) * 2 > b->cap && tokbuf_grow(b) < 0)
+			return db_seterr(d, -ENOMEM, "update tokens: out of memory");
+		e = &b->slots[tokent_slot(b, uid, hashes[i])];
+		if (!e->used) {
+			e->used = 1;
+			e->uid = uid;
+			e->hash = hashes[i];
+			e->day = day;
+			b->n++;
+		}
+		e->spam += spam_delta;
+		e->innocent += innocent_delta;
+		if (day > e->day)
+			e->day = day;
+	}
+	return b->n >= TOKBUF_MAX ? tokbuf_flush(d) : 0;
+}
+
 /* ---- helpers shared with the backends ---- */
 
 int db_base_init(db *d, const db_ops *ops, const char *name, int flags)
@@ -33,6 +188,7 @@ int db_base_init(db *d, const db_ops *ops, const char *name, int flags)
 	d->ops = ops;
 	d->flags = flags;
 	d->in_txn = 0;
+	d->tokbuf = NULL;
 	d->errmsg[0] = '\0';
 	d->name = strdup(name);
 	return d->name ? 0 : -ENOMEM;
@@ -200,7 +356,7 @@ int db_open(const char *spec, int flags, db **out, char *err, size_t errlen)
 		*out = NULL;
 	if (errlen)
 		err[0] = '\0';
-	if (!spec || !out || (flags & ~(DB_OPEN_CREATE | DB_OPEN_READONLY))) {
+	if (!spec || !out || (flags & ~(DB_OPEN_CREATE | DB_OPEN_READONLY | DB_OPEN_BULK))) {
 		if (errlen)
 			snprintf(err, errlen, "%s: invalid arguments to db_open",
 			    spec ? spec : "(null)");
@@ -243,6 +399,7 @@ void db_close(db *d)
 {
 	if (!d)
 		return;
+	tokbuf_drop(d);
 	d->ops->close(d);
 }
 
@@ -285,21 +442,33 @@ int db_user_iter(db *d, int (*fn)(void *arg, int64_t uid, const char *name),
 
 int db_tokens_get(db *d, int64_t uid, db_token *toks, size_t n)
 {
+	int rc;
+
 	CHECK_HANDLE(d);
 	CHECK_ARG(d, uid > 0 && (toks || n == 0), "read tokens");
 	if (n == 0)
 		return 0;
+	if ((rc = tokbuf_flush(d)) < 0)
+		return rc;
 	return d->ops->tokens_get(d, uid, toks, n);
 }
 
 int db_tokens_update(db *d, int64_t uid, const uint64_t *hashes, size_t n,
     int spam_delta, int innocent_delta, int day)
 {
+	int rc;
+
 	CHECK_HANDLE(d);
 	CHECK_ARG(d, uid > 0 && (hashes || n == 0), "update tokens");
 	CHECK_WRITE(d, "update tokens");
 	if (n == 0)
 		return 0;
+	if (d->in_txn && spam_delta >= 0 && innocent_delta >= 0)
+		return tokbuf_add(d, uid, hashes, n, spam_delta, innocent_delta,
+		    day);
+	/* A decrement clamps at 0: it must see the combined increments. */
+	if ((rc = tokbuf_flush(d)) < 0)
+		return rc;
 	return d->ops->tokens_update(d, uid, hashes, n, spam_delta,
 	    innocent_delta, day);
 }
@@ -342,11 +511,23 @@ int db_begin(db *d)
 
 int db_commit(db *d)
 {
+	int rc;
+
 	CHECK_HANDLE(d);
 	if (!d->in_txn)
 		return db_seterr(d, -EINVAL, "commit: no transaction is open");
-	if (--d->in_txn > 0)
+	if (d->in_txn > 1) {
+		d->in_txn--;
 		return 0;
+	}
+	/* Flush while the backend still sees its transaction open. */
+	if (!d->txn_failed && (rc = tokbuf_flush(d)) < 0) {
+		d->in_txn = 0;
+		d->ops->rollback(d);
+		return rc;
+	}
+	tokbuf_drop(d);
+	d->in_txn = 0;
 	if (d->txn_failed) {
 		d->ops->rollback(d);
 		return db_seterr(d, -ECANCELED, "commit: an inner transaction "
@@ -365,6 +546,7 @@ int db_rollback(db *d)
 		d->txn_failed = 1;
 		return 0;
 	}
+	tokbuf_drop(d);
 	return d->ops->rollback(d);
 }
 
@@ -515,8 +697,12 @@ int db_pref_unset(db *d, int64_t uid, const char *key, int *found)
 int db_tokens_iter(db *d, int64_t uid,
     int (*fn)(void *arg, const db_token *t), void *arg)
 {
+	int rc;
+
 	CHECK_HANDLE(d);
 	CHECK_ARG(d, uid > 0 && fn, "list tokens");
+	if ((rc = tokbuf_flush(d)) < 0)
+		return rc;
 	return d->ops->tokens_iter(d, uid, fn, arg);
 }
 
@@ -595,6 +781,7 @@ int db_quar_expire(db *d, time_t before, int64_t *n)
 int db_purge(db *d, int day, int64_t max_hits, int64_t *n)
 {
 	int64_t dummy;
+	int rc;
 
 	CHECK_HANDLE(d);
 	if (!n)
@@ -602,6 +789,8 @@ int db_purge(db *d, int day, int64_t max_hits, int64_t *n)
 	*n = 0;
 	CHECK_ARG(d, max_hits >= 0, "purge tokens");
 	CHECK_WRITE(d, "purge tokens");
+	if ((rc = tokbuf_flush(d)) < 0)
+		return rc;
 	return d->ops->purge(d, day, max_hits, n);
 }
 
@@ -624,6 +813,8 @@ int db_check(db *d, int *ok, char **report)
 	*ok = 0;
 	if (report)
 		*report = NULL;
+	if ((rc = tokbuf_flush(d)) < 0)
+		return rc;
 	rc = d->ops->check(d, ok, report);
 	if (rc < 0 && report) {
 		free(*report);

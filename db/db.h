@@ -40,6 +40,9 @@ typedef struct db db;
 /* Flags for db_open. */
 #define DB_OPEN_CREATE   0x01  /* create the store if it does not exist */
 #define DB_OPEN_READONLY 0x02  /* never write */
+#define DB_OPEN_BULK     0x04  /* a large page cache, for one process that
+                                  reads or writes many messages (training,
+                                  batch classification); ~64 MiB */
 
 /* One token's statistics in one user's model. */
 typedef struct db_token {

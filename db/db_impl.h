@@ -85,6 +85,7 @@ struct db {
 	int flags;              /* DB_OPEN_* given to db_open */
 	int in_txn;             /* db_begin nesting depth (0: no transaction) */
 	int txn_failed;         /* an inner level rolled back: undo at the end */
+	struct db_tokbuf *tokbuf; /* token increments combined in a transaction (db.c) */
 	char errmsg[DB_ERRMSG_SIZE]; /* last error text, "" if none */
 };
 

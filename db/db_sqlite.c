@@ -640,6 +640,15 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	}
 	if ((rc = schema(s, flags)) < 0)
 		goto fail;
+	/*
+	 * Bulk work touches more pages than the default cache (2 MiB) holds:
+	 * training the corpus then spilled pages to the WAL and re-read them,
+	 * millions of pwrite/pread calls. 64 MiB keeps a model of a few hundred
+	 * thousand tokens in memory. Not for the milter's per-thread handles.
+	 */
+	if ((flags & DB_OPEN_BULK) &&
+	    (rc = exec(s, "PRAGMA cache_size = -65536", "set cache size")) < 0)
+		goto fail;
 	*out = &s->base;
 	return 0;
 fail:

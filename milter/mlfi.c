@@ -806,7 +806,6 @@ static int quarantine_store(conn *cn, db *d, const verdict *v, const char *rcpts
 		rc = db_quar_put(d, &q, &id);
 	}
 	free(data);
-	db_busy_timeout(d, DB_WAIT_MS);
 	return rc;
 }
 
@@ -959,8 +958,12 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				    "%s%.*s", rl ? "," : "", (int)al, a);
 			}
 			rc = quarantine_store(cn, d, v, rcpts);
+			if (rc < 0)
+				fail(cn, "quarantine: %s", *db_errmsg(d) ? db_errmsg(d) :
+				    strerror(-rc));
+			/* Back to the normal lock wait (after reading the error). */
+			db_busy_timeout(d, DB_WAIT_MS);
 			if (rc < 0) {
-				fail(cn, "quarantine: %s", d ? db_errmsg(d) : strerror(-rc));
 				ret = on_fail(ctx, cn);
 				goto done;
 			}

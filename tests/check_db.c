@@ -304,6 +304,35 @@ START_TEST(test_totals)
 }
 END_TEST
 
+/* Increments inside a transaction are combined; reads still see them. */
+START_TEST(test_txn_combined_increments)
+{
+	uint64_t h[2] = { 77, 78 };
+	db_token t[2] = { { .hash = 77 }, { .hash = 78 } };
+
+	ck_assert_int_eq(db_begin(d), 0);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(db_tokens_update(d, alice, h, 2, 1, i % 2, 1), 0);
+	ck_assert_int_eq(db_tokens_get(d, alice, t, 2), 0);
+	ck_assert_int_eq(t[0].spam_hits, 50);
+	ck_assert_int_eq(t[1].innocent_hits, 25);
+	/* a decrement sees the real count, clamped at 0 */
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 1, -60, 0, 1), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 2, 1, 0, 1), 0);
+	ck_assert_int_eq(db_commit(d), 0);
+	ck_assert_int_eq(db_tokens_get(d, alice, t, 2), 0);
+	ck_assert_int_eq(t[0].spam_hits, 1);
+	ck_assert_int_eq(t[1].spam_hits, 51);
+	/* rolled back: none of it */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 2, 5, 5, 2), 0);
+	ck_assert_int_eq(db_rollback(d), 0);
+	ck_assert_int_eq(db_tokens_get(d, alice, t, 2), 0);
+	ck_assert_int_eq(t[0].spam_hits, 1);
+	ck_assert_int_eq(t[0].innocent_hits, 25);
+}
+END_TEST
+
 /* ---- token iteration (export) ---- */
 
 static int collect_tok(void *arg, const db_token *t)
@@ -898,6 +927,7 @@ static void add_contract(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_txn_commit_and_rollback);
 	tcase_add_test(tc, test_txn_nested);
 	tcase_add_test(tc, test_tokens_iter);
+	tcase_add_test(tc, test_txn_combined_increments);
 	tcase_add_test(tc, test_sig);
 	tcase_add_test(tc, test_sig_expire);
 	tcase_add_test(tc, test_list_match);

@@ -238,9 +238,20 @@ START_TEST(test_disk_full)
 	t.hash = h[0];
 	ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), 0);
 	ck_assert_int_eq(t.spam_hits, 0);
-	/* inside a transaction: the failure is reported; rollback works */
+	/*
+	 * Inside a transaction increments are combined until the commit (or a
+	 * read): the failure is reported there, and nothing is kept.
+	 */
 	ck_assert_int_eq(db_begin(d), 0);
-	ck_assert_int_eq(db_tokens_update(d, uid, h, 2000, 1, 0, 3), -ENOSPC);
+	ck_assert_int_eq(db_tokens_update(d, uid, h, 2000, 1, 0, 3), 0);
+	ck_assert_int_eq(db_commit(d), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), "update tokens"));
+	ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), 0);
+	ck_assert_int_eq(t.spam_hits, 0);
+	/* a read inside the transaction reports it too */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, uid, h, 2000, 1, 0, 3), 0);
+	ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), -ENOSPC);
 	ck_assert_int_eq(db_rollback(d), 0);
 	ck_assert_int_eq(db_sqlite_exec(d, "PRAGMA max_page_count = 1000000"), 0);
 	ck_assert_int_eq(db_tokens_update(d, uid, h, 2000, 1, 0, 3), 0);
