@@ -6,7 +6,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 rc=0
-for b in tokenize accuracy; do
+for b in tokenize accuracy store; do
 	if [ -x "$here/$b.sh" ]; then
 		echo "## $b"
 		"$here/$b.sh" || { echo "run.sh: $b.sh failed" >&2; rc=1; }
