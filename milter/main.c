@@ -305,9 +305,9 @@ int main(int argc, char **argv)
 	const char *sock_opt = NULL;
 	char **overrides;
 	size_t noverrides = 0;
-	int foreground = 0, test_only = 0, ch, rc;
-	const char *sock, *path, *pidfile;
-	conf *c;
+	int foreground = 0, test_only = 0, ch, rc = 2, inited = 0;
+	const char *sock, *path = NULL, *pidfile = NULL;
+	conf *c = NULL;
 
 	overrides = calloc((size_t)argc, sizeof(*overrides));
 	if (overrides == NULL)
@@ -319,35 +319,39 @@ int main(int argc, char **argv)
 		case 'o': overrides[noverrides++] = optarg; break;
 		case 'f': foreground = 1; break;
 		case 't': test_only = 1; break;
-		case 'V': printf("spamsift-milter %s\n", PACKAGE_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 1;
+		case 'V': printf("spamsift-milter %s\n", PACKAGE_VERSION); rc = 0; goto out;
+		case 'h': usage(stdout); rc = 0; goto out;
+		default: usage(stderr); rc = 1; goto out;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	c = load_conf(conf_path, overrides, noverrides);
 	if (c == NULL)
-		return 2;
+		goto out;
 	if (test_only) {
 		printf("spamsift-milter: %s: configuration ok\n", conf_path);
-		conf_unref(c);
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	sock = sock_opt ? sock_opt : conf_str(c, "Socket");
 	if (sock == NULL || *sock == '\0') {
 		fprintf(stderr, "spamsift-milter: no Socket configured and no -p given\n");
-		return 2;
+		goto out;
 	}
 	if (log_open("spamsift-milter", conf_str(c, "SyslogFacility") ?
 	    conf_str(c, "SyslogFacility") : "mail", foreground) < 0) {
 		fprintf(stderr, "spamsift-milter: SyslogFacility: unknown facility\n");
-		return 2;
+		goto out;
 	}
-	if (mlfi_init(c, conf_path, overrides, noverrides) < 0)
-		return 3;
+	if (mlfi_init(c, conf_path, overrides, noverrides) < 0) {
+		rc = 3;
+		goto out;
+	}
+	inited = 1;
 
 	path = unix_path(sock);
 	if (path != NULL)
@@ -355,25 +359,25 @@ int main(int argc, char **argv)
 	if (smfi_setconn((char *)sock) == MI_FAILURE ||
 	    smfi_register(mlfi_desc) == MI_FAILURE) {
 		fprintf(stderr, "spamsift-milter: cannot use socket %s\n", sock);
-		return 2;
+		goto out;
 	}
 	/* The listen backlog follows Postfix's default concurrency. */
 	smfi_setbacklog(128);
 	if (smfi_opensocket(1) == MI_FAILURE) {
 		fprintf(stderr, "spamsift-milter: cannot open socket %s\n", sock);
-		return 2;
+		goto out;
 	}
 	if (path != NULL && socket_perms(c, path) < 0)
-		return 2;
+		goto out;
 	if (!foreground && daemon(0, 0) < 0) {
 		fprintf(stderr, "spamsift-milter: daemon: %s\n", strerror(errno));
-		return 2;
+		goto out;
 	}
 	pidfile = conf_str(c, "PidFile");
 	if (write_pidfile(pidfile) < 0)
-		return 2;
+		goto out;
 	if (drop_privileges(c) < 0)
-		return 2;
+		goto out;
 	/*
 	 * A store that cannot be opened is an administrator's problem: say so
 	 * now, as the user that will write it (so a new store is theirs).
@@ -387,16 +391,19 @@ int main(int argc, char **argv)
 			log_err("%s", err);
 			if (foreground)
 				fprintf(stderr, "spamsift-milter: %s\n", err);
-			return 3;
+			rc = 3;
+			goto out;
 		}
 		db_close(d);
 	}
 	log_info("starting: socket %s, config %s", sock, conf_path);
 	if (foreground)
 		fprintf(stderr, "spamsift-milter: listening on %s\n", sock);
-	rc = serve(sock, conf_path, overrides, noverrides);
+	rc = serve(sock, conf_path, overrides, noverrides) == MI_SUCCESS ? 0 : 3;
 	log_info("stopped");
-	mlfi_shutdown();
+out:
+	if (inited)
+		mlfi_shutdown();
 	if (path != NULL)
 		unlink(path);
 	if (pidfile != NULL && *pidfile)
@@ -404,5 +411,5 @@ int main(int argc, char **argv)
 	conf_unref(c);
 	free(overrides);
 	log_close();
-	return rc == MI_SUCCESS ? 0 : 3;
+	return rc;
 }
