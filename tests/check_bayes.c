@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "classifier/bayes.h"
+#include "tests/testutil.h"
 
 static bayes_params P;
 
@@ -343,12 +344,5 @@ static Suite *bayes_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(bayes_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run(bayes_suite());
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "tests/testutil.h"
 
 static char dir[64];
 static char spec[128];
@@ -62,10 +63,7 @@ static void teardown(void)
 	db_close(d);
 	d = NULL;
 	if (dir[0]) {
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		ck_assert_int_eq(system(cmd), 0);
+		ck_assert_int_eq(test_rmtree(dir), 0);
 	}
 }
 

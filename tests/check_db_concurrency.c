@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "tests/testutil.h"
 
 #define MESSAGES 1000           /* messages the writer trains */
 #define PER_TXN 10              /* messages per write transaction */
@@ -50,10 +51,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(test_rmtree(dir), 0);
 }
 
 /* Result counters of one side; failures are counted, not asserted, so a

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "tests/testutil.h"
 
 #define SPECIAL 0xC0FFEEULL     /* the token present in every message */
 #define PER_MSG 300             /* other tokens per message */
@@ -37,10 +38,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(test_rmtree(dir), 0);
 }
 
 /*

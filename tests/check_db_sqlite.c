@@ -16,6 +16,7 @@
 
 #include "db/db.h"
 #include "db/db_impl.h"
+#include "tests/testutil.h"
 
 static char dir[64];
 static char path[128];
@@ -31,10 +32,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(test_rmtree(dir), 0);
 }
 
 static db *open_ok(int flags)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "classifier/dec.h"
+#include "tests/testutil.h"
 
 static unsigned char *out;
 
@@ -111,12 +112,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(suite());
 }

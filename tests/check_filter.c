@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "classifier/filter.h"
+#include "tests/testutil.h"
 
 #define T0 ((time_t)1700000000)
 
@@ -786,12 +787,5 @@ static Suite *filter_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(filter_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run(filter_suite());
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "classifier/tok.h"
+#include "tests/testutil.h"
 
 static tokset *set;
 
@@ -104,12 +105,5 @@ static Suite *tok_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(tok_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run(tok_suite());
 }

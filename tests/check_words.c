@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "classifier/words.h"
+#include "tests/testutil.h"
 
 static tokset *set;
 static words *w;
@@ -130,12 +131,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(suite());
 }

@@ -1,7 +1,12 @@
 # tests/: one Check suite per module, plus integration tests that run a real
 # Postfix on 127.0.0.1 against the real daemon.
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -DTEST_DATA_DIR='"$(abs_top_srcdir)/tests/data"'
-TEST_LIBS = $(CORE_LIBS) $(CHECK_LIBS)
+TEST_LIBS = libtestutil.a $(CORE_LIBS) $(CHECK_LIBS)
+
+# Helpers shared by the Check suites (temp dirs, the runner).
+check_LIBRARIES = libtestutil.a
+libtestutil_a_SOURCES = tests/testutil.c tests/testutil.h
+libtestutil_a_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 
 TESTS_ENVIRONMENT = \
 	top_srcdir='$(abs_top_srcdir)'; top_builddir='$(abs_top_builddir)'; \
