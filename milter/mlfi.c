@@ -99,6 +99,8 @@ typedef struct tls {
 typedef struct rcpt {
 	char *addr;             /* envelope address as given (with <>) */
 	char *user;             /* spamsift user it maps to */
+	int has_prof;           /* prof was read for this message */
+	profile prof;           /* the user's settings (read once per message) */
 } rcpt;
 
 /* Per-connection state (message fields reset per message). */
@@ -522,6 +524,7 @@ static sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	cn->rcpts = r;
 	r[cn->nrcpts].addr = strdup(argv[0]);
 	r[cn->nrcpts].user = strdup(user);
+	r[cn->nrcpts].has_prof = 0;
 	if (r[cn->nrcpts].addr == NULL || r[cn->nrcpts].user == NULL) {
 		free(r[cn->nrcpts].addr);
 		free(r[cn->nrcpts].user);
@@ -565,15 +568,17 @@ static void plan_copy(conn *cn)
 		db *d = thread_store(cf, why, sizeof(why));
 		int need = 0;
 
-		for (size_t i = 0; i < cn->nrcpts && !need; i++) {
-			profile p;
+		/* Read each recipient's settings once; EOM uses them too. */
+		for (size_t i = 0; i < cn->nrcpts && d != NULL; i++) {
+			rcpt *r = &cn->rcpts[i];
 			int64_t uid = 0;
 
-			if (d != NULL)
-				db_user(d, cn->rcpts[i].user, 0, &uid);
-			if (profile_user(cf, d, uid, &p) == 0 &&
-			    ((p.spam_action == PROFILE_QUARANTINE && !hold) ||
-			    p.sig_location == PROFILE_SIG_MESSAGE))
+			if (db_user(d, r->user, 0, &uid) == 0 &&
+			    profile_user(cf, d, uid, &r->prof) == 0)
+				r->has_prof = 1;
+			if (r->has_prof &&
+			    ((r->prof.spam_action == PROFILE_QUARANTINE && !hold) ||
+			    r->prof.sig_location == PROFILE_SIG_MESSAGE))
 				need = 1;
 		}
 		if (!need)
@@ -867,8 +872,10 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		v = &vs[nv++];
 		v->user = cn->rcpts[i].user;
 		v->action = -1;
-		rc = db_user(d, v->user, 0, &uid);
-		if (rc == 0)
+		rc = cn->rcpts[i].has_prof ? 0 : db_user(d, v->user, 0, &uid);
+		if (cn->rcpts[i].has_prof)
+			v->prof = cn->rcpts[i].prof;
+		else if (rc == 0)
 			rc = profile_user(cf, d, uid, &v->prof);
 		if (rc < 0) {
 			fail(cn, "store: %s", db_errmsg(d));
