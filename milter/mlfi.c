@@ -56,10 +56,13 @@ static const char *const ours[] = {
 };
 #define NOURS (sizeof(ours) / sizeof(ours[0]))
 
-/* Lock waits: the store's default, and for a quarantine write (below
- * Postfix's default milter_content_timeout of 300 s). */
-#define DB_WAIT_MS 10000
-#define QUARANTINE_WAIT_MS 60000
+/*
+ * How long a quarantine copy may wait for the writer thread's commit to
+ * begin: well below Postfix's milter_content_timeout (300 s by default), so
+ * the milter answers per OnFail, with its reason logged, before Postfix gives
+ * up on it.
+ */
+#define QUARANTINE_WAIT_MS 20000
 
 /* Recipients per message we track (Postfix's default limit is 1000). */
 #define MAX_RCPTS 1000
@@ -770,46 +773,44 @@ static sfsistat on_fail(SMFICTX *ctx, conn *cn)
 	return SMFIS_TEMPFAIL;
 }
 
-/* Store the message in uid's quarantine; 0 or -errno. */
-static int quarantine_store(conn *cn, db *d, const verdict *v, const char *rcpts)
+/* Store the message in v's user's quarantine; 0, or -errno with why. */
+static int quarantine_store(conn *cn, const verdict *v, const char *rcpts,
+    char *why, size_t whylen)
 {
 	db_quar q = { 0 };
 	char *data;
-	int64_t uid = 0, id = 0;
+	int64_t id = 0;
 	int rc;
 
+	snprintf(why, whylen, "quarantine copy: %s", strerror(EIO));
 	if (cn->copy == NULL)
 		return -EIO;
-	if (fflush(cn->copy) != 0)
-		return -errno;
+	if (fflush(cn->copy) != 0) {
+		rc = -errno;
+		snprintf(why, whylen, "quarantine copy: %s", strerror(-rc));
+		return rc;
+	}
 	data = malloc(cn->copy_len ? cn->copy_len : 1);
-	if (data == NULL)
+	if (data == NULL) {
+		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
+	}
 	rewind(cn->copy);
 	if (fread(data, 1, cn->copy_len, cn->copy) != cn->copy_len) {
 		free(data);
 		return -EIO;
 	}
 	fseek(cn->copy, 0, SEEK_END);
-	/*
-	 * The copy must be durable before the reply, and Postfix waits up to
-	 * milter_content_timeout for it: wait for the write lock longer than
-	 * the default (a trainer or another quarantine may hold it).
-	 */
-	db_busy_timeout(d, QUARANTINE_WAIT_MS);
-	rc = db_user(d, v->user, 1, &uid);
-	if (rc == 0) {
-		q.uid = uid;
-		q.sender = cn->sender;
-		q.recipients = rcpts;
-		q.subject = msg_subject(cn->parser);
-		q.signature = v->res.sig_id;
-		q.probability = v->res.verdict.probability;
-		q.when = time(NULL);
-		q.data = data;
-		q.len = cn->copy_len;
-		rc = db_quar_put(d, &q, &id);
-	}
+	q.sender = cn->sender;
+	q.recipients = rcpts;
+	q.subject = msg_subject(cn->parser);
+	q.signature = v->res.sig_id;
+	q.probability = v->res.verdict.probability;
+	q.when = time(NULL);
+	q.data = data;
+	q.len = cn->copy_len;
+	/* Durable before the reply: the writer thread's commit, waited for. */
+	rc = writer_quarantine(v->user, &q, QUARANTINE_WAIT_MS, &id, why, whylen);
 	free(data);
 	return rc;
 }
@@ -964,13 +965,9 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				rl += (size_t)snprintf(rcpts + rl, sizeof(rcpts) - rl,
 				    "%s%.*s", rl ? "," : "", (int)al, a);
 			}
-			rc = quarantine_store(cn, d, v, rcpts);
-			if (rc < 0)
-				fail(cn, "quarantine: %s", *db_errmsg(d) ? db_errmsg(d) :
-				    strerror(-rc));
-			/* Back to the normal lock wait (after reading the error). */
-			db_busy_timeout(d, DB_WAIT_MS);
+			rc = quarantine_store(cn, v, rcpts, why, sizeof(why));
 			if (rc < 0) {
+				fail(cn, "quarantine: %s", why);
 				ret = on_fail(ctx, cn);
 				goto done;
 			}

@@ -1,5 +1,13 @@
 /*
- * writer -- batched, deferred store writes for the milter (see writer.h).
+ * writer -- batched store writes for the milter (see writer.h).
+ *
+ * One queue holds two kinds of work: learning (a filter_pending, fire and
+ * forget) and quarantine copies (a request on the waiting thread's stack).
+ * The thread takes everything queued, commits it in one transaction, and
+ * wakes the threads whose quarantine copies it stored. A request's state
+ * says who may touch it: QUEUED (its thread may withdraw it), BUSY (a
+ * commit is running: only the writer touches it) and DONE (its thread reads
+ * the result). Everything shared is under `lock`.
  */
 #include "config.h"
 
@@ -16,27 +24,53 @@
 
 /* Gather work for this long before a commit, so one transaction serves many. */
 #define BATCH_WAIT_MS 5
-/* A locked store is retried after this long. */
-#define RETRY_MS 50
+/* A locked store is retried after this long; each try waits this long. */
+#define RETRY_MS 20
+#define LOCK_WAIT_MS 1000
+
+enum { Q_QUEUED, Q_BUSY, Q_DONE };
+
+/* A quarantine copy waiting to be stored (lives on its thread's stack). */
+struct qreq {
+	const char *user;       /* owner's user name */
+	const db_quar *q;       /* the copy (uid filled in by the writer) */
+	int state;              /* Q_QUEUED, Q_BUSY, Q_DONE */
+	int rc;                 /* result once Q_DONE */
+	int64_t id;             /* quarantine id once stored */
+	char why[1024];         /* the store's message on error */
+};
 
 typedef struct item {
-	filter_pending *pd;     /* the write */
-	size_t bytes;           /* its size estimate */
+	filter_pending *pd;     /* learning, or NULL */
+	struct qreq *qr;        /* a quarantine copy, or NULL */
+	size_t bytes;           /* size estimate (learning) */
 	struct item *next;      /* queue link */
 } item;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;   /* work for the thread */
+static pthread_cond_t done;     /* quarantine results (CLOCK_MONOTONIC) */
+static pthread_once_t done_once = PTHREAD_ONCE_INIT;
 static pthread_t thread;
 static int running;             /* the thread exists */
 static int stopping;            /* writer_stop was called */
 static int deadline_passed;     /* stop: give up retrying */
-static int busy;                /* the thread holds a batch */
 static item *head, *tail;       /* the queue */
+static item *batch;             /* what the thread holds */
 static size_t queued_bytes;     /* sum of bytes in the queue */
 static size_t dropped;          /* pending writes refused or lost */
 static char path_now[4096];     /* the store to write to */
 static time_t last_drop_log;    /* rate limit of the drop warning */
+
+static void done_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&done, &a);
+	pthread_condattr_destroy(&a);
+}
 
 static void sleep_ms(long ms)
 {
@@ -45,6 +79,7 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Free learning items; quarantine items are only unlinked (their owner waits). */
 static void free_items(item *it)
 {
 	while (it != NULL) {
@@ -56,15 +91,38 @@ static void free_items(item *it)
 	}
 }
 
-/* Commit a batch; 0, -EBUSY (retry the same batch later) or another error. */
-static int commit_batch(db *d, item *batch)
+/* Under lock: set the state of every quarantine request in the batch. */
+static void mark(int state)
+{
+	for (item *it = batch; it != NULL; it = it->next)
+		if (it->qr != NULL)
+			it->qr->state = state;
+}
+
+/* Store one quarantine copy (its own durable transaction); 0 or -errno. */
+static int write_quar(db *d, struct qreq *r)
+{
+	db_quar q = *r->q;
+	int64_t uid;
+	int rc = db_user(d, r->user, 1, &uid);
+
+	if (rc == 0) {
+		q.uid = uid;
+		rc = db_quar_put(d, &q, &r->id);
+	}
+	return rc;
+}
+
+/* Commit the learning in [it, end) (end NULL: to the last) in one transaction. */
+static int commit_learning(db *d, item *it, item *end)
 {
 	int rc = db_begin(d);
 
 	if (rc < 0)
 		return rc;
-	for (item *it = batch; it != NULL && rc == 0; it = it->next)
-		rc = filter_commit(d, it->pd);
+	for (; it != end && rc == 0; it = it->next)
+		if (it->pd != NULL)
+			rc = filter_commit(d, it->pd);
 	if (rc < 0) {
 		db_rollback(d);
 		return rc;
@@ -72,76 +130,193 @@ static int commit_batch(db *d, item *batch)
 	return db_commit(d);
 }
 
+/* Under lock: settle the quarantine request of it, which its thread may read at once. */
+static void settle(item *it, int rc, const char *why)
+{
+	struct qreq *r = it->qr;
+
+	if (r == NULL)
+		return;
+	r->rc = rc;
+	if (rc < 0)
+		snprintf(r->why, sizeof(r->why), "%s", why);
+	r->state = Q_DONE;
+	it->qr = NULL;
+}
+
+/* Open the store if *dp is closed (short lock waits: we retry); 0 or -EIO. */
+static int reopen(db **dp, const char *path, char *why, size_t whylen)
+{
+	if (*dp != NULL)
+		return 0;
+	if (db_open(path, DB_OPEN_CREATE, dp, why, whylen) < 0) {
+		*dp = NULL;
+		return -EIO;
+	}
+	db_busy_timeout(*dp, LOCK_WAIT_MS);
+	return 0;
+}
+
+/* After a failed write: keep the store's message, close the handle (a failed
+ * commit may leave the backend's transaction open). */
+static void failed(db **dp, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "%s", db_errmsg(*dp));
+	db_close(*dp);
+	*dp = NULL;
+}
+
+/* Under lock: unlink and free the batch's learning items. */
+static void drop_learning(void)
+{
+	item **l = &batch;
+
+	while (*l != NULL) {
+		item *it = *l;
+
+		if (it->pd == NULL) {
+			l = &it->next;
+			continue;
+		}
+		*l = it->next;
+		filter_pending_free(it->pd);
+		free(it);
+	}
+}
+
+/*
+ * Write the batch (called without lock, its quarantine requests Q_BUSY):
+ * the learning in one transaction (item by item if that fails for a reason
+ * other than a lock, so one bad item does not sink the rest), then each
+ * quarantine copy in its own durable transaction. Returns 0 when all is
+ * written or settled, else what is left to retry failed with (-EBUSY, -EIO)
+ * and err says why.
+ */
+static int write_batch(db **dp, const char *path, char *err, size_t errlen)
+{
+	int rc, left = 0, learning = 0;
+
+	for (item *it = batch; it != NULL; it = it->next)
+		learning |= it->pd != NULL;
+	if (learning) {
+		if ((rc = reopen(dp, path, err, errlen)) < 0)
+			return rc;
+		if ((rc = commit_learning(*dp, batch, NULL)) < 0) {
+			failed(dp, err, errlen);
+			if (rc == -EBUSY)
+				return rc;
+			size_t lost = 0;
+			char why[1024];
+
+			for (item *it = batch; it != NULL; it = it->next) {
+				if (it->pd == NULL)
+					continue;
+				if ((rc = reopen(dp, path, why, sizeof(why))) == 0 &&
+				    (rc = commit_learning(*dp, it, it->next)) < 0)
+					failed(dp, why, sizeof(why));
+				lost += rc < 0;
+			}
+			if (lost > 0) {
+				log_warning("NOQUEUE: learning of %zu messages lost: %s",
+				    lost, why);
+				pthread_mutex_lock(&lock);
+				dropped += lost;
+				pthread_mutex_unlock(&lock);
+			}
+		}
+		pthread_mutex_lock(&lock);
+		drop_learning();
+		pthread_mutex_unlock(&lock);
+	}
+	for (item *it = batch; it != NULL; it = it->next) {
+		char why[1024];
+
+		if (it->qr == NULL)
+			continue;
+		why[0] = '\0';
+		if ((rc = reopen(dp, path, why, sizeof(why))) < 0) {
+			left = rc;      /* unavailable: retry */
+			snprintf(err, errlen, "%s", why);
+			continue;
+		}
+		if ((rc = write_quar(*dp, it->qr)) < 0)
+			failed(dp, why, sizeof(why));
+		if (rc == -EBUSY) {
+			left = rc;      /* locked: retry */
+			snprintf(err, errlen, "%s", why);
+			continue;
+		}
+		pthread_mutex_lock(&lock);
+		settle(it, rc, why);
+		pthread_cond_broadcast(&done);
+		pthread_mutex_unlock(&lock);
+	}
+	return left;
+}
+
 static void *writer_main(void *arg)
 {
 	char path[4096] = "", err[1024];
 	db *d = NULL;
-	item *batch = NULL;
 
 	(void)arg;
+	pthread_mutex_lock(&lock);
 	for (;;) {
+		item *b;
 		int rc;
 
-		pthread_mutex_lock(&lock);
 		while (batch == NULL && head == NULL && !stopping)
 			pthread_cond_wait(&wake, &lock);
-		if (batch == NULL && head == NULL && stopping) {
-			pthread_mutex_unlock(&lock);
+		if (batch == NULL && head == NULL)
 			break;
-		}
 		if (batch == NULL) {
-			pthread_mutex_unlock(&lock);
-			if (!stopping)
+			if (!stopping) {
+				pthread_mutex_unlock(&lock);
 				sleep_ms(BATCH_WAIT_MS);
-			pthread_mutex_lock(&lock);
+				pthread_mutex_lock(&lock);
+			}
 			batch = head;
 			head = tail = NULL;
 			queued_bytes = 0;
-			busy = batch != NULL;
+			if (batch == NULL)    /* everything was withdrawn */
+				continue;
 		}
 		if (strcmp(path, path_now) != 0) {
 			db_close(d);
 			d = NULL;
 			snprintf(path, sizeof(path), "%s", path_now);
 		}
+		mark(Q_BUSY);
 		pthread_mutex_unlock(&lock);
 
-		if (d == NULL && db_open(path, DB_OPEN_CREATE, &d, err,
-		    sizeof(err)) < 0) {
-			d = NULL;
-			rc = -EIO;
-		} else {
-			rc = commit_batch(d, batch);
-			if (rc < 0)
-				snprintf(err, sizeof(err), "%s", db_errmsg(d));
-		}
-		if (rc == 0) {
-			free_items(batch);
-			batch = NULL;
-			pthread_mutex_lock(&lock);
-			busy = 0;
-			pthread_mutex_unlock(&lock);
-			continue;
-		}
+		rc = write_batch(&d, path, err, sizeof(err));
+
 		pthread_mutex_lock(&lock);
-		if ((rc == -EBUSY || rc == -EIO) && !deadline_passed) {
-			/* Locked or unavailable for now: keep the batch, retry. */
+		if (rc < 0 && !deadline_passed) {
+			/* Locked or unavailable for now: keep what is left, retry. */
+			mark(Q_QUEUED);
+			pthread_cond_broadcast(&done);
 			pthread_mutex_unlock(&lock);
-			if (rc == -EIO) {
-				db_close(d);
-				d = NULL;
-			}
 			sleep_ms(RETRY_MS);
+			pthread_mutex_lock(&lock);
 			continue;
 		}
-		for (item *it = batch; it != NULL; it = it->next)
-			dropped++;
-		busy = 0;
-		pthread_mutex_unlock(&lock);
-		log_warning("NOQUEUE: learning of a batch lost: %s", err);
-		free_items(batch);
+		if (rc < 0) {
+			/* Stopping and out of time. */
+			for (item *it = batch; it != NULL; it = it->next) {
+				dropped += it->pd != NULL;
+				settle(it, rc, err);
+			}
+			log_warning("NOQUEUE: store writes lost at shutdown: %s", err);
+		}
+		b = batch;
 		batch = NULL;
+		pthread_cond_broadcast(&done);
+		pthread_mutex_unlock(&lock);
+		free_items(b);
+		pthread_mutex_lock(&lock);
 	}
+	pthread_mutex_unlock(&lock);
 	db_close(d);
 	return NULL;
 }
@@ -150,6 +325,7 @@ int writer_start(const char *path)
 {
 	int rc;
 
+	pthread_once(&done_once, done_init);
 	snprintf(path_now, sizeof(path_now), "%s", path ? path : "");
 	stopping = deadline_passed = 0;
 	rc = pthread_create(&thread, NULL, writer_main, NULL);
@@ -166,9 +342,21 @@ void writer_set_path(const char *path)
 	pthread_mutex_unlock(&lock);
 }
 
+/* Under lock: append it to the queue and wake the thread. */
+static void enqueue(item *it)
+{
+	it->next = NULL;
+	if (tail != NULL)
+		tail->next = it;
+	else
+		head = it;
+	tail = it;
+	pthread_cond_signal(&wake);
+}
+
 void writer_push(filter_pending *pd, size_t bytes)
 {
-	item *it = malloc(sizeof(*it));
+	item *it = calloc(1, sizeof(*it));
 	int warn = 0;
 
 	pthread_mutex_lock(&lock);
@@ -191,15 +379,77 @@ void writer_push(filter_pending *pd, size_t bytes)
 	}
 	it->pd = pd;
 	it->bytes = bytes;
-	it->next = NULL;
-	if (tail != NULL)
-		tail->next = it;
-	else
-		head = it;
-	tail = it;
 	queued_bytes += bytes;
-	pthread_cond_signal(&wake);
+	enqueue(it);
 	pthread_mutex_unlock(&lock);
+}
+
+/* Under lock: unlink the item holding r from list *l; 1 if it was there. */
+static int unlink_req(item **l, item **last, const struct qreq *r)
+{
+	item *prev = NULL;
+
+	for (item *it = *l; it != NULL; prev = it, it = it->next) {
+		if (it->qr != r)
+			continue;
+		if (prev != NULL)
+			prev->next = it->next;
+		else
+			*l = it->next;
+		if (last != NULL && *last == it)
+			*last = prev;
+		free(it);
+		return 1;
+	}
+	return 0;
+}
+
+int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
+    int64_t *id, char *why, size_t whylen)
+{
+	struct qreq r = { .user = user, .q = q, .state = Q_QUEUED };
+	item *it = calloc(1, sizeof(*it));
+	struct timespec end;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += timeout_ms / 1000;
+	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&lock);
+	if (it == NULL || !running || stopping) {
+		pthread_mutex_unlock(&lock);
+		free(it);
+		snprintf(why, whylen, "%s", it == NULL ? "out of memory" :
+		    "the writer thread is not running");
+		return it == NULL ? -ENOMEM : -EAGAIN;
+	}
+	it->qr = &r;
+	enqueue(it);
+	while (r.state != Q_DONE) {
+		if (r.state == Q_QUEUED &&
+		    pthread_cond_timedwait(&done, &lock, &end) == ETIMEDOUT &&
+		    r.state == Q_QUEUED) {
+			/* Not started: withdraw it, it will never be stored. */
+			if (!unlink_req(&head, &tail, &r))
+				unlink_req(&batch, NULL, &r);
+			pthread_mutex_unlock(&lock);
+			snprintf(why, whylen, "store busy for %d ms", timeout_ms);
+			return -ETIMEDOUT;
+		}
+		if (r.state == Q_BUSY)  /* a commit is running: its end decides */
+			pthread_cond_wait(&done, &lock);
+	}
+	pthread_mutex_unlock(&lock);
+	rc = r.rc;
+	if (rc == 0)
+		*id = r.id;
+	else
+		snprintf(why, whylen, "%s", r.why[0] ? r.why : strerror(-rc));
+	return rc;
 }
 
 size_t writer_stop(int timeout_s)
@@ -218,7 +468,7 @@ size_t writer_stop(int timeout_s)
 		int idle;
 
 		pthread_mutex_lock(&lock);
-		idle = head == NULL && !busy;
+		idle = head == NULL && batch == NULL;
 		if (time(NULL) >= end)
 			deadline_passed = 1;
 		pthread_mutex_unlock(&lock);
@@ -228,14 +478,11 @@ size_t writer_stop(int timeout_s)
 	}
 	pthread_mutex_lock(&lock);
 	deadline_passed = 1;
+	pthread_cond_signal(&wake);
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
 	running = 0;
 	pthread_mutex_lock(&lock);
-	for (item *it = head; it != NULL; it = it->next)
-		dropped++;
-	free_items(head);
-	head = tail = NULL;
 	lost = dropped;
 	pthread_mutex_unlock(&lock);
 	return lost;

@@ -4,8 +4,10 @@
  * (TEFT learning, signatures, counters, sender history) is queued here and
  * committed in batches, one transaction every few milliseconds, so mail
  * never waits for the store's write lock, even while `spamsift train` holds
- * it. Quarantine writes do not come here: they must be durable before the
- * reply.
+ * it. Quarantine copies come here too, as a group commit: the thread that
+ * stores one waits until the transaction holding it is committed, so the
+ * copy is durable before the milter replies, and the milter has one writer
+ * competing for the store's lock instead of one per session.
  *
  * Memory is bounded: past WRITER_MAX_BYTES of queued work, new work is
  * dropped (counted, logged once a minute): the verdicts stand, only their
@@ -14,7 +16,10 @@
 #ifndef SPAMSIFT_WRITER_H
 #define SPAMSIFT_WRITER_H
 
+#include <stdint.h>
+
 #include "classifier/filter.h"
+#include "db/db.h"
 
 /* Bytes of queued work (token hashes mostly) before new work is dropped. */
 #define WRITER_MAX_BYTES (64u * 1024 * 1024)
@@ -33,6 +38,18 @@ void writer_set_path(const char *path);
  * bytes. Never blocks on the store. Thread-safe.
  */
 void writer_push(filter_pending *pending, size_t bytes);
+
+/*
+ * writer_quarantine -- store q (q->uid is ignored) in the quarantine of user
+ * (created if new) and wait until it is committed, at most timeout_ms for the
+ * commit to begin. Returns 0 with *id set, or -errno with why (whylen bytes)
+ * saying what went wrong. A copy whose commit had not begun by the deadline
+ * is withdrawn (-ETIMEDOUT): it is then never stored, so the message is
+ * either quarantined or refused, not both. q's strings and data must stay
+ * valid until the call returns. Thread-safe.
+ */
+int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
+    int64_t *id, char *why, size_t whylen);
 
 /*
  * writer_stop -- commit what is queued (retrying a locked store for up to
