@@ -8,8 +8,8 @@
  *
  * Lifetimes: a conn lives from negotiate to close; its message fields are
  * freed by msg_state_reset() from envfrom (a new transaction), eom, abort and
- * close. The store and libmagic handles are per worker thread (thread-local,
- * closed by the key destructor): neither is thread-safe.
+ * close. Store and libmagic handles are not thread-safe: a callback borrows
+ * them from the shared pool (pool.h) and gives them back before it returns.
  *
  * Decisions at end of message, per distinct user among the recipients:
  *   whitelisted/blocklisted sender, else the Bayesian verdict of the user's
@@ -26,7 +26,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <magic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,7 @@
 #include "db/db.h"
 #include "milter/log.h"
 #include "milter/mlfi.h"
+#include "milter/pool.h"
 #include "milter/writer.h"
 
 /*
@@ -88,16 +88,6 @@ int mlfi_sessions(void)
 	return n;
 }
 
-/* Per-thread resources. */
-static pthread_key_t tls_key;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-
-typedef struct tls {
-	db *store;              /* this thread's store handle */
-	char store_path[4096];  /* the path it was opened with */
-	magic_t magic;          /* this thread's libmagic handle */
-} tls;
-
 /* One recipient. */
 typedef struct rcpt {
 	char *addr;             /* envelope address as given (with <>) */
@@ -133,72 +123,6 @@ typedef struct conn {
 	size_t body_off;        /* offset of the body in the copy */
 	struct timespec start;  /* first callback of the message */
 } conn;
-
-static void tls_free(void *p)
-{
-	tls *t = p;
-
-	if (t == NULL)
-		return;
-	db_close(t->store);
-	if (t->magic != NULL)
-		magic_close(t->magic);
-	free(t);
-}
-
-static void tls_init(void)
-{
-	pthread_key_create(&tls_key, tls_free);
-}
-
-/* This thread's resources; NULL only when out of memory. */
-static tls *thread_res(void)
-{
-	tls *t;
-
-	pthread_once(&tls_once, tls_init);
-	t = pthread_getspecific(tls_key);
-	if (t == NULL) {
-		t = calloc(1, sizeof(*t));
-		if (t == NULL)
-			return NULL;
-		t->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
-		if (t->magic != NULL && magic_load(t->magic, NULL) != 0) {
-			magic_close(t->magic);
-			t->magic = NULL;
-		}
-		pthread_setspecific(tls_key, t);
-	}
-	return t;
-}
-
-/* This thread's store for the snapshot's StorePath; NULL with why on error. */
-static db *thread_store(const conf *cf, char *why, size_t whylen)
-{
-	tls *t = thread_res();
-	const char *path = conf_str(cf, "StorePath");
-	int rc;
-
-	if (t == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return NULL;
-	}
-	if (path == NULL)
-		path = "";
-	if (t->store != NULL && strcmp(t->store_path, path) != 0) {
-		db_close(t->store);
-		t->store = NULL;
-	}
-	if (t->store == NULL) {
-		rc = db_open(path, DB_OPEN_CREATE, &t->store, why, whylen);
-		if (rc < 0) {
-			t->store = NULL;
-			return NULL;
-		}
-		snprintf(t->store_path, sizeof(t->store_path), "%s", path);
-	}
-	return t->store;
-}
 
 static void snap_unref(snap *s)
 {
@@ -298,7 +222,7 @@ void mlfi_shutdown(void)
 	if (lost > 0)
 		log_warning("NOQUEUE: %zu messages were classified but not learned "
 		    "(store busy or unavailable)", lost);
-
+	pool_close();
 	pthread_mutex_lock(&snap_lock);
 	s = current;
 	current = NULL;
@@ -438,32 +362,35 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
 	return SMFIS_CONTINUE;
 }
 
-/*
- * Point the parser at this thread's libmagic handle: libmilter may run a
- * connection's callbacks on any of its worker threads, and a handle must
- * never be used by two threads at once.
- */
-static void parser_thread(conn *cn)
-{
-	tls *t = thread_res();
-
-	if (cn->parser != NULL)
-		msg_set_magic(cn->parser, t ? t->magic : NULL);
-}
-
-/* Lazily make the parser (needs this thread's libmagic handle). */
+/* Lazily make the parser (libmagic handles are lent per callback). */
 static int ensure_parser(conn *cn)
 {
-	tls *t;
-
 	if (cn->parser != NULL)
 		return 0;
-	t = thread_res();
-	profile_parser(cn->sn->cf, t ? t->magic : NULL, &cn->pp);
+	profile_parser(cn->sn->cf, NULL, &cn->pp);
 	if (tokset_new((size_t)conf_int(cn->sn->cf, "MaxTokens"), 0, &cn->toks) < 0 ||
 	    msg_new(&cn->pp.opts, &cn->parser) < 0)
 		return -ENOMEM;
 	return 0;
+}
+
+/*
+ * Lend the parser a libmagic handle for one call that may end a MIME part
+ * (an attachment's true type is read when its part ends); magic_done gives
+ * it back.
+ */
+static void *magic_lend(conn *cn)
+{
+	void *m = pool_magic_get();
+
+	msg_set_magic(cn->parser, m);
+	return m;
+}
+
+static void magic_done(conn *cn, void *m)
+{
+	msg_set_magic(cn->parser, NULL);
+	pool_magic_put(m);
 }
 
 static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
@@ -567,9 +494,13 @@ static void plan_copy(conn *cn)
 	{
 		int hold = strcmp(conf_str(cf, "QuarantineMode") ?
 		    conf_str(cf, "QuarantineMode") : "", "postfix") == 0;
-		char why[512];
-		db *d = thread_store(cf, why, sizeof(why));
+		char why[1024];
+		db *d = NULL;
 		int need = 0;
+
+		if (pool_store_get(conf_str(cf, "StorePath") ?
+		    conf_str(cf, "StorePath") : "", &d, why, sizeof(why)) < 0)
+			d = NULL;   /* the end of message reports it */
 
 		/* Read each recipient's settings once; EOM uses them too. */
 		for (size_t i = 0; i < cn->nrcpts && d != NULL; i++) {
@@ -584,6 +515,7 @@ static void plan_copy(conn *cn)
 			    r->prof.sig_location == PROFILE_SIG_MESSAGE))
 				need = 1;
 		}
+		pool_store_put(d, 0);
 		if (!need)
 			return;
 	}
@@ -640,7 +572,6 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 		copy_out(cn, value, strlen(value));
 		copy_out(cn, "\r\n", 2);
 	}
-	parser_thread(cn);
 	if (!cn->skip && !cn->error && cn->parser != NULL &&
 	    msg_header(cn->parser, name, value) < 0)
 		fail(cn, "%s", "parser: out of memory");
@@ -659,9 +590,13 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 		copy_out(cn, "\r\n", 2);
 		cn->body_off = cn->copy_len;
 	}
-	parser_thread(cn);
-	if (!cn->skip && !cn->error && cn->parser != NULL && msg_eoh(cn->parser) < 0)
-		fail(cn, "%s", "parser: out of memory");
+	if (!cn->skip && !cn->error && cn->parser != NULL) {
+		void *m = magic_lend(cn);
+
+		if (msg_eoh(cn->parser) < 0)
+			fail(cn, "%s", "parser: out of memory");
+		magic_done(cn, m);
+	}
 	return reply(cn, SMFIP_NR_EOH);
 }
 
@@ -673,10 +608,13 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 		return SMFIS_TEMPFAIL;
 	if (cn->copy != NULL)
 		copy_out(cn, (const char *)buf, len);
-	parser_thread(cn);
-	if (!cn->skip && !cn->error && cn->parser != NULL &&
-	    msg_body(cn->parser, (const char *)buf, len) < 0)
-		fail(cn, "%s", "parser: out of memory");
+	if (!cn->skip && !cn->error && cn->parser != NULL) {
+		void *m = magic_lend(cn);
+
+		if (msg_body(cn->parser, (const char *)buf, len) < 0)
+			fail(cn, "%s", "parser: out of memory");
+		magic_done(cn, m);
+	}
 	return reply(cn, SMFIP_NR_BODY);
 }
 
@@ -823,7 +761,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	size_t nv = 0, delivered = 0, rejecting = 0, quarantined = 0;
 	char why[1024], logbuf[2048];
 	size_t lp = 0;
-	int all_reject = 1, held = 0, rc;
+	int all_reject = 1, held = 0, store_broken = 0, rc;
 	db *d = NULL;
 	sfsistat ret = SMFIS_CONTINUE;
 
@@ -845,11 +783,18 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		    cn->sender ? cn->sender : "", elapsed_ms(cn));
 		goto done;
 	}
-	parser_thread(cn);
-	if (!cn->error && msg_end(cn->parser) < 0)
-		fail(cn, "%s", "parser: out of memory");
-	if (!cn->error && (d = thread_store(cf, why, sizeof(why))) == NULL)
+	if (!cn->error) {
+		void *m = magic_lend(cn);
+
+		if (msg_end(cn->parser) < 0)
+			fail(cn, "%s", "parser: out of memory");
+		magic_done(cn, m);
+	}
+	if (!cn->error && pool_store_get(conf_str(cf, "StorePath") ?
+	    conf_str(cf, "StorePath") : "", &d, why, sizeof(why)) < 0) {
+		d = NULL;
 		fail(cn, "store: %s", why);
+	}
 	if (cn->error) {
 		ret = on_fail(ctx, cn);
 		goto done;
@@ -880,6 +825,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			rc = profile_user(cf, d, uid, &v->prof);
 		if (rc < 0) {
 			fail(cn, "store: %s", db_errmsg(d));
+			store_broken = 1;
 			break;
 		}
 		if (v->prof.opt_out)
@@ -892,6 +838,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			    &v->prof.fp, time(NULL), &v->res, &pd);
 			if (rc < 0) {
 				fail(cn, "classify: %s", db_errmsg(d));
+				store_broken = 1;
 				break;
 			}
 			writer_push(pd, 256 + 8 * tokset_count(cn->toks));
@@ -1086,6 +1033,7 @@ log:
 	    tokset_count(cn->toks), elapsed_ms(cn));
 	(void)rejecting;
 done:
+	pool_store_put(d, store_broken);
 	free(vs);
 	msg_state_reset(cn);
 	return ret;

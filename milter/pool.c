@@ -1,0 +1,168 @@
+/*
+ * pool -- shared store and libmagic handles for the milter (see pool.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <magic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "milter/pool.h"
+
+typedef struct slot {
+	db *d;                  /* the connection, NULL while it is opened */
+	char path[4096];        /* what it was opened with */
+	int out;                /* checked out */
+} slot;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t store_back = PTHREAD_COND_INITIALIZER; /* one came back */
+static pthread_cond_t magic_back = PTHREAD_COND_INITIALIZER;
+static slot stores[POOL_MAX];
+static size_t nstores;
+static magic_t magics[POOL_MAX];
+static int magic_out[POOL_MAX];
+static size_t nmagics;
+static int magic_broken;        /* libmagic failed to load: stop trying */
+
+int pool_store_get(const char *path, db **out, char *why, size_t whylen)
+{
+	slot *s = NULL;
+	int rc;
+
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		slot *other = NULL;
+
+		for (size_t i = 0; i < nstores && s == NULL; i++) {
+			if (stores[i].out)
+				continue;
+			if (strcmp(stores[i].path, path) == 0)
+				s = &stores[i];
+			else
+				other = &stores[i];
+		}
+		if (s == NULL && other != NULL) {
+			/* Free, but for the store before a reload: reopen it. */
+			s = other;
+			db_close(s->d);
+			s->d = NULL;
+		}
+		if (s == NULL && nstores < POOL_MAX)
+			s = &stores[nstores++];
+		if (s != NULL)
+			break;
+		pthread_cond_wait(&store_back, &lock);
+	}
+	s->out = 1;
+	pthread_mutex_unlock(&lock);
+	if (s->d == NULL) {
+		snprintf(s->path, sizeof(s->path), "%s", path);
+		rc = db_open(path, DB_OPEN_CREATE, &s->d, why, whylen);
+		if (rc < 0) {
+			s->d = NULL;
+			pthread_mutex_lock(&lock);
+			s->out = 0;
+			pthread_cond_signal(&store_back);
+			pthread_mutex_unlock(&lock);
+			return rc;
+		}
+	}
+	*out = s->d;
+	return 0;
+}
+
+void pool_store_put(db *d, int broken)
+{
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nstores; i++) {
+		if (stores[i].d != d)
+			continue;
+		if (broken) {
+			db_close(d);
+			stores[i].d = NULL;
+		}
+		stores[i].out = 0;
+		pthread_cond_signal(&store_back);
+		break;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void *pool_magic_get(void)
+{
+	magic_t m = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		if (magic_broken)
+			break;
+		for (i = 0; i < nmagics && magic_out[i]; i++)
+			;
+		if (i < nmagics) {
+			magic_out[i] = 1;
+			m = magics[i];
+			break;
+		}
+		if (nmagics < POOL_MAX) {
+			/* Load outside the lock: it takes a few ms. */
+			pthread_mutex_unlock(&lock);
+			m = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
+			if (m != NULL && magic_load(m, NULL) != 0) {
+				magic_close(m);
+				m = NULL;
+			}
+			pthread_mutex_lock(&lock);
+			if (m == NULL) {
+				magic_broken = 1;
+				break;
+			}
+			if (nmagics < POOL_MAX) {
+				magic_out[nmagics] = 1;
+				magics[nmagics++] = m;
+				break;
+			}
+			magic_close(m);     /* another thread filled the pool */
+			m = NULL;
+			continue;
+		}
+		pthread_cond_wait(&magic_back, &lock);
+	}
+	pthread_mutex_unlock(&lock);
+	return m;
+}
+
+void pool_magic_put(void *magic)
+{
+	if (magic == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nmagics; i++) {
+		if (magics[i] == magic) {
+			magic_out[i] = 0;
+			pthread_cond_signal(&magic_back);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void pool_close(void)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nstores; i++) {
+		db_close(stores[i].d);
+		stores[i].d = NULL;
+	}
+	nstores = 0;
+	for (size_t i = 0; i < nmagics; i++)
+		magic_close(magics[i]);
+	nmagics = 0;
+	pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,47 @@
+/*
+ * pool -- the milter's shared handles: store connections and libmagic
+ * handles, checked out by a callback for its own length and given back.
+ *
+ * libmilter runs each SMTP session on its own thread. A store connection
+ * (with its page cache and prepared statements) and a libmagic handle (its
+ * compiled database, about 8 MB) per thread made the milter's memory grow
+ * with the number of sessions; on the small machines a milter runs on, a
+ * few handles serve any number of sessions, because only as many callbacks
+ * as there are cores run at once. A callback that finds every handle out
+ * waits for one to come back (a callback holds one for a few ms at most).
+ * Thread-safe; handles are made on first use.
+ */
+#ifndef SPAMSIFT_POOL_H
+#define SPAMSIFT_POOL_H
+
+#include <stddef.h>
+
+#include "db/db.h"
+
+/* Handles of each kind at most. */
+#define POOL_MAX 4
+
+/*
+ * pool_store_get -- a store connection to path (opened with DB_OPEN_CREATE
+ * if none is free), for this callback only. Returns 0 with *out set, or
+ * -errno with why (whylen bytes) naming the file.
+ */
+int pool_store_get(const char *path, db **out, char *why, size_t whylen);
+
+/*
+ * pool_store_put -- give d back (NULL is ignored). broken: the connection
+ * failed in a way that may leave it unusable (it is closed, the next get
+ * opens a new one).
+ */
+void pool_store_put(db *d, int broken);
+
+/* pool_magic_get -- a libmagic handle (magic_t), or NULL if libmagic cannot load. */
+void *pool_magic_get(void);
+
+/* pool_magic_put -- give a handle from pool_magic_get back (NULL is ignored). */
+void pool_magic_put(void *magic);
+
+/* pool_close -- close every handle (at exit, with no callback running). */
+void pool_close(void);
+
+#endif
