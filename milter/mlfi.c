@@ -121,7 +121,7 @@ typedef struct conn {
 	size_t copy_len;        /* its length */
 	int want_copy;          /* 0 undecided, 1 copying, -1 no copy needed */
 	size_t body_off;        /* offset of the body in the copy */
-	struct timespec start;  /* first callback of the message */
+	struct timespec start;  /* first content callback (zero before) */
 } conn;
 
 static void snap_unref(snap *s)
@@ -256,6 +256,7 @@ static void msg_state_reset(conn *cn)
 	cn->copy_len = 0;
 	cn->body_off = 0;
 	cn->want_copy = 0;
+	memset(&cn->start, 0, sizeof(cn->start));
 	cn->skip = 0;
 	cn->error = 0;
 	cn->errwhy[0] = '\0';
@@ -405,7 +406,6 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	msg_state_reset(cn);
 	cf = cn->sn->cf;
-	clock_gettime(CLOCK_MONOTONIC, &cn->start);
 	if (usermap_address(argv[0] ? argv[0] : "", buf, sizeof(buf)) == 0)
 		cn->sender = strdup(buf);
 	else
@@ -477,6 +477,13 @@ static void copy_out(conn *cn, const char *buf, size_t len)
 	cn->copy_len += len;
 }
 
+/* The first header (or end of headers) of a message starts its clock. */
+static void content_starts(conn *cn)
+{
+	if (cn->start.tv_sec == 0 && cn->start.tv_nsec == 0)
+		clock_gettime(CLOCK_MONOTONIC, &cn->start);
+}
+
 /* Decide at the first header whether a quarantine copy is needed. */
 static void plan_copy(conn *cn)
 {
@@ -546,6 +553,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
+	content_starts(cn);
 	if (cn->queue_id == NULL) {
 		const char *q = smfi_getsymval(ctx, "i");
 
@@ -584,6 +592,7 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
+	content_starts(cn);
 	if (cn->want_copy == 0)
 		plan_copy(cn);
 	if (cn->copy != NULL) {
@@ -688,13 +697,21 @@ static int is_spam(int cls)
 	return cls == BAYES_SPAM || cls == BAYES_BLOCKLISTED;
 }
 
-static long elapsed_ms(const conn *cn)
+/*
+ * Milliseconds (to 0.1) since the first content callback. With
+ * smtpd_milters, Postfix's cleanup sends the headers and body once the
+ * client's DATA is complete and then waits for the end-of-message reply:
+ * this is the time the message spent in the milter, not the client's.
+ */
+static double elapsed_ms(const conn *cn)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - cn->start.tv_sec) * 1000 +
-	    (now.tv_nsec - cn->start.tv_nsec) / 1000000);
+	if (cn->start.tv_sec == 0 && cn->start.tv_nsec == 0)
+		return 0;
+	return (double)(now.tv_sec - cn->start.tv_sec) * 1000 +
+	    (double)(now.tv_nsec - cn->start.tv_nsec) / 1e6;
 }
 
 /* OnFail: the configured answer to an internal error, with one log line. */
@@ -779,7 +796,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		for (unsigned idx = cn->forged[i]; idx > 0; idx--)
 			smfi_chgheader(ctx, (char *)ours[i], (int)idx, NULL);
 	if (cn->skip) {
-		log_info("%s: from=<%s> skipped (trusted sender), %ldms", qid(cn),
+		log_info("%s: from=<%s> skipped (trusted sender), %.1fms", qid(cn),
 		    cn->sender ? cn->sender : "", elapsed_ms(cn));
 		goto done;
 	}
@@ -1025,7 +1042,7 @@ log:
 		    "hold" : act[v->action]);
 	}
 	logbuf[lp] = '\0';
-	log_info("%s: client=%s from=<%s> %s action=%s tokens=%zu %ldms", qid(cn),
+	log_info("%s: client=%s from=<%s> %s action=%s tokens=%zu %.1fms", qid(cn),
 	    cn->client_addr ? cn->client_addr : "?",
 	    cn->sender ? cn->sender : "", logbuf,
 	    ret == SMFIS_REJECT ? "reject" : ret == SMFIS_DISCARD ? "discard" :

@@ -9,7 +9,8 @@
 # off) and spamass-milter + spamd. Prints one markdown table of messages/s
 # (from the first connection to the last delivery at smtp-sink) and the ratio
 # to no milter, spamsift-milter's own per-message latency (p50/p99/max of its
-# log lines' "NNms", at 20 and 100 sessions) and its peak RSS (VmHWM), each
+# log lines' "N.Nms": from the first header Postfix's cleanup sends to the
+# end-of-message reply, at 20 and 100 sessions) and its peak RSS (VmHWM), each
 # with the command that produced it, and whether the issue's targets are met.
 #
 # usage: contrib/bench/e2e.sh [--quick]      (as root, from a build directory
@@ -302,8 +303,8 @@ run_one() {
 	case $cfg in
 	teft|notrain)
 		cp "$D/milter.log" "$D/milter-$tag.log" || : >"$D/milter-$tag.log"
-		# The per-message info line ends with "NNms".
-		lat=$(sed -n 's/.* \([0-9][0-9]*\)ms$/\1/p' "$D/milter-$tag.log" | sort -n |
+		# The per-message info line ends with "N.Nms".
+		lat=$(sed -n 's/.* \([0-9][0-9.]*\)ms$/\1/p' "$D/milter-$tag.log" | sort -g |
 			awk '{ v[NR] = $1 } END {
 				if (NR == 0) { print "- - - 0"; exit }
 				p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
