@@ -25,12 +25,18 @@
 #include "conf/profile.h"
 
 /*
- * `train` commits every TRAIN_BATCH messages or TRAIN_BATCH_MS milliseconds,
- * whichever comes first: few commits make training fast, short transactions
- * keep the write lock free for a milter writing to the same store.
+ * `train` defers its writes (db_defer): the counts of many messages are
+ * combined in memory, with no transaction open, and written in key order
+ * in one short transaction when about TRAIN_DEFER_BYTES are combined, every
+ * TRAIN_FLUSH_MS milliseconds, and at the end. One write per token and
+ * flush instead of one per token and message makes training several times
+ * faster, and the write lock is held only while a flush writes (a milter
+ * writing to the same store waits for it at most that long). A flush is all
+ * or nothing: a trainer killed in between loses the messages since its
+ * last flush, never part of one.
  */
-#define TRAIN_BATCH 200
-#define TRAIN_BATCH_MS 200
+#define TRAIN_DEFER_BYTES ((size_t)32 << 20)
+#define TRAIN_FLUSH_MS 10000
 
 /* State shared by the per-message callbacks. */
 typedef struct run {
@@ -50,8 +56,8 @@ typedef struct run {
 	const char *format;     /* classify: text|tsv|json */
 	size_t n;               /* messages handled */
 	size_t nretrained;      /* train: by signature */
-	size_t in_batch;        /* train: messages in the open transaction */
-	struct timespec batch_start; /* train: when that transaction began */
+	size_t nstored;         /* train: messages whose writes are in the store */
+	struct timespec flushed; /* train: when the deferred writes were last flushed */
 	int rc;                 /* first CLI_* error */
 } run;
 
@@ -169,23 +175,24 @@ static const char train_help[] =
     "standard input (-, the default). A message carrying a spamsift signature\n"
     "is retrained by it (source error) unless --no-signature is given.\n";
 
-/* Milliseconds since the open training transaction began. */
-static long batch_ms(const run *r)
+/* Milliseconds since the deferred writes were last flushed. */
+static long flush_ms(const run *r)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - r->batch_start.tv_sec) * 1000 +
-	    (now.tv_nsec - r->batch_start.tv_nsec) / 1000000);
+	return (long)((now.tv_sec - r->flushed.tv_sec) * 1000 +
+	    (now.tv_nsec - r->flushed.tv_nsec) / 1000000);
 }
 
-static int flush_batch(run *r)
+/* Write the deferred messages; on success they all count as stored. */
+static int flush_train(run *r)
 {
-	int rc = 0;
+	int rc = db_flush(r->c->store);
 
-	if (r->in_batch > 0) {
-		rc = db_commit(r->c->store);
-		r->in_batch = 0;
+	if (rc == 0) {
+		r->nstored = r->n;
+		clock_gettime(CLOCK_MONOTONIC, &r->flushed);
 	}
 	return rc;
 }
@@ -200,14 +207,16 @@ static int train_one(void *arg, const char *label, const char *data, size_t len)
 	if (r->use_sig && learn_find_signature(data, len, sig)) {
 		int changed = 0;
 
-		/* Retraining is its own transaction: close the batch first. */
-		if ((rc = flush_batch(r)) < 0)
+		/* Retraining is an ordinary transaction: flush what is deferred. */
+		if ((rc = flush_train(r)) < 0)
 			goto store;
 		rc = filter_retrain(r->c->store, r->user, sig, r->is_spam, NULL,
 		    &r->prof.fp, now, &changed);
 		if (rc == 0) {
 			r->nretrained++;
 			r->n++;
+			if (db_pending(r->c->store) == 0)
+				r->nstored = r->n;
 			return 0;
 		}
 		if (rc != -ENOENT)
@@ -220,27 +229,19 @@ static int train_one(void *arg, const char *label, const char *data, size_t len)
 		r->rc = CLI_INPUT;
 		return 0;
 	}
-	/* Batches of messages share one transaction (filter_train nests in it). */
-	if (r->in_batch == 0) {
-		if ((rc = db_begin(r->c->store)) < 0)
-			goto store;
-		clock_gettime(CLOCK_MONOTONIC, &r->batch_start);
-	}
-	r->in_batch++;
+	/* Deferred: this writes to memory (db_defer flushes at its bound). */
 	rc = filter_train(r->c->store, r->user, r->toks, r->is_spam, r->source,
 	    &r->prof.fp, now);
 	if (rc < 0)
 		goto store;
 	r->n++;
-	if ((r->in_batch >= TRAIN_BATCH || batch_ms(r) >= TRAIN_BATCH_MS) &&
-	    (rc = flush_batch(r)) < 0)
+	if (db_pending(r->c->store) == 0)
+		r->nstored = r->n;
+	else if (flush_ms(r) >= TRAIN_FLUSH_MS && (rc = flush_train(r)) < 0)
 		goto store;
 	return 0;
 store:
 	fprintf(stderr, "spamsift: %s: %s\n", label, db_errmsg(r->c->store));
-	if (r->in_batch > 0)
-		db_rollback(r->c->store);
-	r->in_batch = 0;
 	r->rc = CLI_STORE;
 	return rc;
 }
@@ -314,12 +315,23 @@ int cmd_train(cli *c, int argc, char **argv)
 		run_close(&r);
 		return cli_store_error(c, "preferences", -EIO);
 	}
+	if ((rc = db_defer(c->store, TRAIN_DEFER_BYTES)) < 0) {
+		run_close(&r);
+		return cli_store_error(c, "train", rc);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &r.flushed);
 	for_each_input(&r, argc, argv, optind, train_one);
-	if (r.rc != CLI_STORE && flush_batch(&r) < 0) {
-		fprintf(stderr, "spamsift: commit: %s\n", db_errmsg(c->store));
+	/* Also after a store error: what was learned before it is kept. */
+	if (flush_train(&r) < 0) {
+		fprintf(stderr, "spamsift: write: %s\n", db_errmsg(c->store));
 		r.rc = CLI_STORE;
 	}
-	if (c->verbose || r.rc == CLI_OK)
+	db_defer(c->store, 0);
+	if (r.nstored < r.n || r.rc == CLI_STORE)
+		fprintf(stderr, "spamsift: %s: %zu of %zu messages were learned "
+		    "(written to the store) before the error\n", canon,
+		    r.nstored, r.n);
+	else if (c->verbose || r.rc == CLI_OK)
 		printf("%s: learned %zu messages as %s (%zu retrained by signature)\n",
 		    canon, r.n, cls ? "spam" : "ham", r.nretrained);
 	rc = r.rc;

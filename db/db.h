@@ -33,6 +33,7 @@
 #include <time.h>
 
 typedef struct db db;
+typedef struct db_cache db_cache;
 
 /* The user whose model every user's model is merged with. */
 #define DB_GLOBAL_USER "@global"
@@ -181,6 +182,100 @@ int db_totals_add(db *d, int64_t uid, const db_totals *delta);
 int db_begin(db *d);
 int db_commit(db *d);
 int db_rollback(db *d);
+
+/*
+ * Deferred writes, for one process that trains many messages (the command's
+ * `train`): token increments and totals additions are combined in memory,
+ * with no transaction open, and written by db_flush in one short
+ * transaction, in key order (much cheaper than message by message), so the
+ * write lock is held only for the flush.
+ *
+ * db_defer -- from now on combine increments (positive deltas of
+ * db_tokens_update) and additions (db_totals_add with no negative field)
+ * made on this handle, up to about max_bytes of memory; when a commit or
+ * an increment outside a transaction leaves more, they are flushed at once.
+ * max_bytes 0 flushes and stops deferring. Not inside a transaction
+ * (-EINVAL). While deferring:
+ * - db_begin at the outermost level takes no lock; db_commit adds the
+ *   transaction's increments to the deferred ones, db_rollback drops them.
+ *   Any other write in it (a decrement, a signature, a new user ...) first
+ *   writes what earlier transactions deferred, in a transaction of its own,
+ *   then makes it an ordinary transaction.
+ * - db_tokens_get and db_totals_get on this handle include what is deferred;
+ *   other handles and processes see it only after the flush.
+ * - A flush is all or nothing: a process killed before it loses exactly the
+ *   deferred writes, never part of them.
+ * - db_close discards what was not flushed: call db_flush first.
+ * Returns 0 or a negative errno (of the flush).
+ *
+ * db_flush -- write everything deferred in one transaction. On failure
+ * (e.g. -EBUSY) it stays deferred and db_flush may be called again. Not
+ * inside a transaction (-EINVAL).
+ *
+ * db_pending -- bytes held by deferred writes not yet flushed; 0 when
+ * everything is in the store.
+ */
+int db_defer(db *d, size_t max_bytes);
+int db_flush(db *d);
+size_t db_pending(const db *d);
+
+/*
+ * A token read cache shared by the handles of one process (the milter's
+ * threads, the command's batch classification), in db.c above the
+ * backends, so every backend gets it.
+ *
+ * Coherence: the store keeps a token generation that every transaction
+ * that changes tokens raises (in the same transaction). db_tokens_get on a
+ * handle with a cache attached reads the generation first (one cheap
+ * query); when it differs from the cache's, the cache is emptied. Hits are
+ * served from memory; misses are fetched and added, but only when the
+ * generation read again after the fetch has not moved (no change was
+ * committed in between). So a cached count is always the committed count
+ * at the cache's generation, and a reader sees another process's training
+ * from the first lookup after its commit. A transaction committed through
+ * an attached handle updates the cached counts with its own changes
+ * instead of emptying the cache, when no other writer committed in
+ * between. Absent tokens are cached as 0.
+ *
+ * Whole models: when a user's lookups keep missing (about 4096 misses
+ * since the cache was last emptied) and the user's tokens fit in a quarter
+ * of the cache, all of them are read at once (one sequential scan); after
+ * that every lookup of that user is answered from memory, absent tokens
+ * included, until the generation changes through another writer.
+ *
+ * Memory: entries (about 25 bytes each, in a table sized to fit) never
+ * exceed max_bytes; when full, the least recently used entries go first
+ * (clock).
+ *
+ * Inside a transaction on the handle, db_tokens_get reads the store
+ * directly (the transaction's own changes are not cached until commit).
+ *
+ * Threads: every db_cache_* function and every handle attached to one cache
+ * may be used from any thread at the same time (one mutex).
+ *
+ * db_cache_new -- a cache of at most max_bytes (at least 4096); NULL when
+ * out of memory or max_bytes is too small.
+ * db_cache_attach -- make d use c (NULL: no cache). Not inside a
+ * transaction (-EINVAL). The cache must outlive the attachment.
+ * db_cache_free -- free c; no handle may still use it. Accepts NULL.
+ * db_cache_stats -- counters since db_cache_new.
+ */
+typedef struct db_cache_stats {
+	uint64_t hits;          /* tokens answered from memory */
+	uint64_t misses;        /* tokens fetched from the store */
+	uint64_t loads;         /* whole models read */
+	uint64_t clears;        /* times emptied (another writer, purge) */
+	uint64_t updates;       /* own commits applied instead of emptying */
+	uint64_t evictions;     /* entries dropped for room */
+	size_t entries;         /* entries now */
+	size_t max_entries;     /* entries the memory bound allows */
+	size_t bytes;           /* memory used by the table */
+} db_cache_stats;
+
+db_cache *db_cache_new(size_t max_bytes);
+int db_cache_attach(db *d, db_cache *c);
+void db_cache_free(db_cache *c);
+void db_cache_stats_get(db_cache *c, db_cache_stats *out);
 
 /*
  * db_sig_put -- store a signature (sig->id, uid, cls, learned, created,

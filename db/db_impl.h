@@ -20,7 +20,19 @@
 #include "db/db.h"
 
 /* Bumped whenever db_ops changes incompatibly; db_open rejects a mismatch. */
-#define DB_OPS_VERSION 2
+#define DB_OPS_VERSION 3
+
+/*
+ * One combined token increment for db_ops.tokens_add: rows handed to the
+ * backend are sorted by (uid, hash), unique, with deltas >= 0.
+ */
+typedef struct db_tokadd {
+	int64_t uid;            /* owner */
+	uint64_t hash;          /* token */
+	int64_t spam;           /* spam hits to add (>= 0) */
+	int64_t innocent;       /* innocent hits to add (>= 0) */
+	int day;                /* last-hit day to set */
+} db_tokadd;
 
 /* Size of the per-handle error text. */
 #define DB_ERRMSG_SIZE 1024
@@ -76,6 +88,19 @@ typedef struct db_ops {
 	int (*check)(db *d, int *ok, char **report);
 	int (*tokens_iter)(db *d, int64_t uid,
 	    int (*fn)(void *, const db_token *), void *arg);
+	/* ---- version 3 ---- */
+	/*
+	 * Add rows[0..n) (sorted, see db_tokadd) in the open transaction: one
+	 * upsert per row. db.c calls it only inside ops->begin/commit.
+	 */
+	int (*tokens_add)(db *d, const db_tokadd *rows, size_t n);
+	/*
+	 * The store's token generation: a number that every write transaction
+	 * that changed token rows raised (gen_bump). Read in one cheap query.
+	 */
+	int (*gen_get)(db *d, uint64_t *gen);
+	/* Raise the generation by one in the open transaction; new value in *gen. */
+	int (*gen_bump)(db *d, uint64_t *gen);
 } db_ops;
 
 /* The base handle; each backend's handle starts with one of these. */
@@ -85,9 +110,52 @@ struct db {
 	int flags;              /* DB_OPEN_* given to db_open */
 	int in_txn;             /* db_begin nesting depth (0: no transaction) */
 	int txn_failed;         /* an inner level rolled back: undo at the end */
+	int txn_virtual;        /* the outermost level is deferred: no backend
+	                           transaction is open (db.c; backends never
+	                           see such a level: see db_backend_txn) */
+	int txn_tokens;         /* the backend transaction changed tokens */
+	int txn_clear;          /* ... in a way a read cache cannot follow */
 	struct db_tokbuf *tokbuf; /* token increments combined in a transaction (db.c) */
+	struct db_defer *defer; /* deferred writes (db_defer), NULL when off (db.c) */
+	struct db_cache *cache; /* attached read cache or NULL (db_cache.c) */
+	struct db_cachelog *clog; /* token changes of the open transaction, for the cache */
 	char errmsg[DB_ERRMSG_SIZE]; /* last error text, "" if none */
 };
+
+/*
+ * db_backend_txn -- is a backend transaction open on d (a db_begin level that
+ * is not deferred)? Backends use it to decide whether a write needs its own
+ * transaction.
+ */
+static inline int db_backend_txn(const db *d)
+{
+	return d->in_txn > 0 && !d->txn_virtual;
+}
+
+/*
+ * ---- the read cache (db_cache.c), as db.c uses it ----
+ * Every entry holds a token's counts as of the store's generation c->gen.
+ *
+ * db_cache_lookup -- serve toks[0..n) of uid from the cache for a store
+ * whose generation is gen (read just before; a different one empties the
+ * cache first). hit[i] says whether toks[i] was filled. Returns the number
+ * of misses; *load is set when uid's whole model should be read
+ * (db_cache_load).
+ * db_cache_fill -- add fetched counts (the value at gen) unless the cache
+ * moved to another generation meanwhile.
+ * db_cache_load -- read all of uid's tokens through d into the cache when
+ * they fit; afterwards a miss of uid means 0 counts. 0 or a negative errno.
+ * db_cache_commit -- a transaction through an attached handle committed
+ * generation gen with the token changes rows[0..n) (deltas, in order): if
+ * the cache was at gen - 1 it applies them, else (or with clear) it empties.
+ */
+size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
+    size_t n, unsigned char *hit, int *load);
+void db_cache_fill(db_cache *c, uint64_t gen, int64_t uid,
+    const db_token *toks, size_t n);
+int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen);
+void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
+    size_t n, int clear);
 
 /* The backends (db_sqlite.c, db_mem.c). */
 extern const db_ops db_sqlite_ops;

@@ -68,6 +68,7 @@ typedef struct mstate {
 	size_t ntots, totcap;   /* count and capacity */
 	int64_t next_uid;       /* next user id */
 	int64_t next_qid;       /* next quarantine id */
+	uint64_t gen;           /* token generation (gen_get, gen_bump) */
 } mstate;
 
 typedef struct dbm {
@@ -126,6 +127,7 @@ static int state_copy(mstate *dst, const mstate *src)
 	memset(dst, 0, sizeof(*dst));
 	dst->next_uid = src->next_uid;
 	dst->next_qid = src->next_qid;
+	dst->gen = src->gen;
 	if (src->tcap) {
 		dst->toks = malloc(src->tcap * sizeof(mtok));
 		if (!dst->toks)
@@ -489,6 +491,39 @@ static int m_tokens_update(db *d, int64_t uid, const uint64_t *hashes,
 		if (t->spam == 0 && t->innocent == 0)
 			tok_del(s, t);
 	}
+	return 0;
+}
+
+static int m_tokens_add(db *d, const db_tokadd *rows, size_t n)
+{
+	mstate *s = &M(d)->st;
+
+	if (n > SIZE_MAX / 20 || ((s->tused + s->ttomb + n) * 10 >= s->tcap * 7
+	    && tok_grow(s, n) < 0))
+		return nomem(d, "update tokens");
+	for (size_t i = 0; i < n; i++) {
+		mtok *t;
+
+		if (tok_get_or_add(s, rows[i].uid, rows[i].hash, &t) < 0)
+			return nomem(d, "update tokens");
+		t->spam = clamp_add(t->spam, rows[i].spam);
+		t->innocent = clamp_add(t->innocent, rows[i].innocent);
+		t->day = rows[i].day;
+		if (t->spam == 0 && t->innocent == 0)
+			tok_del(s, t);
+	}
+	return 0;
+}
+
+static int m_gen_get(db *d, uint64_t *gen)
+{
+	*gen = M(d)->st.gen;
+	return 0;
+}
+
+static int m_gen_bump(db *d, uint64_t *gen)
+{
+	*gen = ++M(d)->st.gen;
 	return 0;
 }
 
@@ -1062,6 +1097,9 @@ static int m_check(db *d, int *ok, char **report)
 const db_ops db_mem_ops = {
 	.version = DB_OPS_VERSION,
 	.name = "mem",
+	.tokens_add = m_tokens_add,
+	.gen_get = m_gen_get,
+	.gen_bump = m_gen_bump,
 	.open = m_open,
 	.close = m_close,
 	.busy_timeout = m_busy_timeout,

@@ -38,7 +38,7 @@
 #include "db/db.h"
 #include "db/db_impl.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define APPLICATION_ID 0x53705366       /* "SpSf" */
 #define DEFAULT_BUSY_MS 10000
 
@@ -134,6 +134,15 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"  data BLOB NOT NULL);"
 	"CREATE INDEX quarantine_uid ON quarantine(uid, time);"
 	"CREATE INDEX quarantine_time ON quarantine(time);",
+	/*
+	 * 1 -> 2: the token generation that read caches compare (db_cache in
+	 * db.h). It starts at a random value so that a cache never mistakes a
+	 * new or restored store for the one it has seen.
+	 */
+	"CREATE TABLE generation("
+	"  id INTEGER PRIMARY KEY CHECK(id = 1),"
+	"  gen INTEGER NOT NULL);"
+	"INSERT INTO generation VALUES(1, abs(random() >> 20));",
 };
 
 /* The cached statements. */
@@ -148,6 +157,7 @@ enum {
 	S_PREF_GET, S_PREF_SET, S_PREF_DEL, S_PREF_ALL,
 	S_QUAR_PUT, S_QUAR_ALL, S_QUAR_GET, S_QUAR_DEL, S_QUAR_EXP,
 	S_PURGE, S_TOK_ALL,
+	S_TOK_ADD, S_GEN_GET, S_GEN_BUMP,
 	S_COUNT
 };
 
@@ -226,6 +236,16 @@ static const char *const sql[S_COUNT] = {
 	[S_QUAR_EXP] = "DELETE FROM quarantine WHERE time < ?1",
 	[S_PURGE] = "DELETE FROM tokens WHERE last_hit < ?1 "
 	    "AND spam_hits + innocent_hits <= ?2",
+	/* "WHERE true": an upsert after a SELECT needs a WHERE clause */
+	[S_TOK_ADD] = "INSERT INTO tokens(uid, hash, spam_hits, innocent_hits, "
+	    "last_hit) SELECT uid, hash, spam, innocent, day FROM spamsift_rows "
+	    "WHERE true ON CONFLICT(uid, hash) DO UPDATE SET "
+	    "spam_hits = spam_hits + excluded.spam_hits, "
+	    "innocent_hits = innocent_hits + excluded.innocent_hits, "
+	    "last_hit = excluded.last_hit",
+	[S_GEN_GET] = "SELECT gen FROM generation WHERE id = 1",
+	[S_GEN_BUMP] = "UPDATE generation SET gen = gen + 1 WHERE id = 1 "
+	    "RETURNING gen",
 };
 
 typedef struct dbs {
@@ -240,9 +260,13 @@ typedef struct dbs {
 	int broken;                     /* the open transaction was lost */
 	char *json;                     /* buffer for DB_SQLITE_LOOKUP_JSON */
 	size_t jsonlen;                 /* its size */
+	const db_tokadd *vrows;         /* rows the spamsift_rows table shows */
+	size_t vn;                      /* their number */
 } dbs;
 
 #define S(d) ((dbs *)(d))
+
+static const struct sqlite3_module rows_module;   /* spamsift_rows, below */
 
 /* ---- errors ---- */
 
@@ -380,7 +404,7 @@ static int begin_immediate(dbs *s, const char *what)
 /* Start a write: its own transaction unless inside db_begin. */
 static int wbegin(dbs *s, const char *what)
 {
-	if (s->base.in_txn) {
+	if (db_backend_txn(&s->base)) {
 		if (s->broken)
 			return db_seterr(&s->base, -EIO, "%s: the transaction "
 			    "was rolled back after an earlier error", what);
@@ -392,7 +416,7 @@ static int wbegin(dbs *s, const char *what)
 /* Finish a write started with wbegin; rc is its result so far. */
 static int wend(dbs *s, int rc, const char *what)
 {
-	if (s->base.in_txn) {
+	if (db_backend_txn(&s->base)) {
 		/* Some errors (disk full, I/O) make SQLite roll back the whole
 		 * transaction: later writes would autocommit one by one. */
 		if (rc < 0 && sqlite3_get_autocommit(s->h))
@@ -454,12 +478,12 @@ static int s_rollback(db *d)
 /* A read of several statements sees one snapshot: wrap it unless in db_begin. */
 static int rbegin(dbs *s, const char *what)
 {
-	return s->base.in_txn ? 0 : run_id(s, S_BEGIN_READ, what);
+	return db_backend_txn(&s->base) ? 0 : run_id(s, S_BEGIN_READ, what);
 }
 
 static int rend(dbs *s, int rc, const char *what)
 {
-	if (s->base.in_txn || sqlite3_get_autocommit(s->h))
+	if (db_backend_txn(&s->base) || sqlite3_get_autocommit(s->h))
 		return rc;
 	/* COMMIT of a read transaction only releases the snapshot. */
 	int rc2 = run_id(s, S_COMMIT, what);
@@ -562,7 +586,7 @@ static void s_close(db *d)
 {
 	dbs *s = S(d);
 
-	if (d->in_txn && s->h && !sqlite3_get_autocommit(s->h))
+	if (s->h && !sqlite3_get_autocommit(s->h))
 		sqlite3_exec(s->h, "ROLLBACK", NULL, NULL, NULL);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
@@ -607,6 +631,11 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	}
 	sqlite3_extended_result_codes(s->h, 1);
 	sqlite3_busy_timeout(s->h, s->busy_ms);
+	if ((rc = sqlite3_create_module(s->h, "spamsift_rows", &rows_module,
+	    s)) != SQLITE_OK) {
+		rc = fail(s, rc, "open");
+		goto fail;
+	}
 	/*
 	 * The cheap check that this is a database at all: reading the header
 	 * fails with SQLITE_NOTADB on a file of random bytes.
@@ -991,6 +1020,195 @@ static int s_tokens_get(db *d, int64_t uid, db_token *toks, size_t n)
 		break;
 	}
 	return multi ? rend(s, rc, "read tokens") : rc;
+}
+
+/*
+ * ---- spamsift_rows: the rows of one tokens_add call as a table ----
+ *
+ * An eponymous virtual table (registered on every connection) that shows
+ * the caller's db_tokadd array, so that a whole sorted batch is merged by
+ * one INSERT ... SELECT ... ON CONFLICT statement. Measured on 474k rows
+ * (contrib/bench/README.md, Storage): 0.30 us per row into an empty table and
+ * 0.78 into a full one, against 1.14 and 1.10 for one prepared upsert per
+ * row -- the statement keeps its cursor open, and SQLite's seek from the
+ * current leaf pays off when the keys come in order.
+ */
+typedef struct vtab {
+	sqlite3_vtab base;              /* must be first */
+	dbs *s;                         /* the connection's handle */
+} vtab;
+
+typedef struct vcur {
+	sqlite3_vtab_cursor base;       /* must be first */
+	size_t i;                       /* current row */
+} vcur;
+
+static int v_connect(sqlite3 *h, void *aux, int argc, const char *const *argv,
+    sqlite3_vtab **out, char **err)
+{
+	vtab *v;
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	(void)err;
+	rc = sqlite3_declare_vtab(h, "CREATE TABLE x(uid INTEGER, "
+	    "hash INTEGER, spam INTEGER, innocent INTEGER, day INTEGER)");
+	if (rc != SQLITE_OK)
+		return rc;
+	if ((v = sqlite3_malloc(sizeof(*v))) == NULL)
+		return SQLITE_NOMEM;
+	memset(v, 0, sizeof(*v));
+	v->s = aux;
+	*out = &v->base;
+	return SQLITE_OK;
+}
+
+static int v_disconnect(sqlite3_vtab *v)
+{
+	sqlite3_free(v);
+	return SQLITE_OK;
+}
+
+static int v_best_index(sqlite3_vtab *v, sqlite3_index_info *ii)
+{
+	(void)v;
+	ii->estimatedCost = 1e6;
+	return SQLITE_OK;
+}
+
+static int v_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
+{
+	vcur *c = sqlite3_malloc(sizeof(*c));
+
+	(void)v;
+	if (c == NULL)
+		return SQLITE_NOMEM;
+	memset(c, 0, sizeof(*c));
+	*out = &c->base;
+	return SQLITE_OK;
+}
+
+static int v_close(sqlite3_vtab_cursor *c)
+{
+	sqlite3_free(c);
+	return SQLITE_OK;
+}
+
+static int v_filter(sqlite3_vtab_cursor *c, int idx, const char *idxstr,
+    int argc, sqlite3_value **argv)
+{
+	(void)idx;
+	(void)idxstr;
+	(void)argc;
+	(void)argv;
+	((vcur *)c)->i = 0;
+	return SQLITE_OK;
+}
+
+static int v_next(sqlite3_vtab_cursor *c)
+{
+	((vcur *)c)->i++;
+	return SQLITE_OK;
+}
+
+/* The connection's handle (the module's client data). */
+static dbs *v_owner(sqlite3_vtab_cursor *c)
+{
+	return ((vtab *)c->pVtab)->s;
+}
+
+static int v_eof(sqlite3_vtab_cursor *c)
+{
+	return ((vcur *)c)->i >= v_owner(c)->vn;
+}
+
+static int v_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+{
+	const db_tokadd *r = &v_owner(c)->vrows[((vcur *)c)->i];
+
+	switch (col) {
+	case 0: sqlite3_result_int64(ctx, r->uid); break;
+	case 1: sqlite3_result_int64(ctx, (int64_t)r->hash); break;
+	case 2: sqlite3_result_int64(ctx, r->spam); break;
+	case 3: sqlite3_result_int64(ctx, r->innocent); break;
+	default: sqlite3_result_int(ctx, r->day); break;
+	}
+	return SQLITE_OK;
+}
+
+static int v_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *rowid)
+{
+	*rowid = (sqlite3_int64)((vcur *)c)->i;
+	return SQLITE_OK;
+}
+
+static const sqlite3_module rows_module = {
+	.iVersion = 0,
+	.xCreate = NULL,                /* eponymous only */
+	.xConnect = v_connect,
+	.xBestIndex = v_best_index,
+	.xDisconnect = v_disconnect,
+	.xOpen = v_open,
+	.xClose = v_close,
+	.xFilter = v_filter,
+	.xNext = v_next,
+	.xEof = v_eof,
+	.xColumn = v_column,
+	.xRowid = v_rowid,
+};
+
+static int s_tokens_add(db *d, const db_tokadd *rows, size_t n)
+{
+	dbs *s = S(d);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = prep(s, S_TOK_ADD, &st, "update tokens")) < 0)
+		return rc;
+	if ((rc = wbegin(s, "update tokens")) < 0)
+		return rc;
+	s->vrows = rows;
+	s->vn = n;
+	rc = run(s, st, "update tokens");
+	s->vrows = NULL;
+	s->vn = 0;
+	return wend(s, rc, "update tokens");
+}
+
+static int s_gen_get(db *d, uint64_t *gen)
+{
+	dbs *s = S(d);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*gen = 0;
+	if ((rc = prep(s, S_GEN_GET, &st, "read generation")) < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*gen = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+	    fail(s, rc, "read generation");
+}
+
+static int s_gen_bump(db *d, uint64_t *gen)
+{
+	dbs *s = S(d);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*gen = 0;
+	if ((rc = prep(s, S_GEN_BUMP, &st, "update generation")) < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*gen = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : fail(s, rc, "update generation");
 }
 
 static int s_tokens_update(db *d, int64_t uid, const uint64_t *hashes,
@@ -1657,6 +1875,9 @@ int db_sqlite_lookup_mode(db *d, int mode, size_t batch)
 const db_ops db_sqlite_ops = {
 	.version = DB_OPS_VERSION,
 	.name = "sqlite",
+	.tokens_add = s_tokens_add,
+	.gen_get = s_gen_get,
+	.gen_bump = s_gen_bump,
 	.open = s_open,
 	.close = s_close,
 	.busy_timeout = s_busy_timeout,

@@ -1,6 +1,6 @@
 # db/: the storage interface and its backends. Only db_sqlite.c includes sqlite3.h.
 libspamsift_a_SOURCES += \
-	db/db.c db/db.h db/db_impl.h db/db_mem.c db/db_sqlite.c
+	db/db.c db/db.h db/db_impl.h db/db_cache.c db/db_mem.c db/db_sqlite.c
 
 # One contract suite, run against every backend.
 check_PROGRAMS += tests/check_db

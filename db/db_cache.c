@@ -1,0 +1,382 @@
+/*
+ * db_cache -- the token read cache shared by the handles of one process
+ * (design and guarantees in db.h, "A token read cache"; how db.c uses it in
+ * db_impl.h). One mutex guards everything.
+ *
+ * The table is open addressing with linear probing over a power-of-two
+ * number of slots, sized once from the memory bound; deletion shifts the
+ * following entries back (no tombstones). Eviction is a clock: a hit sets
+ * the entry's reference bit, the hand clears bits and evicts the first entry
+ * whose bit is clear. A small table of per-user states remembers which
+ * users' models are loaded whole ("complete": a miss means 0).
+ *
+ * Must not depend on: sqlite3.h, libmilter, syslog, conf/.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "db/db_impl.h"
+
+/* Misses of one user (since the last emptying) before its model is loaded. */
+#define LOAD_AFTER 4096
+/* Per-user states remembered. */
+#define NUSERS 32
+/* Counts are kept in 32 bits (saturated): stores never get near that. */
+#define COUNT_MAX 0xffffffffu
+
+typedef struct cent {
+	uint64_t hash;          /* token */
+	int64_t uid;            /* owner; 0: empty slot */
+	uint32_t spam;          /* spam hits at the cache's generation */
+	uint32_t innocent;      /* innocent hits */
+} cent;
+
+typedef struct ustate {
+	int64_t uid;            /* user (0: free) */
+	uint64_t misses;        /* misses since the cache was emptied */
+	int complete;           /* every token of uid is in the table */
+	int noload;             /* too big to load whole */
+} ustate;
+
+struct db_cache {
+	pthread_mutex_t mu;     /* guards everything below */
+	cent *slots;            /* the table */
+	unsigned char *ref;     /* reference bits, one per slot */
+	size_t cap;             /* slots (power of two) */
+	size_t n;               /* entries */
+	size_t max;             /* entries allowed (70% of cap) */
+	size_t hand;            /* clock hand */
+	uint64_t gen;           /* generation every entry is valid for */
+	int have_gen;           /* gen is set */
+	ustate users[NUSERS];   /* per-user states */
+	size_t next_user;       /* round-robin replacement in users */
+	db_cache_stats st;      /* counters */
+};
+
+static size_t slot_of(const db_cache *c, int64_t uid, uint64_t h)
+{
+	uint64_t x = h ^ ((uint64_t)uid * 0x9E3779B97F4A7C15ULL);
+
+	x ^= x >> 29;
+	x *= 0xBF58476D1CE4E5B9ULL;
+	x ^= x >> 32;
+	return (size_t)x & (c->cap - 1);
+}
+
+/* The slot of (uid, h), or the empty slot where it would go. */
+static size_t find(const db_cache *c, int64_t uid, uint64_t h)
+{
+	size_t i = slot_of(c, uid, h);
+
+	while (c->slots[i].uid != 0 &&
+	    (c->slots[i].uid != uid || c->slots[i].hash != h))
+		i = (i + 1) & (c->cap - 1);
+	return i;
+}
+
+static ustate *user_get(db_cache *c, int64_t uid, int add)
+{
+	for (size_t i = 0; i < NUSERS; i++)
+		if (c->users[i].uid == uid)
+			return &c->users[i];
+	if (!add)
+		return NULL;
+	for (size_t i = 0; i < NUSERS; i++)
+		if (c->users[i].uid == 0) {
+			c->users[i].uid = uid;
+			return &c->users[i];
+		}
+	/* Full: replace one, round robin (it only costs a later reload). */
+	ustate *u = &c->users[c->next_user++ % NUSERS];
+
+	memset(u, 0, sizeof(*u));
+	u->uid = uid;
+	return u;
+}
+
+static void clear(db_cache *c)
+{
+	memset(c->slots, 0, c->cap * sizeof(*c->slots));
+	memset(c->ref, 0, c->cap);
+	memset(c->users, 0, sizeof(c->users));
+	c->n = 0;
+	c->hand = 0;
+	c->st.clears++;
+}
+
+/* Remove the entry in slot i, shifting the entries after it back. */
+static void del_slot(db_cache *c, size_t i)
+{
+	size_t j = i;
+
+	c->slots[i].uid = 0;
+	c->ref[i] = 0;
+	c->n--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & (c->cap - 1);
+		if (c->slots[j].uid == 0)
+			return;
+		home = slot_of(c, c->slots[j].uid, c->slots[j].hash);
+		/* Move j back to i when i lies cyclically in [home, j). */
+		if ((j > i && (home <= i || home > j)) ||
+		    (j < i && (home <= i && home > j))) {
+			c->slots[i] = c->slots[j];
+			c->ref[i] = c->ref[j];
+			c->slots[j].uid = 0;
+			c->ref[j] = 0;
+			i = j;
+		}
+	}
+}
+
+/* Drop one entry (clock); a user who loses one is no longer complete. */
+static void evict_one(db_cache *c)
+{
+	for (;;) {
+		size_t i = c->hand;
+
+		if (c->slots[i].uid != 0) {
+			if (c->ref[i]) {
+				c->ref[i] = 0;
+			} else {
+				ustate *u = user_get(c, c->slots[i].uid, 0);
+
+				if (u != NULL)
+					u->complete = 0;
+				del_slot(c, i);
+				c->st.evictions++;
+				/* slot i may now hold a shifted entry: look again */
+				continue;
+			}
+		}
+		c->hand = (i + 1) & (c->cap - 1);
+	}
+}
+
+static uint32_t sat(int64_t v)
+{
+	return v < 0 ? 0 : v > (int64_t)COUNT_MAX ? COUNT_MAX : (uint32_t)v;
+}
+
+/* Set (uid, h) to the given counts, making room when full. */
+static void put(db_cache *c, int64_t uid, uint64_t h, int64_t spam,
+    int64_t innocent)
+{
+	size_t i = find(c, uid, h);
+
+	if (c->slots[i].uid == 0) {
+		if (c->n >= c->max) {
+			evict_one(c);
+			i = find(c, uid, h);
+		}
+		c->slots[i].uid = uid;
+		c->slots[i].hash = h;
+		c->n++;
+	}
+	c->slots[i].spam = sat(spam);
+	c->slots[i].innocent = sat(innocent);
+	c->ref[i] = 1;
+}
+
+db_cache *db_cache_new(size_t max_bytes)
+{
+	db_cache *c;
+	size_t per = sizeof(cent) + 1, cap = 64;
+
+	if (max_bytes < 4096)
+		return NULL;
+	while (cap * 2 * per <= max_bytes)
+		cap *= 2;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->slots = calloc(cap, sizeof(*c->slots));
+	c->ref = calloc(cap, 1);
+	if (c->slots == NULL || c->ref == NULL ||
+	    pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c->slots);
+		free(c->ref);
+		free(c);
+		return NULL;
+	}
+	c->cap = cap;
+	c->max = cap / 10 * 7;
+	return c;
+}
+
+void db_cache_free(db_cache *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_destroy(&c->mu);
+	free(c->slots);
+	free(c->ref);
+	free(c);
+}
+
+void db_cache_stats_get(db_cache *c, db_cache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	*out = c->st;
+	out->entries = c->n;
+	out->max_entries = c->max;
+	out->bytes = c->cap * (sizeof(cent) + 1);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Bring the cache to generation gen (emptying it when it was elsewhere). */
+static void at_gen(db_cache *c, uint64_t gen)
+{
+	if (c->have_gen && c->gen == gen)
+		return;
+	if (c->n > 0 || c->have_gen)
+		clear(c);
+	c->gen = gen;
+	c->have_gen = 1;
+}
+
+size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
+    size_t n, unsigned char *hit, int *load)
+{
+	size_t nmiss = 0;
+	ustate *u;
+
+	pthread_mutex_lock(&c->mu);
+	at_gen(c, gen);
+	u = user_get(c, uid, 1);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = find(c, uid, toks[i].hash);
+
+		if (c->slots[k].uid != 0) {
+			toks[i].spam_hits = c->slots[k].spam;
+			toks[i].innocent_hits = c->slots[k].innocent;
+			c->ref[k] = 1;
+			hit[i] = 1;
+		} else if (u->complete) {
+			toks[i].spam_hits = toks[i].innocent_hits = 0;
+			hit[i] = 1;
+		} else {
+			hit[i] = 0;
+			nmiss++;
+		}
+	}
+	c->st.hits += n - nmiss;
+	c->st.misses += nmiss;
+	u->misses += nmiss;
+	*load = !u->complete && !u->noload && u->misses >= LOAD_AFTER;
+	pthread_mutex_unlock(&c->mu);
+	return nmiss;
+}
+
+void db_cache_fill(db_cache *c, uint64_t gen, int64_t uid,
+    const db_token *toks, size_t n)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->have_gen && c->gen == gen)
+		for (size_t i = 0; i < n; i++)
+			put(c, uid, toks[i].hash, toks[i].spam_hits,
+			    toks[i].innocent_hits);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
+    size_t n, int clr)
+{
+	pthread_mutex_lock(&c->mu);
+	if (clr || !c->have_gen || c->gen + 1 != gen) {
+		if (c->n > 0)
+			clear(c);
+		memset(c->users, 0, sizeof(c->users));
+	} else {
+		/* The same arithmetic as the backends: max(count + delta, 0). */
+		for (size_t i = 0; i < n; i++) {
+			const db_tokadd *r = &rows[i];
+			size_t k = find(c, r->uid, r->hash);
+			ustate *u;
+
+			if (c->slots[k].uid != 0) {
+				c->slots[k].spam = sat((int64_t)c->slots[k].spam +
+				    r->spam);
+				c->slots[k].innocent = sat(
+				    (int64_t)c->slots[k].innocent + r->innocent);
+			} else if ((u = user_get(c, r->uid, 0)) != NULL &&
+			    u->complete && (r->spam > 0 || r->innocent > 0)) {
+				put(c, r->uid, r->hash, r->spam, r->innocent);
+			}
+		}
+		c->st.updates++;
+	}
+	c->gen = gen;
+	c->have_gen = 1;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Collected rows of one user's model (db_cache_load). */
+typedef struct loadbuf {
+	db_token *t;            /* rows */
+	size_t n, cap;          /* count and capacity */
+	size_t limit;           /* more rows than this: give up */
+} loadbuf;
+
+static int load_row(void *arg, const db_token *t)
+{
+	loadbuf *b = arg;
+
+	if (b->n >= b->limit)
+		return 1;
+	if (b->n == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 4096;
+		db_token *nt = realloc(b->t, ncap * sizeof(*nt));
+
+		if (nt == NULL)
+			return -ENOMEM;
+		b->t = nt;
+		b->cap = ncap;
+	}
+	b->t[b->n++] = *t;
+	return 0;
+}
+
+int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
+{
+	loadbuf b = { 0 };
+	uint64_t g2;
+	ustate *u;
+	int rc;
+
+	/* A quarter of the table: a user's model must not push out the rest. */
+	pthread_mutex_lock(&c->mu);
+	b.limit = c->max / 4;
+	pthread_mutex_unlock(&c->mu);
+	/* The scan is read between two generation reads: equal means it saw
+	 * the store at gen. */
+	rc = d->ops->tokens_iter(d, uid, load_row, &b);
+	if (rc == 0)
+		rc = d->ops->gen_get(d, &g2);
+	if (rc < 0) {
+		free(b.t);
+		return rc;
+	}
+	pthread_mutex_lock(&c->mu);
+	if ((u = user_get(c, uid, 1)) != NULL && b.n >= b.limit) {
+		u->noload = 1;
+	} else if (c->have_gen && c->gen == gen && g2 == gen) {
+		u->complete = 1;        /* put() clears it if it evicts one */
+		for (size_t i = 0; i < b.n; i++)
+			put(c, uid, b.t[i].hash, b.t[i].spam_hits,
+			    b.t[i].innocent_hits);
+		c->st.loads++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	free(b.t);
+	return 0;
+}
