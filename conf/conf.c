@@ -89,6 +89,7 @@ static const char *const e_tokenizer[] = { "word", "chained", "osb", NULL };
 static const char *const e_pvalue[] = { "robinson", "graham", NULL };
 static const char *const e_qmode[] = { "spamsift", "postfix", NULL };
 static const char *const e_usermap[] = { "full", "localpart", "alias", NULL };
+static const char *const e_opt[] = { "out", "in", NULL };
 
 #define INT(lo, hi) lo, hi, 0, 0, NULL
 #define DBL(lo, hi) 0, 0, lo, hi, NULL
@@ -178,6 +179,8 @@ static const struct key keys[] = {
 	/* Which mail is filtered and how it is rejected. */
 	{ "DebugPeer", T_LIST, K_SPLIT, "", NONE, conf_norm_peer,
 	  "client IPs, networks or host names whose mail is logged at debug level" },
+	{ "Opt", T_ENUM, 0, "out", ENUM(e_opt), NULL,
+	  "out: filter every user but those with optOut=on; in: only those with optIn=on" },
 	{ "SkipAuthenticated", T_BOOL, 0, "on", NONE, NULL,
 	  "do not filter mail from SMTP-authenticated clients" },
 	{ "SkipNetworks", T_LIST, K_SPLIT, "", NONE, conf_norm_cidr,
@@ -214,7 +217,7 @@ static const char *const dspam_exact[] = {
 	"StorageDriver", "TrustedDeliveryAgent", "UntrustedDeliveryAgent",
 	"QuarantineAgent", "QuarantineMailbox", "QuarantineWarnSize",
 	"Notifications", "SupressWebStats", "SuppressWebStats", "WebStats",
-	"LocalMX", "SystemLog", "UserLog", "Opt", "ParseToHeaders",
+	"LocalMX", "SystemLog", "UserLog", "ParseToHeaders",
 	"ChangeModeOnParse", "ChangeUserOnParse", "Broken", "MaxMessageSize",
 	"TrackSources", "Debug", "DebugOpt", "ClassAlias", "ImprobabilityDrive",
 	"StripRcptDomain", "RBLInoculate", "TrainPristine", "Include",

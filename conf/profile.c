@@ -68,6 +68,15 @@ static int alg(const char *s)
 	return BAYES_ALG_CHI2;
 }
 
+int profile_filtered(const conf *c, const profile *p)
+{
+	const char *opt = conf_str(c, "Opt");
+
+	if (p->opt_out)
+		return 0;
+	return opt != NULL && strcmp(opt, "in") == 0 ? p->opt_in : 1;
+}
+
 void profile_site(const conf *c, profile *p)
 {
 	static const char *const prefs[] = {

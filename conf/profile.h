@@ -36,6 +36,13 @@ typedef struct profile {
 } profile;
 
 /*
+ * profile_filtered -- 1 if mail to the user of p is filtered: with the site's
+ * "Opt out" (the default) unless optOut=on, with "Opt in" only if optIn=on
+ * (and not optOut=on); else 0.
+ */
+int profile_filtered(const conf *c, const profile *p);
+
+/*
  * profile_site -- the site defaults of c into *p (no user preferences).
  */
 void profile_site(const conf *c, profile *p);

@@ -845,8 +845,10 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			store_broken = 1;
 			break;
 		}
-		if (v->prof.opt_out)
+		if (!profile_filtered(cf, &v->prof)) {
+			all_reject = 0;     /* delivered untouched */
 			continue;
+		}
 		/* Read only: what must be written goes to the writer thread. */
 		{
 			filter_pending *pd = NULL;

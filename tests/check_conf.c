@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/profile.h"
 #include "tests/testutil.h"
 
 #define DATA TEST_DATA_DIR "/conf/"
@@ -739,7 +740,7 @@ START_TEST(test_sample_and_man_document_every_key)
 		snprintf(pat3, sizeof(pat3), "\n.B %s ", k);
 		ck_assert_msg(strstr(man, pat3), "spamsift.conf.5 does not document %s", k);
 	}
-	ck_assert_int_eq(nkeys, 49);
+	ck_assert_int_eq(nkeys, 50);
 	free(sample);
 	free(man);
 }
@@ -830,6 +831,28 @@ START_TEST(test_allow_override)
 }
 END_TEST
 
+START_TEST(test_opt)
+{
+	profile p;
+
+	/* Opt out (the default): everyone but optOut=on. */
+	ck_assert_int_eq(parse(""), 0);
+	profile_site(c, &p);
+	ck_assert_int_eq(profile_filtered(c, &p), 1);
+	profile_apply(&p, "optOut", "on");
+	ck_assert_int_eq(profile_filtered(c, &p), 0);
+	/* Opt in: only optIn=on, and optOut still wins. */
+	ck_assert_int_eq(parse("Opt in\n"), 0);
+	profile_site(c, &p);
+	ck_assert_int_eq(profile_filtered(c, &p), 0);
+	profile_apply(&p, "optIn", "on");
+	ck_assert_int_eq(profile_filtered(c, &p), 1);
+	profile_apply(&p, "optOut", "on");
+	ck_assert_int_eq(profile_filtered(c, &p), 0);
+	ck_err("Opt sometimes\n", "t.conf:1: Opt: must be out or in");
+}
+END_TEST
+
 START_TEST(test_key_doc)
 {
 	ck_assert_ptr_nonnull(conf_key_doc("home"));
@@ -878,6 +901,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_pref_check);
 	tcase_add_test(tc, test_pref_defaults);
 	tcase_add_test(tc, test_allow_override);
+	tcase_add_test(tc, test_opt);
 	tcase_add_test(tc, test_key_doc);
 	suite_add_tcase(s, tc);
 	return s;

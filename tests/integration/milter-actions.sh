@@ -134,6 +134,24 @@ CLI train --user erin@example.net --ham "$IT_DIR/m9.delivered" >"$IT_DIR/m9.trai
 grep -q '1 retrained by signature' "$IT_DIR/m9.train" || it_fail "m9: not retrained by its body signature: $(cat "$IT_DIR/m9.train")"
 it_log "signature in body ok"
 
+# 6b. Opt in: only users with optIn=on are filtered; the others' mail
+# passes untouched (no verdict headers, no subject tag).
+it_stop_milter
+it_milter -o Opt=in
+CLI prefs set --user frank@example.net optIn on || it_fail "prefs frank"
+CLI blocklist add --user frank@example.net spammer@bad.example || it_fail "blocklist frank"
+mkmsg "$IT_DIR/m10" spammer@bad.example "not opted in"
+mkmsg "$IT_DIR/m11" spammer@bad.example "opted in"
+before=$(sink_count)
+[ "$(it_send "$IT_DIR/m10" spammer@bad.example bob@example.net)" = 250 ] || it_fail "m10"
+[ "$(it_send "$IT_DIR/m11" spammer@bad.example frank@example.net)" = 250 ] || it_fail "m11"
+it_wait_sink $((before + 2)) || it_fail "m10/m11 not relayed"
+f=$(sink_with m10)
+grep -q '^X-Spamsift-' "$f" && it_fail "m10: bob has not opted in but was filtered"
+grep -q '^Subject: not opted in$' "$f" || it_fail "m10: subject changed"
+grep -q '^X-Spamsift-Result: Blocklisted' "$(sink_with m11)" || it_fail "m11: frank opted in but was not filtered"
+it_log "opt in ok"
+
 # 7. QuarantineMode postfix: the whole message goes to the hold queue.
 it_stop_milter
 it_milter -o QuarantineMode=postfix
