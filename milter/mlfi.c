@@ -873,6 +873,9 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		if (v->action != PROFILE_REJECT)
 			all_reject = 0;
 	}
+	/* The reads are done: other sessions may use the connection. */
+	pool_store_put(d, store_broken);
+	d = NULL;
 	if (cn->error) {
 		ret = on_fail(ctx, cn);
 		goto done;
