@@ -35,6 +35,9 @@ void bayes_params_default(bayes_params *p)
 	p->robinson_s = 0.0178;
 	p->robinson_x = 0.52;
 	p->min_dev = 0.1;
+	p->dependence = 8.0;
+	p->indicator = BAYES_IND_SURPRISAL;
+	p->young = 10.0;
 	p->spam_threshold = 0.9;
 	p->graham_tokens = 15;
 	p->burton_tokens = 27;
@@ -51,20 +54,18 @@ static double clampp(double v)
 	return v;
 }
 
-double bayes_token_prob(const bayes_params *p, double b, double g,
-    const bayes_totals *t)
+/* Shrink f towards 0.5 while the smaller class total m is below young. */
+static double young(const bayes_params *p, double f, double m)
 {
-	double ns = t->spam > 0 ? t->spam : 1.0;
-	double ni = t->innocent > 0 ? t->innocent : 1.0;
+	if (p->young > 0 && m < p->young)
+		return 0.5 + (f - 0.5) * m / p->young;
+	return f;
+}
 
-	if (b < 0)
-		b = 0;
-	if (g < 0)
-		g = 0;
-	/* Until both classes have been learned, a token's presence in one of
-	 * them says nothing about the other: no evidence. */
-	if (!(t->spam > 0) || !(t->innocent > 0))
-		return p->pvalue == BAYES_PVALUE_GRAHAM ? 0.4 : p->robinson_x;
+/* The PValue formula itself (see bayes_token_prob); both totals > 0. */
+static double raw_prob(const bayes_params *p, double b, double g, double ns,
+    double ni)
+{
 	if (p->pvalue == BAYES_PVALUE_GRAHAM) {
 		double rb, rg, v;
 
@@ -90,6 +91,23 @@ double bayes_token_prob(const bayes_params *p, double b, double g,
 	}
 }
 
+double bayes_token_prob(const bayes_params *p, double b, double g,
+    const bayes_totals *t)
+{
+	double ns = t->spam > 0 ? t->spam : 1.0;
+	double ni = t->innocent > 0 ? t->innocent : 1.0;
+
+	if (b < 0)
+		b = 0;
+	if (g < 0)
+		g = 0;
+	/* Until both classes have been learned, a token's presence in one of
+	 * them says nothing about the other: no evidence. */
+	if (!(t->spam > 0) || !(t->innocent > 0))
+		return p->pvalue == BAYES_PVALUE_GRAHAM ? 0.4 : p->robinson_x;
+	return young(p, raw_prob(p, b, g, ns, ni), fmin(ns, ni));
+}
+
 /*
  * Q(chi | 2k) = exp(-m) * sum_{i=0}^{k-1} m^i / i!, m = chi / 2.
  * exp(-m) underflows past m ~ 745 although the sum may be huge, so the sum
@@ -100,16 +118,17 @@ double bayes_token_prob(const bayes_params *p, double b, double g,
  * once a term is below 1e-17 of the sum. exp(l_{i*}) itself may underflow to 0
  * only when Q is below ~1e-308, where 0 is the right answer.
  */
-double bayes_chi2_q(double chi, size_t k)
+/* ln Q(chi | 2k), the sum below left in log space; -inf when k is 0. */
+static double chi2_lnq(double chi, size_t k)
 {
 	double m, lm, lmax, sum, t, lg;
 	size_t imax, i;
 	int sign;
 
 	if (k == 0)
-		return 0.0;
+		return -INFINITY;
 	if (!(chi > 0))
-		return 1.0;
+		return 0.0;
 	m = chi / 2.0;
 	lm = log(m);
 	imax = m < (double)(k - 1) ? (size_t)m : k - 1;
@@ -128,8 +147,13 @@ double bayes_chi2_q(double chi, size_t k)
 		if (t < sum * 1e-17)
 			break;
 	}
-	t = exp(lmax + log(sum));
-	return t > 1.0 ? 1.0 : t;
+	t = lmax + log(sum);
+	return t > 0.0 ? 0.0 : t;
+}
+
+double bayes_chi2_q(double chi, size_t k)
+{
+	return exp(chi2_lnq(chi, k));
 }
 
 size_t bayes_bnr_patterns(const double *probs, size_t n, uint64_t *out)
@@ -171,14 +195,19 @@ static int cand_cmp(const void *a, const void *b)
 }
 
 /*
- * Fisher/Robinson: for the n counted probabilities f,
- * qh = Q(-2 sum ln f | 2n) is small when the tokens look innocent and
- * qs = Q(-2 sum ln(1-f) | 2n) is small when they look spammy;
- * the indicator is (1 + qh - qs) / 2.
+ * Fisher/Robinson: for the n counted probabilities f and the dependence
+ * factor D, with k = max(1, round(n / D)),
+ * qh = Q(-2 sum ln f / D | 2k) is small when the tokens look innocent and
+ * qs = Q(-2 sum ln(1-f) / D | 2k) is small when they look spammy;
+ * the indicator is S / (S + H) with S = -ln qs, H = -ln qh (surprisal; both
+ * taken from the log-space tail, so they stay finite and ordered where the
+ * tails themselves underflow), or Robinson's (1 + qh - qs) / 2.
  */
-static double combine_chi2(const struct cand *c, size_t n)
+static double combine_chi2(const bayes_params *p, const struct cand *c,
+    size_t n)
 {
-	double lf = 0.0, l1f = 0.0, qh, qs;
+	double lf = 0.0, l1f = 0.0, dep = p->dependence, hs, ss, kd;
+	size_t k;
 
 	if (n == 0)
 		return 0.5;
@@ -188,9 +217,18 @@ static double combine_chi2(const struct cand *c, size_t n)
 		lf += log(f);
 		l1f += log1p(-f);
 	}
-	qh = bayes_chi2_q(-2.0 * lf, n);
-	qs = bayes_chi2_q(-2.0 * l1f, n);
-	return (1.0 + qh - qs) / 2.0;
+	if (!(dep >= 1.0))
+		dep = 1.0;
+	kd = floor((double)n / dep + 0.5);
+	k = kd < 1.0 ? 1 : (size_t)kd;
+	if (p->indicator == BAYES_IND_ROBINSON)
+		return (1.0 + bayes_chi2_q(-2.0 * lf / dep, k) -
+		    bayes_chi2_q(-2.0 * l1f / dep, k)) / 2.0;
+	hs = -chi2_lnq(-2.0 * lf / dep, k);
+	ss = -chi2_lnq(-2.0 * l1f / dep, k);
+	if (!(hs + ss > 0.0))
+		return 0.5;
+	return ss / (hs + ss);
 }
 
 /*
@@ -255,7 +293,9 @@ int bayes_classify(const bayes_params *p, const bayes_token *toks, size_t n,
 	    p->algorithm > BAYES_ALG_NAIVE || p->top_n < 0 ||
 	    p->top_n > BAYES_TOP_MAX || !(p->spam_threshold >= 0.0) ||
 	    p->spam_threshold > 1.0 || p->robinson_s < 0 ||
-	    p->robinson_x < 0 || p->robinson_x > 1)
+	    p->robinson_x < 0 || p->robinson_x > 1 || !(p->dependence >= 1.0) ||
+	    (p->indicator != BAYES_IND_SURPRISAL &&
+	    p->indicator != BAYES_IND_ROBINSON) || !(p->young >= 0.0))
 		return -EINVAL;
 	if (n > 0) {
 		c = malloc(n * sizeof(*c));
@@ -291,7 +331,7 @@ int bayes_classify(const bayes_params *p, const bayes_token *toks, size_t n,
 	use = nc;
 	switch (p->algorithm) {
 	case BAYES_ALG_CHI2:
-		prob = combine_chi2(c, use);
+		prob = combine_chi2(p, c, use);
 		break;
 	case BAYES_ALG_GRAHAM:
 		if (p->graham_tokens > 0 && use > (size_t)p->graham_tokens)

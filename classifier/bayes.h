@@ -14,6 +14,11 @@
  *   RobinsonS      -> robinson_s   (strength of the prior, default 0.0178)
  *   RobinsonX      -> robinson_x   (prior for an unknown token, default 0.52)
  *   MinDev         -> min_dev      (chi-square: ignore |f-0.5| < MinDev, 0.1)
+ *   (no key)       -> dependence   (chi-square: tokens per independent
+ *                                   observation, Brown's correction, 8)
+ *   (no key)       -> indicator    (chi-square: BAYES_IND_*, surprisal)
+ *   (no key)       -> young        (shrink token evidence while a class has
+ *                                   fewer messages than this, 10)
  *   SpamThreshold  -> spam_threshold (probability >= it is spam, 0.9)
  *   GrahamTokens   -> graham_tokens (15)
  *   BurtonTokens   -> burton_tokens (27)
@@ -36,6 +41,19 @@
 #define BAYES_PVALUE_ROBINSON 0
 #define BAYES_PVALUE_GRAHAM   1
 
+/*
+ * Final indicators of the chi-square method (bayes_params.indicator), from
+ * the two tails qh = Q(-2 sum ln f) (small: innocent evidence) and
+ * qs = Q(-2 sum ln(1-f)) (small: spam evidence):
+ * SURPRISAL: S / (S + H) with S = -ln qs, H = -ln qh, the share of the
+ *   combined surprisal that speaks for spam (0.5 when there is none);
+ * ROBINSON: (1 + qh - qs) / 2, Robinson's indicator (bogofilter). It is
+ *   exactly 0.5 as soon as both tails are below ~1e-16, whatever their
+ *   balance, which ranks every message with strong evidence both ways alike.
+ */
+#define BAYES_IND_SURPRISAL 0
+#define BAYES_IND_ROBINSON  1
+
 /* Verdict classes. */
 #define BAYES_INNOCENT    0
 #define BAYES_SPAM        1
@@ -55,6 +73,11 @@ typedef struct bayes_params {
 	double robinson_s;      /* Robinson's s: weight of the prior (RobinsonS) */
 	double robinson_x;      /* Robinson's x: prior for unseen tokens (RobinsonX) */
 	double min_dev;         /* chi-square: minimum |f - 0.5| to count (MinDev) */
+	double dependence;      /* chi-square: divide the statistic and its degrees
+	                           of freedom by this (>= 1; 1 = tokens independent) */
+	int indicator;          /* chi-square: BAYES_IND_* */
+	double young;           /* while the smaller class total t is below this,
+	                           scale every |f - 0.5| by t / young (0 = never) */
 	double spam_threshold;  /* spam when probability >= this (SpamThreshold) */
 	int graham_tokens;      /* tokens combined by Graham (GrahamTokens) */
 	int burton_tokens;      /* tokens combined by Burton (BurtonTokens) */
@@ -111,7 +134,11 @@ void bayes_params_default(bayes_params *p);
  * p = min(1,b/Ns) / (min(1,2g/Ni) + min(1,b/Ns)) clamped to [0.01, 0.99].
  * While either total is 0 (one class never learned) every token gets x
  * (Graham: 0.4): its absence from the other class is no evidence. A zero
- * total is otherwise treated as 1. Returns a value in [0, 1].
+ * total is otherwise treated as 1. While the smaller total m is below
+ * p->young, the result f becomes 0.5 + (f - 0.5) * m / young: after a handful
+ * of messages of a class, a token's absence from them is weak evidence
+ * (Robinson's s alone lets one sighting in 3 messages give 0.003).
+ * Returns a value in [0, 1].
  */
 double bayes_token_prob(const bayes_params *p, double spam_hits,
     double innocent_hits, const bayes_totals *t);
@@ -146,6 +173,12 @@ size_t bayes_bnr_patterns(const double *probs, size_t n, uint64_t *out);
  * window whose pattern is decisive (|p-0.5| >= 0.25) when the token's
  * probability lies more than 0.3 from the pattern's.
  * out: the verdict; its factors borrow texts from toks.
+ * Chi-square (Fisher's method) assumes independent probabilities; a
+ * message's tokens are not (a word, its two word pairs, an address with its
+ * host and domain), so the statistic -2 sum ln f of the n counted tokens and
+ * its 2n degrees of freedom are both divided by p->dependence (Brown's
+ * method for dependent p-values with a fixed factor; degrees of freedom
+ * rounded, at least 2), then p->indicator combines the two tails.
  * Which tokens count: chi-square every token with |f-0.5| >= min_dev
  * (bogofilter); Graham and Burton the graham_tokens/burton_tokens tokens of
  * largest |f-0.5| (DSPAM); naive Bayes every token.

@@ -25,6 +25,8 @@ void filter_params_default(filter_params *p)
 	p->training_mode = FILTER_MODE_TEFT;
 	p->tcr = 1;
 	p->tcr_rounds = 5;
+	p->unsure_low = 0.01;
+	p->unsure_high = 0.999;
 	p->tum_maturity = 2500;
 	p->global_model = 1;
 	p->merge_maturity = 2500;
@@ -321,8 +323,9 @@ static int learn(db *d, int64_t uid, const uint64_t *hashes, size_t n,
 
 /*
  * Does the mode learn on classification for model m? TEFT always; TUM
- * before maturity; TOE (and TUM) also while the model has not learned both
- * classes, since until then no verdict has any basis and only errors would
+ * before maturity; TOE (and TUM) also while the model has learned fewer than
+ * bayes.young messages of a class (or none), since until then verdicts have
+ * little basis (bayes pulls every token towards 0.5) and only errors would
  * never teach it the class it calls everything.
  */
 static int learns_on_classify(const filter_params *ep, const struct model *m)
@@ -336,11 +339,24 @@ static int learns_on_classify(const filter_params *ep, const struct model *m)
 		return 1;
 	if (ep->training_mode == FILTER_MODE_NOTRAIN)
 		return 0;
-	if (!(ns > 0) || !(ni > 0))
+	if (!(ns > 0) || !(ni > 0) || ns < ep->bayes.young ||
+	    ni < ep->bayes.young)
 		return 1;
 	if (ep->training_mode == FILTER_MODE_TUM)
 		return m->ut.innocent_learned < ep->tum_maturity;
 	return 0;
+}
+
+/*
+ * Thick-threshold training: TOE and TUM also learn a verdict in the unsure
+ * band, right or wrong (a wrong one is then corrected as any error).
+ */
+static int unsure(const filter_params *ep, double prob)
+{
+	if (ep->training_mode != FILTER_MODE_TOE &&
+	    ep->training_mode != FILTER_MODE_TUM)
+		return 0;
+	return prob >= ep->unsure_low && prob < ep->unsure_high;
 }
 
 /*
@@ -514,7 +530,8 @@ static int classify_ro(db *d, const char *user, const tokset *toks,
 	pd->listed = listed;
 	pd->spam = out->verdict.cls == BAYES_SPAM ||
 	    out->verdict.cls == BAYES_BLOCKLISTED;
-	pd->learn = listed < 0 && learns_on_classify(&ep, &m);
+	pd->learn = listed < 0 && (learns_on_classify(&ep, &m) ||
+	    unsure(&ep, out->verdict.probability));
 	pd->whitelist = ep.whitelist;
 	pd->whitelist_threshold = ep.whitelist_threshold;
 	memcpy(pd->sig_id, out->sig_id, sizeof(pd->sig_id));

@@ -14,6 +14,7 @@
  *   TrainingMode teft|toe|tum|notrain     training_mode          FILTER_MODE_TEFT
  *     (preference trainingMode overrides; filter_mode_parse)
  *   TestConditionalTraining on|off        tcr                    1
+ *   (no key)                              unsure_low, unsure_high 0.01, 0.999
  *   TumMaturity                           tum_maturity           2500
  *     (also merge_maturity unless set separately)
  *   GlobalModel on|off                    global_model           1
@@ -52,8 +53,13 @@
 #define FILTER_MODE_TEFT    0  /* learn every classified message as classified */
 #define FILTER_MODE_TOE     1  /* learn only errors the user reports (*) */
 #define FILTER_MODE_TUM     2  /* TEFT until mature, then TOE (*) */
-/* (*) and, as TEFT, while the (merged) model lacks a class: until spam and
- * innocent have both been learned, no verdict has a basis. */
+/* (*) and, as TEFT, while the (merged) model has fewer than bayes.young
+ * messages of a class (or none): until spam and innocent have both been
+ * learned a few times, verdicts have little basis; and every
+ * message whose probability lies in the unsure band [unsure_low,
+ * unsure_high) (thick-threshold training, as CRM114/OSBF and bogofilter's
+ * "train on unsure" advice: a model fed only errors otherwise never learns
+ * the ham it barely got right). */
 #define FILTER_MODE_NOTRAIN 3  /* never learn */
 
 /* Learning sources for filter_train (DSPAM's --source). */
@@ -66,6 +72,8 @@ typedef struct filter_params {
 	int training_mode;        /* FILTER_MODE_* (TrainingMode) */
 	int tcr;                  /* test-conditional training (TestConditionalTraining) */
 	int tcr_rounds;           /* extra learning rounds TCR may add (5) */
+	double unsure_low;        /* TOE/TUM also learn verdicts with a probability */
+	double unsure_high;       /*   in [unsure_low, unsure_high) (0.01, 0.999) */
 	int64_t tum_maturity;     /* TUM: innocent messages learned to be mature (TumMaturity) */
 	int global_model;         /* merge with DB_GLOBAL_USER's model (GlobalModel) */
 	int64_t merge_maturity;   /* M of the merge weighting (TumMaturity) */
@@ -106,7 +114,9 @@ int filter_mode_parse(const char *s, int *mode);
  *     when enabled); statistical sedation raises the spam threshold while the
  *     user's model is young.
  *  3. TEFT (and TUM before maturity, and TOE/TUM while the model lacks a
- *     class) learn the tokens (and BNR patterns) as classified; a signature with a random id remembers what was learned.
+ *     class or when the probability is in the unsure band) learn the tokens
+ *     (and BNR patterns) as classified; a signature with a random id
+ *     remembers what was learned.
  *  4. counters (spam/innocent classified, learned) are updated; with
  *     whitelisting on, the sender's history is updated and the sender is
  *     whitelisted (automatic) after whitelist_threshold innocent messages

@@ -127,6 +127,8 @@ START_TEST(test_chi_square_combination)
 	bayes_result r;
 
 	P.robinson_s = 0;       /* f = p(w) exactly */
+	P.indicator = BAYES_IND_ROBINSON;       /* the classic formula */
+	P.dependence = 1;
 	toks[0] = tk("a", 9, 1);        /* 0.9 */
 	toks[1] = tk("b", 1, 1);        /* 0.5: below MinDev, ignored */
 	toks[2] = tk("c", 9, 1);        /* 0.9 */
@@ -145,6 +147,95 @@ START_TEST(test_chi_square_combination)
 	ck_assert_double_eq_tol(r.probability, 0.8112921831631932, 1e-12);
 	ck_assert_int_eq(r.cls, BAYES_INNOCENT);        /* below 0.9 */
 	ck_assert_uint_eq(r.used, 3);
+}
+END_TEST
+
+START_TEST(test_chi_square_surprisal_indicator)
+{
+	bayes_totals t = { 10, 10 };
+	bayes_token toks[3];
+	bayes_result r;
+
+	P.robinson_s = 0;
+	P.dependence = 1;
+	ck_assert_int_eq(P.indicator, BAYES_IND_SURPRISAL);     /* default */
+	toks[0] = tk("a", 9, 1);        /* 0.9 */
+	toks[1] = tk("b", 9, 1);        /* 0.9 */
+	ck_assert_int_eq(bayes_classify(&P, toks, 2, &t, NULL, 0, &r), 0);
+	/* qh = .81 (1 - 2 ln .9) = 0.98068..., qs = .01 (1 - 2 ln .1) =
+	 * 0.05605...; S / (S + H) = ln qs / (ln qs + ln qh). */
+	ck_assert_double_eq_tol(r.probability, 0.9932764386317102, 1e-12);
+
+	/* Strong evidence both ways: Robinson's indicator is 0.5 for both
+	 * messages, the surprisal still ranks the spammier one higher. */
+	{
+		enum { N = 400 };
+		bayes_token m1[N], m2[N];
+		bayes_result r1, r2;
+
+		t.spam = t.innocent = 1000;
+		for (int i = 0; i < N; i++) {
+			m1[i] = i % 2 ? tk(NULL, 999, 1) : tk(NULL, 1, 999);
+			m2[i] = i % 2 || i % 10 == 0 ? tk(NULL, 999, 1) :
+			    tk(NULL, 1, 999);
+		}
+		ck_assert_int_eq(bayes_classify(&P, m1, N, &t, NULL, 0, &r1), 0);
+		ck_assert_int_eq(bayes_classify(&P, m2, N, &t, NULL, 0, &r2), 0);
+		ck_assert(r2.probability > r1.probability + 0.01);
+		P.indicator = BAYES_IND_ROBINSON;
+		ck_assert_int_eq(bayes_classify(&P, m1, N, &t, NULL, 0, &r1), 0);
+		ck_assert_int_eq(bayes_classify(&P, m2, N, &t, NULL, 0, &r2), 0);
+		ck_assert_double_eq_tol(r1.probability, 0.5, 1e-12);
+		ck_assert_double_eq_tol(r2.probability, 0.5, 1e-12);
+	}
+}
+END_TEST
+
+START_TEST(test_chi_square_dependence)
+{
+	bayes_totals t = { 10, 10 };
+	bayes_token two[2], four[4], three[3];
+	bayes_result r2, r4, r3;
+
+	P.robinson_s = 0;
+	for (int i = 0; i < 4; i++)
+		four[i] = tk(NULL, 9, 1);       /* 0.9 each */
+	two[0] = two[1] = four[0];
+	/* Dividing the statistic and the degrees of freedom by 2 makes four
+	 * tokens weigh as two independent ones. */
+	P.dependence = 1;
+	ck_assert_int_eq(bayes_classify(&P, two, 2, &t, NULL, 0, &r2), 0);
+	P.dependence = 2;
+	ck_assert_int_eq(bayes_classify(&P, four, 4, &t, NULL, 0, &r4), 0);
+	ck_assert_double_eq_tol(r4.probability, r2.probability, 1e-12);
+	ck_assert_double_eq_tol(r4.probability, 0.9932764386317102, 1e-12);
+	ck_assert_uint_eq(r4.used, 4);
+	/* Fewer tokens than the factor: at least 2 degrees of freedom. */
+	P.dependence = 8;
+	three[0] = three[1] = three[2] = four[0];
+	ck_assert_int_eq(bayes_classify(&P, three, 3, &t, NULL, 0, &r3), 0);
+	ck_assert(r3.probability > 0.5 && r3.probability < r2.probability);
+	/* Below 1 is invalid. */
+	P.dependence = 0.5;
+	ck_assert_int_eq(bayes_classify(&P, two, 2, &t, NULL, 0, &r2), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_young_model_shrinks_evidence)
+{
+	bayes_totals t = { 2, 20 };
+
+	P.robinson_s = 0;
+	P.young = 10;
+	/* Two spam learned: p(w) = 1 becomes 0.5 + 0.5 * 2/10. */
+	ck_assert_double_eq_tol(bayes_token_prob(&P, 2, 0, &t), 0.6, 1e-12);
+	ck_assert_double_eq_tol(bayes_token_prob(&P, 0, 5, &t), 0.4, 1e-12);
+	/* Grown up: no change. */
+	t.spam = 10;
+	ck_assert_double_eq_tol(bayes_token_prob(&P, 2, 0, &t), 1.0, 1e-12);
+	P.young = 0;
+	t.spam = 2;
+	ck_assert_double_eq_tol(bayes_token_prob(&P, 2, 0, &t), 1.0, 1e-12);
 }
 END_TEST
 
@@ -331,6 +422,9 @@ static Suite *bayes_suite(void)
 	tcase_add_test(tc, test_graham_token_prob);
 	tcase_add_test(tc, test_one_class_only_is_no_evidence);
 	tcase_add_test(tc, test_chi_square_combination);
+	tcase_add_test(tc, test_chi_square_surprisal_indicator);
+	tcase_add_test(tc, test_chi_square_dependence);
+	tcase_add_test(tc, test_young_model_shrinks_evidence);
 	tcase_add_test(tc, test_graham_and_burton_tiny_model);
 	tcase_add_test(tc, test_naive_uses_all_tokens);
 	tcase_add_test(tc, test_many_tokens_do_not_underflow);

@@ -28,6 +28,9 @@ static void setup(void)
 
 	ck_assert_int_eq(db_open("mem:", DB_OPEN_CREATE, &d, err, sizeof(err)), 0);
 	filter_params_default(&P);
+	/* These cases train models of a few messages: no young-model shrink
+	 * (check_bayes and test_young_model_is_cautious cover it). */
+	P.bayes.young = 0;
 }
 
 static void teardown(void)
@@ -314,11 +317,80 @@ START_TEST(test_toe_learns_until_both_classes_known)
 	ck_assert_int_eq(totals("paul").innocent_learned, 1);
 	ck_assert_int_eq(totals("paul").spam_learned, 1);
 	ck_assert_int_eq(hits("paul", "viagra").innocent_hits, 0);
-	/* Both classes known: TOE proper. */
+	/* Both classes known: TOE proper (no unsure band here). */
+	P.unsure_low = P.unsure_high = 0;
 	r = classify("paul", SPAMMY, NULL, T0);
 	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
 	ck_assert_int_eq(r.learned, 0);
 	ck_assert_int_eq(totals("paul").spam_learned, 1);
+}
+END_TEST
+
+START_TEST(test_toe_learns_unsure_verdicts)
+{
+	filter_result r;
+	int changed;
+
+	P.global_model = 0;
+	P.tcr = 0;
+	train("tina", SPAMMY, 1, 20);
+	train("tina", HAMMY, 0, 20);
+	P.training_mode = FILTER_MODE_TOE;
+	ck_assert_double_eq(P.unsure_low, 0.01);
+	ck_assert_double_eq(P.unsure_high, 0.999);
+	/* Sure verdicts are not learned... */
+	r = classify("tina", SPAMMY, NULL, T0);
+	ck_assert(r.verdict.probability >= P.unsure_high);
+	ck_assert_int_eq(r.learned, 0);
+	r = classify("tina", HAMMY, NULL, T0);
+	ck_assert(r.verdict.probability < P.unsure_low);
+	ck_assert_int_eq(r.learned, 0);
+	ck_assert_int_eq(totals("tina").innocent_learned, 20);
+	/* ...a message with evidence both ways is, as classified... */
+	r = classify("tina", "cheap pills meeting agenda", NULL, T0);
+	ck_assert(r.verdict.probability >= P.unsure_low &&
+	    r.verdict.probability < P.unsure_high);
+	ck_assert_int_eq(r.learned, 1);
+	ck_assert_int_eq(totals("tina").innocent_learned +
+	    totals("tina").spam_learned, 41);
+	/* ...and a correction reverses that exactly. */
+	ck_assert_int_eq(filter_retrain(d, "tina", r.sig_id,
+	    r.verdict.cls != BAYES_SPAM, NULL, &P, T0, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(totals("tina").innocent_learned +
+	    totals("tina").spam_learned, 41);
+	/* NOTRAIN learns nothing, band or not. */
+	P.training_mode = FILTER_MODE_NOTRAIN;
+	r = classify("tina", "cheap pills meeting agenda", NULL, T0);
+	ck_assert_int_eq(r.learned, 0);
+}
+END_TEST
+
+START_TEST(test_young_model_is_cautious)
+{
+	filter_result r;
+
+	P.global_model = 0;
+	P.bayes.young = 10;
+	train("yves", SPAMMY, 1, 1);
+	train("yves", HAMMY, 0, 1);
+	/* One message per class: every token is pulled to 0.5 +- 0.05, below
+	 * MinDev, so nothing counts yet. */
+	P.dry_run = 1;
+	r = classify("yves", SPAMMY, NULL, T0);
+	ck_assert_double_eq_tol(r.verdict.probability, 0.5, 1e-12);
+	ck_assert_uint_eq(r.verdict.used, 0);
+	/* TOE learns as TEFT while a class has fewer than 10 messages. */
+	P.dry_run = 0;
+	P.training_mode = FILTER_MODE_TOE;
+	P.unsure_low = P.unsure_high = 0;
+	r = classify("yves", HAMMY, NULL, T0);
+	ck_assert_int_eq(r.learned, 1);
+	train("yves", SPAMMY, 1, 9);
+	train("yves", HAMMY, 0, 8);
+	r = classify("yves", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_SPAM);
+	ck_assert_int_eq(r.learned, 0);
 }
 END_TEST
 
@@ -763,6 +835,8 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_learn_unlearn_restores_counts);
 	tcase_add_test(tc, test_toe_learns_only_errors);
 	tcase_add_test(tc, test_toe_learns_until_both_classes_known);
+	tcase_add_test(tc, test_toe_learns_unsure_verdicts);
+	tcase_add_test(tc, test_young_model_is_cautious);
 	tcase_add_test(tc, test_tum_stops_when_mature);
 	tcase_add_test(tc, test_notrain_and_pref_override);
 	tcase_add_test(tc, test_tcr_trains_until_right);
