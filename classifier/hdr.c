@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -527,6 +528,27 @@ static int in_list(const char *canon, const char *const *list)
 	return 0;
 }
 
+/*
+ * Does "hdr:NAME" tell more than the field's other tokens? Only when the
+ * value gives no token under the field's own name: Content-* fields (read by
+ * the MIME parser), In-Reply-To and References (their hosts are
+ * "Message-Id:host:" tokens), and values without a letter or digit. A
+ * field that gives "Name:..." tokens is present whenever they are, so its
+ * presence token was a second, fully correlated vote (measured neutral,
+ * 3.6% of all tokens).
+ */
+static int presence_says_more(const char *canon, const char *v, size_t n)
+{
+	if (strncmp(canon, "Content-", 8) == 0 ||
+	    strcmp(canon, "In-Reply-To") == 0 ||
+	    strcmp(canon, "References") == 0)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (isalnum((unsigned char)v[i]) || (unsigned char)v[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
 int hdr_tokens(tokset *out, words *w, const char *canon, const char *v, size_t n)
 {
 	static const char *const addr_hdrs[] = { "From", "To", "Cc", "Bcc",
@@ -539,7 +561,8 @@ int hdr_tokens(tokset *out, words *w, const char *canon, const char *v, size_t n
 
 	init_addr_chars();
 
-	if ((rc = add(out, "hdr", canon, "", 0)) < 0)
+	if (presence_says_more(canon, v, n) &&
+	    (rc = add(out, "hdr", canon, "", 0)) < 0)
 		return rc;
 	if (strcmp(canon, "Received") == 0)
 		return received(out, v, n);

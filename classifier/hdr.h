@@ -4,7 +4,9 @@
  * Pure C: no SQLite, libmilter or syslog.
  *
  * Tokens of a field named N (canonical form, see hdr_canon), value decoded:
- *   hdr:N                  the field is present
+ *   hdr:N                  the field is present, only when its value gives
+ *                          no N: token (Content-*, In-Reply-To, References,
+ *                          a value without letters or digits)
  *   N:<word>               words of the value (words.h rules), for all
  *                          fields except Received, Message-Id, In-Reply-To,
  *                          References and Content-* (e.g. "Subject:free")

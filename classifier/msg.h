@@ -22,8 +22,9 @@
  *   <word>                    a word of a text/plain body part
  *   <word>                    visible text of a text/html part (html.h)
  *   a+b, a+?+b, ...           word pairs, when chained / osb are set
- *   hdr:<Name>                a header field is present (names canonical:
- *                             "Message-Id", "X-Mailer", see hdr_canon)
+ *   hdr:<Name>                a header field is present and its value gives
+ *                             no token of its own (see hdr.h; names
+ *                             canonical: "In-Reply-To", see hdr_canon)
  *   <Name>:<word>             a word of a header ("Subject:free")
  *   From:addr:<a@b>, From:domain:<b>, Received:ip:<ip>, ...  see hdr.h
  *   url:host:<h>, url:domain:<d>, url:path:<p>, url:ip:<ip>  see url.h

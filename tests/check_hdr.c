@@ -104,13 +104,38 @@ START_TEST(test_params)
 }
 END_TEST
 
+START_TEST(test_presence_only_when_it_says_more)
+{
+	/* An empty value, a value of punctuation, the reply fields (whose
+	 * hosts go to Message-Id:host:) and Content-* give hdr:NAME. */
+	ck_assert_int_eq(hdr_tokens(set, w, "X-Keywords", "", 0), 0);
+	ck_assert(has("hdr:X-Keywords"));
+	ck_assert_int_eq(hdr_tokens(set, w, "X-Flag", " -- ", 4), 0);
+	ck_assert(has("hdr:X-Flag"));
+	ck_assert_int_eq(hdr_tokens(set, w, "In-Reply-To", "<a@b.example>", 13), 0);
+	ck_assert(has("hdr:In-Reply-To"));
+	ck_assert(has("Message-Id:host:b.example"));
+	ck_assert_int_eq(hdr_tokens(set, w, "References", "<c@d.example>", 13), 0);
+	ck_assert(has("hdr:References"));
+	/* Fields whose value gives tokens of their own do not. */
+	ck_assert_int_eq(hdr_tokens(set, w, "Subject", "hello there", 11), 0);
+	ck_assert(!has("hdr:Subject"));
+	ck_assert(has("Subject:hello"));
+	ck_assert_int_eq(hdr_tokens(set, w, "Message-Id", "<x@e.example>", 13), 0);
+	ck_assert(!has("hdr:Message-Id"));
+	ck_assert_int_eq(hdr_tokens(set, w, "X-Mailer", "caf\xc3\xa9", 5), 0);
+	ck_assert(!has("hdr:X-Mailer"));
+}
+END_TEST
+
 START_TEST(test_addresses)
 {
 	static const char from[] = "\"Bob, Jr\" <Bob.Jr+tag@Mail.Example.CO.UK>, eve@evil.example";
 	char a[64];
 
 	ck_assert_int_eq(hdr_tokens(set, w, "From", from, strlen(from)), 0);
-	ck_assert(has("hdr:From"));
+	/* The value gives From: tokens: no separate presence token. */
+	ck_assert(!has("hdr:From"));
 	ck_assert(has("From:addr:bob.jr+tag@mail.example.co.uk"));
 	ck_assert(has("From:host:mail.example.co.uk"));
 	ck_assert(has("From:domain:example.co.uk"));
@@ -170,6 +195,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_decode);
 	tcase_add_test(tc, test_decode_many_unterminated);
 	tcase_add_test(tc, test_params);
+	tcase_add_test(tc, test_presence_only_when_it_says_more);
 	tcase_add_test(tc, test_addresses);
 	tcase_add_test(tc, test_ids_and_mailer);
 	tcase_add_test(tc, test_received);
