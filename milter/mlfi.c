@@ -201,7 +201,10 @@ int mlfi_start(void)
 
 	if (s == NULL)
 		return -1;
-	rc = writer_start(conf_str(s->cf, "StorePath"));
+	rc = pool_cache_init(conf_str(s->cf, "StorePath") ?
+	    conf_str(s->cf, "StorePath") : "", (size_t)conf_int(s->cf, "TokenCacheSize"));
+	if (rc == 0)
+		rc = writer_start(conf_str(s->cf, "StorePath"));
 	/* snap_get counted a session; this was not one. */
 	pthread_mutex_lock(&snap_lock);
 	sessions--;
@@ -703,15 +706,20 @@ static int is_spam(int cls)
  * client's DATA is complete and then waits for the end-of-message reply:
  * this is the time the message spent in the milter, not the client's.
  */
-static double elapsed_ms(const conn *cn)
+static double since_ms(const struct timespec *t)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) * 1000 +
+	    (double)(now.tv_nsec - t->tv_nsec) / 1e6;
+}
+
+static double elapsed_ms(const conn *cn)
+{
 	if (cn->start.tv_sec == 0 && cn->start.tv_nsec == 0)
 		return 0;
-	return (double)(now.tv_sec - cn->start.tv_sec) * 1000 +
-	    (double)(now.tv_nsec - cn->start.tv_nsec) / 1e6;
+	return since_ms(&cn->start);
 }
 
 /* OnFail: the configured answer to an internal error, with one log line. */
@@ -781,9 +789,11 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	int all_reject = 1, held = 0, store_broken = 0, rc;
 	db *d = NULL;
 	sfsistat ret = SMFIS_CONTINUE;
+	struct timespec eom_start;
 
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
+	clock_gettime(CLOCK_MONOTONIC, &eom_start);
 	cf = cn->sn->cf;
 	if (cn->queue_id == NULL) {
 		const char *q = smfi_getsymval(ctx, "i");
@@ -1047,12 +1057,13 @@ log:
 		    "hold" : act[v->action]);
 	}
 	logbuf[lp] = '\0';
-	log_info("%s: client=%s from=<%s> %s action=%s tokens=%zu %.1fms", qid(cn),
+	log_info("%s: client=%s from=<%s> %s action=%s tokens=%zu eom=%.1fms "
+	    "%.1fms", qid(cn),
 	    cn->client_addr ? cn->client_addr : "?",
 	    cn->sender ? cn->sender : "", logbuf,
 	    ret == SMFIS_REJECT ? "reject" : ret == SMFIS_DISCARD ? "discard" :
 	    held ? "hold" : quarantined ? "quarantine+deliver" : "deliver",
-	    tokset_count(cn->toks), elapsed_ms(cn));
+	    tokset_count(cn->toks), since_ms(&eom_start), elapsed_ms(cn));
 	(void)rejecting;
 done:
 	pool_store_put(d, store_broken);

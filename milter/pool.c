@@ -4,12 +4,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <magic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "milter/log.h"
 #include "milter/pool.h"
 
 typedef struct slot {
@@ -27,6 +29,24 @@ static magic_t magics[POOL_MAX];
 static int magic_out[POOL_MAX];
 static size_t nmagics;
 static int magic_broken;        /* libmagic failed to load: stop trying */
+static db_cache *cache;         /* shared token cache, or NULL */
+static char cache_path[4096];   /* the store it serves */
+
+int pool_cache_init(const char *path, size_t max_bytes)
+{
+	if (max_bytes == 0)
+		return 0;
+	cache = db_cache_new(max_bytes < 4096 ? 4096 : max_bytes);
+	if (cache == NULL)
+		return -ENOMEM;
+	snprintf(cache_path, sizeof(cache_path), "%s", path);
+	return 0;
+}
+
+db_cache *pool_cache_for(const char *path)
+{
+	return cache != NULL && strcmp(path, cache_path) == 0 ? cache : NULL;
+}
 
 int pool_store_get(const char *path, db **out, char *why, size_t whylen)
 {
@@ -62,6 +82,10 @@ int pool_store_get(const char *path, db **out, char *why, size_t whylen)
 	if (s->d == NULL) {
 		snprintf(s->path, sizeof(s->path), "%s", path);
 		rc = db_open(path, DB_OPEN_CREATE, &s->d, why, whylen);
+		if (rc == 0 && (rc = db_cache_attach(s->d, pool_cache_for(path))) < 0) {
+			snprintf(why, whylen, "%s", db_errmsg(s->d));
+			db_close(s->d);
+		}
 		if (rc < 0) {
 			s->d = NULL;
 			pthread_mutex_lock(&lock);
@@ -164,5 +188,17 @@ void pool_close(void)
 	for (size_t i = 0; i < nmagics; i++)
 		magic_close(magics[i]);
 	nmagics = 0;
+	if (cache != NULL) {
+		db_cache_stats st;
+
+		db_cache_stats_get(cache, &st);
+		log_info("token cache: %" PRIu64 " hits, %" PRIu64 " misses, %"
+		    PRIu64 " whole models read, emptied %" PRIu64 " times, %" PRIu64
+		    " own commits applied, %" PRIu64 " evicted, %zu of %zu entries",
+		    st.hits, st.misses, st.loads, st.clears, st.updates,
+		    st.evictions, st.entries, st.max_entries);
+	}
+	db_cache_free(cache);
+	cache = NULL;
 	pthread_mutex_unlock(&lock);
 }

@@ -7,7 +7,9 @@
  * compiled database, about 8 MB) per thread made the milter's memory grow
  * with the number of sessions; on the small machines a milter runs on, a
  * few handles serve any number of sessions, because only as many callbacks
- * as there are cores run at once. A callback that finds every handle out
+ * as there are cores run at once. The connections (and the writer
+ * thread's) share one token cache (db_cache), so a token read once serves
+ * every session. A callback that finds every handle out
  * waits for one to come back (a callback holds one for a few ms at most).
  * Thread-safe; handles are made on first use.
  */
@@ -34,6 +36,17 @@ int pool_store_get(const char *path, db **out, char *why, size_t whylen);
  * opens a new one).
  */
 void pool_store_put(db *d, int broken);
+
+/*
+ * pool_cache_init -- create the token cache shared by every connection to
+ * path (the StorePath at start), of max_bytes (0: none). Connections to
+ * another store (after a reload changed StorePath) go without. Call once,
+ * before any get. Returns 0 or -ENOMEM.
+ */
+int pool_cache_init(const char *path, size_t max_bytes);
+
+/* pool_cache_for -- the shared cache if path is the store it serves, else NULL. */
+db_cache *pool_cache_for(const char *path);
 
 /* pool_magic_get -- a libmagic handle (magic_t), or NULL if libmagic cannot load. */
 void *pool_magic_get(void);

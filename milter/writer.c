@@ -20,6 +20,7 @@
 
 #include "db/db.h"
 #include "milter/log.h"
+#include "milter/pool.h"
 #include "milter/writer.h"
 
 /* Gather work for this long before a commit, so one transaction serves many. */
@@ -150,6 +151,13 @@ static int reopen(db **dp, const char *path, char *why, size_t whylen)
 	if (*dp != NULL)
 		return 0;
 	if (db_open(path, DB_OPEN_CREATE, dp, why, whylen) < 0) {
+		*dp = NULL;
+		return -EIO;
+	}
+	/* Our commits then update the shared cache instead of emptying it. */
+	if (db_cache_attach(*dp, pool_cache_for(path)) < 0) {
+		snprintf(why, whylen, "%s", db_errmsg(*dp));
+		db_close(*dp);
 		*dp = NULL;
 		return -EIO;
 	}

@@ -263,7 +263,7 @@ load_cmd() {    # LOAD SESSIONS COUNT -> the command line of the load
 # max n_lat hwm_kib exit-status-if-the-milter-died milter-cpu-ms-per-delivered"
 # to $D/results.
 run_one() {
-	local cfg=$1 load=$2 sess=$3 count=$4 res hwm=- cpu=- ticks lat="- - - 0" tag
+	local cfg=$1 load=$2 sess=$3 count=$4 res hwm=- cpu=- ticks lat="- - - 0" eom="- -" tag
 	tag="$cfg-$load-$sess"
 	log "run: $(config_name "$cfg") / $load, $sess sessions, $count messages"
 	start_milter "$cfg"
@@ -303,19 +303,24 @@ run_one() {
 	case $cfg in
 	teft|notrain)
 		cp "$D/milter.log" "$D/milter-$tag.log" || : >"$D/milter-$tag.log"
-		# The per-message info line ends with "N.Nms".
-		lat=$(sed -n 's/.* \([0-9][0-9.]*\)ms$/\1/p' "$D/milter-$tag.log" | sort -g |
-			awk '{ v[NR] = $1 } END {
-				if (NR == 0) { print "- - - 0"; exit }
-				p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
-				print p50, p99, v[NR], NR }') ;;
+		# The per-message info line ends with "eom=N.Nms N.Nms": end of
+		# message to reply, and first header to reply.
+		lat=$(sed -n 's/.* \([0-9][0-9.]*\)ms$/\1/p' "$D/milter-$tag.log" | pctl)
+		eom=$(sed -n 's/.* eom=\([0-9][0-9.]*\)ms .*/\1/p' "$D/milter-$tag.log" | pctl |
+			cut -d' ' -f1,2) ;;
 	esac
 	cp "$D/log/postfix.log" "$D/postfix-$tag.log" 2>/dev/null || true
 	: >"$D/log/postfix.log" 2>/dev/null || true
 	[ -z "$CRASH" ] || log "  the milter DIED during the run (exit status $CRASH)"
 	echo "$cfg $load $sess $count $(kv rate "$res") $(kv delivered "$res")" \
 		"$(kv accepted "$res") $(kv failed "$res") $(kv seconds "$res") $lat $hwm" \
-		"${CRASH:--}" "$cpu" >>"$D/results"
+		"${CRASH:--}" "$cpu" $eom >>"$D/results"
+}
+# pctl: numbers on stdin -> "p50 p99 max count" ("- - - 0" when none)
+pctl() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "- - - 0"; exit }
+		print v[int((NR - 1) * 0.50) + 1], v[int((NR - 1) * 0.99) + 1], v[NR], NR }'
 }
 # sample PID: "VmHWM-KiB cpu-ticks" (utime + stime, fields 14 and 15 of
 # stat, after the parenthesised name); fails when PID is gone.
@@ -440,16 +445,18 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 	echo
 	echo "#### spamsift-milter per-message latency and memory"
 	echo
-	echo "From spamsift-milter's own per-message log line (envfrom callback to end of message, whole ms), TEFT on, corpus load."
+	echo "From spamsift-milter's own per-message log line, TEFT on, corpus load: from the first header"
+	echo "Postfix's cleanup sends to the end-of-message reply (includes cleanup's sending of the content),"
+	echo "and from the end-of-message event to the reply (what Postfix waits for the verdict)."
 	echo
-	echo "| sessions | messages logged | p50 ms | p99 ms | max ms | peak RSS (VmHWM) | command |"
-	echo "|---:|---:|---:|---:|---:|---:|---|"
+	echo "| sessions | messages logged | p50 ms | p99 ms | max ms | end of message: p50 / p99 ms | peak RSS (VmHWM) | command |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---|"
 	for s in "$SESSIONS" "$HIGH_SESSIONS"; do
 		[ -n "$(get teft corpus "$s" 1)" ] || continue
 		hw=$(get teft corpus "$s" 14)
 		cr=$(get teft corpus "$s" 15)
 		echo "| $s | $(get teft corpus "$s" 13)$([ "$cr" = - ] || echo " **milter died, exit status $cr**") | $(get teft corpus "$s" 10) | $(get teft corpus "$s" 11) |" \
-			"$(get teft corpus "$s" 12) | $([ "$hw" = - ] && echo - || echo "$((hw / 1024)) MiB") |" \
+			"$(get teft corpus "$s" 12) | $(get teft corpus "$s" 17) / $(get teft corpus "$s" 18) | $([ "$hw" = - ] && echo - || echo "$((hw / 1024)) MiB") |" \
 			"\`$(load_cmd corpus "$s" "$CORPUS_COUNT")\` against \`$(milter_cmd teft)\` |"
 	done
 	echo
@@ -467,6 +474,7 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 	echo "- spamsift TEFT on, corpus, vs no-reply nullmilter: $rn (target ≥ $T_NR): $(verdict ge "$rn" "$T_NR")"
 	echo "- spamsift TEFT on, corpus, vs no milter: $r0 (target ≥ $T_NONE): $(verdict ge "$r0" "$T_NONE")"
 	echo "- latency p99 at $SESSIONS sessions: ${p99:--} ms (target ≤ $T_P99 ms): $(verdict le "${p99:--}" "$T_P99")"
+	echo "  (of which the end-of-message reply, p99: $(get teft corpus "$SESSIONS" 18) ms)"
 	died=$(awk '($1 == "teft" || $1 == "notrain") && $15 != "-"' "$D/results" | wc -l)
 	runs=$(awk '$1 == "teft" || $1 == "notrain"' "$D/results" | wc -l)
 	if [ "$runs" = 0 ]; then up="not measured"
@@ -478,5 +486,5 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 } | sed "s|$D|\$D|g" >"$OUT"
 echo "(\$D: this run's temp dir, $D; kept with IT_KEEP=1)" >>"$OUT"
 cat "$OUT"
-log "table written to $OUT; raw results: config load sessions count rate delivered accepted failed seconds p50 p99 max n hwm died cpu_ms/msg"
+log "table written to $OUT; raw results: config load sessions count rate delivered accepted failed seconds p50 p99 max n hwm died cpu_ms/msg eom_p50 eom_p99"
 cat "$D/results" >&2
