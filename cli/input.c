@@ -64,6 +64,44 @@ static int each_buffer(const char *label, const char *data, size_t len,
 	return fn(arg, label, data, len);
 }
 
+/*
+ * Files up to SMALL_FILE bytes are read into one reused buffer: one read()
+ * costs less than mmap, page faults and munmap for a typical message
+ * (measured on the SpamAssassin corpus, contrib/bench/store.sh). Larger ones
+ * are mapped.
+ */
+#define SMALL_FILE (256 * 1024)
+
+/* Read a small regular file whole into a reused buffer (borrowed). */
+static int read_small(int fd, size_t size, const char **out)
+{
+	static char *buf;
+	static size_t cap;
+	size_t len = 0;
+
+	if (cap < size) {
+		char *nb = realloc(buf, SMALL_FILE);
+
+		if (nb == NULL)
+			return -ENOMEM;
+		buf = nb;
+		cap = SMALL_FILE;
+	}
+	while (len < size) {
+		ssize_t n = read(fd, buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;  /* truncated meanwhile: take what is there */
+		len += (size_t)n;
+	}
+	*out = buf;
+	return (int)len;
+}
+
 static int each_file(const char *path, input_fn fn, void *arg, char *err,
     size_t errlen)
 {
@@ -87,6 +125,17 @@ static int each_file(const char *path, input_fn fn, void *arg, char *err,
 	if (st.st_size == 0) {
 		close(fd);
 		return fn(arg, path, "", 0);
+	}
+	if (st.st_size <= SMALL_FILE) {
+		const char *data = NULL;
+
+		rc = read_small(fd, (size_t)st.st_size, &data);
+		close(fd);
+		if (rc < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+			return rc;
+		}
+		return each_buffer(path, data, (size_t)rc, fn, arg);
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);

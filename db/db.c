@@ -653,6 +653,60 @@ static int tokbuf_add(db *d, int64_t uid, const uint64_t *hashes, size_t n,
 	return b->n >= TOKBUF_MAX ? tokbuf_flush(d) : 0;
 }
 
+/*
+ * ---- user ids already resolved ----
+ * Users are never deleted or renamed, so a name's id, once known, is kept
+ * per handle: classification asks for the same one or two users for every
+ * message, each a statement (and a read transaction) saved.
+ */
+#define KNOWN_MAX 16
+
+struct db_known {
+	char *name[KNOWN_MAX];  /* user names (copies) */
+	int64_t uid[KNOWN_MAX]; /* their ids */
+	size_t n, next;         /* entries; next to replace when full */
+};
+
+static int64_t known_get(const db *d, const char *name)
+{
+	const struct db_known *k = d->known;
+
+	for (size_t i = 0; k != NULL && i < k->n; i++)
+		if (strcmp(k->name[i], name) == 0)
+			return k->uid[i];
+	return 0;
+}
+
+static void known_put(db *d, const char *name, int64_t uid)
+{
+	struct db_known *k = d->known;
+	size_t i;
+	char *copy;
+
+	if (k == NULL && (k = d->known = calloc(1, sizeof(*k))) == NULL)
+		return;
+	if ((copy = strdup(name)) == NULL)
+		return;
+	if (k->n < KNOWN_MAX) {
+		i = k->n++;
+	} else {
+		i = k->next++ % KNOWN_MAX;
+		free(k->name[i]);
+	}
+	k->name[i] = copy;
+	k->uid[i] = uid;
+}
+
+static void known_free(db *d)
+{
+	if (d->known == NULL)
+		return;
+	for (size_t i = 0; i < d->known->n; i++)
+		free(d->known->name[i]);
+	free(d->known);
+	d->known = NULL;
+}
+
 /* ---- helpers shared with the backends ---- */
 
 int db_base_init(db *d, const db_ops *ops, const char *name, int flags)
@@ -665,6 +719,7 @@ int db_base_init(db *d, const db_ops *ops, const char *name, int flags)
 	d->defer = NULL;
 	d->cache = NULL;
 	d->clog = NULL;
+	d->known = NULL;
 	d->errmsg[0] = '\0';
 	d->name = strdup(name);
 	return d->name ? 0 : -ENOMEM;
@@ -888,6 +943,7 @@ void db_close(db *d)
 		d->clog = NULL;
 	}
 	d->cache = NULL;
+	known_free(d);
 	d->ops->close(d);
 }
 
@@ -911,18 +967,21 @@ int db_user(db *d, const char *name, int create, int64_t *uid)
 	CHECK_ARG(d, uid, "user");
 	*uid = 0;
 	CHECK_ARG(d, name && *name, "user");
-	if (create && (d->flags & DB_OPEN_READONLY)) {
-		rc = d->ops->user(d, name, 0, uid);
-		if (rc == 0 && *uid == 0)
-			CHECK_WRITE(d, "add user");
+	if ((*uid = known_get(d, name)) != 0)
+		return 0;
+	/* Only committed users are remembered (a transaction may roll back). */
+	if ((rc = d->ops->user(d, name, 0, uid)) < 0)
 		return rc;
+	if (*uid != 0) {
+		if (!db_backend_txn(d))
+			known_put(d, name, *uid);
+		return 0;
 	}
-	if (create && d->defer != NULL) {
-		if ((rc = d->ops->user(d, name, 0, uid)) < 0 || *uid != 0)
-			return rc;
-		if ((rc = need_store(d, 0)) < 0)
-			return rc;
-	}
+	if (!create)
+		return 0;
+	CHECK_WRITE(d, "add user");
+	if ((rc = need_store(d, 0)) < 0)
+		return rc;
 	return d->ops->user(d, name, create, uid);
 }
 

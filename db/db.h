@@ -238,12 +238,12 @@ size_t db_pending(const db *d);
  * between. Absent tokens are cached as 0.
  *
  * Whole models: when a user's lookups keep missing (about 4096 misses
- * since the cache was last emptied) and the user's tokens fit in a quarter
+ * since the cache was last emptied) and the user's tokens fit in half
  * of the cache, all of them are read at once (one sequential scan); after
  * that every lookup of that user is answered from memory, absent tokens
  * included, until the generation changes through another writer.
  *
- * Memory: entries (about 25 bytes each, in a table sized to fit) never
+ * Memory: entries (24 bytes each, in a table sized to fit) never
  * exceed max_bytes; when full, the least recently used entries go first
  * (clock).
  *

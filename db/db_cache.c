@@ -4,7 +4,8 @@
  * db_impl.h). One mutex guards everything.
  *
  * The table is open addressing with linear probing over a power-of-two
- * number of slots, sized once from the memory bound; deletion shifts the
+ * number of slots; it starts small and doubles up to the size the memory
+ * bound allows (so memory follows use); deletion shifts the
  * following entries back (no tombstones). Eviction is a clock: a hit sets
  * the entry's reference bit, the hand clears bits and evicts the first entry
  * whose bit is clear. A small table of per-user states remembers which
@@ -24,16 +25,21 @@
 
 /* Misses of one user (since the last emptying) before its model is loaded. */
 #define LOAD_AFTER 4096
+/* How many lookups ahead db_cache_lookup prefetches. */
+#define PREFETCH 8
 /* Per-user states remembered. */
 #define NUSERS 32
-/* Counts are kept in 32 bits (saturated): stores never get near that. */
-#define COUNT_MAX 0xffffffffu
+/* Counts are kept in 31 bits (saturated): stores never get near that. */
+#define COUNT_MAX 0x7fffffffu
 
+/* 24 bytes: the reference bit shares a word with a count (one cache line
+ * touched per lookup). */
 typedef struct cent {
 	uint64_t hash;          /* token */
 	int64_t uid;            /* owner; 0: empty slot */
 	uint32_t spam;          /* spam hits at the cache's generation */
-	uint32_t innocent;      /* innocent hits */
+	uint32_t innocent : 31; /* innocent hits */
+	uint32_t ref : 1;       /* clock reference bit */
 } cent;
 
 typedef struct ustate {
@@ -46,13 +52,14 @@ typedef struct ustate {
 struct db_cache {
 	pthread_mutex_t mu;     /* guards everything below */
 	cent *slots;            /* the table */
-	unsigned char *ref;     /* reference bits, one per slot */
 	size_t cap;             /* slots (power of two) */
+	size_t cap_max;         /* slots the memory bound allows */
 	size_t n;               /* entries */
-	size_t max;             /* entries allowed (70% of cap) */
+	size_t max;             /* entries allowed now (70% of cap) */
 	size_t hand;            /* clock hand */
 	uint64_t gen;           /* generation every entry is valid for */
 	int have_gen;           /* gen is set */
+	unsigned behind;        /* lookups in a row that saw an older gen */
 	ustate users[NUSERS];   /* per-user states */
 	size_t next_user;       /* round-robin replacement in users */
 	db_cache_stats st;      /* counters */
@@ -102,7 +109,6 @@ static ustate *user_get(db_cache *c, int64_t uid, int add)
 static void clear(db_cache *c)
 {
 	memset(c->slots, 0, c->cap * sizeof(*c->slots));
-	memset(c->ref, 0, c->cap);
 	memset(c->users, 0, sizeof(c->users));
 	c->n = 0;
 	c->hand = 0;
@@ -115,7 +121,7 @@ static void del_slot(db_cache *c, size_t i)
 	size_t j = i;
 
 	c->slots[i].uid = 0;
-	c->ref[i] = 0;
+	c->slots[i].ref = 0;
 	c->n--;
 	for (;;) {
 		size_t home;
@@ -128,9 +134,8 @@ static void del_slot(db_cache *c, size_t i)
 		if ((j > i && (home <= i || home > j)) ||
 		    (j < i && (home <= i && home > j))) {
 			c->slots[i] = c->slots[j];
-			c->ref[i] = c->ref[j];
 			c->slots[j].uid = 0;
-			c->ref[j] = 0;
+			c->slots[j].ref = 0;
 			i = j;
 		}
 	}
@@ -143,8 +148,8 @@ static void evict_one(db_cache *c)
 		size_t i = c->hand;
 
 		if (c->slots[i].uid != 0) {
-			if (c->ref[i]) {
-				c->ref[i] = 0;
+			if (c->slots[i].ref) {
+				c->slots[i].ref = 0;
 			} else {
 				ustate *u = user_get(c, c->slots[i].uid, 0);
 
@@ -152,8 +157,9 @@ static void evict_one(db_cache *c)
 					u->complete = 0;
 				del_slot(c, i);
 				c->st.evictions++;
-				/* slot i may now hold a shifted entry: look again */
-				continue;
+				/* slot i may now hold a shifted entry: the hand
+				 * stays, so it is looked at next time */
+				return;
 			}
 		}
 		c->hand = (i + 1) & (c->cap - 1);
@@ -165,6 +171,27 @@ static uint32_t sat(int64_t v)
 	return v < 0 ? 0 : v > (int64_t)COUNT_MAX ? COUNT_MAX : (uint32_t)v;
 }
 
+/* Double the table when the bound allows; 0 or -ENOMEM (then it stays). */
+static int grow(db_cache *c)
+{
+	size_t ocap = c->cap, ncap = c->cap * 2;
+	cent *old = c->slots, *ns;
+
+	if (ncap > c->cap_max)
+		return -ENOMEM;
+	if ((ns = calloc(ncap, sizeof(*ns))) == NULL)
+		return -ENOMEM;
+	c->slots = ns;
+	c->cap = ncap;
+	c->max = ncap / 10 * 7;
+	c->hand = 0;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].uid != 0)
+			c->slots[find(c, old[i].uid, old[i].hash)] = old[i];
+	free(old);
+	return 0;
+}
+
 /* Set (uid, h) to the given counts, making room when full. */
 static void put(db_cache *c, int64_t uid, uint64_t h, int64_t spam,
     int64_t innocent)
@@ -173,7 +200,8 @@ static void put(db_cache *c, int64_t uid, uint64_t h, int64_t spam,
 
 	if (c->slots[i].uid == 0) {
 		if (c->n >= c->max) {
-			evict_one(c);
+			if (grow(c) < 0)
+				evict_one(c);
 			i = find(c, uid, h);
 		}
 		c->slots[i].uid = uid;
@@ -182,30 +210,29 @@ static void put(db_cache *c, int64_t uid, uint64_t h, int64_t spam,
 	}
 	c->slots[i].spam = sat(spam);
 	c->slots[i].innocent = sat(innocent);
-	c->ref[i] = 1;
+	c->slots[i].ref = 1;
 }
 
 db_cache *db_cache_new(size_t max_bytes)
 {
 	db_cache *c;
-	size_t per = sizeof(cent) + 1, cap = 64;
+	size_t per = sizeof(cent), cap_max = 64, cap;
 
 	if (max_bytes < 4096)
 		return NULL;
-	while (cap * 2 * per <= max_bytes)
-		cap *= 2;
+	while (cap_max * 2 * per <= max_bytes)
+		cap_max *= 2;
+	cap = cap_max < 4096 ? cap_max : 4096;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->slots = calloc(cap, sizeof(*c->slots));
-	c->ref = calloc(cap, 1);
-	if (c->slots == NULL || c->ref == NULL ||
-	    pthread_mutex_init(&c->mu, NULL) != 0) {
+	if (c->slots == NULL || pthread_mutex_init(&c->mu, NULL) != 0) {
 		free(c->slots);
-		free(c->ref);
 		free(c);
 		return NULL;
 	}
 	c->cap = cap;
+	c->cap_max = cap_max;
 	c->max = cap / 10 * 7;
 	return c;
 }
@@ -216,7 +243,6 @@ void db_cache_free(db_cache *c)
 		return;
 	pthread_mutex_destroy(&c->mu);
 	free(c->slots);
-	free(c->ref);
 	free(c);
 }
 
@@ -228,20 +254,33 @@ void db_cache_stats_get(db_cache *c, db_cache_stats *out)
 	pthread_mutex_lock(&c->mu);
 	*out = c->st;
 	out->entries = c->n;
-	out->max_entries = c->max;
-	out->bytes = c->cap * (sizeof(cent) + 1);
+	out->max_entries = c->cap_max / 10 * 7;
+	out->bytes = c->cap * sizeof(cent);
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Bring the cache to generation gen (emptying it when it was elsewhere). */
-static void at_gen(db_cache *c, uint64_t gen)
+/*
+ * Bring the cache to generation gen (emptying it) when gen is newer. Returns
+ * 0 when the cache may answer for gen, -1 when gen is older than the cache
+ * (a reader that read the generation just before a commit the cache has
+ * already followed): that lookup bypasses the cache. Generations only grow,
+ * except when the store file is replaced by an older copy: after many
+ * older lookups in a row the cache follows that too.
+ */
+static int at_gen(db_cache *c, uint64_t gen)
 {
-	if (c->have_gen && c->gen == gen)
-		return;
+	if (c->have_gen && c->gen == gen) {
+		c->behind = 0;
+		return 0;
+	}
+	if (c->have_gen && gen < c->gen && ++c->behind < 1000)
+		return -1;
 	if (c->n > 0 || c->have_gen)
 		clear(c);
 	c->gen = gen;
 	c->have_gen = 1;
+	c->behind = 0;
+	return 0;
 }
 
 size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
@@ -251,15 +290,27 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 	ustate *u;
 
 	pthread_mutex_lock(&c->mu);
-	at_gen(c, gen);
+	if (at_gen(c, gen) < 0) {
+		memset(hit, 0, n);
+		c->st.misses += n;
+		*load = 0;
+		pthread_mutex_unlock(&c->mu);
+		return n;
+	}
 	u = user_get(c, uid, 1);
 	for (size_t i = 0; i < n; i++) {
-		size_t k = find(c, uid, toks[i].hash);
+		size_t k;
 
+		/* The table is far larger than the CPU caches: ask for the
+		 * slots a few tokens ahead while probing this one. */
+		if (i + PREFETCH < n)
+			__builtin_prefetch(&c->slots[slot_of(c, uid,
+			    toks[i + PREFETCH].hash)]);
+		k = find(c, uid, toks[i].hash);
 		if (c->slots[k].uid != 0) {
 			toks[i].spam_hits = c->slots[k].spam;
 			toks[i].innocent_hits = c->slots[k].innocent;
-			c->ref[k] = 1;
+			c->slots[k].ref = 1;
 			hit[i] = 1;
 		} else if (u->complete) {
 			toks[i].spam_hits = toks[i].innocent_hits = 0;
@@ -353,9 +404,9 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	ustate *u;
 	int rc;
 
-	/* A quarter of the table: a user's model must not push out the rest. */
+	/* Half of the table: a user's model must not push out all the rest. */
 	pthread_mutex_lock(&c->mu);
-	b.limit = c->max / 4;
+	b.limit = c->cap_max / 10 * 7 / 2;
 	pthread_mutex_unlock(&c->mu);
 	/* The scan is read between two generation reads: equal means it saw
 	 * the store at gen. */
@@ -371,6 +422,8 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 		u->noload = 1;
 	} else if (c->have_gen && c->gen == gen && g2 == gen) {
 		u->complete = 1;        /* put() clears it if it evicts one */
+		while (c->n + b.n > c->max && grow(c) == 0)
+			;
 		for (size_t i = 0; i < b.n; i++)
 			put(c, uid, b.t[i].hash, b.t[i].spam_hits,
 			    b.t[i].innocent_hits);

@@ -119,6 +119,7 @@ struct db {
 	struct db_defer *defer; /* deferred writes (db_defer), NULL when off (db.c) */
 	struct db_cache *cache; /* attached read cache or NULL (db_cache.c) */
 	struct db_cachelog *clog; /* token changes of the open transaction, for the cache */
+	struct db_known *known; /* user names already resolved (db.c) */
 	char errmsg[DB_ERRMSG_SIZE]; /* last error text, "" if none */
 };
 

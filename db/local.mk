@@ -23,6 +23,13 @@ tests_check_db_concurrency_SOURCES = tests/check_db_concurrency.c
 tests_check_db_concurrency_CFLAGS = $(TEST_CFLAGS) -pthread
 tests_check_db_concurrency_LDADD = $(TEST_LIBS) -lpthread
 
+# The shared token read cache: coherence across handles and processes,
+# eviction, threads.
+check_PROGRAMS += tests/check_db_cache
+tests_check_db_cache_SOURCES = tests/check_db_cache.c
+tests_check_db_cache_CFLAGS = $(TEST_CFLAGS) -pthread
+tests_check_db_cache_LDADD = $(TEST_LIBS) -lpthread
+
 # Benchmark of the db_tokens_get strategies. make check only does a trivial
 # run (and checks every strategy returns the same counts); real numbers:
 #   contrib/bench/db_lookup -t 1000000 -m 1000 -r 300 [DIR]

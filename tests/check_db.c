@@ -909,6 +909,115 @@ START_TEST(test_readonly)
 }
 END_TEST
 
+/* ---- deferred writes (db_defer) ---- */
+
+START_TEST(test_defer_basic)
+{
+	uint64_t h[3] = { 11, 12, 13 };
+	db_token t[3] = { { .hash = 11 }, { .hash = 12 }, { .hash = 13 } };
+	db_totals add = { .spam_learned = 1 }, tot;
+
+	ck_assert_int_eq(db_pending(d), 0);
+	ck_assert_int_eq(db_defer(d, 1 << 20), 0);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(db_begin(d), 0);
+		ck_assert_int_eq(db_tokens_update(d, alice, h, 2 + (i % 2), 1, 0, 5), 0);
+		ck_assert_int_eq(db_totals_add(d, alice, &add), 0);
+		ck_assert_int_eq(db_commit(d), 0);
+	}
+	ck_assert_int_gt(db_pending(d), 0);
+	/* this handle reads what is deferred */
+	ck_assert_int_eq(db_tokens_get(d, alice, t, 3), 0);
+	ck_assert_int_eq(t[0].spam_hits, 10);
+	ck_assert_int_eq(t[2].spam_hits, 5);
+	ck_assert_int_eq(db_totals_get(d, alice, &tot), 0);
+	ck_assert_int_eq(tot.spam_learned, 10);
+	/* a rolled-back deferred transaction leaves nothing */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 3, 7, 7, 6), 0);
+	ck_assert_int_eq(db_totals_add(d, alice, &add), 0);
+	ck_assert_int_eq(db_rollback(d), 0);
+	/* so does an inner rollback */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 3, 7, 7, 6), 0);
+	ck_assert_int_eq(db_rollback(d), 0);
+	ck_assert_int_eq(db_commit(d), -ECANCELED);
+	ck_assert_int_eq(db_flush(d), 0);
+	ck_assert_int_eq(db_pending(d), 0);
+	ck_assert_int_eq(db_defer(d, 0), 0);
+	memset(t, 0, sizeof(t));
+	t[0].hash = 11, t[1].hash = 12, t[2].hash = 13;
+	ck_assert_int_eq(db_tokens_get(d, alice, t, 3), 0);
+	ck_assert_int_eq(t[0].spam_hits, 10);
+	ck_assert_int_eq(t[1].spam_hits, 10);
+	ck_assert_int_eq(t[2].spam_hits, 5);
+	ck_assert_int_eq(t[0].innocent_hits, 0);
+	ck_assert_int_eq(db_totals_get(d, alice, &tot), 0);
+	ck_assert_int_eq(tot.spam_learned, 10);
+}
+END_TEST
+
+START_TEST(test_defer_other_writes)
+{
+	uint64_t h[2] = { 21, 22 };
+	db_token t[2] = { { .hash = 21 }, { .hash = 22 } };
+	db_totals sub = { .spam_learned = -1 }, tot;
+	int64_t carol;
+
+	ck_assert_int_eq(db_defer(d, 1 << 20), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 2, 3, 0, 1), 0);
+	ck_assert_int_eq(db_totals_add(d, alice,
+	    &(db_totals){ .spam_learned = 3 }), 0);
+	/* a decrement in a transaction sees the deferred increments, and
+	 * a rollback of it keeps them (they were written before) */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 1, -2, 0, 1), 0);
+	ck_assert_int_eq(db_totals_add(d, alice, &sub), 0);
+	ck_assert_int_eq(db_tokens_get(d, alice, t, 2), 0);
+	ck_assert_int_eq(t[0].spam_hits, 1);
+	ck_assert_int_eq(t[1].spam_hits, 3);
+	ck_assert_int_eq(db_rollback(d), 0);
+	ck_assert_int_eq(db_pending(d), 0);
+	ck_assert_int_eq(db_tokens_get(d, alice, t, 2), 0);
+	ck_assert_int_eq(t[0].spam_hits, 3);
+	/* a deferred transaction that writes something else becomes a real one */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 2, 1, 0, 2), 0);
+	ck_assert_int_eq(db_pref_set(d, alice, "k", "v"), 0);
+	ck_assert_int_eq(db_user(d, "carol", 1, &carol), 0);
+	ck_assert_int_gt(carol, 0);
+	ck_assert_int_eq(db_commit(d), 0);
+	ck_assert_int_eq(db_pending(d), 0);
+	ck_assert_int_eq(db_tokens_get(d, alice, t, 2), 0);
+	ck_assert_int_eq(t[0].spam_hits, 4);
+	ck_assert_int_eq(t[1].spam_hits, 4);
+	ck_assert_int_eq(db_totals_get(d, alice, &tot), 0);
+	ck_assert_int_eq(tot.spam_learned, 3);
+	/* the memory bound flushes by itself */
+	ck_assert_int_eq(db_defer(d, 4096), 0);
+	for (uint64_t k = 0; k < 2000; k++) {
+		uint64_t x = 1000 + k;
+
+		ck_assert_int_eq(db_tokens_update(d, bob, &x, 1, 1, 0, 3), 0);
+	}
+	ck_assert_int_lt(db_pending(d), 200000);
+	ck_assert_int_eq(db_defer(d, 0), 0);
+	ck_assert_int_eq(db_pending(d), 0);
+	{
+		db_token b = { .hash = 1000 + 1999 };
+
+		ck_assert_int_eq(db_tokens_get(d, bob, &b, 1), 0);
+		ck_assert_int_eq(b.spam_hits, 1);
+	}
+	/* not inside a transaction */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_defer(d, 1), -EINVAL);
+	ck_assert_int_eq(db_flush(d), -EINVAL);
+	ck_assert_int_eq(db_commit(d), 0);
+}
+END_TEST
+
 static void add_contract(Suite *s, const char *name, void (*setup)(void))
 {
 	TCase *tc = tcase_create(name);
@@ -937,6 +1046,8 @@ static void add_contract(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_check);
 	tcase_add_test(tc, test_readonly);
+	tcase_add_test(tc, test_defer_basic);
+	tcase_add_test(tc, test_defer_other_writes);
 	suite_add_tcase(s, tc);
 }
 

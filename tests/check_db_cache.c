@@ -1,0 +1,398 @@
+/*
+ * check_db_cache -- the shared token read cache (db_cache_* in db/db.h) on
+ * real SQLite files: coherence when another handle or another process
+ * writes, own commits applied instead of emptying, whole models loaded,
+ * eviction under the memory bound, and several threads reading while one
+ * writes.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "tests/testutil.h"
+
+static char dir[64];
+static char path[128];
+static char err[512];
+
+static db *open_ok(void)
+{
+	db *d = NULL;
+	int rc = db_open(path, DB_OPEN_CREATE, &d, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "db_open: %d %s", rc, err);
+	return d;
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_db_cache.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(test_rmtree(dir), 0);
+}
+
+static int64_t get_spam(db *d, int64_t uid, uint64_t h)
+{
+	db_token t = { .hash = h };
+
+	ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), 0);
+	return t.spam_hits;
+}
+
+START_TEST(test_api)
+{
+	db *d = open_ok();
+	db_cache *c = db_cache_new(1 << 20);
+	db_cache_stats st;
+
+	ck_assert_ptr_null(db_cache_new(100));
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(db_cache_attach(NULL, c), -EINVAL);
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_cache_attach(d, c), -EINVAL);
+	ck_assert_int_eq(db_commit(d), 0);
+	ck_assert_int_eq(db_cache_attach(d, c), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.entries, 0);
+	ck_assert_int_gt(st.max_entries, 1000);
+	ck_assert_int_le(st.bytes, 1 << 20);
+	db_close(d);
+	db_cache_free(c);
+	db_cache_free(NULL);
+}
+END_TEST
+
+/* Another handle writes: the cached reader sees it after the commit. */
+START_TEST(test_other_handle)
+{
+	db *w = open_ok(), *r = open_ok();
+	db_cache *c = db_cache_new(1 << 20);
+	db_cache_stats st;
+	uint64_t h[2] = { 5, 6 };
+	int64_t uid;
+
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 2, 1, 0, 1), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(get_spam(r, uid, 5), 1);
+	ck_assert_int_eq(get_spam(r, uid, 5), 1);
+	ck_assert_int_eq(get_spam(r, uid, 99), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.hits, 1);
+	ck_assert_int_eq(st.misses, 2);
+	/* a transaction: invisible until its commit, then seen */
+	ck_assert_int_eq(db_begin(w), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 2, 2, 0, 1), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, &(uint64_t){ 99 }, 1, 4, 0, 1), 0);
+	ck_assert_int_eq(get_spam(r, uid, 5), 1);
+	ck_assert_int_eq(db_commit(w), 0);
+	ck_assert_int_eq(get_spam(r, uid, 5), 3);
+	ck_assert_int_eq(get_spam(r, uid, 6), 3);
+	ck_assert_int_eq(get_spam(r, uid, 99), 4);
+	/* a decrement and a purge are seen too */
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 1, -3, 0, 1), 0);
+	ck_assert_int_eq(get_spam(r, uid, 5), 0);
+	{
+		int64_t n;
+
+		ck_assert_int_eq(db_purge(w, 100, 10, &n), 0);
+		ck_assert_int_eq(n, 2);
+	}
+	ck_assert_int_eq(get_spam(r, uid, 6), 0);
+	ck_assert_int_eq(get_spam(r, uid, 99), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_ge(st.clears, 3);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/* Own commits update the cache instead of emptying it. */
+START_TEST(test_own_writes)
+{
+	db *w = open_ok(), *r = open_ok();
+	db_cache *c = db_cache_new(1 << 20);
+	db_cache_stats st, st2;
+	uint64_t h[3] = { 7, 8, 9 };
+	int64_t uid;
+
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 3, 2, 0, 1), 0);
+	ck_assert_int_eq(db_cache_attach(w, c), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(get_spam(r, uid, 7), 2);
+	ck_assert_int_eq(get_spam(r, uid, 8), 2);
+	db_cache_stats_get(c, &st);
+	/* w's commits: increments, a decrement clamped at 0 */
+	ck_assert_int_eq(db_begin(w), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 2, 1, 0, 1), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h + 1, 1, -5, 0, 1), 0);
+	ck_assert_int_eq(db_commit(w), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 1, 1, 0, 1), 0);
+	db_cache_stats_get(c, &st2);
+	ck_assert_int_eq(st2.clears, st.clears);
+	ck_assert_int_eq(st2.updates, st.updates + 2);
+	/* served from the updated cache, and right */
+	ck_assert_int_eq(get_spam(r, uid, 7), 4);
+	ck_assert_int_eq(get_spam(r, uid, 8), 0);
+	ck_assert_int_eq(get_spam(w, uid, 7), 4);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.hits, st2.hits + 3);
+	/* a rolled-back transaction changes nothing */
+	ck_assert_int_eq(db_begin(w), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 1, 10, 0, 1), 0);
+	ck_assert_int_eq(db_rollback(w), 0);
+	ck_assert_int_eq(get_spam(r, uid, 7), 4);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/* Another process trains: the cached reader sees its commits. */
+START_TEST(test_other_process)
+{
+	db *r = open_ok();
+	db_cache *c = db_cache_new(1 << 20);
+	int64_t uid;
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(db_user(r, "alice", 1, &uid), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(get_spam(r, uid, 42), 0);
+	for (int round = 1; round <= 3; round++) {
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			db *w;
+			uint64_t h = 42;
+
+			if (db_open(path, 0, &w, err, sizeof(err)) < 0 ||
+			    db_defer(w, 1 << 20) < 0 ||
+			    db_tokens_update(w, uid, &h, 1, round, 0, 1) < 0 ||
+			    db_flush(w) < 0)
+				_exit(1);
+			db_close(w);
+			_exit(0);
+		}
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		ck_assert_int_eq(get_spam(r, uid, 42), round * (round + 1) / 2);
+	}
+	db_close(r);
+	db_cache_free(c);
+}
+END_TEST
+
+/* Many misses load the user's whole model; absent tokens are then answered
+ * from memory too, until another writer commits. */
+START_TEST(test_whole_model)
+{
+	db *w = open_ok(), *r = open_ok();
+	db_cache *c = db_cache_new(4 << 20);
+	db_cache_stats st, st2;
+	enum { N = 6000 };
+	uint64_t *h = malloc(N * sizeof(*h));
+	db_token *t = malloc(2 * N * sizeof(*t));
+	int64_t uid;
+
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	for (size_t i = 0; i < N; i++)
+		h[i] = 2 * i + 1;       /* odd hashes are stored */
+	ck_assert_int_eq(db_tokens_update(w, uid, h, N, 3, 1, 1), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	for (size_t i = 0; i < 2 * N; i++)
+		t[i].hash = i;
+	ck_assert_int_eq(db_tokens_get(r, uid, t, 2 * N), 0);
+	for (size_t i = 0; i < 2 * N; i++) {
+		ck_assert_int_eq(t[i].spam_hits, i % 2 ? 3 : 0);
+		ck_assert_int_eq(t[i].innocent_hits, i % 2 ? 1 : 0);
+	}
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 1);
+	ck_assert_int_eq(st.entries, N);
+	/* everything again, now all from memory */
+	for (size_t i = 0; i < 2 * N; i++)
+		t[i].hash = i + 100000;
+	ck_assert_int_eq(db_tokens_get(r, uid, t, 2 * N), 0);
+	db_cache_stats_get(c, &st2);
+	ck_assert_int_eq(st2.misses, st.misses);
+	ck_assert_int_eq(st2.hits, st.hits + 2 * N);
+	/* another writer adds a token the loaded model did not have */
+	ck_assert_int_eq(db_tokens_update(w, uid, &(uint64_t){ 2 }, 1, 9, 0, 1), 0);
+	ck_assert_int_eq(get_spam(r, uid, 2), 9);
+	free(h);
+	free(t);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/* A small cache keeps to its bound and still answers right. */
+START_TEST(test_eviction)
+{
+	db *w = open_ok(), *r = open_ok();
+	db_cache *c = db_cache_new(64 * 1024);
+	db_cache_stats st;
+	enum { N = 20000 };
+	uint64_t *h = malloc(N * sizeof(*h));
+	int64_t uid;
+
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	for (size_t i = 0; i < N; i++)
+		h[i] = i * 7919 + 1;
+	ck_assert_int_eq(db_tokens_update(w, uid, h, N, 1, 0, 1), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, N / 2, 1, 0, 1), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < N; i += 100) {
+			db_token t[100];
+
+			for (size_t k = 0; k < 100; k++)
+				t[k].hash = h[i + k];
+			ck_assert_int_eq(db_tokens_get(r, uid, t, 100), 0);
+			for (size_t k = 0; k < 100; k++)
+				ck_assert_int_eq(t[k].spam_hits,
+				    i + k < N / 2 ? 2 : 1);
+		}
+	db_cache_stats_get(c, &st);
+	ck_assert_int_le(st.bytes, 64 * 1024);
+	ck_assert_int_le(st.entries, st.max_entries);
+	ck_assert_int_gt(st.evictions, 0);
+	ck_assert_int_eq(st.loads, 0);  /* too big to load whole */
+	free(h);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/*
+ * Threads: READERS threads read through one cache while a writer commits
+ * ROUNDS transactions, each adding 1 spam and 1 innocent hit to every token
+ * of a set. Every read must see both counts equal (one snapshot per token,
+ * never half a commit) and never going back; after the writer is done,
+ * everyone sees ROUNDS.
+ */
+enum { READERS = 4, ROUNDS = 200, NTOK = 64 };
+
+static int64_t thr_uid;
+static volatile int writer_done;
+
+static void *reader(void *arg)
+{
+	db_cache *c = arg;
+	db *d = NULL;
+	int64_t last[NTOK] = { 0 };
+	long bad = 0;
+
+	if (db_open(path, 0, &d, err, sizeof(err)) < 0 ||
+	    db_cache_attach(d, c) < 0)
+		return (void *)1L;
+	for (int done = 0; !done;) {
+		db_token t[NTOK];
+
+		done = __atomic_load_n(&writer_done, __ATOMIC_ACQUIRE);
+		for (size_t k = 0; k < NTOK; k++)
+			t[k].hash = 1000 + k;
+		if (db_tokens_get(d, thr_uid, t, NTOK) < 0) {
+			bad++;
+			break;
+		}
+		for (size_t k = 0; k < NTOK; k++) {
+			if (t[k].spam_hits != t[k].innocent_hits ||
+			    t[k].spam_hits < last[k])
+				bad++;
+			last[k] = t[k].spam_hits;
+			if (done && t[k].spam_hits != ROUNDS)
+				bad++;
+		}
+	}
+	db_close(d);
+	return (void *)bad;
+}
+
+static void *writer(void *arg)
+{
+	db_cache *c = arg;
+	db *d = NULL;
+	uint64_t h[NTOK];
+	long bad = 0;
+
+	for (size_t k = 0; k < NTOK; k++)
+		h[k] = 1000 + k;
+	if (db_open(path, 0, &d, err, sizeof(err)) < 0)
+		return (void *)1L;
+	/* The writer shares the cache too: its commits update it. */
+	if (db_cache_attach(d, c) < 0)
+		bad++;
+	for (int i = 0; i < ROUNDS && !bad; i++) {
+		if (db_begin(d) < 0 ||
+		    db_tokens_update(d, thr_uid, h, NTOK, 1, 0, 1) < 0 ||
+		    db_tokens_update(d, thr_uid, h, NTOK, 0, 1, 1) < 0 ||
+		    db_commit(d) < 0)
+			bad++;
+	}
+	__atomic_store_n(&writer_done, 1, __ATOMIC_RELEASE);
+	db_close(d);
+	return (void *)bad;
+}
+
+START_TEST(test_threads)
+{
+	db *d = open_ok();
+	db_cache *c = db_cache_new(1 << 20);
+	pthread_t rt[READERS], wt;
+	void *res;
+
+	ck_assert_int_eq(db_user(d, "alice", 1, &thr_uid), 0);
+	db_close(d);
+	writer_done = 0;
+	for (int i = 0; i < READERS; i++)
+		ck_assert_int_eq(pthread_create(&rt[i], NULL, reader, c), 0);
+	ck_assert_int_eq(pthread_create(&wt, NULL, writer, c), 0);
+	ck_assert_int_eq(pthread_join(wt, &res), 0);
+	ck_assert_int_eq((long)res, 0);
+	for (int i = 0; i < READERS; i++) {
+		ck_assert_int_eq(pthread_join(rt[i], &res), 0);
+		ck_assert_int_eq((long)res, 0);
+	}
+	db_cache_free(c);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("db_cache");
+	TCase *tc = tcase_create("sqlite");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_api);
+	tcase_add_test(tc, test_other_handle);
+	tcase_add_test(tc, test_own_writes);
+	tcase_add_test(tc, test_other_process);
+	tcase_add_test(tc, test_whole_model);
+	tcase_add_test(tc, test_eviction);
+	tcase_add_test(tc, test_threads);
+	suite_add_tcase(s, tc);
+	return test_run(s);
+}
