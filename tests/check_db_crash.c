@@ -4,6 +4,9 @@
  * SIGKILL in the middle of its run; the store must then pass db_check, hold
  * only whole transactions, and keep totals that match the token rows.
  *
+ * The same with deferred writes (db_defer, as `spamsift train` does): the
+ * store then holds whole flushes, each of whole transactions.
+ *
  * Deterministic in what it asserts: the kill lands at an arbitrary point, and
  * every property checked must hold wherever it lands.
  */
@@ -45,9 +48,10 @@ static void teardown(void)
  * The trainer: message k is spam when k is even, innocent when odd; it has
  * SPECIAL and PER_MSG pseudo-random tokens from the pool. It writes 'm' to fd
  * after each message's updates (inside the transaction) and 'c' after each
- * commit. Never returns.
+ * commit that is in the store (deferred: after a commit that flushed).
+ * Never returns.
  */
-static void trainer(int fd, uint64_t seed)
+static void trainer(int fd, uint64_t seed, int deferred)
 {
 	char err[512];
 	uint64_t h[PER_MSG + 1];
@@ -56,6 +60,9 @@ static void trainer(int fd, uint64_t seed)
 
 	if (db_open(path, DB_OPEN_CREATE, &d, err, sizeof(err)) < 0 ||
 	    db_user(d, "alice", 1, &uid) < 0)
+		_exit(2);
+	/* ~3,700 combined tokens: a flush every dozen messages or so */
+	if (deferred && db_defer(d, 1 << 20) < 0)
 		_exit(2);
 	for (uint64_t k = seed;; ) {
 		if (db_begin(d) < 0)
@@ -89,7 +96,10 @@ static void trainer(int fd, uint64_t seed)
 		}
 		if (db_commit(d) < 0)
 			_exit(5);
-		if (write(fd, "c", 1) != 1)
+		if (!deferred && write(fd, "c", 1) != 1)
+			_exit(6);
+		/* deferred: every commit so far is in the store */
+		if (deferred && db_pending(d) == 0 && write(fd, "f", 1) != 1)
 			_exit(6);
 	}
 }
@@ -99,7 +109,7 @@ static void trainer(int fd, uint64_t seed)
  * is not a multiple of PER_TXN that is inside a transaction, otherwise just
  * before or during its commit. Returns the commits it acknowledged.
  */
-static int train_and_kill(int messages, uint64_t seed)
+static int train_and_kill(int messages, uint64_t seed, int deferred)
 {
 	int fds[2], status, commits = 0;
 	pid_t pid;
@@ -110,15 +120,17 @@ static int train_and_kill(int messages, uint64_t seed)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		close(fds[0]);
-		trainer(fds[1], seed);
+		trainer(fds[1], seed, deferred);
 	}
 	close(fds[1]);
 	for (int m = 0; m < messages; ) {
 		ck_assert_msg(read(fds[0], &c, 1) == 1, "trainer died early");
 		if (c == 'm')
 			m++;
-		else
+		else if (c == 'c')
 			commits++;
+		else            /* 'f': all transactions so far were flushed */
+			commits = m / PER_TXN;
 	}
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -154,20 +166,33 @@ static void verify(int64_t min_messages)
 	db_close(d);
 }
 
-START_TEST(test_sigkill_mid_training)
+/* kill points: first transaction, mid-transaction, at a commit */
+static const int kill_at[] = { 3, 5 * PER_TXN + 3, 4 * PER_TXN,
+    7 * PER_TXN + PER_TXN - 1, 1, 40 * PER_TXN + 5, 33 * PER_TXN };
+
+static void rounds(int deferred)
 {
 	int64_t acked = 0;
 
-	/* kill points: first transaction, mid-transaction, at a commit */
-	static const int kill_at[] = { 3, 5 * PER_TXN + 3, 4 * PER_TXN,
-	    7 * PER_TXN + PER_TXN - 1, 1 };
-
 	/* several rounds: each resumes on the store the last one left */
 	for (size_t r = 0; r < sizeof(kill_at) / sizeof(kill_at[0]); r++) {
-		acked += train_and_kill(kill_at[r], (uint64_t)r * 1000003) *
-		    PER_TXN;
+		acked += train_and_kill(kill_at[r], (uint64_t)r * 1000003,
+		    deferred) * PER_TXN;
 		verify(acked);
 	}
+	/* the rounds got far enough to commit (deferred: to flush) */
+	ck_assert_int_gt(acked, 0);
+}
+
+START_TEST(test_sigkill_mid_training)
+{
+	rounds(0);
+}
+END_TEST
+
+START_TEST(test_sigkill_mid_deferred_training)
+{
+	rounds(1);
 }
 END_TEST
 
@@ -180,6 +205,7 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_sigkill_mid_training);
+	tcase_add_test(tc, test_sigkill_mid_deferred_training);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
