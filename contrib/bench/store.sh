@@ -9,7 +9,11 @@
 # into $SPAMSIFT_CORPUS (default ~/.cache/spamsift-corpus). Needs bogofilter
 # (package bogofilter-sqlite). Prints a markdown table; each row carries its
 # command. CPU-bound: the two tools run one after the other on one core.
+# Each measurement is the best (shortest) of RUNS runs (default 3), for both
+# tools alike: these machines are shared, and a run slowed down by another
+# load says nothing about either tool.
 set -eu
+runs=${RUNS:-3}
 
 builddir=${BUILDDIR:-$PWD}
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,24 +42,31 @@ ntrain=$(find "$work/train" -type l | wc -l)
 ntest=$(find "$work/test" -type l | wc -l)
 find "$work/test" -type l | sort >"$work/test.list"
 
-secs() { # CMD...: run, print elapsed wall seconds (the tools are single-threaded)
-	local s e
-	s=$(date +%s.%N)
-	"$@" >/dev/null 2>&1
-	e=$(date +%s.%N)
-	echo "$e - $s" | bc -l
+secs() { # SETUP CMD: $runs times run SETUP (untimed) then CMD; print the
+	# shortest elapsed wall time of CMD (the tools are single-threaded)
+	local s e t best=
+	for _ in $(seq "$runs"); do
+		sh -c "$1" >/dev/null 2>&1
+		s=$(date +%s.%N)
+		sh -c "$2" >/dev/null 2>&1
+		e=$(date +%s.%N)
+		t=$(echo "$e - $s" | bc -l)
+		if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+	done
+	echo "$best"
 }
 
 S="$cli -c $srcdir/conf/spamsift.conf --db $work/spamsift.db"
-sp_train=$(secs sh -c "$S train --user @global --spam $work/train/spam && $S train --user @global --ham $work/train/ham")
-sp_class=$(secs sh -c "$S classify --user bob --format tsv $work/test/spam $work/test/ham")
+sp_train=$(secs "rm -f $work/spamsift.db $work/spamsift.db-wal $work/spamsift.db-shm" \
+	"$S train --user @global --spam $work/train/spam && $S train --user @global --ham $work/train/ham")
+sp_class=$(secs true "$S classify --user bob --format tsv $work/test/spam $work/test/ham")
 $S db vacuum >/dev/null
 sp_size=$(du -k "$work/spamsift.db" | cut -f1)
 
 B="bogofilter -C -d $work/bogo"
-mkdir -p "$work/bogo"
-bf_train=$(secs sh -c "find $work/train/spam -type l | $B -s -b && find $work/train/ham -type l | $B -n -b")
-bf_class=$(secs sh -c "$B -T -b <$work/test.list")
+bf_train=$(secs "rm -rf $work/bogo && mkdir -p $work/bogo" \
+	"find $work/train/spam -type l | $B -s -b && find $work/train/ham -type l | $B -n -b")
+bf_class=$(secs true "$B -T -b <$work/test.list")
 bf_size=$(du -k "$work/bogo"/wordlist.* | cut -f1 | paste -sd+ | bc)
 
 rate() { echo "scale=1; $1 / $2" | bc -l; }
@@ -63,7 +74,7 @@ ratio() { echo "scale=2; $1 / $2" | bc -l; }
 sp_tr=$(rate "$ntrain" "$sp_train"); bf_tr=$(rate "$ntrain" "$bf_train")
 sp_cl=$(rate "$ntest" "$sp_class"); bf_cl=$(rate "$ntest" "$bf_class")
 
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg); train $ntrain messages, classify $ntest (the other half)"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg); train $ntrain messages, classify $ntest (the other half); best of $runs runs"
 echo
 echo "| | spamsift | bogofilter-sqlite | ratio |"
 echo "|---|---:|---:|---:|"
@@ -75,4 +86,7 @@ echo "Commands:"
 echo "- spamsift: \`spamsift --db DB train --user @global --spam TRAIN/spam\` and \`--ham TRAIN/ham\`; \`spamsift --db DB classify --user bob --format tsv TEST/spam TEST/ham\`; \`spamsift db vacuum\` before measuring the file"
 echo "- bogofilter: \`find TRAIN/spam | bogofilter -C -d DIR -s -b\` and \`-n -b\` for ham; \`bogofilter -C -d DIR -T -b < TEST-LIST\`"
 echo
-echo "Targets (issue 5 and 8): training >= 2x bogofilter, classification >= 3x, store <= 2x bogofilter's wordlist."
+verdict() { # RATIO OP TARGET
+	if [ "$(echo "$1 $2 $3" | bc -l)" = 1 ]; then echo "met"; else echo "**missed**"; fi
+}
+echo "Targets (issue 5 and 8): training >= 2x bogofilter ($(verdict "$(ratio "$sp_tr" "$bf_tr")" '>=' 2)), classification >= 3x ($(verdict "$(ratio "$sp_cl" "$bf_cl")" '>=' 3)), store <= 2x bogofilter's wordlist ($(verdict "$(ratio "$sp_size" "$bf_size")" '<=' 2))."
