@@ -326,8 +326,14 @@ static int txn_close(db *d)
 		d->ops->rollback(d);
 		return rc;
 	}
-	if ((rc = d->ops->commit(d)) < 0)
+	/* Readers that see gen before the cache does bypass it meanwhile. */
+	if (d->cache != NULL && d->txn_tokens)
+		db_cache_precommit(d->cache, gen);
+	if ((rc = d->ops->commit(d)) < 0) {
+		if (d->cache != NULL && d->txn_tokens)
+			db_cache_precommit(d->cache, 0);
 		return rc;
+	}
 	if (d->cache != NULL && d->txn_tokens) {
 		struct db_cachelog *l = d->clog;
 		int clear = d->txn_clear || l == NULL || l->overflow;

@@ -60,6 +60,7 @@ struct db_cache {
 	uint64_t gen;           /* generation every entry is valid for */
 	int have_gen;           /* gen is set */
 	unsigned behind;        /* lookups in a row that saw an older gen */
+	uint64_t inflight;      /* gen an attached handle is committing, or 0 */
 	ustate users[NUSERS];   /* per-user states */
 	size_t next_user;       /* round-robin replacement in users */
 	db_cache_stats st;      /* counters */
@@ -263,9 +264,11 @@ void db_cache_stats_get(db_cache *c, db_cache_stats *out)
  * Bring the cache to generation gen (emptying it) when gen is newer. Returns
  * 0 when the cache may answer for gen, -1 when gen is older than the cache
  * (a reader that read the generation just before a commit the cache has
- * already followed): that lookup bypasses the cache. Generations only grow,
- * except when the store file is replaced by an older copy: after many
- * older lookups in a row the cache follows that too.
+ * already followed) or the generation an attached handle is committing
+ * right now (its changes reach the cache in a moment: emptying it would
+ * throw away what they update): that lookup bypasses the cache. Generations
+ * only grow, except when the store file is replaced by an older copy: after
+ * many older lookups in a row the cache follows that too.
  */
 static int at_gen(db_cache *c, uint64_t gen)
 {
@@ -274,6 +277,8 @@ static int at_gen(db_cache *c, uint64_t gen)
 		return 0;
 	}
 	if (c->have_gen && gen < c->gen && ++c->behind < 1000)
+		return -1;
+	if (c->have_gen && c->inflight != 0 && gen == c->inflight)
 		return -1;
 	if (c->n > 0 || c->have_gen)
 		clear(c);
@@ -339,6 +344,13 @@ void db_cache_fill(db_cache *c, uint64_t gen, int64_t uid,
 	pthread_mutex_unlock(&c->mu);
 }
 
+void db_cache_precommit(db_cache *c, uint64_t gen)
+{
+	pthread_mutex_lock(&c->mu);
+	c->inflight = gen != 0 && c->have_gen && c->gen + 1 == gen ? gen : 0;
+	pthread_mutex_unlock(&c->mu);
+}
+
 void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
     size_t n, int clr)
 {
@@ -368,6 +380,7 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 	}
 	c->gen = gen;
 	c->have_gen = 1;
+	c->inflight = 0;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -428,6 +441,10 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 			put(c, uid, b.t[i].hash, b.t[i].spam_hits,
 			    b.t[i].innocent_hits);
 		c->st.loads++;
+	} else if (u != NULL) {
+		/* The store moved on during the scan: not again before another
+		 * LOAD_AFTER misses (each try reads the whole model). */
+		u->misses = 0;
 	}
 	pthread_mutex_unlock(&c->mu);
 	free(b.t);

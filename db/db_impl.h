@@ -149,6 +149,9 @@ static inline int db_backend_txn(const db *d)
  * db_cache_commit -- a transaction through an attached handle committed
  * generation gen with the token changes rows[0..n) (deltas, in order): if
  * the cache was at gen - 1 it applies them, else (or with clear) it empties.
+ * db_cache_precommit -- an attached handle is about to commit generation
+ * gen (0: that commit failed): until db_cache_commit, lookups that already
+ * see gen bypass the cache instead of emptying it.
  */
 size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
     size_t n, unsigned char *hit, int *load);
@@ -157,6 +160,7 @@ void db_cache_fill(db_cache *c, uint64_t gen, int64_t uid,
 int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen);
 void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
     size_t n, int clear);
+void db_cache_precommit(db_cache *c, uint64_t gen);
 
 /* The backends (db_sqlite.c, db_mem.c). */
 extern const db_ops db_sqlite_ops;
