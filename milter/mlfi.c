@@ -100,9 +100,9 @@ typedef struct rcpt {
 typedef struct conn {
 	snap *sn;               /* config snapshot for the connection's life */
 	unsigned long pflags;   /* protocol flags granted by the MTA */
-	profile_parse pp;       /* parser options (points into sn->cf) */
-	msg *parser;            /* streaming parser, reused per message */
-	tokset *toks;           /* tokens of the current message */
+	struct pbox *box;       /* parser lent for the message's content */
+	msg *parser;            /* box's parser, or NULL */
+	tokset *toks;           /* box's tokens of the current message, or NULL */
 	/* message state */
 	char *sender;           /* envelope sender (lowercase, no <>) */
 	char *queue_id;         /* Postfix queue id */
@@ -217,6 +217,120 @@ int mlfi_start(void)
 	return 0;
 }
 
+/*
+ * Parsers are lent to a message from its first header to its end, not kept
+ * per connection: Postfix's cleanup sends a message's content in one burst
+ * once the client's DATA is complete, so far fewer messages are in their
+ * content phase than there are SMTP sessions (100 sessions kept 100
+ * parsers, with their header and decoding buffers, before).
+ */
+typedef struct pbox {
+	snap *sn;               /* configuration it was made with (a reference) */
+	profile_parse pp;       /* its options (the parser points into them) */
+	msg *parser;            /* streaming parser */
+	tokset *toks;           /* its token set */
+	struct pbox *next;      /* idle list link */
+} pbox;
+
+#define PBOX_IDLE_MAX 16        /* idle parsers kept for reuse */
+
+static pthread_mutex_t pbox_lock = PTHREAD_MUTEX_INITIALIZER;
+static pbox *pbox_idle;         /* idle parsers, newest first */
+static size_t pbox_nidle;
+
+static void pbox_free(pbox *b)
+{
+	if (b == NULL)
+		return;
+	msg_free(b->parser);
+	tokset_free(b->toks);
+	snap_unref(b->sn);
+	free(b);
+}
+
+/* Give cn a parser, reset for a new message; 0 or -ENOMEM. */
+static int parser_take(conn *cn)
+{
+	pbox *b = NULL, **l;
+
+	if (cn->box != NULL)
+		return 0;
+	pthread_mutex_lock(&pbox_lock);
+	for (l = &pbox_idle; *l != NULL; l = &(*l)->next) {
+		if ((*l)->sn == cn->sn) {
+			b = *l;
+			*l = b->next;
+			pbox_nidle--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pbox_lock);
+	if (b == NULL) {
+		if ((b = calloc(1, sizeof(*b))) == NULL)
+			return -ENOMEM;
+		pthread_mutex_lock(&snap_lock);
+		cn->sn->refs++;
+		pthread_mutex_unlock(&snap_lock);
+		b->sn = cn->sn;
+		profile_parser(cn->sn->cf, NULL, &b->pp);
+		if (tokset_new((size_t)conf_int(cn->sn->cf, "MaxTokens"), 0,
+		    &b->toks) < 0 || msg_new(&b->pp.opts, &b->parser) < 0) {
+			pbox_free(b);
+			return -ENOMEM;
+		}
+	}
+	tokset_clear(b->toks);
+	msg_reset(b->parser, b->toks);
+	cn->box = b;
+	cn->parser = b->parser;
+	cn->toks = b->toks;
+	return 0;
+}
+
+/* Take cn's parser back (kept for reuse while its configuration is current). */
+static void parser_give(conn *cn)
+{
+	pbox *b = cn->box, *stale = NULL;
+	int keep;
+
+	if (b == NULL)
+		return;
+	cn->box = NULL;
+	cn->parser = NULL;
+	cn->toks = NULL;
+	msg_set_magic(b->parser, NULL);
+	pthread_mutex_lock(&snap_lock);
+	keep = b->sn == current;
+	pthread_mutex_unlock(&snap_lock);
+	pthread_mutex_lock(&pbox_lock);
+	for (pbox **l = &pbox_idle; keep && *l != NULL;) {
+		pbox *o = *l;
+
+		if (o->sn != b->sn) {   /* made before a reload */
+			*l = o->next;
+			pbox_nidle--;
+			o->next = stale;
+			stale = o;
+		} else {
+			l = &o->next;
+		}
+	}
+	if (keep && pbox_nidle < PBOX_IDLE_MAX) {
+		b->next = pbox_idle;
+		pbox_idle = b;
+		pbox_nidle++;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&pbox_lock);
+	pbox_free(b);
+	while (stale != NULL) {
+		pbox *next = stale->next;
+
+		pbox_free(stale);
+		stale = next;
+	}
+}
+
 void mlfi_shutdown(void)
 {
 	snap *s;
@@ -226,6 +340,15 @@ void mlfi_shutdown(void)
 		log_warning("NOQUEUE: %zu messages were classified but not learned "
 		    "(store busy or unavailable)", lost);
 	pool_close();
+	pthread_mutex_lock(&pbox_lock);
+	while (pbox_idle != NULL) {
+		pbox *b = pbox_idle;
+
+		pbox_idle = b->next;
+		pbox_free(b);
+	}
+	pbox_nidle = 0;
+	pthread_mutex_unlock(&pbox_lock);
 	pthread_mutex_lock(&snap_lock);
 	s = current;
 	current = NULL;
@@ -268,8 +391,7 @@ static void msg_state_reset(conn *cn)
 	cn->raw_subject = NULL;
 	free(cn->client_addr);
 	cn->client_addr = NULL;
-	if (cn->toks != NULL)
-		tokset_clear(cn->toks);
+	parser_give(cn);
 }
 
 /* Record an internal error; the message then gets OnFail. */
@@ -366,18 +488,6 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
 	return SMFIS_CONTINUE;
 }
 
-/* Lazily make the parser (libmagic handles are lent per callback). */
-static int ensure_parser(conn *cn)
-{
-	if (cn->parser != NULL)
-		return 0;
-	profile_parser(cn->sn->cf, NULL, &cn->pp);
-	if (tokset_new((size_t)conf_int(cn->sn->cf, "MaxTokens"), 0, &cn->toks) < 0 ||
-	    msg_new(&cn->pp.opts, &cn->parser) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
 /*
  * Lend the parser a libmagic handle for one call that may end a MIME part
  * (an attachment's true type is read when its part ends); magic_done gives
@@ -426,10 +536,6 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		if (n && in_networks(addr, nets, n))
 			cn->skip = 1;
 	}
-	if (ensure_parser(cn) < 0)
-		fail(cn, "%s", "out of memory");
-	else
-		msg_reset(cn->parser, cn->toks);
 	if (cn->debug)
 		log_debug("NOQUEUE: from=<%s> client=%s skip=%d", cn->sender,
 		    addr ? addr : "?", cn->skip);
@@ -480,11 +586,16 @@ static void copy_out(conn *cn, const char *buf, size_t len)
 	cn->copy_len += len;
 }
 
-/* The first header (or end of headers) of a message starts its clock. */
+/*
+ * The first header (or end of headers, or end of message) of a message
+ * starts its clock and borrows it a parser.
+ */
 static void content_starts(conn *cn)
 {
 	if (cn->start.tv_sec == 0 && cn->start.tv_nsec == 0)
 		clock_gettime(CLOCK_MONOTONIC, &cn->start);
+	if (cn->box == NULL && !cn->skip && !cn->error && parser_take(cn) < 0)
+		fail(cn, "%s", "out of memory");
 }
 
 /* Decide at the first header whether a quarantine copy is needed. */
@@ -810,6 +921,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		    cn->sender ? cn->sender : "", elapsed_ms(cn));
 		goto done;
 	}
+	content_starts(cn);     /* a message without headers */
 	if (!cn->error) {
 		void *m = magic_lend(cn);
 
@@ -1087,8 +1199,6 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 
 	if (cn != NULL) {
 		msg_state_reset(cn);
-		msg_free(cn->parser);
-		tokset_free(cn->toks);
 		snap_unref(cn->sn);
 		free(cn);
 		smfi_setpriv(ctx, NULL);
