@@ -1328,6 +1328,21 @@ size_t db_pending(const db *d)
 	return d ? defer_bytes(d->defer) : 0;
 }
 
+int db_cache_prefetch(db *d, int64_t uid)
+{
+	uint64_t g;
+	int rc;
+
+	CHECK_HANDLE(d);
+	CHECK_ARG(d, uid > 0 && d->cache != NULL, "prefetch tokens");
+	if (d->in_txn)
+		return db_seterr(d, -EINVAL, "prefetch tokens: not allowed "
+		    "inside a transaction");
+	if ((rc = d->ops->gen_get(d, &g)) < 0)
+		return rc;
+	return db_cache_load(d->cache, d, uid, g);
+}
+
 int db_cache_attach(db *d, db_cache *c)
 {
 	CHECK_HANDLE(d);

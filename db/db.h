@@ -274,6 +274,19 @@ typedef struct db_cache_stats {
 
 db_cache *db_cache_new(size_t max_bytes);
 int db_cache_attach(db *d, db_cache *c);
+
+/*
+ * db_cache_prefetch -- read all of uid's tokens into the cache attached to
+ * d now, in one scan, when they fit in half of it (as after many misses,
+ * without waiting for them). Meant for a batch that looks up many tokens of
+ * few users (the command's classify), possibly from another thread with its
+ * own handle attached to the same cache while the first messages are
+ * parsed; lookups of uid meanwhile go to the store and do not start a
+ * second load. Returns 0 (also when the model does not fit: nothing is then
+ * loaded) or a negative errno; -EINVAL without a cache or inside a
+ * transaction.
+ */
+int db_cache_prefetch(db *d, int64_t uid);
 void db_cache_free(db_cache *c);
 void db_cache_stats_get(db_cache *c, db_cache_stats *out);
 

@@ -47,6 +47,7 @@ typedef struct ustate {
 	uint64_t misses;        /* misses since the cache was emptied */
 	int complete;           /* every token of uid is in the table */
 	int noload;             /* too big to load whole */
+	int loading;            /* a load of uid is running */
 } ustate;
 
 struct db_cache {
@@ -328,7 +329,8 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 	c->st.hits += n - nmiss;
 	c->st.misses += nmiss;
 	u->misses += nmiss;
-	*load = !u->complete && !u->noload && u->misses >= LOAD_AFTER;
+	*load = !u->complete && !u->noload && !u->loading &&
+	    u->misses >= LOAD_AFTER;
 	pthread_mutex_unlock(&c->mu);
 	return nmiss;
 }
@@ -420,18 +422,28 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	/* Half of the table: a user's model must not push out all the rest. */
 	pthread_mutex_lock(&c->mu);
 	b.limit = c->cap_max / 10 * 7 / 2;
+	if (at_gen(c, gen) < 0 || (u = user_get(c, uid, 1))->complete ||
+	    u->noload || u->loading) {
+		pthread_mutex_unlock(&c->mu);
+		return 0;
+	}
+	u->loading = 1;
 	pthread_mutex_unlock(&c->mu);
 	/* The scan is read between two generation reads: equal means it saw
 	 * the store at gen. */
 	rc = d->ops->tokens_iter(d, uid, load_row, &b);
 	if (rc == 0)
 		rc = d->ops->gen_get(d, &g2);
+	pthread_mutex_lock(&c->mu);
+	/* (emptying the cache meanwhile reset the user's state) */
+	u = user_get(c, uid, 1);
+	u->loading = 0;
 	if (rc < 0) {
+		pthread_mutex_unlock(&c->mu);
 		free(b.t);
 		return rc;
 	}
-	pthread_mutex_lock(&c->mu);
-	if ((u = user_get(c, uid, 1)) != NULL && b.n >= b.limit) {
+	if (b.n >= b.limit) {
 		u->noload = 1;
 	} else if (c->have_gen && c->gen == gen && g2 == gen) {
 		u->complete = 1;        /* put() clears it if it evicts one */

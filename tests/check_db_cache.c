@@ -423,6 +423,48 @@ START_TEST(test_commit_in_flight)
 }
 END_TEST
 
+/* db_cache_prefetch through a second handle: the reader's lookups of that
+ * user are then all answered from memory, absent tokens included. */
+START_TEST(test_prefetch)
+{
+	db *w = open_ok(), *r = open_ok(), *p = open_ok();
+	db_cache *c = db_cache_new(4 << 20);
+	db_cache_stats st;
+	uint64_t h[100];
+	db_token t[200];
+	int64_t uid;
+
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	for (size_t i = 0; i < 100; i++)
+		h[i] = 2 * i + 1;
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 100, 2, 1, 1), 0);
+	ck_assert_int_eq(db_cache_prefetch(p, uid), -EINVAL);      /* no cache */
+	ck_assert_int_eq(db_cache_attach(p, c), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(db_cache_prefetch(p, 0), -EINVAL);
+	ck_assert_int_eq(db_cache_prefetch(p, uid), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 1);
+	ck_assert_int_eq(st.entries, 100);
+	for (size_t i = 0; i < 200; i++)
+		t[i].hash = i;
+	ck_assert_int_eq(db_tokens_get(r, uid, t, 200), 0);
+	for (size_t i = 0; i < 200; i++)
+		ck_assert_int_eq(t[i].spam_hits, i % 2 ? 2 : 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.misses, 0);
+	ck_assert_int_eq(st.hits, 200);
+	/* a second prefetch of a loaded model does nothing */
+	ck_assert_int_eq(db_cache_prefetch(p, uid), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 1);
+	db_close(p);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("db_cache");
@@ -436,6 +478,7 @@ int main(void)
 	tcase_add_test(tc, test_whole_model);
 	tcase_add_test(tc, test_eviction);
 	tcase_add_test(tc, test_threads);
+	tcase_add_test(tc, test_prefetch);
 	tcase_add_test(tc, test_commit_in_flight);
 	suite_add_tcase(s, tc);
 	return test_run(s);
