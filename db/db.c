@@ -161,6 +161,8 @@ static int sort_rows(db_tokadd *r, size_t n)
 	db_tokadd *tmp;
 	size_t cnt[256];
 
+	if (n < 2)
+		return 0;
 	for (size_t i = 1; i < n; i++)
 		if (r[i].uid != r[0].uid) {
 			qsort(r, n, sizeof(*r), cmp_uid);

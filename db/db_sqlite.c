@@ -18,6 +18,11 @@
  * file as ours); migrations[] brings an older store up to SCHEMA_VERSION on
  * open; a newer one is refused with -EPROTO. Token hashes (uint64) are stored
  * as their int64 bit pattern; signature hash lists as little-endian BLOBs.
+ * Schema 2 adds the token generation (one row, raised by db.c in every
+ * transaction that changes tokens) that read caches compare.
+ *
+ * Combined increments (db.c) arrive sorted in one tokens_add call and are
+ * merged by one statement over the spamsift_rows virtual table (below).
  *
  * Every statement uses bound parameters and is prepared once per handle
  * (stmt cache). Iterators read all rows before calling back.
