@@ -55,6 +55,7 @@ struct db_cache {
 	cent *slots;            /* the table */
 	size_t cap;             /* slots (power of two) */
 	size_t cap_max;         /* slots the memory bound allows */
+	int shift;              /* 64 - log2(cap): a slot is a key's top bits */
 	size_t n;               /* entries */
 	size_t max;             /* entries allowed now (70% of cap) */
 	size_t hand;            /* clock hand */
@@ -67,14 +68,26 @@ struct db_cache {
 	db_cache_stats st;      /* counters */
 };
 
+/*
+ * Token hashes are already uniform (XXH3), so a slot is the top bits of the
+ * hash (mixed with the user): a model read in hash order (db_cache_load)
+ * then fills the table nearly sequentially instead of at random, and so
+ * does a rehash when it grows.
+ */
 static size_t slot_of(const db_cache *c, int64_t uid, uint64_t h)
 {
 	uint64_t x = h ^ ((uint64_t)uid * 0x9E3779B97F4A7C15ULL);
 
-	x ^= x >> 29;
-	x *= 0xBF58476D1CE4E5B9ULL;
-	x ^= x >> 32;
-	return (size_t)x & (c->cap - 1);
+	return (size_t)(x >> c->shift);
+}
+
+static int log2_of(size_t cap)
+{
+	int k = 0;
+
+	while (((size_t)1 << k) < cap)
+		k++;
+	return k;
 }
 
 /* The slot of (uid, h), or the empty slot where it would go. */
@@ -173,10 +186,11 @@ static uint32_t sat(int64_t v)
 	return v < 0 ? 0 : v > (int64_t)COUNT_MAX ? COUNT_MAX : (uint32_t)v;
 }
 
-/* Double the table when the bound allows; 0 or -ENOMEM (then it stays). */
-static int grow(db_cache *c)
+/* Make the table ncap slots (more than now, at most the bound allows);
+ * 0 or -ENOMEM (then it stays). */
+static int resize(db_cache *c, size_t ncap)
 {
-	size_t ocap = c->cap, ncap = c->cap * 2;
+	size_t ocap = c->cap;
 	cent *old = c->slots, *ns;
 
 	if (ncap > c->cap_max)
@@ -185,6 +199,7 @@ static int grow(db_cache *c)
 		return -ENOMEM;
 	c->slots = ns;
 	c->cap = ncap;
+	c->shift = 64 - log2_of(ncap);
 	c->max = ncap / 10 * 7;
 	c->hand = 0;
 	for (size_t i = 0; i < ocap; i++)
@@ -192,6 +207,12 @@ static int grow(db_cache *c)
 			c->slots[find(c, old[i].uid, old[i].hash)] = old[i];
 	free(old);
 	return 0;
+}
+
+/* Double the table when the bound allows. */
+static int grow(db_cache *c)
+{
+	return resize(c, c->cap * 2);
 }
 
 /* Set (uid, h) to the given counts, making room when full. */
@@ -234,6 +255,7 @@ db_cache *db_cache_new(size_t max_bytes)
 		return NULL;
 	}
 	c->cap = cap;
+	c->shift = 64 - log2_of(cap);
 	c->cap_max = cap_max;
 	c->max = cap / 10 * 7;
 	return c;
@@ -447,8 +469,13 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 		u->noload = 1;
 	} else if (c->have_gen && c->gen == gen && g2 == gen) {
 		u->complete = 1;        /* put() clears it if it evicts one */
-		while (c->n + b.n > c->max && grow(c) == 0)
-			;
+		size_t ncap = c->cap;
+
+		/* one step to the size needed, not one rehash per doubling */
+		while ((c->n + b.n) * 10 / 7 >= ncap && ncap * 2 <= c->cap_max)
+			ncap *= 2;
+		if (ncap > c->cap)
+			resize(c, ncap);
 		for (size_t i = 0; i < b.n; i++)
 			put(c, uid, b.t[i].hash, b.t[i].spam_hits,
 			    b.t[i].innocent_hits);
