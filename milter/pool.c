@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "milter/log.h"
 #include "milter/pool.h"
@@ -18,6 +19,9 @@ typedef struct slot {
 	db *d;                  /* the connection, NULL while it is opened */
 	char path[4096];        /* what it was opened with */
 	int out;                /* checked out */
+	dev_t dev;              /* identity of the file it opened */
+	ino_t ino;
+	time_t checked;         /* when that was last compared */
 } slot;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,6 +50,31 @@ int pool_cache_init(const char *path, size_t max_bytes)
 db_cache *pool_cache_for(const char *path)
 {
 	return cache != NULL && strcmp(path, cache_path) == 0 ? cache : NULL;
+}
+
+int pool_file_id(const char *path, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+int pool_file_moved(const char *path, dev_t dev, ino_t ino, time_t *checked)
+{
+	time_t now = time(NULL);
+	dev_t d;
+	ino_t i;
+
+	if (now == *checked || (dev == 0 && ino == 0))
+		return 0;
+	*checked = now;
+	if (pool_file_id(path, &d, &i) < 0)
+		return 1;
+	return d != dev || i != ino;
 }
 
 int pool_store_get(const char *path, db **out, char *why, size_t whylen)
@@ -79,6 +108,12 @@ int pool_store_get(const char *path, db **out, char *why, size_t whylen)
 	}
 	s->out = 1;
 	pthread_mutex_unlock(&lock);
+	if (s->d != NULL && pool_file_moved(path, s->dev, s->ino, &s->checked)) {
+		log_warning("NOQUEUE: store %s was removed or replaced while open; "
+		    "reopening it", path);
+		db_close(s->d);
+		s->d = NULL;
+	}
 	if (s->d == NULL) {
 		snprintf(s->path, sizeof(s->path), "%s", path);
 		rc = db_open(path, DB_OPEN_CREATE, &s->d, why, whylen);
@@ -86,6 +121,9 @@ int pool_store_get(const char *path, db **out, char *why, size_t whylen)
 			snprintf(why, whylen, "%s", db_errmsg(s->d));
 			db_close(s->d);
 		}
+		if (rc == 0 && pool_file_id(path, &s->dev, &s->ino) < 0)
+			s->dev = 0, s->ino = 0;         /* not a plain file: no check */
+		s->checked = time(NULL);
 		if (rc < 0) {
 			s->d = NULL;
 			pthread_mutex_lock(&lock);

@@ -17,6 +17,8 @@
 #define SPAMSIFT_POOL_H
 
 #include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "db/db.h"
 
@@ -47,6 +49,18 @@ int pool_cache_init(const char *path, size_t max_bytes);
 
 /* pool_cache_for -- the shared cache if path is the store it serves, else NULL. */
 db_cache *pool_cache_for(const char *path);
+
+/*
+ * A store file deleted or replaced (a restored backup) under an open
+ * connection would take that connection's writes, quarantined mail
+ * included, to a file nobody sees again. Connections remember the file's
+ * identity when they open it and check it at most once a second.
+ * pool_file_id -- the identity of the file at path: 0, or -errno.
+ * pool_file_moved -- 1 if the file at path is no longer (dev, ino) (checked
+ * at most once a second, *checked is when it last was), else 0.
+ */
+int pool_file_id(const char *path, dev_t *dev, ino_t *ino);
+int pool_file_moved(const char *path, dev_t dev, ino_t ino, time_t *checked);
 
 /* pool_magic_get -- a libmagic handle (magic_t), or NULL if libmagic cannot load. */
 void *pool_magic_get(void);

@@ -145,15 +145,34 @@ static void settle(item *it, int rc, const char *why)
 	it->qr = NULL;
 }
 
-/* Open the store if *dp is closed (short lock waits: we retry); 0 or -EIO. */
+/* Identity of the file the thread's connection opened (pool.h). */
+static dev_t file_dev;
+static ino_t file_ino;
+static time_t file_checked;
+
+/*
+ * Open the store if *dp is closed (short lock waits: we retry), or again if
+ * its file was removed or replaced (writes, quarantined mail included, must
+ * reach the file the CLI sees); 0 or -EIO.
+ */
 static int reopen(db **dp, const char *path, char *why, size_t whylen)
 {
+	if (*dp != NULL && pool_file_moved(path, file_dev, file_ino,
+	    &file_checked)) {
+		log_warning("NOQUEUE: store %s was removed or replaced while open; "
+		    "reopening it", path);
+		db_close(*dp);
+		*dp = NULL;
+	}
 	if (*dp != NULL)
 		return 0;
 	if (db_open(path, DB_OPEN_CREATE, dp, why, whylen) < 0) {
 		*dp = NULL;
 		return -EIO;
 	}
+	if (pool_file_id(path, &file_dev, &file_ino) < 0)
+		file_dev = 0, file_ino = 0;     /* not a plain file: no check */
+	file_checked = time(NULL);
 	/* Our commits then update the shared cache instead of emptying it. */
 	if (db_cache_attach(*dp, pool_cache_for(path)) < 0) {
 		snprintf(why, whylen, "%s", db_errmsg(*dp));
