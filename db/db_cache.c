@@ -48,6 +48,7 @@ typedef struct ustate {
 	int complete;           /* every token of uid is in the table */
 	int noload;             /* too big to load whole */
 	int loading;            /* a load of uid is running */
+	unsigned loads;         /* whole loads since the cache was emptied */
 } ustate;
 
 struct db_cache {
@@ -351,8 +352,10 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 	c->st.hits += n - nmiss;
 	c->st.misses += nmiss;
 	u->misses += nmiss;
+	/* A model that keeps losing entries to eviction is reloaded ever more
+	 * rarely: each load reads all of it. */
 	*load = !u->complete && !u->noload && !u->loading &&
-	    u->misses >= LOAD_AFTER;
+	    u->misses >= (uint64_t)LOAD_AFTER << (u->loads < 8 ? u->loads : 8);
 	pthread_mutex_unlock(&c->mu);
 	return nmiss;
 }
@@ -480,6 +483,8 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 			put(c, uid, b.t[i].hash, b.t[i].spam_hits,
 			    b.t[i].innocent_hits);
 		c->st.loads++;
+		u->loads++;
+		u->misses = 0;
 	} else if (u != NULL) {
 		/* The store moved on during the scan: not again before another
 		 * LOAD_AFTER misses (each try reads the whole model). */

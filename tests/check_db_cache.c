@@ -465,6 +465,66 @@ START_TEST(test_prefetch)
 }
 END_TEST
 
+/*
+ * A whole model that eviction keeps taking apart is not read again after
+ * every 4096 misses (the milter's cache reloaded one model 277 times in
+ * 3,000 messages): the misses restart at each load and the next load waits
+ * for twice as many.
+ */
+START_TEST(test_reload_backoff)
+{
+	db *w = open_ok(), *r = open_ok();
+	db_cache *c = db_cache_new(64 << 10);
+	db_cache_stats st;
+	enum { N = 200, M = 4096 };
+	uint64_t h[N];
+	db_token *t = calloc(M, sizeof(*t));
+	int64_t a, b;
+	uint64_t loads;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(db_user(w, "alice", 1, &a), 0);
+	ck_assert_int_eq(db_user(w, "bob", 1, &b), 0);
+	for (size_t i = 0; i < N; i++)
+		h[i] = 1000003 * (i + 1);
+	ck_assert_int_eq(db_tokens_update(w, a, h, N, 1, 0, 1), 0);
+	/* 4096 misses: alice's model is read whole (through db_tokens_get). */
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	for (size_t i = 0; i < M; i++)
+		t[i].hash = 7 * i + 5;
+	ck_assert_int_eq(db_tokens_get(r, a, t, M), 0);
+	ck_assert_int_eq(db_tokens_get(r, a, t, 1), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 1);
+	/* bob's lookups (his absent tokens are cached as 0) fill the cache
+	 * and evict alice's entries: her model is no longer whole */
+	for (size_t i = 0; i < M - 100; i++)    /* fewer than would load his */
+		t[i].hash = 3 * i + 1;
+	ck_assert_int_eq(db_tokens_get(r, b, t, M - 100), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_gt(st.evictions, 0);
+	loads = st.loads;
+	/* The next 4096 misses of alice do not read her model again... */
+	for (size_t i = 0; i < M; i++)
+		t[i].hash = 400000000 + i;      /* absent, never looked up */
+	ck_assert_int_eq(db_tokens_get(r, a, t, M), 0);
+	ck_assert_int_eq(db_tokens_get(r, a, t, 1), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, loads);
+	/* ...4096 more do. */
+	for (size_t i = 0; i < M; i++)
+		t[i].hash = 500000000 + i;
+	ck_assert_int_eq(db_tokens_get(r, a, t, M), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, loads + 1);
+	free(t);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("db_cache");
@@ -480,6 +540,7 @@ int main(void)
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_prefetch);
 	tcase_add_test(tc, test_commit_in_flight);
+	tcase_add_test(tc, test_reload_backoff);
 	suite_add_tcase(s, tc);
 	return test_run(s);
 }
