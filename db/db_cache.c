@@ -6,9 +6,10 @@
  * The table is open addressing with linear probing over a power-of-two
  * number of slots; it starts small and doubles up to the size the memory
  * bound allows (so memory follows use); deletion shifts the
- * following entries back (no tombstones). Eviction is a clock: a hit sets
- * the entry's reference bit, the hand clears bits and evicts the first entry
- * whose bit is clear. A small table of per-user states remembers which
+ * following entries back (no tombstones). Eviction is a second chance near
+ * the slot being filled: a hit sets the entry's reference bit, eviction
+ * clears bits and drops the first nearby entry whose bit is clear (see
+ * evict_near). A small table of per-user states remembers which
  * users' models are loaded whole ("complete": a miss means 0).
  *
  * Must not depend on: sqlite3.h, libmilter, syslog, conf/.
@@ -59,7 +60,6 @@ struct db_cache {
 	int shift;              /* 64 - log2(cap): a slot is a key's top bits */
 	size_t n;               /* entries */
 	size_t max;             /* entries allowed now (70% of cap) */
-	size_t hand;            /* clock hand */
 	uint64_t gen;           /* generation every entry is valid for */
 	int have_gen;           /* gen is set */
 	unsigned behind;        /* lookups in a row that saw an older gen */
@@ -127,7 +127,6 @@ static void clear(db_cache *c)
 	memset(c->slots, 0, c->cap * sizeof(*c->slots));
 	memset(c->users, 0, sizeof(c->users));
 	c->n = 0;
-	c->hand = 0;
 	c->st.clears++;
 }
 
@@ -157,29 +156,44 @@ static void del_slot(db_cache *c, size_t i)
 	}
 }
 
-/* Drop one entry (clock); a user who loses one is no longer complete. */
-static void evict_one(db_cache *c)
+/*
+ * Drop one entry near slot `at` (where a new entry is going), a second
+ * chance in the neighbourhood: the first of the next EVICT_SCAN entries
+ * whose reference bit is clear, clearing the bits it passes, else the first
+ * of them. A user who loses one is no longer complete.
+ *
+ * Not a clock sweeping the table: evicting behind a moving hand while new
+ * entries land anywhere left the table densest just ahead of the hand, and
+ * linear probing there took hundreds of milliseconds per message (seen in
+ * the milter at 8 MiB). Evicting where the entry is inserted keeps the
+ * density even.
+ */
+#define EVICT_SCAN 8
+
+static void evict_near(db_cache *c, size_t at)
 {
-	for (;;) {
-		size_t i = c->hand;
+	size_t i = at, victim = c->cap;
 
-		if (c->slots[i].uid != 0) {
-			if (c->slots[i].ref) {
-				c->slots[i].ref = 0;
-			} else {
-				ustate *u = user_get(c, c->slots[i].uid, 0);
-
-				if (u != NULL)
-					u->complete = 0;
-				del_slot(c, i);
-				c->st.evictions++;
-				/* slot i may now hold a shifted entry: the hand
-				 * stays, so it is looked at next time */
-				return;
-			}
+	for (int seen = 0; seen < EVICT_SCAN; i = (i + 1) & (c->cap - 1)) {
+		if (c->slots[i].uid == 0)
+			continue;
+		if (victim == c->cap)
+			victim = i;
+		if (!c->slots[i].ref) {
+			victim = i;
+			break;
 		}
-		c->hand = (i + 1) & (c->cap - 1);
+		c->slots[i].ref = 0;
+		seen++;
 	}
+	{
+		ustate *u = user_get(c, c->slots[victim].uid, 0);
+
+		if (u != NULL)
+			u->complete = 0;
+	}
+	del_slot(c, victim);
+	c->st.evictions++;
 }
 
 static uint32_t sat(int64_t v)
@@ -202,7 +216,6 @@ static int resize(db_cache *c, size_t ncap)
 	c->cap = ncap;
 	c->shift = 64 - log2_of(ncap);
 	c->max = ncap / 10 * 7;
-	c->hand = 0;
 	for (size_t i = 0; i < ocap; i++)
 		if (old[i].uid != 0)
 			c->slots[find(c, old[i].uid, old[i].hash)] = old[i];
@@ -225,7 +238,7 @@ static void put(db_cache *c, int64_t uid, uint64_t h, int64_t spam,
 	if (c->slots[i].uid == 0) {
 		if (c->n >= c->max) {
 			if (grow(c) < 0)
-				evict_one(c);
+				evict_near(c, slot_of(c, uid, h));
 			i = find(c, uid, h);
 		}
 		c->slots[i].uid = uid;

@@ -471,6 +471,15 @@ END_TEST
  * 3,000 messages): the misses restart at each load and the next load waits
  * for twice as many.
  */
+/* Token hashes are uniform (XXH3): so are these (splitmix64). */
+static uint64_t mixed(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
+
 START_TEST(test_reload_backoff)
 {
 	db *w = open_ok(), *r = open_ok();
@@ -487,12 +496,12 @@ START_TEST(test_reload_backoff)
 	ck_assert_int_eq(db_user(w, "alice", 1, &a), 0);
 	ck_assert_int_eq(db_user(w, "bob", 1, &b), 0);
 	for (size_t i = 0; i < N; i++)
-		h[i] = 1000003 * (i + 1);
+		h[i] = mixed(i);
 	ck_assert_int_eq(db_tokens_update(w, a, h, N, 1, 0, 1), 0);
 	/* 4096 misses: alice's model is read whole (through db_tokens_get). */
 	ck_assert_int_eq(db_cache_attach(r, c), 0);
 	for (size_t i = 0; i < M; i++)
-		t[i].hash = 7 * i + 5;
+		t[i].hash = mixed(10000 + i);
 	ck_assert_int_eq(db_tokens_get(r, a, t, M), 0);
 	ck_assert_int_eq(db_tokens_get(r, a, t, 1), 0);
 	db_cache_stats_get(c, &st);
@@ -500,21 +509,21 @@ START_TEST(test_reload_backoff)
 	/* bob's lookups (his absent tokens are cached as 0) fill the cache
 	 * and evict alice's entries: her model is no longer whole */
 	for (size_t i = 0; i < M - 100; i++)    /* fewer than would load his */
-		t[i].hash = 3 * i + 1;
+		t[i].hash = mixed(20000 + i);
 	ck_assert_int_eq(db_tokens_get(r, b, t, M - 100), 0);
 	db_cache_stats_get(c, &st);
 	ck_assert_int_gt(st.evictions, 0);
 	loads = st.loads;
 	/* The next 4096 misses of alice do not read her model again... */
 	for (size_t i = 0; i < M; i++)
-		t[i].hash = 400000000 + i;      /* absent, never looked up */
+		t[i].hash = mixed(30000 + i);   /* absent, never looked up */
 	ck_assert_int_eq(db_tokens_get(r, a, t, M), 0);
 	ck_assert_int_eq(db_tokens_get(r, a, t, 1), 0);
 	db_cache_stats_get(c, &st);
 	ck_assert_int_eq(st.loads, loads);
 	/* ...4096 more do. */
 	for (size_t i = 0; i < M; i++)
-		t[i].hash = 500000000 + i;
+		t[i].hash = mixed(40000 + i);
 	ck_assert_int_eq(db_tokens_get(r, a, t, M), 0);
 	db_cache_stats_get(c, &st);
 	ck_assert_int_eq(st.loads, loads + 1);
