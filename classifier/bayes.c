@@ -38,7 +38,7 @@ void bayes_params_default(bayes_params *p)
 	p->dependence = 8.0;
 	p->indicator = BAYES_IND_SURPRISAL;
 	p->young = 10.0;
-	p->spam_threshold = 0.9;
+	p->spam_threshold = 0.95;
 	p->graham_tokens = 15;
 	p->burton_tokens = 27;
 	p->bnr = 0;
