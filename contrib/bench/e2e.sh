@@ -403,7 +403,7 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 		"spamsift $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo '?'); run took ${ELAPSED}s after training;" \
 		"load average $LOAD0 at the start, $LOAD1 at the end (other work on the machine skews every number);" \
 		"$REPEAT run(s) per cell, median shown."
-	echo "spamsift's @global store was first trained on $NTRAIN corpus messages (${TRAIN_SECS%.*}s:" \
+	echo "spamsift's @global store was first trained on $NTRAIN corpus messages ($(printf "%.1f" "$TRAIN_SECS")s:" \
 		"\`spamsift -c conf/spamsift.conf -o Home=DIR train --user @global --spam|--ham DIR\`);" \
 		"the corpus load sends the other $NTEST (held-out half, sorted path order, odd lines)."
 	echo "messages/s = messages delivered at smtp-sink / (first connection .. last delivery); ratio = to Postfix with no milter;" \
