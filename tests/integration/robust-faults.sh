@@ -115,7 +115,9 @@ wait $trainer 2>/dev/null
 CLI db check >"$IT_DIR/out" 2>&1 || { cat "$IT_DIR/out" >&2; it_fail "db check after SIGKILL of the trainer"; }
 CLI stats --user trainee@example.net --format tsv >"$IT_DIR/out" 2>&1 || it_fail "stats after SIGKILL"
 learned=$(tail -n 1 "$IT_DIR/out" | cut -f2)
-[ "${learned:-0}" -lt 3000 ] || it_fail "trainer was not killed mid-corpus ($learned learned)"
+# None, some or all of the corpus, in whole flushes: a flush that committed
+# just before the kill counts (the totals must match the tokens: db check).
+[ "${learned:-0}" -le 3000 ] || it_fail "learned $learned of 3000 messages"
 CLI train --user trainee@example.net --ham "$IT_DIR/k2" >/dev/null || it_fail "train after SIGKILL"
 CLI db check >/dev/null || it_fail "db check after retraining"
 it_log "SIGKILL of the trainer: store consistent ($learned spam messages kept)"
