@@ -23,8 +23,13 @@
 #include "milter/pool.h"
 #include "milter/writer.h"
 
-/* Gather work for this long before a commit, so one transaction serves many. */
-#define BATCH_WAIT_MS 5
+/*
+ * Gather learning for this long before a commit, so one transaction serves
+ * many messages and their common tokens become one update each (measured
+ * with e2e.sh, TEFT on: 5 ms cost 2.2 ms of milter CPU per message, 50 ms
+ * 1.6 ms, 200 ms no better). A quarantine copy ends the wait at once.
+ */
+#define BATCH_WAIT_MS 50
 /* A locked store is retried after this long; each try waits this long. */
 #define RETRY_MS 20
 #define LOCK_WAIT_MS 1000
@@ -62,6 +67,7 @@ static size_t queued_bytes;     /* sum of bytes in the queue */
 static size_t dropped;          /* pending writes refused or lost */
 static char path_now[4096];     /* the store to write to */
 static time_t last_drop_log;    /* rate limit of the drop warning */
+static int urgent;              /* a quarantine copy is queued: commit now */
 
 static void done_init(void)
 {
@@ -297,11 +303,17 @@ static void *writer_main(void *arg)
 		if (batch == NULL && head == NULL)
 			break;
 		if (batch == NULL) {
-			if (!stopping) {
-				pthread_mutex_unlock(&lock);
-				sleep_ms(BATCH_WAIT_MS);
-				pthread_mutex_lock(&lock);
-			}
+			struct timespec end;
+
+			/* Gather learning; a quarantine copy ends the wait. */
+			clock_gettime(CLOCK_REALTIME, &end);
+			end.tv_nsec += BATCH_WAIT_MS * 1000000L;
+			end.tv_sec += end.tv_nsec / 1000000000L;
+			end.tv_nsec %= 1000000000L;
+			while (!urgent && !stopping &&
+			    pthread_cond_timedwait(&wake, &lock, &end) != ETIMEDOUT)
+				;
+			urgent = 0;
 			batch = head;
 			head = tail = NULL;
 			queued_bytes = 0;
@@ -455,6 +467,7 @@ int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
 		return it == NULL ? -ENOMEM : -EAGAIN;
 	}
 	it->qr = &r;
+	urgent = 1;
 	enqueue(it);
 	while (r.state != Q_DONE) {
 		if (r.state == Q_QUEUED &&

@@ -2,7 +2,7 @@
  * writer -- the milter's single writer thread. Classification only reads
  * the store (WAL readers never wait); what a classification must write
  * (TEFT learning, signatures, counters, sender history) is queued here and
- * committed in batches, one transaction every few milliseconds, so mail
+ * committed in batches, one transaction every 50 milliseconds, so mail
  * never waits for the store's write lock, even while `spamsift train` holds
  * it. Quarantine copies come here too, as a group commit: the thread that
  * stores one waits until the transaction holding it is committed, so the

@@ -129,6 +129,20 @@ grep -q '^Body of m9' "$f" || it_fail "m9: original body lost"
 # The sink's dump starts with envelope lines; the message follows them.
 sed -n '/^Received: from mx/,$p' "$f" >"$IT_DIR/m9.delivered"
 CLI whitelist add --user erin@example.net spammer@bad.example >/dev/null
+# The milter's writer thread stores the signature within 50 ms of the
+# verdict; Postfix may deliver faster. Wait for it in the store.
+sig=$(sed -n 's/^!spamsift:\([0-9a-f]\{32\}\)!.*/\1/p' "$f" | head -n 1)
+python3 - "$STORE" "$sig" <<'EOF_PY' || it_fail "m9: signature $sig never stored"
+import sqlite3, sys, time
+for _ in range(100):
+    c = sqlite3.connect(sys.argv[1])
+    n = c.execute("select count(*) from signatures where id = ?", (sys.argv[2],)).fetchone()[0]
+    c.close()
+    if n:
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+EOF_PY
 CLI train --user erin@example.net --ham "$IT_DIR/m9.delivered" >"$IT_DIR/m9.train" ||
 	it_fail "train by body signature failed"
 grep -q '1 retrained by signature' "$IT_DIR/m9.train" || it_fail "m9: not retrained by its body signature: $(cat "$IT_DIR/m9.train")"
