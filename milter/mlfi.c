@@ -124,6 +124,14 @@ typedef struct conn {
 	struct timespec start;  /* first content callback (zero before) */
 } conn;
 
+/* The store the configuration names ("" when unset: the default). */
+static const char *store_path(const conf *cf)
+{
+	const char *p = conf_str(cf, "StorePath");
+
+	return p != NULL ? p : "";
+}
+
 static void snap_unref(snap *s)
 {
 	int last;
@@ -201,8 +209,8 @@ int mlfi_start(void)
 
 	if (s == NULL)
 		return -1;
-	rc = pool_cache_init(conf_str(s->cf, "StorePath") ?
-	    conf_str(s->cf, "StorePath") : "", (size_t)conf_int(s->cf, "TokenCacheSize"));
+	rc = pool_cache_init(store_path(s->cf),
+	    (size_t)conf_int(s->cf, "TokenCacheSize"));
 	if (rc == 0)
 		rc = writer_start(conf_str(s->cf, "StorePath"));
 	/* snap_get counted a session; this was not one. */
@@ -619,8 +627,7 @@ static void plan_copy(conn *cn)
 		db *d = NULL;
 		int need = 0;
 
-		if (pool_store_get(conf_str(cf, "StorePath") ?
-		    conf_str(cf, "StorePath") : "", &d, why, sizeof(why)) < 0)
+		if (pool_store_get(store_path(cf), &d, why, sizeof(why)) < 0)
 			d = NULL;   /* the end of message reports it */
 
 		/* Read each recipient's settings once; EOM uses them too. */
@@ -929,8 +936,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			fail(cn, "%s", "parser: out of memory");
 		magic_done(cn, m);
 	}
-	if (!cn->error && pool_store_get(conf_str(cf, "StorePath") ?
-	    conf_str(cf, "StorePath") : "", &d, why, sizeof(why)) < 0) {
+	if (!cn->error && pool_store_get(store_path(cf), &d, why,
+	    sizeof(why)) < 0) {
 		d = NULL;
 		fail(cn, "store: %s", why);
 	}
