@@ -68,6 +68,7 @@ static size_t dropped;          /* pending writes refused or lost */
 static char path_now[4096];     /* the store to write to */
 static time_t last_drop_log;    /* rate limit of the drop warning */
 static int urgent;              /* a quarantine copy is queued: commit now */
+static int idle;                /* the thread waits for work (not gathering) */
 
 static void done_init(void)
 {
@@ -298,8 +299,11 @@ static void *writer_main(void *arg)
 		item *b;
 		int rc;
 
-		while (batch == NULL && head == NULL && !stopping)
+		while (batch == NULL && head == NULL && !stopping) {
+			idle = 1;
 			pthread_cond_wait(&wake, &lock);
+			idle = 0;
+		}
 		if (batch == NULL && head == NULL)
 			break;
 		if (batch == NULL) {
@@ -381,7 +385,11 @@ void writer_set_path(const char *path)
 	pthread_mutex_unlock(&lock);
 }
 
-/* Under lock: append it to the queue and wake the thread. */
+/*
+ * Under lock: append it to the queue; wake the thread if it waits for work
+ * (while it gathers or writes it takes the queue anyway: waking it for
+ * every message cost a context switch each).
+ */
 static void enqueue(item *it)
 {
 	it->next = NULL;
@@ -390,7 +398,8 @@ static void enqueue(item *it)
 	else
 		head = it;
 	tail = it;
-	pthread_cond_signal(&wake);
+	if (idle)
+		pthread_cond_signal(&wake);
 }
 
 void writer_push(filter_pending *pd, size_t bytes)
@@ -469,6 +478,7 @@ int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
 	it->qr = &r;
 	urgent = 1;
 	enqueue(it);
+	pthread_cond_signal(&wake);     /* ends the gathering wait */
 	while (r.state != Q_DONE) {
 		if (r.state == Q_QUEUED &&
 		    pthread_cond_timedwait(&done, &lock, &end) == ETIMEDOUT &&
