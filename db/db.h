@@ -241,11 +241,16 @@ size_t db_pending(const db *d);
  * since the cache was last emptied) and the user's tokens fit in half
  * of the cache, all of them are read at once (one sequential scan); after
  * that every lookup of that user is answered from memory, absent tokens
- * included, until the generation changes through another writer.
+ * included, until the generation changes through another writer. A model
+ * too big for that gets a key filter from the same scan (a Bloom filter of
+ * its tokens, one per cache, kept up to date by the attached handles'
+ * commits like the table): a token it has never seen is answered as absent
+ * without the store, the others are looked up as usual.
  *
- * Memory: entries (24 bytes each, in a table sized to fit) never
- * exceed max_bytes; when full, the least recently used entries go first
- * (clock).
+ * Memory: one eighth of max_bytes is kept for the key filter; entries (24
+ * bytes each, in a table sized to fit the rest) never exceed it; when the
+ * table is full, an entry not used recently near the new one goes first
+ * (second chance).
  *
  * Inside a transaction on the handle, db_tokens_get reads the store
  * directly (the transaction's own changes are not cached until commit).
@@ -267,9 +272,11 @@ typedef struct db_cache_stats {
 	uint64_t clears;        /* times emptied (another writer, purge) */
 	uint64_t updates;       /* own commits applied instead of emptying */
 	uint64_t evictions;     /* entries dropped for room */
+	uint64_t filters;       /* key filters built (models too big to load) */
+	uint64_t absent;        /* hits answered absent by the key filter */
 	size_t entries;         /* entries now */
 	size_t max_entries;     /* entries the memory bound allows */
-	size_t bytes;           /* memory used by the table */
+	size_t bytes;           /* memory used by the table and the filter */
 } db_cache_stats;
 
 db_cache *db_cache_new(size_t max_bytes);

@@ -12,6 +12,15 @@
  * evict_near). A small table of per-user states remembers which
  * users' models are loaded whole ("complete": a miss means 0).
  *
+ * A model too big to hold whole gets a key filter instead (a Bloom filter
+ * of its token keys): built by the scan that finds it too big to load, or
+ * from the table when a whole model (one that grew by its own commits) loses
+ * its first entry to eviction. A token the filter has never seen is absent
+ * from that model, so the lookup is answered 0 without the store. Most of
+ * a message's tokens that miss the table are tokens the model has never
+ * seen (the word pairs of a new message): those were most of the lookups
+ * the milter sent to SQLite.
+ *
  * Must not depend on: sqlite3.h, libmilter, syslog, conf/.
  */
 #include "config.h"
@@ -32,6 +41,17 @@
 #define NUSERS 32
 /* Counts are kept in 31 bits (saturated): stores never get near that. */
 #define COUNT_MAX 0x7fffffffu
+/*
+ * Key filters: FILT_K bits set per key; all of them share one eighth of the
+ * cache's memory bound, first come first served; each is a power of two
+ * near 16 bits per key when built (0.2% of absent tokens then pass for
+ * "maybe"), none is built with fewer than 4 (16% pass).
+ */
+#define FILT_K 4
+#define FILT_SHARE 8
+#define FILT_BITS_PER_KEY 16
+#define FILT_MIN_BITS_PER_KEY 4
+#define FILT_MIN_BITS 512
 
 /* 24 bytes: the reference bit shares a word with a count (one cache line
  * touched per lookup). */
@@ -50,6 +70,8 @@ typedef struct ustate {
 	int noload;             /* too big to load whole */
 	int loading;            /* a load of uid is running */
 	unsigned loads;         /* whole loads since the cache was emptied */
+	uint64_t *filt;         /* key filter of the model, or NULL */
+	size_t fbits;           /* its size in bits (a power of two) */
 } ustate;
 
 struct db_cache {
@@ -66,6 +88,8 @@ struct db_cache {
 	uint64_t inflight;      /* gen an attached handle is committing, or 0 */
 	ustate users[NUSERS];   /* per-user states */
 	size_t next_user;       /* round-robin replacement in users */
+	size_t filt_budget;     /* bits all key filters may use */
+	size_t filt_used;       /* bits they use */
 	db_cache_stats st;      /* counters */
 };
 
@@ -80,6 +104,104 @@ static size_t slot_of(const db_cache *c, int64_t uid, uint64_t h)
 	uint64_t x = h ^ ((uint64_t)uid * 0x9E3779B97F4A7C15ULL);
 
 	return (size_t)(x >> c->shift);
+}
+
+/*
+ * The key filter's bits for (uid, h): double hashing of the mixed key (the
+ * slot uses its top bits, the filter its low ones and a second mix).
+ */
+static void filt_idx(size_t bits, int64_t uid, uint64_t h, size_t idx[FILT_K])
+{
+	uint64_t x = h ^ ((uint64_t)uid * 0x9E3779B97F4A7C15ULL);
+	uint64_t y = ((x >> 29) ^ x) * 0xBF58476D1CE4E5B9ULL | 1;
+
+	for (int i = 0; i < FILT_K; i++)
+		idx[i] = (size_t)(x + (uint64_t)i * y) & (bits - 1);
+}
+
+static void filt_add(uint64_t *f, size_t bits, int64_t uid, uint64_t h)
+{
+	size_t idx[FILT_K];
+
+	filt_idx(bits, uid, h, idx);
+	for (int i = 0; i < FILT_K; i++)
+		f[idx[i] / 64] |= 1ULL << (idx[i] % 64);
+}
+
+/* 0: (uid, h) is certainly not in the model the filter holds. */
+static int filt_maybe(const uint64_t *f, size_t bits, int64_t uid, uint64_t h)
+{
+	size_t idx[FILT_K];
+
+	filt_idx(bits, uid, h, idx);
+	for (int i = 0; i < FILT_K; i++)
+		if (!(f[idx[i] / 64] & (1ULL << (idx[i] % 64))))
+			return 0;
+	return 1;
+}
+
+/*
+ * The largest filter the budget has room for, in bits (0: none): at most
+ * half of it, so that a user's model and the global one both get one.
+ */
+static size_t filt_room(const db_cache *c)
+{
+	size_t left = c->filt_budget - c->filt_used, bits = FILT_MIN_BITS;
+
+	if (left > c->filt_budget / 2)
+		left = c->filt_budget / 2;
+	if (left < bits)
+		return 0;
+	while (bits * 2 <= left)
+		bits *= 2;
+	return bits;
+}
+
+/*
+ * Halve a filter of nkeys keys while it keeps FILT_BITS_PER_KEY (a bit's
+ * index is taken modulo the size, so the upper half folds onto the lower
+ * one). Returns its size, or 0 when it is below FILT_MIN_BITS_PER_KEY
+ * (then it is not worth keeping).
+ */
+static size_t filt_fold(uint64_t **f, size_t bits, size_t nkeys)
+{
+	size_t b0 = bits;
+	uint64_t *nf;
+
+	while (bits / 2 >= FILT_MIN_BITS && bits / 2 >= FILT_BITS_PER_KEY * nkeys) {
+		size_t half = bits / 2;
+
+		for (size_t i = 0; i < half / 64; i++)
+			(*f)[i] |= (*f)[i + half / 64];
+		bits = half;
+	}
+	if (bits < b0 && (nf = realloc(*f, bits / 8)) != NULL)
+		*f = nf;
+	return bits >= FILT_MIN_BITS_PER_KEY * nkeys ? bits : 0;
+}
+
+/* Give u the key filter f of bits bits. */
+static void filt_install(db_cache *c, ustate *u, uint64_t *f, size_t bits)
+{
+	u->filt = f;
+	u->fbits = bits;
+	c->filt_used += bits;
+	c->st.filters++;
+}
+
+/* Forget a user's state, key filter included. */
+static void user_forget(db_cache *c, ustate *u)
+{
+	if (u->filt != NULL)
+		c->filt_used -= u->fbits;
+	free(u->filt);
+	memset(u, 0, sizeof(*u));
+}
+
+static void users_forget(db_cache *c)
+{
+	for (size_t i = 0; i < NUSERS; i++)
+		user_forget(c, &c->users[i]);
 }
 
 static int log2_of(size_t cap)
@@ -117,7 +239,7 @@ static ustate *user_get(db_cache *c, int64_t uid, int add)
 	/* Full: replace one, round robin (it only costs a later reload). */
 	ustate *u = &c->users[c->next_user++ % NUSERS];
 
-	memset(u, 0, sizeof(*u));
+	user_forget(c, u);
 	u->uid = uid;
 	return u;
 }
@@ -125,7 +247,7 @@ static ustate *user_get(db_cache *c, int64_t uid, int add)
 static void clear(db_cache *c)
 {
 	memset(c->slots, 0, c->cap * sizeof(*c->slots));
-	memset(c->users, 0, sizeof(c->users));
+	users_forget(c);
 	c->n = 0;
 	c->st.clears++;
 }
@@ -170,6 +292,31 @@ static void del_slot(db_cache *c, size_t i)
  */
 #define EVICT_SCAN 8
 
+/*
+ * A whole model is losing its first entry: every key it has is still in
+ * the table, so they make its key filter (one pass over the table, once).
+ */
+static void filt_from_table(db_cache *c, ustate *u)
+{
+	size_t nkeys = 0, bits = filt_room(c);
+	uint64_t *f;
+
+	if (u->filt != NULL || bits == 0 ||
+	    (f = calloc(bits / 64, sizeof(*f))) == NULL)
+		return;
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->slots[i].uid == u->uid) {
+			filt_add(f, bits, u->uid, c->slots[i].hash);
+			nkeys++;
+		}
+	if ((bits = filt_fold(&f, bits, nkeys)) == 0) {
+		free(f);
+		return;
+	}
+	filt_install(c, u, f, bits);
+	u->noload = 1;          /* it does not fit: the filter answers */
+}
+
 static void evict_near(db_cache *c, size_t at)
 {
 	size_t i = at, victim = c->cap;
@@ -189,8 +336,10 @@ static void evict_near(db_cache *c, size_t at)
 	{
 		ustate *u = user_get(c, c->slots[victim].uid, 0);
 
-		if (u != NULL)
+		if (u != NULL && u->complete) {
 			u->complete = 0;
+			filt_from_table(c, u);
+		}
 	}
 	del_slot(c, victim);
 	c->st.evictions++;
@@ -253,11 +402,14 @@ static void put(db_cache *c, int64_t uid, uint64_t h, int64_t spam,
 db_cache *db_cache_new(size_t max_bytes)
 {
 	db_cache *c;
-	size_t per = sizeof(cent), cap_max = 64, cap;
+	size_t per = sizeof(cent), cap_max = 64, cap, fbits = 512;
 
 	if (max_bytes < 4096)
 		return NULL;
-	while (cap_max * 2 * per <= max_bytes)
+	/* The key filter's share first (bits = 8 x bytes), the table after. */
+	while (fbits * 2 <= max_bytes / FILT_SHARE * 8)
+		fbits *= 2;
+	while (cap_max * 2 * per <= max_bytes - fbits / 8)
 		cap_max *= 2;
 	cap = cap_max < 4096 ? cap_max : 4096;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -272,6 +424,7 @@ db_cache *db_cache_new(size_t max_bytes)
 	c->shift = 64 - log2_of(cap);
 	c->cap_max = cap_max;
 	c->max = cap / 10 * 7;
+	c->filt_budget = fbits;
 	return c;
 }
 
@@ -280,6 +433,7 @@ void db_cache_free(db_cache *c)
 	if (c == NULL)
 		return;
 	pthread_mutex_destroy(&c->mu);
+	users_forget(c);
 	free(c->slots);
 	free(c);
 }
@@ -293,7 +447,7 @@ void db_cache_stats_get(db_cache *c, db_cache_stats *out)
 	*out = c->st;
 	out->entries = c->n;
 	out->max_entries = c->cap_max / 10 * 7;
-	out->bytes = c->cap * sizeof(cent);
+	out->bytes = c->cap * sizeof(cent) + c->filt_used / 8;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -354,9 +508,11 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 			toks[i].innocent_hits = c->slots[k].innocent;
 			c->slots[k].ref = 1;
 			hit[i] = 1;
-		} else if (u->complete) {
+		} else if (u->complete || (u->filt != NULL &&
+		    !filt_maybe(u->filt, u->fbits, uid, toks[i].hash))) {
 			toks[i].spam_hits = toks[i].innocent_hits = 0;
 			hit[i] = 1;
+			c->st.absent += !u->complete;
 		} else {
 			hit[i] = 0;
 			nmiss++;
@@ -398,21 +554,24 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 	if (clr || !c->have_gen || c->gen + 1 != gen) {
 		if (c->n > 0)
 			clear(c);
-		memset(c->users, 0, sizeof(c->users));
+		users_forget(c);
 	} else {
 		/* The same arithmetic as the backends: max(count + delta, 0). */
 		for (size_t i = 0; i < n; i++) {
 			const db_tokadd *r = &rows[i];
 			size_t k = find(c, r->uid, r->hash);
-			ustate *u;
+			ustate *u = user_get(c, r->uid, 0);
 
+			if (u != NULL && u->filt != NULL && (r->spam > 0 ||
+			    r->innocent > 0))
+				filt_add(u->filt, u->fbits, r->uid, r->hash);
 			if (c->slots[k].uid != 0) {
 				c->slots[k].spam = sat((int64_t)c->slots[k].spam +
 				    r->spam);
 				c->slots[k].innocent = sat(
 				    (int64_t)c->slots[k].innocent + r->innocent);
-			} else if ((u = user_get(c, r->uid, 0)) != NULL &&
-			    u->complete && (r->spam > 0 || r->innocent > 0)) {
+			} else if (u != NULL && u->complete &&
+			    (r->spam > 0 || r->innocent > 0)) {
 				put(c, r->uid, r->hash, r->spam, r->innocent);
 			}
 		}
@@ -428,15 +587,35 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 typedef struct loadbuf {
 	db_token *t;            /* rows */
 	size_t n, cap;          /* count and capacity */
-	size_t limit;           /* more rows than this: give up */
+	size_t limit;           /* more rows than this: too big to load */
+	int64_t uid;            /* whose model */
+	size_t rows;            /* rows seen */
+	size_t fbits;           /* key filter size, 0: none wanted */
+	uint64_t *filt;         /* the filter, once the model is too big */
 } loadbuf;
 
 static int load_row(void *arg, const db_token *t)
 {
 	loadbuf *b = arg;
 
-	if (b->n >= b->limit)
-		return 1;
+	b->rows++;
+	if (b->n >= b->limit) {
+		/* Too big to load: its keys go to a filter, or stop. */
+		if (b->fbits == 0)
+			return 1;
+		if (b->filt == NULL) {
+			b->filt = calloc(b->fbits / 64, sizeof(*b->filt));
+			if (b->filt == NULL)
+				return 1;
+			for (size_t i = 0; i < b->n; i++)
+				filt_add(b->filt, b->fbits, b->uid, b->t[i].hash);
+			free(b->t);
+			b->t = NULL;
+			b->cap = 0;
+		}
+		filt_add(b->filt, b->fbits, b->uid, t->hash);
+		return 0;
+	}
 	if (b->n == b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 4096;
 		db_token *nt = realloc(b->t, ncap * sizeof(*nt));
@@ -460,11 +639,13 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	/* Half of the table: a user's model must not push out all the rest. */
 	pthread_mutex_lock(&c->mu);
 	b.limit = c->cap_max / 10 * 7 / 2;
+	b.uid = uid;
 	if (at_gen(c, gen) < 0 || (u = user_get(c, uid, 1))->complete ||
 	    u->noload || u->loading) {
 		pthread_mutex_unlock(&c->mu);
 		return 0;
 	}
+	b.fbits = u->filt == NULL ? filt_room(c) : 0;
 	u->loading = 1;
 	pthread_mutex_unlock(&c->mu);
 	/* The scan is read between two generation reads: equal means it saw
@@ -479,9 +660,25 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	if (rc < 0) {
 		pthread_mutex_unlock(&c->mu);
 		free(b.t);
+		free(b.filt);
 		return rc;
 	}
-	if (b.n >= b.limit) {
+	if (b.n >= b.limit && b.filt != NULL &&
+	    c->have_gen && c->gen == gen && g2 == gen) {
+		/* Too big to load whole: its key filter instead. */
+		size_t bits = filt_fold(&b.filt, b.fbits, b.rows);
+
+		u->noload = 1;
+		if (bits > 0 && u->filt == NULL &&
+		    c->filt_used + bits <= c->filt_budget) {
+			filt_install(c, u, b.filt, bits);
+			b.filt = NULL;
+		}
+	} else if (b.n >= b.limit && b.filt != NULL) {
+		/* The store moved on during the scan: try again later. */
+		u->misses = 0;
+		u->loads++;
+	} else if (b.n >= b.limit) {
 		u->noload = 1;
 	} else if (c->have_gen && c->gen == gen && g2 == gen) {
 		u->complete = 1;        /* put() clears it if it evicts one */
@@ -505,5 +702,6 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	}
 	pthread_mutex_unlock(&c->mu);
 	free(b.t);
+	free(b.filt);
 	return 0;
 }

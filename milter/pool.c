@@ -230,11 +230,14 @@ void pool_close(void)
 		db_cache_stats st;
 
 		db_cache_stats_get(cache, &st);
-		log_info("token cache: %" PRIu64 " hits, %" PRIu64 " misses, %"
-		    PRIu64 " whole models read, emptied %" PRIu64 " times, %" PRIu64
-		    " own commits applied, %" PRIu64 " evicted, %zu of %zu entries",
-		    st.hits, st.misses, st.loads, st.clears, st.updates,
-		    st.evictions, st.entries, st.max_entries);
+		log_info("token cache: %" PRIu64 " hits (%" PRIu64 " absent by "
+		    "key filter), %" PRIu64 " misses, %" PRIu64 " whole models "
+		    "read, %" PRIu64 " key filters built, emptied %" PRIu64
+		    " times, %" PRIu64 " own commits applied, %" PRIu64
+		    " evicted, %zu of %zu entries",
+		    st.hits, st.absent, st.misses, st.loads, st.filters,
+		    st.clears, st.updates, st.evictions, st.entries,
+		    st.max_entries);
 	}
 	db_cache_free(cache);
 	cache = NULL;

@@ -469,7 +469,8 @@ END_TEST
  * A whole model that eviction keeps taking apart is not read again after
  * every 4096 misses (the milter's cache reloaded one model 277 times in
  * 3,000 messages): the misses restart at each load and the next load waits
- * for twice as many.
+ * for twice as many. (Such a model gets a key filter at its first eviction
+ * when the filters' memory allows: here two other models' filters took it.)
  */
 /* Token hashes are uniform (XXH3): so are these (splitmix64). */
 static uint64_t mixed(uint64_t x)
@@ -488,7 +489,7 @@ START_TEST(test_reload_backoff)
 	enum { N = 200, M = 4096 };
 	uint64_t h[N];
 	db_token *t = calloc(M, sizeof(*t));
-	int64_t a, b;
+	int64_t a, b, big[2];
 	uint64_t loads;
 
 	ck_assert_ptr_nonnull(c);
@@ -498,8 +499,30 @@ START_TEST(test_reload_backoff)
 	for (size_t i = 0; i < N; i++)
 		h[i] = mixed(i);
 	ck_assert_int_eq(db_tokens_update(w, a, h, N, 1, 0, 1), 0);
-	/* 4096 misses: alice's model is read whole (through db_tokens_get). */
 	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	/* carol's and dave's models are too big to load: their key filters
+	 * take the room */
+	for (int u = 0; u < 2; u++) {
+		uint64_t *k = malloc(M * sizeof(*k));
+
+		ck_assert_ptr_nonnull(k);
+		ck_assert_int_eq(db_user(w, u ? "dave" : "carol", 1, &big[u]),
+		    0);
+		for (size_t i = 0; i < M; i++)
+			k[i] = mixed(900000 + i);
+		ck_assert_int_eq(db_tokens_update(w, big[u], k, M, 1, 0, 1), 0);
+		free(k);
+	}
+	for (int u = 0; u < 2; u++) {
+		for (size_t i = 0; i < M; i++)
+			t[i].hash = mixed(50000 + i);
+		ck_assert_int_eq(db_tokens_get(r, big[u], t, M), 0);
+		ck_assert_int_eq(db_tokens_get(r, big[u], t, 1), 0);
+	}
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.filters, 2);
+	ck_assert_int_eq(st.loads, 0);
+	/* 4096 misses: alice's model is read whole (through db_tokens_get). */
 	for (size_t i = 0; i < M; i++)
 		t[i].hash = mixed(10000 + i);
 	ck_assert_int_eq(db_tokens_get(r, a, t, M), 0);
@@ -527,6 +550,134 @@ START_TEST(test_reload_backoff)
 	ck_assert_int_eq(db_tokens_get(r, a, t, M), 0);
 	db_cache_stats_get(c, &st);
 	ck_assert_int_eq(st.loads, loads + 1);
+	ck_assert_int_eq(st.filters, 2);
+	free(t);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/*
+ * A model too big to load whole gets a key filter: tokens it never had are
+ * answered as absent without the store, the rest are read as before, and
+ * the filter follows the attached handle's commits and empties with the
+ * cache when another writer commits.
+ */
+START_TEST(test_key_filter)
+{
+	db *w = open_ok(), *r = open_ok(), *o = open_ok();
+	db_cache *c = db_cache_new(64 << 10);   /* loads at most ~700 rows */
+	db_cache_stats st, st2;
+	enum { N = 5000, M = 4096 };
+	uint64_t *h = malloc(N * sizeof(*h));
+	db_token *t = calloc(M, sizeof(*t));
+	int64_t uid;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(db_user(o, "alice", 1, &uid), 0);
+	for (size_t i = 0; i < N; i++)
+		h[i] = mixed(i);
+	ck_assert_int_eq(db_tokens_update(o, uid, h, N, 2, 1, 1), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(db_cache_attach(w, c), 0);
+	/* 4096 misses: too big to load, so the scan builds the filter */
+	for (size_t i = 0; i < M; i++)
+		t[i].hash = mixed(100000 + i);
+	ck_assert_int_eq(db_tokens_get(r, uid, t, M), 0);
+	ck_assert_int_eq(db_tokens_get(r, uid, t, 1), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 0);
+	ck_assert_int_eq(st.filters, 1);
+	/* absent tokens never seen before: nearly all answered by the filter */
+	for (size_t i = 0; i < M; i++)
+		t[i].hash = mixed(200000 + i);
+	ck_assert_int_eq(db_tokens_get(r, uid, t, M), 0);
+	for (size_t i = 0; i < M; i++)
+		ck_assert_int_eq(t[i].spam_hits + t[i].innocent_hits, 0);
+	db_cache_stats_get(c, &st2);
+	ck_assert_int_ge(st2.absent - st.absent, M * 9 / 10);
+	ck_assert_int_le(st2.misses - st.misses, M / 10);
+	/* present tokens still come from the store, right */
+	for (size_t i = 0; i < 1000; i++)
+		t[i].hash = h[i];
+	ck_assert_int_eq(db_tokens_get(r, uid, t, 1000), 0);
+	for (size_t i = 0; i < 1000; i++) {
+		ck_assert_int_eq(t[i].spam_hits, 2);
+		ck_assert_int_eq(t[i].innocent_hits, 1);
+	}
+	/* a token the model did not have, learned through an attached
+	 * handle: the filter learns it too */
+	ck_assert_int_eq(db_tokens_update(w, uid, &(uint64_t){ mixed(300000) },
+	    1, 5, 0, 1), 0);
+	ck_assert_int_eq(get_spam(r, uid, mixed(300000)), 5);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.clears, st2.clears);
+	/* another writer's commit empties the cache, filter included */
+	ck_assert_int_eq(db_tokens_update(o, uid, &(uint64_t){ mixed(300001) },
+	    1, 7, 0, 1), 0);
+	ck_assert_int_eq(get_spam(r, uid, mixed(300001)), 7);
+	db_cache_stats_get(c, &st2);
+	ck_assert_int_gt(st2.clears, st.clears);
+	ck_assert_int_eq(st2.absent, st.absent);
+	ck_assert_int_le(st2.bytes, 64 << 10);
+	free(h);
+	free(t);
+	db_close(o);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/*
+ * A whole model that grows by its own commits past what the table holds
+ * turns into a key filter built from the table at its first eviction: its
+ * absent tokens stay answered from memory, every count stays right.
+ */
+START_TEST(test_key_filter_growth)
+{
+	db *w = open_ok(), *r = open_ok();
+	db_cache *c = db_cache_new(64 << 10);   /* ~1,400 entries */
+	db_cache_stats st, st2;
+	enum { N = 300, GROW = 2000, M = 4096 };
+	uint64_t *h = malloc((N + GROW) * sizeof(*h));
+	db_token *t = calloc(M, sizeof(*t));
+	int64_t uid;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	for (size_t i = 0; i < N + GROW; i++)
+		h[i] = mixed(i);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, N, 1, 0, 1), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(db_cache_attach(w, c), 0);
+	ck_assert_int_eq(db_cache_prefetch(r, uid), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 1);
+	ck_assert_int_eq(st.filters, 0);
+	/* learning through the attached handle grows the whole model */
+	for (size_t i = N; i < N + GROW; i += 100)
+		ck_assert_int_eq(db_tokens_update(w, uid, h + i, 100, 1, 0, 1), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_gt(st.evictions, 0);
+	ck_assert_int_eq(st.filters, 1);
+	ck_assert_int_eq(st.clears, 0);
+	/* absent tokens: from the filter; present ones: right */
+	for (size_t i = 0; i < M; i++)
+		t[i].hash = mixed(100000 + i);
+	ck_assert_int_eq(db_tokens_get(r, uid, t, M), 0);
+	for (size_t i = 0; i < M; i++)
+		ck_assert_int_eq(t[i].spam_hits, 0);
+	db_cache_stats_get(c, &st2);
+	ck_assert_int_ge(st2.absent - st.absent, M * 9 / 10);
+	for (size_t i = 0; i < N + GROW; i += 7)
+		ck_assert_int_eq(get_spam(r, uid, h[i]), 1);
+	free(h);
 	free(t);
 	db_close(r);
 	db_close(w);
@@ -550,6 +701,8 @@ int main(void)
 	tcase_add_test(tc, test_prefetch);
 	tcase_add_test(tc, test_commit_in_flight);
 	tcase_add_test(tc, test_reload_backoff);
+	tcase_add_test(tc, test_key_filter);
+	tcase_add_test(tc, test_key_filter_growth);
 	suite_add_tcase(s, tc);
 	return test_run(s);
 }
