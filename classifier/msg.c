@@ -87,9 +87,16 @@ struct msg {
 	size_t total;           /* body bytes seen */
 	size_t parts;           /* leaf parts */
 	char from[256];         /* first From: address */
-	char *subject;          /* decoded Subject, 2 * max_header_len + 16 */
-	char *hbuf;             /* current header field, max_header_len */
-	char *dbuf;             /* decoded header value, 2 * max_header_len + 16 */
+	/*
+	 * Header buffers grow to what the fields need, up to max_header_len
+	 * raw bytes (a parser per message in flight: the milter at 100
+	 * sessions kept 80 KiB each at the full size).
+	 */
+	char *subject;          /* decoded Subject, or NULL (none yet) */
+	char *hbuf;             /* current header field */
+	size_t hcap;            /* its size, at most max_header_len */
+	char *dbuf;             /* decoded header value */
+	size_t dcap;            /* its size */
 	unsigned char *head;    /* attachment head for libmagic, HEADMAX */
 	unsigned char dec[LINECAP + 16]; /* decoder output */
 	char line[LINECAP];     /* line being assembled across chunks */
@@ -122,7 +129,6 @@ void msg_free(msg *m)
 int msg_new(const msg_opts *o, msg **out)
 {
 	msg *m = calloc(1, sizeof(*m));
-	size_t dcap;
 
 	*out = NULL;
 	if (m == NULL)
@@ -137,20 +143,14 @@ int msg_new(const msg_opts *o, msg **out)
 		m->o.max_depth = 1;
 	if (m->o.max_depth > DEPTHMAX)
 		m->o.max_depth = DEPTHMAX;
-	dcap = 2 * m->o.max_header_len + 16;
-	m->subject = malloc(dcap);
-	m->hbuf = malloc(m->o.max_header_len);
-	m->dbuf = malloc(dcap);
 	m->head = malloc(HEADMAX);
 	m->lv = calloc((size_t)m->o.max_depth + 1, sizeof(*m->lv));
-	if (m->subject == NULL || m->hbuf == NULL || m->dbuf == NULL ||
-	    m->head == NULL || m->lv == NULL ||
+	if (m->head == NULL || m->lv == NULL ||
 	    words_new(m->o.max_token_len, m->o.chained, m->o.osb, &m->w) < 0 ||
 	    html_new(&m->h) < 0 || charset_new(&m->cs) < 0) {
 		msg_free(m);
 		return -ENOMEM;
 	}
-	m->subject[0] = '\0';
 	*out = m;
 	return 0;
 }
@@ -178,8 +178,35 @@ void msg_reset(msg *m, tokset *out)
 	m->unterminated = 0;
 	m->scanned = m->total = m->parts = 0;
 	m->from[0] = '\0';
-	m->subject[0] = '\0';
+	free(m->subject);
+	m->subject = NULL;
 	new_part(m, 1, 0);
+}
+
+/*
+ * Room in dbuf for the decoded value of vlen raw bytes: 4 x vlen + 16
+ * (a byte of a one-byte charset is at most 3 in UTF-8), capped at
+ * 2 x max_header_len + 16 as a fixed buffer was. Returns its size, or 0
+ * (m->err set) when out of memory.
+ */
+static size_t dbuf_room(msg *m, size_t vlen)
+{
+	size_t need = 4 * vlen + 16, max = 2 * m->o.max_header_len + 16;
+	char *nb;
+
+	if (need > max)
+		need = max;
+	if (need <= m->dcap)
+		return m->dcap;
+	if (need < 1024 && max >= 1024)
+		need = 1024;
+	if ((nb = realloc(m->dbuf, need)) == NULL) {
+		m->err = -ENOMEM;
+		return 0;
+	}
+	m->dbuf = nb;
+	m->dcap = need;
+	return need;
 }
 
 static void add(msg *m, const char *s, size_t n)
@@ -233,20 +260,22 @@ static void lower(char *s)
 static void field(msg *m, const char *name, size_t nlen, const char *v, size_t vlen)
 {
 	char canon[HDR_NAMEMAX];
-	size_t dlen;
+	size_t dlen, dcap;
 
 	hdr_canon(name, nlen, canon);
 	if (canon[0] == '\0' || ignored(m, canon))
 		return;
 	if (vlen > m->o.max_header_len)
 		vlen = m->o.max_header_len;
+	if ((dcap = dbuf_room(m, vlen)) == 0)
+		return;
 	if (strcasecmp(canon, "Content-Type") == 0) {
 		hdr_type(v, vlen, m->p.type, sizeof(m->p.type));
 		hdr_param(v, vlen, "charset", m->p.cset, sizeof(m->p.cset));
 		lower(m->p.cset);
 		hdr_param(v, vlen, "boundary", m->p.bound, sizeof(m->p.bound));
 		if (m->p.fname[0] == '\0' &&
-		    hdr_param(v, vlen, "name", m->dbuf, 2 * m->o.max_header_len + 16))
+		    hdr_param(v, vlen, "name", m->dbuf, dcap))
 			hdr_decode(m->cs, m->dbuf, strlen(m->dbuf), m->p.fname,
 			    sizeof(m->p.fname));
 	} else if (strcasecmp(canon, "Content-Transfer-Encoding") == 0) {
@@ -278,16 +307,20 @@ static void field(msg *m, const char *name, size_t nlen, const char *v, size_t v
 			i++;
 		if (vlen - i >= 10 && strncasecmp(v + i, "attachment", 10) == 0)
 			m->p.disp_attach = 1;
-		if (hdr_param(v, vlen, "filename", m->dbuf, 2 * m->o.max_header_len + 16))
+		if (hdr_param(v, vlen, "filename", m->dbuf, dcap))
 			hdr_decode(m->cs, m->dbuf, strlen(m->dbuf), m->p.fname,
 			    sizeof(m->p.fname));
 	}
 	if (!m->p.full)
 		return;
-	dlen = hdr_decode(m->cs, v, vlen, m->dbuf, 2 * m->o.max_header_len + 16);
+	dlen = hdr_decode(m->cs, v, vlen, m->dbuf, dcap);
 	if (m->p.depth == 0) {
-		if (strcmp(canon, "Subject") == 0 && m->subject[0] == '\0')
-			memcpy(m->subject, m->dbuf, dlen + 1);
+		if (strcmp(canon, "Subject") == 0 && m->subject == NULL) {
+			if ((m->subject = malloc(dlen + 1)) == NULL)
+				m->err = -ENOMEM;
+			else
+				memcpy(m->subject, m->dbuf, dlen + 1);
+		}
 		else if (strcmp(canon, "From") == 0 && m->from[0] == '\0')
 			hdr_addr(m->dbuf, dlen, m->from, sizeof(m->from));
 	}
@@ -325,7 +358,24 @@ static void hbuf_append(msg *m, const char *s, size_t n)
 
 	if (n > room)
 		n = room;
-	memcpy(m->hbuf + m->hlen, s, n);
+	if (m->hlen + n > m->hcap) {
+		size_t ncap = m->hcap ? 2 * m->hcap : 1024;
+		char *nb;
+
+		while (ncap < m->hlen + n)
+			ncap *= 2;
+		if (ncap > m->o.max_header_len)
+			ncap = m->o.max_header_len;
+		if ((nb = realloc(m->hbuf, ncap)) == NULL) {
+			m->err = -ENOMEM;
+			n = m->hcap - m->hlen;
+		} else {
+			m->hbuf = nb;
+			m->hcap = ncap;
+		}
+	}
+	if (n > 0)
+		memcpy(m->hbuf + m->hlen, s, n);
 	m->hlen += n;
 }
 
@@ -870,7 +920,7 @@ int msg_end(msg *m)
 
 const char *msg_subject(const msg *m)
 {
-	return m->subject;
+	return m->subject != NULL ? m->subject : "";
 }
 
 const char *msg_from_addr(const msg *m)
