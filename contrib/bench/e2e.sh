@@ -28,6 +28,7 @@
 #   E2E_CONFIGS ["none wait noreply teft notrain spamass"]
 #   E2E_LOADS ["source corpus"]
 #   E2E_OUT [e2e-results.md] where the table is also written
+#   E2E_SPAMSIFT_OPTS [""]   more spamsift-milter arguments (-o Key=Value ...)
 #   SPAMSIFT_CORPUS [~/.cache/spamsift-corpus]  corpus cache (npm pack)
 #   IT_KEEP=1                keep the temp dir (logs) for inspection
 set -eu
@@ -58,6 +59,7 @@ REPEAT=${E2E_REPEAT:-3}
 CONFIGS=${E2E_CONFIGS:-none wait noreply teft notrain spamass}
 LOADS=${E2E_LOADS:-source corpus}
 OUT=${E2E_OUT:-$builddir/e2e-results.md}
+SPAMSIFT_OPTS=${E2E_SPAMSIFT_OPTS:-}
 
 # The targets.
 T_NR=0.90       # spamsift TEFT on, corpus: >= this ratio to the no-reply nullmilter
@@ -182,8 +184,8 @@ milter_cmd() {
 	none) echo "" ;;
 	wait) echo "contrib/bench/nullmilter -p unix:$RUN/null.sock" ;;
 	noreply) echo "contrib/bench/nullmilter -n -p unix:$RUN/null.sock" ;;
-	teft) echo "spamsift-milter -f -c conf/spamsift.conf -o Home=$RUN -p unix:$RUN/milter.sock -o SocketMode=0666" ;;
-	notrain) echo "spamsift-milter -f -c conf/spamsift.conf -o Home=$RUN -p unix:$RUN/milter.sock -o SocketMode=0666 -o TrainingMode=notrain" ;;
+	teft) echo "spamsift-milter -f -c conf/spamsift.conf -o Home=$RUN -p unix:$RUN/milter.sock -o SocketMode=0666${SPAMSIFT_OPTS:+ $SPAMSIFT_OPTS}" ;;
+	notrain) echo "spamsift-milter -f -c conf/spamsift.conf -o Home=$RUN -p unix:$RUN/milter.sock -o SocketMode=0666${SPAMSIFT_OPTS:+ $SPAMSIFT_OPTS} -o TrainingMode=notrain" ;;
 	spamass) echo "spamass-milter -p $RUN/spamass.sock -m -- -p $SPAMD_PORT ; spamd -L -x --siteconfigpath=DIR(dns_available no) --listen=127.0.0.1:$SPAMD_PORT --max-children=5" ;;
 	esac
 }
@@ -218,10 +220,11 @@ start_milter() {
 		restore_store
 		rm -f "$RUN/milter.sock"
 		: >"$D/milter.log"      # lib.sh appends across restarts
+		# shellcheck disable=SC2086
 		if [ "$1" = notrain ]; then
-			it_milter -o TrainingMode=notrain
+			it_milter $SPAMSIFT_OPTS -o TrainingMode=notrain
 		else
-			it_milter
+			it_milter $SPAMSIFT_OPTS
 		fi
 		MPID=$IT_MILTER_PID
 		SPEC="unix:$IT_SOCK" ;;
