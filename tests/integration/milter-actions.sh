@@ -129,7 +129,7 @@ grep -q '^Body of m9' "$f" || it_fail "m9: original body lost"
 # The sink's dump starts with envelope lines; the message follows them.
 sed -n '/^Received: from mx/,$p' "$f" >"$IT_DIR/m9.delivered"
 CLI whitelist add --user erin@example.net spammer@bad.example >/dev/null
-# The milter's writer thread stores the signature within 50 ms of the
+# The milter's writer thread stores the signature within half a second of the
 # verdict; Postfix may deliver faster. Wait for it in the store.
 sig=$(sed -n 's/^!spamsift:\([0-9a-f]\{32\}\)!.*/\1/p' "$f" | head -n 1)
 python3 - "$STORE" "$sig" <<'EOF_PY' || it_fail "m9: signature $sig never stored"
