@@ -946,7 +946,8 @@ int db_open(const char *spec, int flags, db **out, char *err, size_t errlen)
 		*out = NULL;
 	if (errlen)
 		err[0] = '\0';
-	if (!spec || !out || (flags & ~(DB_OPEN_CREATE | DB_OPEN_READONLY | DB_OPEN_BULK))) {
+	if (!spec || !out || (flags & ~(DB_OPEN_CREATE | DB_OPEN_READONLY |
+	    DB_OPEN_BULK | DB_OPEN_OWN_CHECKPOINT))) {
 		if (errlen)
 			snprintf(err, errlen, "%s: invalid arguments to db_open",
 			    spec ? spec : "(null)");
@@ -1622,6 +1623,15 @@ int db_purge(db *d, int day, int64_t max_hits, int64_t *n)
 	}
 	d->txn_tokens = d->txn_clear = 1;
 	return txn_close(d);
+}
+
+int db_checkpoint(db *d)
+{
+	CHECK_HANDLE(d);
+	if (d->in_txn)
+		return db_seterr(d, -EINVAL,
+		    "checkpoint: not allowed inside a transaction");
+	return d->ops->checkpoint != NULL ? d->ops->checkpoint(d) : 0;
 }
 
 int db_vacuum(db *d)

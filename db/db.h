@@ -44,6 +44,9 @@ typedef struct db_cache db_cache;
 #define DB_OPEN_BULK     0x04  /* a large page cache, for one process that
                                   reads or writes many messages (training,
                                   batch classification); ~64 MiB */
+#define DB_OPEN_OWN_CHECKPOINT 0x08 /* commits never checkpoint the journal:
+                                  the caller runs db_checkpoint when it
+                                  suits it (see there) */
 
 /* One token's statistics in one user's model. */
 typedef struct db_token {
@@ -392,6 +395,18 @@ int db_purge(db *d, int day, int64_t max_hits, int64_t *n);
 
 /* db_vacuum -- compact the store; not inside db_begin (-EINVAL). */
 int db_vacuum(db *d);
+
+/*
+ * db_checkpoint -- copy what the write-ahead log holds into the store file
+ * when the log has grown past about 4 MiB since the last time, without
+ * waiting for readers (what SQLite does by itself at a commit, unless the
+ * handle was opened with DB_OPEN_OWN_CHECKPOINT). The milter's writer does
+ * it after its commit has reached the token cache: a checkpoint syncs and
+ * copies thousands of pages, and while the commit was running, readers had
+ * to bypass the cache. 0 when done or not needed (also on backends without
+ * a log); a negative errno on error. Not inside db_begin (-EINVAL).
+ */
+int db_checkpoint(db *d);
 
 /*
  * db_check -- integrity check; *ok is 1 when sound. A report (caller frees)

@@ -20,7 +20,7 @@
 #include "db/db.h"
 
 /* Bumped whenever db_ops changes incompatibly; db_open rejects a mismatch. */
-#define DB_OPS_VERSION 3
+#define DB_OPS_VERSION 4
 
 /*
  * One combined token increment for db_ops.tokens_add: rows handed to the
@@ -101,6 +101,9 @@ typedef struct db_ops {
 	int (*gen_get)(db *d, uint64_t *gen);
 	/* Raise the generation by one in the open transaction; new value in *gen. */
 	int (*gen_bump)(db *d, uint64_t *gen);
+	/* ---- version 4 ---- */
+	/* db_checkpoint; NULL: nothing to do for this backend. */
+	int (*checkpoint)(db *d);
 } db_ops;
 
 /* The base handle; each backend's handle starts with one of these. */

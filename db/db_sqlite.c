@@ -267,11 +267,15 @@ typedef struct dbs {
 	size_t jsonlen;                 /* its size */
 	const db_tokadd *vrows;         /* rows the spamsift_rows table shows */
 	size_t vn;                      /* their number */
+	int wal_frames;                 /* log frames after the last commit
+	                                   (DB_OPEN_OWN_CHECKPOINT) */
 } dbs;
 
 #define S(d) ((dbs *)(d))
 
 static const struct sqlite3_module rows_module;   /* spamsift_rows, below */
+static int wal_hook_frames(void *arg, sqlite3 *h, const char *name,
+    int frames);
 
 /* ---- errors ---- */
 
@@ -671,6 +675,9 @@ static int s_open(const char *path, int flags, db **out, char *err,
 		if ((rc = exec(s, "PRAGMA synchronous = NORMAL",
 		    "set synchronous mode")) < 0)
 			goto fail;
+		/* Our hook replaces SQLite's checkpoint at commit. */
+		if (flags & DB_OPEN_OWN_CHECKPOINT)
+			sqlite3_wal_hook(s->h, wal_hook_frames, s);
 	}
 	if ((rc = schema(s, flags)) < 0)
 		goto fail;
@@ -1766,6 +1773,37 @@ static int s_purge(db *d, int day, int64_t max_hits, int64_t *n)
 	return delete_count(S(d), S_PURGE, day, max_hits, 2, n, "purge tokens");
 }
 
+/* Log frames past which db_checkpoint works: SQLite's own default. */
+#define CHECKPOINT_FRAMES 1000
+
+/* The WAL hook of DB_OPEN_OWN_CHECKPOINT handles: note the log's size. */
+static int wal_hook_frames(void *arg, sqlite3 *h, const char *name,
+    int frames)
+{
+	(void)h;
+	(void)name;
+	((dbs *)arg)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+static int s_checkpoint(db *d)
+{
+	dbs *s = S(d);
+	int rc;
+
+	if (!(d->flags & DB_OPEN_OWN_CHECKPOINT) ||
+	    s->wal_frames < CHECKPOINT_FRAMES)
+		return 0;
+	rc = sqlite3_wal_checkpoint_v2(s->h, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL);
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return 0;       /* another process checkpoints: later */
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "checkpoint");
+	s->wal_frames = 0;
+	return 0;
+}
+
 static int s_vacuum(db *d)
 {
 	dbs *s = S(d);
@@ -1917,4 +1955,5 @@ const db_ops db_sqlite_ops = {
 	.purge = s_purge,
 	.vacuum = s_vacuum,
 	.check = s_check,
+	.checkpoint = s_checkpoint,
 };

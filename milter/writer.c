@@ -182,7 +182,9 @@ static int reopen(db **dp, const char *path, char *why, size_t whylen)
 	}
 	if (*dp != NULL)
 		return 0;
-	if (db_open(path, DB_OPEN_CREATE, dp, why, whylen) < 0) {
+	/* Checkpoints after the cache has the commit (writer_main). */
+	if (db_open(path, DB_OPEN_CREATE | DB_OPEN_OWN_CHECKPOINT, dp, why,
+	    whylen) < 0) {
 		*dp = NULL;
 		return -EIO;
 	}
@@ -345,6 +347,15 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&lock);
 
 		rc = write_batch(&d, path, err, sizeof(err));
+		/*
+		 * Now that the token cache has the commit, the checkpoint
+		 * (syncs, thousands of page copies): until the cache has
+		 * applied a commit, readers that see it bypass the cache, so
+		 * the checkpoint must not run inside the commit.
+		 */
+		if (d != NULL && db_checkpoint(d) < 0)
+			log_warning("NOQUEUE: checkpoint of store %s failed: %s",
+			    path, db_errmsg(d));
 
 		pthread_mutex_lock(&lock);
 		if (rc < 0 && !deadline_passed) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db/db.h"
@@ -71,6 +72,55 @@ static db *make_store(size_t n, int64_t *uid)
 	free(h);
 	return d;
 }
+
+/* The store file's size in bytes. */
+static off_t file_size(const char *p)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(p, &st), 0);
+	return st.st_size;
+}
+
+/*
+ * A handle opened with DB_OPEN_OWN_CHECKPOINT leaves a big commit in the
+ * write-ahead log until db_checkpoint copies it into the file; a plain
+ * handle checkpoints at the commit.
+ */
+START_TEST(test_own_checkpoint)
+{
+	enum { N = 400000 };    /* ~2,500 pages of token rows */
+	uint64_t *h = malloc(N * sizeof(*h));
+	db *d;
+	int64_t uid;
+	off_t before;
+
+	ck_assert_ptr_nonnull(h);
+	for (size_t i = 0; i < N; i++)
+		h[i] = (i + 1) * 0x9E3779B97F4A7C15ULL;
+	d = open_ok(DB_OPEN_CREATE | DB_OPEN_OWN_CHECKPOINT);
+	ck_assert_int_eq(db_user(d, "alice", 1, &uid), 0);
+	ck_assert_int_eq(db_checkpoint(d), 0);  /* small log: nothing to do */
+	before = file_size(path);
+	ck_assert_int_eq(db_tokens_update(d, uid, h, N, 1, 0, 1), 0);
+	ck_assert_int_eq(file_size(path), before);      /* all in the log */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_checkpoint(d), -EINVAL);    /* not in a transaction */
+	ck_assert_int_eq(db_rollback(d), 0);
+	ck_assert_int_eq(db_checkpoint(d), 0);
+	ck_assert_int_gt(file_size(path), before + 4 * 1024 * 1024);
+	db_close(d);
+	/* a plain handle: the commit checkpoints by itself */
+	ck_assert_int_eq(unlink(path), 0);
+	d = open_ok(DB_OPEN_CREATE);
+	ck_assert_int_eq(db_user(d, "alice", 1, &uid), 0);
+	before = file_size(path);
+	ck_assert_int_eq(db_tokens_update(d, uid, h, N, 1, 0, 1), 0);
+	ck_assert_int_gt(file_size(path), before + 4 * 1024 * 1024);
+	db_close(d);
+	free(h);
+}
+END_TEST
 
 START_TEST(test_persists)
 {
@@ -394,6 +444,7 @@ int main(void)
 	tcase_add_test(tc, test_corrupt_pages);
 	tcase_add_test(tc, test_lookup_modes);
 	tcase_add_test(tc, test_check_report);
+	tcase_add_test(tc, test_own_checkpoint);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
