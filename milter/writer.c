@@ -76,6 +76,7 @@ static size_t queued_learning;  /* learning items in the queue */
 static size_t dropped;          /* pending writes refused or lost */
 static char path_now[4096];     /* the store to write to */
 static time_t last_drop_log;    /* rate limit of the drop warning */
+static time_t last_ckpt_log;    /* and of the checkpoint warning (thread) */
 static int urgent;              /* a quarantine copy is queued: commit now */
 static int idle;                /* the thread waits for work (not gathering) */
 
@@ -353,9 +354,12 @@ static void *writer_main(void *arg)
 		 * applied a commit, readers that see it bypass the cache, so
 		 * the checkpoint must not run inside the commit.
 		 */
-		if (d != NULL && db_checkpoint(d) < 0)
+		if (d != NULL && db_checkpoint(d) < 0 &&
+		    time(NULL) - last_ckpt_log >= 60) {
+			last_ckpt_log = time(NULL);     /* once a minute at most */
 			log_warning("NOQUEUE: checkpoint of store %s failed: %s",
 			    path, db_errmsg(d));
+		}
 
 		pthread_mutex_lock(&lock);
 		if (rc < 0 && !deadline_passed) {
