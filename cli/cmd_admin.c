@@ -255,7 +255,7 @@ static const char stats_help[] =
     "usage: spamsift stats [--user U] [--format text|tsv|json]\n"
     "\n"
     "Per user: spam and innocent learned, false positives, false negatives,\n"
-    "corpus-fed, messages classified and accuracy %% (like dspam_stats).\n"
+    "corpus-fed, messages classified and accuracy % (like dspam_stats).\n"
     "Without --user, every user the caller may see.\n";
 
 typedef struct stats_ctx {

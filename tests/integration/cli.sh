@@ -46,6 +46,26 @@ grep -q 'learned 8 messages' "$T/out" || it_fail "dir+Maildir: $(cat "$T/out")"
 ham 9 | S train --user @global --ham - >"$T/out" || it_fail "stdin train"
 grep -q 'learned 1 messages' "$T/out" || it_fail "stdin: $(cat "$T/out")"
 expect 2 S train --user @global --ham "$T/nonexistent"
+# Both classes in one run: each input takes the class before it, and the
+# counts are those of separate runs (compared on a second user's model).
+expect 0 S train --user frank@example.net --spam "$T/spam" "$T/spam.mbox" --ham "$T/ham" "$T/Maildir"
+[ "$(cat "$T/out")" = "frank@example.net: learned 9 messages as spam (0 retrained by signature)
+frank@example.net: learned 8 messages as ham (0 retrained by signature)" ] || it_fail "spam+ham: $(cat "$T/out")"
+expect 0 S train --user dave@example.net --ham "$T/ham" "$T/Maildir"
+expect 0 S train --user dave@example.net --spam "$T/spam" "$T/spam.mbox"
+for u in frank dave; do
+	sqlite3 "$T/spamsift.db" "SELECT count(*), sum(spam_hits), sum(innocent_hits), sum(hash % 65521) FROM tokens JOIN users ON users.id = tokens.uid WHERE users.name = '$u@example.net'" >"$T/$u.tok"
+done
+[ -s "$T/frank.tok" ] && [ "$(cat "$T/frank.tok")" = "$(cat "$T/dave.tok")" ] ||
+	it_fail "one spam+ham run learned other counts: $(cat "$T/frank.tok") vs $(cat "$T/dave.tok")"
+expect 0 S stats --user frank@example.net --format json
+grep -q '"spam_learned":9,"innocent_learned":8,' "$T/out" || it_fail "spam+ham totals: $(cat "$T/out")"
+expect 1 S train --user @global --spam --ham "$T/ham"
+grep -q 'each needs its inputs' "$T/err" || it_fail "--spam without inputs before --ham: $(cat "$T/err")"
+expect 1 S train --user @global "$T/ham" --spam "$T/spam" --ham "$T/ham"
+# The single-class forms keep their meaning: inputs before the class take it.
+expect 0 S train --user erin@example.net "$T/spam" --spam
+grep -q 'learned 6 messages as spam' "$T/out" || it_fail "input before --spam: $(cat "$T/out")"
 
 # classify: text, tsv, json; nothing learned without --train.
 spam 10 >"$T/s10.eml"; ham 10 >"$T/h10.eml"
