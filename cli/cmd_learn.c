@@ -37,7 +37,7 @@
  * or nothing: a trainer killed in between loses the messages since its
  * last flush, never part of one.
  */
-#define TRAIN_DEFER_BYTES ((size_t)64 << 20)
+#define TRAIN_DEFER_BYTES ((size_t)128 << 20)
 #define TRAIN_FLUSH_MS 10000
 
 /*
