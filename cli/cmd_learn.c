@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "classifier/filter.h"
 #include "classifier/msg.h"
@@ -194,40 +195,61 @@ static void for_each_input(run *r, int argc, char **argv, int first,
 /* ---- train ---- */
 
 /*
- * `train` runs in two threads: a reader that reads the inputs and tokenizes
- * each message, and the calling thread, which combines the counts (and
- * retrains by signature) in input order and writes. They meet in a ring of
- * TRAIN_QUEUE tokenized messages. Tokenizing is about a third of training
- * and combining another third: on two cores the first no longer waits for
- * the second (contrib/bench/README.md, Storage).
+ * `train` runs in threads: a reader copies each message of the inputs into
+ * a ring of TRAIN_QUEUE slots, tokenizers (one per core, at most
+ * TRAIN_TOKENIZERS) tokenize the slots in parallel, and the calling thread
+ * (the trainer) takes them in input order, combines their counts (or
+ * retrains by signature) and writes. Tokenizing is about half of the work
+ * before the final write and combining the rest: on two cores neither
+ * waits for the other (contrib/bench/README.md, Storage).
  */
-#define TRAIN_QUEUE 16
+#define TRAIN_QUEUE 32
+#define TRAIN_TOKENIZERS 4
+/* A slot's copy buffer larger than this is given back once used. */
+#define TRAIN_KEEP_BYTES ((size_t)4 << 20)
 
-/* One message between the reader and the trainer. */
+/* One message on its way from the reader to the trainer. */
 typedef struct tjob {
-	tokset *toks;           /* its tokens (this slot's own set) */
+	char *data;             /* a copy of its bytes (owned) */
+	size_t len;             /* their length */
+	size_t cap;             /* data's allocated size */
 	char *label;            /* where it came from (owned) */
 	int cls;                /* 1 spam, 0 ham */
+	tokset *toks;           /* its tokens (this slot's own set) */
 	int parse_rc;           /* tokenize's result: 0 or a negative errno */
 	int has_sig;            /* a signature id was found in the bytes */
 	char sig[33];           /* that id */
+	int ready;              /* tokenized: the trainer may take it */
 } tjob;
 
-/* The ring and the reader's own state. */
+/* A tokenizer thread's own parser. */
+typedef struct tworker {
+	pthread_t th;           /* the thread */
+	int started;            /* th runs (to be joined) */
+	struct tqueue *q;       /* the ring */
+	magic_t magic;          /* libmagic handle (not shared) */
+	profile_parse pp;       /* parser options using it */
+	msg *parser;            /* streaming parser */
+} tworker;
+
+/*
+ * The ring. Counters only grow: slots [head, filled) hold messages, of
+ * which [head, claimed) are (being) tokenized; a slot is i % TRAIN_QUEUE.
+ */
 typedef struct tqueue {
-	pthread_mutex_t mu;     /* guards head, count, done, stop */
-	pthread_cond_t cv;      /* a slot was filled or freed, or done/stop */
+	pthread_mutex_t mu;     /* guards the counters, ready, done, stop */
+	pthread_cond_t cv;      /* any of them changed */
 	tjob slot[TRAIN_QUEUE]; /* the ring */
-	size_t head;            /* the oldest filled slot */
-	size_t count;           /* filled slots */
+	size_t head;            /* the next message for the trainer */
+	size_t claimed;         /* the next message for a tokenizer */
+	size_t filled;          /* the next message the reader copies */
 	int done;               /* the reader has read everything */
 	int stop;               /* the trainer gave up: read no further */
-	/* the reader's, untouched by the trainer until it is joined: */
-	run *r;                 /* parser and magic handle (r->parser) */
+	int use_sig;            /* look for signatures */
+	/* the reader's, untouched by the others until it is joined: */
 	char **paths;           /* inputs, "-" for standard input */
 	int *cls;               /* the class of each input */
 	int npaths;             /* number of inputs */
-	int use_sig;            /* look for signatures */
 	int cur_cls;            /* class of the input being read */
 	int rc;                 /* CLI_INPUT when an input could not be read */
 } tqueue;
@@ -266,37 +288,50 @@ static int flush_train(run *r)
 	return rc;
 }
 
-/* Reader: tokenize one message into the next free slot of the ring. */
+/* Reader: copy one message into the next free slot of the ring. */
 static int read_one(void *arg, const char *label, const char *data, size_t len)
 {
 	tqueue *q = arg;
 	tjob *j;
-	int rc;
 
 	pthread_mutex_lock(&q->mu);
-	while (q->count == TRAIN_QUEUE && !q->stop)
+	while (q->filled - q->head == TRAIN_QUEUE && !q->stop)
 		pthread_cond_wait(&q->cv, &q->mu);
 	if (q->stop) {
 		pthread_mutex_unlock(&q->mu);
 		return 1;
 	}
-	/* The trainer touches only filled slots: this one is ours. */
-	j = &q->slot[(q->head + q->count) % TRAIN_QUEUE];
+	/* The others touch only filled slots: this one is ours. */
+	j = &q->slot[q->filled % TRAIN_QUEUE];
 	pthread_mutex_unlock(&q->mu);
 
+	if (j->cap > TRAIN_KEEP_BYTES && len <= TRAIN_KEEP_BYTES) {
+		free(j->data);
+		j->data = NULL;
+		j->cap = 0;
+	}
+	if (len > j->cap || j->data == NULL) {
+		char *nd = realloc(j->data, len ? len : 1);
+
+		if (nd != NULL) {
+			j->data = nd;
+			j->cap = len ? len : 1;
+		}
+	}
 	free(j->label);
 	j->label = strdup(label);
 	j->cls = q->cur_cls;
-	j->has_sig = q->use_sig && learn_find_signature(data, len, j->sig);
-	tokset_clear(j->toks);
-	msg_reset(q->r->parser, j->toks);
-	rc = msg_write(q->r->parser, data, len);
-	if (rc == 0)
-		rc = msg_end(q->r->parser);
-	j->parse_rc = j->label == NULL ? -ENOMEM : rc;
+	if (j->label == NULL || j->cap < len) {
+		j->parse_rc = -ENOMEM;
+		j->len = 0;
+	} else {
+		j->parse_rc = 0;
+		memcpy(j->data, data, len);
+		j->len = len;
+	}
 
 	pthread_mutex_lock(&q->mu);
-	q->count++;
+	q->filled++;
 	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
@@ -324,6 +359,43 @@ static void *reader_main(void *arg)
 	pthread_mutex_lock(&q->mu);
 	q->done = 1;
 	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* Tokenizer: tokenize copied messages, any that is next, until the end. */
+static void *tokenizer_main(void *arg)
+{
+	tworker *w = arg;
+	tqueue *q = w->q;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		tjob *j;
+
+		while (q->claimed == q->filled && !q->done && !q->stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (q->stop || q->claimed == q->filled)
+			break;
+		j = &q->slot[q->claimed++ % TRAIN_QUEUE];
+		pthread_mutex_unlock(&q->mu);
+
+		if (j->parse_rc == 0) {
+			j->has_sig = q->use_sig &&
+			    learn_find_signature(j->data, j->len, j->sig);
+			tokset_clear(j->toks);
+			msg_reset(w->parser, j->toks);
+			j->parse_rc = msg_write(w->parser, j->data, j->len);
+			if (j->parse_rc == 0)
+				j->parse_rc = msg_end(w->parser);
+		} else {
+			j->has_sig = 0;
+		}
+
+		pthread_mutex_lock(&q->mu);
+		j->ready = 1;
+		pthread_cond_broadcast(&q->cv);
+	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
 }
@@ -383,52 +455,104 @@ store:
 	return rc;
 }
 
+/* How many tokenizers: one per core online, 1..TRAIN_TOKENIZERS. */
+static int tokenizers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > TRAIN_TOKENIZERS ? TRAIN_TOKENIZERS : (int)n;
+}
+
+static void worker_close(tworker *w)
+{
+	msg_free(w->parser);
+	if (w->magic != NULL)
+		magic_close(w->magic);
+}
+
 /*
- * Read and tokenize the inputs in a second thread and learn them here, in
- * order, until the end or a store error.
+ * Read and tokenize the inputs in other threads and learn them here, in
+ * input order, until the end or a store error. Returns CLI_OK, or CLI_STORE
+ * when the threads could not be set up (nothing learned then).
  */
 static int train_inputs(run *r, tqueue *q, size_t learned[2],
     size_t retrained[2])
 {
-	pthread_t th;
-	int rc = 0;
+	tworker w[TRAIN_TOKENIZERS];
+	int nw = tokenizers(), rc = CLI_OK, err = 0;
+	pthread_t reader;
+	int reader_started = 0;
 
-	for (int i = 0; i < TRAIN_QUEUE; i++)
+	memset(w, 0, sizeof(w));
+	for (int i = 0; i < TRAIN_QUEUE && rc == CLI_OK; i++)
 		if (tokset_new((size_t)conf_int(r->c->cf, "MaxTokens"), 0,
-		    &q->slot[i].toks) < 0) {
-			fprintf(stderr, "spamsift: out of memory\n");
-			return CLI_STORE;
+		    &q->slot[i].toks) < 0)
+			rc = CLI_STORE;
+	for (int i = 0; i < nw && rc == CLI_OK; i++) {
+		w[i].q = q;
+		w[i].magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
+		if (w[i].magic != NULL && magic_load(w[i].magic, NULL) != 0) {
+			magic_close(w[i].magic);
+			w[i].magic = NULL;
 		}
-	if ((rc = pthread_create(&th, NULL, reader_main, q)) != 0) {
-		fprintf(stderr, "spamsift: cannot start a thread: %s\n",
-		    strerror(rc));
-		return CLI_STORE;
+		profile_parser(r->c->cf, w[i].magic, &w[i].pp);
+		if (msg_new(&w[i].pp.opts, &w[i].parser) < 0)
+			rc = CLI_STORE;
 	}
-	for (;;) {
+	if (rc != CLI_OK)
+		fprintf(stderr, "spamsift: out of memory\n");
+	for (int i = 0; i < nw && rc == CLI_OK; i++) {
+		if ((err = pthread_create(&w[i].th, NULL, tokenizer_main, &w[i])) != 0)
+			rc = CLI_STORE;
+		else
+			w[i].started = 1;
+	}
+	if (rc == CLI_OK) {
+		if ((err = pthread_create(&reader, NULL, reader_main, q)) != 0)
+			rc = CLI_STORE;
+		else
+			reader_started = 1;
+	}
+	if (err != 0)
+		fprintf(stderr, "spamsift: cannot start a thread: %s\n",
+		    strerror(err));
+	pthread_mutex_lock(&q->mu);
+	if (rc != CLI_OK) {
+		q->stop = 1;
+		pthread_cond_broadcast(&q->cv);
+	}
+	while (rc == CLI_OK) {
 		tjob *j;
+		int trc;
 
-		pthread_mutex_lock(&q->mu);
-		while (q->count == 0 && !q->done)
+		while ((q->head == q->filled && !q->done) ||
+		    (q->head < q->filled && !q->slot[q->head % TRAIN_QUEUE].ready))
 			pthread_cond_wait(&q->cv, &q->mu);
-		j = q->count > 0 ? &q->slot[q->head] : NULL;
-		pthread_mutex_unlock(&q->mu);
-		if (j == NULL)
+		if (q->head == q->filled)
 			break;
-		rc = train_job(r, j, learned, retrained);
+		j = &q->slot[q->head % TRAIN_QUEUE];
+		pthread_mutex_unlock(&q->mu);
+		trc = train_job(r, j, learned, retrained);
 		pthread_mutex_lock(&q->mu);
-		q->head = (q->head + 1) % TRAIN_QUEUE;
-		q->count--;
-		if (rc < 0)
+		j->ready = 0;
+		q->head++;
+		if (trc < 0)
 			q->stop = 1;
 		pthread_cond_broadcast(&q->cv);
-		pthread_mutex_unlock(&q->mu);
-		if (rc < 0)
+		if (trc < 0)
 			break;
 	}
-	pthread_join(th, NULL);
+	pthread_mutex_unlock(&q->mu);
+	if (reader_started)
+		pthread_join(reader, NULL);
+	for (int i = 0; i < nw; i++) {
+		if (w[i].started)
+			pthread_join(w[i].th, NULL);
+		worker_close(&w[i]);
+	}
 	if (q->rc != 0 && r->rc == CLI_OK)
 		r->rc = q->rc;
-	return CLI_OK;
+	return rc;
 }
 
 static void tqueue_free(tqueue *q)
@@ -436,6 +560,7 @@ static void tqueue_free(tqueue *q)
 	for (int i = 0; i < TRAIN_QUEUE; i++) {
 		tokset_free(q->slot[i].toks);
 		free(q->slot[i].label);
+		free(q->slot[i].data);
 	}
 	free(q->paths);
 	free(q->cls);
@@ -551,7 +676,6 @@ int cmd_train(cli *c, int argc, char **argv)
 	pthread_mutex_init(&q.mu, NULL);
 	pthread_cond_init(&q.cv, NULL);
 	q.use_sig = 1;
-	q.r = &r;
 	rc = train_args(argc, argv, &q, &user, &source, &classes);
 	if (rc != CLI_OK) {
 		tqueue_free(&q);
