@@ -135,8 +135,7 @@ mkdir -p "$D/pristine"
 case " $CONFIGS " in *" teft "*|*" notrain "*)
 	log "training @global on $NTRAIN corpus messages"
 	t0=$(date +%s.%N)
-	S train --user @global --spam "$D/train-spam" >"$D/train.log" 2>&1
-	S train --user @global --ham "$D/train-ham" >>"$D/train.log" 2>&1
+	S train --user @global --spam "$D/train-spam" --ham "$D/train-ham" >"$D/train.log" 2>&1
 	t1=$(date +%s.%N)
 	TRAIN_SECS=$(echo "$t1 - $t0" | bc)
 	cp "$RUN"/spamsift.db* "$D/pristine/" ;;
@@ -402,7 +401,7 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 		"load average $LOAD0 at the start, $LOAD1 at the end (other work on the machine skews every number);" \
 		"$REPEAT run(s) per cell, median shown."
 	echo "spamsift's @global store was first trained on $NTRAIN corpus messages ($(printf "%.1f" "$TRAIN_SECS")s:" \
-		"\`spamsift -c conf/spamsift.conf -o Home=DIR train --user @global --spam|--ham DIR\`);" \
+		"\`spamsift -c conf/spamsift.conf -o Home=DIR train --user @global --spam DIR --ham DIR\`);" \
 		"the corpus load sends the other $NTEST (held-out half, sorted path order, odd lines)."
 	echo "messages/s = messages delivered at smtp-sink / (first connection .. last delivery); ratio = to Postfix with no milter;" \
 		"milter CPU = the milter process's user+system time / messages delivered (spamass: spamass-milter only, not spamd)."
