@@ -121,6 +121,7 @@ typedef struct conn {
 	size_t copy_len;        /* its length */
 	int want_copy;          /* 0 undecided, 1 copying, -1 no copy needed */
 	size_t body_off;        /* offset of the body in the copy */
+	size_t size;            /* bytes of the message so far (as Postfix sends them) */
 	struct timespec start;  /* first content callback (zero before) */
 } conn;
 
@@ -389,6 +390,7 @@ static void msg_state_reset(conn *cn)
 	cn->copy = NULL;
 	cn->copy_len = 0;
 	cn->body_off = 0;
+	cn->size = 0;
 	cn->want_copy = 0;
 	memset(&cn->start, 0, sizeof(cn->start));
 	cn->skip = 0;
@@ -690,6 +692,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 				cn->forged[i]++;
 		return reply(cn, SMFIP_NR_HDR);
 	}
+	cn->size += strlen(name) + strlen(value) + 3;   /* ":" and CRLF */
 	if (strcasecmp(name, "Subject") == 0 && !cn->had_subject) {
 		cn->had_subject = 1;
 		cn->raw_subject = strdup(value);
@@ -716,6 +719,7 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 	content_starts(cn);
 	if (cn->want_copy == 0)
 		plan_copy(cn);
+	cn->size += 2;
 	if (cn->copy != NULL) {
 		copy_out(cn, "\r\n", 2);
 		cn->body_off = cn->copy_len;
@@ -736,6 +740,7 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
+	cn->size += len;
 	if (cn->copy != NULL)
 		copy_out(cn, (const char *)buf, len);
 	if (!cn->skip && !cn->error && cn->parser != NULL) {
@@ -1176,13 +1181,13 @@ log:
 		    "hold" : act[v->action]);
 	}
 	logbuf[lp] = '\0';
-	log_info("%s: client=%s from=<%s> %s action=%s tokens=%zu eom=%.1fms "
+	log_info("%s: client=%s from=<%s> %s action=%s size=%zu tokens=%zu eom=%.1fms "
 	    "%.1fms", qid(cn),
 	    cn->client_addr ? cn->client_addr : "?",
 	    cn->sender ? cn->sender : "", logbuf,
 	    ret == SMFIS_REJECT ? "reject" : ret == SMFIS_DISCARD ? "discard" :
 	    held ? "hold" : quarantined ? "quarantine+deliver" : "deliver",
-	    tokset_count(cn->toks), since_ms(&eom_start), elapsed_ms(cn));
+	    cn->size, tokset_count(cn->toks), since_ms(&eom_start), elapsed_ms(cn));
 	(void)rejecting;
 done:
 	pool_store_put(d, store_broken);

@@ -11,7 +11,8 @@ seconds runs from the first connection to the last delivery seen at the sink;
 rate = delivered / seconds. The load is either real messages (--list FILE:
 one path per line, sent in that order, cycled if --count is larger) over
 --sessions concurrent SMTP sessions, one message per session as an MTA sees
-from the Internet (--per-session to change that), MAIL FROM taken from each
+from the Internet (--per-session to change that), as fast as the sessions
+go or paced at --rate messages/s (for latency at a load the server sustains), MAIL FROM taken from each
 message's Return-Path or From, or an external command
 (--command ARGV...: e.g. smtp-source), whose message count is --count.
 
@@ -133,13 +134,20 @@ def corpus_load(args, msgs):
     deadline = time.monotonic() + args.timeout
     rcpt = args.rcpt.encode()
 
+    t_start = time.monotonic()
+
     def take():
         with lock:
             i = state["next"]
             if i >= args.count or time.monotonic() > deadline:
                 return None
             state["next"] = i + 1
-            return msgs[i % len(msgs)]
+        if args.rate:
+            # Paced: message i starts no earlier than i / rate seconds in.
+            delay = t_start + i / args.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        return msgs[i % len(msgs)]
 
     def worker():
         while True:
@@ -201,6 +209,9 @@ def main():
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--count", type=int, default=1000)
     p.add_argument("--per-session", type=int, default=1)
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="offer at most this many messages/s (0: as fast as "
+                        "the sessions go)")
     p.add_argument("--timeout", type=float, default=120.0,
                    help="stop sending after this many seconds")
     p.add_argument("--drain", type=float, default=15.0,
