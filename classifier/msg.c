@@ -530,11 +530,18 @@ static void attach_tokens(msg *m)
 		if (ext1[0] != '\0')
 			addf(m, "attach:ext2:", ext1);
 	}
-	if (m->o.magic != NULL && m->headlen > 0) {
-		const char *r = magic_buffer((magic_t)m->o.magic, m->head, m->headlen);
+	if ((m->o.magic != NULL || m->o.magic_type != NULL) && m->headlen > 0) {
+		const char *r;
 
+		if (m->o.magic != NULL) {
+			r = magic_buffer((magic_t)m->o.magic, m->head, m->headlen);
+			if (r != NULL)
+				snprintf(mt, sizeof(mt), "%s", r);
+		} else {
+			r = m->o.magic_type(m->o.magic_arg, m->head, m->headlen,
+			    mt, sizeof(mt));
+		}
 		if (r != NULL) {
-			snprintf(mt, sizeof(mt), "%s", r);
 			mt[strcspn(mt, "; ")] = '\0';
 			lower(mt);
 			addf(m, "attach:magic:", mt);
@@ -943,7 +950,3 @@ size_t msg_parts(const msg *m)
 	return m->parts;
 }
 
-void msg_set_magic(msg *m, void *magic)
-{
-	m->o.magic = magic;
-}

@@ -68,7 +68,16 @@ typedef struct msg_opts {
 	int chained;            /* also adjacent word pairs (DSPAM's Feature chained) */
 	int osb;                /* orthogonal sparse bigrams, window 5 */
 	const char *const *ignore_headers; /* NULL-terminated extra field names to ignore (case-insensitive, a trailing '*' matches a prefix); X-Spamsift-* always ignored; borrowed */
-	void *magic;            /* magic_t handle (borrowed; one per thread), NULL = no attach:magic tokens */
+	void *magic;            /* magic_t handle (borrowed; one per thread), NULL = no attach:magic tokens (unless magic_type) */
+	/*
+	 * Instead of a handle of its own (magic NULL), the parser may ask this
+	 * function for an attachment's type: it copies the MIME type libmagic
+	 * finds in buf[0..len) into out (outlen bytes) and returns out, or
+	 * NULL. It lets a caller lend a shared handle for the call only.
+	 */
+	const char *(*magic_type)(void *arg, const void *buf, size_t len,
+	    char *out, size_t outlen);
+	void *magic_arg;        /* magic_type's first argument */
 } msg_opts;
 
 #define MSG_DEFAULT_SCAN (512 * 1024)
@@ -87,14 +96,6 @@ typedef struct msg msg;
  * Returns 0 and *out (caller frees with msg_free), or -ENOMEM.
  */
 int msg_new(const msg_opts *o, msg **out);
-
-/*
- * msg_set_magic -- use this libmagic handle (borrowed, may be NULL) from now
- * on. libmagic handles are not thread-safe and a milter connection's
- * callbacks may run on different threads: call this with the current
- * thread's handle before feeding the parser.
- */
-void msg_set_magic(msg *m, void *magic);
 
 /* msg_free -- free the parser; accepts NULL. */
 void msg_free(msg *m);

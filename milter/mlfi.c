@@ -282,6 +282,9 @@ static int parser_take(conn *cn)
 		pthread_mutex_unlock(&snap_lock);
 		b->sn = cn->sn;
 		profile_parser(cn->sn->cf, NULL, &b->pp);
+		/* An attachment's true type: a shared libmagic handle, lent
+		 * for that one call. */
+		b->pp.opts.magic_type = pool_magic_type;
 		if (tokset_new((size_t)conf_int(cn->sn->cf, "MaxTokens"), 0,
 		    &b->toks) < 0 || msg_new(&b->pp.opts, &b->parser) < 0) {
 			pbox_free(b);
@@ -307,7 +310,6 @@ static void parser_give(conn *cn)
 	cn->box = NULL;
 	cn->parser = NULL;
 	cn->toks = NULL;
-	msg_set_magic(b->parser, NULL);
 	pthread_mutex_lock(&snap_lock);
 	keep = b->sn == current;
 	pthread_mutex_unlock(&snap_lock);
@@ -496,25 +498,6 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
 	}
 	smfi_setpriv(ctx, cn);
 	return SMFIS_CONTINUE;
-}
-
-/*
- * Lend the parser a libmagic handle for one call that may end a MIME part
- * (an attachment's true type is read when its part ends); magic_done gives
- * it back.
- */
-static void *magic_lend(conn *cn)
-{
-	void *m = pool_magic_get();
-
-	msg_set_magic(cn->parser, m);
-	return m;
-}
-
-static void magic_done(conn *cn, void *m)
-{
-	msg_set_magic(cn->parser, NULL);
-	pool_magic_put(m);
 }
 
 static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
@@ -725,11 +708,8 @@ static sfsistat mlfi_eoh(SMFICTX *ctx)
 		cn->body_off = cn->copy_len;
 	}
 	if (!cn->skip && !cn->error && cn->parser != NULL) {
-		void *m = magic_lend(cn);
-
 		if (msg_eoh(cn->parser) < 0)
 			fail(cn, "%s", "parser: out of memory");
-		magic_done(cn, m);
 	}
 	return reply(cn, SMFIP_NR_EOH);
 }
@@ -744,11 +724,8 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 	if (cn->copy != NULL)
 		copy_out(cn, (const char *)buf, len);
 	if (!cn->skip && !cn->error && cn->parser != NULL) {
-		void *m = magic_lend(cn);
-
 		if (msg_body(cn->parser, (const char *)buf, len) < 0)
 			fail(cn, "%s", "parser: out of memory");
-		magic_done(cn, m);
 	}
 	return reply(cn, SMFIP_NR_BODY);
 }
@@ -935,11 +912,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	}
 	content_starts(cn);     /* a message without headers */
 	if (!cn->error) {
-		void *m = magic_lend(cn);
-
 		if (msg_end(cn->parser) < 0)
 			fail(cn, "%s", "parser: out of memory");
-		magic_done(cn, m);
 	}
 	if (!cn->error && pool_store_get(store_path(cf), &d, why,
 	    sizeof(why)) < 0) {

@@ -29,8 +29,8 @@ static pthread_cond_t store_back = PTHREAD_COND_INITIALIZER; /* one came back */
 static pthread_cond_t magic_back = PTHREAD_COND_INITIALIZER;
 static slot stores[POOL_MAX];
 static size_t nstores;
-static magic_t magics[POOL_MAX];
-static int magic_out[POOL_MAX];
+static magic_t magics[POOL_MAGIC_MAX];
+static int magic_out[POOL_MAGIC_MAX];
 static size_t nmagics;
 static int magic_broken;        /* libmagic failed to load: stop trying */
 static db_cache *cache;         /* shared token cache, or NULL */
@@ -172,7 +172,7 @@ void *pool_magic_get(void)
 			m = magics[i];
 			break;
 		}
-		if (nmagics < POOL_MAX) {
+		if (nmagics < POOL_MAGIC_MAX) {
 			/* Load outside the lock: it takes a few ms. */
 			pthread_mutex_unlock(&lock);
 			m = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
@@ -185,7 +185,7 @@ void *pool_magic_get(void)
 				magic_broken = 1;
 				break;
 			}
-			if (nmagics < POOL_MAX) {
+			if (nmagics < POOL_MAGIC_MAX) {
 				magic_out[nmagics] = 1;
 				magics[nmagics++] = m;
 				break;
@@ -213,6 +213,22 @@ void pool_magic_put(void *magic)
 		}
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+const char *pool_magic_type(void *arg, const void *buf, size_t len,
+    char *out, size_t outlen)
+{
+	magic_t m = pool_magic_get();
+	const char *r;
+
+	(void)arg;
+	if (m == NULL)
+		return NULL;
+	r = magic_buffer(m, buf, len);
+	if (r != NULL)
+		snprintf(out, outlen, "%s", r);  /* r is the handle's until its next call */
+	pool_magic_put(m);
+	return r != NULL ? out : NULL;
 }
 
 void pool_close(void)
