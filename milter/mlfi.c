@@ -214,6 +214,8 @@ int mlfi_start(void)
 	    (size_t)conf_int(s->cf, "TokenCacheSize"));
 	if (rc == 0)
 		rc = writer_start(conf_str(s->cf, "StorePath"));
+	if (rc == 0 && pool_warm() < 0)
+		log_warning("NOQUEUE: cannot start the token cache warm-up");
 	/* snap_get counted a session; this was not one. */
 	pthread_mutex_lock(&snap_lock);
 	sessions--;

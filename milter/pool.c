@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "milter/log.h"
 #include "milter/pool.h"
@@ -35,6 +36,8 @@ static size_t nmagics;
 static int magic_broken;        /* libmagic failed to load: stop trying */
 static db_cache *cache;         /* shared token cache, or NULL */
 static char cache_path[4096];   /* the store it serves */
+static pthread_t warm_th;       /* pool_warm's thread */
+static int warm_started;        /* warm_th runs or ran (to be joined) */
 
 int pool_cache_init(const char *path, size_t max_bytes)
 {
@@ -50,6 +53,45 @@ int pool_cache_init(const char *path, size_t max_bytes)
 db_cache *pool_cache_for(const char *path)
 {
 	return cache != NULL && strcmp(path, cache_path) == 0 ? cache : NULL;
+}
+
+/* The warm-up: read @global into the cache (or its key filter), then quit. */
+static void *warm_main(void *arg)
+{
+	char why[1024];
+	struct timespec t0, t1;
+	db *d = NULL;
+	int64_t uid = 0;
+	int rc;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (pool_store_get(cache_path, &d, why, sizeof(why)) < 0) {
+		log_warning("NOQUEUE: token cache warm-up: %s", why);
+		return NULL;
+	}
+	rc = db_user(d, DB_GLOBAL_USER, 0, &uid);
+	if (rc == 0 && uid > 0)
+		rc = db_cache_prefetch(d, uid);
+	if (rc < 0)
+		log_warning("NOQUEUE: token cache warm-up: %s", db_errmsg(d));
+	pool_store_put(d, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == 0 && uid > 0)
+		log_info("token cache: %s read in %.0f ms", DB_GLOBAL_USER,
+		    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return NULL;
+}
+
+int pool_warm(void)
+{
+	if (cache == NULL || warm_started)
+		return 0;
+	if (pthread_create(&warm_th, NULL, warm_main, NULL) != 0)
+		return -EAGAIN;
+	warm_started = 1;
+	return 0;
 }
 
 int pool_file_id(const char *path, dev_t *dev, ino_t *ino)
@@ -233,6 +275,10 @@ const char *pool_magic_type(void *arg, const void *buf, size_t len,
 
 void pool_close(void)
 {
+	if (warm_started) {
+		pthread_join(warm_th, NULL);
+		warm_started = 0;
+	}
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < nstores; i++) {
 		db_close(stores[i].d);

@@ -56,6 +56,16 @@ void pool_store_put(db *d, int broken);
  */
 int pool_cache_init(const char *path, size_t max_bytes);
 
+/*
+ * pool_warm -- in a thread of its own, read the global model (DB_GLOBAL_USER)
+ * of the cache's store into the shared cache now, or, when it is too big,
+ * its key filter: otherwise the message that reaches the cache's load
+ * threshold pays for that scan (about 0.4 s for the whole SpamAssassin
+ * corpus). Messages meanwhile read the store. No-op without a cache. Once,
+ * after pool_cache_init; pool_close waits for it. Returns 0 or -EAGAIN.
+ */
+int pool_warm(void);
+
 /* pool_cache_for -- the shared cache if path is the store it serves, else NULL. */
 db_cache *pool_cache_for(const char *path);
 

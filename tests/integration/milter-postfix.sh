@@ -4,7 +4,15 @@
 . "$(dirname "$0")/lib.sh"
 
 it_setup
+# A global model before the start: the milter reads it into its token cache
+# at once (pool_warm), not at the expense of some message later.
+mkdir -p "$IT_DIR/run"
+printf 'From: a@example.org\nSubject: cheap pills\n\nbuy cheap pills now\n' |
+	"$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" train --user @global --spam >/dev/null ||
+	it_fail "train @global"
 it_milter
+i=0; while ! grep -q 'token cache: @global read in' "$IT_DIR/milter.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q 'token cache: @global read in' "$IT_DIR/milter.log" || it_fail "the milter did not read @global at start"
 it_sink
 it_postfix "unix:$IT_SOCK"
 
@@ -45,5 +53,7 @@ kill -0 "$IT_MILTER_PID" 2>/dev/null && it_fail "milter did not exit on SIGTERM"
 wait "$IT_MILTER_PID"; rc=$?
 [ "$rc" = 0 ] || it_fail "milter exited $rc on SIGTERM"
 [ -e "$IT_SOCK" ] && it_fail "socket left behind"
+grep -q 'token cache: .* 1 whole models read' "$IT_DIR/milter.log" ||
+	it_fail "@global was not read whole into the cache: $(grep 'token cache:' "$IT_DIR/milter.log")"
 it_log "reload and stop ok"
 exit 0
