@@ -369,7 +369,7 @@ static const char db_help[] =
     "  purge   delete tokens unseen for PurgeStaleDays with at most\n"
     "          PurgeMaxHits hits, signatures older than SignatureLife days\n"
     "          and quarantined mail older than QuarantineLife days\n"
-    "  vacuum  compact the store file\n";
+    "  vacuum  compact the store file (and optimize it)\n";
 
 int cmd_db(cli *c, int argc, char **argv)
 {

@@ -393,7 +393,8 @@ int db_quar_expire(db *d, time_t before, int64_t *n);
  */
 int db_purge(db *d, int day, int64_t max_hits, int64_t *n);
 
-/* db_vacuum -- compact the store; not inside db_begin (-EINVAL). */
+/* db_vacuum -- compact the store and refresh what its query planner knows
+ * (SQLite: VACUUM, PRAGMA optimize); not inside db_begin (-EINVAL). */
 int db_vacuum(db *d);
 
 /*

@@ -1809,6 +1809,9 @@ static int s_vacuum(db *d)
 	dbs *s = S(d);
 	int rc = exec(s, "VACUUM", "vacuum");
 
+	/* the query planner's statistics, where SQLite finds them stale */
+	if (rc == 0)
+		rc = exec(s, "PRAGMA optimize", "optimize");
 	/* give the space of the WAL back too */
 	return rc < 0 ? rc : exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", "vacuum");
 }

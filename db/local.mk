@@ -35,4 +35,5 @@ tests_check_db_cache_LDADD = $(TEST_LIBS) -lpthread
 #   contrib/bench/db_lookup -t 1000000 -m 1000 -r 300 [DIR]
 check_PROGRAMS += contrib/bench/db_lookup
 contrib_bench_db_lookup_SOURCES = contrib/bench/db_lookup.c
-contrib_bench_db_lookup_LDADD = $(CORE_LIBS)
+contrib_bench_db_lookup_CFLAGS = $(AM_CFLAGS) -pthread
+contrib_bench_db_lookup_LDADD = $(CORE_LIBS) -lpthread

@@ -202,6 +202,44 @@ START_TEST(test_newer_schema)
 }
 END_TEST
 
+/* The store's user_version (4 bytes, big-endian, at offset 60). */
+static unsigned file_version(const char *p)
+{
+	unsigned char v[4];
+	int fd = open(p, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, v, 4, 60), 4);
+	close(fd);
+	return (unsigned)v[0] << 24 | (unsigned)v[1] << 16 | (unsigned)v[2] << 8 | v[3];
+}
+
+START_TEST(test_migrate_from_1)
+{
+	int64_t uid;
+	db *d = make_store(10, &uid);
+	db_token t = { .hash = 3 };
+	uint64_t h = 3;
+
+	/* Make it what schema 1 was: no generation table. */
+	ck_assert_int_eq(db_sqlite_exec(d, "DROP TABLE generation; "
+	    "PRAGMA user_version = 1"), 0);
+	db_close(d);
+	ck_assert_uint_eq(file_version(path), 1);
+	/* Opening migrates it forward; what it held is intact and it learns
+	 * (every write raises the generation the migration added). */
+	d = open_ok(0);
+	ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), 0);
+	ck_assert_int_eq(t.spam_hits, 1);
+	ck_assert_int_eq(db_tokens_update(d, uid, &h, 1, 1, 0, 2), 0);
+	ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), 0);
+	ck_assert_int_eq(t.spam_hits, 2);
+	ck_assert_int_eq(db_sqlite_exec(d, "SELECT gen FROM generation"), 0);
+	db_close(d);
+	ck_assert_uint_eq(file_version(path), 2);
+}
+END_TEST
+
 START_TEST(test_foreign_database)
 {
 	int64_t uid;
@@ -436,6 +474,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_random_bytes);
 	tcase_add_test(tc, test_newer_schema);
+	tcase_add_test(tc, test_migrate_from_1);
 	tcase_add_test(tc, test_foreign_database);
 	tcase_add_test(tc, test_locked);
 	tcase_add_test(tc, test_close_rolls_back);

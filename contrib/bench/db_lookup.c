@@ -16,12 +16,21 @@
  * first pass (cold: misses fetched, or the whole model loaded when it fits
  * in half the cache) and the best later pass (warm).
  *
+ * Then readers under a writer (issue 5: the milter's writes must not stall
+ * classification): the wall time of each message's lookup through an 8 MiB
+ * db_cache (the milter's default TokenCacheSize) over -s seconds, p50 / p99
+ * / max, first alone, then while a writer thread on its own handle and the
+ * same cache commits, every 50 ms (ten times as often as the milter's
+ * writer), the learning of 32 messages: the reader never waits for a lock
+ * of the store (WAL), only for the cache while a commit is applied to it.
+ *
  * Uses the test knobs db_sqlite_lookup_mode() and db_sqlite_exec() from
  * db/db_impl.h; includes no SQLite header.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,23 +74,100 @@ static uint64_t mix(uint64_t i)
 	return i * 0xBF58476D1CE4E5B9ULL;
 }
 
+/* The writer of the concurrency part: learns messages until told to stop. */
+typedef struct wr {
+	db *d;                  /* its own handle */
+	int64_t uid;            /* whose model */
+	const uint64_t *known;  /* stored hashes */
+	size_t nknown;          /* their number */
+	size_t per;             /* tokens per message */
+	volatile int stop;      /* set by main */
+	size_t commits;         /* done */
+	int rc;                 /* first error */
+} wr;
+
+static void *writer_main(void *arg)
+{
+	wr *w = arg;
+	uint64_t x = 0x2545F4914F6CDD1DULL, *m = malloc(w->per * sizeof(*m));
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+	if (m == NULL) {
+		w->rc = -ENOMEM;
+		return NULL;
+	}
+	while (!w->stop && w->rc == 0) {
+		if ((w->rc = db_begin(w->d)) < 0)
+			break;
+		for (int k = 0; k < 32 && w->rc == 0; k++) {
+			for (size_t i = 0; i < w->per; i++)
+				m[i] = rnd(&x) % 2 ? w->known[rnd(&x) % w->nknown] : rnd(&x);
+			w->rc = db_tokens_update(w->d, w->uid, m, w->per, 1, 0, 2);
+		}
+		if (w->rc == 0 && (w->rc = db_commit(w->d)) == 0)
+			w->commits++;
+		nanosleep(&pause, NULL);
+	}
+	free(m);
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Look up messages of per tokens from msg (rounds of them, cycled) for secs
+ * seconds of wall time; print the per-message latency percentiles. Returns
+ * 0 or the first error.
+ */
+static int timed_reads(db *d, int64_t uid, db_token *msg, size_t rounds,
+    size_t per, double secs, const char *label)
+{
+	size_t cap = 1 << 16, n = 0;
+	double *lat = malloc(cap * sizeof(*lat)), end = now() + secs;
+	int rc = 0;
+
+	if (lat == NULL)
+		return -ENOMEM;
+	while (now() < end && n < cap) {
+		double t0 = now();
+
+		if ((rc = db_tokens_get(d, uid, msg + n % rounds * per, per)) < 0)
+			break;
+		lat[n++] = (now() - t0) * 1e3;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	if (n > 0)
+		printf("  %-34s %7zu messages, ms: p50 %.3f  p99 %.3f  max %.3f\n",
+		    label, n, lat[n / 2], lat[(n - 1) * 99 / 100], lat[n - 1]);
+	free(lat);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	size_t ntok = 20000, per = 500, rounds = 5;
+	double secs = 0.2;
 	char tmp[64] = "", path[512], err[512];
 	const char *where;
 	int64_t uid;
 	db *d;
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "t:m:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:m:r:s:")) != -1) {
 		switch (opt) {
+		case 's': secs = strtod(optarg, NULL); break;
 		case 't': ntok = strtoul(optarg, NULL, 10); break;
 		case 'm': per = strtoul(optarg, NULL, 10); break;
 		case 'r': rounds = strtoul(optarg, NULL, 10); break;
 		default:
 			fprintf(stderr, "usage: db_lookup [-t tokens] "
-			    "[-m tokens per message] [-r rounds] [dir]\n");
+			    "[-m tokens per message] [-r rounds] "
+			    "[-s seconds per reader run] [dir]\n");
 			return 2;
 		}
 	}
@@ -234,6 +320,40 @@ int main(int argc, char **argv)
 	    (double)(rounds * per) / warm / 1e6);
 	db_cache_attach(d, NULL);
 	db_cache_free(c);
+
+	/* readers under a writer, through the milter's 8 MiB cache */
+	{
+		db_cache *mc = db_cache_new((size_t)8 << 20);
+		wr w = { .uid = uid, .known = h, .nknown = ntok, .per = per };
+		pthread_t th;
+
+		if (mc == NULL || db_cache_attach(d, mc) < 0 ||
+		    db_open(path, 0, &w.d, err, sizeof(err)) < 0 ||
+		    db_cache_attach(w.d, mc) < 0) {
+			fprintf(stderr, "reader/writer setup: %s\n", err);
+			return 1;
+		}
+		printf("readers under a writer (8 MiB db_cache, wall time per message):\n");
+		if (timed_reads(d, uid, msg, rounds, per, secs, "alone") < 0)
+			goto dberr;
+		if (pthread_create(&th, NULL, writer_main, &w) != 0)
+			return 1;
+		rc = timed_reads(d, uid, msg, rounds, per, secs,
+		    "writer committing every 50 ms");
+		w.stop = 1;
+		pthread_join(th, NULL);
+		if (rc < 0)
+			goto dberr;
+		if (w.rc < 0) {
+			fprintf(stderr, "writer: %s\n", db_errmsg(w.d));
+			return 1;
+		}
+		printf("  (the writer committed %zu times, 32 messages of %zu "
+		    "tokens each; no reader error)\n", w.commits, per);
+		db_cache_attach(d, NULL);
+		db_close(w.d);
+		db_cache_free(mc);
+	}
 	db_close(d);
 	free(h);
 	free(msg);

@@ -89,6 +89,13 @@ read -r sp_all sp_all_cpu bf_all bf_all_cpu < <(pair \
 $S db vacuum >/dev/null
 sp_all_size=$(du -k "$work/spamsift.db" | cut -f1)
 bf_all_size=$(du -k "$work/bogo"/wordlist.* | cut -f1 | paste -sd+ | bc)
+# Classification on the whole corpus's store: messages/s, and token lookups/s
+# (each message's distinct tokens, as `spamsift tokens` lists them; bob has
+# no model of his own, so each is one lookup in @global).
+nlook=$($S tokens "$work/test/spam" "$work/test/ham" | grep -vc '^==> ')
+read -r sp_wclass sp_wclass_cpu bf_wclass bf_wclass_cpu < <(pair \
+	true "$S classify --user bob --format tsv $work/test/spam $work/test/ham" \
+	true "$B -T -b <$work/test.list")
 read -r sp_train sp_train_cpu bf_train bf_train_cpu < <(pair \
 	"rm -f $work/spamsift.db $work/spamsift.db-wal $work/spamsift.db-shm" \
 	"$S train --user @global --spam $work/train/spam --ham $work/train/ham" \
@@ -106,6 +113,7 @@ ratio() { echo "scale=2; $1 / $2" | bc -l; }
 sp_tr=$(rate "$ntrain" "$sp_train"); bf_tr=$(rate "$ntrain" "$bf_train")
 sp_ta=$(rate "$nall" "$sp_all"); bf_ta=$(rate "$nall" "$bf_all")
 sp_cl=$(rate "$ntest" "$sp_class"); bf_cl=$(rate "$ntest" "$bf_class")
+sp_wcl=$(rate "$ntest" "$sp_wclass"); bf_wcl=$(rate "$ntest" "$bf_wclass")
 
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg); train the whole corpus ($nall messages), then one half ($ntrain) and classify the other ($ntest); best of $runs rounds"
 echo
@@ -114,6 +122,8 @@ echo "|---|---:|---:|---:|"
 echo "| training, whole corpus, msg/s | $sp_ta | $bf_ta | $(ratio "$sp_ta" "$bf_ta") |"
 echo "| training, half, msg/s | $sp_tr | $bf_tr | $(ratio "$sp_tr" "$bf_tr") |"
 echo "| classification, msg/s | $sp_cl | $bf_cl | $(ratio "$sp_cl" "$bf_cl") |"
+echo "| classification on the whole corpus's store, msg/s | $sp_wcl | $bf_wcl | $(ratio "$sp_wcl" "$bf_wcl") |"
+echo "| classification on the whole corpus's store, token lookups/s | $(echo "$nlook / $sp_wclass" | bc) | - | - |"
 echo "| training, whole corpus, msg per CPU second | $(rate "$nall" "$sp_all_cpu") | $(rate "$nall" "$bf_all_cpu") | $(ratio "$bf_all_cpu" "$sp_all_cpu") |"
 echo "| training, half, msg per CPU second | $(rate "$ntrain" "$sp_train_cpu") | $(rate "$ntrain" "$bf_train_cpu") | $(ratio "$bf_train_cpu" "$sp_train_cpu") |"
 echo "| classification, msg per CPU second | $(rate "$ntest" "$sp_class_cpu") | $(rate "$ntest" "$bf_class_cpu") | $(ratio "$bf_class_cpu" "$sp_class_cpu") |"
@@ -121,7 +131,7 @@ echo "| store size, whole corpus, KiB | $sp_all_size | $bf_all_size | $(ratio "$
 echo "| store size, half, KiB | $sp_size | $bf_size | $(ratio "$sp_size" "$bf_size") |"
 echo
 echo "Commands:"
-echo "- spamsift: \`spamsift --db DB train --user @global --spam TRAIN/spam --ham TRAIN/ham\` (one process; TRAIN = the whole corpus or the half); \`spamsift --db DB classify --user bob --format tsv TEST/spam TEST/ham\`; \`spamsift db vacuum\` before measuring the file"
+echo "- spamsift: \`spamsift --db DB train --user @global --spam TRAIN/spam --ham TRAIN/ham\` (one process; TRAIN = the whole corpus or the half); \`spamsift --db DB tokens TEST/spam TEST/ham\` counts the token lookups of classification ($nlook); \`spamsift --db DB classify --user bob --format tsv TEST/spam TEST/ham\`; \`spamsift db vacuum\` before measuring the file"
 echo "- bogofilter: \`find TRAIN/spam | bogofilter -C -d DIR -s -b\` and \`-n -b\` for ham; \`bogofilter -C -d DIR -T -b < TEST-LIST\`"
 echo
 verdict() { # RATIO OP TARGET
