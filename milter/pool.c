@@ -55,10 +55,15 @@ db_cache *pool_cache_for(const char *path)
 	return cache != NULL && strcmp(path, cache_path) == 0 ? cache : NULL;
 }
 
-/* The warm-up: read @global into the cache (or its key filter), then quit. */
+/*
+ * The warm-up: read @global into the cache (or its key filter), then quit.
+ * Its own handle, closed at the end: the pool's connections stay as they
+ * were (opened on first use; an administrator may still remount the
+ * store's file system read-only while no mail has come).
+ */
 static void *warm_main(void *arg)
 {
-	char why[1024];
+	char err[1024];
 	struct timespec t0, t1;
 	db *d = NULL;
 	int64_t uid = 0;
@@ -66,16 +71,19 @@ static void *warm_main(void *arg)
 
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (pool_store_get(cache_path, &d, why, sizeof(why)) < 0) {
-		log_warning("NOQUEUE: token cache warm-up: %s", why);
+	if (db_open(cache_path, 0, &d, err, sizeof(err)) < 0) {
+		log_warning("NOQUEUE: token cache warm-up: %s", err);
 		return NULL;
 	}
-	rc = db_user(d, DB_GLOBAL_USER, 0, &uid);
+	rc = db_cache_attach(d, cache);
+	if (rc == 0)
+		rc = db_user(d, DB_GLOBAL_USER, 0, &uid);
 	if (rc == 0 && uid > 0)
 		rc = db_cache_prefetch(d, uid);
 	if (rc < 0)
 		log_warning("NOQUEUE: token cache warm-up: %s", db_errmsg(d));
-	pool_store_put(d, 0);
+	db_cache_attach(d, NULL);
+	db_close(d);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc == 0 && uid > 0)
 		log_info("token cache: %s read in %.0f ms", DB_GLOBAL_USER,

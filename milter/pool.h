@@ -61,8 +61,9 @@ int pool_cache_init(const char *path, size_t max_bytes);
  * of the cache's store into the shared cache now, or, when it is too big,
  * its key filter: otherwise the message that reaches the cache's load
  * threshold pays for that scan (about 0.4 s for the whole SpamAssassin
- * corpus). Messages meanwhile read the store. No-op without a cache. Once,
- * after pool_cache_init; pool_close waits for it. Returns 0 or -EAGAIN.
+ * corpus), on a connection of its own that it closes. Messages meanwhile
+ * read the store. No-op without a cache. Once, after pool_cache_init;
+ * pool_close waits for it. Returns 0 or -EAGAIN.
  */
 int pool_warm(void);
 

@@ -189,7 +189,9 @@ EOF_PY
 	# works or fails cleanly (OnFail); the CLI refuses to train with a clear
 	# error and does not crash.
 	milter_restart -o "StorePath=$MNT/store/s.db"
-	mount -o remount,ro "$MNT/store" || it_fail "remount ro"
+	# (the milter's start-up read of @global may hold the file a moment)
+	i=0; while ! mount -o remount,ro "$MNT/store" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	[ $i -lt 50 ] || it_fail "remount ro"
 	mkmsg "$IT_DIR/r1" a@example.org bob@example.net
 	l=$(log_lines); before=$(sink_count)
 	code=$(it_send "$IT_DIR/r1" a@example.org bob@example.net)
