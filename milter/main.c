@@ -255,22 +255,6 @@ static void *milter_thread(void *arg)
  * DRAIN_SECONDS for the sessions in flight to finish.
  */
 #define DRAIN_SECONDS 30
-
-/*
- * Stack of every thread made from here on (libmilter makes one per SMTP
- * session, with default attributes). glibc keeps the stacks of exited
- * threads for reuse up to 40 MiB in all: with 8 MiB stacks (the usual
- * RLIMIT_STACK) that is five, so with Postfix connecting once per session
- * most sessions paid for a new mapping (mmap, mprotect of the guard page,
- * page faults, munmap). Our callbacks keep their data on the heap; 1 MiB
- * leaves ample room for SQLite and libmagic.
- */
-#ifdef __SANITIZE_ADDRESS__
-#define THREAD_STACK ((size_t)4 << 20)  /* AddressSanitizer's frames are larger */
-#else
-#define THREAD_STACK ((size_t)1 << 20)
-#endif
-
 static int serve(const char *sock, const char *conf_path, char **overrides,
     size_t noverrides)
 {
@@ -284,17 +268,6 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* Threads made from here on inherit the blocked signals. */
-	{
-		pthread_attr_t a;
-
-		if (pthread_attr_init(&a) == 0) {
-			if (pthread_attr_setstacksize(&a, THREAD_STACK) != 0 ||
-			    pthread_setattr_default_np(&a) != 0)
-				log_warning("NOQUEUE: cannot set the threads' "
-				    "stack size; using the default");
-			pthread_attr_destroy(&a);
-		}
-	}
 	if (mlfi_start() < 0)
 		return MI_FAILURE;
 	if (pthread_create(&t, NULL, milter_thread, &rc) != 0) {
