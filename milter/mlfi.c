@@ -892,6 +892,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	db *d = NULL;
 	sfsistat ret = SMFIS_CONTINUE;
 	struct timespec eom_start;
+	double ms_parse = 0, ms_pool = 0;   /* DebugPeer's breakdown */
 
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
@@ -917,11 +918,13 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		if (msg_end(cn->parser) < 0)
 			fail(cn, "%s", "parser: out of memory");
 	}
+	ms_parse = since_ms(&eom_start);
 	if (!cn->error && pool_store_get(store_path(cf), &d, why,
 	    sizeof(why)) < 0) {
 		d = NULL;
 		fail(cn, "store: %s", why);
 	}
+	ms_pool = since_ms(&eom_start) - ms_parse;
 	if (cn->error) {
 		ret = on_fail(ctx, cn);
 		goto done;
@@ -986,6 +989,12 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	/* The reads are done: other sessions may use the connection. */
 	pool_store_put(d, store_broken);
 	d = NULL;
+	if (cn->debug)
+		log_debug("%s: end of message: parser %.2fms, waiting for a store "
+		    "connection %.2fms, classifying %.2fms (%zu tokens, %zu users)",
+		    qid(cn), ms_parse, ms_pool,
+		    since_ms(&eom_start) - ms_parse - ms_pool,
+		    tokset_count(cn->toks), nv);
 	if (cn->error) {
 		ret = on_fail(ctx, cn);
 		goto done;

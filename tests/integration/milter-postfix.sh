@@ -10,7 +10,8 @@ mkdir -p "$IT_DIR/run"
 printf 'From: a@example.org\nSubject: cheap pills\n\nbuy cheap pills now\n' |
 	"$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" train --user @global --spam >/dev/null ||
 	it_fail "train @global"
-it_milter
+# The test client is a debug peer: its messages get debug lines too.
+it_milter -o DebugPeer=127.0.0.1
 i=0; while ! grep -q 'token cache: @global read in' "$IT_DIR/milter.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 grep -q 'token cache: @global read in' "$IT_DIR/milter.log" || it_fail "the milter did not read @global at start"
 it_sink
@@ -33,8 +34,11 @@ grep -q 'milter' "$IT_DIR/log/postfix.log" && grep -qi 'milter.*error\|milter.*t
 	it_fail "postfix logged a milter error"
 kill -0 "$IT_MILTER_PID" || it_fail "milter died"
 it_log "relayed through spamsift-milter: $(basename "$f")"
-grep -q "$(sed -n 's/.*id \([0-9A-F]*\)$/\1/p' "$f" | head -n 1): client=127.0.0.1 from=<alice@example.org> bob@example.net=" "$IT_DIR/milter.log" ||
-	it_fail "no per-message log line with queue id, client, sender and verdict"
+qid=$(sed -n 's/.*id \([0-9A-F]*\)$/\1/p' "$f" | head -n 1)
+grep -q "$qid: client=127.0.0.1 from=<alice@example.org> bob@example.net=.* size=[1-9][0-9]* tokens=" "$IT_DIR/milter.log" ||
+	it_fail "no per-message log line with queue id, client, sender, verdict and size"
+grep -q "$qid: end of message: parser [0-9.]*ms, waiting for a store connection [0-9.]*ms, classifying [0-9.]*ms" "$IT_DIR/milter.log" ||
+	it_fail "no debug line for the debug peer: $(grep "$qid" "$IT_DIR/milter.log")"
 
 # SIGHUP reloads without stopping; the milter keeps serving.
 kill -HUP "$IT_MILTER_PID"
