@@ -121,18 +121,36 @@ int learn_find_signature(const char *data, size_t len, char id[33])
 	return 0;
 }
 
+/*
+ * A parser with the configured options and a libmagic handle of its own
+ * (NULL when libmagic cannot load: no attach:magic tokens). 0 or -ENOMEM;
+ * *magic and *parser are set either way (free them with parser_close).
+ */
+static int parser_open(const cli *c, magic_t *magic, profile_parse *pp,
+    msg **parser)
+{
+	*magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
+	if (*magic != NULL && magic_load(*magic, NULL) != 0) {
+		magic_close(*magic);
+		*magic = NULL;
+	}
+	profile_parser(c->cf, *magic, pp);
+	return msg_new(&pp->opts, parser);
+}
+
+static void parser_close(magic_t magic, msg *parser)
+{
+	msg_free(parser);
+	if (magic != NULL)
+		magic_close(magic);
+}
+
 static int run_open(run *r, cli *c, int keep_text)
 {
 	memset(r, 0, sizeof(*r));
 	r->c = c;
-	r->magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
-	if (r->magic != NULL && magic_load(r->magic, NULL) != 0) {
-		magic_close(r->magic);
-		r->magic = NULL;
-	}
-	profile_parser(c->cf, r->magic, &r->pp);
-	if (tokset_new((size_t)conf_int(c->cf, "MaxTokens"), keep_text, &r->toks) < 0 ||
-	    msg_new(&r->pp.opts, &r->parser) < 0) {
+	if (parser_open(c, &r->magic, &r->pp, &r->parser) < 0 ||
+	    tokset_new((size_t)conf_int(c->cf, "MaxTokens"), keep_text, &r->toks) < 0) {
 		fprintf(stderr, "spamsift: out of memory\n");
 		return CLI_STORE;
 	}
@@ -141,23 +159,27 @@ static int run_open(run *r, cli *c, int keep_text)
 
 static void run_close(run *r)
 {
-	msg_free(r->parser);
+	parser_close(r->magic, r->parser);
 	tokset_free(r->toks);
-	if (r->magic != NULL)
-		magic_close(r->magic);
+}
+
+/* Tokenize one whole message into toks with parser p. */
+static int parse_into(msg *p, tokset *toks, const char *data, size_t len)
+{
+	int rc;
+
+	tokset_clear(toks);
+	msg_reset(p, toks);
+	rc = msg_write(p, data, len);
+	if (rc == 0)
+		rc = msg_end(p);
+	return rc;
 }
 
 /* Tokenize one whole message into r->toks. */
 static int tokenize(run *r, const char *data, size_t len)
 {
-	int rc;
-
-	tokset_clear(r->toks);
-	msg_reset(r->parser, r->toks);
-	rc = msg_write(r->parser, data, len);
-	if (rc == 0)
-		rc = msg_end(r->parser);
-	return rc;
+	return parse_into(r->parser, r->toks, data, len);
 }
 
 static const char *class_name(int cls)
@@ -389,11 +411,8 @@ static void *tokenizer_main(void *arg)
 		if (j->parse_rc == 0) {
 			j->has_sig = q->use_sig &&
 			    learn_find_signature(j->data, j->len, j->sig);
-			tokset_clear(j->toks);
-			msg_reset(w->parser, j->toks);
-			j->parse_rc = msg_write(w->parser, j->data, j->len);
-			if (j->parse_rc == 0)
-				j->parse_rc = msg_end(w->parser);
+			j->parse_rc = parse_into(w->parser, j->toks, j->data,
+			    j->len);
 		} else {
 			j->has_sig = 0;
 		}
@@ -470,13 +489,6 @@ static int tokenizers(void)
 	return n < 1 ? 1 : n > TRAIN_TOKENIZERS ? TRAIN_TOKENIZERS : (int)n;
 }
 
-static void worker_close(tworker *w)
-{
-	msg_free(w->parser);
-	if (w->magic != NULL)
-		magic_close(w->magic);
-}
-
 /*
  * Read and tokenize the inputs in other threads and learn them here, in
  * input order, until the end or a store error. Returns CLI_OK, or CLI_STORE
@@ -497,13 +509,7 @@ static int train_inputs(run *r, tqueue *q, size_t learned[2],
 			rc = CLI_STORE;
 	for (int i = 0; i < nw && rc == CLI_OK; i++) {
 		w[i].q = q;
-		w[i].magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
-		if (w[i].magic != NULL && magic_load(w[i].magic, NULL) != 0) {
-			magic_close(w[i].magic);
-			w[i].magic = NULL;
-		}
-		profile_parser(r->c->cf, w[i].magic, &w[i].pp);
-		if (msg_new(&w[i].pp.opts, &w[i].parser) < 0)
+		if (parser_open(r->c, &w[i].magic, &w[i].pp, &w[i].parser) < 0)
 			rc = CLI_STORE;
 	}
 	if (rc != CLI_OK)
@@ -558,7 +564,7 @@ static int train_inputs(run *r, tqueue *q, size_t learned[2],
 	for (int i = 0; i < nw; i++) {
 		if (w[i].started)
 			pthread_join(w[i].th, NULL);
-		worker_close(&w[i]);
+		parser_close(w[i].magic, w[i].parser);
 	}
 	if (q->rc != 0 && r->rc == CLI_OK)
 		r->rc = q->rc;
@@ -695,20 +701,13 @@ int cmd_train(cli *c, int argc, char **argv)
 		tqueue_free(&q);
 		return rc < 0 ? CLI_OK : rc;
 	}
+	/* No parser here: the tokenizer threads have their own. */
+	memset(&r, 0, sizeof(r));
+	r.c = c;
 	rc = cli_user(c, user, 1, &r.uid, canon, sizeof(canon));
 	if (rc != CLI_OK) {
 		tqueue_free(&q);
 		return rc;
-	}
-	{
-		int64_t uid = r.uid;
-
-		if ((rc = run_open(&r, c, 0)) != CLI_OK) {
-			run_close(&r);
-			tqueue_free(&q);
-			return rc;
-		}
-		r.uid = uid;
 	}
 	r.user = canon;
 	r.source = source;

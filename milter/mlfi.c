@@ -918,13 +918,15 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		if (msg_end(cn->parser) < 0)
 			fail(cn, "%s", "parser: out of memory");
 	}
-	ms_parse = since_ms(&eom_start);
+	if (cn->debug)
+		ms_parse = since_ms(&eom_start);
 	if (!cn->error && pool_store_get(store_path(cf), &d, why,
 	    sizeof(why)) < 0) {
 		d = NULL;
 		fail(cn, "store: %s", why);
 	}
-	ms_pool = since_ms(&eom_start) - ms_parse;
+	if (cn->debug)
+		ms_pool = since_ms(&eom_start) - ms_parse;
 	if (cn->error) {
 		ret = on_fail(ctx, cn);
 		goto done;
