@@ -167,7 +167,7 @@ static const struct key keys[] = {
 	  "days a quarantined message is kept; 0 = forever" },
 	{ "QuarantineMode", T_ENUM, 0, "spamsift", ENUM(e_qmode), NULL,
 	  "quarantine: spamsift (own store) or postfix (HOLD queue)" },
-	{ "TokenCacheSize", T_INT, K_BYTES, "8388608", INT(0, 1L << 34), NULL,
+	{ "TokenCacheSize", T_INT, K_BYTES, "12582912", INT(0, 1L << 34), NULL,
 	  "memory of the milter's shared token cache; 0 = none" },
 	{ "QuarantineMemory", T_INT, K_BYTES, "1048576", INT(0, 1L << 30), NULL,
 	  "bytes of a message kept in memory before spilling to TempDir" },

@@ -241,19 +241,24 @@ size_t db_pending(const db *d);
  * between. Absent tokens are cached as 0.
  *
  * Whole models: when a user's lookups keep missing (about 4096 misses
- * since the cache was last emptied) and the user's tokens fit in half
- * of the cache, all of them are read at once (one sequential scan); after
- * that every lookup of that user is answered from memory, absent tokens
- * included, until the generation changes through another writer. A model
- * too big for that gets a key filter from the same scan (a Bloom filter of
- * its tokens, one per cache, kept up to date by the attached handles'
- * commits like the table): a token it has never seen is answered as absent
- * without the store, the others are looked up as usual.
+ * since the cache was last emptied) and the user's tokens fit in the
+ * memory the copies may take (below), all of them are read at once (one
+ * sequential scan) into a compact copy, sorted (16 bytes a token, and half
+ * a byte of directory); after that every lookup of that user is answered
+ * from it, absent tokens included, until the generation changes through
+ * another writer. Commits through attached handles are merged into the
+ * copy; one that would outgrow its memory turns into a key filter. A model
+ * too big for a copy gets a key filter from the same scan (a Bloom filter
+ * of its tokens, kept up to date by the attached handles' commits like the
+ * table): a token it has never seen is answered as absent without the
+ * store, the others are looked up as usual.
  *
- * Memory: one eighth of max_bytes is kept for the key filter; entries (24
- * bytes each, in a table sized to fit the rest) never exceed it; when the
- * table is full, an entry not used recently near the new one goes first
- * (second chance).
+ * Memory: one eighth of max_bytes is kept for key filters; the rest is
+ * shared by the table of single entries (24 bytes each, at most 70% full)
+ * and the copies: a copy may take what the table does not use, less a
+ * quarter of that rest kept for the table, and the table grows only into
+ * what the copies leave. When the table is full, an entry not used recently
+ * near the new one goes first (second chance); copies are never evicted.
  *
  * Inside a transaction on the handle, db_tokens_get reads the store
  * directly (the transaction's own changes are not cached until commit).
@@ -277,7 +282,8 @@ typedef struct db_cache_stats {
 	uint64_t evictions;     /* entries dropped for room */
 	uint64_t filters;       /* key filters built (models too big to load) */
 	uint64_t absent;        /* hits answered absent by the key filter */
-	size_t entries;         /* entries now */
+	size_t entries;         /* entries now (tokens of whole models included) */
+	size_t whole_tokens;    /* tokens of the models held whole now */
 	size_t max_entries;     /* entries the memory bound allows */
 	size_t bytes;           /* memory used by the table and the filter */
 } db_cache_stats;
@@ -287,8 +293,8 @@ int db_cache_attach(db *d, db_cache *c);
 
 /*
  * db_cache_prefetch -- read all of uid's tokens into the cache attached to
- * d now, in one scan, when they fit in half of it (as after many misses,
- * without waiting for them). Meant for a batch that looks up many tokens of
+ * d now, in one scan, when they fit in its copies' memory (as after many
+ * misses, without waiting for them). Meant for a batch that looks up many tokens of
  * few users (the command's classify), possibly from another thread with its
  * own handle attached to the same cache while the first messages are
  * parsed; lookups of uid meanwhile go to the store and do not start a

@@ -10,7 +10,17 @@
  * the slot being filled: a hit sets the entry's reference bit, eviction
  * clears bits and drops the first nearby entry whose bit is clear (see
  * evict_near). A small table of per-user states remembers which
- * users' models are loaded whole ("complete": a miss means 0).
+ * users' models are loaded whole ("complete": a token not there has 0).
+ *
+ * A model loaded whole is not put in the table: it is kept as a compact
+ * copy, its tokens sorted by hash, 16 bytes each plus a directory of about
+ * half a byte a token (the table costs 24 bytes an entry at 70% load, 34 a
+ * token): the same memory holds twice the model, and eviction never takes
+ * it apart. An own commit merges its changes into the copy; a copy that
+ * would outgrow its room becomes a key filter instead. Copies and the
+ * table share the memory bound: copies may take what the table does not
+ * use, less a quarter kept for the table, and the table grows only into
+ * what copies leave.
  *
  * A model too big to hold whole gets a key filter instead (a Bloom filter
  * of its token keys): built by the scan that finds it too big to load, or
@@ -63,10 +73,26 @@ typedef struct cent {
 	uint32_t ref : 1;       /* clock reference bit */
 } cent;
 
+/* A token of a compact copy: key is the hash with its top bit flipped, so
+ * the store's order (signed hashes) is ascending key order. */
+typedef struct sent {
+	uint64_t key;           /* hash ^ SIGN_BIT */
+	uint32_t spam;          /* spam hits at the cache's generation */
+	uint32_t innocent;      /* innocent hits */
+} sent;
+
+#define SIGN_BIT 0x8000000000000000ULL
+
 typedef struct ustate {
 	int64_t uid;            /* user (0: free) */
 	uint64_t misses;        /* misses since the cache was emptied */
-	int complete;           /* every token of uid is in the table */
+	int complete;           /* the whole model is in the copy below */
+	sent *copy;             /* the model, sorted by key (complete only) */
+	size_t ncopy;           /* its tokens */
+	uint32_t *dir;          /* dir[b]: first token whose key's top dbits
+	                           bits are >= b; dir[1 << dbits] = ncopy */
+	int dbits;              /* directory size, log2 */
+	size_t cbytes;          /* memory of copy and dir */
 	int noload;             /* too big to load whole */
 	int loading;            /* a load of uid is running */
 	unsigned loads;         /* whole loads since the cache was emptied */
@@ -79,6 +105,8 @@ struct db_cache {
 	cent *slots;            /* the table */
 	size_t cap;             /* slots (power of two) */
 	size_t cap_max;         /* slots the memory bound allows */
+	size_t room;            /* bytes for the table and the copies */
+	size_t copy_used;       /* bytes the copies use */
 	int shift;              /* 64 - log2(cap): a slot is a key's top bits */
 	size_t n;               /* entries */
 	size_t max;             /* entries allowed now (70% of cap) */
@@ -190,11 +218,25 @@ static void filt_install(db_cache *c, ustate *u, uint64_t *f, size_t bits)
 }
 
 /* Forget a user's state, key filter included. */
+/* Drop u's compact copy (it is no longer complete). */
+static void copy_free(db_cache *c, ustate *u)
+{
+	c->copy_used -= u->cbytes;
+	free(u->copy);
+	free(u->dir);
+	u->copy = NULL;
+	u->dir = NULL;
+	u->ncopy = 0;
+	u->cbytes = 0;
+	u->complete = 0;
+}
+
 static void user_forget(db_cache *c, ustate *u)
 {
 	if (u->filt != NULL)
 		c->filt_used -= u->fbits;
 	free(u->filt);
+	copy_free(c, u);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -236,9 +278,22 @@ static ustate *user_get(db_cache *c, int64_t uid, int add)
 			c->users[i].uid = uid;
 			return &c->users[i];
 		}
-	/* Full: replace one, round robin (it only costs a later reload). */
-	ustate *u = &c->users[c->next_user++ % NUSERS];
+	/*
+	 * Full: replace one, round robin, preferring one that holds nothing
+	 * (a copy or a key filter costs a scan of the model to get back: the
+	 * global model's must survive a server's many users).
+	 */
+	ustate *u = NULL;
 
+	for (size_t i = 0; i < NUSERS && u == NULL; i++) {
+		ustate *v = &c->users[(c->next_user + i) % NUSERS];
+
+		if (!v->complete && v->filt == NULL && !v->loading)
+			u = v;
+	}
+	if (u == NULL)
+		u = &c->users[c->next_user % NUSERS];
+	c->next_user = (size_t)(u - c->users) + 1;
 	user_forget(c, u);
 	u->uid = uid;
 	return u;
@@ -278,11 +333,233 @@ static void del_slot(db_cache *c, size_t i)
 	}
 }
 
+/* Bytes of a compact copy of n tokens: the tokens and the directory. */
+static int dir_bits(size_t n)
+{
+	int k = 0;
+
+	/* about eight tokens a directory entry */
+	while (((size_t)16 << k) <= n)
+		k++;
+	return k;
+}
+
+static size_t copy_bytes(size_t n)
+{
+	return n * sizeof(sent) + (((size_t)1 << dir_bits(n)) + 1) *
+	    sizeof(uint32_t);
+}
+
+/*
+ * Bytes a new or bigger copy may take now: the room less the table as it
+ * is, the copies and a quarter of the room kept for the table.
+ */
+static size_t copy_room(const db_cache *c)
+{
+	size_t used = c->cap * sizeof(cent) + c->copy_used + c->room / 4;
+
+	return used < c->room ? c->room - used : 0;
+}
+
+/* Build u's directory for its ncopy tokens (dir sized by copy_bytes). */
+static void copy_index(ustate *u)
+{
+	size_t nb = (size_t)1 << u->dbits, i = 0;
+
+	for (size_t b = 0; b < nb; b++) {
+		while (i < u->ncopy && u->dbits > 0 &&
+		    (u->copy[i].key >> (64 - u->dbits)) < b)
+			i++;
+		u->dir[b] = (uint32_t)i;
+	}
+	u->dir[nb] = (uint32_t)u->ncopy;
+}
+
+/* Size u's directory for ncopy tokens; 0 or -ENOMEM (then it is unchanged). */
+static int copy_dir(ustate *u)
+{
+	int bits = dir_bits(u->ncopy);
+	uint32_t *d = u->dir;
+
+	if (d == NULL || bits != u->dbits) {
+		d = malloc((((size_t)1 << bits) + 1) * sizeof(*d));
+		if (d == NULL)
+			return -ENOMEM;
+		free(u->dir);
+		u->dir = d;
+		u->dbits = bits;
+	}
+	copy_index(u);
+	return 0;
+}
+
+/* The index of key in u's copy, or ncopy when it is not there. */
+static size_t copy_find(const ustate *u, uint64_t key)
+{
+	size_t b = u->dbits > 0 ? (size_t)(key >> (64 - u->dbits)) : 0;
+	size_t lo = u->dir[b], hi = u->dir[b + 1];
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (u->copy[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < u->dir[b + 1] && u->copy[lo].key == key ? lo : u->ncopy;
+}
+
+static int sent_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const sent *)a)->key, y = ((const sent *)b)->key;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A changed token new to a copy, in the order the commit changed it. */
+typedef struct newtok {
+	uint64_t key;
+	size_t order;           /* index in the commit's rows */
+	int64_t spam, innocent; /* deltas */
+} newtok;
+
+static int newtok_cmp(const void *a, const void *b)
+{
+	const newtok *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static uint32_t sat(int64_t v);
+
+/*
+ * A copy that cannot take its new tokens (memory): it becomes the model's
+ * key filter (its keys and the new ones), or, without room for that, is
+ * only dropped. Either way the model is no longer complete and is not read
+ * whole again (noload) until the cache is emptied.
+ */
+static void copy_to_filter(db_cache *c, ustate *u, const newtok *nw, size_t nn)
+{
+	size_t bits = u->filt == NULL ? filt_room(c) : 0, nkeys = u->ncopy + nn;
+	uint64_t *f = bits ? calloc(bits / 64, sizeof(*f)) : NULL;
+
+	if (f != NULL) {
+		for (size_t i = 0; i < u->ncopy; i++)
+			filt_add(f, bits, u->uid, u->copy[i].key ^ SIGN_BIT);
+		for (size_t i = 0; i < nn; i++)
+			filt_add(f, bits, u->uid, nw[i].key ^ SIGN_BIT);
+		if ((bits = filt_fold(&f, bits, nkeys)) > 0)
+			filt_install(c, u, f, bits);
+		else
+			free(f);
+	}
+	copy_free(c, u);
+	u->noload = 1;
+	u->misses = 0;
+}
+
+/*
+ * Apply the rows of u's user in rows[0..n) to u's copy: counts of tokens
+ * it has change in place, tokens it lacks are merged in (in key order).
+ */
+static void copy_apply(db_cache *c, ustate *u, const db_tokadd *rows, size_t n)
+{
+	newtok *nw = NULL;
+	size_t nn = 0, cap = 0, add = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const db_tokadd *r = &rows[i];
+		size_t k;
+
+		if (r->uid != u->uid)
+			continue;
+		k = copy_find(u, r->hash ^ SIGN_BIT);
+		if (k < u->ncopy) {
+			u->copy[k].spam = sat((int64_t)u->copy[k].spam + r->spam);
+			u->copy[k].innocent = sat((int64_t)u->copy[k].innocent +
+			    r->innocent);
+			continue;
+		}
+		if (nn == cap) {
+			size_t ncap = cap ? cap * 2 : 1024;
+			newtok *t = realloc(nw, ncap * sizeof(*t));
+
+			if (t == NULL) {
+				copy_to_filter(c, u, nw, nn);
+				free(nw);
+				return;
+			}
+			nw = t;
+			cap = ncap;
+		}
+		nw[nn++] = (newtok){ r->hash ^ SIGN_BIT, i, r->spam, r->innocent };
+	}
+	if (nn == 0)
+		return;
+	/* Each new token's changes, in order (counts start at 0). */
+	qsort(nw, nn, sizeof(*nw), newtok_cmp);
+	{
+		size_t j = 0;
+
+		for (size_t i = 0; i < nn; ) {
+			int64_t sp = 0, in = 0;
+			uint64_t key = nw[i].key;
+
+			for (; i < nn && nw[i].key == key; i++) {
+				sp = sat(sp + nw[i].spam);
+				in = sat(in + nw[i].innocent);
+			}
+			if (sp > 0 || in > 0)     /* else absent, as it was */
+				nw[j++] = (newtok){ key, 0, sp, in };
+		}
+		add = j;
+	}
+	if (add == 0) {
+		free(nw);
+		return;
+	}
+	{
+		size_t nb = copy_bytes(u->ncopy + add);
+		sent *t;
+
+		if (nb - u->cbytes > copy_room(c) ||
+		    (t = realloc(u->copy, (u->ncopy + add) * sizeof(*t))) == NULL) {
+			copy_to_filter(c, u, nw, add);
+			free(nw);
+			return;
+		}
+		u->copy = t;
+		/* Merge from the end: the new tokens into the sorted copy. */
+		for (size_t i = u->ncopy, j = add, o = u->ncopy + add; j > 0; ) {
+			if (i > 0 && u->copy[i - 1].key > nw[j - 1].key)
+				u->copy[--o] = u->copy[--i];
+			else {
+				j--;
+				u->copy[--o] = (sent){ nw[j].key,
+				    (uint32_t)nw[j].spam, (uint32_t)nw[j].innocent };
+			}
+		}
+		u->ncopy += add;
+		if (copy_dir(u) < 0) {
+			/* the old directory no longer fits the tokens */
+			copy_to_filter(c, u, NULL, 0);
+			free(nw);
+			return;
+		}
+		c->copy_used += nb - u->cbytes;
+		u->cbytes = nb;
+	}
+	free(nw);
+}
+
 /*
  * Drop one entry near slot `at` (where a new entry is going), a second
  * chance in the neighbourhood: the first of the next EVICT_SCAN entries
  * whose reference bit is clear, clearing the bits it passes, else the first
- * of them. A user who loses one is no longer complete.
+ * of them. (Models loaded whole are in their copies, not here.)
  *
  * Not a clock sweeping the table: evicting behind a moving hand while new
  * entries land anywhere left the table densest just ahead of the hand, and
@@ -291,31 +568,6 @@ static void del_slot(db_cache *c, size_t i)
  * density even.
  */
 #define EVICT_SCAN 8
-
-/*
- * A whole model is losing its first entry: every key it has is still in
- * the table, so they make its key filter (one pass over the table, once).
- */
-static void filt_from_table(db_cache *c, ustate *u)
-{
-	size_t nkeys = 0, bits = filt_room(c);
-	uint64_t *f;
-
-	if (u->filt != NULL || bits == 0 ||
-	    (f = calloc(bits / 64, sizeof(*f))) == NULL)
-		return;
-	for (size_t i = 0; i < c->cap; i++)
-		if (c->slots[i].uid == u->uid) {
-			filt_add(f, bits, u->uid, c->slots[i].hash);
-			nkeys++;
-		}
-	if ((bits = filt_fold(&f, bits, nkeys)) == 0) {
-		free(f);
-		return;
-	}
-	filt_install(c, u, f, bits);
-	u->noload = 1;          /* it does not fit: the filter answers */
-}
 
 static void evict_near(db_cache *c, size_t at)
 {
@@ -333,14 +585,6 @@ static void evict_near(db_cache *c, size_t at)
 		c->slots[i].ref = 0;
 		seen++;
 	}
-	{
-		ustate *u = user_get(c, c->slots[victim].uid, 0);
-
-		if (u != NULL && u->complete) {
-			u->complete = 0;
-			filt_from_table(c, u);
-		}
-	}
 	del_slot(c, victim);
 	c->st.evictions++;
 }
@@ -357,7 +601,8 @@ static int resize(db_cache *c, size_t ncap)
 	size_t ocap = c->cap;
 	cent *old = c->slots, *ns;
 
-	if (ncap > c->cap_max)
+	/* the copies keep what they have */
+	if (ncap > c->cap_max || ncap * sizeof(cent) + c->copy_used > c->room)
 		return -ENOMEM;
 	if ((ns = calloc(ncap, sizeof(*ns))) == NULL)
 		return -ENOMEM;
@@ -411,7 +656,7 @@ db_cache *db_cache_new(size_t max_bytes)
 		fbits *= 2;
 	while (cap_max * 2 * per <= max_bytes - fbits / 8)
 		cap_max *= 2;
-	cap = cap_max < 4096 ? cap_max : 4096;
+	cap = cap_max < 1024 ? cap_max : 1024;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->slots = calloc(cap, sizeof(*c->slots));
@@ -425,6 +670,7 @@ db_cache *db_cache_new(size_t max_bytes)
 	c->cap_max = cap_max;
 	c->max = cap / 10 * 7;
 	c->filt_budget = fbits;
+	c->room = max_bytes - fbits / 8;
 	return c;
 }
 
@@ -446,8 +692,11 @@ void db_cache_stats_get(db_cache *c, db_cache_stats *out)
 	pthread_mutex_lock(&c->mu);
 	*out = c->st;
 	out->entries = c->n;
+	for (size_t i = 0; i < NUSERS; i++)
+		out->whole_tokens += c->users[i].ncopy;
+	out->entries += out->whole_tokens;
 	out->max_entries = c->cap_max / 10 * 7;
-	out->bytes = c->cap * sizeof(cent) + c->filt_used / 8;
+	out->bytes = c->cap * sizeof(cent) + c->filt_used / 8 + c->copy_used;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -494,6 +743,22 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 		return n;
 	}
 	u = user_get(c, uid, 1);
+	if (u->complete) {
+		for (size_t i = 0; i < n; i++) {
+			size_t k = copy_find(u, toks[i].hash ^ SIGN_BIT);
+
+			if (k < u->ncopy) {
+				toks[i].spam_hits = u->copy[k].spam;
+				toks[i].innocent_hits = u->copy[k].innocent;
+			} else
+				toks[i].spam_hits = toks[i].innocent_hits = 0;
+			hit[i] = 1;
+		}
+		c->st.hits += n;
+		*load = 0;
+		pthread_mutex_unlock(&c->mu);
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
 
@@ -508,11 +773,11 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 			toks[i].innocent_hits = c->slots[k].innocent;
 			c->slots[k].ref = 1;
 			hit[i] = 1;
-		} else if (u->complete || (u->filt != NULL &&
-		    !filt_maybe(u->filt, u->fbits, uid, toks[i].hash))) {
+		} else if (u->filt != NULL &&
+		    !filt_maybe(u->filt, u->fbits, uid, toks[i].hash)) {
 			toks[i].spam_hits = toks[i].innocent_hits = 0;
 			hit[i] = 1;
-			c->st.absent += !u->complete;
+			c->st.absent++;
 		} else {
 			hit[i] = 0;
 			nmiss++;
@@ -559,8 +824,9 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 		/*
 		 * The same arithmetic as the backends: max(count + delta, 0).
 		 * Readers wait meanwhile (30,000 rows a commit in the milter):
-		 * the rows come sorted by user, so each user's state is looked
-		 * up once, and slots are prefetched as in db_cache_lookup.
+		 * the rows mostly come sorted by user, so each user's state is
+		 * looked up once, and slots are prefetched as in
+		 * db_cache_lookup.
 		 */
 		int64_t last = 0;
 		ustate *u = NULL;
@@ -586,11 +852,13 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 				    r->spam);
 				c->slots[k].innocent = sat(
 				    (int64_t)c->slots[k].innocent + r->innocent);
-			} else if (u != NULL && u->complete &&
-			    (r->spam > 0 || r->innocent > 0)) {
-				put(c, r->uid, r->hash, r->spam, r->innocent);
 			}
 		}
+		/* Models held whole: their copies (the entries above are
+		 * older lookups, kept right for when a copy is dropped). */
+		for (size_t i = 0; i < NUSERS; i++)
+			if (c->users[i].complete)
+				copy_apply(c, &c->users[i], rows, n);
 		c->st.updates++;
 	}
 	c->gen = gen;
@@ -601,9 +869,11 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 
 /* Collected rows of one user's model (db_cache_load). */
 typedef struct loadbuf {
-	db_token *t;            /* rows */
+	sent *t;                /* rows, as a compact copy */
 	size_t n, cap;          /* count and capacity */
 	size_t limit;           /* more rows than this: too big to load */
+	int over;               /* there were more */
+	int sorted;             /* rows came in key order */
 	int64_t uid;            /* whose model */
 	size_t rows;            /* rows seen */
 	size_t fbits;           /* key filter size, 0: none wanted */
@@ -613,10 +883,12 @@ typedef struct loadbuf {
 static int load_row(void *arg, const db_token *t)
 {
 	loadbuf *b = arg;
+	uint64_t key = t->hash ^ SIGN_BIT;
 
 	b->rows++;
 	if (b->n >= b->limit) {
 		/* Too big to load: its keys go to a filter, or stop. */
+		b->over = 1;
 		if (b->fbits == 0)
 			return 1;
 		if (b->filt == NULL) {
@@ -624,7 +896,8 @@ static int load_row(void *arg, const db_token *t)
 			if (b->filt == NULL)
 				return 1;
 			for (size_t i = 0; i < b->n; i++)
-				filt_add(b->filt, b->fbits, b->uid, b->t[i].hash);
+				filt_add(b->filt, b->fbits, b->uid,
+				    b->t[i].key ^ SIGN_BIT);
 			free(b->t);
 			b->t = NULL;
 			b->cap = 0;
@@ -633,15 +906,21 @@ static int load_row(void *arg, const db_token *t)
 		return 0;
 	}
 	if (b->n == b->cap) {
+		/* (realloc of a big block remaps it: no copy, and only the
+		 * pages written are resident) */
 		size_t ncap = b->cap ? b->cap * 2 : 4096;
-		db_token *nt = realloc(b->t, ncap * sizeof(*nt));
+		sent *nt;
 
-		if (nt == NULL)
+		if (ncap > b->limit)
+			ncap = b->limit;
+		if ((nt = realloc(b->t, ncap * sizeof(*nt))) == NULL)
 			return -ENOMEM;
 		b->t = nt;
 		b->cap = ncap;
 	}
-	b->t[b->n++] = *t;
+	if (b->n > 0 && b->t[b->n - 1].key >= key)
+		b->sorted = 0;
+	b->t[b->n++] = (sent){ key, sat(t->spam_hits), sat(t->innocent_hits) };
 	return 0;
 }
 
@@ -652,9 +931,10 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	ustate *u;
 	int rc;
 
-	/* Half of the table: a user's model must not push out all the rest. */
 	pthread_mutex_lock(&c->mu);
-	b.limit = c->cap_max / 10 * 7 / 2;
+	/* What the copies' memory has room for (about 16.5 bytes a token). */
+	b.limit = copy_room(c) / (sizeof(sent) + 1);
+	b.sorted = 1;
 	b.uid = uid;
 	if (at_gen(c, gen) < 0 || (u = user_get(c, uid, 1))->complete ||
 	    u->noload || u->loading) {
@@ -679,7 +959,7 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 		free(b.filt);
 		return rc;
 	}
-	if (b.n >= b.limit && b.filt != NULL &&
+	if (b.over && b.filt != NULL &&
 	    c->have_gen && c->gen == gen && g2 == gen) {
 		/* Too big to load whole: its key filter instead. */
 		size_t bits = filt_fold(&b.filt, b.fbits, b.rows);
@@ -690,26 +970,33 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 			filt_install(c, u, b.filt, bits);
 			b.filt = NULL;
 		}
-	} else if (b.n >= b.limit && b.filt != NULL) {
+	} else if (b.over && b.filt != NULL) {
 		/* The store moved on during the scan: try again later. */
 		u->misses = 0;
 		u->loads++;
-	} else if (b.n >= b.limit) {
+	} else if (b.over) {
 		u->noload = 1;
-	} else if (c->have_gen && c->gen == gen && g2 == gen) {
-		u->complete = 1;        /* put() clears it if it evicts one */
-		size_t ncap = c->cap;
+	} else if (c->have_gen && c->gen == gen && g2 == gen &&
+	    copy_bytes(b.n) <= copy_room(c)) {
+		sent *t = b.n > 0 ? realloc(b.t, b.n * sizeof(*t)) : b.t;
 
-		/* one step to the size needed, not one rehash per doubling */
-		while ((c->n + b.n) * 10 / 7 >= ncap && ncap * 2 <= c->cap_max)
-			ncap *= 2;
-		if (ncap > c->cap)
-			resize(c, ncap);
-		for (size_t i = 0; i < b.n; i++)
-			put(c, uid, b.t[i].hash, b.t[i].spam_hits,
-			    b.t[i].innocent_hits);
-		c->st.loads++;
-		u->loads++;
+		if (t != NULL)
+			b.t = t;
+		if (!b.sorted)
+			qsort(b.t, b.n, sizeof(*b.t), sent_cmp);
+		u->copy = b.t;
+		u->ncopy = b.n;
+		if (copy_dir(u) == 0) {
+			b.t = NULL;
+			u->cbytes = copy_bytes(b.n);
+			c->copy_used += u->cbytes;
+			u->complete = 1;
+			c->st.loads++;
+			u->loads++;
+		} else {
+			u->copy = NULL;
+			u->ncopy = 0;
+		}
 		u->misses = 0;
 	} else if (u != NULL) {
 		/* The store moved on during the scan: not again before another

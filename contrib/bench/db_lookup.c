@@ -321,7 +321,7 @@ int main(int argc, char **argv)
 	db_cache_attach(d, NULL);
 	db_cache_free(c);
 
-	/* readers under a writer, through the milter's 8 MiB cache */
+	/* readers under a writer, through an 8 MiB cache */
 	{
 		db_cache *mc = db_cache_new((size_t)8 << 20);
 		wr w = { .uid = uid, .known = h, .nknown = ntok, .per = per };

@@ -14,6 +14,9 @@ printf 'From: a@example.org\nSubject: cheap pills\n\nbuy cheap pills now\n' |
 it_milter -o DebugPeer=127.0.0.1
 i=0; while ! grep -q 'token cache: @global read in' "$IT_DIR/milter.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 grep -q 'token cache: @global read in' "$IT_DIR/milter.log" || it_fail "the milter did not read @global at start"
+# (its 14 tokens are held whole: the log says how many, for TokenCacheSize)
+grep -q 'token cache: @global read in [0-9]* ms, held whole (14 tokens)' "$IT_DIR/milter.log" ||
+	it_fail "the warm-up did not say @global is held whole: $(grep 'token cache' "$IT_DIR/milter.log")"
 it_sink
 it_postfix "unix:$IT_SOCK"
 
