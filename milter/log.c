@@ -4,8 +4,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "milter/log.h"
@@ -21,6 +25,23 @@ static const struct {
 	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
 };
 
+/*
+ * Is standard error systemd's journal? Then the lines syslog sends there
+ * already: a copy would show each twice. systemd says so in JOURNAL_STREAM
+ * ("DEVICE:INODE" of the stream it connected to stderr).
+ */
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	uintmax_t dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%ju:%ju", &dev, &ino) != 2 ||
+	    fstat(2, &st) < 0)
+		return 0;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
+
 int log_open(const char *ident, const char *facility, int to_stderr)
 {
 	int fac = -1;
@@ -30,6 +51,8 @@ int log_open(const char *ident, const char *facility, int to_stderr)
 			fac = facilities[i].value;
 	if (fac < 0)
 		return -EINVAL;
+	if (to_stderr && stderr_is_journal())
+		to_stderr = 0;
 	openlog(ident, LOG_PID | LOG_NDELAY | (to_stderr ? LOG_PERROR : 0), fac);
 	return 0;
 }

@@ -12,7 +12,9 @@
 
 /*
  * log_open -- open syslog as ident with facility (a name such as "mail");
- * with to_stderr, lines are also written to standard error (foreground).
+ * with to_stderr, lines are also written to standard error (foreground),
+ * unless standard error is systemd's journal (JOURNAL_STREAM), which gets
+ * the syslog lines already.
  * Returns 0, or -EINVAL for an unknown facility name.
  */
 int log_open(const char *ident, const char *facility, int to_stderr);

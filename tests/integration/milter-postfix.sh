@@ -63,4 +63,19 @@ wait "$IT_MILTER_PID"; rc=$?
 grep -q 'token cache: .* 1 whole models read' "$IT_DIR/milter.log" ||
 	it_fail "@global was not read whole into the cache: $(grep 'token cache:' "$IT_DIR/milter.log")"
 it_log "reload and stop ok"
+
+# Under systemd (stderr is the journal: JOURNAL_STREAM names it) -f does
+# not copy syslog lines to stderr, or journalctl would show each twice.
+: >"$IT_DIR/journal.log"
+js=$(stat -c '%d:%i' "$IT_DIR/journal.log")
+JOURNAL_STREAM=$js "$MILTER_BIN" -f -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" \
+	-p "unix:$IT_SOCK" -o SocketMode=0666 2>>"$IT_DIR/journal.log" &
+jpid=$!
+i=0; while ! grep -q 'listening on' "$IT_DIR/journal.log" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q 'listening on' "$IT_DIR/journal.log" || it_fail "milter under JOURNAL_STREAM did not start"
+kill -TERM "$jpid"; wait "$jpid"
+grep -q 'starting: socket' "$IT_DIR/milter.log" || it_fail "-f did not copy log lines to stderr"
+grep -q 'starting: socket' "$IT_DIR/journal.log" &&
+	it_fail "-f copied syslog lines to a journal stderr: $(cat "$IT_DIR/journal.log")"
+it_log "no copy to the journal ok"
 exit 0
