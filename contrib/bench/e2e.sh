@@ -33,6 +33,9 @@
 #                            offered in the paced latency run (20 sessions)
 #   E2E_LAT_MAX_BYTES [102400]  latency percentiles count messages up to
 #                            this size (the issue's "messages up to 100 KiB")
+#   E2E_MILTER_NICE [-5]     nice value of every milter process (all of its
+#                            threads; spamass: spamass-milter, not spamd), as
+#                            contrib/systemd/spamsift-milter.service runs it
 #   SPAMSIFT_CORPUS [~/.cache/spamsift-corpus]  corpus cache (npm pack)
 #   IT_KEEP=1                keep the temp dir (logs) for inspection
 set -eu
@@ -67,6 +70,9 @@ OUT=${E2E_OUT:-$builddir/e2e-results.md}
 SPAMSIFT_OPTS=${E2E_SPAMSIFT_OPTS:-}
 PACED_RATE=${E2E_PACED_RATE:-}
 LAT_MAX=${E2E_LAT_MAX_BYTES:-102400}
+MILTER_NICE=${E2E_MILTER_NICE:--5}
+NICE_PREFIX=
+[ "$MILTER_NICE" = 0 ] || NICE_PREFIX="nice -n $MILTER_NICE "
 
 # The issue's targets.
 T_NR=0.90       # spamsift TEFT on, corpus: >= this ratio to the no-reply nullmilter
@@ -237,6 +243,15 @@ start_milter() {
 		it_wait_file "$RUN/spamass.sock" || { log "spamass-milter did not start"; return 1; } ;;
 	esac
 	[ -z "$MPID" ] || E2E_PIDS="$E2E_PIDS $MPID"
+	# Postfix's smtpd waits for the milter: run it a little ahead of
+	# Postfix's processes, as the shipped systemd unit does (Nice=-5);
+	# threads made later inherit it from the thread that makes them.
+	if [ -n "$MPID" ] && [ "$MILTER_NICE" != 0 ]; then
+		for t in /proc/"$MPID"/task/*; do
+			renice -n "$MILTER_NICE" -p "${t##*/}" >/dev/null 2>&1 ||
+				{ log "cannot renice the milter to $MILTER_NICE"; return 1; }
+		done
+	fi
 }
 
 # stop_milter: stop it; CRASH = its exit status if it died during the run.
@@ -448,6 +463,7 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 		fi
 		case " $CONFIGS " in *" $cfg "*) ;; *) continue ;; esac
 		c=$(milter_cmd "$cfg")
+		c=${c:+$NICE_PREFIX$c}
 		row="$row${c:+\`$c\`} |"
 		for load in source corpus; do
 			r=$(get "$cfg" "$load" "$SESSIONS" 5)
@@ -490,7 +506,7 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 		cr=$(get teft "$1" "$2" 15)
 		echo "| $2 | $([ "$1" = paced ] && echo "paced, $PACED_RATE msg/s" || echo saturated) | $(get teft "$1" "$2" 13)$([ "$cr" = - ] || echo " **milter died, exit status $cr**") | $(get teft "$1" "$2" 10) | $(get teft "$1" "$2" 11) |" \
 			"$(get teft "$1" "$2" 12) | $(get teft "$1" "$2" 17) / $(get teft "$1" "$2" 18) | $([ "$hw" = - ] && echo - || echo "$((hw / 1024)) MiB") |" \
-			"\`$(load_cmd "$1" "$2" "$CORPUS_COUNT")\` against \`$(milter_cmd teft)\` |"
+			"\`$(load_cmd "$1" "$2" "$CORPUS_COUNT")\` against \`${NICE_PREFIX}$(milter_cmd teft)\` |"
 	done
 	echo
 	echo "#### Targets"
