@@ -393,10 +393,16 @@ static int copy_dir(ustate *u)
 	return 0;
 }
 
+/* The directory entry of key. */
+static size_t copy_bucket(const ustate *u, uint64_t key)
+{
+	return u->dbits > 0 ? (size_t)(key >> (64 - u->dbits)) : 0;
+}
+
 /* The index of key in u's copy, or ncopy when it is not there. */
 static size_t copy_find(const ustate *u, uint64_t key)
 {
-	size_t b = u->dbits > 0 ? (size_t)(key >> (64 - u->dbits)) : 0;
+	size_t b = copy_bucket(u, key);
 	size_t lo = u->dir[b], hi = u->dir[b + 1];
 
 	while (lo < hi) {
@@ -745,7 +751,17 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 	u = user_get(c, uid, 1);
 	if (u->complete) {
 		for (size_t i = 0; i < n; i++) {
-			size_t k = copy_find(u, toks[i].hash ^ SIGN_BIT);
+			size_t k;
+
+			/* A lookup is a directory entry, then a few tokens: ask
+			 * for the first a few lookups ahead, the second after. */
+			if (i + 2 * PREFETCH < n)
+				__builtin_prefetch(&u->dir[copy_bucket(u,
+				    toks[i + 2 * PREFETCH].hash ^ SIGN_BIT)]);
+			if (i + PREFETCH < n && u->ncopy > 0)
+				__builtin_prefetch(&u->copy[u->dir[copy_bucket(u,
+				    toks[i + PREFETCH].hash ^ SIGN_BIT)]]);
+			k = copy_find(u, toks[i].hash ^ SIGN_BIT);
 
 			if (k < u->ncopy) {
 				toks[i].spam_hits = u->copy[k].spam;
