@@ -255,10 +255,12 @@ size_t db_pending(const db *d);
  *
  * Memory: one eighth of max_bytes is kept for key filters; the rest is
  * shared by the table of single entries (24 bytes each, at most 70% full)
- * and the copies: a copy may take what the table does not use, less a
- * quarter of that rest kept for the table, and the table grows only into
- * what the copies leave. When the table is full, an entry not used recently
- * near the new one goes first (second chance); copies are never evicted.
+ * and the copies: a new copy may take what the table does not use, less a
+ * quarter of that rest kept for the table; a copy grows by its own commits
+ * into what is free; the table grows only into what the copies leave, and
+ * goes back to a small size when the cache is emptied. When the table is
+ * full, an entry not used recently near the new one goes first (second
+ * chance); copies are never evicted.
  *
  * Inside a transaction on the handle, db_tokens_get reads the store
  * directly (the transaction's own changes are not cached until commit).
@@ -284,8 +286,8 @@ typedef struct db_cache_stats {
 	uint64_t absent;        /* hits answered absent by the key filter */
 	size_t entries;         /* entries now (tokens of whole models included) */
 	size_t whole_tokens;    /* tokens of the models held whole now */
-	size_t max_entries;     /* entries the memory bound allows */
-	size_t bytes;           /* memory used by the table and the filter */
+	size_t max_entries;     /* table entries the memory bound allows */
+	size_t bytes;           /* memory used by the table, filters and copies */
 } db_cache_stats;
 
 db_cache *db_cache_new(size_t max_bytes);

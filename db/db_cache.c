@@ -18,14 +18,15 @@
  * token): the same memory holds twice the model, and eviction never takes
  * it apart. An own commit merges its changes into the copy; a copy that
  * would outgrow its room becomes a key filter instead. Copies and the
- * table share the memory bound: copies may take what the table does not
- * use, less a quarter kept for the table, and the table grows only into
- * what copies leave.
+ * table share the memory bound: a new copy may take what the table does
+ * not use, less a quarter kept for the table, a copy grows into what is
+ * free, and the table grows only into what copies leave (and shrinks back
+ * when the cache is emptied).
  *
  * A model too big to hold whole gets a key filter instead (a Bloom filter
  * of its token keys): built by the scan that finds it too big to load, or
- * from the table when a whole model (one that grew by its own commits) loses
- * its first entry to eviction. A token the filter has never seen is absent
+ * from a copy that its own commits grow past the memory it may take. A
+ * token the filter has never seen is absent
  * from that model, so the lookup is answered 0 without the store. Most of
  * a message's tokens that miss the table are tokens the model has never
  * seen (the word pairs of a new message): those were most of the lookups
@@ -47,6 +48,8 @@
 #define LOAD_AFTER 4096
 /* How many lookups ahead db_cache_lookup prefetches. */
 #define PREFETCH 8
+/* Slots of the table when it is made or emptied (it grows with use). */
+#define CAP_START 1024
 /* Per-user states remembered. */
 #define NUSERS 32
 /* Counts are kept in 31 bits (saturated): stores never get near that. */
@@ -217,7 +220,6 @@ static void filt_install(db_cache *c, ustate *u, uint64_t *f, size_t bits)
 	c->st.filters++;
 }
 
-/* Forget a user's state, key filter included. */
 /* Drop u's compact copy (it is no longer complete). */
 static void copy_free(db_cache *c, ustate *u)
 {
@@ -231,6 +233,7 @@ static void copy_free(db_cache *c, ustate *u)
 	u->complete = 0;
 }
 
+/* Forget a user's state, key filter and copy included. */
 static void user_forget(db_cache *c, ustate *u)
 {
 	if (u->filt != NULL)
@@ -291,6 +294,13 @@ static ustate *user_get(db_cache *c, int64_t uid, int add)
 		if (!v->complete && v->filt == NULL && !v->loading)
 			u = v;
 	}
+	/* else one not being loaded (its loader would find a stranger) */
+	for (size_t i = 0; i < NUSERS && u == NULL; i++) {
+		ustate *v = &c->users[(c->next_user + i) % NUSERS];
+
+		if (!v->loading)
+			u = v;
+	}
 	if (u == NULL)
 		u = &c->users[c->next_user % NUSERS];
 	c->next_user = (size_t)(u - c->users) + 1;
@@ -299,9 +309,25 @@ static ustate *user_get(db_cache *c, int64_t uid, int add)
 	return u;
 }
 
+/*
+ * Empty the cache. The table goes back to its first size: what it grew to
+ * would otherwise keep from the copies for good the memory they share (a
+ * global model that another process's training made the cache read again
+ * would no longer fit whole). It grows again with use.
+ */
 static void clear(db_cache *c)
 {
-	memset(c->slots, 0, c->cap * sizeof(*c->slots));
+	size_t cap0 = c->cap_max < CAP_START ? c->cap_max : CAP_START;
+	cent *ns = c->cap > cap0 ? calloc(cap0, sizeof(*ns)) : NULL;
+
+	if (ns != NULL) {
+		free(c->slots);
+		c->slots = ns;
+		c->cap = cap0;
+		c->shift = 64 - log2_of(cap0);
+		c->max = cap0 / 10 * 7;
+	} else
+		memset(c->slots, 0, c->cap * sizeof(*c->slots));
 	users_forget(c);
 	c->n = 0;
 	c->st.clears++;
@@ -333,7 +359,7 @@ static void del_slot(db_cache *c, size_t i)
 	}
 }
 
-/* Bytes of a compact copy of n tokens: the tokens and the directory. */
+/* log2 of the directory's entries for a copy of n tokens. */
 static int dir_bits(size_t n)
 {
 	int k = 0;
@@ -344,6 +370,7 @@ static int dir_bits(size_t n)
 	return k;
 }
 
+/* Bytes of a compact copy of n tokens: the tokens and the directory. */
 static size_t copy_bytes(size_t n)
 {
 	return n * sizeof(sent) + (((size_t)1 << dir_bits(n)) + 1) *
@@ -351,12 +378,15 @@ static size_t copy_bytes(size_t n)
 }
 
 /*
- * Bytes a new or bigger copy may take now: the room less the table as it
- * is, the copies and a quarter of the room kept for the table.
+ * Bytes copies may add now: the room less the table as it is and the
+ * copies; a new copy (fresh) also leaves a quarter of the room to the
+ * table, a copy that grows by its own commits does not (it only loses
+ * what the table took since).
  */
-static size_t copy_room(const db_cache *c)
+static size_t copy_room(const db_cache *c, int fresh)
 {
-	size_t used = c->cap * sizeof(cent) + c->copy_used + c->room / 4;
+	size_t used = c->cap * sizeof(cent) + c->copy_used +
+	    (fresh ? c->room / 4 : 0);
 
 	return used < c->room ? c->room - used : 0;
 }
@@ -494,7 +524,10 @@ static void copy_apply(db_cache *c, ustate *u, const db_tokadd *rows, size_t n)
 			newtok *t = realloc(nw, ncap * sizeof(*t));
 
 			if (t == NULL) {
-				copy_to_filter(c, u, nw, nn);
+				/* (not a filter: it would lack this
+				 * commit's later keys) */
+				copy_free(c, u);
+				u->noload = 1;
 				free(nw);
 				return;
 			}
@@ -531,7 +564,7 @@ static void copy_apply(db_cache *c, ustate *u, const db_tokadd *rows, size_t n)
 		size_t nb = copy_bytes(u->ncopy + add);
 		sent *t;
 
-		if (nb - u->cbytes > copy_room(c) ||
+		if (nb - u->cbytes > copy_room(c, 0) ||
 		    (t = realloc(u->copy, (u->ncopy + add) * sizeof(*t))) == NULL) {
 			copy_to_filter(c, u, nw, add);
 			free(nw);
@@ -662,7 +695,7 @@ db_cache *db_cache_new(size_t max_bytes)
 		fbits *= 2;
 	while (cap_max * 2 * per <= max_bytes - fbits / 8)
 		cap_max *= 2;
-	cap = cap_max < 1024 ? cap_max : 1024;
+	cap = cap_max < CAP_START ? cap_max : CAP_START;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->slots = calloc(cap, sizeof(*c->slots));
@@ -949,7 +982,7 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 
 	pthread_mutex_lock(&c->mu);
 	/* What the copies' memory has room for (about 16.5 bytes a token). */
-	b.limit = copy_room(c) / (sizeof(sent) + 1);
+	b.limit = copy_room(c, 1) / (sizeof(sent) + 1);
 	b.sorted = 1;
 	b.uid = uid;
 	if (at_gen(c, gen) < 0 || (u = user_get(c, uid, 1))->complete ||
@@ -993,7 +1026,7 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	} else if (b.over) {
 		u->noload = 1;
 	} else if (c->have_gen && c->gen == gen && g2 == gen &&
-	    copy_bytes(b.n) <= copy_room(c)) {
+	    !u->complete && !u->noload && copy_bytes(b.n) <= copy_room(c, 1)) {
 		sent *t = b.n > 0 ? realloc(b.t, b.n * sizeof(*t)) : b.t;
 
 		if (t != NULL)

@@ -315,10 +315,10 @@ void pool_close(void)
 		    "key filter), %" PRIu64 " misses, %" PRIu64 " whole models "
 		    "read, %" PRIu64 " key filters built, emptied %" PRIu64
 		    " times, %" PRIu64 " own commits applied, %" PRIu64
-		    " evicted, %zu of %zu entries",
+		    " evicted, %zu tokens held whole, %zu of %zu entries",
 		    st.hits, st.absent, st.misses, st.loads, st.filters,
-		    st.clears, st.updates, st.evictions, st.entries,
-		    st.max_entries);
+		    st.clears, st.updates, st.evictions, st.whole_tokens,
+		    st.entries - st.whole_tokens, st.max_entries);
 	}
 	db_cache_free(cache);
 	cache = NULL;

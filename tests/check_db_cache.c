@@ -522,7 +522,73 @@ START_TEST(test_whole_model_kept)
 	ck_assert_int_eq(st2.misses, st.misses);
 	ck_assert_int_eq(st2.hits, st.hits + M);
 	ck_assert_int_eq(st2.loads, 1);
+	/* the table took its share: alice's copy still takes a new token of
+	 * her own commit (the quarter kept for the table is for new copies) */
+	ck_assert_int_eq(db_cache_attach(w, c), 0);
+	ck_assert_int_eq(db_tokens_update(w, a, &(uint64_t){ mixed(777) }, 1,
+	    4, 0, 1), 0);
+	ck_assert_int_eq(get_spam(r, a, mixed(777)), 4);
+	ck_assert_int_eq(get_spam(r, a, h[0]), 1);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.misses, st2.misses);
+	ck_assert_int_eq(st.filters, 0);
+	ck_assert_int_eq(st.whole_tokens, N + 1);
 	free(t);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/*
+ * Another process's training empties the cache; the table, which had grown
+ * meanwhile, goes back to its first size, so the global model fits whole
+ * again when it is read next (it did at start).
+ */
+START_TEST(test_reload_after_clear)
+{
+	db *w = open_ok(), *r = open_ok(), *o = open_ok();
+	db_cache *c = db_cache_new(256 << 10);
+	db_cache_stats st;
+	enum { N = 8000, M = 4000 };
+	uint64_t *h = malloc(N * sizeof(*h));
+	db_token *t = calloc(M, sizeof(*t));
+	int64_t g, b;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(db_user(w, "@global", 1, &g), 0);
+	ck_assert_int_eq(db_user(w, "bob", 1, &b), 0);
+	for (size_t i = 0; i < N; i++)
+		h[i] = mixed(i);
+	ck_assert_int_eq(db_tokens_update(w, g, h, N, 1, 0, 1), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(db_cache_prefetch(r, g), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 1);
+	ck_assert_int_eq(st.whole_tokens, N);
+	/* bob's lookups grow the table as far as the copy lets it */
+	for (size_t i = 0; i < M; i++)
+		t[i].hash = mixed(100000 + i);
+	ck_assert_int_eq(db_tokens_get(r, b, t, M), 0);
+	/* another process trains: the next lookup empties the cache */
+	ck_assert_int_eq(db_tokens_update(o, g, h, 1, 1, 0, 1), 0);
+	ck_assert_int_eq(get_spam(r, g, h[0]), 2);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.clears, 1);
+	ck_assert_int_eq(st.whole_tokens, 0);
+	/* read again: whole, as at start */
+	ck_assert_int_eq(db_cache_prefetch(r, g), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 2);
+	ck_assert_int_eq(st.whole_tokens, N);
+	ck_assert_int_le(st.bytes, 256 << 10);
+	ck_assert_int_eq(get_spam(r, g, h[0]), 2);
+	ck_assert_int_eq(get_spam(r, g, h[1]), 1);
+	free(h);
+	free(t);
+	db_close(o);
 	db_close(r);
 	db_close(w);
 	db_cache_free(c);
@@ -612,6 +678,45 @@ START_TEST(test_key_filter)
 	db_close(o);
 	db_close(r);
 	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/*
+ * The in-memory backend lists a model in unsigned hash order, SQLite in
+ * signed order: a copy read from either finds every token (hashes with the
+ * top bit set and clear, a small model: one directory entry).
+ */
+START_TEST(test_copy_mem_backend)
+{
+	db *d = NULL;
+	db_cache *c = db_cache_new(1 << 20);
+	db_cache_stats st;
+	uint64_t h[6] = { 1, 0x7fffffffffffffffULL, 0x8000000000000000ULL,
+	    0xffffffffffffffffULL, 0x123456789abcdef0ULL, 0xfedcba9876543210ULL };
+	db_token t[7];
+	int64_t uid;
+
+	ck_assert_int_eq(db_open("mem:", DB_OPEN_CREATE, &d, err, sizeof(err)), 0);
+	ck_assert_int_eq(db_user(d, "alice", 1, &uid), 0);
+	for (size_t i = 0; i < 6; i++)
+		ck_assert_int_eq(db_tokens_update(d, uid, &h[i], 1, (int)i + 1, 0,
+		    1), 0);
+	ck_assert_int_eq(db_cache_attach(d, c), 0);
+	ck_assert_int_eq(db_cache_prefetch(d, uid), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.whole_tokens, 6);
+	for (size_t i = 0; i < 6; i++)
+		t[i].hash = h[i];
+	t[6].hash = 2;
+	ck_assert_int_eq(db_tokens_get(d, uid, t, 7), 0);
+	for (size_t i = 0; i < 6; i++)
+		ck_assert_int_eq(t[i].spam_hits, (int64_t)i + 1);
+	ck_assert_int_eq(t[6].spam_hits, 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.misses, 0);
+	db_cache_attach(d, NULL);
+	db_close(d);
 	db_cache_free(c);
 }
 END_TEST
@@ -793,6 +898,8 @@ int main(void)
 	tcase_add_test(tc, test_commit_in_flight);
 	tcase_add_test(tc, test_whole_model_kept);
 	tcase_add_test(tc, test_key_filter);
+	tcase_add_test(tc, test_reload_after_clear);
+	tcase_add_test(tc, test_copy_mem_backend);
 	tcase_add_test(tc, test_many_users);
 	tcase_add_test(tc, test_copy_follows_commits);
 	tcase_add_test(tc, test_key_filter_growth);
