@@ -89,11 +89,11 @@ typedef struct sent {
 typedef struct ustate {
 	int64_t uid;            /* user (0: free) */
 	uint64_t misses;        /* misses since the cache was emptied */
-	int complete;           /* the whole model is in the copy below */
-	sent *copy;             /* the model, sorted by key (complete only) */
+	sent *copy;             /* the whole model, sorted by key, or NULL */
 	size_t ncopy;           /* its tokens */
 	uint32_t *dir;          /* dir[b]: first token whose key's top dbits
-	                           bits are >= b; dir[1 << dbits] = ncopy */
+	                           bits are >= b; dir[1 << dbits] = ncopy;
+	                           NULL: no copy (see whole()) */
 	int dbits;              /* directory size, log2 */
 	size_t cbytes;          /* memory of copy and dir */
 	int noload;             /* too big to load whole */
@@ -102,6 +102,13 @@ typedef struct ustate {
 	uint64_t *filt;         /* key filter of the model, or NULL */
 	size_t fbits;           /* its size in bits (a power of two) */
 } ustate;
+
+/* Is u's whole model in its copy ("complete": a token not there has 0)?
+ * (An empty model has a directory and no tokens.) */
+static int whole(const ustate *u)
+{
+	return u->dir != NULL;
+}
 
 struct db_cache {
 	pthread_mutex_t mu;     /* guards everything below */
@@ -230,7 +237,6 @@ static void copy_free(db_cache *c, ustate *u)
 	u->dir = NULL;
 	u->ncopy = 0;
 	u->cbytes = 0;
-	u->complete = 0;
 }
 
 /* Forget a user's state, key filter and copy included. */
@@ -291,7 +297,7 @@ static ustate *user_get(db_cache *c, int64_t uid, int add)
 	for (size_t i = 0; i < NUSERS && u == NULL; i++) {
 		ustate *v = &c->users[(c->next_user + i) % NUSERS];
 
-		if (!v->complete && v->filt == NULL && !v->loading)
+		if (!whole(v) && v->filt == NULL && !v->loading)
 			u = v;
 	}
 	/* else one not being loaded (its loader would find a stranger) */
@@ -359,6 +365,11 @@ static void del_slot(db_cache *c, size_t i)
 	}
 }
 
+static uint32_t sat(int64_t v)
+{
+	return v < 0 ? 0 : v > (int64_t)COUNT_MAX ? COUNT_MAX : (uint32_t)v;
+}
+
 /* log2 of the directory's entries for a copy of n tokens. */
 static int dir_bits(size_t n)
 {
@@ -391,14 +402,19 @@ static size_t copy_room(const db_cache *c, int fresh)
 	return used < c->room ? c->room - used : 0;
 }
 
+/* The directory entry of key. */
+static size_t copy_bucket(const ustate *u, uint64_t key)
+{
+	return u->dbits > 0 ? (size_t)(key >> (64 - u->dbits)) : 0;
+}
+
 /* Build u's directory for its ncopy tokens (dir sized by copy_bytes). */
 static void copy_index(ustate *u)
 {
 	size_t nb = (size_t)1 << u->dbits, i = 0;
 
 	for (size_t b = 0; b < nb; b++) {
-		while (i < u->ncopy && u->dbits > 0 &&
-		    (u->copy[i].key >> (64 - u->dbits)) < b)
+		while (i < u->ncopy && copy_bucket(u, u->copy[i].key) < b)
 			i++;
 		u->dir[b] = (uint32_t)i;
 	}
@@ -421,12 +437,6 @@ static int copy_dir(ustate *u)
 	}
 	copy_index(u);
 	return 0;
-}
-
-/* The directory entry of key. */
-static size_t copy_bucket(const ustate *u, uint64_t key)
-{
-	return u->dbits > 0 ? (size_t)(key >> (64 - u->dbits)) : 0;
 }
 
 /* The index of key in u's copy, or ncopy when it is not there. */
@@ -468,8 +478,6 @@ static int newtok_cmp(const void *a, const void *b)
 		return x->key < y->key ? -1 : 1;
 	return x->order < y->order ? -1 : x->order > y->order;
 }
-
-static uint32_t sat(int64_t v);
 
 /*
  * A copy that cannot take its new tokens (memory): it becomes the model's
@@ -628,11 +636,6 @@ static void evict_near(db_cache *c, size_t at)
 	c->st.evictions++;
 }
 
-static uint32_t sat(int64_t v)
-{
-	return v < 0 ? 0 : v > (int64_t)COUNT_MAX ? COUNT_MAX : (uint32_t)v;
-}
-
 /* Make the table ncap slots (more than now, at most the bound allows);
  * 0 or -ENOMEM (then it stays). */
 static int resize(db_cache *c, size_t ncap)
@@ -782,7 +785,7 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 		return n;
 	}
 	u = user_get(c, uid, 1);
-	if (u->complete) {
+	if (whole(u)) {
 		for (size_t i = 0; i < n; i++) {
 			size_t k;
 
@@ -837,7 +840,7 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 	u->misses += nmiss;
 	/* A model that keeps losing entries to eviction is reloaded ever more
 	 * rarely: each load reads all of it. */
-	*load = !u->complete && !u->noload && !u->loading &&
+	*load = !whole(u) && !u->noload && !u->loading &&
 	    u->misses >= (uint64_t)LOAD_AFTER << (u->loads < 8 ? u->loads : 8);
 	pthread_mutex_unlock(&c->mu);
 	return nmiss;
@@ -906,7 +909,7 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 		/* Models held whole: their copies (the entries above are
 		 * older lookups, kept right for when a copy is dropped). */
 		for (size_t i = 0; i < NUSERS; i++)
-			if (c->users[i].complete)
+			if (whole(&c->users[i]))
 				copy_apply(c, &c->users[i], rows, n);
 		c->st.updates++;
 	}
@@ -985,7 +988,7 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	b.limit = copy_room(c, 1) / (sizeof(sent) + 1);
 	b.sorted = 1;
 	b.uid = uid;
-	if (at_gen(c, gen) < 0 || (u = user_get(c, uid, 1))->complete ||
+	if (at_gen(c, gen) < 0 || whole(u = user_get(c, uid, 1)) ||
 	    u->noload || u->loading) {
 		pthread_mutex_unlock(&c->mu);
 		return 0;
@@ -1026,7 +1029,7 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	} else if (b.over) {
 		u->noload = 1;
 	} else if (c->have_gen && c->gen == gen && g2 == gen &&
-	    !u->complete && !u->noload && copy_bytes(b.n) <= copy_room(c, 1)) {
+	    !whole(u) && !u->noload && copy_bytes(b.n) <= copy_room(c, 1)) {
 		sent *t = b.n > 0 ? realloc(b.t, b.n * sizeof(*t)) : b.t;
 
 		if (t != NULL)
@@ -1039,7 +1042,6 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 			b.t = NULL;
 			u->cbytes = copy_bytes(b.n);
 			c->copy_used += u->cbytes;
-			u->complete = 1;
 			c->st.loads++;
 			u->loads++;
 		} else {
