@@ -808,6 +808,29 @@ static int is_spam(int cls)
  * client's DATA is complete and then waits for the end-of-message reply:
  * this is the time the message spent in the milter, not the client's.
  */
+/*
+ * The calling thread's time on a CPU and waiting in a run queue for one,
+ * in ms, from Linux's /proc/thread-self/schedstat; -1 where that cannot be
+ * read (no /proc, a chroot). For the debug lines: an end of message that
+ * takes long while its thread ran little waited for a CPU, not for a lock.
+ */
+static int thread_sched(double *run_ms, double *wait_ms)
+{
+	unsigned long long run, wait;
+	FILE *f = fopen("/proc/thread-self/schedstat", "r");
+	int n;
+
+	if (f == NULL)
+		return -1;
+	n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	if (n != 2)
+		return -1;
+	*run_ms = (double)run / 1e6;
+	*wait_ms = (double)wait / 1e6;
+	return 0;
+}
+
 static double since_ms(const struct timespec *t)
 {
 	struct timespec now;
@@ -893,10 +916,14 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	sfsistat ret = SMFIS_CONTINUE;
 	struct timespec eom_start;
 	double ms_parse = 0, ms_pool = 0;   /* DebugPeer's breakdown */
+	double run0 = 0, wait0 = 0;         /* and the thread's schedstat */
+	int sched_ok = 0;
 
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
 	clock_gettime(CLOCK_MONOTONIC, &eom_start);
+	if (cn->debug)
+		sched_ok = thread_sched(&run0, &wait0) == 0;
 	cf = cn->sn->cf;
 	if (cn->queue_id == NULL) {
 		const char *q = smfi_getsymval(ctx, "i");
@@ -991,12 +1018,18 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	/* The reads are done: other sessions may use the connection. */
 	pool_store_put(d, store_broken);
 	d = NULL;
-	if (cn->debug)
+	if (cn->debug) {
+		double ms = since_ms(&eom_start), run1, wait1;
+		char sched[96] = "";
+
+		if (sched_ok && thread_sched(&run1, &wait1) == 0)
+			snprintf(sched, sizeof(sched), "; on a CPU %.2fms, "
+			    "waiting for one %.2fms", run1 - run0, wait1 - wait0);
 		log_debug("%s: end of message: parser %.2fms, waiting for a store "
-		    "connection %.2fms, classifying %.2fms (%zu tokens, %zu users)",
-		    qid(cn), ms_parse, ms_pool,
-		    since_ms(&eom_start) - ms_parse - ms_pool,
-		    tokset_count(cn->toks), nv);
+		    "connection %.2fms, classifying %.2fms (%zu tokens, %zu "
+		    "users)%s", qid(cn), ms_parse, ms_pool,
+		    ms - ms_parse - ms_pool, tokset_count(cn->toks), nv, sched);
+	}
 	if (cn->error) {
 		ret = on_fail(ctx, cn);
 		goto done;

@@ -42,6 +42,11 @@ grep -q "$qid: client=127.0.0.1 from=<alice@example.org> bob@example.net=.* size
 	it_fail "no per-message log line with queue id, client, sender, verdict and size"
 grep -q "$qid: end of message: parser [0-9.]*ms, waiting for a store connection [0-9.]*ms, classifying [0-9.]*ms" "$IT_DIR/milter.log" ||
 	it_fail "no debug line for the debug peer: $(grep "$qid" "$IT_DIR/milter.log")"
+# Where Linux tells (schedstat), how long the thread ran and waited for a CPU.
+if [ -r /proc/thread-self/schedstat ]; then
+	grep -q "$qid: end of message: .* users); on a CPU [0-9.]*ms, waiting for one [0-9.]*ms$" "$IT_DIR/milter.log" ||
+		it_fail "debug line without the thread's CPU time: $(grep "$qid: end of message" "$IT_DIR/milter.log")"
+fi
 
 # SIGHUP reloads without stopping; the milter keeps serving.
 kill -HUP "$IT_MILTER_PID"
