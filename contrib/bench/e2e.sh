@@ -33,7 +33,7 @@
 #                            offered in the paced latency run (20 sessions)
 #   E2E_LAT_MAX_BYTES [102400]  latency percentiles count messages up to
 #                            this size (the "messages up to 100 KiB")
-#   E2E_MILTER_NICE [-5]     nice value of every milter process (all of its
+#   E2E_MILTER_NICE [-10]    nice value of every milter process (all of its
 #                            threads; spamass: spamass-milter, not spamd), as
 #                            contrib/systemd/spamsift-milter.service runs it
 #   SPAMSIFT_CORPUS [~/.cache/spamsift-corpus]  corpus cache (npm pack)
@@ -70,7 +70,7 @@ OUT=${E2E_OUT:-$builddir/e2e-results.md}
 SPAMSIFT_OPTS=${E2E_SPAMSIFT_OPTS:-}
 PACED_RATE=${E2E_PACED_RATE:-}
 LAT_MAX=${E2E_LAT_MAX_BYTES:-102400}
-MILTER_NICE=${E2E_MILTER_NICE:--5}
+MILTER_NICE=${E2E_MILTER_NICE:--10}
 NICE_PREFIX=
 [ "$MILTER_NICE" = 0 ] || NICE_PREFIX="nice -n $MILTER_NICE "
 
@@ -244,7 +244,7 @@ start_milter() {
 	esac
 	[ -z "$MPID" ] || E2E_PIDS="$E2E_PIDS $MPID"
 	# Postfix's smtpd waits for the milter: run it a little ahead of
-	# Postfix's processes, as the shipped systemd unit does (Nice=-5);
+	# Postfix's processes, as the shipped systemd unit does (Nice=-10);
 	# threads made later inherit it from the thread that makes them.
 	if [ -n "$MPID" ] && [ "$MILTER_NICE" != 0 ]; then
 		for t in /proc/"$MPID"/task/*; do
