@@ -182,16 +182,63 @@ struct cand {
 	size_t idx;     /* index into the input */
 };
 
-/* Most significant first; ties by more evidence, then by hash order. */
-static int cand_cmp(const void *a, const void *b)
+/*
+ * Most significant first; ties by more evidence, then by input order. A
+ * strict total order (idx is unique), so every correct sort gives the same
+ * order, and the sums below the same bits.
+ */
+static int cand_before(const struct cand *x, const struct cand *y)
 {
-	const struct cand *x = a, *y = b;
-
 	if (x->dev != y->dev)
-		return x->dev > y->dev ? -1 : 1;
+		return x->dev > y->dev;
 	if (x->hits != y->hits)
-		return x->hits > y->hits ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+		return x->hits > y->hits;
+	return x->idx < y->idx;
+}
+
+/*
+ * Sort a[0..n) with cand_before, using tmp (n entries): insertion sort of
+ * runs of 16, then merges. Not qsort: its indirect comparator calls were 4%
+ * of the milter's CPU with learning off.
+ */
+static void cand_sort(struct cand *a, struct cand *tmp, size_t n)
+{
+	enum { RUN = 16 };
+	struct cand *src = a, *dst = tmp;
+
+	for (size_t lo = 0; lo < n; lo += RUN) {
+		size_t hi = n - lo > RUN ? lo + RUN : n;
+
+		for (size_t i = lo + 1; i < hi; i++) {
+			struct cand v = a[i];
+			size_t j = i;
+
+			for (; j > lo && cand_before(&v, &a[j - 1]); j--)
+				a[j] = a[j - 1];
+			a[j] = v;
+		}
+	}
+	for (size_t w = RUN; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = n - lo > w ? lo + w : n;
+			size_t hi = n - mid > w ? mid + w : n;
+			size_t i = lo, j = mid, k = lo;
+
+			while (i < mid && j < hi)
+				dst[k++] = cand_before(&src[j], &src[i]) ?
+				    src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		struct cand *t = src;
+
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
 }
 
 /*
@@ -298,7 +345,7 @@ int bayes_classify(const bayes_params *p, const bayes_token *toks, size_t n,
 	    p->indicator != BAYES_IND_ROBINSON) || !(p->young >= 0.0))
 		return -EINVAL;
 	if (n > 0) {
-		c = malloc(n * sizeof(*c));
+		c = malloc(2 * n * sizeof(*c));     /* and the sort's room */
 		probs = malloc(n * sizeof(*probs));
 		noise = calloc(n, 1);
 		if (c == NULL || probs == NULL || noise == NULL) {
@@ -326,8 +373,8 @@ int bayes_classify(const bayes_params *p, const bayes_token *toks, size_t n,
 			continue;
 		nc++;
 	}
-	if (nc > 0)
-		qsort(c, nc, sizeof(*c), cand_cmp);
+	if (nc > 1)
+		cand_sort(c, c + n, nc);
 	use = nc;
 	switch (p->algorithm) {
 	case BAYES_ALG_CHI2:

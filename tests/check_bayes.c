@@ -348,6 +348,69 @@ START_TEST(test_top_factors_and_texts)
 }
 END_TEST
 
+/*
+ * Many tokens with many ties (the sort behind the factors, and behind
+ * Graham's N most significant): the factors come most significant first,
+ * ties by more evidence, then in input order, and no token left out ranks
+ * before the last one reported.
+ */
+START_TEST(test_factor_order_many_ties)
+{
+	enum { N = 1000 };
+	static char names[N][8];
+	bayes_token toks[N];
+	bayes_totals t = { 50, 70 };
+	bayes_result r;
+	unsigned x = 12345;
+
+	P.algorithm = BAYES_ALG_GRAHAM;
+	P.graham_tokens = BAYES_TOP_MAX;
+	P.top_n = BAYES_TOP_MAX;
+	for (int i = 0; i < N; i++) {
+		x = x * 1103515245u + 12345u;
+		snprintf(names[i], sizeof(names[i]), "t%d", i);
+		toks[i] = tk(names[i], (x >> 16) % 6, (x >> 8) % 6);
+	}
+	ck_assert_int_eq(bayes_classify(&P, toks, N, &t, NULL, 0, &r), 0);
+	ck_assert_uint_eq(r.ntop, BAYES_TOP_MAX);
+	for (size_t i = 0; i < r.ntop; i++) {
+		int idx = atoi(r.top[i].text + 1);
+		double dev = fabs(bayes_token_prob(&P, toks[idx].spam_hits,
+		    toks[idx].innocent_hits, &t) - 0.5);
+		double hits = toks[idx].spam_hits + toks[idx].innocent_hits;
+
+		ck_assert_double_eq(r.top[i].prob, bayes_token_prob(&P,
+		    toks[idx].spam_hits, toks[idx].innocent_hits, &t));
+		if (i > 0) {
+			int pidx = atoi(r.top[i - 1].text + 1);
+			double pdev = fabs(r.top[i - 1].prob - 0.5);
+			double phits = toks[pidx].spam_hits +
+			    toks[pidx].innocent_hits;
+
+			ck_assert(pdev > dev || (pdev == dev && (phits > hits ||
+			    (phits == hits && pidx < idx))));
+		}
+	}
+	/* Nothing left out ranks before the last factor. */
+	{
+		int lidx = atoi(r.top[r.ntop - 1].text + 1);
+		double ldev = fabs(r.top[r.ntop - 1].prob - 0.5);
+		double lhits = toks[lidx].spam_hits + toks[lidx].innocent_hits;
+		size_t before = 0;
+
+		for (int i = 0; i < N; i++) {
+			double dev = fabs(bayes_token_prob(&P, toks[i].spam_hits,
+			    toks[i].innocent_hits, &t) - 0.5);
+			double hits = toks[i].spam_hits + toks[i].innocent_hits;
+
+			before += dev > ldev || (dev == ldev && (hits > lhits ||
+			    (hits == lhits && i < lidx)));
+		}
+		ck_assert_uint_eq(before, r.ntop - 1);
+	}
+}
+END_TEST
+
 START_TEST(test_empty_and_invalid)
 {
 	bayes_totals t = { 0, 0 };
@@ -429,6 +492,7 @@ static Suite *bayes_suite(void)
 	tcase_add_test(tc, test_naive_uses_all_tokens);
 	tcase_add_test(tc, test_many_tokens_do_not_underflow);
 	tcase_add_test(tc, test_top_factors_and_texts);
+	tcase_add_test(tc, test_factor_order_many_ties);
 	tcase_add_test(tc, test_empty_and_invalid);
 	tcase_add_test(tc, test_bnr_patterns_are_bands);
 	tcase_add_test(tc, test_bnr_drops_noise);
