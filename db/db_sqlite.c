@@ -216,8 +216,9 @@ static const char *const sql[S_COUNT] = {
 	    "added = excluded.added, added_by = excluded.added_by",
 	[S_LIST_DEL] = "DELETE FROM lists WHERE uid = ?1 AND kind = ?2 "
 	    "AND pattern = ?3",
+	/* LIST_IN_MAX patterns a step (unused ones NULL, which match nothing) */
 	[S_LIST_HAS] = "SELECT 1 FROM lists WHERE uid = ?1 AND kind = ?2 "
-	    "AND pattern = ?3",
+	    "AND pattern IN (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) LIMIT 1",
 	[S_LIST_ALL] = "SELECT pattern, automatic, added, added_by FROM lists "
 	    "WHERE uid = ?1 AND kind = ?2 ORDER BY pattern",
 	[S_SENDER_ADD] = "INSERT INTO senders(uid, sender, innocent, spam) "
@@ -1458,6 +1459,8 @@ static int s_list_del(db *d, int64_t uid, int kind, const char *pattern,
 	return wend(s, rc, "delete list entry");
 }
 
+#define LIST_IN_MAX 8      /* the ?3..?10 of S_LIST_HAS */
+
 static int s_list_match(db *d, int64_t uid, int kind, const char *address,
     int *matched)
 {
@@ -1479,8 +1482,15 @@ static int s_list_match(db *d, int64_t uid, int kind, const char *address,
 	}
 	sqlite3_bind_int64(st, 1, uid);
 	sqlite3_bind_int(st, 2, kind);
-	for (size_t i = 0; i < nc && !*matched && rc == 0; i++) {
-		bind_text(st, 3, cand[i]);
+	/* One step looks for up to LIST_IN_MAX of the candidates (an address
+	 * has 5 or so): a step each cost 3% of the milter's CPU. */
+	for (size_t i = 0; i < nc && !*matched && rc == 0; i += LIST_IN_MAX) {
+		for (size_t j = 0; j < LIST_IN_MAX; j++) {
+			if (i + j < nc)
+				bind_text(st, 3 + (int)j, cand[i + j]);
+			else
+				sqlite3_bind_null(st, 3 + (int)j);
+		}
 		int r = sqlite3_step(st);
 
 		if (r == SQLITE_ROW)

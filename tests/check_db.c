@@ -546,6 +546,11 @@ START_TEST(test_list_match)
 	ck_assert_int_eq(matches(alice, DB_LIST_WHITE, "a@x.y.partner.example"), 1);
 	ck_assert_int_eq(matches(alice, DB_LIST_WHITE, "a@notpartner.example"), 0);
 	ck_assert_int_eq(matches(alice, DB_LIST_WHITE, "a@partner.example.org"), 0);
+	/* a deep domain has more candidates than one store query takes */
+	ck_assert_int_eq(matches(alice, DB_LIST_WHITE,
+	    "a@1.2.3.4.5.6.7.8.9.partner.example"), 1);
+	ck_assert_int_eq(matches(alice, DB_LIST_WHITE,
+	    "a@1.2.3.4.5.6.7.8.9.partner.example.org"), 0);
 	/* kinds and users are separate */
 	ck_assert_int_eq(matches(alice, DB_LIST_BLOCK, "boss@work.example"), 0);
 	ck_assert_int_eq(matches(alice, DB_LIST_BLOCK, "x@spam.example"), 1);
