@@ -357,7 +357,7 @@ END_TEST
 START_TEST(test_factor_order_many_ties)
 {
 	enum { N = 1000 };
-	static char names[N][8];
+	static char names[N][16];
 	bayes_token toks[N];
 	bayes_totals t = { 50, 70 };
 	bayes_result r;
