@@ -803,12 +803,6 @@ static int is_spam(int cls)
 }
 
 /*
- * Milliseconds (to 0.1) since the first content callback. With
- * smtpd_milters, Postfix's cleanup sends the headers and body once the
- * client's DATA is complete and then waits for the end-of-message reply:
- * this is the time the message spent in the milter, not the client's.
- */
-/*
  * The calling thread's time on a CPU and waiting in a run queue for one,
  * in ms, from Linux's /proc/thread-self/schedstat; -1 where that cannot be
  * read (no /proc, a chroot). For the debug lines: an end of message that
@@ -840,6 +834,12 @@ static double since_ms(const struct timespec *t)
 	    (double)(now.tv_nsec - t->tv_nsec) / 1e6;
 }
 
+/*
+ * Milliseconds (to 0.1) since the first content callback. With
+ * smtpd_milters, Postfix's cleanup sends the headers and body once the
+ * client's DATA is complete and then waits for the end-of-message reply:
+ * this is the time the message spent in the milter, not the client's.
+ */
 static double elapsed_ms(const conn *cn)
 {
 	if (cn->start.tv_sec == 0 && cn->start.tv_nsec == 0)
