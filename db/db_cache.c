@@ -98,6 +98,7 @@ typedef struct ustate {
 	size_t cbytes;          /* memory of copy and dir */
 	int noload;             /* too big to load whole */
 	int loading;            /* a load of uid is running */
+	int pinned;             /* a commit prepares its copy's changes */
 	unsigned loads;         /* whole loads since the cache was emptied */
 	uint64_t *filt;         /* key filter of the model, or NULL */
 	size_t fbits;           /* its size in bits (a power of two) */
@@ -112,6 +113,9 @@ static int whole(const ustate *u)
 
 struct db_cache {
 	pthread_mutex_t mu;     /* guards everything below */
+	pthread_cond_t merged;  /* merging went back to 0 */
+	int merging;            /* a commit works on copies without mu (the
+	                           cache then keeps its generation) */
 	cent *slots;            /* the table */
 	size_t cap;             /* slots (power of two) */
 	size_t cap_max;         /* slots the memory bound allows */
@@ -297,18 +301,25 @@ static ustate *user_get(db_cache *c, int64_t uid, int add)
 	for (size_t i = 0; i < NUSERS && u == NULL; i++) {
 		ustate *v = &c->users[(c->next_user + i) % NUSERS];
 
-		if (!whole(v) && v->filt == NULL && !v->loading)
+		if (!whole(v) && v->filt == NULL && !v->loading && !v->pinned)
 			u = v;
 	}
 	/* else one not being loaded (its loader would find a stranger) */
 	for (size_t i = 0; i < NUSERS && u == NULL; i++) {
 		ustate *v = &c->users[(c->next_user + i) % NUSERS];
 
-		if (!v->loading)
+		if (!v->loading && !v->pinned)
+			u = v;
+	}
+	/* else one not pinned: a commit is working on its copy */
+	for (size_t i = 0; i < NUSERS && u == NULL; i++) {
+		ustate *v = &c->users[(c->next_user + i) % NUSERS];
+
+		if (!v->pinned)
 			u = v;
 	}
 	if (u == NULL)
-		u = &c->users[c->next_user % NUSERS];
+		return NULL;
 	c->next_user = (size_t)(u - c->users) + 1;
 	user_forget(c, u);
 	u->uid = uid;
@@ -506,13 +517,51 @@ static void copy_to_filter(db_cache *c, ustate *u, const newtok *nw, size_t nn)
 }
 
 /*
- * Apply the rows of u's user in rows[0..n) to u's copy: counts of tokens
- * it has change in place, tokens it lacks are merged in (in key order).
+ * A commit's changes to one model held whole, worked out by copy_prep
+ * without the cache's lock (readers go on with the copy as it is) and put
+ * in by copy_install under it. Tokens the copy lacks make a new, merged
+ * copy; the copy and its directory are read, never written, meanwhile.
  */
-static void copy_apply(db_cache *c, ustate *u, const db_tokadd *rows, size_t n)
+typedef struct cupd {
+	size_t k;               /* index in the copy (the merged one if made) */
+	int64_t spam, innocent; /* deltas */
+} cupd;
+
+typedef struct cprep {
+	ustate *u;              /* the model (pinned while prepared) */
+	newtok *nw;             /* tokens new to it, summed, in key order */
+	size_t add;             /* how many */
+	cupd *upd;              /* changes of tokens it has, in commit order */
+	size_t nupd;
+	sent *copy;             /* the merged copy (add > 0), its changes in */
+	uint32_t *dir;          /* and its directory */
+	int dbits;
+	int nomem;              /* 1: the new tokens are unknown; 2: the merged
+	                           copy could not be made */
+} cprep;
+
+/* The merged copy's index of old index k: k plus the new keys before it. */
+static size_t merged_index(const cprep *p, const ustate *u, size_t k)
 {
-	newtok *nw = NULL;
-	size_t nn = 0, cap = 0, add = 0;
+	size_t lo = 0, hi = p->add;
+	uint64_t key = u->copy[k].key;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->nw[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return k + lo;
+}
+
+/* Prepare the rows of u's user in rows[0..n) for copy_install. */
+static void copy_prep(const ustate *u, const db_tokadd *rows, size_t n,
+    cprep *p)
+{
+	size_t nn = 0, cap = 0, ucap = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const db_tokadd *r = &rows[i];
@@ -522,84 +571,138 @@ static void copy_apply(db_cache *c, ustate *u, const db_tokadd *rows, size_t n)
 			continue;
 		k = copy_find(u, r->hash ^ SIGN_BIT);
 		if (k < u->ncopy) {
-			u->copy[k].spam = sat((int64_t)u->copy[k].spam + r->spam);
-			u->copy[k].innocent = sat((int64_t)u->copy[k].innocent +
-			    r->innocent);
+			if (p->nupd == ucap) {
+				size_t ncap = ucap ? ucap * 2 : 1024;
+				cupd *t = realloc(p->upd, ncap * sizeof(*t));
+
+				if (t == NULL)
+					goto nomem;
+				p->upd = t;
+				ucap = ncap;
+			}
+			p->upd[p->nupd++] = (cupd){ k, r->spam, r->innocent };
 			continue;
 		}
 		if (nn == cap) {
 			size_t ncap = cap ? cap * 2 : 1024;
-			newtok *t = realloc(nw, ncap * sizeof(*t));
+			newtok *t = realloc(p->nw, ncap * sizeof(*t));
 
-			if (t == NULL) {
-				/* (not a filter: it would lack this
-				 * commit's later keys) */
-				copy_free(c, u);
-				u->noload = 1;
-				free(nw);
-				return;
-			}
-			nw = t;
+			if (t == NULL)
+				goto nomem;
+			p->nw = t;
 			cap = ncap;
 		}
-		nw[nn++] = (newtok){ r->hash ^ SIGN_BIT, i, r->spam, r->innocent };
+		p->nw[nn++] = (newtok){ r->hash ^ SIGN_BIT, i, r->spam, r->innocent };
 	}
 	if (nn == 0)
 		return;
 	/* Each new token's changes, in order (counts start at 0). */
-	qsort(nw, nn, sizeof(*nw), newtok_cmp);
-	{
-		size_t j = 0;
+	qsort(p->nw, nn, sizeof(*p->nw), newtok_cmp);
+	for (size_t i = 0; i < nn; ) {
+		int64_t sp = 0, in = 0;
+		uint64_t key = p->nw[i].key;
 
-		for (size_t i = 0; i < nn; ) {
-			int64_t sp = 0, in = 0;
-			uint64_t key = nw[i].key;
-
-			for (; i < nn && nw[i].key == key; i++) {
-				sp = sat(sp + nw[i].spam);
-				in = sat(in + nw[i].innocent);
-			}
-			if (sp > 0 || in > 0)     /* else absent, as it was */
-				nw[j++] = (newtok){ key, 0, sp, in };
+		for (; i < nn && p->nw[i].key == key; i++) {
+			sp = sat(sp + p->nw[i].spam);
+			in = sat(in + p->nw[i].innocent);
 		}
-		add = j;
+		if (sp > 0 || in > 0)     /* else absent, as it was */
+			p->nw[p->add++] = (newtok){ key, 0, sp, in };
 	}
-	if (add == 0) {
-		free(nw);
+	if (p->add == 0)
+		return;
+	{
+		ustate m = { 0 };
+		size_t i = 0, j = 0, o = 0;
+
+		m.ncopy = u->ncopy + p->add;
+		m.dbits = dir_bits(m.ncopy);
+		m.copy = malloc(m.ncopy * sizeof(*m.copy));
+		m.dir = malloc((((size_t)1 << m.dbits) + 1) * sizeof(*m.dir));
+		if (m.copy == NULL || m.dir == NULL) {
+			free(m.copy);
+			free(m.dir);
+			p->nomem = 2;
+			return;
+		}
+		/* Merge the new tokens into the sorted copy. */
+		while (o < m.ncopy) {
+			if (j < p->add && (i == u->ncopy ||
+			    p->nw[j].key < u->copy[i].key)) {
+				m.copy[o++] = (sent){ p->nw[j].key,
+				    (uint32_t)p->nw[j].spam,
+				    (uint32_t)p->nw[j].innocent };
+				j++;
+			} else
+				m.copy[o++] = u->copy[i++];
+		}
+		copy_index(&m);
+		/* The changes of tokens it had, in order, on the merged copy. */
+		for (size_t q = 0; q < p->nupd; q++) {
+			sent *e = &m.copy[merged_index(p, u, p->upd[q].k)];
+
+			e->spam = sat((int64_t)e->spam + p->upd[q].spam);
+			e->innocent = sat((int64_t)e->innocent + p->upd[q].innocent);
+		}
+		p->nupd = 0;
+		p->copy = m.copy;
+		p->dir = m.dir;
+		p->dbits = m.dbits;
+	}
+	return;
+nomem:
+	p->nomem = 1;
+}
+
+/*
+ * Put p in its model (under the lock): the changes in place, or the merged
+ * copy in place of the old one (which p then holds, for copy_prep_free);
+ * a copy that outgrows the room becomes the model's key filter.
+ */
+static void copy_install(db_cache *c, cprep *p)
+{
+	ustate *u = p->u;
+
+	if (p->nomem == 1) {
+		/* (not a filter: it would lack this commit's new keys) */
+		copy_free(c, u);
+		u->noload = 1;
 		return;
 	}
-	{
-		size_t nb = copy_bytes(u->ncopy + add);
-		sent *t;
+	for (size_t q = 0; q < p->nupd; q++) {
+		sent *e = &u->copy[p->upd[q].k];
 
-		if (nb - u->cbytes > copy_room(c, 0) ||
-		    (t = realloc(u->copy, (u->ncopy + add) * sizeof(*t))) == NULL) {
-			copy_to_filter(c, u, nw, add);
-			free(nw);
+		e->spam = sat((int64_t)e->spam + p->upd[q].spam);
+		e->innocent = sat((int64_t)e->innocent + p->upd[q].innocent);
+	}
+	if (p->add == 0)
+		return;
+	{
+		size_t nb = copy_bytes(u->ncopy + p->add);
+		sent *oc = u->copy;
+		uint32_t *od = u->dir;
+
+		if (p->nomem || nb - u->cbytes > copy_room(c, 0)) {
+			copy_to_filter(c, u, p->nw, p->add);
 			return;
 		}
-		u->copy = t;
-		/* Merge from the end: the new tokens into the sorted copy. */
-		for (size_t i = u->ncopy, j = add, o = u->ncopy + add; j > 0; ) {
-			if (i > 0 && u->copy[i - 1].key > nw[j - 1].key)
-				u->copy[--o] = u->copy[--i];
-			else {
-				j--;
-				u->copy[--o] = (sent){ nw[j].key,
-				    (uint32_t)nw[j].spam, (uint32_t)nw[j].innocent };
-			}
-		}
-		u->ncopy += add;
-		if (copy_dir(u) < 0) {
-			/* the old directory no longer fits the tokens */
-			copy_to_filter(c, u, NULL, 0);
-			free(nw);
-			return;
-		}
+		u->copy = p->copy;
+		u->dir = p->dir;
+		u->dbits = p->dbits;
+		u->ncopy += p->add;
 		c->copy_used += nb - u->cbytes;
 		u->cbytes = nb;
+		p->copy = oc;
+		p->dir = od;
 	}
-	free(nw);
+}
+
+static void copy_prep_free(cprep *p)
+{
+	free(p->nw);
+	free(p->upd);
+	free(p->copy);
+	free(p->dir);
 }
 
 /*
@@ -707,6 +810,12 @@ db_cache *db_cache_new(size_t max_bytes)
 		free(c);
 		return NULL;
 	}
+	if (pthread_cond_init(&c->merged, NULL) != 0) {
+		pthread_mutex_destroy(&c->mu);
+		free(c->slots);
+		free(c);
+		return NULL;
+	}
 	c->cap = cap;
 	c->shift = 64 - log2_of(cap);
 	c->cap_max = cap_max;
@@ -720,6 +829,7 @@ void db_cache_free(db_cache *c)
 {
 	if (c == NULL)
 		return;
+	pthread_cond_destroy(&c->merged);
 	pthread_mutex_destroy(&c->mu);
 	users_forget(c);
 	free(c->slots);
@@ -748,9 +858,10 @@ void db_cache_stats_get(db_cache *c, db_cache_stats *out)
  * (a reader that read the generation just before a commit the cache has
  * already followed) or the generation an attached handle is committing
  * right now (its changes reach the cache in a moment: emptying it would
- * throw away what they update): that lookup bypasses the cache. Generations
- * only grow, except when the store file is replaced by an older copy: after
- * many older lookups in a row the cache follows that too.
+ * throw away what they update), or any other while a commit works on copies
+ * outside the lock: that lookup bypasses the cache. Generations only grow,
+ * except when the store file is replaced by an older copy: after many older
+ * lookups in a row the cache follows that too.
  */
 static int at_gen(db_cache *c, uint64_t gen)
 {
@@ -758,6 +869,8 @@ static int at_gen(db_cache *c, uint64_t gen)
 		c->behind = 0;
 		return 0;
 	}
+	if (c->merging)
+		return -1;
 	if (c->have_gen && gen < c->gen && ++c->behind < 1000)
 		return -1;
 	if (c->have_gen && c->inflight != 0 && gen == c->inflight)
@@ -785,7 +898,7 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 		return n;
 	}
 	u = user_get(c, uid, 1);
-	if (whole(u)) {
+	if (u != NULL && whole(u)) {
 		for (size_t i = 0; i < n; i++) {
 			size_t k;
 
@@ -825,7 +938,7 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 			toks[i].innocent_hits = c->slots[k].innocent;
 			c->slots[k].ref = 1;
 			hit[i] = 1;
-		} else if (u->filt != NULL &&
+		} else if (u != NULL && u->filt != NULL &&
 		    !filt_maybe(u->filt, u->fbits, uid, toks[i].hash)) {
 			toks[i].spam_hits = toks[i].innocent_hits = 0;
 			hit[i] = 1;
@@ -837,11 +950,15 @@ size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
 	}
 	c->st.hits += n - nmiss;
 	c->st.misses += nmiss;
-	u->misses += nmiss;
 	/* A model that keeps losing entries to eviction is reloaded ever more
 	 * rarely: each load reads all of it. */
-	*load = !whole(u) && !u->noload && !u->loading &&
-	    u->misses >= (uint64_t)LOAD_AFTER << (u->loads < 8 ? u->loads : 8);
+	*load = 0;
+	if (u != NULL) {
+		u->misses += nmiss;
+		*load = !whole(u) && !u->noload && !u->loading &&
+		    u->misses >= (uint64_t)LOAD_AFTER <<
+		    (u->loads < 8 ? u->loads : 8);
+	}
 	pthread_mutex_unlock(&c->mu);
 	return nmiss;
 }
@@ -867,7 +984,13 @@ void db_cache_precommit(db_cache *c, uint64_t gen)
 void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
     size_t n, int clr)
 {
+	cprep prep[NUSERS];
+	size_t np = 0;
+
+	memset(prep, 0, sizeof(prep));
 	pthread_mutex_lock(&c->mu);
+	while (c->merging)
+		pthread_cond_wait(&c->merged, &c->mu);
 	if (clr || !c->have_gen || c->gen + 1 != gen) {
 		if (c->n > 0)
 			clear(c);
@@ -875,14 +998,47 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 	} else {
 		/*
 		 * The same arithmetic as the backends: max(count + delta, 0).
-		 * Readers wait meanwhile (30,000 rows a commit in the milter):
-		 * the rows mostly come sorted by user, so each user's state is
-		 * looked up once, and slots are prefetched as in
-		 * db_cache_lookup.
+		 * Models held whole first: merging a commit's new tokens into
+		 * a copy rewrites all of it (a user's model grows by about a
+		 * hundred tokens a message; at hundreds of thousands of tokens
+		 * that took 10-30 ms, seen in the milter, while every session
+		 * waited for the lock). So it is done without the lock, on
+		 * pinned copies that only this commit changes; meanwhile
+		 * lookups at the old generation read them as they are, at the
+		 * new one (or any other) bypass the cache, and a load does not
+		 * install a copy that this commit would miss.
 		 */
 		int64_t last = 0;
 		ustate *u = NULL;
 
+		for (size_t i = 0; i < n; i++) {
+			if (rows[i].uid == last)
+				continue;
+			last = rows[i].uid;
+			for (size_t k = 0; k < NUSERS; k++) {
+				ustate *v = &c->users[k];
+
+				if (v->uid == last && whole(v) && !v->pinned) {
+					v->pinned = 1;
+					prep[np++].u = v;
+				}
+			}
+		}
+		if (np > 0) {
+			c->merging = 1;
+			pthread_mutex_unlock(&c->mu);
+			for (size_t k = 0; k < np; k++)
+				copy_prep(prep[k].u, rows, n, &prep[k]);
+			pthread_mutex_lock(&c->mu);
+		}
+		/*
+		 * Then the table, under the lock (readers wait: the rows
+		 * mostly come sorted by user, so each user's state is looked
+		 * up once, and slots are prefetched as in db_cache_lookup),
+		 * and the prepared copies (the entries here are older lookups,
+		 * kept right for when a copy is dropped).
+		 */
+		last = 0;
 		for (size_t i = 0; i < n; i++) {
 			const db_tokadd *r = &rows[i];
 			size_t k;
@@ -906,17 +1062,22 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 				    (int64_t)c->slots[k].innocent + r->innocent);
 			}
 		}
-		/* Models held whole: their copies (the entries above are
-		 * older lookups, kept right for when a copy is dropped). */
-		for (size_t i = 0; i < NUSERS; i++)
-			if (whole(&c->users[i]))
-				copy_apply(c, &c->users[i], rows, n);
+		for (size_t k = 0; k < np; k++) {
+			copy_install(c, &prep[k]);
+			prep[k].u->pinned = 0;
+		}
 		c->st.updates++;
 	}
 	c->gen = gen;
 	c->have_gen = 1;
 	c->inflight = 0;
+	if (c->merging) {
+		c->merging = 0;
+		pthread_cond_broadcast(&c->merged);
+	}
 	pthread_mutex_unlock(&c->mu);
+	for (size_t k = 0; k < np; k++)
+		copy_prep_free(&prep[k]);
 }
 
 /* Collected rows of one user's model (db_cache_load). */
@@ -988,8 +1149,8 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	b.limit = copy_room(c, 1) / (sizeof(sent) + 1);
 	b.sorted = 1;
 	b.uid = uid;
-	if (at_gen(c, gen) < 0 || whole(u = user_get(c, uid, 1)) ||
-	    u->noload || u->loading) {
+	if (at_gen(c, gen) < 0 || (u = user_get(c, uid, 1)) == NULL ||
+	    whole(u) || u->noload || u->loading) {
 		pthread_mutex_unlock(&c->mu);
 		return 0;
 	}
@@ -1004,8 +1165,9 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	pthread_mutex_lock(&c->mu);
 	/* (emptying the cache meanwhile reset the user's state) */
 	u = user_get(c, uid, 1);
-	u->loading = 0;
-	if (rc < 0) {
+	if (u != NULL)
+		u->loading = 0;
+	if (rc < 0 || u == NULL) {
 		pthread_mutex_unlock(&c->mu);
 		free(b.t);
 		free(b.filt);
@@ -1028,7 +1190,7 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 		u->loads++;
 	} else if (b.over) {
 		u->noload = 1;
-	} else if (c->have_gen && c->gen == gen && g2 == gen &&
+	} else if (c->have_gen && c->gen == gen && g2 == gen && !c->merging &&
 	    !whole(u) && !u->noload && copy_bytes(b.n) <= copy_room(c, 1)) {
 		sent *t = b.n > 0 ? realloc(b.t, b.n * sizeof(*t)) : b.t;
 
@@ -1049,7 +1211,7 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 			u->ncopy = 0;
 		}
 		u->misses = 0;
-	} else if (u != NULL) {
+	} else {
 		/* The store moved on during the scan: not again before another
 		 * LOAD_AFTER misses (each try reads the whole model). */
 		u->misses = 0;

@@ -290,41 +290,51 @@ END_TEST
 /*
  * Threads: READERS threads read through one cache while a writer commits
  * ROUNDS transactions, each adding 1 spam and 1 innocent hit to every token
- * of a set. Every read must see both counts equal (one snapshot per token,
- * never half a commit) and never going back; after the writer is done,
- * everyone sees ROUNDS.
+ * of a set (and, with thr_fresh, to FRESH tokens new to the model). Every
+ * read must see both counts equal (one snapshot per token, never half a
+ * commit) and never going back; after the writer is done, everyone sees
+ * ROUNDS (and 1 for each new token).
  */
-enum { READERS = 4, ROUNDS = 200, NTOK = 64 };
+enum { READERS = 4, ROUNDS = 200, NTOK = 64, FRESH = 16 };
+/* Tokens read: the set, then every round's new ones (not yet stored: 0). */
+#define THR_READ (NTOK + ROUNDS * FRESH)
 
 static int64_t thr_uid;
+static int thr_fresh;
 static volatile int writer_done;
+
+static uint64_t thr_hash(size_t k)
+{
+	return k < NTOK ? 1000 + k : 100000 + k;
+}
 
 static void *reader(void *arg)
 {
 	db_cache *c = arg;
 	db *d = NULL;
-	int64_t last[NTOK] = { 0 };
+	static __thread int64_t last[THR_READ];
+	static __thread db_token t[THR_READ];
+	size_t nread = thr_fresh ? THR_READ : NTOK;
 	long bad = 0;
 
-	if (db_open(path, 0, &d, err, sizeof(err)) < 0 ||
+	memset(last, 0, sizeof(last));
+	if (db_open(path, 0, &d, NULL, 0) < 0 ||
 	    db_cache_attach(d, c) < 0)
 		return (void *)1L;
 	for (int done = 0; !done;) {
-		db_token t[NTOK];
-
 		done = __atomic_load_n(&writer_done, __ATOMIC_ACQUIRE);
-		for (size_t k = 0; k < NTOK; k++)
-			t[k].hash = 1000 + k;
-		if (db_tokens_get(d, thr_uid, t, NTOK) < 0) {
+		for (size_t k = 0; k < nread; k++)
+			t[k].hash = thr_hash(k);
+		if (db_tokens_get(d, thr_uid, t, nread) < 0) {
 			bad++;
 			break;
 		}
-		for (size_t k = 0; k < NTOK; k++) {
+		for (size_t k = 0; k < nread; k++) {
 			if (t[k].spam_hits != t[k].innocent_hits ||
 			    t[k].spam_hits < last[k])
 				bad++;
 			last[k] = t[k].spam_hits;
-			if (done && t[k].spam_hits != ROUNDS)
+			if (done && t[k].spam_hits != (k < NTOK ? ROUNDS : 1))
 				bad++;
 		}
 	}
@@ -336,12 +346,12 @@ static void *writer(void *arg)
 {
 	db_cache *c = arg;
 	db *d = NULL;
-	uint64_t h[NTOK];
+	uint64_t h[THR_READ];
 	long bad = 0;
 
-	for (size_t k = 0; k < NTOK; k++)
-		h[k] = 1000 + k;
-	if (db_open(path, 0, &d, err, sizeof(err)) < 0)
+	for (size_t k = 0; k < THR_READ; k++)
+		h[k] = thr_hash(k);
+	if (db_open(path, 0, &d, NULL, 0) < 0)
 		return (void *)1L;
 	/* The writer shares the cache too: its commits update it. */
 	if (db_cache_attach(d, c) < 0)
@@ -350,6 +360,8 @@ static void *writer(void *arg)
 		if (db_begin(d) < 0 ||
 		    db_tokens_update(d, thr_uid, h, NTOK, 1, 0, 1) < 0 ||
 		    db_tokens_update(d, thr_uid, h, NTOK, 0, 1, 1) < 0 ||
+		    (thr_fresh && db_tokens_update(d, thr_uid,
+		    h + NTOK + i * FRESH, FRESH, 1, 1, 1) < 0) ||
 		    db_commit(d) < 0)
 			bad++;
 	}
@@ -358,14 +370,23 @@ static void *writer(void *arg)
 	return (void *)bad;
 }
 
-START_TEST(test_threads)
+static void run_threads(int fresh)
 {
 	db *d = open_ok();
 	db_cache *c = db_cache_new(1 << 20);
+	db_cache_stats st;
 	pthread_t rt[READERS], wt;
 	void *res;
 
 	ck_assert_int_eq(db_user(d, "alice", 1, &thr_uid), 0);
+	thr_fresh = fresh;
+	if (fresh) {
+		/* the model held whole: each commit merges new tokens in */
+		ck_assert_int_eq(db_tokens_update(d, thr_uid, (uint64_t[]){ 1 },
+		    1, 1, 1, 1), 0);
+		ck_assert_int_eq(db_cache_attach(d, c), 0);
+		ck_assert_int_eq(db_cache_prefetch(d, thr_uid), 0);
+	}
 	db_close(d);
 	writer_done = 0;
 	for (int i = 0; i < READERS; i++)
@@ -377,7 +398,26 @@ START_TEST(test_threads)
 		ck_assert_int_eq(pthread_join(rt[i], &res), 0);
 		ck_assert_int_eq((long)res, 0);
 	}
+	db_cache_stats_get(c, &st);
+	if (fresh) {
+		/* (no clear: the copy followed every commit) */
+		ck_assert_int_eq(st.clears, 0);
+		ck_assert_int_eq(st.whole_tokens, 1 + THR_READ);
+	}
 	db_cache_free(c);
+}
+
+START_TEST(test_threads)
+{
+	run_threads(0);
+}
+END_TEST
+
+/* The same on a model held whole, merging each commit's new tokens into
+ * its copy while readers read it. */
+START_TEST(test_threads_whole)
+{
+	run_threads(1);
 }
 END_TEST
 
@@ -894,6 +934,7 @@ int main(void)
 	tcase_add_test(tc, test_whole_model);
 	tcase_add_test(tc, test_eviction);
 	tcase_add_test(tc, test_threads);
+	tcase_add_test(tc, test_threads_whole);
 	tcase_add_test(tc, test_prefetch);
 	tcase_add_test(tc, test_commit_in_flight);
 	tcase_add_test(tc, test_whole_model_kept);
