@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <grp.h>
 #include <malloc.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -126,6 +128,39 @@ static int socket_perms(const conf *c, const char *path)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Give the milter's nice value to its scheduling group. Linux (with
+ * autogroups, on by default in Debian's kernels) shares the CPU between
+ * sessions first and applies nice only among the threads of one session;
+ * Postfix's processes run in the session of its master, a service of
+ * systemd in its own. So the Nice=-10 of the systemd unit alone ranked the
+ * milter ahead of nothing that matters; its session's nice (the autogroup's)
+ * ranks it ahead of Postfix. Only when the milter leads its session (as
+ * under systemd or once daemonized): in a shell's session (-f from a
+ * terminal) the value would apply to the shell's other processes too.
+ * Before privileges are dropped (a negative value needs root). Silent
+ * where there are no autogroups.
+ */
+static void autogroup_nice(void)
+{
+	char buf[16];
+	int fd, nv, len;
+
+	errno = 0;
+	nv = getpriority(PRIO_PROCESS, 0);
+	if ((nv == -1 && errno != 0) || getsid(0) != getpid())
+		return;
+	if ((fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	len = snprintf(buf, sizeof(buf), "%d", nv);
+	if (write(fd, buf, (size_t)len) != len)
+		log_warning("cannot give nice %d to the milter's scheduling "
+		    "group (/proc/self/autogroup): %s; Postfix's processes "
+		    "may delay its verdicts on a busy machine", nv,
+		    strerror(errno));
+	close(fd);
 }
 
 /* Drop to User/Group from the config, after the socket is open. */
@@ -386,6 +421,7 @@ int main(int argc, char **argv)
 	pidfile = conf_str(c, "PidFile");
 	if (write_pidfile(pidfile) < 0)
 		goto out;
+	autogroup_nice();
 	if (drop_privileges(c) < 0)
 		goto out;
 	/*

@@ -19,6 +19,7 @@ TESTS += $(check_PROGRAMS)
 INTEGRATION_TESTS = \
 	tests/integration/milter-postfix.sh \
 	tests/integration/milter-actions.sh \
+	tests/integration/milter-priority.sh \
 	tests/integration/cli.sh \
 	tests/integration/miltertest.sh \
 	tests/integration/robust-hostile.sh \

@@ -34,8 +34,11 @@
 #   E2E_LAT_MAX_BYTES [102400]  latency percentiles count messages up to
 #                            this size (the "messages up to 100 KiB")
 #   E2E_MILTER_NICE [-10]    nice value of every milter process (all of its
-#                            threads; spamass: spamass-milter, not spamd), as
-#                            contrib/systemd/spamsift-milter.service runs it
+#                            threads, and its session's scheduling group:
+#                            each milter runs in a session of its own, as a
+#                            service of systemd does; spamass: spamass-milter,
+#                            not spamd), as contrib/systemd/spamsift-milter.service
+#                            runs it
 #   SPAMSIFT_CORPUS [~/.cache/spamsift-corpus]  corpus cache (npm pack)
 #   IT_KEEP=1                keep the temp dir (logs) for inspection
 set -eu
@@ -71,8 +74,10 @@ SPAMSIFT_OPTS=${E2E_SPAMSIFT_OPTS:-}
 PACED_RATE=${E2E_PACED_RATE:-}
 LAT_MAX=${E2E_LAT_MAX_BYTES:-102400}
 MILTER_NICE=${E2E_MILTER_NICE:--10}
-NICE_PREFIX=
-[ "$MILTER_NICE" = 0 ] || NICE_PREFIX="nice -n $MILTER_NICE "
+# (how a milter is started, for the table: setsid, then the nice value
+# given to its threads and its session's group once it runs)
+NICE_PREFIX="setsid "
+[ "$MILTER_NICE" = 0 ] || NICE_PREFIX="setsid nice -n $MILTER_NICE "
 
 # The targets.
 T_NR=0.90       # spamsift TEFT on, corpus: >= this ratio to the no-reply nullmilter
@@ -112,6 +117,11 @@ chmod 755 "$IT_DIR/run"
 D=$IT_DIR
 RUN=$D/run
 E2E_PIDS=""
+# spamsift-milter in a session of its own (setsid: not a process group
+# leader here, so it keeps its pid), as every milter runs.
+OWN_SESSION=$D/own-session
+printf '#!/bin/sh\nexec setsid "%s" "$@"\n' "$MILTER_BIN" >"$OWN_SESSION"
+chmod 755 "$OWN_SESSION"
 # Our own processes besides lib.sh's: stop them first, then lib.sh's cleanup.
 e2e_cleanup() {
 	rc=$?
@@ -215,9 +225,9 @@ start_milter() {
 	wait|noreply)
 		rm -f "$RUN/null.sock"
 		if [ "$1" = noreply ]; then
-			"$NULLMILTER" -n -p "unix:$RUN/null.sock" >"$D/null.log" 2>&1 &
+			setsid "$NULLMILTER" -n -p "unix:$RUN/null.sock" >"$D/null.log" 2>&1 &
 		else
-			"$NULLMILTER" -p "unix:$RUN/null.sock" >"$D/null.log" 2>&1 &
+			setsid "$NULLMILTER" -p "unix:$RUN/null.sock" >"$D/null.log" 2>&1 &
 		fi
 		MPID=$!
 		SPEC="unix:$RUN/null.sock"
@@ -228,15 +238,15 @@ start_milter() {
 		: >"$D/milter.log"      # lib.sh appends across restarts
 		# shellcheck disable=SC2086
 		if [ "$1" = notrain ]; then
-			it_milter $SPAMSIFT_OPTS -o TrainingMode=notrain
+			MILTER_BIN=$OWN_SESSION it_milter $SPAMSIFT_OPTS -o TrainingMode=notrain
 		else
-			it_milter $SPAMSIFT_OPTS
+			MILTER_BIN=$OWN_SESSION it_milter $SPAMSIFT_OPTS
 		fi
 		MPID=$IT_MILTER_PID
 		SPEC="unix:$IT_SOCK" ;;
 	spamass)
 		rm -f "$RUN/spamass.sock"
-		(umask 0; exec spamass-milter -p "$RUN/spamass.sock" -m -- -p "$SPAMD_PORT") \
+		(umask 0; exec setsid spamass-milter -p "$RUN/spamass.sock" -m -- -p "$SPAMD_PORT") \
 			>"$D/spamass.log" 2>&1 &
 		MPID=$!
 		SPEC="unix:$RUN/spamass.sock"
@@ -246,11 +256,18 @@ start_milter() {
 	# Postfix's smtpd waits for the milter: run it a little ahead of
 	# Postfix's processes, as the shipped systemd unit does (Nice=-10);
 	# threads made later inherit it from the thread that makes them.
+	# Linux shares the CPU between sessions (autogroups) before nice ranks
+	# the threads of one: the milter's session (its own, as under systemd)
+	# gets the value too, as spamsift-milter gives it itself at start.
 	if [ -n "$MPID" ] && [ "$MILTER_NICE" != 0 ]; then
 		for t in /proc/"$MPID"/task/*; do
 			renice -n "$MILTER_NICE" -p "${t##*/}" >/dev/null 2>&1 ||
 				{ log "cannot renice the milter to $MILTER_NICE"; return 1; }
 		done
+		if [ -w /proc/"$MPID"/autogroup ]; then
+			echo "$MILTER_NICE" >/proc/"$MPID"/autogroup ||
+				{ log "cannot give nice $MILTER_NICE to the milter's session"; return 1; }
+		fi
 	fi
 }
 
