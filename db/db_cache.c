@@ -518,9 +518,10 @@ static void copy_to_filter(db_cache *c, ustate *u, const newtok *nw, size_t nn)
 
 /*
  * A commit's changes to one model held whole, worked out by copy_prep
- * without the cache's lock (readers go on with the copy as it is) and put
- * in by copy_install under it. Tokens the copy lacks make a new, merged
- * copy; the copy and its directory are read, never written, meanwhile.
+ * without the cache's lock and put in by copy_install under it. Tokens the
+ * copy lacks make a new, merged copy (for that while, the old copy and the
+ * new one both take memory); the copy and its directory are read, never
+ * written, meanwhile.
  */
 typedef struct cupd {
 	size_t k;               /* index in the copy (the merged one if made) */
@@ -536,8 +537,10 @@ typedef struct cprep {
 	sent *copy;             /* the merged copy (add > 0), its changes in */
 	uint32_t *dir;          /* and its directory */
 	int dbits;
+	size_t room;            /* bytes the copy may grow by (copy_room when
+	                           pinned: a copy that outgrows it is not made) */
 	int nomem;              /* 1: the new tokens are unknown; 2: the merged
-	                           copy could not be made */
+	                           copy was not made (memory, or no room) */
 } cprep;
 
 /* The merged copy's index of old index k: k plus the new keys before it. */
@@ -616,6 +619,10 @@ static void copy_prep(const ustate *u, const db_tokadd *rows, size_t n,
 		size_t i = 0, j = 0, o = 0;
 
 		m.ncopy = u->ncopy + p->add;
+		if (copy_bytes(m.ncopy) - u->cbytes > p->room) {
+			p->nomem = 2;   /* (copy_install checks again) */
+			return;
+		}
 		m.dbits = dir_bits(m.ncopy);
 		m.copy = malloc(m.ncopy * sizeof(*m.copy));
 		m.dir = malloc((((size_t)1 << m.dbits) + 1) * sizeof(*m.dir));
@@ -1020,6 +1027,7 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 
 				if (v->uid == last && whole(v) && !v->pinned) {
 					v->pinned = 1;
+					prep[np].room = copy_room(c, 0);
 					prep[np++].u = v;
 				}
 			}

@@ -370,10 +370,16 @@ static void *writer(void *arg)
 	return (void *)bad;
 }
 
+/* Tokens of the model held whole before test_threads_whole's commits: each
+ * merge then rewrites a copy big enough to take a while. */
+enum { BIG = 100000 };
+
+static uint64_t mixed(uint64_t x);
+
 static void run_threads(int fresh)
 {
 	db *d = open_ok();
-	db_cache *c = db_cache_new(1 << 20);
+	db_cache *c = db_cache_new(fresh ? 8 << 20 : 1 << 20);
 	db_cache_stats st;
 	pthread_t rt[READERS], wt;
 	void *res;
@@ -382,8 +388,13 @@ static void run_threads(int fresh)
 	thr_fresh = fresh;
 	if (fresh) {
 		/* the model held whole: each commit merges new tokens in */
-		ck_assert_int_eq(db_tokens_update(d, thr_uid, (uint64_t[]){ 1 },
-		    1, 1, 1, 1), 0);
+		uint64_t *h = malloc(BIG * sizeof(*h));
+
+		ck_assert_ptr_nonnull(h);
+		for (size_t i = 0; i < BIG; i++)
+			h[i] = mixed(i);
+		ck_assert_int_eq(db_tokens_update(d, thr_uid, h, BIG, 1, 1, 1), 0);
+		free(h);
 		ck_assert_int_eq(db_cache_attach(d, c), 0);
 		ck_assert_int_eq(db_cache_prefetch(d, thr_uid), 0);
 	}
@@ -402,7 +413,7 @@ static void run_threads(int fresh)
 	if (fresh) {
 		/* (no clear: the copy followed every commit) */
 		ck_assert_int_eq(st.clears, 0);
-		ck_assert_int_eq(st.whole_tokens, 1 + THR_READ);
+		ck_assert_int_eq(st.whole_tokens, BIG + THR_READ);
 	}
 	db_cache_free(c);
 }
