@@ -543,21 +543,11 @@ typedef struct cprep {
 	                           copy was not made (memory, or no room) */
 } cprep;
 
-/* The merged copy's index of old index k: k plus the new keys before it. */
-static size_t merged_index(const cprep *p, const ustate *u, size_t k)
+/* Apply one change to a copy's token (the backends' max(count + delta, 0)). */
+static void cupd_apply(sent *e, const cupd *d)
 {
-	size_t lo = 0, hi = p->add;
-	uint64_t key = u->copy[k].key;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (p->nw[mid].key < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return k + lo;
+	e->spam = sat((int64_t)e->spam + d->spam);
+	e->innocent = sat((int64_t)e->innocent + d->innocent);
 }
 
 /* Prepare the rows of u's user in rows[0..n) for copy_install. */
@@ -645,12 +635,9 @@ static void copy_prep(const ustate *u, const db_tokadd *rows, size_t n,
 		}
 		copy_index(&m);
 		/* The changes of tokens it had, in order, on the merged copy. */
-		for (size_t q = 0; q < p->nupd; q++) {
-			sent *e = &m.copy[merged_index(p, u, p->upd[q].k)];
-
-			e->spam = sat((int64_t)e->spam + p->upd[q].spam);
-			e->innocent = sat((int64_t)e->innocent + p->upd[q].innocent);
-		}
+		for (size_t q = 0; q < p->nupd; q++)
+			cupd_apply(&m.copy[copy_find(&m, u->copy[p->upd[q].k].key)],
+			    &p->upd[q]);
 		p->nupd = 0;
 		p->copy = m.copy;
 		p->dir = m.dir;
@@ -676,12 +663,8 @@ static void copy_install(db_cache *c, cprep *p)
 		u->noload = 1;
 		return;
 	}
-	for (size_t q = 0; q < p->nupd; q++) {
-		sent *e = &u->copy[p->upd[q].k];
-
-		e->spam = sat((int64_t)e->spam + p->upd[q].spam);
-		e->innocent = sat((int64_t)e->innocent + p->upd[q].innocent);
-	}
+	for (size_t q = 0; q < p->nupd; q++)
+		cupd_apply(&u->copy[p->upd[q].k], &p->upd[q]);
 	if (p->add == 0)
 		return;
 	{
