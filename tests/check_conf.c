@@ -169,9 +169,9 @@ END_TEST
 
 START_TEST(test_override_relative_paths)
 {
-	char dir[] = "/tmp/check_conf.XXXXXX", want[256];
+	char dir[128], want[256];
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_mkdtemp(dir, sizeof(dir), "check_conf");
 	ck_assert_int_eq(chdir(dir), 0);
 	ck_assert_int_eq(conf_set(c, "Home=run", err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "%s/run", dir);

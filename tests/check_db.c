@@ -43,8 +43,7 @@ static void make_users(void)
 
 static void setup_sqlite(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check_db.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_mkdtemp(dir, sizeof(dir), "check_db");
 	snprintf(spec, sizeof(spec), "sqlite:%s/store.db", dir);
 	open_store(DB_OPEN_CREATE);
 	make_users();
@@ -1059,15 +1058,8 @@ static void add_contract(Suite *s, const char *name, void (*setup)(void))
 int main(void)
 {
 	Suite *s = suite_create("db");
-	SRunner *sr;
-	int failed;
 
 	add_contract(s, "mem", setup_mem);
 	add_contract(s, "sqlite", setup_sqlite);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run(s);
 }

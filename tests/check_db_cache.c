@@ -35,8 +35,7 @@ static db *open_ok(void)
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check_db_cache.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_mkdtemp(dir, sizeof(dir), "check_db_cache");
 	snprintf(path, sizeof(path), "%s/store.db", dir);
 }
 

@@ -40,8 +40,7 @@ static void setup(void)
 	db *d;
 	int64_t uid;
 
-	snprintf(dir, sizeof(dir), "/tmp/check_db_conc.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_mkdtemp(dir, sizeof(dir), "check_db_conc");
 	snprintf(path, sizeof(path), "%s/store.db", dir);
 	ck_assert_int_eq(db_open(path, DB_OPEN_CREATE, &d, err, sizeof(err)), 0);
 	ck_assert_int_eq(db_user(d, "alice", 1, &uid), 0);
@@ -321,17 +320,10 @@ int main(void)
 {
 	Suite *s = suite_create("db_concurrency");
 	TCase *tc = tcase_create("wal");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_processes);
 	tcase_add_test(tc, test_threads);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run(s);
 }

@@ -34,8 +34,7 @@ static char path[128];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check_db_crash.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_mkdtemp(dir, sizeof(dir), "check_db_crash");
 	snprintf(path, sizeof(path), "%s/store.db", dir);
 }
 
@@ -200,17 +199,10 @@ int main(void)
 {
 	Suite *s = suite_create("db_crash");
 	TCase *tc = tcase_create("sigkill");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_sigkill_mid_training);
 	tcase_add_test(tc, test_sigkill_mid_deferred_training);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run(s);
 }

@@ -25,8 +25,7 @@ static char err[1024];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check_db_sqlite.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_mkdtemp(dir, sizeof(dir), "check_db_sqlite");
 	snprintf(path, sizeof(path), "%s/store.db", dir);
 	err[0] = '\0';
 }
@@ -466,8 +465,6 @@ int main(void)
 {
 	Suite *s = suite_create("db_sqlite");
 	TCase *tc = tcase_create("sqlite");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_persists);
@@ -485,10 +482,5 @@ int main(void)
 	tcase_add_test(tc, test_check_report);
 	tcase_add_test(tc, test_own_checkpoint);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run(s);
 }

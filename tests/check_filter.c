@@ -747,8 +747,7 @@ static void sqlite_setup(void)
 {
 	char err[256];
 
-	strcpy(tmpdir, "/tmp/check_filter.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	test_mkdtemp(tmpdir, sizeof(tmpdir), "check_filter");
 	snprintf(dbpath, sizeof(dbpath), "sqlite:%s/spamsift.db", tmpdir);
 	ck_assert_int_eq(db_open(dbpath, DB_OPEN_CREATE, &d, err, sizeof(err)), 0);
 	filter_params_default(&P);
