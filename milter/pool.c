@@ -109,6 +109,7 @@ int pool_warm(void)
 		return 0;
 	if (pthread_create(&warm_th, NULL, warm_main, NULL) != 0)
 		return -EAGAIN;
+	(void)pthread_setname_np(warm_th, "ss-warm");
 	warm_started = 1;
 	return 0;
 }

@@ -401,6 +401,8 @@ int writer_start(const char *path)
 	rc = pthread_create(&thread, NULL, writer_main, NULL);
 	if (rc != 0)
 		return -rc;
+	/* Named for top -H and ps -L (at most 15 bytes); a failure is harmless. */
+	(void)pthread_setname_np(thread, "ss-writer");
 	running = 1;
 	return 0;
 }

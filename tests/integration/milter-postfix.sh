@@ -37,6 +37,9 @@ grep -q 'milter' "$IT_DIR/log/postfix.log" && grep -qi 'milter.*error\|milter.*t
 	it_fail "postfix logged a milter error"
 kill -0 "$IT_MILTER_PID" || it_fail "milter died"
 it_log "relayed through spamsift-milter: $(basename "$f")"
+# The writer thread (it has learned the message by now) carries its name.
+cat "/proc/$IT_MILTER_PID"/task/*/comm 2>/dev/null | grep -qx ss-writer ||
+	it_fail "no thread named ss-writer: $(cat "/proc/$IT_MILTER_PID"/task/*/comm | sort | uniq -c | tr '\n' ' ')"
 qid=$(sed -n 's/.*id \([0-9A-F]*\)$/\1/p' "$f" | head -n 1)
 grep -q "$qid: client=127.0.0.1 from=<alice@example.org> bob@example.net=.* size=[1-9][0-9]* tokens=" "$IT_DIR/milter.log" ||
 	it_fail "no per-message log line with queue id, client, sender, verdict and size"
