@@ -421,7 +421,7 @@ int cmd_db(cli *c, int argc, char **argv)
 			rc = db_sig_expire(c->store,
 			    now - conf_int(c->cf, "SignatureLife") * 86400, &nsig);
 		if (rc == 0)
-			rc = db_quar_expire(c->store,
+			rc = db_quar_expire(c->store, 0,
 			    now - conf_int(c->cf, "QuarantineLife") * 86400, &nq);
 		if (rc < 0)
 			return cli_store_error(c, "db purge", rc);

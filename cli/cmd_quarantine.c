@@ -162,15 +162,11 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 		return rc < 0 ? cli_store_error(c, "quarantine list", rc) : CLI_OK;
 	}
 	if (strcmp(verb, "expire") == 0) {
-		/* Expire is per store; only trusted callers may expire for all. */
+		/* This user's only (`db purge` expires every user's). */
 		int64_t n = 0;
 		time_t before = time(NULL) - conf_int(c->cf, "QuarantineLife") * 86400;
 
-		if (!c->trusted) {
-			fprintf(stderr, "spamsift: quarantine expire: only users in Trust\n");
-			return CLI_USAGE;
-		}
-		rc = db_quar_expire(c->store, before, &n);
+		rc = uid ? db_quar_expire(c->store, uid, before, &n) : 0;
 		if (rc < 0)
 			return cli_store_error(c, "quarantine expire", rc);
 		printf("expired %" PRId64 " messages\n", n);

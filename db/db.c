@@ -1634,7 +1634,7 @@ int db_quar_del(db *d, int64_t uid, int64_t id, int *found)
 	return d->ops->quar_del(d, uid, id, found);
 }
 
-int db_quar_expire(db *d, time_t before, int64_t *n)
+int db_quar_expire(db *d, int64_t uid, time_t before, int64_t *n)
 {
 	int64_t dummy;
 
@@ -1644,7 +1644,9 @@ int db_quar_expire(db *d, time_t before, int64_t *n)
 	*n = 0;
 	CHECK_WRITE(d, "expire quarantine");
 	NEED_STORE(d);
-	return d->ops->quar_expire(d, before, n);
+	if (uid < 0)
+		return db_seterr(d, -EINVAL, "expire quarantine: bad user id");
+	return d->ops->quar_expire(d, uid, before, n);
 }
 
 int db_purge(db *d, int day, int64_t max_hits, int64_t *n)

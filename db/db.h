@@ -392,8 +392,11 @@ int db_quar_get(db *d, int64_t uid, int64_t id, db_quar **out);
 void db_quar_free(db_quar *q);
 int db_quar_del(db *d, int64_t uid, int64_t id, int *found);
 
-/* db_quar_expire -- delete messages of every user quarantined before `before`. */
-int db_quar_expire(db *d, time_t before, int64_t *n);
+/*
+ * db_quar_expire -- delete the messages of user uid (0: of every user)
+ * quarantined before `before`; *n gets how many.
+ */
+int db_quar_expire(db *d, int64_t uid, time_t before, int64_t *n);
 
 /*
  * db_purge -- delete tokens not hit since day (days since the epoch) whose

@@ -81,7 +81,7 @@ typedef struct db_ops {
 	    int (*fn)(void *, const db_quar *), void *arg);
 	int (*quar_get)(db *d, int64_t uid, int64_t id, db_quar **out);
 	int (*quar_del)(db *d, int64_t uid, int64_t id, int *found);
-	int (*quar_expire)(db *d, time_t before, int64_t *n);
+	int (*quar_expire)(db *d, int64_t uid, time_t before, int64_t *n);
 	int (*purge)(db *d, int day, int64_t max_hits, int64_t *n);
 	int (*vacuum)(db *d);
 	/* Set *ok; append findings to *report (may be NULL) with db_report. */

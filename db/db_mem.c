@@ -662,13 +662,15 @@ static int m_sig_update(db *d, int64_t uid, const char *id, int cls,
 }
 
 /* Delete rows of table with i[field] < before; count in *n. */
-static void expire_rows(dbm *m, int table, int field, int64_t before,
-    int64_t *n)
+/* Delete table's rows of uid (0: any) whose field i[field] < before. */
+static void expire_rows(dbm *m, int table, int64_t uid, int field,
+    int64_t before, int64_t *n)
 {
 	for (size_t i = 0; i < m->st.nrows; ) {
 		mrow *r = &m->st.rows[i];
 
-		if (r->table == table && r->i[field] < before) {
+		if (r->table == table && (uid == 0 || r->uid == uid) &&
+		    r->i[field] < before) {
 			row_del(m, r);
 			(*n)++;
 		} else {
@@ -679,7 +681,7 @@ static void expire_rows(dbm *m, int table, int field, int64_t before,
 
 static int m_sig_expire(db *d, time_t before, int64_t *n)
 {
-	expire_rows(M(d), T_SIG, 2, (int64_t)before, n);
+	expire_rows(M(d), T_SIG, 0, 2, (int64_t)before, n);
 	return 0;
 }
 
@@ -1001,9 +1003,9 @@ static int m_quar_del(db *d, int64_t uid, int64_t id, int *found)
 	return 0;
 }
 
-static int m_quar_expire(db *d, time_t before, int64_t *n)
+static int m_quar_expire(db *d, int64_t uid, time_t before, int64_t *n)
 {
-	expire_rows(M(d), T_QUAR, 1, (int64_t)before, n);
+	expire_rows(M(d), T_QUAR, uid, 1, (int64_t)before, n);
 	return 0;
 }
 

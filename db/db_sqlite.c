@@ -239,7 +239,8 @@ static const char *const sql[S_COUNT] = {
 	[S_QUAR_GET] = "SELECT sender, recipients, subject, signature, "
 	    "probability, time, data FROM quarantine WHERE uid = ?1 AND id = ?2",
 	[S_QUAR_DEL] = "DELETE FROM quarantine WHERE uid = ?1 AND id = ?2",
-	[S_QUAR_EXP] = "DELETE FROM quarantine WHERE time < ?1",
+	[S_QUAR_EXP] = "DELETE FROM quarantine WHERE time < ?1 "
+	    "AND (?2 = 0 OR uid = ?2)",
 	[S_PURGE] = "DELETE FROM tokens WHERE last_hit < ?1 "
 	    "AND spam_hits + innocent_hits <= ?2",
 	/* "WHERE true": an upsert after a SELECT needs a WHERE clause */
@@ -1770,9 +1771,9 @@ static int s_quar_del(db *d, int64_t uid, int64_t id, int *found)
 	return rc;
 }
 
-static int s_quar_expire(db *d, time_t before, int64_t *n)
+static int s_quar_expire(db *d, int64_t uid, time_t before, int64_t *n)
 {
-	return delete_count(S(d), S_QUAR_EXP, (int64_t)before, 0, 1, n,
+	return delete_count(S(d), S_QUAR_EXP, (int64_t)before, uid, 2, n,
 	    "expire quarantine");
 }
 

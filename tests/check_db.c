@@ -790,11 +790,24 @@ START_TEST(test_quarantine)
 	ck_assert_int_eq(db_quar_get(d, alice, id1, &g), 0);
 	ck_assert_ptr_null(g);
 
-	ck_assert_int_eq(db_quar_expire(d, 550, &n), 0);
+	/* bob's expiry leaves alice's old message (id2, at 400) alone */
+	ck_assert_int_eq(db_quar_expire(d, bob, 550, &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(db_quar_get(d, alice, id2, &g), 0);
+	ck_assert_ptr_nonnull(g);
+	db_quar_free(g);
+	ck_assert_int_eq(db_quar_expire(d, alice, 550, &n), 0);
 	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(db_quar_get(d, alice, id2, &g), 0);
+	ck_assert_ptr_null(g);
+	/* every user's (db purge): bob's, at 600, once older than the limit */
+	ck_assert_int_eq(db_quar_expire(d, 0, 550, &n), 0);
+	ck_assert_int_eq(n, 0);
 	ck_assert_int_eq(db_quar_get(d, bob, id3, &g), 0);
 	ck_assert_ptr_nonnull(g);
 	db_quar_free(g);
+	ck_assert_int_eq(db_quar_expire(d, 0, 650, &n), 0);
+	ck_assert_int_eq(n, 1);
 
 	/* never inside a training transaction */
 	ck_assert_int_eq(db_begin(d), 0);
@@ -902,7 +915,7 @@ START_TEST(test_readonly)
 	ck_assert_int_eq(db_pref_unset(d, 1, "k", &found), -EROFS);
 	ck_assert_int_eq(db_quar_put(d, &q, &n), -EROFS);
 	ck_assert_int_eq(db_quar_del(d, 1, 1, &found), -EROFS);
-	ck_assert_int_eq(db_quar_expire(d, 1, &n), -EROFS);
+	ck_assert_int_eq(db_quar_expire(d, 0, 1, &n), -EROFS);
 	ck_assert_int_eq(db_purge(d, 1, 1, &n), -EROFS);
 	ck_assert_int_eq(db_vacuum(d), -EROFS);
 	/* reads work */
