@@ -265,7 +265,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (size_t k = 0; k < noverrides; k++)
-		if (conf_set(c.cf, overrides[k], err, sizeof(err)) < 0) {
+		if (conf_set_warn(c.cf, overrides[k], err, sizeof(err),
+		    conf_warn, &c) < 0) {
 			fprintf(stderr, "spamsift: %s\n", err);
 			rc = CLI_INPUT;
 			goto out;

@@ -547,12 +547,15 @@ static int apply(conf *c, const char *name, const char *raw, const char *loc,
 			conf_fmt(err, errlen, "%s: %s: value too long", loc, k->name);
 			return -EINVAL;
 		}
-		if (v->defaulted || *raw == '\0') {
+		/* The first value added replaces the defaults (a value that is
+		 * only dropped, as Feature tb=N, leaves them). */
+		int fresh = v->defaulted;
+
+		if (*raw == '\0') {
 			val_clear_list(v);
 			v->defaulted = 0;
-		}
-		if (*raw == '\0')
 			return 0;
+		}
 		strcpy(buf, raw);
 		w = (k->flags & K_SPLIT) ? strtok_r(buf, " \t,", &save) : buf;
 		if (w == NULL) {
@@ -572,6 +575,11 @@ static int apply(conf *c, const char *name, const char *raw, const char *loc,
 			}
 			if (out[0] == '\0')
 				continue; /* accepted and dropped (Feature tb=N) */
+			if (fresh) {
+				val_clear_list(v);
+				v->defaulted = 0;
+				fresh = 0;
+			}
 			rc = list_add(v, out, loc);
 			if (rc < 0) {
 				conf_fmt(err, errlen, "%s: %s: out of memory", loc, k->name);

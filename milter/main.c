@@ -69,7 +69,8 @@ static conf *load_conf(const char *path, char **overrides, size_t noverrides)
 	if (conf_load(c, path, err, sizeof(err), conf_warn, NULL) < 0)
 		goto fail;
 	for (size_t i = 0; i < noverrides; i++)
-		if (conf_set(c, overrides[i], err, sizeof(err)) < 0)
+		if (conf_set_warn(c, overrides[i], err, sizeof(err), conf_warn,
+		    NULL) < 0)
 			goto fail;
 	if (conf_finish(c, err, sizeof(err)) < 0)
 		goto fail;

@@ -343,6 +343,18 @@ START_TEST(test_feature_and_tokenizer)
 }
 END_TEST
 
+/* A Feature line that is only ignored (DSPAM's tb=N) keeps the default. */
+START_TEST(test_feature_ignored_keeps_default)
+{
+	ck_assert_int_eq(parse("Feature tb=5\n"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "chained"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "whitelist"), 0);
+	ck_assert_int_eq(parse("Feature noise\n"), 0);
+	ck_assert_int_eq(conf_has_feature(c, "chained"), 0);
+	ck_assert_int_ne(conf_has_feature(c, "noise"), 0);
+}
+END_TEST
+
 START_TEST(test_lists)
 {
 	const char *const *l;
@@ -882,6 +894,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_enum);
 	tcase_add_test(tc, test_dspam_enum_aliases);
 	tcase_add_test(tc, test_feature_and_tokenizer);
+	tcase_add_test(tc, test_feature_ignored_keeps_default);
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_reject_text);
 	tcase_add_test(tc, test_unknown_key);
