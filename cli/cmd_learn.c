@@ -734,7 +734,7 @@ int cmd_train(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: %s: %zu of %zu messages were learned "
 		    "(written to the store) before the error\n", canon,
 		    r.nstored, r.n);
-	else if (c->verbose || r.rc == CLI_OK)
+	else    /* also when an input could not be read: the rest was learned */
 		for (int k = 1; k >= 0; k--)
 			if (classes & (1 << k))
 				printf("%s: learned %zu messages as %s (%zu "

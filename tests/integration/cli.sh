@@ -46,6 +46,9 @@ grep -q 'learned 8 messages' "$T/out" || it_fail "dir+Maildir: $(cat "$T/out")"
 ham 9 | S train --user @global --ham - >"$T/out" || it_fail "stdin train"
 grep -q 'learned 1 messages' "$T/out" || it_fail "stdin: $(cat "$T/out")"
 expect 2 S train --user @global --ham "$T/nonexistent"
+# An unreadable input among good ones: exit 2, and the count of those learned.
+expect 2 S train --user grace@example.net --spam "$T/spam" "$T/nonexistent"
+grep -q 'learned 6 messages as spam' "$T/out" || it_fail "count with a bad input: $(cat "$T/out" "$T/err")"
 # Both classes in one run: each input takes the class before it, and the
 # counts are those of separate runs (compared on a second user's model).
 expect 0 S train --user frank@example.net --spam "$T/spam" "$T/spam.mbox" --ham "$T/ham" "$T/Maildir"
