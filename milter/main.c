@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <grp.h>
 #include <malloc.h>
@@ -44,8 +45,8 @@ static void usage(FILE *f)
 	    "  -o Key=Value   override a configuration key (repeatable)\n"
 	    "  -f             stay in the foreground and log to stderr too\n"
 	    "  -t             check the configuration and exit\n"
-	    "  -h             show this help\n"
-	    "  -V             show the version\n"
+	    "  -h, --help     show this help\n"
+	    "  -V, --version  show the version\n"
 	    "\n"
 	    "See spamsift-milter(8) and spamsift.conf(5).\n");
 }
@@ -93,33 +94,67 @@ static const char *unix_path(const char *sock)
 	return NULL;
 }
 
+/*
+ * The account named by config key `key` (NULL when the key is empty; a
+ * message and -1 when the name is unknown).
+ */
+static int find_user(const conf *c, const char *key, struct passwd **out)
+{
+	const char *name = conf_str(c, key);
+
+	*out = NULL;
+	if (name == NULL || *name == '\0')
+		return 0;
+	if ((*out = getpwnam(name)) == NULL) {
+		fprintf(stderr, "spamsift-milter: %s: unknown user %s\n", key, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* The group named by config key `key`, as find_user (*gid unchanged if empty). */
+static int find_group(const conf *c, const char *key, gid_t *gid)
+{
+	const char *name = conf_str(c, key);
+	struct group *gr;
+
+	if (name == NULL || *name == '\0')
+		return 0;
+	if ((gr = getgrnam(name)) == NULL) {
+		fprintf(stderr, "spamsift-milter: %s: unknown group %s\n", key, name);
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/* For -t: every account and group the config names exists. */
+static int check_accounts(const conf *c)
+{
+	struct passwd *pw;
+	gid_t gid;
+	int rc = 0;
+
+	rc |= find_user(c, "User", &pw);
+	rc |= find_group(c, "Group", &gid);
+	rc |= find_user(c, "SocketOwner", &pw);
+	rc |= find_group(c, "SocketGroup", &gid);
+	return rc;
+}
+
 /* Set owner, group and mode of the unix socket so Postfix's smtpd can connect. */
 static int socket_perms(const conf *c, const char *path)
 {
-	const char *owner = conf_str(c, "SocketOwner");
-	const char *group = conf_str(c, "SocketGroup");
 	long mode = conf_int(c, "SocketMode");
+	struct passwd *pw;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 
-	if (owner != NULL && *owner) {
-		struct passwd *pw = getpwnam(owner);
-
-		if (pw == NULL) {
-			fprintf(stderr, "spamsift-milter: SocketOwner: unknown user %s\n", owner);
-			return -1;
-		}
+	if (find_user(c, "SocketOwner", &pw) < 0 ||
+	    find_group(c, "SocketGroup", &gid) < 0)
+		return -1;
+	if (pw != NULL)
 		uid = pw->pw_uid;
-	}
-	if (group != NULL && *group) {
-		struct group *gr = getgrnam(group);
-
-		if (gr == NULL) {
-			fprintf(stderr, "spamsift-milter: SocketGroup: unknown group %s\n", group);
-			return -1;
-		}
-		gid = gr->gr_gid;
-	}
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
 		fprintf(stderr, "spamsift-milter: chown %s: %s\n", path, strerror(errno));
 		return -1;
@@ -167,33 +202,21 @@ static void autogroup_nice(void)
 /* Drop to User/Group from the config, after the socket is open. */
 static int drop_privileges(const conf *c)
 {
-	const char *user = conf_str(c, "User");
-	const char *group = conf_str(c, "Group");
 	struct passwd *pw;
 	gid_t gid;
 
-	if (user == NULL || *user == '\0')
-		return 0;
-	pw = getpwnam(user);
-	if (pw == NULL) {
-		fprintf(stderr, "spamsift-milter: User: unknown user %s\n", user);
+	if (find_user(c, "User", &pw) < 0)
 		return -1;
-	}
+	if (pw == NULL)
+		return 0;
 	gid = pw->pw_gid;
-	if (group != NULL && *group) {
-		struct group *gr = getgrnam(group);
-
-		if (gr == NULL) {
-			fprintf(stderr, "spamsift-milter: Group: unknown group %s\n", group);
-			return -1;
-		}
-		gid = gr->gr_gid;
-	}
+	if (find_group(c, "Group", &gid) < 0)
+		return -1;
 	if (getuid() == pw->pw_uid && getgid() == gid)
 		return 0;
 	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0) {
-		fprintf(stderr, "spamsift-milter: cannot become %s: %s\n", user,
-		    strerror(errno));
+		fprintf(stderr, "spamsift-milter: cannot become %s: %s\n",
+		    pw->pw_name, strerror(errno));
 		return -1;
 	}
 	if (setuid(0) == 0) {
@@ -338,9 +361,14 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	const char *conf_path = CONF_DEFAULT_PATH;
 	const char *sock_opt = NULL;
-	char **overrides;
+	char **overrides, *sock_over = NULL;
 	size_t noverrides = 0;
 	int foreground = 0, test_only = 0, ch, rc = 2, inited = 0;
 	const char *sock, *path = NULL, *pidfile = NULL;
@@ -355,10 +383,10 @@ int main(int argc, char **argv)
 	 */
 	if (getenv("MALLOC_ARENA_MAX") == NULL)
 		mallopt(M_ARENA_MAX, 2);
-	overrides = calloc((size_t)argc, sizeof(*overrides));
+	overrides = calloc((size_t)argc + 1, sizeof(*overrides));
 	if (overrides == NULL)
 		return EXIT_FAILURE;
-	while ((ch = getopt(argc, argv, "c:p:o:ftVh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:p:o:ftVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conf_path = optarg; break;
 		case 'p': sock_opt = optarg; break;
@@ -375,15 +403,36 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	/* -p is the Socket key, checked as the key is, after every -o. */
+	if (sock_opt != NULL) {
+		char err[512];
+
+		if ((sock_over = malloc(strlen(sock_opt) + 8)) == NULL ||
+		    conf_new(&c) < 0)
+			goto out;
+		sprintf(sock_over, "Socket=%s", sock_opt);
+		if (conf_set(c, sock_over, err, sizeof(err)) < 0) {
+			/* err reads "-o: Socket: why" */
+			fprintf(stderr, "spamsift-milter: -p %s: %s\n", sock_opt,
+			    strncmp(err, "-o: Socket: ", 12) == 0 ? err + 12 : err);
+			rc = 1;
+			goto out;
+		}
+		conf_unref(c);
+		c = NULL;
+		overrides[noverrides++] = sock_over;
+	}
 	c = load_conf(conf_path, overrides, noverrides);
 	if (c == NULL)
 		goto out;
 	if (test_only) {
+		if (check_accounts(c) < 0)
+			goto out;
 		printf("spamsift-milter: %s: configuration ok\n", conf_path);
 		rc = 0;
 		goto out;
 	}
-	sock = sock_opt ? sock_opt : conf_str(c, "Socket");
+	sock = conf_str(c, "Socket");
 	if (sock == NULL || *sock == '\0') {
 		fprintf(stderr, "spamsift-milter: no Socket configured and no -p given\n");
 		goto out;
@@ -457,6 +506,7 @@ out:
 		unlink(pidfile);
 	conf_unref(c);
 	free(overrides);
+	free(sock_over);
 	log_close();
 	return rc;
 }

@@ -4,6 +4,16 @@
 . "$(dirname "$0")/lib.sh"
 
 it_setup
+# -t checks what the start would refuse; --help and --version answer.
+"$MILTER_BIN" --help | grep -q '^usage: spamsift-milter' || it_fail "--help"
+"$MILTER_BIN" --version | grep -q '^spamsift-milter ' || it_fail "--version"
+"$MILTER_BIN" -t -c "$SAMPLE_CONF" -o Home=/tmp >/dev/null || it_fail "-t of the sample"
+"$MILTER_BIN" -t -c "$SAMPLE_CONF" -o User=no-such-user-here 2>"$IT_DIR/t.err"
+[ $? = 2 ] && grep -q 'User: unknown user no-such-user-here' "$IT_DIR/t.err" ||
+	it_fail "-t with an unknown User: $(cat "$IT_DIR/t.err")"
+"$MILTER_BIN" -t -c "$SAMPLE_CONF" -p tcp:bogus 2>"$IT_DIR/t.err"
+[ $? = 1 ] && grep -q -- '-p tcp:bogus: expected unix:PATH' "$IT_DIR/t.err" ||
+	it_fail "-t with a bad -p: $(cat "$IT_DIR/t.err")"
 # A global model before the start: the milter reads it into its token cache
 # at once (pool_warm), not at the expense of some message later.
 mkdir -p "$IT_DIR/run"
