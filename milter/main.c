@@ -500,10 +500,13 @@ int main(int argc, char **argv)
 out:
 	if (inited)
 		mlfi_shutdown();
-	if (path != NULL)
-		unlink(path);
-	if (pidfile != NULL && *pidfile)
-		unlink(pidfile);
+	/* After the privilege drop these need their directories writable. */
+	if (path != NULL && unlink(path) < 0 && errno != ENOENT)
+		log_warning("cannot remove socket %s: %s", path, strerror(errno));
+	if (pidfile != NULL && *pidfile && unlink(pidfile) < 0 &&
+	    errno != ENOENT)
+		log_warning("cannot remove pid file %s: %s", pidfile,
+		    strerror(errno));
 	conf_unref(c);
 	free(overrides);
 	free(sock_over);
