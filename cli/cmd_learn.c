@@ -82,6 +82,7 @@ typedef struct run {
 	int source;             /* train: FILTER_SRC_* */
 	int explain;            /* classify: print factors */
 	int train;              /* classify: learn per training mode */
+	const char *sole;       /* tokens: the only input named, else NULL */
 	const char *format;     /* classify: text|tsv|json */
 	size_t n;               /* messages handled */
 	size_t nstored;         /* train: messages whose writes are in the store */
@@ -993,8 +994,10 @@ int cmd_classify(cli *c, int argc, char **argv)
 static const char tokens_help[] =
     "usage: spamsift tokens [FILE|DIR|MBOX|-]...\n"
     "\n"
-    "Print the tokens the parser reads from each message, one per line\n"
-    "(with several messages, each list follows a \"==> NAME\" line).\n";
+    "Print the tokens the parser reads from each message, one per line;\n"
+    "each message's list follows a \"==> NAME\" line (NAME: a directory's\n"
+    "file, MBOX#N for an mbox's messages), unless the only input is one\n"
+    "message.\n";
 
 static int tokens_one(void *arg, const char *label, const char *data, size_t len)
 {
@@ -1006,7 +1009,8 @@ static int tokens_one(void *arg, const char *label, const char *data, size_t len
 		r->rc = CLI_INPUT;
 		return 0;
 	}
-	if (r->n++ > 0 || r->train)
+	/* Unlabelled only when the one input named is one message. */
+	if (r->sole == NULL || strcmp(label, r->sole) != 0)
 		printf("==> %s\n", label);
 	for (size_t i = 0; i < tokset_count(r->toks); i++) {
 		const char *t = tokset_text(r->toks, i);
@@ -1030,7 +1034,7 @@ int cmd_tokens(cli *c, int argc, char **argv)
 	}
 	if ((rc = run_open(&r, c, 1)) != CLI_OK)
 		return rc;
-	r.train = argc > 2;   /* label every message when several inputs */
+	r.sole = argc == 2 ? argv[1] : argc < 2 ? "-" : NULL;
 	for_each_input(&r, argc, argv, 1, tokens_one);
 	rc = r.rc;
 	run_close(&r);

@@ -201,6 +201,13 @@ int main(int argc, char **argv)
 			printf("spamsift %s\n", PACKAGE_VERSION);
 			free(overrides);
 			return CLI_OK;
+		} else if (strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "-o") == 0) {
+			fprintf(stderr, "spamsift: option %s needs an argument\n",
+			    argv[i]);
+			usage(stderr);
+			free(overrides);
+			return CLI_USAGE;
 		} else {
 			fprintf(stderr, "spamsift: unknown option %s\n", argv[i]);
 			usage(stderr);

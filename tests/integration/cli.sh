@@ -101,6 +101,9 @@ grep -q '1 retrained by signature' "$T/out" || it_fail "train by signature: $(ca
 # tokens
 expect 0 S tokens "$T/s10.eml"
 grep -qx 'Subject:cheap' "$T/out" || it_fail "tokens: no Subject:cheap"
+grep -q '^==> ' "$T/out" && it_fail "tokens of one message labelled it"
+expect 0 S tokens "$T/spam.mbox"
+[ "$(grep -c '^==> .*spam.mbox#[0-9]$' "$T/out")" = 3 ] || it_fail "tokens of an mbox: $(grep '^==>' "$T/out")"
 
 # lists
 expect 0 S whitelist add --user bob@example.net friend@example.com .trusted.example
