@@ -234,6 +234,17 @@ int main(int argc, char **argv)
 	snprintf(c.caller, sizeof(c.caller), "%s", pw ? pw->pw_name : "?");
 	elevated = getegid() != getgid() || geteuid() != getuid();
 
+	/*
+	 * `config check FILE` reads only FILE: a broken default config (or -c,
+	 * -o) must not stop it from checking the replacement (not for a
+	 * setgid run, which checks what the caller may use first).
+	 */
+	if (!elevated && argc - i == 3 && strcmp(argv[i], "config") == 0 &&
+	    strcmp(argv[i + 1], "check") == 0) {
+		free(overrides);
+		return cmd_config(&c, argc - i, argv + i);
+	}
+
 	if (conf_new(&c.cf) < 0)
 		goto oom;
 	rc = conf_load(c.cf, c.conf_path, err, sizeof(err), conf_warn, &c);

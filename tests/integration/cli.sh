@@ -157,6 +157,11 @@ expect 0 S db check
 expect 0 S db purge
 expect 0 S db vacuum
 expect 0 S config check "$SAMPLE_CONF"
+# A broken -c does not stop `config check FILE` from checking FILE.
+printf 'Hoem /tmp\n' >"$T/broken.conf"
+expect 0 "$CLI_BIN" -c "$T/broken.conf" config check "$SAMPLE_CONF"
+expect 2 "$CLI_BIN" -c "$SAMPLE_CONF" config check "$T/broken.conf"
+grep -q 'Hoem: unknown key (did you mean Home?)' "$T/err" || it_fail "config check of a broken file: $(cat "$T/err")"
 printf 'Home /tmp\nBogusKey 1\n' >"$T/bad.conf"
 expect 2 S config check "$T/bad.conf"
 grep -q 'bad.conf:2' "$T/err" || it_fail "config check does not name file:line: $(cat "$T/err")"
