@@ -552,6 +552,13 @@ static int apply(conf *c, const char *name, const char *raw, const char *loc,
 		int fresh = v->defaulted;
 
 		if (*raw == '\0') {
+			/* cleared: config show names where */
+			char *s = strdup(loc);
+
+			if (s == NULL)
+				return -ENOMEM;
+			free(v->src);
+			v->src = s;
 			val_clear_list(v);
 			v->defaulted = 0;
 			return 0;
@@ -929,7 +936,9 @@ int conf_finish(conf *c, char *err, size_t errlen)
 			conf_fmt(err, errlen, "%sStorePath: path too long", where(store, w, sizeof(w)));
 			return -EINVAL;
 		}
-		if ((rc = set_single(store, buf, 0, 0, store->src)) < 0)
+		/* Derived from Home alone: it comes from where Home does. */
+		if ((rc = set_single(store, buf, 0, 0, store->text[0] ?
+		    store->src : home->src)) < 0)
 			return rc;
 	}
 

@@ -552,8 +552,9 @@ START_TEST(test_sources)
 	p = probe("MaxTokens");
 	ck_assert_str_eq(p.value, "20000");
 	ck_assert_str_eq(p.source, "default");
-	p = probe("StorePath");
+	p = probe("StorePath");        /* derived from Home: Home's source */
 	ck_assert_str_eq(p.value, "/override/spamsift.db");
+	ck_assert_str_eq(p.source, "-o");
 	p = probe("DebugPeer");
 	ck_assert_int_eq(p.seen, 4);
 	ck_assert_str_eq(p.value, "192.0.2.7");
@@ -563,6 +564,11 @@ START_TEST(test_sources)
 	ck_assert_str_eq(p.value, "");
 	ck_assert_str_eq(p.source, "default");
 	ck_assert_int_gt(p.total, 45);
+	/* a list emptied by -o says so */
+	ck_assert_int_eq(conf_set(c, "DebugPeer=", err, sizeof(err)), 0);
+	p = probe("DebugPeer");
+	ck_assert_int_eq(p.seen, 1);
+	ck_assert_str_eq(p.source, "-o");
 }
 END_TEST
 
