@@ -71,4 +71,11 @@ void cli_json_str(FILE *f, const char *s);
 /* cli_wants_help -- non-zero if argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);
 
+/*
+ * cli_usage -- print "spamsift: " and the printf-style message, then the
+ * command's help, on stderr; returns CLI_USAGE.
+ */
+int cli_usage(const char *help, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif

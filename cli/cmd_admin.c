@@ -108,10 +108,9 @@ int cmd_list(cli *c, int argc, char **argv)
 		return o.help ? CLI_OK : CLI_USAGE;
 	}
 	if (strcmp(verb, "add") != 0 && strcmp(verb, "del") != 0 &&
-	    strcmp(verb, "list") != 0) {
-		fputs(list_help, stderr);
-		return CLI_USAGE;
-	}
+	    strcmp(verb, "list") != 0)
+		return cli_usage(list_help, "%s: unknown action %s (add, del or "
+		    "list)", argv[0], verb);
 	if (strcmp(verb, "list") != 0 && argc - 1 - o.rest < 1) {
 		fprintf(stderr, "spamsift: %s %s: a pattern is required\n", argv[0], verb);
 		return CLI_USAGE;
@@ -203,10 +202,9 @@ int cmd_prefs(cli *c, int argc, char **argv)
 	    (strcmp(verb, "unset") == 0 && nargs != 1) ||
 	    (strcmp(verb, "list") == 0 && nargs != 0) ||
 	    (strcmp(verb, "get") && strcmp(verb, "set") && strcmp(verb, "unset") &&
-	    strcmp(verb, "list"))) {
-		fputs(prefs_help, stderr);
-		return CLI_USAGE;
-	}
+	    strcmp(verb, "list")))
+		return cli_usage(prefs_help, "prefs %s: unknown action, or the "
+		    "wrong number of arguments", verb);
 	if (strcmp(verb, "set") == 0) {
 		if (conf_pref_check(key, argv[2 + o.rest], err, sizeof(err)) < 0) {
 			fprintf(stderr, "spamsift: %s\n", err);
@@ -435,8 +433,7 @@ int cmd_db(cli *c, int argc, char **argv)
 		rc = db_vacuum(c->store);
 		return rc < 0 ? cli_store_error(c, "db vacuum", rc) : CLI_OK;
 	}
-	fputs(db_help, stderr);
-	return CLI_USAGE;
+	return cli_usage(db_help, "db: unknown action %s", verb);
 }
 
 /* ---- config ---- */
@@ -491,6 +488,6 @@ int cmd_config(cli *c, int argc, char **argv)
 		printf("%s: ok\n", path);
 		return CLI_OK;
 	}
-	fputs(config_help, stderr);
-	return CLI_USAGE;
+	return cli_usage(config_help, "config: expected check [FILE] or show, "
+	    "not %s", argc >= 2 ? argv[1] : "nothing");
 }

@@ -784,10 +784,9 @@ int cmd_retrain(cli *c, int argc, char **argv)
 		default: fputs(retrain_help, stderr); return CLI_USAGE;
 		}
 	}
-	if (cls < 0 || sig == NULL || optind != argc) {
-		fputs(retrain_help, stderr);
-		return CLI_USAGE;
-	}
+	if (cls < 0 || sig == NULL || optind != argc)
+		return cli_usage(retrain_help, "retrain: --signature ID and one "
+		    "of --spam or --ham are required, and nothing else");
 	rc = cli_user(c, user, 0, &uid, canon, sizeof(canon));
 	if (rc != CLI_OK)
 		return rc;

@@ -154,6 +154,9 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
+	if (strcmp(verb, "list") && strcmp(verb, "expire") && strcmp(verb, "show") &&
+	    strcmp(verb, "release") && strcmp(verb, "delete"))
+		return cli_usage(quar_help, "quarantine: unknown action %s", verb);
 	rc = cli_user(c, user, 0, &uid, canon, sizeof(canon));
 	if (rc != CLI_OK)
 		return rc;
@@ -171,10 +174,6 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 			return cli_store_error(c, "quarantine expire", rc);
 		printf("expired %" PRId64 " messages\n", n);
 		return CLI_OK;
-	}
-	if (strcmp(verb, "show") && strcmp(verb, "release") && strcmp(verb, "delete")) {
-		fputs(quar_help, stderr);
-		return CLI_USAGE;
 	}
 	if (optind + 1 > argc - 1) {
 		fprintf(stderr, "spamsift: quarantine %s: an ID is required\n", verb);

@@ -25,6 +25,14 @@ done
 expect 0 "$CLI_BIN" --help
 expect 1 "$CLI_BIN"
 expect 1 "$CLI_BIN" frobnicate
+# A usage error names what was wrong, not only the usage.
+for a in "db frob" "quarantine frob --user bob" "whitelist frob --user bob" "config frob"; do
+	# shellcheck disable=SC2086
+	expect 1 S $a
+	grep -q '^spamsift: .*frob' "$T/err" || it_fail "'$a' does not name frob: $(head -n 1 "$T/err")"
+done
+expect 1 "$CLI_BIN" -c
+grep -q 'option -c needs an argument' "$T/err" || it_fail "-c without its file: $(head -n 1 "$T/err")"
 expect 1 S train --user bob@example.net
 expect 2 S -o NoSuchKey=1 stats
 grep -q 'NoSuchKey' "$T/err" || it_fail "unknown key error does not name the key"
