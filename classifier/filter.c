@@ -749,7 +749,9 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 
 	if (changed != NULL)
 		*changed = 0;
-	if (d == NULL || user == NULL || sig_id == NULL || p == NULL)
+	/* An id is 32 hexadecimal digits (new_sig_id). */
+	if (d == NULL || user == NULL || sig_id == NULL || p == NULL ||
+	    strlen(sig_id) != 32 || strspn(sig_id, "0123456789abcdefABCDEF") != 32)
 		return -EINVAL;
 	if ((rc = db_begin(d)) < 0)
 		return rc;

@@ -195,7 +195,8 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
  * whitelist entry. TCR re-scoring here sees the signature's hashes only (no
  * token order: without BNR).
  * Returns 0 (*changed 1 or 0; changed may be NULL), -ENOENT (unknown user or
- * signature), -ESTALE (the signature is older than sig_life), -EINVAL,
+ * signature), -ESTALE (the signature is older than sig_life), -EINVAL (also
+ * for a sig_id that is not 32 hexadecimal digits),
  * -ENOMEM, or a db error (rolled back).
  */
 int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,

@@ -453,9 +453,9 @@ static int train_job(run *r, const tjob *j, size_t learned[2],
 				r->nstored = r->n;
 			return 0;
 		}
-		if (rc != -ENOENT)
+		if (rc != -ENOENT && rc != -EINVAL)
 			goto store;
-		/* Unknown or expired signature: learn the bytes instead. */
+		/* Unknown, expired or malformed signature: learn the bytes. */
 	}
 	if (j->parse_rc < 0) {
 		fprintf(stderr, "spamsift: %s: cannot parse: %s\n",

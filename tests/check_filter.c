@@ -534,6 +534,11 @@ START_TEST(test_signature_expiry)
 	ck_assert_int_eq(totals("ivan").spam_learned, 2);
 	ck_assert_int_eq(filter_retrain(d, "ivan", "0123456789abcdef0123456789abcdef",
 	    0, NULL, &P, T0, &changed), -ENOENT);
+	/* not an id at all: too short, not hexadecimal */
+	ck_assert_int_eq(filter_retrain(d, "ivan", "xyz", 0, NULL, &P, T0,
+	    &changed), -EINVAL);
+	ck_assert_int_eq(filter_retrain(d, "ivan", "0123456789abcdef0123456789abcdeg",
+	    0, NULL, &P, T0, &changed), -EINVAL);
 	ck_assert_int_eq(filter_retrain(d, "nobody", r.sig_id, 0, NULL, &P, T0,
 	    &changed), -ENOENT);
 	/* Expiry deletes it; the young one stays. */
