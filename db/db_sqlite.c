@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -636,6 +637,24 @@ static int s_open(const char *path, int flags, db **out, char *err,
 		    (flags & DB_OPEN_CREATE ? SQLITE_OPEN_CREATE : 0);
 	/* one handle per thread: no need for SQLite's per-connection mutex */
 	rc = sqlite3_open_v2(path, &s->h, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_CANTOPEN && (flags & DB_OPEN_CREATE)) {
+		/* SQLite says only "unable to open database file": say why. */
+		char dir[4096];
+		const char *slash = strrchr(path, '/');
+		int n = slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path);
+
+		snprintf(dir, sizeof(dir), "%.*s", n, slash == NULL ? "." : path);
+		if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			rc = db_seterr(&s->base, -ENOENT, "open: directory %s does "
+			    "not exist", dir);
+			goto fail;
+		}
+		if (access(dir, W_OK) < 0) {
+			rc = db_seterr(&s->base, -EACCES, "open: cannot create a "
+			    "file in %s: %s", dir, strerror(errno));
+			goto fail;
+		}
+	}
 	if (rc != SQLITE_OK) {
 		rc = fail(s, rc, "open");
 		goto fail;

@@ -157,6 +157,15 @@ START_TEST(test_missing_file)
 	ck_assert_ptr_nonnull(strstr(err, path));
 	ck_assert_int_eq(db_open(path, DB_OPEN_READONLY | DB_OPEN_CREATE, &d,
 	    err, sizeof(err)), -ENOENT);
+	/* creating in a directory that does not exist says which */
+	{
+		char missing[256];
+
+		snprintf(missing, sizeof(missing), "%s/no-such-dir/s.db", dir);
+		ck_assert_int_eq(db_open(missing, DB_OPEN_CREATE, &d, err,
+		    sizeof(err)), -ENOENT);
+		ck_assert_ptr_nonnull(strstr(err, "no-such-dir does not exist"));
+	}
 	/* an empty file is not a store unless we may create it */
 	write_file(path, "", 0, 0);
 	ck_assert_int_eq(db_open(path, 0, &d, err, sizeof(err)), -ENOENT);
