@@ -500,9 +500,13 @@ int main(int argc, char **argv)
 out:
 	if (inited)
 		mlfi_shutdown();
-	/* After the privilege drop these need their directories writable. */
-	if (path != NULL && unlink(path) < 0 && errno != ENOENT)
-		log_warning("cannot remove socket %s: %s", path, strerror(errno));
+	/*
+	 * After the privilege drop these need their directories writable. A
+	 * socket left behind is harmless (the next start replaces it); a
+	 * stale pid file misleads, so that is logged.
+	 */
+	if (path != NULL)
+		unlink(path);
 	if (pidfile != NULL && *pidfile && unlink(pidfile) < 0 &&
 	    errno != ENOENT)
 		log_warning("cannot remove pid file %s: %s", pidfile,
