@@ -413,12 +413,14 @@ int cmd_db(cli *c, int argc, char **argv)
 
 		if (cli_store(c, 0) == NULL)
 			return CLI_STORE;
-		rc = db_purge(c->store, today - (int)conf_int(c->cf, "PurgeStaleDays"),
-		    conf_int(c->cf, "PurgeMaxHits"), &ntok);
-		if (rc == 0)
+		/* 0 days (a life of 0) keeps them: spamsift.conf(5). */
+		rc = conf_int(c->cf, "PurgeStaleDays") > 0 ? db_purge(c->store,
+		    today - (int)conf_int(c->cf, "PurgeStaleDays"),
+		    conf_int(c->cf, "PurgeMaxHits"), &ntok) : 0;
+		if (rc == 0 && conf_int(c->cf, "SignatureLife") > 0)
 			rc = db_sig_expire(c->store,
 			    now - conf_int(c->cf, "SignatureLife") * 86400, &nsig);
-		if (rc == 0)
+		if (rc == 0 && conf_int(c->cf, "QuarantineLife") > 0)
 			rc = db_quar_expire(c->store, 0,
 			    now - conf_int(c->cf, "QuarantineLife") * 86400, &nq);
 		if (rc < 0)

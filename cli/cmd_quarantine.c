@@ -169,7 +169,9 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 		int64_t n = 0;
 		time_t before = time(NULL) - conf_int(c->cf, "QuarantineLife") * 86400;
 
-		rc = uid ? db_quar_expire(c->store, uid, before, &n) : 0;
+		/* A life of 0 keeps them (spamsift.conf(5)). */
+		rc = uid && conf_int(c->cf, "QuarantineLife") > 0 ?
+		    db_quar_expire(c->store, uid, before, &n) : 0;
 		if (rc < 0)
 			return cli_store_error(c, "quarantine expire", rc);
 		printf("expired %" PRId64 " messages\n", n);

@@ -162,7 +162,16 @@ grep -q '^@global ' "$T/out" || it_fail "stats text"
 expect 0 S stats --format json
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" || it_fail "stats json invalid"
 expect 0 S db check
+# Lifetimes of 0 keep everything (tokens last seen today would go with a
+# cutoff of now); then a purge with the defaults.
+sqlite3 "$T/spamsift.db" "UPDATE tokens SET last_hit = last_hit - 400; UPDATE signatures SET created = created - 400 * 86400" ||
+	it_fail "age the store"
+ntok=$(sqlite3 "$T/spamsift.db" "SELECT count(*) FROM tokens")
+expect 0 S -o PurgeStaleDays=0 -o SignatureLife=0 -o QuarantineLife=0 db purge
+grep -q '^purged 0 tokens, 0 signatures, 0 quarantined' "$T/out" || it_fail "lives of 0 purged: $(cat "$T/out")"
+[ "$(sqlite3 "$T/spamsift.db" "SELECT count(*) FROM tokens")" = "$ntok" ] || it_fail "lives of 0: tokens lost"
 expect 0 S db purge
+grep -q '^purged [1-9][0-9]* tokens, [1-9][0-9]* signatures' "$T/out" || it_fail "purge of an aged store: $(cat "$T/out")"
 expect 0 S db vacuum
 expect 0 S config check "$SAMPLE_CONF"
 # A broken -c does not stop `config check FILE` from checking FILE.
