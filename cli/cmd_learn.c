@@ -453,7 +453,7 @@ static int train_job(run *r, const tjob *j, size_t learned[2],
 				r->nstored = r->n;
 			return 0;
 		}
-		if (rc != -ENOENT && rc != -EINVAL)
+		if (rc != -ENOENT && rc != -ESTALE && rc != -EINVAL)
 			goto store;
 		/* Unknown, expired or malformed signature: learn the bytes. */
 	}
@@ -777,7 +777,11 @@ int cmd_retrain(cli *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "u:g:snh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'u': user = optarg; break;
-		case 'g': sig = optarg; break;
+		case 'g':       /* ids are stored in lower case */
+			for (char *p = optarg; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			sig = optarg;
+			break;
 		case 's': cls = 1; break;
 		case 'n': cls = 0; break;
 		case 'h': fputs(retrain_help, stdout); return CLI_OK;
@@ -798,7 +802,7 @@ int cmd_retrain(cli *c, int argc, char **argv)
 		return cli_store_error(c, "preferences", rc);
 	rc = filter_retrain(c->store, canon, sig, cls, NULL, &prof.fp, time(NULL),
 	    &changed);
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT || rc == -ESTALE) {
 		fprintf(stderr, "spamsift: signature %s: unknown or expired for %s\n",
 		    sig, canon);
 		return CLI_INPUT;
@@ -832,7 +836,7 @@ int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q)
 	if (q->signature != NULL && *q->signature != '\0')
 		rc = filter_retrain(c->store, user, q->signature, 0, q->sender,
 		    &r.prof.fp, now, &changed);
-	if (rc == -ENOENT || rc == -EINVAL) {
+	if (rc == -ENOENT || rc == -ESTALE || rc == -EINVAL) {
 		/* No usable signature: learn the stored bytes as an error. */
 		rc = tokenize(&r, q->data, q->len);
 		if (rc == 0)

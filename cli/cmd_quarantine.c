@@ -210,15 +210,24 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 				db_quar_free(q);
 				return CLI_INPUT;
 			}
+			/*
+			 * Delivered: it leaves the quarantine whatever follows
+			 * (kept, a second release would deliver it twice).
+			 */
+			rc = db_quar_del(c->store, uid, id, &found);
+			if (rc < 0) {
+				fprintf(stderr, "spamsift: quarantine %lld was "
+				    "delivered but is still quarantined\n", id);
+				db_quar_free(q);
+				return cli_store_error(c, "quarantine release", rc);
+			}
+			printf("released %lld\n", id);
 			/* Learn it as innocent: it was a false positive. */
 			rc = learn_release(c, canon, uid, q);
-			if (rc == CLI_OK)
-				rc = db_quar_del(c->store, uid, id, &found) < 0 ? CLI_STORE : CLI_OK;
 			if (rc != CLI_OK) {
 				db_quar_free(q);
 				return rc;
 			}
-			printf("released %lld\n", id);
 		} else {
 			rc = db_quar_del(c->store, uid, id, &found);
 			if (rc < 0) {
