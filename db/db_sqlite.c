@@ -32,6 +32,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,20 +638,30 @@ static int s_open(const char *path, int flags, db **out, char *err,
 		    (flags & DB_OPEN_CREATE ? SQLITE_OPEN_CREATE : 0);
 	/* one handle per thread: no need for SQLite's per-connection mutex */
 	rc = sqlite3_open_v2(path, &s->h, oflags | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc == SQLITE_CANTOPEN && (flags & DB_OPEN_CREATE)) {
-		/* SQLite says only "unable to open database file": say why. */
+	if (rc == SQLITE_CANTOPEN && (flags & DB_OPEN_CREATE) &&
+	    stat(path, &sb) < 0 && errno == ENOENT) {
+		/*
+		 * The file was to be created and SQLite says only "unable to
+		 * open database file": say what stops it in the directory.
+		 */
 		char dir[4096];
 		const char *slash = strrchr(path, '/');
 		int n = slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path);
 
 		snprintf(dir, sizeof(dir), "%.*s", n, slash == NULL ? "." : path);
-		if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-			rc = db_seterr(&s->base, -ENOENT, "open: directory %s does "
-			    "not exist", dir);
+		if (stat(dir, &sb) < 0) {
+			rc = db_seterr(&s->base, -errno, "open: directory %s: %s",
+			    dir, strerror(errno));
 			goto fail;
 		}
-		if (access(dir, W_OK) < 0) {
-			rc = db_seterr(&s->base, -EACCES, "open: cannot create a "
+		if (!S_ISDIR(sb.st_mode)) {
+			rc = db_seterr(&s->base, -ENOTDIR, "open: %s is not a "
+			    "directory", dir);
+			goto fail;
+		}
+		/* effective ids: the command may run setgid */
+		if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+			rc = db_seterr(&s->base, -errno, "open: cannot create a "
 			    "file in %s: %s", dir, strerror(errno));
 			goto fail;
 		}
