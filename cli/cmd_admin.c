@@ -490,6 +490,10 @@ int cmd_config(cli *c, int argc, char **argv)
 		printf("%s: ok\n", path);
 		return CLI_OK;
 	}
-	return cli_usage(config_help, "config: expected check [FILE] or show, "
-	    "not %s", argc >= 2 ? argv[1] : "nothing");
+	if (argc >= 2 && (strcmp(argv[1], "check") == 0 ||
+	    strcmp(argv[1], "show") == 0))
+		return cli_usage(config_help, "config %s: too many arguments",
+		    argv[1]);
+	return cli_usage(config_help, "config: expected check [FILE] or show%s%s",
+	    argc >= 2 ? ", not " : "", argc >= 2 ? argv[1] : "");
 }

@@ -425,9 +425,10 @@ int main(int argc, char **argv)
 	c = load_conf(conf_path, overrides, noverrides);
 	if (c == NULL)
 		goto out;
+	/* Before the socket and daemon(): errors still reach the terminal. */
+	if (check_accounts(c) < 0)
+		goto out;
 	if (test_only) {
-		if (check_accounts(c) < 0)
-			goto out;
 		printf("spamsift-milter: %s: configuration ok\n", conf_path);
 		rc = 0;
 		goto out;
