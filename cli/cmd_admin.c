@@ -477,6 +477,12 @@ int cmd_config(cli *c, int argc, char **argv)
 		conf *cf;
 		int rc;
 
+		/* A setgid run reads FILE as the caller, not with the group. */
+		if (getegid() != getgid() && setegid(getgid()) < 0) {
+			fprintf(stderr, "spamsift: config check: setegid: %s\n",
+			    strerror(errno));
+			return CLI_STORE;
+		}
 		if (conf_new(&cf) < 0)
 			return CLI_STORE;
 		rc = conf_load(cf, path, err, sizeof(err), print_warning, NULL);
