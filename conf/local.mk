@@ -2,7 +2,28 @@
 libspamsift_a_SOURCES += \
 	conf/conf.c conf/conf.h conf/conf_impl.h \
 	conf/conf_check.c conf/conf_pref.c
-dist_sysconf_DATA += conf/spamsift.conf
+# The sample configuration is installed as spamsift.conf only where none is
+# yet: `make install` of a new version must not overwrite the site's file
+# (it then goes beside it as spamsift.conf.sample). Uninstall removes the
+# file only while it is still the sample.
+EXTRA_DIST += conf/spamsift.conf
+install-data-local: install-sample-conf
+install-sample-conf:
+	$(MKDIR_P) '$(DESTDIR)$(sysconfdir)'
+	if test -f '$(DESTDIR)$(sysconfdir)/spamsift.conf' && \
+	    ! cmp -s '$(srcdir)/conf/spamsift.conf' '$(DESTDIR)$(sysconfdir)/spamsift.conf'; then \
+		$(INSTALL_DATA) '$(srcdir)/conf/spamsift.conf' '$(DESTDIR)$(sysconfdir)/spamsift.conf.sample'; \
+		echo "kept $(DESTDIR)$(sysconfdir)/spamsift.conf; the new sample is spamsift.conf.sample"; \
+	else \
+		$(INSTALL_DATA) '$(srcdir)/conf/spamsift.conf' '$(DESTDIR)$(sysconfdir)/spamsift.conf'; \
+	fi
+uninstall-local: uninstall-sample-conf
+uninstall-sample-conf:
+	rm -f '$(DESTDIR)$(sysconfdir)/spamsift.conf.sample'
+	if cmp -s '$(srcdir)/conf/spamsift.conf' '$(DESTDIR)$(sysconfdir)/spamsift.conf'; then \
+		rm -f '$(DESTDIR)$(sysconfdir)/spamsift.conf'; \
+	fi
+.PHONY: install-sample-conf uninstall-sample-conf
 dist_man_MANS += conf/spamsift.conf.5
 # usermap: recipient address -> spamsift user (lead's module).
 libspamsift_a_SOURCES += conf/usermap.c conf/usermap.h
