@@ -128,7 +128,7 @@ static int find_group(const conf *c, const char *key, gid_t *gid)
 	return 0;
 }
 
-/* For -t: every account and group the config names exists. */
+/* Every account and group the config names exists (at start and for -t). */
 static int check_accounts(const conf *c)
 {
 	struct passwd *pw;
