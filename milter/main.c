@@ -226,6 +226,38 @@ static int drop_privileges(const conf *c)
 	return 0;
 }
 
+/*
+ * daemon() moves to /, and SIGHUP reads -c and the -o values again: so that
+ * a reload finds what this start found, a relative -c and every -o value
+ * that was a relative path (conf made it absolute: conf_str starts with /)
+ * are replaced by their absolute form. New strings go to pinned[] (n + 1
+ * slots, freed by the caller).
+ */
+static void pin_paths(const conf *c, const char **conf_path, char **overrides,
+    size_t n, char **pinned)
+{
+	char *abs;
+
+	if ((*conf_path)[0] != '/' && (abs = realpath(*conf_path, NULL)) != NULL)
+		*conf_path = pinned[n] = abs;
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(overrides[i], '='), *v;
+		char key[128];
+
+		if (eq == NULL || eq[1] == '/' || eq[1] == '\0' ||
+		    (size_t)(eq - overrides[i]) >= sizeof(key))
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - overrides[i]),
+		    overrides[i]);
+		v = conf_str(c, key);
+		if (v == NULL || v[0] != '/' ||
+		    (abs = malloc(strlen(key) + strlen(v) + 2)) == NULL)
+			continue;
+		sprintf(abs, "%s=%s", key, v);
+		overrides[i] = pinned[i] = abs;
+	}
+}
+
 static int write_pidfile(const char *path)
 {
 	FILE *f;
@@ -368,7 +400,7 @@ int main(int argc, char **argv)
 	};
 	const char *conf_path = CONF_DEFAULT_PATH;
 	const char *sock_opt = NULL;
-	char **overrides, *sock_over = NULL;
+	char **overrides, *sock_over = NULL, **pinned = NULL;
 	size_t noverrides = 0;
 	int foreground = 0, test_only = 0, ch, rc = 2, inited = 0;
 	const char *sock, *path = NULL, *pidfile = NULL;
@@ -443,6 +475,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spamsift-milter: SyslogFacility: unknown facility\n");
 		goto out;
 	}
+	if ((pinned = calloc(noverrides + 1, sizeof(*pinned))) == NULL)
+		goto out;
+	pin_paths(c, &conf_path, overrides, noverrides, pinned);
 	if (mlfi_init(c, conf_path, overrides, noverrides) < 0) {
 		rc = 3;
 		goto out;
@@ -513,6 +548,9 @@ out:
 		log_warning("cannot remove pid file %s: %s", pidfile,
 		    strerror(errno));
 	conf_unref(c);
+	for (size_t i = 0; pinned != NULL && i <= noverrides; i++)
+		free(pinned[i]);
+	free(pinned);
 	free(overrides);
 	free(sock_over);
 	log_close();

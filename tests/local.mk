@@ -20,6 +20,7 @@ INTEGRATION_TESTS = \
 	tests/integration/milter-postfix.sh \
 	tests/integration/milter-actions.sh \
 	tests/integration/milter-priority.sh \
+	tests/integration/milter-reload-daemon.sh \
 	tests/integration/cli.sh \
 	tests/integration/miltertest.sh \
 	tests/integration/robust-hostile.sh \
@@ -31,7 +32,7 @@ INTEGRATION_TESTS = \
 	tests/integration/store-concurrency.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
-	tests/miltertest/edges.lua
+	tests/miltertest/edges.lua tests/miltertest/one.lua
 
 # libFuzzer target for the spamsift command's mbox/Maildir reader
 # (./configure --enable-fuzzers CC=clang; tests/fuzz/run.sh runs them all).

@@ -22,6 +22,17 @@ it_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# it_miltertest_setup NAME: for a test that drives the milter with miltertest
+# and no Postfix: needs miltertest and root; a temp dir cleaned at exit.
+it_miltertest_setup() {
+	command -v miltertest >/dev/null 2>&1 || it_fail "miltertest not installed (apt-get install miltertest)"
+	[ "$(id -u)" = 0 ] || it_skip "runs with the integration harness as root"
+	IT_DIR=$(mktemp -d "/tmp/spamsift-$1.XXXXXX")
+	chmod 755 "$IT_DIR"
+	IT_PIDS=""
+	trap it_cleanup EXIT
+}
+
 # it_setup: make the temp dir and pick ports.
 it_setup() {
 	[ "$(id -u)" = 0 ] || it_skip "needs root to run a private Postfix"

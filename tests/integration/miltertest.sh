@@ -4,12 +4,7 @@
 # body, a connection dropped mid-message.
 . "$(dirname "$0")/lib.sh"
 
-command -v miltertest >/dev/null 2>&1 || it_fail "miltertest not installed (apt-get install miltertest)"
-[ "$(id -u)" = 0 ] || it_skip "runs with the integration harness as root"
-IT_DIR=$(mktemp -d /tmp/spamsift-mt.XXXXXX)
-chmod 755 "$IT_DIR"
-IT_PIDS=""
-trap it_cleanup EXIT
+it_miltertest_setup mt
 mkdir -p "$IT_DIR/run"
 it_milter
 SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/edges.lua" \

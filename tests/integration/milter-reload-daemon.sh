@@ -1,0 +1,48 @@
+#!/bin/sh
+# milter-reload-daemon.sh -- a daemonized spamsift-milter (daemon() moves it
+# to /) started with a relative -c and a relative -o Home reloads on SIGHUP
+# from the same files: the edited config takes effect (a relative -c was
+# not found from / before) and learning still reaches the store under the
+# start's directory (it went to /Home/spamsift.db, relative to /, before).
+. "$(dirname "$0")/lib.sh"
+
+it_miltertest_setup rl
+rel=store-$(basename "$IT_DIR")         # under /, this does not exist
+cp "$SAMPLE_CONF" "$IT_DIR/my.conf"
+cd "$IT_DIR" || it_fail "cd"
+mkdir "$rel"
+"$CLI_BIN" -c my.conf -o "Home=$rel" db init >/dev/null || it_fail "db init"
+# A model to draw factors from (ten of each class: past the young model).
+mkdir spam ham
+for i in 0 1 2 3 4 5 6 7 8 9; do
+	printf 'Subject: model %s\n\na few words for the model\n' $i >spam/$i
+	printf 'Subject: lunch %s\n\nshall we meet on friday\n' $i >ham/$i
+done
+"$CLI_BIN" -c my.conf -o "Home=$rel" train --user @global --no-signature \
+	--spam spam --ham ham >/dev/null || it_fail "train"
+"$MILTER_BIN" -c my.conf -o "Home=$rel" -o "PidFile=$IT_DIR/m.pid" \
+	-p "unix:$IT_DIR/m.sock" -o SocketMode=0666 || it_fail "the daemon did not start"
+it_wait_file "$IT_DIR/m.pid" || it_fail "no pid file"
+pid=$(cat "$IT_DIR/m.pid")
+IT_PIDS="$pid"
+it_wait_file "$IT_DIR/m.sock" || it_fail "no socket"
+# What the reload must read: factors shown from now on.
+sed -i 's/^Preference "showFactors=off"/Preference "showFactors=on"/' my.conf
+grep -q 'showFactors=on' my.conf || it_fail "edit my.conf"
+kill -HUP "$pid"
+sleep 0.5
+kill -0 "$pid" || it_fail "the daemon died on SIGHUP"
+SPAMSIFT_SOCK="unix:$IT_DIR/m.sock" WANT_FACTORS=1 miltertest -s "$top_srcdir/tests/miltertest/one.lua" \
+	>"$IT_DIR/mt.log" 2>&1 || { cat "$IT_DIR/mt.log" >&2; it_fail "miltertest failed"; }
+# The writer commits within half a second.
+i=0
+while [ "$(sqlite3 "$IT_DIR/$rel/spamsift.db" 'SELECT count(*) FROM signatures')" != 1 ] && [ $i -lt 50 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+[ "$(sqlite3 "$IT_DIR/$rel/spamsift.db" 'SELECT count(*) FROM signatures')" = 1 ] ||
+	it_fail "after the reload the message was not learned in $IT_DIR/$rel"
+kill "$pid"
+i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e "$IT_DIR/m.pid" ] && it_fail "the pid file was left at exit"
+it_log "reloaded from the start's files; learned in $rel"
+exit 0
