@@ -72,6 +72,13 @@ void cli_json_str(FILE *f, const char *s);
 int cli_wants_help(int argc, char **argv);
 
 /*
+ * cli_quar_expire -- delete the quarantined messages of user uid (0: of
+ * every user) older than QuarantineLife days; a life of 0 keeps them.
+ * *n gets how many. Returns 0 or a db error.
+ */
+int cli_quar_expire(cli *c, int64_t uid, int64_t *n);
+
+/*
  * cli_usage -- print "spamsift: " and the printf-style message, then the
  * command's help, on stderr; returns CLI_USAGE.
  */

@@ -15,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "classifier/filter.h"
 #include "cli/cli.h"
 #include "cli/learn.h"
+#include "conf/profile.h"
 
 /* Parse "--user U" and "--format F" style options shared by subcommands. */
 typedef struct opts {
@@ -413,16 +415,18 @@ int cmd_db(cli *c, int argc, char **argv)
 
 		if (cli_store(c, 0) == NULL)
 			return CLI_STORE;
-		/* 0 days (a life of 0) keeps them: spamsift.conf(5). */
+		/* 0 days keeps them: spamsift.conf(5). */
 		rc = conf_int(c->cf, "PurgeStaleDays") > 0 ? db_purge(c->store,
 		    today - (int)conf_int(c->cf, "PurgeStaleDays"),
 		    conf_int(c->cf, "PurgeMaxHits"), &ntok) : 0;
-		if (rc == 0 && conf_int(c->cf, "SignatureLife") > 0)
-			rc = db_sig_expire(c->store,
-			    now - conf_int(c->cf, "SignatureLife") * 86400, &nsig);
-		if (rc == 0 && conf_int(c->cf, "QuarantineLife") > 0)
-			rc = db_quar_expire(c->store, 0,
-			    now - conf_int(c->cf, "QuarantineLife") * 86400, &nq);
+		if (rc == 0) {
+			profile site;
+
+			profile_site(c->cf, &site);
+			rc = filter_expire(c->store, &site.fp, now, &nsig);
+		}
+		if (rc == 0)
+			rc = cli_quar_expire(c, 0, &nq);
 		if (rc < 0)
 			return cli_store_error(c, "db purge", rc);
 		printf("purged %" PRId64 " tokens, %" PRId64 " signatures, %" PRId64

@@ -431,6 +431,13 @@ static void *tokenizer_main(void *arg)
  * Trainer: learn one tokenized message (or retrain it by its signature).
  * Returns 0, or a negative errno after a store error (r->rc = CLI_STORE).
  */
+/* filter_retrain's answer for a signature it cannot use: unknown, expired
+ * or not an id (the message's bytes are learned instead). */
+static int sig_unusable(int rc)
+{
+	return rc == -ENOENT || rc == -ESTALE || rc == -EINVAL;
+}
+
 static int train_job(run *r, const tjob *j, size_t learned[2],
     size_t retrained[2])
 {
@@ -453,7 +460,7 @@ static int train_job(run *r, const tjob *j, size_t learned[2],
 				r->nstored = r->n;
 			return 0;
 		}
-		if (rc != -ENOENT && rc != -ESTALE && rc != -EINVAL)
+		if (!sig_unusable(rc))
 			goto store;
 		/* Unknown, expired or malformed signature: learn the bytes. */
 	}
@@ -836,7 +843,7 @@ int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q)
 	if (q->signature != NULL && *q->signature != '\0')
 		rc = filter_retrain(c->store, user, q->signature, 0, q->sender,
 		    &r.prof.fp, now, &changed);
-	if (rc == -ENOENT || rc == -ESTALE || rc == -EINVAL) {
+	if (sig_unusable(rc)) {
 		/* No usable signature: learn the stored bytes as an error. */
 		rc = tokenize(&r, q->data, q->len);
 		if (rc == 0)

@@ -124,6 +124,16 @@ out:
 	return rc;
 }
 
+int cli_quar_expire(cli *c, int64_t uid, int64_t *n)
+{
+	long life = conf_int(c->cf, "QuarantineLife");
+
+	*n = 0;
+	if (life <= 0)          /* spamsift.conf(5): 0 keeps them */
+		return 0;
+	return db_quar_expire(c->store, uid, time(NULL) - life * 86400, n);
+}
+
 int cmd_quarantine(cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -167,11 +177,8 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 	if (strcmp(verb, "expire") == 0) {
 		/* This user's only (`db purge` expires every user's). */
 		int64_t n = 0;
-		time_t before = time(NULL) - conf_int(c->cf, "QuarantineLife") * 86400;
 
-		/* A life of 0 keeps them (spamsift.conf(5)). */
-		rc = uid && conf_int(c->cf, "QuarantineLife") > 0 ?
-		    db_quar_expire(c->store, uid, before, &n) : 0;
+		rc = uid ? cli_quar_expire(c, uid, &n) : 0;
 		if (rc < 0)
 			return cli_store_error(c, "quarantine expire", rc);
 		printf("expired %" PRId64 " messages\n", n);

@@ -610,11 +610,39 @@ static void s_close(db *d)
 	free(s);
 }
 
+/*
+ * SQLite says only "unable to open database file" when it cannot create
+ * the store: if the file does not exist, name what stops it in its
+ * directory. Returns that error (set on s), or 0 when nothing was found.
+ */
+static int cannot_create(dbs *s, const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int n = slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path);
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 || errno != ENOENT)
+		return 0;
+	snprintf(dir, sizeof(dir), "%.*s", n, slash == NULL ? "." : path);
+	if (stat(dir, &sb) < 0)
+		return db_seterr(&s->base, -errno, "open: directory %s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return db_seterr(&s->base, -ENOTDIR, "open: %s is not a directory",
+		    dir);
+	/* effective ids: the command may run setgid */
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+		return db_seterr(&s->base, -errno, "open: cannot create a file in "
+		    "%s: %s", dir, strerror(errno));
+	return 0;
+}
+
 static int s_open(const char *path, int flags, db **out, char *err,
     size_t errlen)
 {
 	dbs *s = calloc(1, sizeof(*s));
-	int oflags, rc;
+	int oflags, rc, why;
 	struct stat sb;
 
 	if (!s || db_base_init(&s->base, &db_sqlite_ops, path, flags) < 0) {
@@ -639,32 +667,9 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	/* one handle per thread: no need for SQLite's per-connection mutex */
 	rc = sqlite3_open_v2(path, &s->h, oflags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc == SQLITE_CANTOPEN && (flags & DB_OPEN_CREATE) &&
-	    stat(path, &sb) < 0 && errno == ENOENT) {
-		/*
-		 * The file was to be created and SQLite says only "unable to
-		 * open database file": say what stops it in the directory.
-		 */
-		char dir[4096];
-		const char *slash = strrchr(path, '/');
-		int n = slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path);
-
-		snprintf(dir, sizeof(dir), "%.*s", n, slash == NULL ? "." : path);
-		if (stat(dir, &sb) < 0) {
-			rc = db_seterr(&s->base, -errno, "open: directory %s: %s",
-			    dir, strerror(errno));
-			goto fail;
-		}
-		if (!S_ISDIR(sb.st_mode)) {
-			rc = db_seterr(&s->base, -ENOTDIR, "open: %s is not a "
-			    "directory", dir);
-			goto fail;
-		}
-		/* effective ids: the command may run setgid */
-		if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
-			rc = db_seterr(&s->base, -errno, "open: cannot create a "
-			    "file in %s: %s", dir, strerror(errno));
-			goto fail;
-		}
+	    (why = cannot_create(s, path)) < 0) {
+		rc = why;
+		goto fail;
 	}
 	if (rc != SQLITE_OK) {
 		rc = fail(s, rc, "open");
