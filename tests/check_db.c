@@ -394,6 +394,119 @@ START_TEST(test_txn_nested)
 }
 END_TEST
 
+/*
+ * One transaction that deletes, adds (past a rebuild of mem:'s table),
+ * replaces and removes rows, then rolled back: everything is as before;
+ * the same transaction committed: everything is as it said.
+ */
+static void big_txn(uint64_t *h, size_t n, uint64_t *hs)
+{
+	db_sig sig = { .uid = alice, .cls = DB_CLASS_SPAM, .learned = 1,
+	    .created = 2, .hashes = hs, .nhashes = 3 };
+	db_list_entry e = { .pattern = "b@example.org", .added_by = "t" };
+	int found = 0;
+
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 50, -1000, -1000, 2), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h + 50, 50, 3, 0, 2), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h + 100, n - 100, 1, 0, 2), 0);
+	/* a read writes the combined increments into the store's transaction */
+	ck_assert_int_eq(db_tokens_get(d, alice, &(db_token){ .hash = h[0] }, 1),
+	    0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h + 100, 10, -1, 0, 2), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 10, 7, 0, 2), 0);
+	ck_assert_int_eq(db_pref_set(d, alice, "a", "2"), 0);
+	ck_assert_int_eq(db_pref_set(d, alice, "b", "3"), 0);
+	snprintf(sig.id, sizeof(sig.id), "%032d", 2);
+	ck_assert_int_eq(db_sig_put(d, &sig), 0);
+	snprintf(sig.id, sizeof(sig.id), "%032d", 1);
+	ck_assert_int_eq(db_sig_put(d, &sig), 0);       /* replaces */
+	ck_assert_int_eq(db_list_del(d, alice, DB_LIST_WHITE, "a@example.org",
+	    &found), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_eq(db_list_add(d, alice, DB_LIST_WHITE, &e), 0);
+	ck_assert_int_eq(db_user(d, "carol", 1, &(int64_t){ 0 }), 0);
+}
+
+START_TEST(test_txn_rollback_restores_all)
+{
+	enum { N = 5000 };
+	uint64_t *h = malloc(N * sizeof(*h)), hs[3] = { 1, 2, 3 };
+	db_sig sig = { .uid = alice, .cls = DB_CLASS_INNOCENT, .learned = 1,
+	    .created = 1, .hashes = hs, .nhashes = 2 }, *got = NULL;
+	db_list_entry e = { .pattern = "a@example.org", .added_by = "t" };
+	db_token t[N];
+	char buf[8];
+	int found = 0, matched = 0;
+	int64_t carol = -1;
+
+	ck_assert_ptr_nonnull(h);
+	for (size_t i = 0; i < N; i++)
+		h[i] = 1000 + i * 7919;
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 100, 1, 1, 1), 0);
+	ck_assert_int_eq(db_tokens_update(d, alice, h, 20, 1, 0, 1), 0);
+	ck_assert_int_eq(db_pref_set(d, alice, "a", "1"), 0);
+	snprintf(sig.id, sizeof(sig.id), "%032d", 1);
+	ck_assert_int_eq(db_sig_put(d, &sig), 0);
+	ck_assert_int_eq(db_list_add(d, alice, DB_LIST_WHITE, &e), 0);
+
+	big_txn(h, N, hs);
+	ck_assert_int_eq(db_rollback(d), 0);
+	for (size_t i = 0; i < N; i++)
+		t[i] = (db_token){ .hash = h[i] };
+	ck_assert_int_eq(db_tokens_get(d, alice, t, N), 0);
+	for (size_t i = 0; i < N; i++) {
+		ck_assert_int_eq(t[i].spam_hits, i < 20 ? 2 : i < 100 ? 1 : 0);
+		ck_assert_int_eq(t[i].innocent_hits, i < 100 ? 1 : 0);
+	}
+	ck_assert_int_eq(db_pref_get(d, alice, "a", buf, sizeof(buf), &found), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_str_eq(buf, "1");
+	ck_assert_int_eq(db_pref_get(d, alice, "b", buf, sizeof(buf), &found), 0);
+	ck_assert_int_eq(found, 0);
+	ck_assert_int_eq(db_sig_get(d, alice, sig.id, &got), 0);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(got->cls, DB_CLASS_INNOCENT);
+	ck_assert_uint_eq(got->nhashes, 2);
+	db_sig_free(got);
+	got = NULL;
+	ck_assert_int_eq(db_sig_get(d, alice, "00000000000000000000000000000002",
+	    &got), 0);
+	ck_assert_ptr_null(got);
+	ck_assert_int_eq(db_list_match(d, alice, DB_LIST_WHITE, "a@example.org",
+	    &matched), 0);
+	ck_assert_int_eq(matched, 1);
+	ck_assert_int_eq(db_list_match(d, alice, DB_LIST_WHITE, "b@example.org",
+	    &matched), 0);
+	ck_assert_int_eq(matched, 0);
+	ck_assert_int_eq(db_user(d, "carol", 0, &carol), 0);
+	ck_assert_int_eq(carol, 0);
+
+	/* Committed, the same transaction holds. */
+	big_txn(h, N, hs);
+	ck_assert_int_eq(db_commit(d), 0);
+	ck_assert_int_eq(db_tokens_get(d, alice, t, N), 0);
+	for (size_t i = 0; i < N; i++) {
+		ck_assert_int_eq(t[i].spam_hits, i < 10 ? 7 : i < 50 ? 0 :
+		    i < 100 ? 4 : i < 110 ? 0 : 1);
+		ck_assert_int_eq(t[i].innocent_hits, i >= 50 && i < 100 ? 1 : 0);
+	}
+	ck_assert_int_eq(db_pref_get(d, alice, "a", buf, sizeof(buf), &found), 0);
+	ck_assert_str_eq(buf, "2");
+	ck_assert_int_eq(db_sig_get(d, alice, sig.id, &got), 0);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(got->cls, DB_CLASS_SPAM);
+	ck_assert_uint_eq(got->nhashes, 3);
+	db_sig_free(got);
+	ck_assert_int_eq(db_list_match(d, alice, DB_LIST_WHITE, "a@example.org",
+	    &matched), 0);
+	ck_assert_int_eq(matched, 0);
+	ck_assert_int_eq(db_user(d, "carol", 0, &carol), 0);
+	ck_assert_int_gt(carol, 0);
+	free(h);
+}
+END_TEST
+
 START_TEST(test_txn_commit_and_rollback)
 {
 	uint64_t h = 5;
@@ -1049,6 +1162,7 @@ static void add_contract(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_tokens_many);
 	tcase_add_test(tc, test_totals);
 	tcase_add_test(tc, test_txn_commit_and_rollback);
+	tcase_add_test(tc, test_txn_rollback_restores_all);
 	tcase_add_test(tc, test_txn_nested);
 	tcase_add_test(tc, test_tokens_iter);
 	tcase_add_test(tc, test_txn_combined_increments);
