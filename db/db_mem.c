@@ -166,6 +166,8 @@ static int reserve(void **arr, size_t *cap, size_t n, size_t more, size_t sz)
 
 	if (n + more <= *cap)
 		return 0;
+	if (more > SIZE_MAX / 2 / sz - n)
+		return -ENOMEM;
 	while (ncap < n + more)
 		ncap *= 2;
 	if (!(p = realloc(*arr, ncap * sz)))

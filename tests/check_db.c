@@ -426,6 +426,8 @@ static void big_txn(uint64_t *h, size_t n, uint64_t *hs)
 	ck_assert_int_eq(found, 1);
 	ck_assert_int_eq(db_list_add(d, alice, DB_LIST_WHITE, &e), 0);
 	ck_assert_int_eq(db_user(d, "carol", 1, &(int64_t){ 0 }), 0);
+	ck_assert_int_eq(db_totals_add(d, alice, &(db_totals){
+	    .spam_learned = 5 }), 0);
 }
 
 START_TEST(test_txn_rollback_restores_all)
@@ -439,6 +441,7 @@ START_TEST(test_txn_rollback_restores_all)
 	char buf[8];
 	int found = 0, matched = 0;
 	int64_t carol = -1;
+	db_totals tot;
 
 	ck_assert_ptr_nonnull(h);
 	for (size_t i = 0; i < N; i++)
@@ -481,6 +484,8 @@ START_TEST(test_txn_rollback_restores_all)
 	ck_assert_int_eq(matched, 0);
 	ck_assert_int_eq(db_user(d, "carol", 0, &carol), 0);
 	ck_assert_int_eq(carol, 0);
+	ck_assert_int_eq(db_totals_get(d, alice, &tot), 0);
+	ck_assert_int_eq(tot.spam_learned, 0);
 
 	/* Committed, the same transaction holds. */
 	big_txn(h, N, hs);
@@ -503,6 +508,9 @@ START_TEST(test_txn_rollback_restores_all)
 	ck_assert_int_eq(matched, 0);
 	ck_assert_int_eq(db_user(d, "carol", 0, &carol), 0);
 	ck_assert_int_gt(carol, 0);
+	ck_assert_int_eq(carol, bob + 1);       /* the rolled-back one took no id */
+	ck_assert_int_eq(db_totals_get(d, alice, &tot), 0);
+	ck_assert_int_eq(tot.spam_learned, 5);
 	free(h);
 }
 END_TEST
