@@ -401,8 +401,12 @@ python3 "$SENDER" --port "$IT_SMTP_PORT" --sessions "$SESSIONS" --count 200 \
 /usr/sbin/postfix -c "$IT_PF_DIR" stop >/dev/null 2>&1 || true
 : >"$D/log/postfix.log"
 
+# CPU time of the whole machine and the part of it the hypervisor gave to
+# other guests ("steal", /proc/stat): on a shared host it moves every rate.
+cpu_times() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9 }' /proc/stat; }
 START=$(date +%s)
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+CPU0=$(cpu_times)
 # Repetitions interleave the configurations, so a slow spell of the machine
 # hits them all; the table shows each one's median run.
 rep=0
@@ -440,6 +444,7 @@ case " $CONFIGS " in *" teft "*)
 esac
 ELAPSED=$(( $(date +%s) - START ))
 LOAD1=$(cut -d' ' -f1 /proc/loadavg)
+STEAL=$(echo "$CPU0 $(cpu_times)" | awk '{ d = $3 - $1; printf "%.0f", d > 0 ? 100 * ($4 - $2) / d : 0 }')
 
 # ---- the report -------------------------------------------------------------
 get() {         # CONFIG LOAD SESSIONS FIELD# -> value from the median run
@@ -462,7 +467,8 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(uname -r), Postfix $(/usr/sbin/postconf -d -h mail_version 2>/dev/null)," \
 		"spamsift $(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo '?'); run took ${ELAPSED}s after training;" \
-		"load average $LOAD0 at the start, $LOAD1 at the end (other work on the machine skews every number);" \
+		"load average $LOAD0 at the start, $LOAD1 at the end, ${STEAL}% of the CPU time taken by other guests of the host (steal)" \
+		"(other work on the machine skews every number);" \
 		"$REPEAT run(s) per cell, median shown."
 	echo "spamsift's @global store was first trained on $NTRAIN corpus messages ($(printf "%.1f" "$TRAIN_SECS")s:" \
 		"\`spamsift -c conf/spamsift.conf -o Home=DIR train --user @global --spam DIR --ham DIR\`);" \
