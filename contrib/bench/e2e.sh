@@ -444,7 +444,7 @@ case " $CONFIGS " in *" teft "*)
 esac
 ELAPSED=$(( $(date +%s) - START ))
 LOAD1=$(cut -d' ' -f1 /proc/loadavg)
-STEAL=$(echo "$CPU0 $(cpu_times)" | awk '{ d = $3 - $1; printf "%.0f", d > 0 ? 100 * ($4 - $2) / d : 0 }')
+STEAL=$(echo "$CPU0 $(cpu_times)" | awk '{ d = $3 - $1; printf "%.0f", (d > 0 ? 100 * ($4 - $2) / d : 0) }')
 
 # ---- the report -------------------------------------------------------------
 get() {         # CONFIG LOAD SESSIONS FIELD# -> value from the median run
