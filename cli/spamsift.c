@@ -154,6 +154,19 @@ int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
 }
 
 /* A file owned by root that neither group nor others may write. */
+/* Does the -o argument kv (Key=Value, blanks around Key) set key? */
+static int override_of(const char *kv, const char *key)
+{
+	size_t n = strlen(key);
+
+	kv += strspn(kv, " \t");
+	if (strncasecmp(kv, key, n) != 0)
+		return 0;
+	kv += n;
+	kv += strspn(kv, " \t");
+	return *kv == '=';
+}
+
 static int root_owned(const char *path)
 {
 	struct stat st;
@@ -296,13 +309,22 @@ int main(int argc, char **argv)
 		rc = CLI_USAGE;
 		goto out;
 	}
-	for (size_t k = 0; k < noverrides; k++)
+	for (size_t k = 0; k < noverrides; k++) {
+		/* Trust was decided from the file above: say so, and do not
+		 * let config show list a value that is not in force. */
+		if (override_of(overrides[k], "Trust")) {
+			fprintf(stderr, "spamsift: warning: -o %s ignored: Trust "
+			    "is read from the configuration file only\n",
+			    overrides[k]);
+			continue;
+		}
 		if (conf_set_warn(c.cf, overrides[k], err, sizeof(err),
 		    conf_warn, &c) < 0) {
 			fprintf(stderr, "spamsift: %s\n", err);
 			rc = CLI_INPUT;
 			goto out;
 		}
+	}
 	if (db_path != NULL) {
 		snprintf(dbover, sizeof(dbover), "StorePath=%s", db_path);
 		if (conf_set(c.cf, dbover, err, sizeof(err)) < 0) {

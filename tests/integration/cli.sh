@@ -192,6 +192,11 @@ expect 2 S config check "$T/bad.conf"
 grep -q 'bad.conf:2' "$T/err" || it_fail "config check does not name file:line: $(cat "$T/err")"
 expect 0 S config show
 grep -q '^StorePath ' "$T/out" || it_fail "config show"
+# Trust comes from the file only: -o Trust= is refused with a warning, and
+# config show does not list it.
+expect 0 S -o 'Trust = mallory' config show
+grep -q 'Trust = mallory ignored' "$T/err" || it_fail "-o Trust warning: $(cat "$T/err")"
+! grep -q mallory "$T/out" || it_fail "config show lists an ignored -o Trust"
 
 # quarantine release through a stand-in sendmail that records its argv.
 cat >"$T/sendmail" <<'EOS'
