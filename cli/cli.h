@@ -11,6 +11,8 @@
 #ifndef SPAMSIFT_CLI_H
 #define SPAMSIFT_CLI_H
 
+#include <sys/types.h>
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,7 +34,21 @@ typedef struct cli {
 	char caller[256];       /* Unix login of the real uid */
 	int trusted;            /* caller is in Trust */
 	int verbose;            /* -v */
+	int elevated;           /* setgid (or setuid) run: the privilege is
+	                           held only while the store is opened or
+	                           closed (cli_privilege) */
+	gid_t priv_gid;         /* the group (and user) the run was given */
+	uid_t priv_uid;
 } cli;
+
+/*
+ * cli_privilege -- in an elevated run, take (on) or give up (off) the group
+ * and user the command was installed with. Everything but opening and closing
+ * the store runs without them, so that files named by the caller (inputs,
+ * -c, export) are read and written with the caller's own rights. Returns 0
+ * or -1 with the error printed.
+ */
+int cli_privilege(cli *c, int on);
 
 /*
  * cli_store -- the store, opened (and created when create) on first use.

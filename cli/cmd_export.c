@@ -189,11 +189,53 @@ static int import_line(db *d, int64_t uid, char *line)
 	return -EINVAL;
 }
 
+/* Inputs of import are read whole before the store is written; at most this. */
+#define IMPORT_MAX (1024u * 1024 * 1024)
+
+/*
+ * Read f whole into *buf (NUL-terminated; caller frees): the store's write
+ * lock is then never held while the input comes slowly (a pipe held open
+ * would stall the milter's writes). 0, or -errno (-EFBIG past IMPORT_MAX).
+ */
+static int read_whole(FILE *f, char **buf, size_t *len)
+{
+	size_t cap = 65536, n = 0, got;
+	char *b = malloc(cap), *nb;
+
+	if (b == NULL)
+		return -ENOMEM;
+	while ((got = fread(b + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (n + 1 < cap)
+			continue;
+		if (cap >= IMPORT_MAX) {
+			free(b);
+			return -EFBIG;
+		}
+		if ((nb = realloc(b, cap * 2)) == NULL) {
+			free(b);
+			return -ENOMEM;
+		}
+		b = nb;
+		cap *= 2;
+	}
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+
+		free(b);
+		return -e;
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 int cmd_import(cli *c, int argc, char **argv)
 {
 	const char *file;
-	char line[8192];
-	size_t lineno = 0;
+	char *data = NULL, *line, *next;
+	size_t lineno = 0, len = 0;
 	int64_t uid;
 	FILE *f;
 	int rc = user_and_file(c, argc, argv, 1, &uid, &file);
@@ -205,17 +247,31 @@ int cmd_import(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: %s: %s\n", file, strerror(errno));
 		return CLI_INPUT;
 	}
+	rc = read_whole(f, &data, &len);
+	if (f != stdin)
+		fclose(f);
+	if (rc < 0) {
+		fprintf(stderr, "spamsift: %s: %s\n", file, rc == -EFBIG ?
+		    "larger than 1 GiB" : strerror(-rc));
+		return CLI_INPUT;
+	}
+	if (memchr(data, '\0', len) != NULL) {
+		fprintf(stderr, "spamsift: %s: not an export (NUL byte)\n", file);
+		free(data);
+		return CLI_INPUT;
+	}
 	if ((rc = db_begin(c->store)) < 0) {
-		if (f != stdin)
-			fclose(f);
+		free(data);
 		return cli_store_error(c, "import", rc);
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		size_t len = strlen(line);
+	for (line = data; *line != '\0'; line = next) {
+		size_t n = strcspn(line, "\n");
 
+		next = line + n + (line[n] == '\n');
+		line[n] = '\0';
 		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
+		while (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
 		rc = import_line(c->store, uid, line);
@@ -223,15 +279,13 @@ int cmd_import(cli *c, int argc, char **argv)
 			fprintf(stderr, "spamsift: %s:%zu: not an export record\n", file,
 			    lineno);
 			db_rollback(c->store);
-			if (f != stdin)
-				fclose(f);
+			free(data);
 			return CLI_INPUT;
 		}
 		if (rc < 0)
 			break;
 	}
-	if (f != stdin)
-		fclose(f);
+	free(data);
 	if (rc < 0 || (rc = db_commit(c->store)) < 0) {
 		db_rollback(c->store);
 		return cli_store_error(c, "import", rc);

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -108,8 +111,17 @@ db *cli_store(cli *c, int create)
 		fprintf(stderr, "spamsift: StorePath: no store configured\n");
 		return NULL;
 	}
+	/* The open reads the store (SQLite then has its WAL and shared
+	 * memory files open too), so the privilege may go right after. */
+	if (cli_privilege(c, 1) < 0)
+		return NULL;
 	rc = db_open(path, (create ? DB_OPEN_CREATE : 0) | DB_OPEN_BULK,
 	    &c->store, err, sizeof(err));
+	if (cli_privilege(c, 0) < 0) {
+		db_close(c->store);
+		c->store = NULL;
+		return NULL;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "spamsift: %s\n", err);
 		c->store = NULL;
@@ -153,7 +165,28 @@ int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
 	return CLI_OK;
 }
 
-/* A file owned by root that neither group nor others may write. */
+int cli_privilege(cli *c, int on)
+{
+	gid_t g = on ? c->priv_gid : getgid();
+	uid_t u = on ? c->priv_uid : getuid();
+
+	if (!c->elevated)
+		return 0;
+	/* The user last when taking, first when giving up: a set-user-ID
+	 * run may need its user to change the group. */
+	if (!on && geteuid() != u && seteuid(u) < 0)
+		goto fail;
+	if (getegid() != g && setegid(g) < 0)
+		goto fail;
+	if (on && geteuid() != u && seteuid(u) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "spamsift: cannot %s the command's privilege: %s\n",
+	    on ? "take" : "give up", strerror(errno));
+	return -1;
+}
+
 /* Does the -o argument kv (Key=Value, blanks around Key) set key? */
 static int override_of(const char *kv, const char *key)
 {
@@ -167,12 +200,52 @@ static int override_of(const char *kv, const char *key)
 	return *kv == '=';
 }
 
-static int root_owned(const char *path)
+/* Is login in the Trust list of cf (root always is)? */
+static int trusts(const conf *cf, const char *login)
+{
+	size_t n;
+	const char *const *trust = conf_list(cf, "Trust", &n);
+
+	if (getuid() == 0)
+		return 1;
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(trust[k], login) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Is path a file only root can have written, as sudo and sshd ask of their
+ * files: a regular file owned by root that group and others may not write,
+ * in directories (every one up to /, symbolic links resolved) owned by root
+ * that group and others may not write either, unless sticky as /tmp (where
+ * nobody else may rename what root owns), and not in /proc (a setgid
+ * process's /proc/self files belong to root, and some hold text the caller
+ * chose). The resolved path is left in out (PATH_MAX bytes), to be read
+ * instead of path.
+ */
+static int admin_file(const char *path, char *out)
 {
 	struct stat st;
+	struct statfs fs;
+	char dir[PATH_MAX], *slash;
 
-	return stat(path, &st) == 0 && st.st_uid == 0 &&
-	    (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+	if (realpath(path, out) == NULL || stat(out, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || statfs(out, &fs) < 0 ||
+	    fs.f_type == PROC_SUPER_MAGIC)
+		return 0;
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", out);
+	for (;;) {
+		if ((slash = strrchr(dir, '/')) == NULL || dir[1] == '\0')
+			return 1;
+		slash[slash == dir] = '\0';      /* "/etc" -> "/" */
+		if (stat(dir, &st) < 0 || st.st_uid != 0 ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+		    (st.st_mode & S_ISVTX) == 0))
+			return 0;
+	}
 }
 
 static void conf_warn(void *arg, const char *text)
@@ -200,7 +273,7 @@ int main(int argc, char **argv)
 	cli c = { 0 };
 	const char *db_path = NULL;
 	char **overrides = calloc((size_t)argc + 1, sizeof(*overrides));
-	char err[1024], dbover[4200];
+	char err[1024], dbover[4200], conf_real[PATH_MAX];
 	size_t noverrides = 0;
 	struct passwd *pw;
 	int i, rc = CLI_USAGE, elevated, chosen_conf = 0;
@@ -260,6 +333,19 @@ int main(int argc, char **argv)
 	pw = getpwuid(getuid());
 	snprintf(c.caller, sizeof(c.caller), "%s", pw ? pw->pw_name : "?");
 	elevated = getegid() != getgid() || geteuid() != getuid();
+	if (elevated) {
+		/* Run with the caller's own rights; cli_store takes the
+		 * command's back only to open and close the store. libmagic
+		 * would read the file $MAGIC names. */
+		c.elevated = 1;
+		c.priv_gid = getegid();
+		c.priv_uid = geteuid();
+		unsetenv("MAGIC");
+		if (cli_privilege(&c, 0) < 0) {
+			free(overrides);
+			return CLI_STORE;
+		}
+	}
 
 	/*
 	 * `config check FILE` reads only FILE: a broken default config (or -c,
@@ -272,6 +358,20 @@ int main(int argc, char **argv)
 		return cmd_config(&c, argc - i, argv + i);
 	}
 
+	/*
+	 * Running setgid, the file decides who is trusted: one named by -c
+	 * must be one only root can have written (read by its resolved path).
+	 */
+	if (elevated && chosen_conf && getuid() != 0) {
+		if (!admin_file(c.conf_path, conf_real)) {
+			fprintf(stderr, "spamsift: -c %s: only a file that root "
+			    "owns and only root may change (nor its directories) "
+			    "may be used here\n", c.conf_path);
+			free(overrides);
+			return CLI_USAGE;
+		}
+		c.conf_path = conf_real;
+	}
 	if (conf_new(&c.cf) < 0)
 		goto oom;
 	rc = conf_load(c.cf, c.conf_path, err, sizeof(err), conf_warn, &c);
@@ -287,25 +387,14 @@ int main(int argc, char **argv)
 		rc = CLI_INPUT;
 		goto out;
 	}
-	{
-		size_t n;
-		const char *const *trust = conf_list(c.cf, "Trust", &n);
-
-		for (size_t k = 0; k < n; k++)
-			if (strcmp(trust[k], c.caller) == 0)
-				c.trusted = 1;
-		if (getuid() == 0)
-			c.trusted = 1;
-	}
+	c.trusted = trusts(c.cf, c.caller);
 	/*
 	 * Running setgid for an untrusted caller: -o and --db could lift the
-	 * rule, so they are refused; -c only names a file root wrote and nobody
-	 * else may change.
+	 * rule, so they are refused (the -c file was checked above).
 	 */
-	if (elevated && !c.trusted && (noverrides > 0 || db_path != NULL ||
-	    (chosen_conf && !root_owned(c.conf_path)))) {
-		fprintf(stderr, "spamsift: %s is not in Trust: -c (a file not owned "
-		    "by root), --db and -o are not allowed\n", c.caller);
+	if (elevated && !c.trusted && (noverrides > 0 || db_path != NULL)) {
+		fprintf(stderr, "spamsift: %s is not in Trust: --db and -o "
+		    "are not allowed\n", c.caller);
 		rc = CLI_USAGE;
 		goto out;
 	}
@@ -360,7 +449,13 @@ int main(int argc, char **argv)
 		rc = CLI_USAGE;
 	}
 out:
-	db_close(c.store);
+	/* SQLite removes its WAL and shared-memory files at the last close. */
+	if (c.store != NULL && cli_privilege(&c, 1) == 0) {
+		db_close(c.store);
+		(void)cli_privilege(&c, 0);
+	} else {
+		db_close(c.store);
+	}
 	usermap_close(c.umap);
 	conf_unref(c.cf);
 	free(overrides);

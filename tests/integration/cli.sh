@@ -250,6 +250,20 @@ elif id nobody >/dev/null 2>&1 && getent group mail >/dev/null && command -v set
 	# Options that could lift the rule are refused for untrusted callers.
 	expect 1 N -c "$G/spamsift.conf" -o Trust=nobody whitelist list --user bob
 	expect 1 N --db "$G/store/spamsift.db" whitelist list --user bob
+	# -c must name a file only root can have written: /proc/self/comm is
+	# root's in a setgid process, and holds the name the command ran as.
+	ln -s "$G/bin/spamsift" "$G/bin/Trust nobody"
+	expect 1 setpriv --reuid=nobody --regid=nogroup --clear-groups "$G/bin/Trust nobody" \
+		-c /proc/self/comm whitelist list --user bob
+	grep -q secret-friend "$T/out" "$T/err" && it_fail "-c /proc/self/comm made nobody trusted"
+	# Files the caller names are read and written with the caller's rights,
+	# not the group's: the store cannot be read as input nor overwritten by
+	# an export.
+	expect 2 N -c "$G/spamsift.conf" tokens "$G/store/spamsift.db"
+	grep -q secret "$T/out" && it_fail "tokens read the store with the group's rights"
+	expect 2 N -c "$G/spamsift.conf" export --user nobody "$G/store/spamsift.db"
+	expect 0 "$G/bin/spamsift" -c "$G/spamsift.conf" whitelist list --user bob
+	grep -q secret-friend "$T/out" || it_fail "an untrusted export damaged the store"
 	# And the store itself is closed to them.
 	if setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$G/store/spamsift.db" >/dev/null 2>&1; then
 		it_fail "nobody can read the store file directly"
