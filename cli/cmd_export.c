@@ -139,8 +139,10 @@ int cmd_export(cli *c, int argc, char **argv)
 	return rc < 0 ? cli_store_error(c, "export", rc) : CLI_OK;
 }
 
-/* Apply one import line; -EINVAL for a malformed one. */
-static int import_line(db *d, int64_t uid, char *line)
+/* Apply one import line; -EINVAL for a malformed one. A token line's hash
+ * goes to *tok and sets *istok (else both are left alone). */
+static int import_line(db *d, int64_t uid, char *line, uint64_t *tok,
+    int *istok)
 {
 	char *f[12];
 	int n = 0;
@@ -183,6 +185,8 @@ static int import_line(db *d, int64_t uid, char *line)
 
 		if (*end != '\0' || s < 0 || i < 0 || s > INT32_MAX || i > INT32_MAX)
 			return -EINVAL;
+		*tok = h;
+		*istok = 1;
 		return db_tokens_update(d, uid, &h, 1, (int)s, (int)i,
 		    (int)(time(NULL) / 86400));
 	}
@@ -231,11 +235,43 @@ static int read_whole(FILE *f, char **buf, size_t *len)
 	return 0;
 }
 
+/*
+ * After an import, no imported token may have more hits than the user has
+ * messages of that class (what `db check` verifies of every model): a file
+ * whose tokens outrun its totals is not an export, and would make the
+ * shared store's check fail. 0, -EINVAL, or a store error.
+ */
+static int import_consistent(db *d, int64_t uid, const uint64_t *h, size_t n)
+{
+	db_totals t;
+	db_token *tk;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = db_totals_get(d, uid, &t)) < 0)
+		return rc;
+	if ((tk = calloc(n, sizeof(*tk))) == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++)
+		tk[k].hash = h[k];
+	rc = db_tokens_get(d, uid, tk, n);
+	for (size_t k = 0; k < n && rc == 0; k++)
+		if (tk[k].spam_hits > t.spam_learned + t.spam_corpusfed +
+		    t.spam_inoculated || tk[k].innocent_hits >
+		    t.innocent_learned + t.innocent_corpusfed)
+			rc = -EINVAL;
+	free(tk);
+	return rc;
+}
+
 int cmd_import(cli *c, int argc, char **argv)
 {
 	const char *file;
 	char *data = NULL, *line, *next;
-	size_t lineno = 0, len = 0;
+	uint64_t *toks = NULL, *nt;
+	size_t lineno = 0, len = 0, ntoks = 0, captoks = 0;
+	int istok;
 	int64_t uid;
 	FILE *f;
 	int rc = user_and_file(c, argc, argv, 1, &uid, &file);
@@ -274,18 +310,38 @@ int cmd_import(cli *c, int argc, char **argv)
 			line[--n] = '\0';
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
-		rc = import_line(c->store, uid, line);
+		if (ntoks == captoks) {
+			captoks = captoks ? 2 * captoks : 1024;
+			if ((nt = realloc(toks, captoks * sizeof(*toks))) == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			toks = nt;
+		}
+		istok = 0;
+		rc = import_line(c->store, uid, line, &toks[ntoks], &istok);
 		if (rc == -EINVAL) {
 			fprintf(stderr, "spamsift: %s:%zu: not an export record\n", file,
 			    lineno);
 			db_rollback(c->store);
 			free(data);
+			free(toks);
 			return CLI_INPUT;
 		}
 		if (rc < 0)
 			break;
+		ntoks += istok;
 	}
 	free(data);
+	if (rc == 0 && (rc = import_consistent(c->store, uid, toks, ntoks)) ==
+	    -EINVAL) {
+		fprintf(stderr, "spamsift: %s: tokens with more hits than the "
+		    "user's learned messages: not an export of a model\n", file);
+		db_rollback(c->store);
+		free(toks);
+		return CLI_INPUT;
+	}
+	free(toks);
 	if (rc < 0 || (rc = db_commit(c->store)) < 0) {
 		db_rollback(c->store);
 		return cli_store_error(c, "import", rc);

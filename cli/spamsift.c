@@ -115,7 +115,8 @@ db *cli_store(cli *c, int create)
 	 * memory files open too), so the privilege may go right after. */
 	if (cli_privilege(c, 1) < 0)
 		return NULL;
-	rc = db_open(path, (create ? DB_OPEN_CREATE : 0) | DB_OPEN_BULK,
+	rc = db_open(path, (create ? DB_OPEN_CREATE : 0) | DB_OPEN_BULK |
+	    (c->elevated && getuid() != 0 ? DB_OPEN_NO_TEMP_FILES : 0),
 	    &c->store, err, sizeof(err));
 	if (cli_privilege(c, 0) < 0) {
 		db_close(c->store);
@@ -336,11 +337,14 @@ int main(int argc, char **argv)
 	if (elevated) {
 		/* Run with the caller's own rights; cli_store takes the
 		 * command's back only to open and close the store. libmagic
-		 * would read the file $MAGIC names. */
+		 * would read the file $MAGIC names; SQLite's temporary files
+		 * are kept in memory (DB_OPEN_NO_TEMP_FILES), and would go to
+		 * $SQLITE_TMPDIR. */
 		c.elevated = 1;
 		c.priv_gid = getegid();
 		c.priv_uid = geteuid();
 		unsetenv("MAGIC");
+		unsetenv("SQLITE_TMPDIR");
 		if (cli_privilege(&c, 0) < 0) {
 			free(overrides);
 			return CLI_STORE;

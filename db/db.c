@@ -1000,7 +1000,7 @@ int db_open(const char *spec, int flags, db **out, char *err, size_t errlen)
 	if (errlen)
 		err[0] = '\0';
 	if (!spec || !out || (flags & ~(DB_OPEN_CREATE | DB_OPEN_READONLY |
-	    DB_OPEN_BULK | DB_OPEN_OWN_CHECKPOINT))) {
+	    DB_OPEN_BULK | DB_OPEN_OWN_CHECKPOINT | DB_OPEN_NO_TEMP_FILES))) {
 		if (errlen)
 			snprintf(err, errlen, "%s: invalid arguments to db_open",
 			    spec ? spec : "(null)");

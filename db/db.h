@@ -47,6 +47,10 @@ typedef struct db_cache db_cache;
 #define DB_OPEN_OWN_CHECKPOINT 0x08 /* commits never checkpoint the journal:
                                   the caller runs db_checkpoint when it
                                   suits it (see there) */
+#define DB_OPEN_NO_TEMP_FILES 0x10 /* keep the backend's temporary data
+                                  (sorts, statement journals) in memory:
+                                  for a setgid caller, whose own temporary
+                                  files would hold pages of everyone's data */
 
 /* One token's statistics in one user's model. */
 typedef struct db_token {

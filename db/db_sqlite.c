@@ -638,6 +638,10 @@ static int cannot_create(dbs *s, const char *path)
 	return 0;
 }
 
+/* SQLite was told to keep statement journals in memory (DB_OPEN_NO_TEMP_FILES:
+ * only the single-threaded command uses it, before SQLite's first use). */
+static int stmtjrnl_in_memory;
+
 static int s_open(const char *path, int flags, db **out, char *err,
     size_t errlen)
 {
@@ -664,6 +668,21 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	else
 		oflags = SQLITE_OPEN_READWRITE |
 		    (flags & DB_OPEN_CREATE ? SQLITE_OPEN_CREATE : 0);
+	/*
+	 * Statement journals (the undo of one statement inside a transaction)
+	 * spill to a temporary file past 64 KiB; temp_store (below) does not
+	 * cover them, and this setting can only be made before SQLite's first
+	 * use in the process.
+	 */
+	if ((flags & DB_OPEN_NO_TEMP_FILES) && !stmtjrnl_in_memory) {
+		if (sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1) != SQLITE_OK) {
+			rc = db_seterr(&s->base, -EINVAL, "open: cannot keep "
+			    "SQLite's statement journals in memory (SQLite "
+			    "was already in use)");
+			goto fail;
+		}
+		stmtjrnl_in_memory = 1;
+	}
 	/* one handle per thread: no need for SQLite's per-connection mutex */
 	rc = sqlite3_open_v2(path, &s->h, oflags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc == SQLITE_CANTOPEN && (flags & DB_OPEN_CREATE) &&
@@ -726,6 +745,9 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	 */
 	if ((flags & DB_OPEN_BULK) &&
 	    (rc = exec(s, "PRAGMA cache_size = -65536", "set cache size")) < 0)
+		goto fail;
+	if ((flags & DB_OPEN_NO_TEMP_FILES) && (rc = exec(s,
+	    "PRAGMA temp_store = MEMORY", "keep temporary data in memory")) < 0)
 		goto fail;
 	*out = &s->base;
 	return 0;

@@ -163,6 +163,14 @@ expect 0 S -o GlobalModel=off classify --user carol@example.net --format tsv "$T
 cut -f2 "$T/out" | grep -qx spam || it_fail "imported model does not classify: $(cat "$T/out")"
 printf 'garbage line\n' >"$T/bad.txt"
 expect 2 S import --user carol@example.net "$T/bad.txt"
+# Tokens with more hits than the user's learned messages are not an export
+# (and would make `db check` call the shared store damaged): refused whole.
+printf 'white\tpal@example.org\tmanual\t0\tme\ntoken\t0123456789abcdef\t5\t0\n' >"$T/forged.txt"
+expect 2 S import --user dan@example.net "$T/forged.txt"
+grep -q 'more hits than' "$T/err" || it_fail "forged import: $(cat "$T/err")"
+expect 0 S whitelist list --user dan@example.net
+grep -q pal@example.org "$T/out" && it_fail "a refused import left a list entry"
+expect 0 S db check
 
 # stats formats, db commands, config.
 expect 0 S stats
