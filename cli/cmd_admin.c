@@ -481,12 +481,8 @@ int cmd_config(cli *c, int argc, char **argv)
 		conf *cf;
 		int rc;
 
-		/* A setgid run reads FILE as the caller, not with the group. */
-		if (getegid() != getgid() && setegid(getgid()) < 0) {
-			fprintf(stderr, "spamsift: config check: setegid: %s\n",
-			    strerror(errno));
-			return CLI_STORE;
-		}
+		/* (A setgid run reads FILE as the caller: main gave up the
+		 * group at start.) */
 		if (conf_new(&cf) < 0)
 			return CLI_STORE;
 		rc = conf_load(cf, path, err, sizeof(err), print_warning, NULL);
