@@ -154,13 +154,21 @@ static int import_line(db *d, int64_t uid, char *line, uint64_t *tok,
 	if (n == 0)
 		return -EINVAL;
 	if (strcmp(f[0], "totals") == 0 && n == 10) {
-		db_totals t = {
-			strtoll(f[1], NULL, 10), strtoll(f[2], NULL, 10),
-			strtoll(f[3], NULL, 10), strtoll(f[4], NULL, 10),
-			strtoll(f[5], NULL, 10), strtoll(f[6], NULL, 10),
-			strtoll(f[7], NULL, 10), strtoll(f[8], NULL, 10),
-			strtoll(f[9], NULL, 10),
-		};
+		long long v[9];
+
+		/* Counts only: a negative one would take from the user's
+		 * totals, below what their tokens say was learned. */
+		for (int k = 0; k < 9; k++) {
+			char *end;
+
+			errno = 0;
+			v[k] = strtoll(f[k + 1], &end, 10);
+			if (*end != '\0' || end == f[k + 1] || v[k] < 0 || errno)
+				return -EINVAL;
+		}
+		db_totals t = { v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
+			v[8] };
+
 		return db_totals_add(d, uid, &t);
 	}
 	if (strcmp(f[0], "pref") == 0 && n == 3) {
