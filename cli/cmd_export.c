@@ -34,8 +34,9 @@ static const char export_help[] =
     "standard output), or add them from FILE to the user, in one transaction.\n"
     "The format is documented in spamsift(1) and the file's first line.\n";
 
-static int user_and_file(cli *c, int argc, char **argv, int create,
-    int64_t *uid, const char **file)
+/* Parse --user U FILE; look U up (*uid 0 when unknown; *name is U). */
+static int user_and_file(cli *c, int argc, char **argv, int64_t *uid,
+    const char **name, const char **file)
 {
 	static const struct option longopts[] = {
 		{ "user", required_argument, NULL, 'u' },
@@ -62,7 +63,8 @@ static int user_and_file(cli *c, int argc, char **argv, int create,
 		return CLI_USAGE;
 	}
 	*file = argv[optind];
-	return cli_user(c, user, create, uid, NULL, 0);
+	*name = user;
+	return cli_user(c, user, 0, uid, NULL, 0);
 }
 
 static int out_pref(void *arg, const char *key, const char *value)
@@ -100,7 +102,8 @@ int cmd_export(cli *c, int argc, char **argv)
 	db_totals t;
 	int64_t uid;
 	FILE *f;
-	int rc = user_and_file(c, argc, argv, 0, &uid, &file);
+	const char *name;
+	int rc = user_and_file(c, argc, argv, &uid, &name, &file);
 
 	if (rc != CLI_OK)
 		return rc < 0 ? CLI_OK : rc;
@@ -163,7 +166,8 @@ static int import_line(db *d, int64_t uid, char *line, uint64_t *tok,
 
 			errno = 0;
 			v[k] = strtoll(f[k + 1], &end, 10);
-			if (*end != '\0' || end == f[k + 1] || v[k] < 0 || errno)
+			if (*end != '\0' || end == f[k + 1] || v[k] < 0 ||
+			    v[k] > INT32_MAX || errno)
 				return -EINVAL;
 		}
 		db_totals t = { v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
@@ -216,6 +220,7 @@ static int read_whole(FILE *f, char **buf, size_t *len)
 
 	if (b == NULL)
 		return -ENOMEM;
+	errno = 0;
 	while ((got = fread(b + n, 1, cap - n - 1, f)) > 0) {
 		n += got;
 		if (n + 1 < cap)
@@ -282,7 +287,8 @@ int cmd_import(cli *c, int argc, char **argv)
 	int istok;
 	int64_t uid;
 	FILE *f;
-	int rc = user_and_file(c, argc, argv, 1, &uid, &file);
+	const char *name;
+	int rc = user_and_file(c, argc, argv, &uid, &name, &file);
 
 	if (rc != CLI_OK)
 		return rc < 0 ? CLI_OK : rc;
@@ -307,6 +313,13 @@ int cmd_import(cli *c, int argc, char **argv)
 	if ((rc = db_begin(c->store)) < 0) {
 		free(data);
 		return cli_store_error(c, "import", rc);
+	}
+	/* A new user is made inside the transaction: a refused file leaves
+	 * nothing behind. */
+	if (uid == 0 && (rc = cli_user(c, name, 1, &uid, NULL, 0)) != CLI_OK) {
+		db_rollback(c->store);
+		free(data);
+		return rc;
 	}
 	for (line = data; *line != '\0'; line = next) {
 		size_t n = strcspn(line, "\n");
@@ -350,6 +363,11 @@ int cmd_import(cli *c, int argc, char **argv)
 		return CLI_INPUT;
 	}
 	free(toks);
+	if (rc == -ENOMEM) {    /* ours or the store's: the same words */
+		db_rollback(c->store);
+		fprintf(stderr, "spamsift: import: out of memory\n");
+		return CLI_STORE;
+	}
 	if (rc < 0 || (rc = db_commit(c->store)) < 0) {
 		db_rollback(c->store);
 		return cli_store_error(c, "import", rc);

@@ -14,9 +14,11 @@
 #include <string.h>
 #include <strings.h>
 #include <limits.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <linux/magic.h>
 #include <sys/statfs.h>
+#endif
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -116,7 +118,7 @@ db *cli_store(cli *c, int create)
 	if (cli_privilege(c, 1) < 0)
 		return NULL;
 	rc = db_open(path, (create ? DB_OPEN_CREATE : 0) | DB_OPEN_BULK |
-	    (c->elevated && getuid() != 0 ? DB_OPEN_NO_TEMP_FILES : 0),
+	    (c->elevated && !c->trusted ? DB_OPEN_NO_TEMP_FILES : 0),
 	    &c->store, err, sizeof(err));
 	if (cli_privilege(c, 0) < 0) {
 		db_close(c->store);
@@ -228,13 +230,18 @@ static int trusts(const conf *cf, const char *login)
 static int admin_file(const char *path, char *out)
 {
 	struct stat st;
+#ifdef __linux__
 	struct statfs fs;
+#endif
 	char dir[PATH_MAX], *slash;
 
 	if (realpath(path, out) == NULL || stat(out, &st) < 0 ||
-	    !S_ISREG(st.st_mode) || statfs(out, &fs) < 0 ||
-	    fs.f_type == PROC_SUPER_MAGIC)
+	    !S_ISREG(st.st_mode))
 		return 0;
+#ifdef __linux__
+	if (statfs(out, &fs) < 0 || fs.f_type == PROC_SUPER_MAGIC)
+		return 0;
+#endif
 	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
 		return 0;
 	snprintf(dir, sizeof(dir), "%s", out);
@@ -322,15 +329,6 @@ int main(int argc, char **argv)
 		return CLI_USAGE;
 	}
 
-	/* A subcommand's --help needs no configuration and no store. */
-	if (cli_wants_help(argc - i, argv + i)) {
-		for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
-			if (strcmp(argv[i], commands[k].name) == 0) {
-				free(overrides);
-				return commands[k].fn(&c, argc - i, argv + i);
-			}
-	}
-
 	pw = getpwuid(getuid());
 	snprintf(c.caller, sizeof(c.caller), "%s", pw ? pw->pw_name : "?");
 	elevated = getegid() != getgid() || geteuid() != getuid();
@@ -338,8 +336,8 @@ int main(int argc, char **argv)
 		/* Run with the caller's own rights; cli_store takes the
 		 * command's back only to open and close the store. libmagic
 		 * would read the file $MAGIC names; SQLite's temporary files
-		 * are kept in memory (DB_OPEN_NO_TEMP_FILES), and would go to
-		 * $SQLITE_TMPDIR. */
+		 * would go to $SQLITE_TMPDIR (for a caller not in Trust they
+		 * are kept in memory: DB_OPEN_NO_TEMP_FILES). */
 		c.elevated = 1;
 		c.priv_gid = getegid();
 		c.priv_uid = geteuid();
@@ -349,6 +347,15 @@ int main(int argc, char **argv)
 			free(overrides);
 			return CLI_STORE;
 		}
+	}
+
+	/* A subcommand's --help needs no configuration and no store. */
+	if (cli_wants_help(argc - i, argv + i)) {
+		for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+			if (strcmp(argv[i], commands[k].name) == 0) {
+				free(overrides);
+				return commands[k].fn(&c, argc - i, argv + i);
+			}
 	}
 
 	/*
@@ -367,6 +374,12 @@ int main(int argc, char **argv)
 	 * must be one only root can have written (read by its resolved path).
 	 */
 	if (elevated && chosen_conf && getuid() != 0) {
+		if (realpath(c.conf_path, conf_real) == NULL) {
+			fprintf(stderr, "spamsift: -c %s: %s\n", c.conf_path,
+			    strerror(errno));
+			free(overrides);
+			return CLI_INPUT;
+		}
 		if (!admin_file(c.conf_path, conf_real)) {
 			fprintf(stderr, "spamsift: -c %s: only a file that root "
 			    "owns and only root may change (nor its directories) "

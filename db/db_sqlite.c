@@ -696,6 +696,10 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	}
 	sqlite3_extended_result_codes(s->h, 1);
 	sqlite3_busy_timeout(s->h, s->busy_ms);
+	/* Before anything runs (the schema's creation or upgrade included). */
+	if ((flags & DB_OPEN_NO_TEMP_FILES) && (rc = exec(s,
+	    "PRAGMA temp_store = MEMORY", "keep temporary data in memory")) < 0)
+		goto fail;
 	if ((rc = sqlite3_create_module(s->h, "spamsift_rows", &rows_module,
 	    s)) != SQLITE_OK) {
 		rc = fail(s, rc, "open");
@@ -745,9 +749,6 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	 */
 	if ((flags & DB_OPEN_BULK) &&
 	    (rc = exec(s, "PRAGMA cache_size = -65536", "set cache size")) < 0)
-		goto fail;
-	if ((flags & DB_OPEN_NO_TEMP_FILES) && (rc = exec(s,
-	    "PRAGMA temp_store = MEMORY", "keep temporary data in memory")) < 0)
 		goto fail;
 	*out = &s->base;
 	return 0;

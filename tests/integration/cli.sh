@@ -170,6 +170,7 @@ expect 2 S import --user dan@example.net "$T/forged.txt"
 grep -q 'more hits than' "$T/err" || it_fail "forged import: $(cat "$T/err")"
 expect 0 S whitelist list --user dan@example.net
 grep -q pal@example.org "$T/out" && it_fail "a refused import left a list entry"
+expect 2 S stats --user dan@example.net     # nor the user it would have made
 # Negative totals would take from counts the user's tokens rely on.
 printf 'totals\t-5\t0\t0\t0\t0\t0\t0\t0\t0\n' >"$T/negative.txt"
 expect 2 S import --user carol@example.net "$T/negative.txt"
