@@ -142,12 +142,12 @@ int cmd_export(cli *c, int argc, char **argv)
 	return rc < 0 ? cli_store_error(c, "export", rc) : CLI_OK;
 }
 
-/* Apply one import line; -EINVAL for a malformed one. A token line's hash
- * goes to *tok and sets *istok (else both are left alone). */
-static int import_line(db *d, int64_t uid, char *line, uint64_t *tok,
-    int *istok)
+/* Apply one import line: 1 for a token line (its hash in tok->hash), 0 for
+ * another, -EINVAL for a malformed one, or a store error. */
+static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 {
 	char *f[12];
+	int rc;
 	int n = 0;
 	char *save = NULL;
 
@@ -197,10 +197,10 @@ static int import_line(db *d, int64_t uid, char *line, uint64_t *tok,
 
 		if (*end != '\0' || s < 0 || i < 0 || s > INT32_MAX || i > INT32_MAX)
 			return -EINVAL;
-		*tok = h;
-		*istok = 1;
-		return db_tokens_update(d, uid, &h, 1, (int)s, (int)i,
+		tok->hash = h;
+		rc = db_tokens_update(d, uid, &h, 1, (int)s, (int)i,
 		    (int)(time(NULL) / 86400));
+		return rc < 0 ? rc : 1;
 	}
 	return -EINVAL;
 }
@@ -254,37 +254,29 @@ static int read_whole(FILE *f, char **buf, size_t *len)
  * whose tokens outrun its totals is not an export, and would make the
  * shared store's check fail. 0, -EINVAL, or a store error.
  */
-static int import_consistent(db *d, int64_t uid, const uint64_t *h, size_t n)
+static int import_consistent(db *d, int64_t uid, db_token *tk, size_t n)
 {
 	db_totals t;
-	db_token *tk;
 	int rc;
 
 	if (n == 0)
 		return 0;
-	if ((rc = db_totals_get(d, uid, &t)) < 0)
+	if ((rc = db_totals_get(d, uid, &t)) < 0 ||
+	    (rc = db_tokens_get(d, uid, tk, n)) < 0)
 		return rc;
-	if ((tk = calloc(n, sizeof(*tk))) == NULL)
-		return -ENOMEM;
 	for (size_t k = 0; k < n; k++)
-		tk[k].hash = h[k];
-	rc = db_tokens_get(d, uid, tk, n);
-	for (size_t k = 0; k < n && rc == 0; k++)
-		if (tk[k].spam_hits > t.spam_learned + t.spam_corpusfed +
-		    t.spam_inoculated || tk[k].innocent_hits >
-		    t.innocent_learned + t.innocent_corpusfed)
-			rc = -EINVAL;
-	free(tk);
-	return rc;
+		if (tk[k].spam_hits > db_totals_spam_fed(&t) ||
+		    tk[k].innocent_hits > db_totals_innocent_fed(&t))
+			return -EINVAL;
+	return 0;
 }
 
 int cmd_import(cli *c, int argc, char **argv)
 {
 	const char *file;
 	char *data = NULL, *line, *next;
-	uint64_t *toks = NULL, *nt;
+	db_token *toks = NULL, *nt;
 	size_t lineno = 0, len = 0, ntoks = 0, captoks = 0;
-	int istok;
 	int64_t uid;
 	FILE *f;
 	const char *name;
@@ -339,8 +331,7 @@ int cmd_import(cli *c, int argc, char **argv)
 			}
 			toks = nt;
 		}
-		istok = 0;
-		rc = import_line(c->store, uid, line, &toks[ntoks], &istok);
+		rc = import_line(c->store, uid, line, &toks[ntoks]);
 		if (rc == -EINVAL) {
 			fprintf(stderr, "spamsift: %s:%zu: not an export record\n", file,
 			    lineno);
@@ -351,7 +342,8 @@ int cmd_import(cli *c, int argc, char **argv)
 		}
 		if (rc < 0)
 			break;
-		ntoks += istok;
+		ntoks += rc == 1;
+		rc = 0;
 	}
 	free(data);
 	if (rc == 0 && (rc = import_consistent(c->store, uid, toks, ntoks)) ==

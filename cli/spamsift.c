@@ -466,13 +466,12 @@ int main(int argc, char **argv)
 		rc = CLI_USAGE;
 	}
 out:
-	/* SQLite removes its WAL and shared-memory files at the last close. */
-	if (c.store != NULL && cli_privilege(&c, 1) == 0) {
-		db_close(c.store);
-		(void)cli_privilege(&c, 0);
-	} else {
-		db_close(c.store);
-	}
+	/* SQLite removes its WAL and shared-memory files at the last close
+	 * (it closes anyway if the privilege cannot be taken). */
+	if (c.store != NULL)
+		(void)cli_privilege(&c, 1);
+	db_close(c.store);
+	(void)cli_privilege(&c, 0);
 	usermap_close(c.umap);
 	conf_unref(c.cf);
 	free(overrides);

@@ -72,6 +72,18 @@ typedef struct db_totals {
 	int64_t spam_inoculated;        /* spam learned from inoculation */
 } db_totals;
 
+/* Messages of each class a token's hits may come from (no token of the
+ * user has more: what db_check verifies). */
+static inline int64_t db_totals_spam_fed(const db_totals *t)
+{
+	return t->spam_learned + t->spam_corpusfed + t->spam_inoculated;
+}
+
+static inline int64_t db_totals_innocent_fed(const db_totals *t)
+{
+	return t->innocent_learned + t->innocent_corpusfed;
+}
+
 /* What a signature remembers: what was learned for one classified message. */
 typedef struct db_sig {
 	char id[33];            /* signature id: 32 lowercase hex digits */

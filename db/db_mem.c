@@ -1241,11 +1241,9 @@ static int m_check(db *d, int *ok, char **report)
 		const db_totals *tt = tot ? &tot->t : &z;
 		if (t->spam < 0 || t->innocent < 0)
 			bad_neg++;
-		if (t->spam > tt->spam_learned + tt->spam_corpusfed +
-		    tt->spam_inoculated)
+		if (t->spam > db_totals_spam_fed(tt))
 			bad_spam++;
-		if (t->innocent > tt->innocent_learned +
-		    tt->innocent_corpusfed)
+		if (t->innocent > db_totals_innocent_fed(tt))
 			bad_inn++;
 	}
 	for (size_t i = 0; i < s->nrows; i++)
