@@ -9,6 +9,12 @@ contrib_bench_nullmilter_SOURCES = contrib/bench/nullmilter.c
 contrib_bench_nullmilter_LDADD = $(MILTER_LIBS) -lpthread
 EXTRA_DIST += contrib/bench/e2e.sh contrib/bench/send_corpus.py
 
+# The milter's store work alone (classification through the shared token
+# cache, the writer's batched commits), timed apart: contrib/bench/replay.
+noinst_PROGRAMS += contrib/bench/replay
+contrib_bench_replay_SOURCES = contrib/bench/replay.c
+contrib_bench_replay_LDADD = $(CORE_LIBS)
+
 # Accuracy benchmark (TREC online protocol vs bogofilter and spamprobe); the
 # script compiles its driver against the built libspamsift.a.
 EXTRA_DIST += contrib/bench/accuracy.sh contrib/bench/accuracy.c contrib/bench/store.sh \
