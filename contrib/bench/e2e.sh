@@ -412,13 +412,18 @@ START=$(date +%s)
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 CPU0=$(cpu_times)
 # Repetitions interleave the configurations, so a slow spell of the machine
-# hits them all; the table shows each one's median run.
+# hits them all; the table shows each one's median run. Each repetition
+# starts one configuration later than the one before (none noreply teft,
+# then noreply teft none, ...), so that no configuration always runs right
+# after the same other one while the machine's load drifts.
 rep=0
 while [ $rep -lt "$REPEAT" ]; do
 	rep=$((rep + 1))
+	order=$(echo $CONFIGS | awk -v k=$((rep - 1)) \
+		'{ for (i = 0; i < NF; i++) printf "%s ", $((i + k) % NF + 1) }')
 	for load in $LOADS; do
 		n=$([ "$load" = source ] && echo "$SOURCE_COUNT" || echo "$CORPUS_COUNT")
-		for cfg in $CONFIGS; do
+		for cfg in $order; do
 			c=$n
 			if [ "$cfg" = spamass ]; then
 				# Once is enough for a ratio near 0.03.
