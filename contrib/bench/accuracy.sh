@@ -45,6 +45,15 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+if [ "$peers" = 1 ]; then
+	for peer in bogofilter:bogofilter-sqlite spamprobe:spamprobe; do
+		command -v "${peer%%:*}" >/dev/null || {
+			echo "accuracy.sh: ${peer%%:*} not installed (apt-get install ${peer#*:}), or run with --no-peers" >&2
+			exit 1
+		}
+	done
+fi
+
 if [ ! -f "$builddir/libspamsift.a" ]; then
 	echo "accuracy.sh: no libspamsift.a in $builddir: run make there or set BUILDDIR" >&2
 	exit 1
