@@ -224,10 +224,9 @@ static int trusts(const conf *cf, const char *login)
  * that group and others may not write either, unless sticky as /tmp (where
  * nobody else may rename what root owns), and not in /proc (a setgid
  * process's /proc/self files belong to root, and some hold text the caller
- * chose). The resolved path is left in out (PATH_MAX bytes), to be read
- * instead of path.
+ * chose). real is the path already resolved (realpath), the one to read.
  */
-static int admin_file(const char *path, char *out)
+static int admin_file(const char *real)
 {
 	struct stat st;
 #ifdef __linux__
@@ -235,16 +234,15 @@ static int admin_file(const char *path, char *out)
 #endif
 	char dir[PATH_MAX], *slash;
 
-	if (realpath(path, out) == NULL || stat(out, &st) < 0 ||
-	    !S_ISREG(st.st_mode))
+	if (stat(real, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
 #ifdef __linux__
-	if (statfs(out, &fs) < 0 || fs.f_type == PROC_SUPER_MAGIC)
+	if (statfs(real, &fs) < 0 || fs.f_type == PROC_SUPER_MAGIC)
 		return 0;
 #endif
 	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
 		return 0;
-	snprintf(dir, sizeof(dir), "%s", out);
+	snprintf(dir, sizeof(dir), "%s", real);
 	for (;;) {
 		if ((slash = strrchr(dir, '/')) == NULL || dir[1] == '\0')
 			return 1;
@@ -380,7 +378,7 @@ int main(int argc, char **argv)
 			free(overrides);
 			return CLI_INPUT;
 		}
-		if (!admin_file(c.conf_path, conf_real)) {
+		if (!admin_file(conf_real)) {
 			fprintf(stderr, "spamsift: -c %s: only a file that root "
 			    "owns and only root may change (nor its directories) "
 			    "may be used here\n", c.conf_path);

@@ -533,7 +533,6 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 	echo "|---:|---|---:|---:|---:|---:|---:|---:|---|"
 	for row in "corpus $SESSIONS" "corpus $HIGH_SESSIONS" "paced $SESSIONS"; do
 		set -- $row
-		[ "$2" != 0 ] || continue
 		[ -n "$(get teft "$1" "$2" 1)" ] || continue
 		hw=$(get teft "$1" "$2" 14)
 		cr=$(get teft "$1" "$2" 15)

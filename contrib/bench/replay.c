@@ -27,7 +27,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +36,7 @@
 #include <unistd.h>
 
 #include "classifier/filter.h"
+#include "classifier/hdr.h"
 #include "classifier/msg.h"
 #include "classifier/tok.h"
 #include "db/db.h"
@@ -51,8 +51,8 @@ static double cpu_ms(void)
 }
 
 /*
- * The address of the first NAME: field of the header (in <> or the first
- * word with an @) into out; 0 when there is none.
+ * The address of the first NAME: field of the header into out (hdr_addr);
+ * 0 when there is none.
  */
 static int header_addr(const char *buf, size_t len, const char *name,
     char *out, size_t outlen)
@@ -67,28 +67,9 @@ static int header_addr(const char *buf, size_t len, const char *name,
 		if (e == i || (e == i + 1 && buf[i] == '\r'))
 			return 0;       /* end of the header */
 		if (e - i > nl && buf[i + nl] == ':' &&
-		    strncasecmp(buf + i, name, nl) == 0) {
-			const char *p = buf + i + nl + 1, *end = buf + e;
-			const char *lt = memchr(p, '<', (size_t)(end - p));
-			const char *at = memchr(p, '@', (size_t)(end - p));
-			const char *s, *t;
-
-			if (at == NULL)
-				return 0;
-			if (lt != NULL && lt < at)
-				s = lt + 1;
-			else
-				for (s = at; s > p && !isspace((unsigned char)s[-1]); s--)
-					;
-			for (t = at; t < end && *t != '>' &&
-			    !isspace((unsigned char)*t); t++)
-				;
-			if (t == s || (size_t)(t - s) >= outlen)
-				return 0;
-			memcpy(out, s, (size_t)(t - s));
-			out[t - s] = '\0';
-			return 1;
-		}
+		    strncasecmp(buf + i, name, nl) == 0)
+			return hdr_addr(buf + i + nl + 1, e - i - nl - 1, out,
+			    outlen) > 0;
 		i = e + 1;
 	}
 	return 0;
