@@ -76,6 +76,9 @@
  */
 #define DEFAULT_LOOKUP DB_SQLITE_LOOKUP_IN
 #define DEFAULT_BATCH 64
+/* Log size past which it is copied into the store: SQLite's default of
+ * 1000 frames, as it was with 4 KiB pages. */
+#define CHECKPOINT_BYTES (4000 * 1024)
 
 /* migrations[v] brings schema version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -273,6 +276,7 @@ typedef struct dbs {
 	size_t vn;                      /* their number */
 	int wal_frames;                 /* log frames after the last commit
 	                                   (DB_OPEN_OWN_CHECKPOINT) */
+	int checkpoint_frames;          /* CHECKPOINT_BYTES in frames */
 } dbs;
 
 #define S(d) ((dbs *)(d))
@@ -712,6 +716,18 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	int64_t v;
 	if ((rc = query_int(s, "PRAGMA user_version", &v, "open")) < 0)
 		goto fail;
+	/*
+	 * A new store gets 16 KiB pages (SQLite's default is 4): a learning
+	 * commit of the milter's writer, a few hundred messages' tokens
+	 * spread by their hash over the whole table, rewrites most of its
+	 * leaf pages whatever their size, and fewer, larger pages cost fewer
+	 * WAL frames, cell moves and B-tree steps (contrib/bench/README.md,
+	 * "What limits spamsift here"). Only an empty file takes it, before
+	 * WAL mode; an existing store keeps the size it was made with.
+	 */
+	if ((flags & DB_OPEN_CREATE) && !(flags & DB_OPEN_READONLY) &&
+	    (rc = exec(s, "PRAGMA page_size = 16384", "set page size")) < 0)
+		goto fail;
 	if (!(flags & DB_OPEN_READONLY)) {
 		sqlite3_stmt *st = NULL;
 
@@ -741,6 +757,22 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	}
 	if ((rc = schema(s, flags)) < 0)
 		goto fail;
+	/* The log is checkpointed past CHECKPOINT_BYTES whatever the page
+	 * size: by our hook's handles (s_checkpoint), by SQLite for others. */
+	{
+		int64_t ps;
+		char q[64];
+
+		if ((rc = query_int(s, "PRAGMA page_size", &ps,
+		    "read page size")) < 0)
+			goto fail;
+		s->checkpoint_frames = ps > 0 ? (int)(CHECKPOINT_BYTES / ps) : 1000;
+		snprintf(q, sizeof(q), "PRAGMA wal_autocheckpoint = %d",
+		    s->checkpoint_frames);
+		if (!(flags & DB_OPEN_READONLY) && !(flags & DB_OPEN_OWN_CHECKPOINT) &&
+		    (rc = exec(s, q, "set checkpoint size")) < 0)
+			goto fail;
+	}
 	/*
 	 * Bulk work touches more pages than the default cache (2 MiB) holds:
 	 * training the corpus then spilled pages to the WAL and re-read them,
@@ -1842,8 +1874,6 @@ static int s_purge(db *d, int day, int64_t max_hits, int64_t *n)
 	return delete_count(S(d), S_PURGE, day, max_hits, 2, n, "purge tokens");
 }
 
-/* Log frames past which db_checkpoint works: SQLite's own default. */
-#define CHECKPOINT_FRAMES 1000
 
 /* The WAL hook of DB_OPEN_OWN_CHECKPOINT handles: note the log's size. */
 static int wal_hook_frames(void *arg, sqlite3 *h, const char *name,
@@ -1861,7 +1891,7 @@ static int s_checkpoint(db *d)
 	int rc;
 
 	if (!(d->flags & DB_OPEN_OWN_CHECKPOINT) ||
-	    s->wal_frames < CHECKPOINT_FRAMES)
+	    s->wal_frames < s->checkpoint_frames)
 		return 0;
 	rc = sqlite3_wal_checkpoint_v2(s->h, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    NULL, NULL);

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "db/db.h"
 #include "db/db_impl.h"
 #include "tests/testutil.h"
@@ -222,6 +224,47 @@ static unsigned file_version(const char *p)
 	close(fd);
 	return (unsigned)v[0] << 24 | (unsigned)v[1] << 16 | (unsigned)v[2] << 8 | v[3];
 }
+
+/* The page size in a SQLite file's header (offset 16, big-endian; 1 is 65536). */
+static unsigned file_page_size(const char *p)
+{
+	unsigned char v[2];
+	int fd = open(p, O_RDONLY);
+	unsigned n;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, v, 2, 16), 2);
+	close(fd);
+	n = (unsigned)v[0] << 8 | v[1];
+	return n == 1 ? 65536 : n;
+}
+
+/* A new store gets 16 KiB pages; a file made before keeps its own. */
+START_TEST(test_page_size)
+{
+	int64_t uid;
+	db *d = make_store(10, &uid);
+	db_token t = { .hash = 3 };
+	sqlite3 *h;
+
+	db_close(d);
+	ck_assert_uint_eq(file_page_size(path), 16384);
+	/* An empty database file with SQLite's default 4 KiB pages, as every
+	 * store was before: spamsift creates its schema in it. */
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "PRAGMA page_size = 4096; "
+	    "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_close(h), SQLITE_OK);
+	d = make_store(10, &uid);
+	db_close(d);
+	ck_assert_uint_eq(file_page_size(path), 4096);
+	d = open_ok(0);
+	ck_assert_int_eq(db_tokens_get(d, uid, &t, 1), 0);
+	ck_assert_int_eq(t.spam_hits, 1);
+	db_close(d);
+}
+END_TEST
 
 START_TEST(test_migrate_from_1)
 {
@@ -482,6 +525,7 @@ int main(void)
 	tcase_add_test(tc, test_random_bytes);
 	tcase_add_test(tc, test_newer_schema);
 	tcase_add_test(tc, test_migrate_from_1);
+	tcase_add_test(tc, test_page_size);
 	tcase_add_test(tc, test_foreign_database);
 	tcase_add_test(tc, test_locked);
 	tcase_add_test(tc, test_close_rolls_back);
