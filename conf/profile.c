@@ -134,14 +134,19 @@ static int apply_one(void *arg, const char *key, const char *value)
 	return 0;
 }
 
-int profile_user(const conf *c, db *d, int64_t uid, profile *p)
+int profile_prefs(const conf *c, db *d, int64_t uid, profile *p)
 {
 	apply_ctx a = { c, p };
 
-	profile_site(c, p);
 	if (uid == 0 || d == NULL)
 		return 0;
 	return db_pref_iter(d, uid, apply_one, &a);
+}
+
+int profile_user(const conf *c, db *d, int64_t uid, profile *p)
+{
+	profile_site(c, p);
+	return profile_prefs(c, d, uid, p);
 }
 
 void profile_parser(const conf *c, void *magic, profile_parse *pp)

@@ -55,6 +55,13 @@ void profile_site(const conf *c, profile *p);
 int profile_user(const conf *c, db *d, int64_t uid, profile *p);
 
 /*
+ * profile_prefs -- as profile_user, on a *p that already holds the site
+ * defaults (a copy of profile_site's result, which a daemon computes once
+ * per configuration instead of once per recipient).
+ */
+int profile_prefs(const conf *c, db *d, int64_t uid, profile *p);
+
+/*
  * profile_apply -- apply one preference (canonical key, value) to *p.
  * Returns 0, or -EINVAL for an unknown key or bad value (p unchanged).
  */

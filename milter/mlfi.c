@@ -71,6 +71,7 @@ static const char *const ours[] = {
 typedef struct snap {
 	conf *cf;               /* the configuration */
 	usermap *umap;          /* recipient -> user */
+	profile site;           /* cf's site defaults (profile_site) */
 	int refs;               /* references (under snap_lock) */
 } snap;
 
@@ -179,6 +180,7 @@ int mlfi_install(conf *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	s->cf = conf_ref(c);
+	profile_site(c, &s->site);
 	s->refs = 1;
 	writer_set_path(conf_str(c, "StorePath"));
 	pthread_mutex_lock(&snap_lock);
@@ -622,8 +624,9 @@ static void plan_copy(conn *cn)
 			rcpt *r = &cn->rcpts[i];
 			int64_t uid = 0;
 
+			r->prof = cn->sn->site;
 			if (db_user(d, r->user, 0, &uid) == 0 &&
-			    profile_user(cf, d, uid, &r->prof) == 0)
+			    profile_prefs(cf, d, uid, &r->prof) == 0)
 				r->has_prof = 1;
 			if (r->has_prof &&
 			    ((r->prof.spam_action == PROFILE_QUARANTINE && !hold) ||
@@ -980,8 +983,10 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		rc = cn->rcpts[i].has_prof ? 0 : db_user(d, v->user, 0, &uid);
 		if (cn->rcpts[i].has_prof)
 			v->prof = cn->rcpts[i].prof;
-		else if (rc == 0)
-			rc = profile_user(cf, d, uid, &v->prof);
+		else if (rc == 0) {
+			v->prof = cn->sn->site;
+			rc = profile_prefs(cf, d, uid, &v->prof);
+		}
 		if (rc < 0) {
 			fail(cn, "store: %s", db_errmsg(d));
 			store_broken = 1;
