@@ -769,7 +769,7 @@ static int s_open(const char *path, int flags, db **out, char *err,
 		s->checkpoint_frames = ps > 0 ? (int)(CHECKPOINT_BYTES / ps) : 1000;
 		snprintf(q, sizeof(q), "PRAGMA wal_autocheckpoint = %d",
 		    s->checkpoint_frames);
-		if (!(flags & DB_OPEN_READONLY) && !(flags & DB_OPEN_OWN_CHECKPOINT) &&
+		if (!(flags & (DB_OPEN_READONLY | DB_OPEN_OWN_CHECKPOINT)) &&
 		    (rc = exec(s, q, "set checkpoint size")) < 0)
 			goto fail;
 	}
@@ -1873,7 +1873,6 @@ static int s_purge(db *d, int day, int64_t max_hits, int64_t *n)
 {
 	return delete_count(S(d), S_PURGE, day, max_hits, 2, n, "purge tokens");
 }
-
 
 /* The WAL hook of DB_OPEN_OWN_CHECKPOINT handles: note the log's size. */
 static int wal_hook_frames(void *arg, sqlite3 *h, const char *name,
