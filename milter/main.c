@@ -324,41 +324,72 @@ static void wake_listener(const char *sock)
 	close(fd);
 }
 
+/*
+ * Signals reach the main thread through handlers that write the signal's
+ * number to this pipe; the main thread reads it (serve). A 0 byte: the
+ * libmilter loop ended.
+ */
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	(void)!write(sig_pipe[1], &c, 1);
+	errno = saved;
+}
+
 /* libmilter's loop runs in its own thread; the main thread takes signals. */
 static void *milter_thread(void *arg)
 {
 	int *rc = arg;
+	char c = 0;
 
 	*rc = smfi_main();
-	/* Wake the main thread if libmilter stopped on its own. */
-	kill(getpid(), SIGTERM);
+	(void)!write(sig_pipe[1], &c, 1);   /* wake the main thread */
 	return NULL;
 }
 
 /*
  * Serve until SIGTERM/SIGINT; SIGHUP reloads the configuration.
  *
- * libmilter's own signal thread would take SIGHUP as "stop". On Linux a
- * process-directed signal goes first to the main thread when that thread
- * accepts it, so the main thread waits for the signals itself (sigwait) and
- * runs smfi_main in another thread: SIGHUP reaches us, not libmilter.
- * SIGTERM drains: no new connections (smfi_stop), then up to
- * DRAIN_SECONDS for the sessions in flight to finish.
+ * libmilter's own signal thread waits (sigwait) for SIGHUP, SIGTERM and
+ * SIGINT and takes SIGHUP as "stop"; smfi_main blocks the three in its
+ * thread and the threads it makes. Linux gives a signal sent to the process
+ * to the main thread whenever that thread does not block it, and to another
+ * thread only otherwise; so the main thread takes them with handlers and
+ * never blocks them, also while it reloads (waiting in sigwait, as before,
+ * left the signal to libmilter whenever the main thread was busy
+ * reloading: a second SIGHUP then stopped the milter). SIGTERM drains: no
+ * new connections (smfi_stop), then up to DRAIN_SECONDS for the sessions in
+ * flight to finish. libmilter stopping on its own is an error (exit status
+ * 3, so that a service manager restarts the milter).
  */
 #define DRAIN_SECONDS 30
 static int serve(const char *sock, const char *conf_path, char **overrides,
     size_t noverrides)
 {
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	struct sigaction sa;
 	sigset_t set;
 	pthread_t t;
-	int sig, rc = MI_SUCCESS;
+	int rc = MI_SUCCESS, ours = 0;
 
+	if (pipe2(sig_pipe, O_CLOEXEC) < 0) {
+		log_err("cannot make the signal pipe: %s", strerror(errno));
+		return MI_FAILURE;
+	}
 	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	/* Threads made from here on inherit the blocked signals. */
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&set, sigs[i]);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_mask = set;               /* one handler at a time */
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	if (mlfi_start() < 0)
 		return MI_FAILURE;
 	if (pthread_create(&t, NULL, milter_thread, &rc) != 0) {
@@ -366,9 +397,12 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 		return MI_FAILURE;
 	}
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		char c;
+		ssize_t n = read(sig_pipe[0], &c, 1);
+
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (sig == SIGHUP) {
+		if (n == 1 && c == SIGHUP) {
 			char err[1024];
 			conf *nc = load_conf(conf_path, overrides, noverrides);
 
@@ -380,15 +414,18 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 			conf_unref(nc);
 			continue;
 		}
+		ours = n == 1 && c != 0;
 		break;
 	}
+	if (!ours)
+		log_err("the milter library stopped serving; stopping");
 	log_info("stopping: draining %d sessions", mlfi_sessions());
 	smfi_stop();
 	wake_listener(sock);
 	pthread_join(t, NULL);
 	for (int i = 0; i < DRAIN_SECONDS * 10 && mlfi_sessions() > 0; i++)
 		usleep(100000);
-	return rc;
+	return ours ? rc : MI_FAILURE;
 }
 
 int main(int argc, char **argv)
