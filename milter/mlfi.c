@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,8 @@ static const char *const ours[] = {
 
 /* Recipients per message we track (Postfix's default limit is 1000). */
 #define MAX_RCPTS 1000
+/* Copies of one of our header fields a message may carry (all removed). */
+#define FORGED_MAX 1000
 
 /* Configuration snapshot: conf + usermap, refcounted by conf's counter. */
 typedef struct snap {
@@ -109,6 +112,8 @@ typedef struct conn {
 	char *queue_id;         /* Postfix queue id */
 	rcpt *rcpts;            /* recipients */
 	size_t nrcpts;          /* number of recipients */
+	size_t untracked;       /* recipients mapped to no user (delivered
+	                           untouched) */
 	unsigned forged[NOURS]; /* incoming copies of each of our headers */
 	int skip;               /* do not classify (auth, network, opt-out) */
 	int debug;              /* verbose logging for this client */
@@ -389,6 +394,7 @@ static void msg_state_reset(conn *cn)
 	free(cn->rcpts);
 	cn->rcpts = NULL;
 	cn->nrcpts = 0;
+	cn->untracked = 0;
 	memset(cn->forged, 0, sizeof(cn->forged));
 	/* The copy is an unlinked temporary file: closing it deletes it. */
 	if (cn->copy != NULL)
@@ -547,11 +553,11 @@ static sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
-	if (cn->nrcpts >= MAX_RCPTS)
+	if (cn->nrcpts >= MAX_RCPTS || usermap_lookup(cn->sn->umap,
+	    argv[0] ? argv[0] : "", user, sizeof(user)) < 0) {
+		cn->untracked++;
 		return reply(cn, SMFIP_NR_RCPT);
-	if (usermap_lookup(cn->sn->umap, argv[0] ? argv[0] : "", user,
-	    sizeof(user)) < 0)
-		return reply(cn, SMFIP_NR_RCPT);
+	}
 	r = realloc(cn->rcpts, (cn->nrcpts + 1) * sizeof(*r));
 	if (r == NULL) {
 		fail(cn, "%s", "out of memory");
@@ -676,7 +682,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 	/* A sender must not forge our verdict: count our headers to delete. */
 	if (strncasecmp(name, "X-Spamsift-", 11) == 0) {
 		for (size_t i = 0; i < NOURS; i++)
-			if (strcasecmp(name, ours[i]) == 0 && cn->forged[i] < 100000)
+			if (strcasecmp(name, ours[i]) == 0 && cn->forged[i] < UINT_MAX)
 				cn->forged[i]++;
 		return reply(cn, SMFIP_NR_HDR);
 	}
@@ -934,7 +940,22 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		if (q != NULL)
 			cn->queue_id = strdup(q);
 	}
-	/* Forged verdicts go first, whatever happens next. */
+	/*
+	 * Forged verdicts go first, whatever happens next. Each goes in a
+	 * request of its own that Postfix's cleanup answers by scanning the
+	 * headers: thousands of them are an attack on the MTA, not mail.
+	 */
+	for (size_t i = 0; i < NOURS; i++) {
+		if (cn->forged[i] <= FORGED_MAX)
+			continue;
+		smfi_setreply(ctx, (char *)"550", (char *)"5.7.1",
+		    (char *)"Too many X-Spamsift header fields");
+		log_info("%s: client=%s from=<%s> reject: %u %s header fields",
+		    qid(cn), cn->client_addr ? cn->client_addr : "?",
+		    cn->sender ? cn->sender : "", cn->forged[i], ours[i]);
+		ret = SMFIS_REJECT;
+		goto done;
+	}
 	for (size_t i = 0; i < NOURS; i++)
 		for (unsigned idx = cn->forged[i]; idx > 0; idx--)
 			smfi_chgheader(ctx, (char *)ours[i], (int)idx, NULL);
@@ -1039,8 +1060,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		ret = on_fail(ctx, cn);
 		goto done;
 	}
-	if (nv == 0)
-		all_reject = 0;
+	if (nv == 0 || cn->untracked > 0)
+		all_reject = 0;     /* someone gets the message untouched */
 	/* Reject only when every recipient would. */
 	if (all_reject) {
 		const char *text = conf_str(cf, "RejectText");
@@ -1108,16 +1129,25 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	if (held) {
 		smfi_quarantine(ctx, (char *)"spamsift: spam");
 	}
-	/* Headers for the delivered recipients. */
+	/*
+	 * Headers for the delivered recipients. Those not filtered (opted
+	 * out, or mapped to no user) get the same copy: then no header
+	 * speaks for one recipient, the result is Mixed.
+	 */
 	{
-		int common = -1, mixed = 0;
+		int common = -1, mixed = 0, single;
+		size_t plain = cn->untracked;
 		const verdict *one = NULL;
 		char val[128];
 
 		for (size_t k = 0; k < nv; k++) {
 			const verdict *v = &vs[k];
 
-			if (!v->classified || (v->action == PROFILE_QUARANTINE && !held))
+			if (!v->classified) {
+				plain++;
+				continue;
+			}
+			if (v->action == PROFILE_QUARANTINE && !held)
 				continue;
 			delivered++;
 			if (common < 0) {
@@ -1126,14 +1156,17 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			} else if (common != v->res.verdict.cls)
 				mixed = 1;
 		}
-		if (delivered == 0 && quarantined > 0) {
+		if (delivered == 0 && plain == 0 && quarantined > 0) {
 			ret = SMFIS_DISCARD;
 			goto log;
 		}
+		if (plain > 0)
+			mixed = 1;
+		single = delivered == 1 && plain == 0;
 		if (common >= 0) {
 			add_header(ctx, cn, "X-Spamsift-Result",
 			    mixed ? "Mixed" : result_name(common));
-			if (delivered == 1) {
+			if (single) {
 				snprintf(val, sizeof(val), "%.4f", one->res.verdict.probability);
 				add_header(ctx, cn, "X-Spamsift-Probability", val);
 				snprintf(val, sizeof(val), "%.2f", one->res.verdict.confidence);
@@ -1161,7 +1194,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 					    qid(cn));
 				free(body_sigs);
 			}
-			if (delivered == 1 && one->prof.show_factors &&
+			if (single && one->prof.show_factors &&
 			    one->res.verdict.ntop > 0) {
 				char f[1024];
 				size_t fl = 0;
@@ -1198,12 +1231,18 @@ log:
 		const verdict *v = &vs[k];
 		static const char *const act[] = { "tag", "quarantine", "reject" };
 
-		lp += (size_t)snprintf(logbuf + lp, sizeof(logbuf) - lp,
+		int w = snprintf(logbuf + lp, sizeof(logbuf) - lp,
 		    "%s%s=%s/%.4f/%s", k ? " " : "", v->user,
 		    v->classified ? result_name(v->res.verdict.cls) : "OptOut",
 		    v->classified ? v->res.verdict.probability : 0.0,
 		    v->action < 0 ? "deliver" : held && v->action == PROFILE_QUARANTINE ?
 		    "hold" : act[v->action]);
+
+		if (w < 0 || (size_t)w >= sizeof(logbuf) - lp) {
+			lp = sizeof(logbuf) - 1;        /* cut: the line is full */
+			break;
+		}
+		lp += (size_t)w;
 	}
 	logbuf[lp] = '\0';
 	log_info("%s: client=%s from=<%s> %s action=%s size=%zu tokens=%zu eom=%.1fms "

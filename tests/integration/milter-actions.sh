@@ -149,7 +149,8 @@ grep -q '1 retrained by signature' "$IT_DIR/m9.train" || it_fail "m9: not retrai
 it_log "signature in body ok"
 
 # 6b. Opt in: only users with optIn=on are filtered; the others' mail
-# passes untouched (no verdict headers, no subject tag).
+# passes untouched (no verdict headers, no subject tag), also beside a
+# recipient who quarantines.
 it_stop_milter
 it_milter -o Opt=in
 CLI prefs set --user frank@example.net optIn on || it_fail "prefs frank"
@@ -164,6 +165,30 @@ f=$(sink_with m10)
 grep -q '^X-Spamsift-' "$f" && it_fail "m10: bob has not opted in but was filtered"
 grep -q '^Subject: not opted in$' "$f" || it_fail "m10: subject changed"
 grep -q '^X-Spamsift-Result: Blocklisted' "$(sink_with m11)" || it_fail "m11: frank opted in but was not filtered"
+# One copy for bob (not filtered) and carol (opted in, quarantines her
+# spam): carol's goes to the quarantine, bob's is delivered untouched, not
+# discarded with hers. One copy for bob and frank (opted in, tags): frank's
+# verdict is not bob's, so the result is Mixed, without frank's probability
+# or subject tag.
+CLI prefs set --user carol@example.net optIn on || it_fail "prefs carol optIn"
+mkmsg "$IT_DIR/m12" spammer@bad.example "for carol and bob"
+mkmsg "$IT_DIR/m13" spammer@bad.example "for frank and bob"
+nq=$(CLI quarantine list --user carol@example.net | wc -l)
+before=$(sink_count)
+[ "$(it_send "$IT_DIR/m12" spammer@bad.example carol@example.net bob@example.net)" = 250 ] || it_fail "m12"
+[ "$(it_send "$IT_DIR/m13" spammer@bad.example frank@example.net bob@example.net)" = 250 ] || it_fail "m13"
+it_wait_sink $((before + 2)) || it_fail "m12/m13: a copy for bob was lost"
+f=$(sink_with m12)
+[ -n "$f" ] || it_fail "m12: bob's copy was lost with carol's quarantined one"
+grep -q '^X-Spamsift-' "$f" && it_fail "m12: bob's copy carries a verdict"
+grep -q '^Subject: for carol and bob$' "$f" || it_fail "m12: bob's subject was tagged"
+[ "$(CLI quarantine list --user carol@example.net | wc -l)" = $((nq + 1)) ] ||
+	it_fail "m12: carol's copy was not quarantined"
+f=$(sink_with m13)
+grep -q '^X-Spamsift-Result: Mixed$' "$f" || it_fail "m13: the copy claims frank's verdict for bob"
+grep -q '^X-Spamsift-Probability' "$f" && it_fail "m13: the copy carries frank's probability"
+grep -q '^X-Spamsift-Signature' "$f" || it_fail "m13: frank's signature is missing"
+grep -q '^Subject: for frank and bob$' "$f" || it_fail "m13: the subject was tagged"
 it_log "opt in ok"
 
 # 7. QuarantineMode postfix: the whole message goes to the hold queue.

@@ -1,6 +1,7 @@
 -- edges.lua -- protocol edges of spamsift-milter, driven by miltertest
 -- without an MTA: abort mid-body, several messages on one connection, RSET,
--- an empty body, a connection dropped mid-message. The milter must answer
+-- an empty body, a connection dropped mid-message, recipients that fill
+-- the log line, a flood of forged headers. The milter must answer
 -- every message and survive all of it (the shell wrapper checks it is alive
 -- and that it logged exactly the messages that ended).
 local sock = os.getenv("SPAMSIFT_SOCK")
@@ -67,4 +68,41 @@ if conn == nil then error("mt.connect (3) failed") end
 start(conn, "MT7")
 must(mt.bodystring(conn, "still here\r\n"), "body")
 finish(conn, "after a dropped connection")
+
+-- 6. Five recipients of about 400 bytes each (five users): more than the
+-- log line holds, which is cut, not overrun.
+mt.macro(conn, SMFIC_MAIL, "i", "MT8", "{client_addr}", "127.0.0.1")
+must(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
+for i = 1, 5 do
+	must(mt.rcptto(conn, "<" .. string.rep(tostring(i), 393) .. "@example.net>"),
+	    "rcptto " .. i)
+end
+must(mt.header(conn, "Subject", " long recipients"), "header Subject")
+must(mt.eoh(conn), "eoh")
+must(mt.bodystring(conn, "to five long names\r\n"), "body")
+finish(conn, "long recipients")
+
+-- 7. A message with 1,001 copies of X-Spamsift-Result: refused (removing
+-- them costs Postfix a scan of the headers each), and the next one is not.
+mt.macro(conn, SMFIC_MAIL, "i", "MT9", "{client_addr}", "127.0.0.1")
+must(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
+must(mt.rcptto(conn, "<bob@example.net>"), "rcptto")
+for i = 1, 1001 do
+	must(mt.header(conn, "X-Spamsift-Result", " Innocent"), "forged header")
+end
+must(mt.eoh(conn), "eoh")
+must(mt.bodystring(conn, "forged\r\n"), "body")
+must(mt.eom(conn), "eom")
+if mt.getreply(conn) ~= SMFIR_REPLYCODE then
+	error("1,001 forged headers: not rejected")
+end
+mt.macro(conn, SMFIC_MAIL, "i", "MT10", "{client_addr}", "127.0.0.1")
+must(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
+must(mt.rcptto(conn, "<bob@example.net>"), "rcptto")
+must(mt.header(conn, "X-Spamsift-Result", " Innocent"), "forged header")
+must(mt.eoh(conn), "eoh")
+finish(conn, "after the forged headers")
+if not mt.eom_check(conn, MT_HDRCHANGE, "X-Spamsift-Result") then
+	error("a forged X-Spamsift-Result was not removed")
+end
 mt.disconnect(conn)
