@@ -759,7 +759,8 @@ static void piece(msg *m, const char *s, size_t n, int eol)
  */
 static size_t feed(msg *m, const char *buf, size_t len)
 {
-	const char *p = buf, *end = buf + len;
+	const char *p = buf, *end = buf + len, *lf = NULL;
+	int lf_known = 0;       /* lf is the next LF at or after p (NULL: none) */
 
 	while (p < end && m->err == 0) {
 		const char *nl, *cr;
@@ -775,7 +776,12 @@ static size_t feed(msg *m, const char *buf, size_t len)
 				continue;
 			}
 		}
-		nl = memchr(p, '\n', (size_t)(end - p));
+		/* Lines ended by a bare CR must not rescan to the next LF each. */
+		if (!lf_known || (lf != NULL && lf < p)) {
+			lf = memchr(p, '\n', (size_t)(end - p));
+			lf_known = 1;
+		}
+		nl = lf;
 		seg = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		cr = memchr(p, '\r', seg);
 		if (cr != NULL) {

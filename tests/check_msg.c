@@ -931,6 +931,32 @@ START_TEST(test_line_ends)
 }
 END_TEST
 
+/*
+ * 2,000,000 header lines ended by a bare CR before the first LF (14 MB),
+ * in one write: each line used to search to that LF again, quadratic time
+ * (31 s for 600,000 lines, minutes for these); tests/local.mk's 120 s
+ * timeout stands guard.
+ */
+START_TEST(test_bare_cr_lines)
+{
+	static const char head[] = "Subject: carriage\r", line[] = "X-A: a\r",
+	    tail[] = "\n\nbodyword here\n";
+	size_t n = 2000000, len = strlen(head) + n * strlen(line) + strlen(tail);
+	char *buf = malloc(len + 1), *p = buf;
+
+	ck_assert_ptr_nonnull(buf);
+	p = stpcpy(p, head);
+	for (size_t i = 0; i < n; i++)
+		p = stpcpy(p, line);
+	strcpy(p, tail);
+	ck_assert_int_eq(msg_write(m, buf, len), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+	ck_has("Subject:carriage");
+	ck_has("bodyword");
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_malformed_header_line)
 {
 	parse("Subject : spaced\r\n>From someone Tue Jul 31 22:36:21 2001\r\n"
@@ -1004,6 +1030,7 @@ static Suite *suite(void)
 	tcase_add_test(th, test_many_siblings);
 	tcase_add_test(th, test_empty_input);
 	tcase_add_test(th, test_line_ends);
+	tcase_add_test(th, test_bare_cr_lines);
 	tcase_add_test(th, test_no_headers);
 	tcase_add_test(th, test_malformed_header_line);
 	suite_add_tcase(s, th);
