@@ -21,6 +21,7 @@
 struct cs_entry {
 	char name[CS_NAMEMAX];  /* normalized charset name, "" = unused */
 	iconv_t cd;             /* descriptor, or (iconv_t)-1 when unknown */
+	int ascii;              /* cd reads ASCII as ASCII (reads_ascii) */
 	unsigned long used;     /* last use, for LRU replacement */
 };
 
@@ -89,8 +90,31 @@ static int normalize(const char *name, char *buf)
 	return 0;
 }
 
-/* Cached descriptor for a normalized name; (iconv_t)-1 when unknown. */
-static iconv_t lookup(charset *cs, const char *norm)
+/*
+ * Does cd turn ASCII into the same ASCII, without state? Then ASCII runs
+ * need no iconv call (charset_feed's fast path). Asked of iconv itself, not
+ * decided by name: UTF-16 and UTF-32 (csunicode, utf16le, ...), UTF-7,
+ * the ISO-2022 and HZ families and EBCDIC go by many names, and passing
+ * their bytes through unconverted hid a message's text. The probe holds
+ * every printable character and each family's shift sequences.
+ */
+static int reads_ascii(iconv_t cd)
+{
+	static const char probe[] =
+	    "\t\n\r !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~ +AGE- ~{a~} \x1b$Ba\x1b(B\x0ea\x0f";
+	char out[4 * sizeof(probe)], *ip = (char *)probe, *op = out;
+	size_t il = sizeof(probe) - 1, ol = sizeof(out);
+	size_t r = iconv(cd, &ip, &il, &op, &ol);
+
+	iconv(cd, NULL, NULL, NULL, NULL);      /* back to the initial state */
+	return r != (size_t)-1 && il == 0 &&
+	    (size_t)(op - out) == sizeof(probe) - 1 &&
+	    memcmp(out, probe, sizeof(probe) - 1) == 0;
+}
+
+/* Cached entry for a normalized name (its cd (iconv_t)-1 when unknown). */
+static struct cs_entry *lookup(charset *cs, const char *norm)
 {
 	struct cs_entry *victim = &cs->cache[0];
 
@@ -102,7 +126,7 @@ static iconv_t lookup(charset *cs, const char *norm)
 			e->used = cs->clock;
 			if (e->cd != (iconv_t)-1)
 				iconv(e->cd, NULL, NULL, NULL, NULL);
-			return e->cd;
+			return e;
 		}
 		/* never evict the descriptor a stream is using */
 		if (e->name[0] != '\0' && e->cd != (iconv_t)-1 && e->cd == cs->cur)
@@ -114,26 +138,23 @@ static iconv_t lookup(charset *cs, const char *norm)
 		iconv_close(victim->cd);
 	strcpy(victim->name, norm);
 	victim->cd = iconv_open("UTF-8", norm);
+	victim->ascii = victim->cd != (iconv_t)-1 && reads_ascii(victim->cd);
 	victim->used = cs->clock;
-	return victim->cd;
+	return victim;
 }
 
 int charset_select(charset *cs, const char *name)
 {
 	char norm[CS_NAMEMAX];
+	struct cs_entry *e;
 
 	cs->npend = 0;
 	cs->cur = (iconv_t)-1;
 	if (name == NULL || normalize(name, norm))
 		return 1;
-	cs->cur = lookup(cs, norm);
-	/* ASCII bytes need no iconv call in most charsets (a fast path) */
-	cs->ascii = strncmp(norm, "utf-16", 6) != 0 && strncmp(norm, "utf-32", 6) != 0 &&
-	    strncmp(norm, "ucs", 3) != 0 && strncmp(norm, "utf-7", 5) != 0 &&
-	    strncmp(norm, "unicode", 7) != 0 && strncmp(norm, "iso-2022", 8) != 0 &&
-	    strncmp(norm, "hz", 2) != 0 && strncmp(norm, "csiso2022", 9) != 0 &&
-	    strncmp(norm, "ibm", 3) != 0 && strncmp(norm, "ebcdic", 6) != 0 &&
-	    strncmp(norm, "cp037", 5) != 0 && strncmp(norm, "cp500", 5) != 0;
+	e = lookup(cs, norm);
+	cs->cur = e->cd;
+	cs->ascii = e->ascii;
 	cs->single = cs->ascii && (strncmp(norm, "iso-8859-", 9) == 0 ||
 	    strncmp(norm, "iso8859", 7) == 0 || strncmp(norm, "windows-125", 11) == 0 ||
 	    strncmp(norm, "cp125", 5) == 0 || strncmp(norm, "koi8", 4) == 0);
@@ -290,7 +311,7 @@ long charset_convert(charset *cs, const char *name, const char *in, size_t len,
 	if (normalize(name, norm)) {
 		fixed_sink(&f, in, len);
 	} else {
-		cd = lookup(cs, norm);
+		cd = lookup(cs, norm)->cd;
 		if (cd == (iconv_t)-1)
 			return -ENOENT;
 		run(cd, in, len, &used, fixed_sink, &f);

@@ -118,6 +118,42 @@ START_TEST(test_convert_and_cache)
 }
 END_TEST
 
+/*
+ * Charsets whose ASCII-range bytes are not ASCII, under names a list of
+ * prefixes missed: their text must be converted, not passed through
+ * (UTF-16 passed through gave no words at all).
+ */
+START_TEST(test_not_ascii_compatible)
+{
+	static const struct {
+		const char *name, *in;
+		size_t len;
+		const char *want;
+	} c[] = {
+		{ "csunicode", "h\0i\0 \0m\0o\0m\0", 12, "hi mom" },
+		{ "utf16le", "h\0i\0", 4, "hi" },
+		{ "UTF-16BE", "\0h\0i", 4, "hi" },
+		{ "utf32le", "h\0\0\0i\0\0\0", 8, "hi" },
+		{ "utf7", "caf+AOk-", 8, "café" },
+		{ "iso2022jp", "\x1b$BF|K\\\x1b(B ok", 13, "日本 ok" },
+		{ "cp1047", "\x88\x89", 2, "hi" },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		for (size_t step = 1; step <= 3; step++) {
+			ck_assert_int_eq(charset_select(cs, c[i].name), 0);
+			feed(c[i].in, c[i].len, step);
+			ck_assert_msg(strcmp(got, c[i].want) == 0,
+			    "%s in steps of %zu: got \"%s\"", c[i].name, step, got);
+		}
+	}
+	/* and an ASCII-compatible one still reads ASCII as ASCII */
+	ck_assert_int_eq(charset_select(cs, "windows-1251"), 0);
+	feed("plain text \xcf", 12, 5);
+	ck_assert_str_eq(got, "plain text П");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("charset");
@@ -128,6 +164,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_multibyte_split);
 	tcase_add_test(tc, test_single_byte_and_invalid);
 	tcase_add_test(tc, test_convert_and_cache);
+	tcase_add_test(tc, test_not_ascii_compatible);
 	suite_add_tcase(s, tc);
 	return s;
 }
