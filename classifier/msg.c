@@ -28,7 +28,9 @@
 
 #define LINECAP 4096     /* longest line piece handled at once */
 #define HEADMAX 8192     /* decoded bytes of an attachment given to libmagic */
-#define BOUNDMAX 80      /* longest boundary kept (RFC 2046: 70) */
+#define BOUNDMAX 256     /* longest boundary (RFC 2046: 70; readers take
+                            longer ones, and so do we; a longer one reads
+                            the part as text) */
 #define DEPTHMAX 64      /* upper bound for max_depth */
 
 enum kind { K_NONE, K_TEXT, K_HTML, K_MULTI, K_ATTACH, K_SKIP };
@@ -273,7 +275,12 @@ static void field(msg *m, const char *name, size_t nlen, const char *v, size_t v
 		hdr_type(v, vlen, m->p.type, sizeof(m->p.type));
 		hdr_param(v, vlen, "charset", m->p.cset, sizeof(m->p.cset));
 		lower(m->p.cset);
-		hdr_param(v, vlen, "boundary", m->p.bound, sizeof(m->p.bound));
+		/* cut, it would match no delimiter line: the part is hidden */
+		if (hdr_param(v, vlen, "boundary", m->dbuf, dcap) &&
+		    strlen(m->dbuf) < sizeof(m->p.bound))
+			strcpy(m->p.bound, m->dbuf);
+		else
+			m->p.bound[0] = '\0';
 		if (m->p.fname[0] == '\0' &&
 		    hdr_param(v, vlen, "name", m->dbuf, dcap))
 			hdr_decode(m->cs, m->dbuf, strlen(m->dbuf), m->p.fname,

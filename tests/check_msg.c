@@ -328,6 +328,43 @@ START_TEST(test_mime_nested)
 }
 END_TEST
 
+/*
+ * Boundaries longer than RFC 2046's 70 characters, as mail readers take
+ * them: 90 characters split the parts as usual; 300 (past what is kept)
+ * read the body as text. Cut to 80, they hid the whole body.
+ */
+/* Parse a one-part multipart message with boundary b. */
+static void parse_multipart(const char *b)
+{
+	char buf[2048];
+
+	snprintf(buf, sizeof(buf), "Content-Type: multipart/mixed; "
+	    "boundary=\"%s\"\n\n--%s\nContent-Type: text/plain\n\n"
+	    "hiddenword here\n--%s--\n", b, b, b);
+	parse(buf);
+}
+
+START_TEST(test_long_boundary)
+{
+	char b[301];
+
+	memset(b, 'q', sizeof(b) - 1);
+	b[90] = '\0';
+	parse_multipart(b);
+	ck_has("hiddenword");
+	ck_has("mime:parts:1");
+	ck_hasnt("mime:no-boundary");
+
+	tokset_clear(set);
+	msg_reset(m, set);
+	b[90] = 'q';
+	b[300] = '\0';
+	parse_multipart(b);
+	ck_has("hiddenword");
+	ck_has("mime:no-boundary");
+}
+END_TEST
+
 START_TEST(test_qp_latin1)
 {
 	parse_file("qp-latin1.eml", 1 << 20);
@@ -996,6 +1033,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_own_headers_ignored);
 	tcase_add_test(tc, test_api_same_as_write);
 	tcase_add_test(tc, test_mime_nested);
+	tcase_add_test(tc, test_long_boundary);
 	tcase_add_test(tc, test_qp_latin1);
 	tcase_add_test(tc, test_base64_junk_unterminated);
 	tcase_add_test(tc, test_charsets);
