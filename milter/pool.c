@@ -38,6 +38,7 @@ static db_cache *cache;         /* shared token cache, or NULL */
 static char cache_path[4096];   /* the store it serves */
 static pthread_t warm_th;       /* pool_warm's thread */
 static int warm_started;        /* warm_th runs or ran (to be joined) */
+static int closed;              /* pool_close ran: no more handles */
 
 int pool_cache_init(const char *path, size_t max_bytes)
 {
@@ -145,6 +146,11 @@ int pool_store_get(const char *path, db **out, char *why, size_t whylen)
 	int rc;
 
 	pthread_mutex_lock(&lock);
+	if (closed) {
+		pthread_mutex_unlock(&lock);
+		snprintf(why, whylen, "the milter is stopping");
+		return -ESHUTDOWN;
+	}
 	for (;;) {
 		slot *other = NULL;
 
@@ -225,7 +231,7 @@ void *pool_magic_get(void)
 
 	pthread_mutex_lock(&lock);
 	for (;;) {
-		if (magic_broken)
+		if (magic_broken || closed)
 			break;
 		for (i = 0; i < nmagics && magic_out[i]; i++)
 			;
@@ -293,20 +299,63 @@ const char *pool_magic_type(void *arg, const void *buf, size_t len,
 	return r != NULL ? out : NULL;
 }
 
+/* Under lock: handles checked out (a session still ends a message). */
+static size_t busy_handles(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nstores; i++)
+		n += stores[i].out != 0;
+	for (size_t i = 0; i < nmagics; i++)
+		n += magic_out[i] != 0;
+	return n;
+}
+
+/*
+ * A session that outlived the drain may still be in its end of message:
+ * its handles are waited for a while (CLOSE_WAIT_MS), then left open with
+ * the token cache they read (the process is exiting) rather than freed
+ * under it.
+ */
+#define CLOSE_WAIT_MS 5000
+
 void pool_close(void)
 {
+	size_t busy;
+
 	if (warm_started) {
 		pthread_join(warm_th, NULL);
 		warm_started = 0;
 	}
 	pthread_mutex_lock(&lock);
+	for (int waited = 0; (busy = busy_handles()) > 0 &&
+	    waited < CLOSE_WAIT_MS; waited += 100) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&store_back, &lock, &ts);
+	}
+	closed = 1;
+	if (busy > 0)
+		log_warning("NOQUEUE: %zu store or libmagic handles still in use "
+		    "at exit; left open", busy);
 	for (size_t i = 0; i < nstores; i++) {
+		if (stores[i].out)
+			continue;
 		db_close(stores[i].d);
 		stores[i].d = NULL;
 	}
-	nstores = 0;
 	for (size_t i = 0; i < nmagics; i++)
-		magic_close(magics[i]);
+		if (!magic_out[i])
+			magic_close(magics[i]);
+	if (busy > 0) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	nstores = 0;
 	nmagics = 0;
 	if (cache != NULL) {
 		db_cache_stats st;

@@ -97,7 +97,11 @@ void pool_magic_put(void *magic);
 const char *pool_magic_type(void *arg, const void *buf, size_t len,
     char *out, size_t outlen);
 
-/* pool_close -- close every handle (at exit, with no callback running). */
+/*
+ * pool_close -- close every handle, at exit. A handle still checked out is
+ * waited for up to 5 s, then left open (with the token cache); from then
+ * on pool_store_get fails (-ESHUTDOWN) and pool_magic_get gives NULL.
+ */
 void pool_close(void);
 
 #endif
