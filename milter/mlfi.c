@@ -794,6 +794,7 @@ typedef struct verdict {
 	filter_result res;      /* classification */
 	int classified;         /* res is valid */
 	int action;             /* PROFILE_* taken for spam, -1 none */
+	filter_pending *pd;     /* what to learn, once the message is answered */
 } verdict;
 
 static const char *result_name(int cls)
@@ -1028,7 +1029,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				store_broken = 1;
 				break;
 			}
-			writer_push(pd, 256 + 8 * tokset_count(cn->toks));
+			v->pd = pd;
 		}
 		v->classified = 1;
 		if (is_spam(v->res.verdict.cls)) {
@@ -1255,6 +1256,17 @@ log:
 	(void)rejecting;
 done:
 	pool_store_put(d, store_broken);
+	/*
+	 * Learn what was classified, unless the message was deferred: its
+	 * next try is classified and learned again (learning it now as well
+	 * counted it twice).
+	 */
+	for (size_t k = 0; k < nv; k++) {
+		if (ret == SMFIS_TEMPFAIL)
+			filter_pending_free(vs[k].pd);
+		else if (vs[k].pd != NULL)
+			writer_push(vs[k].pd, 256 + 8 * tokset_count(cn->toks));
+	}
 	free(vs);
 	msg_state_reset(cn);
 	return ret;

@@ -123,11 +123,12 @@ CLI db check >/dev/null || it_fail "db check after retraining"
 it_log "SIGKILL of the trainer: store consistent ($learned spam messages kept)"
 
 # 3. Disk full while the quarantine copy spills to TempDir: tempfail, a log
-# line saying why, nothing quarantined, nothing relayed.
+# line saying why, nothing quarantined, relayed or learned.
 if tmpfs tmp 64k; then
 	milter_restart -o "TempDir=$MNT/tmp" -o QuarantineMemory=4096
 	mkmsg "$IT_DIR/q1" spammer@bad.example carol@example.net 300000
 	l=$(log_lines); before=$(sink_count)
+	sigs=$(sqlite3 "$IT_DIR/run/spamsift.db" 'SELECT count(*) FROM signatures')
 	code=$(it_send "$IT_DIR/q1" spammer@bad.example carol@example.net)
 	[ "$code" = 451 ] || it_fail "TempDir full: expected 451, got $code"
 	new_log "$l" | grep -q 'internal error, tempfail: quarantine copy: No space left on device' ||
@@ -135,7 +136,12 @@ if tmpfs tmp 64k; then
 	CLI quarantine list --user carol@example.net | grep -q . && it_fail "TempDir full: something was quarantined"
 	[ "$(sink_count)" = "$before" ] || it_fail "TempDir full: the message was relayed"
 	[ -z "$(ls -A "$MNT/tmp")" ] || it_fail "TempDir full: temporary files left behind"
-	it_log "disk full (TempDir): 451, logged, nothing kept"
+	# Deferred, so not learned: its next try will be (the writer commits
+	# within half a second).
+	sleep 1.5
+	[ "$(sqlite3 "$IT_DIR/run/spamsift.db" 'SELECT count(*) FROM signatures')" = "$sigs" ] ||
+		it_fail "TempDir full: the deferred message was learned"
+	it_log "disk full (TempDir): 451, logged, nothing kept, nothing learned"
 
 	# 4. Disk full in the store itself while the quarantined copy is written.
 	tmpfs store 2m || it_fail "mount store tmpfs"
