@@ -33,6 +33,8 @@ struct charset {
 	size_t npend;           /* bytes in pend */
 	int ascii;              /* cur reads ASCII as ASCII, without state */
 	int single;             /* cur is a single-byte charset */
+	unsigned opens;         /* iconv_open calls left (charset_budget) */
+	struct cs_entry none;   /* what lookup gives past the budget */
 };
 
 int charset_new(charset **out)
@@ -43,8 +45,15 @@ int charset_new(charset **out)
 	if (cs == NULL)
 		return -ENOMEM;
 	cs->cur = (iconv_t)-1;
+	cs->none.cd = (iconv_t)-1;
+	cs->opens = CHARSET_OPENS;
 	*out = cs;
 	return 0;
+}
+
+void charset_budget(charset *cs)
+{
+	cs->opens = CHARSET_OPENS;
 }
 
 void charset_free(charset *cs)
@@ -134,6 +143,9 @@ static struct cs_entry *lookup(charset *cs, const char *norm)
 		if (e->name[0] == '\0' || e->used < victim->used || victim->cd == cs->cur)
 			victim = e;
 	}
+	if (cs->opens == 0)
+		return &cs->none;       /* over budget: unknown, nothing evicted */
+	cs->opens--;
 	if (victim->name[0] != '\0' && victim->cd != (iconv_t)-1)
 		iconv_close(victim->cd);
 	strcpy(victim->name, norm);

@@ -22,6 +22,16 @@ int charset_new(charset **out);
 void charset_free(charset *cs);
 
 /*
+ * charset_budget -- start a new message: it may open CHARSET_OPENS
+ * descriptors that are not cached; past that, a charset not in the cache is
+ * unknown (-ENOENT, bytes pass through) until the next charset_budget. A
+ * message cycling through more charsets than the cache holds otherwise
+ * costs an iconv_open for each of its parts.
+ */
+#define CHARSET_OPENS 32
+void charset_budget(charset *cs);
+
+/*
  * charset_select -- convert from the charset called name (case-insensitive,
  * quotes allowed; NULL or "" means no conversion) in the following
  * charset_feed calls; drops any partial character pending.

@@ -182,6 +182,7 @@ void msg_reset(msg *m, tokset *out)
 	m->from[0] = '\0';
 	free(m->subject);
 	m->subject = NULL;
+	charset_budget(m->cs);
 	new_part(m, 1, 0);
 }
 

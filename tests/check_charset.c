@@ -154,6 +154,31 @@ START_TEST(test_not_ascii_compatible)
 }
 END_TEST
 
+/* Past CHARSET_OPENS new descriptors a message, charsets are unknown. */
+START_TEST(test_open_budget)
+{
+	static const char *const names[] = {
+		"iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5",
+		"iso-8859-6", "iso-8859-7", "iso-8859-8", "iso-8859-9",
+		"iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15",
+		"iso-8859-16", "windows-1250", "windows-1251", "windows-1252",
+		"windows-1253", "windows-1254", "windows-1255", "windows-1256",
+		"windows-1257", "windows-1258", "koi8-r", "koi8-u", "cp437",
+		"cp850", "cp852", "cp855", "cp857", "cp860", "cp861", "cp862",
+	};
+
+	ck_assert_uint_eq(sizeof(names) / sizeof(names[0]), CHARSET_OPENS);
+	charset_budget(cs);
+	for (size_t i = 0; i < CHARSET_OPENS; i++)
+		ck_assert_int_eq(charset_select(cs, names[i]), 0);
+	ck_assert_int_eq(charset_select(cs, "cp863"), -ENOENT);
+	/* cached ones still work */
+	ck_assert_int_eq(charset_select(cs, "cp862"), 0);
+	charset_budget(cs);
+	ck_assert_int_eq(charset_select(cs, "cp863"), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("charset");
@@ -165,6 +190,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_single_byte_and_invalid);
 	tcase_add_test(tc, test_convert_and_cache);
 	tcase_add_test(tc, test_not_ascii_compatible);
+	tcase_add_test(tc, test_open_budget);
 	suite_add_tcase(s, tc);
 	return s;
 }
