@@ -817,6 +817,9 @@ static size_t feed(msg *m, const char *buf, size_t len)
 				piece(m, s, LINECAP, 0);
 				s += LINECAP;
 				n -= LINECAP;
+				/* the header ended: the rest is the body's, counted */
+				if (m->stop)
+					return (size_t)(s - buf);
 			}
 			if (m->llen == 0 && eol) {
 				piece(m, s, n, 1);
@@ -831,6 +834,8 @@ static size_t feed(msg *m, const char *buf, size_t len)
 					if (m->llen == LINECAP && (n > 0 || !eol)) {
 						piece(m, m->line, LINECAP, 0);
 						m->llen = 0;
+						if (m->stop)
+							return (size_t)(s - buf);
 					}
 				}
 				if (eol) {
@@ -904,6 +909,14 @@ int msg_write(msg *m, const char *buf, size_t len)
 		buf += used;
 		len -= used;
 		m->stop = 0;
+	}
+	if (m->eoh && m->pending_cr && len > 0) {
+		/* the LF of the CRLF that ended the header, split from its CR */
+		m->pending_cr = 0;
+		if (*buf == '\n') {
+			buf++;
+			len--;
+		}
 	}
 	if (len > 0 && m->eoh)
 		body_bytes(m, buf, len);

@@ -682,6 +682,58 @@ START_TEST(test_scan_limit)
 }
 END_TEST
 
+/* Parse s (len bytes) in pieces of step bytes; its sorted hashes in *n. */
+static uint64_t *parse_in_steps(const char *s, size_t len, size_t step,
+    size_t *n, size_t *scanned)
+{
+	tokset_clear(set);
+	msg_reset(m, set);
+	for (size_t o = 0; o < len; o += step)
+		ck_assert_int_eq(msg_write(m, s + o, len - o < step ? len - o : step), 0);
+	ck_assert_int_eq(msg_end(m), 0);
+	*scanned = msg_scanned(m);
+	return snapshot(n);
+}
+
+/*
+ * The scan limit cuts at the same byte however the input is split: a
+ * message with no header whose first line is longer than a line piece
+ * (it was read whole, uncounted, when written in one piece), and a header
+ * whose closing CRLF is split between two writes (the LF was counted).
+ */
+START_TEST(test_scan_limit_any_split)
+{
+	static const char crlf[] = "Subject: s\r\n\r\nhello world\r\n";
+	size_t len = 64 * 1024, n1, n2, s1, s2;
+	char *line = malloc(len);
+	uint64_t *a, *b;
+
+	ck_assert_ptr_nonnull(line);
+	for (size_t i = 0; i < len; i++)
+		line[i] = i % 8 == 7 ? ' ' : (char)('a' + (i / 8) % 26);
+	opts.max_scan_bytes = 1000;
+	reopen();
+	a = parse_in_steps(line, len, len, &n1, &s1);
+	b = parse_in_steps(line, len, 4096, &n2, &s2);
+	ck_assert_uint_eq(s1, s2);
+	ck_same(a, n1, b, n2);
+	ck_assert_uint_lt(n1, 400);     /* not the whole line's words */
+	free(a);
+	free(b);
+
+	opts.max_scan_bytes = 11;
+	reopen();
+	a = parse_in_steps(crlf, strlen(crlf), strlen(crlf), &n1, &s1);
+	ck_has("world");
+	b = parse_in_steps(crlf, strlen(crlf), 1, &n2, &s2);
+	ck_assert_uint_eq(s1, s2);
+	ck_same(a, n1, b, n2);
+	free(a);
+	free(b);
+	free(line);
+}
+END_TEST
+
 START_TEST(test_header_len_limit)
 {
 	struct gen g = { 0 };
@@ -1048,6 +1100,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_small_after_big);
 	tcase_add_test(tc, test_scan_limit);
 	tcase_add_test(tc, test_header_len_limit);
+	tcase_add_test(tc, test_scan_limit_any_split);
 	tcase_add_test(tc, test_token_cap);
 	suite_add_tcase(s, tc);
 
