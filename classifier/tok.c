@@ -5,8 +5,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <xxhash.h>
 
@@ -22,7 +24,24 @@ struct tokset {
 	size_t max;         /* cap on distinct tokens */
 	size_t dropped;     /* tokens refused at the cap */
 	int keep_text;      /* keep token texts */
+	uint64_t seed;      /* mixed into slot indexes (slot_at) */
 };
+
+/*
+ * Where hash h starts probing. The token hash is public (XXH3 of the
+ * text), so a sender could pick words whose hashes share their low bits
+ * and make every insert probe the whole run; a random seed per set,
+ * mixed through, keeps the index out of the sender's reach.
+ */
+static size_t slot_at(const tokset *s, uint64_t h)
+{
+	uint64_t x = h ^ s->seed;
+
+	/* splitmix64's finalizer: every bit of x reaches every bit */
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return (size_t)(x ^ (x >> 31)) & (s->nslots - 1);
+}
 
 uint64_t tok_hash(const char *text, size_t len)
 {
@@ -38,6 +57,9 @@ int tokset_new(size_t max_tokens, int keep_text, tokset **out)
 		return -ENOMEM;
 	s->max = max_tokens ? max_tokens : TOKSET_DEFAULT_MAX;
 	s->keep_text = keep_text;
+	if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(s->seed))
+		s->seed = (uint64_t)(uintptr_t)s * 0xbf58476d1ce4e5b9ULL;
 	*out = s;
 	return 0;
 }
@@ -69,8 +91,7 @@ void tokset_clear(tokset *s)
 		 */
 		for (size_t i = s->count; i > 0; i--) {
 			size_t mask = s->nslots - 1;
-			uint64_t h = s->hashes[i - 1];
-			size_t k = (size_t)(h ^ (h >> 29)) & mask;
+			size_t k = slot_at(s, s->hashes[i - 1]);
 
 			while (s->slots[k] != (uint32_t)i)
 				k = (k + 1) & mask;
@@ -87,7 +108,7 @@ void tokset_clear(tokset *s)
 static size_t slot_of(const tokset *s, uint64_t h)
 {
 	size_t mask = s->nslots - 1;
-	size_t i = (size_t)(h ^ (h >> 29)) & mask;
+	size_t i = slot_at(s, h);
 
 	while (s->slots[i] != 0 && s->hashes[s->slots[i] - 1] != h)
 		i = (i + 1) & mask;

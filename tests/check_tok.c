@@ -88,6 +88,26 @@ START_TEST(test_many_tokens_grow)
 }
 END_TEST
 
+/*
+ * Hashes a sender could aim at a fixed slot index (the old one took the
+ * hash's low bits and bits 29 and up, all zero here): 500,000 of them
+ * used to probe one run each, quadratic (minutes); with the seeded index
+ * they spread. tests/local.mk's 120 s timeout stands guard.
+ */
+START_TEST(test_colliding_hashes)
+{
+	tokset *big;
+	size_t n = 500000;
+
+	ck_assert_int_eq(tokset_new(n, 0, &big), 0);
+	for (size_t i = 1; i <= n; i++)
+		ck_assert_int_eq(tokset_add_hash(big, (uint64_t)i << 45), 1);
+	ck_assert_uint_eq(tokset_count(big), n);
+	ck_assert_int_eq(tokset_find(big, (uint64_t)n << 45), (long)(n - 1));
+	tokset_free(big);
+}
+END_TEST
+
 static Suite *tok_suite(void)
 {
 	Suite *s = suite_create("tok");
@@ -99,6 +119,7 @@ static Suite *tok_suite(void)
 	tcase_add_test(tc, test_cap_counts_dropped);
 	tcase_add_test(tc, test_clear_reuses);
 	tcase_add_test(tc, test_many_tokens_grow);
+	tcase_add_test(tc, test_colliding_hashes);
 	suite_add_tcase(s, tc);
 	return s;
 }
