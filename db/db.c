@@ -217,11 +217,16 @@ static int sort_rows(db_tokadd *r, size_t n)
 	while (bits < 20 && ((size_t)4 << (bits + 1)) <= n)
 		bits++;
 	nb = (size_t)1 << bits;
-	if ((tmp = big_alloc(n * sizeof(*tmp))) == NULL)
-		return -ENOMEM;
+	/* Without memory for the buckets, the slower sort that needs none:
+	 * the caller's table is already packed and cannot be taken back. */
+	if ((tmp = big_alloc(n * sizeof(*tmp))) == NULL) {
+		qsort(r, n, sizeof(*r), cmp_uid);
+		return 0;
+	}
 	if ((start = calloc(nb + 1, sizeof(*start))) == NULL) {
 		free(tmp);
-		return -ENOMEM;
+		qsort(r, n, sizeof(*r), cmp_uid);
+		return 0;
 	}
 #define BUCKET(h) ((size_t)(((h) ^ (1ULL << 63)) >> (64 - bits)))
 	for (size_t i = 0; i < n; i++)
@@ -1317,6 +1322,42 @@ int db_commit(db *d)
 		return db_seterr(d, -ECANCELED, "commit: an inner transaction "
 		    "was rolled back, so the whole transaction was undone");
 	}
+	if (defer_full(f)) {
+		/*
+		 * Write what earlier transactions deferred, without this one:
+		 * if that fails, this transaction is undone, as a failed
+		 * commit must be (it used to stay pending, and a later flush
+		 * wrote a message its caller had been told was not learned).
+		 */
+		size_t nundo = f->nundo, ntt = f->ntxn_tot;
+		int rc;
+
+		defer_undo(d);          /* (keeps the undo and totals arrays) */
+		if ((rc = defer_flush(d)) < 0)
+			return rc;
+		for (size_t i = 0; i < nundo; i++) {
+			const undo *u = &f->undo[i];
+
+			if (f->buf.cap == 0) {
+				size_t cap = defer_cap(f);
+
+				if ((f->buf.slots = big_zalloc(cap *
+				    sizeof(db_tokadd))) == NULL)
+					return db_seterr(d, -ENOMEM,
+					    "commit: out of memory");
+				f->buf.cap = cap;
+			}
+			if (tokbuf_put(&f->buf, u->uid, u->hash, u->spam,
+			    u->innocent, u->day, NULL) < 0) {
+				/* part of it is pending: take that back */
+				f->nundo = i;
+				defer_undo(d);
+				return db_seterr(d, -ENOMEM,
+				    "commit: out of memory");
+			}
+		}
+		f->ntxn_tot = ntt;
+	}
 	/* The transaction's changes join the deferred ones. */
 	f->nundo = 0;
 	for (size_t i = 0; i < f->ntxn_tot; i++)
@@ -1326,7 +1367,7 @@ int db_commit(db *d)
 			return db_seterr(d, -ENOMEM, "commit: out of memory");
 		}
 	f->ntxn_tot = 0;
-	return defer_full(f) ? defer_flush(d) : 0;
+	return 0;
 }
 
 int db_rollback(db *d)

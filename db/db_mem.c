@@ -1065,7 +1065,8 @@ static int m_tokens_iter(db *d, int64_t uid,
 		if (s->toks[i].state == 1 && s->toks[i].uid == uid)
 			all[n++] = (db_token){ s->toks[i].hash, s->toks[i].spam,
 				s->toks[i].innocent };
-	qsort(all, n, sizeof(*all), cmp_tok_hash);
+	if (n > 1)
+		qsort(all, n, sizeof(*all), cmp_tok_hash);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = fn(arg, &all[i]);
 	free(all);

@@ -338,6 +338,58 @@ START_TEST(test_locked)
 }
 END_TEST
 
+/*
+ * A deferred transaction whose commit must flush, while another writer
+ * holds the lock: the commit fails and the transaction is undone, so a
+ * later flush writes only what came before it (it used to write it too).
+ */
+START_TEST(test_deferred_commit_fails_undone)
+{
+	int64_t uid;
+	db *a = make_store(0, &uid), *b = open_ok(0);
+	uint64_t first = 9999, h[800];
+	db_totals one = { .spam_learned = 1 }, t;
+	db_token tok = { .hash = 1 }, tf = { .hash = 9999 };
+
+	for (size_t i = 0; i < 800; i++)
+		h[i] = i + 1;
+	ck_assert_int_eq(db_busy_timeout(a, 50), 0);
+	ck_assert_int_eq(db_defer(a, 4096), 0);  /* full past ~700 tokens */
+	/* an earlier message, deferred */
+	ck_assert_int_eq(db_begin(a), 0);
+	ck_assert_int_eq(db_tokens_update(a, uid, &first, 1, 1, 0, 1), 0);
+	ck_assert_int_eq(db_totals_add(a, uid, &one), 0);
+	ck_assert_int_eq(db_commit(a), 0);
+	/* this one fills the buffer while b holds the write lock */
+	ck_assert_int_eq(db_begin(b), 0);
+	ck_assert_int_eq(db_pref_set(b, uid, "k", "v"), 0);
+	ck_assert_int_eq(db_begin(a), 0);
+	ck_assert_int_eq(db_tokens_update(a, uid, h, 800, 1, 0, 1), 0);
+	ck_assert_int_eq(db_totals_add(a, uid, &one), 0);
+	ck_assert_int_eq(db_commit(a), -EBUSY);
+	ck_assert_int_eq(db_commit(b), 0);
+	ck_assert_int_eq(db_flush(a), 0);
+	ck_assert_int_eq(db_tokens_get(b, uid, &tf, 1), 0);
+	ck_assert_int_eq(tf.spam_hits, 1);      /* the earlier one is stored */
+	ck_assert_int_eq(db_tokens_get(b, uid, &tok, 1), 0);
+	ck_assert_int_eq(tok.spam_hits, 0);     /* the failed one is not */
+	ck_assert_int_eq(db_totals_get(b, uid, &t), 0);
+	ck_assert_int_eq(t.spam_learned, 2);    /* make_store's and the first */
+	/* and committed again once the lock is free, it is */
+	ck_assert_int_eq(db_begin(a), 0);
+	ck_assert_int_eq(db_tokens_update(a, uid, h, 800, 1, 0, 1), 0);
+	ck_assert_int_eq(db_totals_add(a, uid, &one), 0);
+	ck_assert_int_eq(db_commit(a), 0);
+	ck_assert_int_eq(db_flush(a), 0);
+	ck_assert_int_eq(db_tokens_get(b, uid, &tok, 1), 0);
+	ck_assert_int_eq(tok.spam_hits, 1);
+	ck_assert_int_eq(db_totals_get(b, uid, &t), 0);
+	ck_assert_int_eq(t.spam_learned, 3);
+	db_close(a);
+	db_close(b);
+}
+END_TEST
+
 START_TEST(test_close_rolls_back)
 {
 	int64_t uid;
@@ -529,6 +581,7 @@ int main(void)
 	tcase_add_test(tc, test_foreign_database);
 	tcase_add_test(tc, test_locked);
 	tcase_add_test(tc, test_close_rolls_back);
+	tcase_add_test(tc, test_deferred_commit_fails_undone);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_readonly_store_errors);
 	tcase_add_test(tc, test_corrupt_pages);
