@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ static int deliver(const char *sendmail, const db_quar *q)
 	char *av[260];
 	size_t n = 0, fixed;
 	int pfd[2], status, rc = 0;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
 	pid_t pid;
 
 	av[n++] = (char *)sendmail;
@@ -102,6 +104,9 @@ static int deliver(const char *sendmail, const db_quar *q)
 		_exit(127);
 	}
 	close(pfd[0]);
+	/* A sendmail that stops reading early must not kill us (SIGPIPE):
+	 * the write fails and its exit status says why. */
+	sigaction(SIGPIPE, &ign, &old_pipe);
 	for (size_t off = 0; off < q->len;) {
 		ssize_t w = write(pfd[1], q->data + off, q->len - off);
 
@@ -114,10 +119,22 @@ static int deliver(const char *sendmail, const db_quar *q)
 		off += (size_t)w;
 	}
 	close(pfd[1]);
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+		fprintf(stderr, "spamsift: cannot run %s (SendmailPath)\n",
+		    sendmail);
+		rc = -ENOEXEC;
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "spamsift: %s exited with status %d\n",
+		    sendmail, WEXITSTATUS(status));
 		rc = -EIO;
+	} else if (!WIFEXITED(status)) {
+		fprintf(stderr, "spamsift: %s was killed by signal %d\n",
+		    sendmail, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		rc = -EIO;
+	}
 out:
 	for (size_t i = fixed; i < n; i++)
 		free(av[i]);
@@ -212,8 +229,13 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 
 			rc = deliver(sm && *sm ? sm : "/usr/sbin/sendmail", q);
 			if (rc < 0) {
-				fprintf(stderr, "spamsift: quarantine %lld: delivery failed: %s\n",
-				    id, strerror(-rc));
+				/* (deliver said why for -ENOEXEC and -EIO) */
+				if (rc == -ENOEXEC || rc == -EIO)
+					fprintf(stderr, "spamsift: quarantine %lld: "
+					    "not delivered, still quarantined\n", id);
+				else
+					fprintf(stderr, "spamsift: quarantine %lld: "
+					    "delivery failed: %s\n", id, strerror(-rc));
 				db_quar_free(q);
 				return CLI_INPUT;
 			}

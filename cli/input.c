@@ -206,7 +206,7 @@ static int each_dir_files(const char *dir, input_fn fn, void *arg, char *err,
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, unreadable = 0;
 	int rc = 0;
 
 	if (d == NULL) {
@@ -242,12 +242,28 @@ static int each_dir_files(const char *dir, input_fn fn, void *arg, char *err,
 		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			rc = each_file(path, fn, arg, err, errlen);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		/*
+		 * A file that cannot be read is reported and skipped: the
+		 * others are still read (what fn returns still stops it).
+		 */
+		err[0] = '\0';
+		rc = each_file(path, fn, arg, err, errlen);
+		if (rc < 0 && err[0] != '\0') {
+			fprintf(stderr, "spamsift: %s\n", err);
+			unreadable++;
+			rc = 0;
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	if (rc == 0 && unreadable > 0) {
+		snprintf(err, errlen, "%s: %zu file%s could not be read", dir,
+		    unreadable, unreadable == 1 ? "" : "s");
+		return -EIO;
+	}
 	return rc;
 }
 
@@ -270,11 +286,18 @@ int input_each(const char *path, input_fn fn, void *arg, char *err,
 		return each_file(path, fn, arg, err, errlen);
 	/* A Maildir: messages live in cur/ and new/ (tmp/ is in flight). */
 	static const char *const parts[] = { "cur", "new" };
-	for (size_t i = 0; i < 2 && rc == 0; i++) {
+	for (size_t i = 0; i < 2 && rc <= 0; i++) {
 		snprintf(sub, sizeof(sub), "%s/%s", path, parts[i]);
 		if (is_dir(sub)) {
+			char e2[1024];
+			int r;
+
 			maildir = 1;
-			rc = each_dir_files(sub, fn, arg, err, errlen);
+			/* unreadable files in cur/ do not skip new/ */
+			r = each_dir_files(sub, fn, arg, rc < 0 ? e2 : err,
+			    rc < 0 ? sizeof(e2) : errlen);
+			if (r > 0 || rc == 0)
+				rc = r;
 		}
 	}
 	if (!maildir)

@@ -333,13 +333,14 @@ int main(int argc, char **argv)
 	if (elevated) {
 		/* Run with the caller's own rights; cli_store takes the
 		 * command's back only to open and close the store. libmagic
-		 * would read the file $MAGIC names; SQLite's temporary files
-		 * would go to $SQLITE_TMPDIR (for a caller not in Trust they
-		 * are kept in memory: DB_OPEN_NO_TEMP_FILES). */
+		 * would read the file $MAGIC names, and $HOME/.magic; SQLite's
+		 * temporary files would go to $SQLITE_TMPDIR (for a caller not
+		 * in Trust they are kept in memory: DB_OPEN_NO_TEMP_FILES). */
 		c.elevated = 1;
 		c.priv_gid = getegid();
 		c.priv_uid = geteuid();
 		unsetenv("MAGIC");
+		unsetenv("HOME");
 		unsetenv("SQLITE_TMPDIR");
 		if (cli_privilege(&c, 0) < 0) {
 			free(overrides);
@@ -347,12 +348,18 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* A subcommand's --help needs no configuration and no store. */
+	/*
+	 * A subcommand's --help needs no configuration and no store. The
+	 * command sees only "--help": -h given where an option wants a value
+	 * (--signature -h) would otherwise run it without a configuration.
+	 */
 	if (cli_wants_help(argc - i, argv + i)) {
+		char *help_argv[] = { argv[i], (char *)"--help", NULL };
+
 		for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 			if (strcmp(argv[i], commands[k].name) == 0) {
 				free(overrides);
-				return commands[k].fn(&c, argc - i, argv + i);
+				return commands[k].fn(&c, 2, help_argv);
 			}
 	}
 
@@ -429,6 +436,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (db_path != NULL && *db_path == '\0') {
+		/* (an unset variable: not the configured store) */
+		fprintf(stderr, "spamsift: --db: empty path\n");
+		rc = CLI_USAGE;
+		goto out;
+	}
 	if (db_path != NULL) {
 		snprintf(dbover, sizeof(dbover), "StorePath=%s", db_path);
 		if (conf_set(c.cf, dbover, err, sizeof(err)) < 0) {
@@ -462,6 +475,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spamsift: unknown command %s\n", argv[i]);
 		usage(stderr);
 		rc = CLI_USAGE;
+	}
+	/* Output that did not reach its file (a full disk, a closed pipe)
+	 * is a failure, not a success with a truncated export or listing. */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "spamsift: standard output: %s\n",
+		    strerror(errno ? errno : EIO));
+		if (rc == CLI_OK)
+			rc = CLI_INPUT;
 	}
 out:
 	/* SQLite removes its WAL and shared-memory files at the last close

@@ -25,6 +25,16 @@ done
 expect 0 "$CLI_BIN" --help
 expect 1 "$CLI_BIN"
 expect 1 "$CLI_BIN" frobnicate
+# -h where an option wants its value: the command's help (it crashed).
+for a in "retrain --user bob --signature -h --spam" "stats --user -h" "classify --user -h" \
+    "export --user -h x" "import --user --help x" "whitelist list --user -h"; do
+	# shellcheck disable=SC2086
+	expect 0 S $a
+	grep -q '^usage: spamsift' "$T/out" || it_fail "'$a' printed no usage"
+done
+# An empty --db (an unset variable) is refused, not the configured store.
+expect 1 S --db "" stats
+grep -q 'empty' "$T/err" || it_fail "--db '': $(head -n 1 "$T/err")"
 # A usage error names what was wrong, not only the usage.
 for a in "db frob" "quarantine frob --user bob" "whitelist frob --user bob" "config frob"; do
 	# shellcheck disable=SC2086
@@ -38,6 +48,12 @@ expect 2 S -o NoSuchKey=1 stats
 grep -q 'NoSuchKey' "$T/err" || it_fail "unknown key error does not name the key"
 
 expect 0 S db init
+# Output that does not reach its file is an error (a truncated export
+# exited 0 before).
+S whitelist add --user out@example.net friend@example.org || it_fail "whitelist add"
+st=0; S export --user out@example.net - >/dev/full 2>"$T/err" || st=$?
+[ "$st" = 2 ] || it_fail "export to a full disk exited $st, expected 2"
+grep -q 'standard output' "$T/err" || it_fail "no write error: $(cat "$T/err")"
 [ -f "$T/spamsift.db" ] || it_fail "db init made no store"
 
 # Inputs: a plain directory, an mbox, a Maildir, stdin.
@@ -276,6 +292,15 @@ elif id nobody >/dev/null 2>&1 && getent group mail >/dev/null && command -v set
 	expect 2 N -c "$G/spamsift.conf" export --user nobody "$G/store/spamsift.db"
 	expect 0 "$G/bin/spamsift" -c "$G/spamsift.conf" whitelist list --user bob
 	grep -q secret-friend "$T/out" || it_fail "an untrusted export damaged the store"
+	# An unreadable file in a Maildir is reported and skipped; the others
+	# (in cur/ and in new/) are still learned.
+	mkdir -p "$T/md/cur" "$T/md/new"
+	ham 1 >"$T/md/cur/1"; ham 2 >"$T/md/cur/2"; ham 3 >"$T/md/cur/3"; ham 4 >"$T/md/new/4"
+	chmod 000 "$T/md/cur/2"; chmod 755 "$T/md" "$T/md/cur" "$T/md/new" "$T"
+	chmod 644 "$T/md/cur/1" "$T/md/cur/3" "$T/md/new/4"
+	expect 2 N -c "$G/spamsift.conf" train --user nobody --ham "$T/md"
+	grep -q 'learned 3 messages' "$T/out" || it_fail "unreadable file: $(cat "$T/out" "$T/err")"
+	grep -q 'cur/2: Permission denied' "$T/err" || it_fail "unreadable file not named: $(cat "$T/err")"
 	# And the store itself is closed to them.
 	if setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$G/store/spamsift.db" >/dev/null 2>&1; then
 		it_fail "nobody can read the store file directly"
