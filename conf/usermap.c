@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "conf/usermap.h"
 
@@ -71,11 +72,27 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
+	{
+		struct stat st;
+
+		if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "%s: not a regular file", path);
+			fclose(f);
+			return -EINVAL;
+		}
+	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char addr[512], user[512], *p = line;
+		size_t len = strlen(line);
 		struct alias *a;
 
 		lineno++;
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(f)) {
+			snprintf(err, errlen, "%s:%zu: line longer than %zu bytes",
+			    path, lineno, sizeof(line) - 2);
+			rc = -EINVAL;
+			break;
+		}
 		while (isspace((unsigned char)*p))
 			p++;
 		if (*p == '#' || *p == '\0')
@@ -107,9 +124,20 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 		}
 		m->naliases++;
 	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = -EIO;
+	}
 	fclose(f);
 	if (rc == 0)
 		qsort(m->aliases, m->naliases, sizeof(*m->aliases), cmp_alias);
+	/* One address, one user: which of two lines won was up to qsort. */
+	for (size_t i = 1; rc == 0 && i < m->naliases; i++)
+		if (strcmp(m->aliases[i - 1].address, m->aliases[i].address) == 0) {
+			snprintf(err, errlen, "%s: %s is listed twice", path,
+			    m->aliases[i].address);
+			rc = -EINVAL;
+		}
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 
 #include "conf/conf.h"
 #include "conf/profile.h"
+#include "conf/usermap.h"
 #include "tests/testutil.h"
 
 #define DATA TEST_DATA_DIR "/conf/"
@@ -880,6 +881,66 @@ START_TEST(test_key_doc)
 }
 END_TEST
 
+/* An alias file holding text, in a fresh directory; its path in path. */
+static void alias_file(char *path, size_t len, const char *text)
+{
+	char dir[256];
+	FILE *f;
+
+	test_mkdtemp(dir, sizeof(dir), "check_conf_alias");
+	snprintf(path, len, "%s/aliases", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_usermap)
+{
+	char path[512], err[1024], user[512], *big;
+	usermap *m = NULL;
+
+	alias_file(path, sizeof(path), "# team\nInfo@Example.org  alice\n\n"
+	    "<sales@example.org> bob\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "<info@example.org>", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "alice");
+	ck_assert_int_eq(usermap_lookup(m, "Sales@Example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob");
+	ck_assert_int_eq(usermap_lookup(m, "carol@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "carol@example.org");
+	usermap_close(m);
+
+	/* mistakes are refused with the place, not half-read */
+	alias_file(path, sizeof(path), "dave@x.org dave\nbroken\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, ":2:"));
+	alias_file(path, sizeof(path), "dave@x.org dave\nDave@X.org mallory\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "twice"));
+	*strrchr(path, '/') = '\0';            /* the directory itself */
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "regular file"));
+	big = malloc(5000);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', 4998);
+	memcpy(big, "x@y.org ", 8);
+	big[4998] = '\n';
+	big[4999] = '\0';
+	alias_file(path, sizeof(path), big);
+	free(big);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "longer"));
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, "", &m, err, sizeof(err)), -EINVAL);
+
+	/* localpart */
+	ck_assert_int_eq(usermap_open(USERMAP_LOCALPART, NULL, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "<Erin@Example.net>", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "erin");
+	usermap_close(m);
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
@@ -922,6 +983,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_allow_override);
 	tcase_add_test(tc, test_opt);
 	tcase_add_test(tc, test_key_doc);
+	tcase_add_test(tc, test_usermap);
 	suite_add_tcase(s, tc);
 	return s;
 }
