@@ -117,7 +117,14 @@ int cmd_export(cli *c, int argc, char **argv)
 		return CLI_INPUT;
 	}
 	fprintf(f, "# spamsift export 1\n");
-	rc = db_totals_get(c->store, uid, &t);
+	/*
+	 * One snapshot for all of it: read apart, tokens learned meanwhile
+	 * could outnumber the totals read before them, and import would
+	 * refuse the file.
+	 */
+	rc = db_read_begin(c->store);
+	if (rc == 0)
+		rc = db_totals_get(c->store, uid, &t);
 	if (rc == 0)
 		fprintf(f, "totals\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
 		    "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\n",
@@ -135,9 +142,20 @@ int cmd_export(cli *c, int argc, char **argv)
 		rc = db_list_iter(c->store, uid, DB_LIST_BLOCK, out_list, &lo);
 	if (rc == 0)
 		rc = db_tokens_iter(c->store, uid, out_token, f);
-	if (f != stdout && fclose(f) != 0 && rc == 0) {
-		fprintf(stderr, "spamsift: %s: %s\n", file, strerror(errno));
-		return CLI_INPUT;
+	{
+		int rc2 = db_read_end(c->store);
+
+		if (rc == 0)
+			rc = rc2;
+	}
+	if (f != stdout) {
+		int bad = ferror(f);
+
+		if ((fclose(f) != 0 || bad) && rc == 0) {
+			fprintf(stderr, "spamsift: %s: %s\n", file,
+			    strerror(errno ? errno : EIO));
+			return CLI_INPUT;
+		}
 	}
 	return rc < 0 ? cli_store_error(c, "export", rc) : CLI_OK;
 }

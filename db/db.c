@@ -991,6 +991,8 @@ int db_list_candidates(const char *address, char *buf, size_t len,
 #define CHECK_WRITE(d, what) do { \
 	if ((d)->flags & DB_OPEN_READONLY) \
 		return db_seterr((d), -EROFS, "%s: store opened read-only", (what)); \
+	if ((d)->in_read) \
+		return db_seterr((d), -EINVAL, "%s: not in a read snapshot", (what)); \
 } while (0)
 
 int db_open(const char *spec, int flags, db **out, char *err, size_t errlen)
@@ -1368,6 +1370,29 @@ int db_commit(db *d)
 		}
 	f->ntxn_tot = 0;
 	return 0;
+}
+
+int db_read_begin(db *d)
+{
+	int rc;
+
+	CHECK_HANDLE(d);
+	if (d->in_txn || d->in_read)
+		return db_seterr(d, -EINVAL, "read snapshot: a transaction "
+		    "or snapshot is open");
+	if (d->ops->read_begin != NULL && (rc = d->ops->read_begin(d)) < 0)
+		return rc;
+	d->in_read = 1;
+	return 0;
+}
+
+int db_read_end(db *d)
+{
+	CHECK_HANDLE(d);
+	if (!d->in_read)
+		return 0;
+	d->in_read = 0;
+	return d->ops->read_end != NULL ? d->ops->read_end(d) : 0;
 }
 
 int db_rollback(db *d)

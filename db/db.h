@@ -203,6 +203,17 @@ int db_commit(db *d);
 int db_rollback(db *d);
 
 /*
+ * A read snapshot: the reads between db_read_begin and db_read_end see the
+ * store as one moment (a backup of a user whose mail is being learned
+ * meanwhile stays consistent), and writers are not blocked (a read-only
+ * store can be read so too). Not inside a transaction (-EINVAL); writes on
+ * the handle are refused (-EINVAL) until db_read_end, which is harmless
+ * without db_read_begin.
+ */
+int db_read_begin(db *d);
+int db_read_end(db *d);
+
+/*
  * Deferred writes, for one process that trains many messages (the command's
  * `train`): token increments and totals additions are combined in memory,
  * with no transaction open, and written by db_flush in one short

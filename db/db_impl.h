@@ -56,6 +56,8 @@ typedef struct db_ops {
 	int (*begin)(db *d);
 	int (*commit)(db *d);   /* on failure the transaction is rolled back */
 	int (*rollback)(db *d);
+	int (*read_begin)(db *d);       /* (may be NULL: reads are atomic) */
+	int (*read_end)(db *d);
 	int (*sig_put)(db *d, const db_sig *sig);
 	int (*sig_get)(db *d, int64_t uid, const char *id, db_sig **out);
 	int (*sig_update)(db *d, int64_t uid, const char *id, int cls,
@@ -112,6 +114,7 @@ struct db {
 	char *name;             /* store name for messages: the file or "mem:" */
 	int flags;              /* DB_OPEN_* given to db_open */
 	int in_txn;             /* db_begin nesting depth (0: no transaction) */
+	int in_read;            /* between db_read_begin and db_read_end */
 	int txn_failed;         /* an inner level rolled back: undo at the end */
 	int txn_virtual;        /* the outermost level is deferred: no backend
 	                           transaction is open (db.c; backends never

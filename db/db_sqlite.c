@@ -270,6 +270,7 @@ typedef struct dbs {
 	int lookup;                     /* DB_SQLITE_LOOKUP_* */
 	size_t batch;                   /* batch size for lookups */
 	int broken;                     /* the open transaction was lost */
+	int reading;                    /* db_read_begin's transaction is open */
 	char *json;                     /* buffer for DB_SQLITE_LOOKUP_JSON */
 	size_t jsonlen;                 /* its size */
 	const db_tokadd *vrows;         /* rows the spamsift_rows table shows */
@@ -482,6 +483,38 @@ static int s_commit(db *d)
 	return rc;
 }
 
+static int s_gen_get(db *d, uint64_t *gen);
+
+/*
+ * db_read_begin: a deferred BEGIN, then a read, so that the snapshot is
+ * taken now rather than at the caller's first statement.
+ */
+static int s_read_begin(db *d)
+{
+	dbs *s = S(d);
+	uint64_t gen;
+	int rc;
+
+	if ((rc = run_id(s, S_BEGIN_READ, "read snapshot")) < 0)
+		return rc;
+	s->reading = 1;
+	if ((rc = s_gen_get(d, &gen)) < 0) {
+		s->reading = 0;
+		run_id(s, S_ROLLBACK, "read snapshot");
+	}
+	return rc;
+}
+
+static int s_read_end(db *d)
+{
+	dbs *s = S(d);
+
+	s->reading = 0;
+	if (sqlite3_get_autocommit(s->h))
+		return 0;
+	return run_id(s, S_COMMIT, "end of read snapshot");
+}
+
 static int s_rollback(db *d)
 {
 	dbs *s = S(d);
@@ -492,15 +525,18 @@ static int s_rollback(db *d)
 	return run_id(s, S_ROLLBACK, "rollback");
 }
 
-/* A read of several statements sees one snapshot: wrap it unless in db_begin. */
+/* A read of several statements sees one snapshot: wrap it unless in db_begin
+ * or db_read_begin. */
 static int rbegin(dbs *s, const char *what)
 {
-	return db_backend_txn(&s->base) ? 0 : run_id(s, S_BEGIN_READ, what);
+	return db_backend_txn(&s->base) || s->reading ? 0 :
+	    run_id(s, S_BEGIN_READ, what);
 }
 
 static int rend(dbs *s, int rc, const char *what)
 {
-	if (db_backend_txn(&s->base) || sqlite3_get_autocommit(s->h))
+	if (db_backend_txn(&s->base) || s->reading ||
+	    sqlite3_get_autocommit(s->h))
 		return rc;
 	/* COMMIT of a read transaction only releases the snapshot. */
 	int rc2 = run_id(s, S_COMMIT, what);
@@ -2040,6 +2076,8 @@ const db_ops db_sqlite_ops = {
 	.begin = s_begin,
 	.commit = s_commit,
 	.rollback = s_rollback,
+	.read_begin = s_read_begin,
+	.read_end = s_read_end,
 	.sig_put = s_sig_put,
 	.sig_get = s_sig_get,
 	.sig_update = s_sig_update,

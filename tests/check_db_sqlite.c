@@ -390,6 +390,54 @@ START_TEST(test_deferred_commit_fails_undone)
 }
 END_TEST
 
+static int count_token(void *arg, const db_token *t)
+{
+	*(int64_t *)arg += t->spam_hits;
+	return 0;
+}
+
+/*
+ * db_read_begin: reads see one moment while another handle commits, the
+ * writer is not blocked, writes on the reading handle are refused; after
+ * db_read_end the commit is seen.
+ */
+START_TEST(test_read_snapshot)
+{
+	int64_t uid, sum = 0;
+	db *b = make_store(3, &uid), *a = open_ok(0);
+	uint64_t h[3] = { 1, 2, 3 };
+	db_totals one = { .spam_learned = 1 }, t;
+
+	ck_assert_int_eq(db_read_begin(a), 0);
+	ck_assert_int_eq(db_read_begin(a), -EINVAL);
+	ck_assert_int_eq(db_totals_get(a, uid, &t), 0);
+	ck_assert_int_eq(t.spam_learned, 1);
+	/* the other handle learns a message meanwhile, without waiting */
+	ck_assert_int_eq(db_busy_timeout(b, 0), 0);
+	ck_assert_int_eq(db_begin(b), 0);
+	ck_assert_int_eq(db_tokens_update(b, uid, h, 3, 1, 0, 1), 0);
+	ck_assert_int_eq(db_totals_add(b, uid, &one), 0);
+	ck_assert_int_eq(db_commit(b), 0);
+	ck_assert_int_eq(db_totals_get(a, uid, &t), 0);
+	ck_assert_int_eq(t.spam_learned, 1);
+	ck_assert_int_eq(db_tokens_iter(a, uid, count_token, &sum), 0);
+	ck_assert_int_eq(sum, 3);
+	ck_assert_int_eq(db_begin(a), -EINVAL);
+	ck_assert_int_eq(db_tokens_update(a, uid, h, 1, 1, 0, 1), -EINVAL);
+	ck_assert_int_eq(db_read_end(a), 0);
+	ck_assert_int_eq(db_totals_get(a, uid, &t), 0);
+	ck_assert_int_eq(t.spam_learned, 2);
+	sum = 0;
+	ck_assert_int_eq(db_tokens_iter(a, uid, count_token, &sum), 0);
+	ck_assert_int_eq(sum, 6);
+	ck_assert_int_eq(db_read_end(a), 0);    /* harmless */
+	ck_assert_int_eq(db_begin(a), 0);       /* writes allowed again */
+	ck_assert_int_eq(db_commit(a), 0);
+	db_close(a);
+	db_close(b);
+}
+END_TEST
+
 START_TEST(test_close_rolls_back)
 {
 	int64_t uid;
@@ -582,6 +630,7 @@ int main(void)
 	tcase_add_test(tc, test_locked);
 	tcase_add_test(tc, test_close_rolls_back);
 	tcase_add_test(tc, test_deferred_commit_fails_undone);
+	tcase_add_test(tc, test_read_snapshot);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_readonly_store_errors);
 	tcase_add_test(tc, test_corrupt_pages);
