@@ -117,6 +117,13 @@ int cmd_list(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: %s %s: a pattern is required\n", argv[0], verb);
 		return CLI_USAGE;
 	}
+	/* All or nothing: every pattern is checked before any is written. */
+	for (int i = o.rest + 1; i < argc; i++)
+		if (!valid_pattern(argv[i])) {
+			fprintf(stderr, "spamsift: %s: not an address, domain or .suffix\n",
+			    argv[i]);
+			return CLI_INPUT;
+		}
 	rc = cli_user(c, o.user, strcmp(verb, "add") == 0, &uid, NULL, 0);
 	if (rc != CLI_OK)
 		return rc;
@@ -126,15 +133,13 @@ int cmd_list(cli *c, int argc, char **argv)
 		rc = db_list_iter(c->store, uid, kind, print_entry, NULL);
 		return rc < 0 ? cli_store_error(c, "list", rc) : CLI_OK;
 	}
+	if ((rc = db_begin(c->store)) < 0)
+		return cli_store_error(c, argv[0], rc);
 	for (int i = o.rest + 1; i < argc; i++) {
 		char pat[512];
 		const char *p = argv[i];
 		size_t k;
 
-		if (!valid_pattern(p)) {
-			fprintf(stderr, "spamsift: %s: not an address, domain or .suffix\n", p);
-			return CLI_INPUT;
-		}
 		for (k = 0; p[k] && k + 1 < sizeof(pat); k++)
 			pat[k] = (char)((p[k] >= 'A' && p[k] <= 'Z') ? p[k] + 32 : p[k]);
 		pat[k] = '\0';
@@ -147,13 +152,19 @@ int cmd_list(cli *c, int argc, char **argv)
 
 			rc = uid ? db_list_del(c->store, uid, kind, pat, &found) : 0;
 			if (rc == 0 && !found) {
-				fprintf(stderr, "spamsift: %s: not in the %s\n", pat, argv[0]);
+				fprintf(stderr, "spamsift: %s: not in the %s (nothing "
+				    "changed)\n", pat, argv[0]);
+				db_rollback(c->store);
 				return CLI_INPUT;
 			}
 		}
-		if (rc < 0)
+		if (rc < 0) {
+			db_rollback(c->store);
 			return cli_store_error(c, argv[0], rc);
+		}
 	}
+	if ((rc = db_commit(c->store)) < 0)
+		return cli_store_error(c, argv[0], rc);
 	return CLI_OK;
 }
 

@@ -32,6 +32,15 @@ for a in "retrain --user bob --signature -h --spam" "stats --user -h" "classify 
 	expect 0 S $a
 	grep -q '^usage: spamsift' "$T/out" || it_fail "'$a' printed no usage"
 done
+# Several list patterns are all or nothing.
+expect 0 S db init
+expect 2 S whitelist add --user lists@example.net good@example.org 'not a pattern'
+expect 0 S whitelist list --user lists@example.net
+[ -s "$T/out" ] && it_fail "a bad pattern left the good one added: $(cat "$T/out")"
+expect 0 S whitelist add --user lists@example.net good@example.org
+expect 2 S whitelist del --user lists@example.net good@example.org absent@example.org
+expect 0 S whitelist list --user lists@example.net
+grep -q good@example.org "$T/out" || it_fail "a failed del removed the other pattern"
 # An empty --db (an unset variable) is refused, not the configured store.
 expect 1 S --db "" stats
 grep -q 'empty' "$T/err" || it_fail "--db '': $(head -n 1 "$T/err")"
