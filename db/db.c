@@ -490,17 +490,23 @@ static size_t defer_bytes(const struct db_defer *f)
 	    f->capundo * sizeof(undo) + 1;
 }
 
+/* a += sign * b, field by field (sign 1 or -1). */
+static void totals_add_signed(db_totals *a, const db_totals *b, int sign)
+{
+	a->spam_learned += sign * b->spam_learned;
+	a->innocent_learned += sign * b->innocent_learned;
+	a->spam_misclassified += sign * b->spam_misclassified;
+	a->innocent_misclassified += sign * b->innocent_misclassified;
+	a->spam_corpusfed += sign * b->spam_corpusfed;
+	a->innocent_corpusfed += sign * b->innocent_corpusfed;
+	a->spam_classified += sign * b->spam_classified;
+	a->innocent_classified += sign * b->innocent_classified;
+	a->spam_inoculated += sign * b->spam_inoculated;
+}
+
 static void totals_sum(db_totals *a, const db_totals *b)
 {
-	a->spam_learned += b->spam_learned;
-	a->innocent_learned += b->innocent_learned;
-	a->spam_misclassified += b->spam_misclassified;
-	a->innocent_misclassified += b->innocent_misclassified;
-	a->spam_corpusfed += b->spam_corpusfed;
-	a->innocent_corpusfed += b->innocent_corpusfed;
-	a->spam_classified += b->spam_classified;
-	a->innocent_classified += b->innocent_classified;
-	a->spam_inoculated += b->spam_inoculated;
+	totals_add_signed(a, b, 1);
 }
 
 static int totals_nonneg(const db_totals *t)
@@ -1324,50 +1330,35 @@ int db_commit(db *d)
 		return db_seterr(d, -ECANCELED, "commit: an inner transaction "
 		    "was rolled back, so the whole transaction was undone");
 	}
-	if (defer_full(f)) {
-		/*
-		 * Write what earlier transactions deferred, without this one:
-		 * if that fails, this transaction is undone, as a failed
-		 * commit must be (it used to stay pending, and a later flush
-		 * wrote a message its caller had been told was not learned).
-		 */
-		size_t nundo = f->nundo, ntt = f->ntxn_tot;
-		int rc;
-
-		defer_undo(d);          /* (keeps the undo and totals arrays) */
-		if ((rc = defer_flush(d)) < 0)
-			return rc;
-		for (size_t i = 0; i < nundo; i++) {
-			const undo *u = &f->undo[i];
-
-			if (f->buf.cap == 0) {
-				size_t cap = defer_cap(f);
-
-				if ((f->buf.slots = big_zalloc(cap *
-				    sizeof(db_tokadd))) == NULL)
-					return db_seterr(d, -ENOMEM,
-					    "commit: out of memory");
-				f->buf.cap = cap;
-			}
-			if (tokbuf_put(&f->buf, u->uid, u->hash, u->spam,
-			    u->innocent, u->day, NULL) < 0) {
-				/* part of it is pending: take that back */
-				f->nundo = i;
-				defer_undo(d);
-				return db_seterr(d, -ENOMEM,
-				    "commit: out of memory");
-			}
-		}
-		f->ntxn_tot = ntt;
-	}
 	/* The transaction's changes join the deferred ones. */
-	f->nundo = 0;
 	for (size_t i = 0; i < f->ntxn_tot; i++)
 		if (pendtot_add(&f->tot, &f->ntot, f->txn_tot[i].uid,
 		    &f->txn_tot[i].t) < 0) {
+			f->nundo = 0;
 			f->ntxn_tot = 0;
 			return db_seterr(d, -ENOMEM, "commit: out of memory");
 		}
+	if (defer_full(f)) {
+		int rc = defer_flush(d);
+
+		if (rc < 0) {
+			/*
+			 * Not written, so not committed: take this
+			 * transaction back out (it stayed pending, and a
+			 * later flush wrote a message its caller had been
+			 * told was not learned). What came before stays
+			 * pending for the next flush.
+			 */
+			for (size_t i = 0; i < f->ntxn_tot; i++)
+				for (size_t j = 0; j < f->ntot; j++)
+					if (f->tot[j].uid == f->txn_tot[i].uid)
+						totals_add_signed(&f->tot[j].t,
+						    &f->txn_tot[i].t, -1);
+			defer_undo(d);
+			return rc;
+		}
+	}
+	f->nundo = 0;
 	f->ntxn_tot = 0;
 	return 0;
 }
