@@ -797,6 +797,13 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 		cnt.innocent_misclassified = 1;
 	if ((rc = db_totals_add(d, uid, &cnt)) < 0)
 		goto end;
+	/*
+	 * The signature says what the tokens hold. NOTRAIN changed nothing
+	 * in them: rewritten, it would claim nothing was learned, and a later
+	 * retrain would learn the message again instead of reversing it.
+	 */
+	if (ep.training_mode == FILTER_MODE_NOTRAIN)
+		goto sender;
 	if ((rc = db_sig_update(d, uid, sig_id, spam ? DB_CLASS_SPAM :
 	    DB_CLASS_INNOCENT, times)) < 0)
 		goto end;
@@ -819,8 +826,20 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 		if (rc < 0)
 			goto end;
 	}
+sender:
 	if (norm_sender(sender, snd, sizeof(snd))) {
-		if ((rc = db_sender_add(d, uid, snd, spam ? -1 : 1,
+		db_sender hist;
+
+		/*
+		 * Move the message in the sender's history only if it is
+		 * there: a listed sender's messages, or any with whitelisting
+		 * off, were never counted (clamped at 0, the move would
+		 * invent a message of the other class).
+		 */
+		if ((rc = db_sender_add(d, uid, snd, 0, 0, &hist)) < 0)
+			goto end;
+		if ((spam ? hist.innocent : hist.spam) > 0 &&
+		    (rc = db_sender_add(d, uid, snd, spam ? -1 : 1,
 		    spam ? 1 : -1, NULL)) < 0)
 			goto end;
 		if (spam) {

@@ -190,8 +190,10 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
  * count. The signature's `learned` records how many rounds were learned (TCR
  * may learn more than one); a store that keeps only 0/1 there gets one round
  * (the extra TCR rounds are undone), so reversal stays exact. NOTRAIN only
- * counts. sender (may be NULL): the envelope sender, whose
- * history moves by one message; a sender turned spam loses an automatic
+ * counts, and leaves the signature as it is (it still says what the tokens
+ * hold). sender (may be NULL): the envelope sender, whose history moves by
+ * one message when the message is in it (a listed sender's messages never
+ * were); a sender turned spam loses an automatic
  * whitelist entry. TCR re-scoring here sees the signature's hashes only (no
  * token order: without BNR).
  * Returns 0 (*changed 1 or 0; changed may be NULL), -ENOENT (unknown user or

@@ -828,6 +828,59 @@ START_TEST(test_sqlite_read_only_store)
 }
 END_TEST
 
+/*
+ * A retrain made while the user's mode is NOTRAIN learns nothing, so the
+ * signature keeps saying what the tokens hold: a later retrain in TEFT
+ * reverses the original learning instead of adding to it.
+ */
+START_TEST(test_retrain_across_notrain)
+{
+	filter_result r;
+	int changed;
+	db_token v0;
+
+	global_corpus(20);
+	P.tcr = 0;
+	v0 = hits("zed", "viagra");
+	r = classify("zed", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.learned, 1);
+	P.training_mode = FILTER_MODE_NOTRAIN;
+	ck_assert_int_eq(filter_retrain(d, "zed", r.sig_id, 0, NULL, &P, T0,
+	    &changed), 0);
+	P.training_mode = FILTER_MODE_TEFT;
+	ck_assert_int_eq(filter_retrain(d, "zed", r.sig_id, 1, NULL, &P, T0,
+	    &changed), 0);
+	ck_assert_int_eq(hits("zed", "viagra").spam_hits, v0.spam_hits + 1);
+}
+END_TEST
+
+/*
+ * A blocklisted sender's message never entered the sender's history, so
+ * retraining it (either way) leaves that history alone.
+ */
+START_TEST(test_retrain_listed_sender_history)
+{
+	filter_result r;
+	int changed;
+	db_sender h;
+	db_list_entry e = { "bad@example.org", 0, T0, "" };
+
+	global_corpus(20);
+	classify("zoe", HAMMY, NULL, T0);
+	ck_assert_int_eq(db_list_add(d, uid_of("zoe"), DB_LIST_BLOCK, &e), 0);
+	r = classify("zoe", HAMMY, "bad@example.org", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_BLOCKLISTED);
+	ck_assert_int_eq(filter_retrain(d, "zoe", r.sig_id, 0,
+	    "bad@example.org", &P, T0, &changed), 0);
+	ck_assert_int_eq(filter_retrain(d, "zoe", r.sig_id, 1,
+	    "bad@example.org", &P, T0, &changed), 0);
+	ck_assert_int_eq(db_sender_add(d, uid_of("zoe"), "bad@example.org", 0,
+	    0, &h), 0);
+	ck_assert_int_eq(h.innocent, 0);
+	ck_assert_int_eq(h.spam, 0);
+}
+END_TEST
+
 static Suite *filter_suite(void)
 {
 	Suite *s = suite_create("filter");
@@ -856,6 +909,8 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_deferred_commit_equals_classify);
 	tcase_add_test(tc, test_bnr_patterns_learned_and_reversed);
 	tcase_add_test(tc, test_invalid_arguments);
+	tcase_add_test(tc, test_retrain_across_notrain);
+	tcase_add_test(tc, test_retrain_listed_sender_history);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sqlite");
 	tcase_add_checked_fixture(tc, sqlite_setup, sqlite_teardown);
