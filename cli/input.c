@@ -286,19 +286,22 @@ int input_each(const char *path, input_fn fn, void *arg, char *err,
 		return each_file(path, fn, arg, err, errlen);
 	/* A Maildir: messages live in cur/ and new/ (tmp/ is in flight). */
 	static const char *const parts[] = { "cur", "new" };
-	for (size_t i = 0; i < 2 && rc <= 0; i++) {
-		snprintf(sub, sizeof(sub), "%s/%s", path, parts[i]);
-		if (is_dir(sub)) {
-			char e2[1024];
-			int r;
+	for (size_t i = 0; i < 2; i++) {
+		char e2[1024], *e = rc < 0 ? e2 : err;
+		size_t elen = rc < 0 ? sizeof(e2) : errlen;
+		int r;
 
-			maildir = 1;
-			/* unreadable files in cur/ do not skip new/ */
-			r = each_dir_files(sub, fn, arg, rc < 0 ? e2 : err,
-			    rc < 0 ? sizeof(e2) : errlen);
-			if (r > 0 || rc == 0)
-				rc = r;
-		}
+		snprintf(sub, sizeof(sub), "%s/%s", path, parts[i]);
+		if (!is_dir(sub))
+			continue;
+		maildir = 1;
+		e[0] = '\0';
+		r = each_dir_files(sub, fn, arg, e, elen);
+		if (r > 0 || (r < 0 && e[0] == '\0'))
+			return r;       /* fn stopped it */
+		/* files of cur/ that could not be read do not skip new/ */
+		if (rc == 0)
+			rc = r;
 	}
 	if (!maildir)
 		rc = each_dir_files(path, fn, arg, err, errlen);
