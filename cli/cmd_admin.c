@@ -501,12 +501,9 @@ int cmd_config(cli *c, int argc, char **argv)
 			rc = conf_finish(cf, err, sizeof(err));
 		if (rc == 0) {
 			/* the alias table too: the milter reads it at start */
-			const char *mode = conf_str(cf, "UserMap");
-			int m = usermap_mode(mode ? mode : "full");
 			usermap *um = NULL;
 
-			rc = usermap_open(m < 0 ? USERMAP_FULL : m,
-			    conf_str(cf, "AliasFile"), &um, err, sizeof(err));
+			rc = usermap_open_conf(cf, &um, err, sizeof(err));
 			usermap_close(um);
 		}
 		conf_unref(cf);

@@ -455,16 +455,10 @@ int main(int argc, char **argv)
 		rc = CLI_INPUT;
 		goto out;
 	}
-	{
-		const char *mode = conf_str(c.cf, "UserMap");
-		int m = usermap_mode(mode ? mode : "full");
-
-		if (usermap_open(m < 0 ? USERMAP_FULL : m, conf_str(c.cf, "AliasFile"),
-		    &c.umap, err, sizeof(err)) < 0) {
-			fprintf(stderr, "spamsift: %s\n", err);
-			rc = CLI_INPUT;
-			goto out;
-		}
+	if (usermap_open_conf(c.cf, &c.umap, err, sizeof(err)) < 0) {
+		fprintf(stderr, "spamsift: %s\n", err);
+		rc = CLI_INPUT;
+		goto out;
 	}
 
 	rc = -1;

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "conf/conf.h"
 #include "conf/usermap.h"
 
 struct alias {
@@ -205,4 +206,13 @@ int usermap_lookup(const usermap *m, const char *address, char *buf,
 		return -ERANGE;
 	strcpy(buf, user);
 	return 0;
+}
+
+int usermap_open_conf(const conf *cf, usermap **out, char *err, size_t errlen)
+{
+	const char *mode = conf_str(cf, "UserMap");
+	int m = usermap_mode(mode ? mode : "full");
+
+	return usermap_open(m < 0 ? USERMAP_FULL : m, conf_str(cf, "AliasFile"),
+	    out, err, errlen);
 }

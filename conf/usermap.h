@@ -29,6 +29,14 @@ int usermap_open(int mode, const char *alias_file, usermap **out, char *err,
 /* usermap_mode -- USERMAP_* from its config name, or -1. */
 int usermap_mode(const char *name);
 
+/*
+ * usermap_open_conf -- the map a configuration names (UserMap, AliasFile),
+ * as the milter and the command open it; as usermap_open.
+ */
+struct conf;
+int usermap_open_conf(const struct conf *cf, usermap **out, char *err,
+    size_t errlen);
+
 /* usermap_close -- free the map; accepts NULL. */
 void usermap_close(usermap *m);
 

@@ -171,16 +171,13 @@ static snap *snap_get(void)
 
 int mlfi_install(conf *c, char *err, size_t errlen)
 {
-	const char *mode = conf_str(c, "UserMap");
-	int m = usermap_mode(mode ? mode : "full");
 	snap *s = calloc(1, sizeof(*s)), *old;
 
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if (usermap_open(m < 0 ? USERMAP_FULL : m, conf_str(c, "AliasFile"),
-	    &s->umap, err, errlen) < 0) {
+	if (usermap_open_conf(c, &s->umap, err, errlen) < 0) {
 		free(s);
 		return -EINVAL;
 	}
