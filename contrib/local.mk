@@ -1,5 +1,7 @@
-# contrib/: Postfix and systemd snippets, benchmarks.
+# contrib/: Postfix, systemd and Dovecot snippets, benchmarks.
 EXTRA_DIST += contrib/setup-debian.sh contrib/postfix/main.cf.snippet contrib/systemd/spamsift-milter.service \
+	contrib/dovecot/90-spamsift.conf contrib/dovecot/report-spam.sieve \
+	contrib/dovecot/report-ham.sieve contrib/dovecot/spamsift-learn \
 	contrib/bench/run.sh
 
 # End-to-end benchmark (contrib/bench/e2e.sh): the do-nothing milter, built
