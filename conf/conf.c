@@ -703,6 +703,27 @@ nomem:
 	return -ENOMEM;
 }
 
+/*
+ * End the line where a comment starts: at a '#' that begins the line or
+ * follows a blank, outside double quotes. DSPAM's own dspam.conf has
+ * trailing comments ("Preference \"spamAction=tag\"  # ..."); a '#' inside
+ * a word ("[SPAM]#1") or in a quoted value stays.
+ */
+static void cut_comment(char *line)
+{
+	int quoted = 0;
+
+	for (char *p = line; *p != '\0'; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '#' && !quoted &&
+		    (p == line || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
 int conf_parse(conf *c, const char *name, const char *buf, size_t len,
     char *err, size_t errlen, void (*warn)(void *arg, const char *text),
     void *arg)
@@ -736,6 +757,7 @@ int conf_parse(conf *c, const char *name, const char *buf, size_t len,
 		pos += n + (nl != NULL);
 		if (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
+		cut_comment(line);
 		for (key = line; *key == ' ' || *key == '\t'; key++)
 			;
 		if (*key == '\0' || *key == '#')
@@ -933,7 +955,9 @@ int conf_finish(conf *c, char *err, size_t errlen)
 
 		if ((size_t)snprintf(buf, sizeof(buf), "%s%s%s", home->text,
 		    sep ? "/" : "", rel) >= VALUE_MAX_LEN) {
-			conf_fmt(err, errlen, "%sStorePath: path too long", where(store, w, sizeof(w)));
+			/* Derived from Home alone: name Home's line. */
+			conf_fmt(err, errlen, "%sStorePath: path too long",
+			    where(store->text[0] ? store : home, w, sizeof(w)));
 			return -EINVAL;
 		}
 		/* Derived from Home alone: it comes from where Home does. */
@@ -942,6 +966,13 @@ int conf_finish(conf *c, char *err, size_t errlen)
 			return rc;
 	}
 
+	if (val_of(c, "IgnoreHeader", NULL)->n > CONF_MAX_IGNORE) {
+		struct val *ih = val_of(c, "IgnoreHeader", NULL);
+
+		conf_fmt(err, errlen, "%s: IgnoreHeader: more than %d fields",
+		    ih->isrc[CONF_MAX_IGNORE], CONF_MAX_IGNORE);
+		return -EINVAL;
+	}
 	if (val_of(c, "Group", NULL)->text[0] && !val_of(c, "User", NULL)->text[0]) {
 		conf_fmt(err, errlen, "%sGroup: needs User", where(val_of(c, "Group", NULL), w, sizeof(w)));
 		return -EINVAL;

@@ -111,6 +111,9 @@ int conf_bool(const conf *c, const char *key);
  */
 const char *const *conf_list(const conf *c, const char *key, size_t *n);
 
+/* At most this many IgnoreHeader fields (conf_finish refuses more). */
+#define CONF_MAX_IGNORE 64
+
 /* conf_has_feature -- non-zero if "Feature name" is set (case-insensitive). */
 int conf_has_feature(const conf *c, const char *name);
 

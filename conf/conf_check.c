@@ -127,6 +127,9 @@ int conf_norm_socket(const char *in, char *out, size_t outlen,
 		conf_fmt(why, whylen, "too long");
 		return -1;
 	}
+	/* libmilter takes "UNIX:" too; the daemon's own checks want lower case. */
+	for (char *p = out; *p != '\0' && *p != ':' && *p != '/'; p++)
+		*p = (char)tolower((unsigned char)*p);
 	return 0;
 }
 

@@ -163,7 +163,7 @@ void profile_parser(const conf *c, void *magic, profile_parse *pp)
 	pp->opts.osb = conf_has_feature(c, "osb");
 	pp->opts.magic = magic;
 	list = conf_list(c, "IgnoreHeader", &n);
-	if (n > PROFILE_MAX_IGNORE)
+	if (n > PROFILE_MAX_IGNORE)     /* conf_finish refused more */
 		n = PROFILE_MAX_IGNORE;
 	for (size_t i = 0; i < n; i++)
 		pp->ignore[i] = list[i];

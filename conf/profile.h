@@ -27,7 +27,7 @@
 typedef struct profile {
 	filter_params fp;          /* classifier and training parameters */
 	int spam_action;           /* PROFILE_TAG|QUARANTINE|REJECT (spamAction) */
-	char spam_subject[128];    /* Subject prefix for spam (spamSubject) */
+	char spam_subject[128 + 1]; /* Subject prefix for spam (spamSubject, 128 at most) */
 	int sig_location;          /* PROFILE_SIG_* (signatureLocation) */
 	int show_factors;          /* add X-Spamsift-Factors (showFactors) */
 	int opt_in;                /* optIn */
@@ -68,7 +68,7 @@ int profile_prefs(const conf *c, db *d, int64_t uid, profile *p);
 int profile_apply(profile *p, const char *key, const char *value);
 
 /* Parser options from the configuration, with the IgnoreHeader list. */
-#define PROFILE_MAX_IGNORE 64
+#define PROFILE_MAX_IGNORE CONF_MAX_IGNORE
 typedef struct profile_parse {
 	msg_opts opts;                                /* options for msg_new */
 	const char *ignore[PROFILE_MAX_IGNORE + 1];   /* NULL-terminated IgnoreHeader */

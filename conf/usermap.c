@@ -83,7 +83,8 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 		}
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char addr[512], user[512], *p = line;
+		char addr[512], user[512], extra[2], *p = line;
+		int k;
 		size_t len = strlen(line);
 		struct alias *a;
 
@@ -98,7 +99,11 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 			p++;
 		if (*p == '#' || *p == '\0')
 			continue;
-		if (sscanf(p, "%511s %511s", addr, user) != 2 ||
+		/* Two fields, neither cut at the buffer's size, then at most a comment. */
+		k = sscanf(p, "%511s %511s %1s", addr, user, extra);
+		if ((k != 2 && (k != 3 || extra[0] != '#')) ||
+		    strlen(addr) >= sizeof(addr) - 1 ||
+		    strlen(user) >= sizeof(user) - 1 ||
 		    usermap_address(addr, addr, sizeof(addr)) < 0) {
 			snprintf(err, errlen, "%s:%zu: expected \"address user\"",
 			    path, lineno);

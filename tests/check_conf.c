@@ -162,6 +162,24 @@ START_TEST(test_finish_constraints)
 	ck_assert_ptr_nonnull(strstr(err, "MaxTokens"));
 	ck_assert_int_eq(conf_set(c, "BurtonTokens=27", err, sizeof(err)), 0);
 
+	/* A StorePath made from Home names Home's line when too long. */
+	{
+		char *home = malloc(5000);
+		conf *d;
+
+		ck_assert_ptr_nonnull(home);
+		memcpy(home, "Home /", 6);
+		memset(home + 6, 'a', 4088);
+		strcpy(home + 4094, "\n");
+		ck_assert_int_eq(conf_new(&d), 0);
+		ck_assert_int_eq(conf_parse(d, "h.conf", home, strlen(home), err,
+		    sizeof(err), NULL, NULL), 0);
+		free(home);
+		ck_assert_int_eq(conf_finish(d, err, sizeof(err)), -EINVAL);
+		ck_assert_str_eq(err, "h.conf:1: StorePath: path too long");
+		conf_unref(d);
+	}
+
 	ck_assert_int_eq(parse("SpamThreshold 0.9\nPreference \"rejectThreshold=0.5\"\n"), 0);
 	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "t.conf:2: Preference: rejectThreshold 0.5 is below SpamThreshold 0.9");
@@ -210,6 +228,11 @@ START_TEST(test_socket)
 	ck_assert_int_eq(parse("Socket local:/var/run/s.sock\n"), 0);
 	ck_assert_int_eq(parse("Socket /var/run/s.sock\n"), 0);
 	ck_assert_int_eq(parse("Socket inet6:8891@[::1]\n"), 0);
+	/* libmilter takes any case; the daemon's socket handling wants lower. */
+	ck_assert_int_eq(parse("Socket UNIX:/var/run/S.sock\n"), 0);
+	ck_assert_str_eq(conf_str(c, "Socket"), "unix:/var/run/S.sock");
+	ck_assert_int_eq(parse("Socket Inet:8891@LocalHost\n"), 0);
+	ck_assert_str_eq(conf_str(c, "Socket"), "inet:8891@LocalHost");
 	ck_err("Socket inet:99999@localhost\n", "t.conf:1: Socket: expected inet:PORT@HOST");
 	ck_err("Socket unix:relative.sock\n", "t.conf:1: Socket: socket path must be absolute");
 	ck_err("Socket tcp:1234\n", "t.conf:1: Socket: expected unix:PATH");
@@ -638,6 +661,50 @@ START_TEST(test_crlf_quotes_whitespace)
 }
 END_TEST
 
+/*
+ * A '#' after a blank starts a comment, as in DSPAM's own dspam.conf; it
+ * was part of the value, so a commented StorePath named another (empty)
+ * store and DSPAM's sample did not load.
+ */
+START_TEST(test_trailing_comments)
+{
+	const char *const *l;
+	size_t n;
+
+	ck_assert_int_eq(parse("Home /srv\nStorePath spamsift.db   # the store\n"
+	    "Preference \"signatureLocation=message\"\t# 'message' or 'headers'\n"
+	    "IgnoreHeader X-Spam-Flag # from spamassassin\n"
+	    "Preference spamSubject=[SPAM]#1\n"
+	    "RejectText \"550 5.7.1 no # really\" # quoted\n"), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	ck_assert_str_eq(conf_str(c, "StorePath"), "/srv/spamsift.db");
+	ck_assert_str_eq(conf_pref_default(c, "signatureLocation"), "message");
+	ck_assert_str_eq(conf_pref_default(c, "spamSubject"), "[SPAM]#1");
+	ck_assert_str_eq(conf_str(c, "RejectText"), "550 5.7.1 no # really");
+	l = conf_list(c, "IgnoreHeader", &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(l[0], "X-Spam-Flag");
+	/* Nothing left but the comment: the value is missing. */
+	ck_err("MaxTokens # none\n", "t.conf:1: MaxTokens: missing value");
+}
+END_TEST
+
+/* More IgnoreHeader fields than the parser takes are refused, not dropped. */
+START_TEST(test_ignore_header_limit)
+{
+	char line[64];
+
+	for (int i = 0; i < CONF_MAX_IGNORE; i++) {
+		snprintf(line, sizeof(line), "IgnoreHeader X-H%d\n", i);
+		ck_assert_int_eq(parse(line), 0);
+	}
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
+	ck_assert_int_eq(parse("IgnoreHeader X-One-Too-Many\n"), 0);
+	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "t.conf:1: IgnoreHeader: more than 64 fields");
+}
+END_TEST
+
 START_TEST(test_hostile_input)
 {
 	size_t big = 100000;
@@ -872,6 +939,21 @@ START_TEST(test_opt)
 }
 END_TEST
 
+/* spamSubject may be 128 characters, and all of them are used (127 were). */
+START_TEST(test_spam_subject_whole)
+{
+	char subj[129], err2[256];
+	profile p;
+
+	memset(subj, 'S', 128);
+	subj[128] = '\0';
+	ck_assert_int_eq(conf_pref_check("spamSubject", subj, err2, sizeof(err2)), 0);
+	profile_site(c, &p);
+	ck_assert_int_eq(profile_apply(&p, "spamSubject", subj), 0);
+	ck_assert_str_eq(p.spam_subject, subj);
+}
+END_TEST
+
 START_TEST(test_key_doc)
 {
 	ck_assert_ptr_nonnull(conf_key_doc("home"));
@@ -918,6 +1000,24 @@ START_TEST(test_usermap)
 	alias_file(path, sizeof(path), "dave@x.org dave\nDave@X.org mallory\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "twice"));
+	/* a third field, or a field cut at 511 bytes, is not a pair */
+	alias_file(path, sizeof(path), "bob@x.org bob alice\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, ":1:"));
+	big = malloc(1100);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', 515);
+	strcpy(big + 515, "@x.org carol\n");
+	alias_file(path, sizeof(path), big);
+	free(big);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, ":1:"));
+	/* a comment after the pair is fine */
+	alias_file(path, sizeof(path), "bob@x.org bob # since 2024\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "bob@x.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob");
+	usermap_close(m);
 	*strrchr(path, '/') = '\0';            /* the directory itself */
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "regular file"));
@@ -975,6 +1075,9 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_repeated_keys);
 	tcase_add_test(tc, test_crlf_quotes_whitespace);
 	tcase_add_test(tc, test_hostile_input);
+	tcase_add_test(tc, test_trailing_comments);
+	tcase_add_test(tc, test_spam_subject_whole);
+	tcase_add_test(tc, test_ignore_header_limit);
 	tcase_add_test(tc, test_sample_loads_clean);
 	tcase_add_test(tc, test_sample_and_man_document_every_key);
 	tcase_add_test(tc, test_refcount);
