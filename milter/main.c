@@ -28,6 +28,7 @@
 #include <libmilter/mfapi.h>
 
 #include "conf/conf.h"
+#include "conf/usermap.h"
 #include "db/db.h"
 #include "milter/log.h"
 #include "milter/mlfi.h"
@@ -51,33 +52,41 @@ static void usage(FILE *f)
 	    "See spamsift-milter(8) and spamsift.conf(5).\n");
 }
 
+static int logging;     /* log_open succeeded: messages go to syslog */
+
+/* Configuration warnings: to the terminal at start, to syslog on reload. */
 static void conf_warn(void *arg, const char *text)
 {
 	(void)arg;
-	fprintf(stderr, "spamsift-milter: warning: %s\n", text);
+	if (logging)
+		log_warning("%s", text);
+	else
+		fprintf(stderr, "spamsift-milter: warning: %s\n", text);
 }
 
-/* Load config file and overrides into a new snapshot; message to stderr on error. */
-static conf *load_conf(const char *path, char **overrides, size_t noverrides)
+/*
+ * Load config file and overrides into a new snapshot; NULL and the reason
+ * in err on error.
+ */
+static conf *load_conf(const char *path, char **overrides, size_t noverrides,
+    char *err, size_t errlen)
 {
-	char err[512];
 	conf *c;
 
 	if (conf_new(&c) < 0) {
-		fprintf(stderr, "spamsift-milter: out of memory\n");
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (conf_load(c, path, err, sizeof(err), conf_warn, NULL) < 0)
+	if (conf_load(c, path, err, errlen, conf_warn, NULL) < 0)
 		goto fail;
 	for (size_t i = 0; i < noverrides; i++)
-		if (conf_set_warn(c, overrides[i], err, sizeof(err), conf_warn,
+		if (conf_set_warn(c, overrides[i], err, errlen, conf_warn,
 		    NULL) < 0)
 			goto fail;
-	if (conf_finish(c, err, sizeof(err)) < 0)
+	if (conf_finish(c, err, errlen) < 0)
 		goto fail;
 	return c;
 fail:
-	fprintf(stderr, "spamsift-milter: %s\n", err);
 	conf_unref(c);
 	return NULL;
 }
@@ -241,14 +250,24 @@ static void pin_paths(const conf *c, const char **conf_path, char **overrides,
 	if ((*conf_path)[0] != '/' && (abs = realpath(*conf_path, NULL)) != NULL)
 		*conf_path = pinned[n] = abs;
 	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(overrides[i], '='), *v;
-		char key[128];
+		const char *eq = strchr(overrides[i], '='), *v, *key, *s;
+		char name[128];
+		size_t len;
 
-		if (eq == NULL || eq[1] == '/' || eq[1] == '\0' ||
-		    (size_t)(eq - overrides[i]) >= sizeof(key))
+		if (eq == NULL || eq[1] == '/' || eq[1] == '\0')
 			continue;
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - overrides[i]),
-		    overrides[i]);
+		/* The key as conf_set_warn reads it: blanks around it do not count. */
+		for (s = overrides[i]; *s == ' ' || *s == '\t'; s++)
+			;
+		for (len = (size_t)(eq - s); len > 0 && (s[len - 1] == ' ' ||
+		    s[len - 1] == '\t'); len--)
+			;
+		if (len >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)len, s);
+		/* Accepted but not a key of ours (a DSPAM key spamsift ignores). */
+		if ((key = conf_key_name(name)) == NULL)
+			continue;
 		v = conf_str(c, key);
 		if (v == NULL || v[0] != '/' ||
 		    (abs = malloc(strlen(key) + strlen(v) + 2)) == NULL)
@@ -404,11 +423,12 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 			continue;
 		if (n == 1 && c == SIGHUP) {
 			char err[1024];
-			conf *nc = load_conf(conf_path, overrides, noverrides);
+			conf *nc = load_conf(conf_path, overrides, noverrides,
+			    err, sizeof(err));
 
 			if (nc == NULL || mlfi_install(nc, err, sizeof(err)) < 0)
-				log_err("reload of %s failed; keeping the running "
-				    "configuration", conf_path);
+				log_err("reload of %s failed (%s); keeping the "
+				    "running configuration", conf_path, err);
 			else
 				log_info("reloaded %s", conf_path);
 			conf_unref(nc);
@@ -491,13 +511,28 @@ int main(int argc, char **argv)
 		c = NULL;
 		overrides[noverrides++] = sock_over;
 	}
-	c = load_conf(conf_path, overrides, noverrides);
-	if (c == NULL)
-		goto out;
+	{
+		char err[1024];
+
+		if ((c = load_conf(conf_path, overrides, noverrides, err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "spamsift-milter: %s\n", err);
+			goto out;
+		}
+	}
 	/* Before the socket and daemon(): errors still reach the terminal. */
 	if (check_accounts(c) < 0)
 		goto out;
 	if (test_only) {
+		char err[1024];
+		usermap *um;
+
+		/* The alias table too: the milter would not start without it. */
+		if (usermap_open_conf(c, &um, err, sizeof(err)) < 0) {
+			fprintf(stderr, "spamsift-milter: %s\n", err);
+			goto out;
+		}
+		usermap_close(um);
 		printf("spamsift-milter: %s: configuration ok\n", conf_path);
 		rc = 0;
 		goto out;
@@ -512,6 +547,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spamsift-milter: SyslogFacility: unknown facility\n");
 		goto out;
 	}
+	logging = 1;
 	if ((pinned = calloc(noverrides + 1, sizeof(*pinned))) == NULL)
 		goto out;
 	pin_paths(c, &conf_path, overrides, noverrides, pinned);

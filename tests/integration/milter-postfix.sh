@@ -11,6 +11,10 @@ it_setup
 "$MILTER_BIN" -t -c "$SAMPLE_CONF" -o User=no-such-user-here 2>"$IT_DIR/t.err"
 [ $? = 2 ] && grep -q 'User: unknown user no-such-user-here' "$IT_DIR/t.err" ||
 	it_fail "-t with an unknown User: $(cat "$IT_DIR/t.err")"
+# The alias table too, as the start (and config check) open it.
+"$MILTER_BIN" -t -c "$SAMPLE_CONF" -o UserMap=alias -o "AliasFile=$IT_DIR/no-aliases" 2>"$IT_DIR/t.err" &&
+	it_fail "-t passed a missing AliasFile"
+grep -q "no-aliases" "$IT_DIR/t.err" || it_fail "-t with a missing AliasFile: $(cat "$IT_DIR/t.err")"
 "$MILTER_BIN" -t -c "$SAMPLE_CONF" -p tcp:bogus 2>"$IT_DIR/t.err"
 [ $? = 1 ] && grep -q -- '-p tcp:bogus: expected unix:PATH' "$IT_DIR/t.err" ||
 	it_fail "-t with a bad -p: $(cat "$IT_DIR/t.err")"
@@ -96,4 +100,28 @@ grep -q 'starting: socket' "$IT_DIR/milter.log" || it_fail "-f did not copy log 
 grep -q 'starting: socket' "$IT_DIR/journal.log" &&
 	it_fail "-f copied syslog lines to a journal stderr: $(cat "$IT_DIR/journal.log")"
 it_log "no copy to the journal ok"
+
+# Overrides that conf accepts also start the milter: a DSPAM key spamsift
+# ignores, blanks around a key (both aborted in an assertion). An upper-case
+# "UNIX:" socket gets SocketMode and is removed at exit (it kept the
+# umask's mode and stayed). A reload that fails logs why, in the syslog
+# line itself (a daemon's stderr is /dev/null).
+cp "$SAMPLE_CONF" "$IT_DIR/edit.conf"
+"$MILTER_BIN" -f -c "$IT_DIR/edit.conf" -o "Home=$IT_DIR/run" -o StorageDriver=hash_drv \
+	-o ' DebugPeer = 127.0.0.1' -p "UNIX:$IT_DIR/u.sock" -o SocketMode=0600 2>"$IT_DIR/u.log" &
+upid=$!
+i=0; while ! grep -q 'listening on' "$IT_DIR/u.log" && [ $i -lt 200 ]; do
+	kill -0 "$upid" 2>/dev/null || break
+	sleep 0.05; i=$((i + 1))
+done
+grep -q 'listening on' "$IT_DIR/u.log" || it_fail "milter with accepted overrides did not start: $(cat "$IT_DIR/u.log")"
+[ "$(stat -c %a "$IT_DIR/u.sock")" = 600 ] || it_fail "UNIX: socket mode $(stat -c %a "$IT_DIR/u.sock"), SocketMode 0600"
+echo "MaxTokenz 10" >>"$IT_DIR/edit.conf"
+kill -HUP "$upid"
+i=0; while ! grep -q 'reload of' "$IT_DIR/u.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q "reload of $IT_DIR/edit.conf failed (.*edit.conf:[0-9]*: MaxTokenz: unknown key" "$IT_DIR/u.log" ||
+	it_fail "a failed reload does not log why: $(grep reload "$IT_DIR/u.log")"
+kill -TERM "$upid"; wait "$upid" || it_fail "milter with accepted overrides exited $?"
+[ -e "$IT_DIR/u.sock" ] && it_fail "UNIX: socket left at exit"
+it_log "accepted overrides, UNIX: socket, failed reload logged ok"
 exit 0
