@@ -21,13 +21,23 @@ enum state {
 	S_ANAME, S_AAFTER, S_AEQ, S_AVALQ, S_AVAL, S_ENT, S_RAW
 };
 
+/* HTML5's comment states: where a '>' ends the comment */
+enum cstate {
+	CM_START,     /* right after "<!--": '>' ends it ("<!-->") */
+	CM_STARTDASH, /* "<!---": '>' ends it ("<!--->") */
+	CM_BODY,      /* comment text */
+	CM_DASH,      /* one '-' */
+	CM_END,       /* "--" or more: '>' ends it */
+	CM_BANG       /* "--!": '>' ends it too */
+};
+
 struct html {
 	words *text;            /* visible text goes here (borrowed) */
 	tokset *out;            /* markup tokens (borrowed) */
 	int err;                /* sticky error */
 	enum state st;          /* current state */
 	int closing;            /* the tag is an end tag */
-	int dashes;             /* '-' seen in a row inside a comment */
+	enum cstate cm;         /* comment state, in S_COMMENT */
 	char quote;             /* quote of the attribute value */
 	size_t tlen;            /* bytes in tag */
 	size_t alen;            /* bytes in aname */
@@ -449,7 +459,7 @@ int html_feed(html *h, const char *buf, size_t len)
 		case S_BANGDASH:
 			if (c == '-') {
 				h->st = S_COMMENT;
-				h->dashes = 0;
+				h->cm = CM_START;
 				tok(h, "html:comment", NULL, NULL, NULL);
 			} else {
 				h->st = c == '>' ? S_TEXT : S_DECL;
@@ -459,16 +469,19 @@ int html_feed(html *h, const char *buf, size_t len)
 			/* skip quickly to the next '-' */
 			const unsigned char *d;
 
-			if (c != '-' && !(c == '>' && h->dashes >= 2)) {
-				h->dashes = 0;
+			if (c == '>' && h->cm != CM_BODY && h->cm != CM_DASH) {
+				h->st = S_TEXT;
+			} else if (c == '-') {
+				h->cm = h->cm == CM_START ? CM_STARTDASH :
+				    h->cm == CM_BODY || h->cm == CM_BANG ? CM_DASH : CM_END;
+			} else if (c == '!' && h->cm == CM_END) {
+				h->cm = CM_BANG;
+			} else {
+				h->cm = CM_BODY;
 				d = memchr(s + i, '-', len - i);
 				i = d ? (size_t)(d - s) : len;
 				continue;
 			}
-			if (c == '-')
-				h->dashes++;
-			else
-				h->st = S_TEXT;
 			break;
 		}
 		case S_DECL: {

@@ -127,6 +127,29 @@ START_TEST(test_link_mismatch)
 }
 END_TEST
 
+START_TEST(test_comment_ends)
+{
+	/* HTML5: "<!-->" and "<!--->" are whole comments; "--!>" ends one */
+	static const char *const docs[] = { "<!-->buy cheap pills",
+		"<!--->buy cheap pills", "<!-- x --!>buy cheap pills",
+		"<!---->buy cheap pills", NULL };
+
+	for (int i = 0; docs[i] != NULL; i++)
+		for (size_t step = 1; step <= 30; step += 29) {
+			run(docs[i], step);
+			ck_assert(has("html:comment"));
+			ck_assert(has("pills"));
+		}
+	/* these do not end a comment */
+	run("<!--!>hidden --!->hidden -!>hidden --x>hidden --> shown", 1);
+	ck_assert(!has("hidden"));
+	ck_assert(has("shown"));
+	run("<!---!>hidden --> shown", 1);
+	ck_assert(!has("hidden"));
+	ck_assert(has("shown"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("html");
@@ -137,6 +160,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_unclosed);
 	tcase_add_test(tc, test_style_hidden);
 	tcase_add_test(tc, test_link_mismatch);
+	tcase_add_test(tc, test_comment_ends);
 	suite_add_tcase(s, tc);
 	return s;
 }
