@@ -275,15 +275,26 @@ static int encode(unsigned cp, unsigned char *b)
 	return 4;
 }
 
+/*
+ * Invisible format characters: a reader sees "fr\u200eee" as "free", so they
+ * must not split a word (zero-width spaces and joiners, direction marks,
+ * embeddings and isolates, invisible operators, soft hyphen, BOM).
+ */
+static int is_invisible(unsigned cp)
+{
+	return cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) ||
+	    (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
+	    (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
 /* One code point of text (not ASCII): classify, fold, append. */
 static void emit_cp(words *w, unsigned cp)
 {
 	unsigned char b[4];
 	int n;
 
-	if (cp == 0xAD || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 ||
-	    cp == 0xFEFF)
-		return; /* invisible: does not split a word */
+	if (is_invisible(cp))
+		return;
 	if ((cp >= 0x80 && cp <= 0xBF && cp != 0xAA && cp != 0xB5 && cp != 0xBA) ||
 	    cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x206F) ||
 	    (cp >= 0x2190 && cp <= 0x2BFF) || (cp >= 0x3000 && cp <= 0x303F) ||

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,29 @@ START_TEST(test_obfuscation)
 }
 END_TEST
 
+START_TEST(test_invisible)
+{
+	/* direction marks, embeddings, invisible operators, isolates */
+	static const char *const marks[] = { "\xe2\x80\x8e", "\xe2\x80\x8f",
+		"\xe2\x80\xaa", "\xe2\x80\xae", "\xe2\x81\xa1", "\xe2\x81\xa4",
+		"\xe2\x81\xa6", "\xe2\x81\xa9", NULL };
+	char text[32];
+
+	for (int i = 0; marks[i] != NULL; i++)
+		for (size_t step = 1; step <= 20; step += 19) {
+			snprintf(text, sizeof(text), "fr%see now", marks[i]);
+			run("", text, step);
+			ck_assert(has("free"));
+			ck_assert(!has("fr"));
+			ck_assert_uint_eq(tokset_count(set), 2);
+		}
+	/* their neighbours still separate */
+	run("", "fr\xe2\x80\x90" "ee \xe2\x81\xa5" "x", 1);
+	ck_assert(has("fr"));
+	ck_assert(has("ee"));
+}
+END_TEST
+
 START_TEST(test_pairs)
 {
 	words_free(w);
@@ -125,6 +149,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_prefix_and_limits);
 	tcase_add_test(tc, test_obfuscation);
 	tcase_add_test(tc, test_pairs);
+	tcase_add_test(tc, test_invisible);
 	suite_add_tcase(s, tc);
 	return s;
 }
