@@ -14,7 +14,7 @@
 
 #define NAMEMAX 16   /* tag and attribute names kept (with NUL) */
 #define VALMAX 1024  /* attribute value bytes kept */
-#define ENTMAX 12    /* entity name bytes */
+#define ENTMAX 24    /* entity name bytes ("NegativeVeryThinSpace" fits) */
 
 enum state {
 	S_TEXT, S_LT, S_BANG, S_BANGDASH, S_COMMENT, S_DECL, S_TAGNAME, S_ATTRS,
@@ -162,8 +162,8 @@ static size_t put_utf8(unsigned cp, char *o)
 	return 4;
 }
 
-/* Code point of the entity in h->ent, or 0 when unknown. */
-static unsigned entity(const html *h)
+/* Code point of the entity named e (n bytes, after '&'), or 0 when unknown. */
+static unsigned entity(const char *e, size_t n)
 {
 	static const struct { const char *name; unsigned cp; } named[] = {
 		{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' },
@@ -181,21 +181,27 @@ static unsigned entity(const html *h)
 		{ "iexcl", 0xA1 }, { "iquest", 0xBF }, { "laquo", 0xAB },
 		{ "raquo", 0xBB }, { "middot", 0xB7 }, { "deg", 0xB0 },
 		{ "Eacute", 0xC9 }, { "Auml", 0xC4 }, { "Ouml", 0xD6 },
-		{ "Uuml", 0xDC }, { NULL, 0 } };
-	const char *e = h->ent;
+		{ "Uuml", 0xDC },
+		/* invisible: spammers put them inside words */
+		{ "ZeroWidthSpace", 0x200B }, { "NegativeVeryThinSpace", 0x200B },
+		{ "NegativeThinSpace", 0x200B }, { "NegativeMediumSpace", 0x200B },
+		{ "NegativeThickSpace", 0x200B }, { "lrm", 0x200E },
+		{ "rlm", 0x200F }, { "NoBreak", 0x2060 },
+		{ "ApplyFunction", 0x2061 }, { "InvisibleTimes", 0x2062 },
+		{ "InvisibleComma", 0x2063 }, { NULL, 0 } };
 
-	if (h->elen == 0)
+	if (n == 0)
 		return 0;
 	if (e[0] == '#') {
 		unsigned long v = 0;
 		size_t i = 1;
 		int hex = 0, any = 0;
 
-		if (i < h->elen && (e[i] == 'x' || e[i] == 'X')) {
+		if (i < n && (e[i] == 'x' || e[i] == 'X')) {
 			hex = 1;
 			i++;
 		}
-		for (; i < h->elen; i++) {
+		for (; i < n; i++) {
 			int d;
 			char c = e[i];
 
@@ -205,16 +211,15 @@ static unsigned entity(const html *h)
 				d = (c | 0x20) - 'a' + 10;
 			else
 				return 0;
-			v = v * (hex ? 16 : 10) + (unsigned long)d;
-			if (v > 0x10FFFF)
-				v = 0xFFFD;
+			/* past U+10FFFF stays there: more digits must not wrap back */
+			if (v <= 0x10FFFF)
+				v = v * (hex ? 16 : 10) + (unsigned long)d;
 			any = 1;
 		}
-		return any ? (v ? (unsigned)v : 0xFFFD) : 0;
+		return any ? (v && v <= 0x10FFFF ? (unsigned)v : 0xFFFD) : 0;
 	}
 	for (int i = 0; named[i].name != NULL; i++)
-		if (strlen(named[i].name) == h->elen &&
-		    memcmp(named[i].name, e, h->elen) == 0)
+		if (strlen(named[i].name) == n && memcmp(named[i].name, e, n) == 0)
 			return named[i].cp;
 	return 0;
 }
@@ -222,7 +227,7 @@ static unsigned entity(const html *h)
 /* End of an entity; returns 1 when it was decoded. */
 static int end_entity(html *h, int semicolon)
 {
-	unsigned cp = entity(h);
+	unsigned cp = entity(h->ent, h->elen);
 	char buf[ENTMAX + 4];
 	size_t n;
 
@@ -421,6 +426,14 @@ int html_feed(html *h, const char *buf, size_t len)
 			continue;
 		}
 		case S_ENT:
+			/*
+			 * Leading zeros of a number are legal and unbounded: keep
+			 * one, so "&#0000000000101;" fits and still reads 'e'.
+			 */
+			if (c == '0' && h->elen >= 2 && h->ent[0] == '#' &&
+			    h->ent[h->elen - 1] == '0' && (h->elen == 2 ||
+			    (h->elen == 3 && (h->ent[1] | 0x20) == 'x')))
+				break;
 			if ((is_alpha(c) || (c >= '0' && c <= '9') || c == '#') &&
 			    h->elen < ENTMAX - 1) {
 				h->ent[h->elen++] = (char)c;

@@ -150,6 +150,26 @@ START_TEST(test_comment_ends)
 }
 END_TEST
 
+START_TEST(test_entities)
+{
+	static const char *const docs[] = { "fr&ZeroWidthSpace;ee",
+		"fr&NegativeVeryThinSpace;ee", "fr&lrm;ee", "fr&rlm;ee",
+		"fr&NoBreak;ee", "fr&InvisibleTimes;ee", "fr&#0000000000101;e",
+		"fr&#x000000000000065;e", NULL };
+
+	for (int i = 0; docs[i] != NULL; i++)
+		for (size_t step = 1; step <= 40; step += 39) {
+			run(docs[i], step);
+			ck_assert_msg(has("free"), "%s", docs[i]);
+		}
+	/* U+FFFD (a separator) for NUL and past U+10FFFF, whatever follows */
+	run("ab&#00;cd ab&#x1100000;cd ab&#x11000001;cd ab&#99999999999999999999;cd", 1);
+	ck_assert(has("ab"));
+	ck_assert(has("cd"));
+	ck_assert_uint_eq(tokset_count(set), 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("html");
@@ -161,6 +181,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_style_hidden);
 	tcase_add_test(tc, test_link_mismatch);
 	tcase_add_test(tc, test_comment_ends);
+	tcase_add_test(tc, test_entities);
 	suite_add_tcase(s, tc);
 	return s;
 }
