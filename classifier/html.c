@@ -246,6 +246,88 @@ static int end_entity(html *h, int semicolon)
 	return 0;
 }
 
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static int is_alpha(unsigned char c)
+{
+	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+/*
+ * c may continue the reference whose name so far is e (n bytes): a name is
+ * letters and digits; "#" and "#x" start a number that only its digits
+ * continue ("&#46example" reads ".example").
+ */
+static int ref_char(const char *e, size_t n, unsigned char c)
+{
+	int digit = c >= '0' && c <= '9';
+
+	if (n == 0)
+		return c == '#' || is_alpha(c) || digit;
+	if (e[0] != '#')
+		return is_alpha(c) || digit;
+	if (n == 1 && (c | 0x20) == 'x')
+		return 1;
+	if (n >= 2 && (e[1] | 0x20) == 'x')
+		return digit || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+	return digit;
+}
+
+/*
+ * Decode the character references in an attribute value (v, n bytes) in
+ * place, as a browser does before it reads the value ("&#104;ttp://" is a
+ * link); returns the new length. In place is safe: a reference is never
+ * shorter than its UTF-8 ("&#128" is 5 bytes, U+0080 2; "&#0" 3, U+FFFD 3;
+ * named ones are BMP, at most 3 bytes, with names of 2 letters or more).
+ * As in HTML5, a name without ';' before '=' stays as written
+ * ("?a=1&copy=2" is a query).
+ */
+static size_t decode_refs(char *v, size_t n)
+{
+	char *amp = memchr(v, '&', n);
+	size_t i, o;
+
+	if (amp == NULL)
+		return n;
+	for (i = o = (size_t)(amp - v); i < n;) {
+		size_t e = i + 1;
+		unsigned cp;
+		char b[4];
+		size_t k;
+
+		if (v[i] != '&') {
+			v[o++] = v[i++];
+			continue;
+		}
+		while (e < n && ref_char(v + i + 1, e - i - 1, (unsigned char)v[e]))
+			e++;
+		cp = entity(v + i + 1, e - i - 1);
+		if (cp == 0 || (v[i + 1] != '#' && e < n && v[e] == '=')) {
+			v[o++] = v[i++];
+			continue;
+		}
+		k = put_utf8(cp, b);
+		memcpy(v + o, b, k);
+		o += k;
+		i = e < n && v[e] == ';' ? e + 1 : e;
+	}
+	return o;
+}
+
+/* Drop tabs and newlines, as browsers do anywhere in a URL ("ht\ntp://"). */
+static size_t drop_newlines(char *v, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != '\t' && v[i] != '\r' && v[i] != '\n')
+			v[o++] = v[i];
+	return o;
+}
+
 static void lower_copy(char *dst, const char *src, size_t n, size_t cap)
 {
 	size_t i;
@@ -272,14 +354,14 @@ static void attribute(html *h)
 {
 	const char *a = h->aname, *t = h->tag;
 	char *v = h->aval;
-	size_t n = h->vlen;
+	size_t n = decode_refs(h->aval, h->vlen);
 
 	h->aname[h->alen] = '\0';
-	while (n > 0 && (v[0] == ' ' || v[0] == '\t' || v[0] == '\n')) {
+	while (n > 0 && is_space((unsigned char)v[0])) {
 		v++;
 		n--;
 	}
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\n'))
+	while (n > 0 && is_space((unsigned char)v[n - 1]))
 		n--;
 	if (h->alen == 0 || h->tlen == 0)
 		return;
@@ -290,6 +372,7 @@ static void attribute(html *h)
 	    strcmp(a, "action") == 0 || strcmp(a, "background") == 0 ||
 	    strcmp(a, "lowsrc") == 0 || strcmp(a, "poster") == 0 ||
 	    strcmp(a, "formaction") == 0 || strcmp(a, "data") == 0) {
+		n = drop_newlines(v, n);
 		if (has_scheme(v, n) && url_tokens(h->out, v, n) < 0)
 			h->err = -ENOMEM;
 		if (t[0] == 'a' && t[1] == '\0' && a[0] == 'h' && has_scheme(v, n))
@@ -391,16 +474,6 @@ static void tag_end(html *h)
 	}
 }
 
-static int is_space(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
-static int is_alpha(unsigned char c)
-{
-	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-}
-
 int html_feed(html *h, const char *buf, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)buf;
@@ -434,8 +507,7 @@ int html_feed(html *h, const char *buf, size_t len)
 			    h->ent[h->elen - 1] == '0' && (h->elen == 2 ||
 			    (h->elen == 3 && (h->ent[1] | 0x20) == 'x')))
 				break;
-			if ((is_alpha(c) || (c >= '0' && c <= '9') || c == '#') &&
-			    h->elen < ENTMAX - 1) {
+			if (ref_char(h->ent, h->elen, c) && h->elen < ENTMAX - 1) {
 				h->ent[h->elen++] = (char)c;
 				break;
 			}

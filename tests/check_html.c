@@ -170,6 +170,37 @@ START_TEST(test_entities)
 }
 END_TEST
 
+START_TEST(test_attribute_refs)
+{
+	/* browsers decode references in attributes and drop a URL's newlines */
+	static const char *const docs[] = {
+		"<a href=\"&#104;ttp://evil.example/p\">x</a>",
+		"<a href=\"http://ev&#105;l.example/p\">x</a>",
+		"<a href=http://evil&#46example/p>x</a>",
+		"<a href=\"ht\ntp://evil.ex\tample/\r\np\">x</a>",
+		"<img src=' \r\n http://evil&#x2E;example&#x2f;p '>",
+		"<a href='http&#58;//evil.example/p&#10;'>x</a>", NULL };
+
+	for (int i = 0; docs[i] != NULL; i++)
+		for (size_t step = 1; step <= 60; step += 59) {
+			run(docs[i], step);
+			ck_assert_msg(has("url:host:evil.example"), "%s", docs[i]);
+			ck_assert_msg(has("url:domain:evil.example"), "%s", docs[i]);
+			ck_assert_msg(has("url:path:p"), "%s", docs[i]);
+		}
+	run("<a href=\"&#104;ttp://evil.example/\">https://www.paypal.com</a>", 1);
+	ck_assert(has("html:a-mismatch"));
+	run("fr&#101e &#x66r&#101es", 1); /* a number ends at its last digit */
+	ck_assert(has("free"));
+	ck_assert(has("frees"));
+	run("<div style='display&#58;none'>x</div>", 1);
+	ck_assert(has("html:hidden"));
+	/* a name before '=' is a query parameter, not a reference */
+	run("<a href='http://a.example/p&amp=1&copy;'>x</a><p title='&amp;&#0;'>", 1);
+	ck_assert(has("url:path:p&amp=1\xc2\xa9"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("html");
@@ -182,6 +213,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_link_mismatch);
 	tcase_add_test(tc, test_comment_ends);
 	tcase_add_test(tc, test_entities);
+	tcase_add_test(tc, test_attribute_refs);
 	suite_add_tcase(s, tc);
 	return s;
 }
