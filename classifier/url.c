@@ -174,6 +174,17 @@ int url_tokens(tokset *out, const char *u, size_t len)
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * A URL shown in text ends at white space: U+00A0, U+2000-U+207F (spaces,
+ * punctuation, invisible marks) or U+3000, in UTF-8 at b (n bytes).
+ */
+static int is_uspace(const unsigned char *b, size_t n)
+{
+	return (n >= 2 && b[0] == 0xC2 && b[1] == 0xA0) ||
+	    (n >= 2 && b[0] == 0xE2 && (b[1] == 0x80 || b[1] == 0x81)) ||
+	    (n >= 3 && b[0] == 0xE3 && b[1] == 0x80 && b[2] == 0x80);
+}
+
 size_t url_regdomain(const char *u, size_t len, char *out, size_t cap)
 {
 	size_t i = 0, hs, he, n, d;
@@ -195,7 +206,13 @@ size_t url_regdomain(const char *u, size_t len, char *out, size_t cap)
 		i++;
 	hs = i;
 	while (i < len && u[i] != '/' && u[i] != '?' && u[i] != '#' && u[i] != '\\' &&
-	    u[i] != ' ' && u[i] != '"' && u[i] != '<' && u[i] != '>') {
+	    u[i] != ' ' && u[i] != '\t' && u[i] != '\r' && u[i] != '\n' &&
+	    u[i] != '"' && u[i] != '<' && u[i] != '>') {
+		if ((unsigned char)u[i] >= 0x80) {
+			if (is_uspace((const unsigned char *)u + i, len - i))
+				break;
+			return 0; /* an IDN host: not comparable with its punycode */
+		}
 		if (u[i] == '@')
 			hs = i + 1;
 		i++;

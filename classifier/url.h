@@ -39,7 +39,10 @@ size_t url_domain(const char *host, size_t len);
 /*
  * url_regdomain -- the registrable domain of url's host (lowercase; the
  * address itself for an IPv4 host) into out (cap bytes, NUL-terminated).
- * Returns its length, 0 when the URL has no host (mailto:, relative, ...).
+ * url may be followed by more text: the host ends at white space, ASCII or
+ * Unicode (U+00A0, U+2000-U+207F, U+3000).
+ * Returns its length, 0 when the URL has no host (mailto:, relative, ...)
+ * or a non-ASCII one.
  */
 size_t url_regdomain(const char *url, size_t len, char *out, size_t cap);
 

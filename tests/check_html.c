@@ -124,6 +124,13 @@ START_TEST(test_link_mismatch)
 	ck_assert(!has("html:a-mismatch"));
 	run("<a href=http://a.example>unclosed http://b.example", 2);
 	ck_assert(has("html:a-mismatch"));
+	/* the text's URL ends at white space */
+	for (size_t step = 1; step <= 80; step += 79) {
+		run("<a href=\"https://www.paypal.com/\">\n https://www.paypal.com\n</a>", step);
+		ck_assert(!has("html:a-mismatch"));
+		run("<a href=https://www.paypal.com/>\twww.paypal.com&nbsp;</a>", step);
+		ck_assert(!has("html:a-mismatch"));
+	}
 }
 END_TEST
 

@@ -91,6 +91,14 @@ START_TEST(test_regdomain)
 	ck_assert_str_eq(reg("/relative/path"), "");
 	ck_assert_str_eq(reg("http://localhost/"), "");
 	ck_assert_str_eq(reg("http://b.example) more"), "b.example");
+	/* a URL in text ends at white space, ASCII or Unicode */
+	ck_assert_str_eq(reg("https://www.paypal.com\n</a>"), "paypal.com");
+	ck_assert_str_eq(reg("www.paypal.com\r\nx.y"), "paypal.com");
+	ck_assert_str_eq(reg("www.paypal.com\tx.y"), "paypal.com");
+	ck_assert_str_eq(reg("www.paypal.com\xc2\xa0x.y"), "paypal.com");
+	ck_assert_str_eq(reg("www.paypal.com\xe2\x80\x83x.y"), "paypal.com");
+	ck_assert_str_eq(reg("www.paypal.com\xe3\x80\x80x.y"), "paypal.com");
+	ck_assert_str_eq(reg("http://shop.b\xc3\xbc" "cher.example/"), "");
 }
 END_TEST
 
