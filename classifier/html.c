@@ -52,7 +52,7 @@ struct html {
 	int in_a;               /* inside <a href=...> */
 	char a_dom[64];         /* registrable domain of that href, "" = none */
 	size_t a_tlen;          /* bytes in a_text */
-	char a_text[256];       /* start of the link's text */
+	char a_text[256];       /* start of the link's text, blanks collapsed */
 };
 
 int html_new(html **out)
@@ -94,13 +94,27 @@ static void tok(html *h, const char *a, const char *b, const char *c,
 		h->err = -ENOMEM;
 }
 
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
 static void text(html *h, const char *s, size_t n)
 {
-	if (h->in_a && h->a_tlen < sizeof(h->a_text)) {
-		size_t k = sizeof(h->a_text) - h->a_tlen < n ? sizeof(h->a_text) - h->a_tlen : n;
+	/*
+	 * A link's text is kept with each run of white space (no-break spaces
+	 * too) as one ' ', none first: padding must not push its URL out.
+	 */
+	for (size_t i = 0; h->in_a && i < n && h->a_tlen < sizeof(h->a_text); i++) {
+		char c = is_space((unsigned char)s[i]) ? ' ' : s[i];
 
-		memcpy(h->a_text + h->a_tlen, s, k);
-		h->a_tlen += k;
+		if ((unsigned char)c == 0xA0 && h->a_tlen > 0 &&
+		    (unsigned char)h->a_text[h->a_tlen - 1] == 0xC2) {
+			h->a_tlen--;
+			c = ' ';
+		}
+		if (c != ' ' || (h->a_tlen > 0 && h->a_text[h->a_tlen - 1] != ' '))
+			h->a_text[h->a_tlen++] = c;
 	}
 	if (words_feed(h->text, s, n) < 0)
 		h->err = -ENOMEM;
@@ -244,11 +258,6 @@ static int end_entity(html *h, int semicolon)
 		buf[n++] = ';';
 	text(h, buf, n);
 	return 0;
-}
-
-static int is_space(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
 static int is_alpha(unsigned char c)
@@ -420,21 +429,21 @@ static void attribute(html *h)
  */
 static void end_link(html *h)
 {
-	const char *t = h->a_text, *u = NULL;
+	const char *t = h->a_text;
 	size_t n = h->a_tlen;
 	char dom[64];
 
 	h->in_a = 0;
 	if (h->a_dom[0] == '\0')
 		return;
-	for (size_t i = 0; i + 4 <= n && u == NULL; i++)
-		if (strncasecmp(t + i, "http", 4) == 0 || strncasecmp(t + i, "www.", 4) == 0)
-			u = t + i;
-	if (u == NULL)
-		return;
-	if (url_regdomain(u, n - (size_t)(u - t), dom, sizeof(dom)) > 0 &&
-	    strcmp(dom, h->a_dom) != 0)
-		tok(h, "html:a-mismatch", NULL, NULL, NULL);
+	/* the first "http" or "www." that gives a domain ("HTTPS login: https://...") */
+	for (size_t i = 0; i + 4 <= n; i++)
+		if ((strncasecmp(t + i, "http", 4) == 0 || strncasecmp(t + i, "www.", 4) == 0) &&
+		    url_regdomain(t + i, n - i, dom, sizeof(dom)) > 0) {
+			if (strcmp(dom, h->a_dom) != 0)
+				tok(h, "html:a-mismatch", NULL, NULL, NULL);
+			return;
+		}
 }
 
 static void tag_name_done(html *h)

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +113,8 @@ END_TEST
 
 START_TEST(test_link_mismatch)
 {
+	char pad[601], doc[700];
+
 	run("<a href=\"http://evil.example/login\">https://www.PayPal.com/signin</a>", 5);
 	ck_assert(has("html:a-mismatch"));
 	run("<a href='http://192.0.2.1/'><b>http://bank.example</b></a>", 1);
@@ -130,6 +133,21 @@ START_TEST(test_link_mismatch)
 		ck_assert(!has("html:a-mismatch"));
 		run("<a href=https://www.paypal.com/>\twww.paypal.com&nbsp;</a>", step);
 		ck_assert(!has("html:a-mismatch"));
+	}
+	/* the first candidate need not be the URL; padding does not hide it */
+	memset(pad, ' ', 150);
+	memset(pad + 150, '\n', 150);
+	for (int i = 0; i < 50; i++)
+		memcpy(pad + 300 + 6 * i, "&nbsp;", 6);
+	pad[600] = '\0';
+	snprintf(doc, sizeof(doc), "<a href=http://evil.example/>%s https://www.paypal.com/</a>", pad);
+	for (size_t step = 1; step <= 800; step += 799) {
+		run("<a href=http://evil.example/>HTTPS login: https://www.paypal.com/</a>", step);
+		ck_assert(has("html:a-mismatch"));
+		run("<a href=http://evil.example/>http or www. <b>www.paypal.com</b></a>", step);
+		ck_assert(has("html:a-mismatch"));
+		run(doc, step);
+		ck_assert(has("html:a-mismatch"));
 	}
 }
 END_TEST
