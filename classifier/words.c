@@ -40,7 +40,7 @@ struct words {
 
 static unsigned char cls[256];
 static unsigned char fold[256];
-static unsigned char urlc[256];
+static unsigned char urlc[256]; /* ASCII allowed in a plain-text URL */
 
 /* Build the tables, once per process (pthread_once: thread-safe). */
 static void build_tables(void)
@@ -65,7 +65,7 @@ static void build_tables(void)
 		} else {
 			cls[c] = C_SEP;
 		}
-		urlc[c] = (c > 0x20 && c < 0x7f && strchr("\"<>'`^{}|\\", c) == NULL) || c >= 0x80;
+		urlc[c] = c > 0x20 && c < 0x7f && strchr("\"<>'`^{}|\\", c) == NULL;
 	}
 }
 
@@ -287,6 +287,15 @@ static int is_invisible(unsigned cp)
 	    (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
+/* Spaces, punctuation and symbols: they separate words (and end a URL). */
+static int is_separator(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0xBF && cp != 0xAA && cp != 0xB5 && cp != 0xBA) ||
+	    cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x206F) ||
+	    (cp >= 0x2190 && cp <= 0x2BFF) || (cp >= 0x3000 && cp <= 0x303F) ||
+	    (cp >= 0xFFF0 && cp <= 0xFFFF) || (cp >= 0xFE30 && cp <= 0xFE4F);
+}
+
 /* One code point of text (not ASCII): classify, fold, append. */
 static void emit_cp(words *w, unsigned cp)
 {
@@ -295,10 +304,7 @@ static void emit_cp(words *w, unsigned cp)
 
 	if (is_invisible(cp))
 		return;
-	if ((cp >= 0x80 && cp <= 0xBF && cp != 0xAA && cp != 0xB5 && cp != 0xBA) ||
-	    cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x206F) ||
-	    (cp >= 0x2190 && cp <= 0x2BFF) || (cp >= 0x3000 && cp <= 0x303F) ||
-	    (cp >= 0xFFF0 && cp <= 0xFFFF) || (cp >= 0xFE30 && cp <= 0xFE4F)) {
+	if (is_separator(cp)) {
 		if (w->wlen > 0)
 			flush(w);
 		return;
@@ -326,6 +332,32 @@ static void emit_cp(words *w, unsigned cp)
 		append(w, b[i]);
 }
 
+/*
+ * One code point (not ASCII) of a plain-text URL, b its n bytes: an invisible
+ * one is dropped ("evil.example\u200b/x" reads evil.example), a separator
+ * (a no-break space) ends the URL, as the reader sees it.
+ */
+static void url_cp(words *w, unsigned cp, const unsigned char *b, int n)
+{
+	if (is_invisible(cp))
+		return;
+	if (is_separator(cp)) {
+		finish_url(w);
+		return;
+	}
+	for (int i = 0; i < n && w->ulen < URL_MAX; i++)
+		w->url[w->ulen++] = (char)b[i];
+}
+
+/* A code point not ASCII, b its n bytes: to the URL being read or the text. */
+static void point(words *w, unsigned cp, const unsigned char *b, int n)
+{
+	if (w->in_url)
+		url_cp(w, cp, b, n);
+	else
+		emit_cp(w, cp);
+}
+
 /* Code point of a byte that is not valid UTF-8, read as windows-1252. */
 static unsigned cp1252(unsigned char c)
 {
@@ -345,7 +377,7 @@ static void raw_partial(words *w)
 
 	w->u8n = w->u8need = 0;
 	for (int i = 0; i < n; i++)
-		emit_cp(w, cp1252(w->u8[i]));
+		point(w, cp1252(w->u8[i]), w->u8 + i, 1);
 }
 
 /* A complete UTF-8 sequence in w->u8: decode and check it. */
@@ -369,7 +401,7 @@ static void code_point(words *w)
 		return;
 	}
 	w->u8n = w->u8need = 0;
-	emit_cp(w, cp);
+	point(w, cp, b, n);
 }
 
 static int is_scheme(const char *s, size_t n)
@@ -388,15 +420,6 @@ int words_feed(words *w, const char *text, size_t len)
 	while (i < len) {
 		unsigned char c = s[i];
 
-		if (w->in_url) {
-			if (urlc[c]) {
-				if (w->ulen < URL_MAX)
-					w->url[w->ulen++] = (char)c;
-				i++;
-				continue;
-			}
-			finish_url(w);
-		}
 		if (w->u8need) {
 			if ((c & 0xC0) == 0x80) {
 				w->u8[w->u8n++] = c;
@@ -406,6 +429,16 @@ int words_feed(words *w, const char *text, size_t len)
 				continue;
 			}
 			raw_partial(w);
+		}
+		/* in a URL, non-ASCII goes through C_HIGH below to url_cp */
+		if (w->in_url && c < 0x80) {
+			if (urlc[c]) {
+				if (w->ulen < URL_MAX)
+					w->url[w->ulen++] = (char)c;
+				i++;
+				continue;
+			}
+			finish_url(w);
 		}
 		switch (cls[c]) {
 		case C_WORD:
@@ -466,7 +499,7 @@ int words_feed(words *w, const char *text, size_t len)
 				w->u8n = 1;
 				w->u8need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
 			} else {
-				emit_cp(w, cp1252(c)); /* not UTF-8 */
+				point(w, cp1252(c), &c, 1); /* not UTF-8 */
 			}
 			break;
 		default:
@@ -481,10 +514,10 @@ int words_feed(words *w, const char *text, size_t len)
 
 int words_break(words *w)
 {
+	if (w->u8need)
+		raw_partial(w); /* into the URL, if one is being read */
 	if (w->in_url)
 		finish_url(w);
-	if (w->u8need)
-		raw_partial(w);
 	flush(w);
 	return w->err;
 }

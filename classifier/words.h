@@ -26,6 +26,8 @@
  *   order numbers and ids are noise individually).
  * - "http://...", "https://...", "ftp://...", "mailto:..." and words starting
  *   with "www." are URLs: they give url_tokens() (no prefix) instead of words.
+ *   A URL ends where the reader sees it end, at a separator (a no-break
+ *   space too); invisible characters inside it are dropped.
  * - Pairs: chained adds "a+b" for adjacent words; osb adds orthogonal sparse
  *   bigrams over a window of 5: "a+b", "a+?+b", "a+?+?+b", "a+?+?+?+b".
  *   Pairs carry the prefix once ("Subject:a+b") and never span a

@@ -119,6 +119,31 @@ START_TEST(test_invisible)
 }
 END_TEST
 
+START_TEST(test_url_end)
+{
+	/* a URL ends at a separator the reader sees as space; invisibles drop */
+	static const char text[] = "http://evil.example\xe2\x80\x8b/p\xc2\xa0now "
+	    "http://ev\xc2\xadil2.example\xe2\x80\x83then "
+	    "http://b\xc3\xbc" "cher.example/q\xe3\x80\x80" "and "
+	    "http://w1252.example/r\x94 done";
+
+	for (size_t step = 1; step <= 7; step++) {
+		run("", text, step);
+		ck_assert(has("url:domain:evil.example"));
+		ck_assert(has("url:path:p"));
+		ck_assert(has("now"));
+		ck_assert(has("url:domain:evil2.example"));
+		ck_assert(has("then"));
+		ck_assert(has("url:domain:b\xc3\xbc" "cher.example"));
+		ck_assert(has("url:path:q"));
+		ck_assert(has("and"));
+		ck_assert(has("url:path:r"));
+		ck_assert(has("done"));
+		ck_assert_uint_eq(tokset_count(set), 15);
+	}
+}
+END_TEST
+
 START_TEST(test_pairs)
 {
 	words_free(w);
@@ -150,6 +175,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_obfuscation);
 	tcase_add_test(tc, test_pairs);
 	tcase_add_test(tc, test_invisible);
+	tcase_add_test(tc, test_url_end);
 	suite_add_tcase(s, tc);
 	return s;
 }
