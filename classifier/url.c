@@ -72,21 +72,50 @@ static int is_ipv4(const char *s, size_t n)
 	return dots == 3;
 }
 
+/*
+ * Bytes of the invisible character (as words.c drops: U+00AD, U+200B-U+200F,
+ * U+202A-U+202E, U+2060-U+2064, U+2066-U+2069, U+FEFF) in UTF-8 at b (n
+ * bytes), 0 for none.
+ */
+static size_t invisible(const unsigned char *b, size_t n)
+{
+	if (n >= 2 && b[0] == 0xC2 && b[1] == 0xAD)
+		return 2;
+	if (n < 3)
+		return 0;
+	if (b[0] == 0xE2 && b[1] == 0x80 && ((b[2] >= 0x8B && b[2] <= 0x8F) ||
+	    (b[2] >= 0xAA && b[2] <= 0xAE)))
+		return 3;
+	if (b[0] == 0xE2 && b[1] == 0x81 && b[2] >= 0xA0 && b[2] <= 0xA9 && b[2] != 0xA5)
+		return 3;
+	return b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF ? 3 : 0;
+}
+
 /* Host tokens: url:ip, or url:host + url:domain. */
 static int host_tokens(tokset *out, const char *pfx_host, const char *pfx_dom,
 	const char *h, size_t n)
 {
 	char low[256];
+	size_t k = 0;
 	int rc;
 
-	while (n > 0 && h[n - 1] == '.')
+	/*
+	 * Invisible characters drop: the reader sees the host without them
+	 * (browsers' IDNA mapping ignores U+00AD, U+200B, U+2060, U+FEFF).
+	 */
+	for (size_t i = 0; i < n && k < sizeof(low); i++) {
+		size_t skip = invisible((const unsigned char *)h + i, n - i);
+
+		if (skip > 0)
+			i += skip - 1;
+		else
+			low[k++] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] + 32 : h[i]);
+	}
+	n = k;
+	while (n > 0 && low[n - 1] == '.')
 		n--;
 	if (n == 0)
 		return 0;
-	if (n > sizeof(low))
-		n = sizeof(low);
-	for (size_t i = 0; i < n; i++)
-		low[i] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] + 32 : h[i]);
 	if (is_ipv4(low, n))
 		return add(out, "url:ip:", low, n);
 	if ((rc = add(out, pfx_host, low, n)) < 0)

@@ -74,6 +74,19 @@ START_TEST(test_tokens)
 }
 END_TEST
 
+START_TEST(test_invisible_host)
+{
+	/* invisible characters in a host (an href's is not cleaned by words) */
+	static const char u[] = "http://EV\xc2\xadil.ex\xe2\x80\x8b" "amp\xef\xbb\xbf"
+	    "le\xe2\x81\xa0.\xe2\x80\x8e/p";
+
+	ck_assert_int_eq(url_tokens(set, u, strlen(u)), 0);
+	ck_assert(has("url:host:evil.example"));
+	ck_assert(has("url:domain:evil.example"));
+	ck_assert_uint_eq(tokset_count(set), 3);
+}
+END_TEST
+
 static const char *reg(const char *u)
 {
 	static char out[64];
@@ -122,6 +135,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_domain);
 	tcase_add_test(tc, test_tokens);
+	tcase_add_test(tc, test_invisible_host);
 	tcase_add_test(tc, test_regdomain);
 	tcase_add_test(tc, test_degenerate);
 	suite_add_tcase(s, tc);
