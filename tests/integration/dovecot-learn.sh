@@ -94,6 +94,11 @@ service imap-login {
     port = 0
   }
 }
+# AddressSanitizer (the sanitizer build) reserves terabytes of address
+# space, more than the imap process's default 256 MB, which its pipe inherits.
+service imap {
+  vsz_limit = 0
+}
 service submission-login {
   inet_listener submission {
     port = 0
