@@ -297,8 +297,10 @@ static void clog_add(db *d, const db_tokadd *r)
 
 	if (d->cache == NULL)
 		return;
-	if ((l = d->clog) == NULL && (l = d->clog = calloc(1, sizeof(*l))) == NULL)
-		return;         /* txn_clear is set by the caller's check */
+	if ((l = d->clog) == NULL && (l = d->clog = calloc(1, sizeof(*l))) == NULL) {
+		d->txn_clear = 1;       /* no log: empty the cache at commit */
+		return;
+	}
 	if (l->overflow)
 		return;
 	if (l->n == l->cap) {
@@ -1118,7 +1120,8 @@ int db_user_iter(db *d, int (*fn)(void *arg, int64_t uid, const char *name),
  * Committed counts of toks[0..n) through the attached cache: hits are
  * served from it, misses fetched from the backend and added to it when no
  * token change was committed in between (the generation read before and
- * after the fetch is the same).
+ * after the fetch is the same); when one was, all n are read again from
+ * the backend, so the answer is one commit's counts.
  */
 static int cached_get(db *d, int64_t uid, db_token *toks, size_t n)
 {
@@ -1154,13 +1157,16 @@ static int cached_get(db *d, int64_t uid, db_token *toks, size_t n)
 	rc = d->ops->tokens_get(d, uid, miss, nmiss);
 	if (rc == 0)
 		rc = d->ops->gen_get(d, &g2);
-	if (rc == 0) {
+	if (rc == 0 && g2 == g) {
 		k = 0;
 		for (size_t i = 0; i < n; i++)
 			if (!hit[i])
 				toks[i] = miss[k++];
-		if (g2 == g)
-			db_cache_fill(c, g, uid, miss, nmiss);
+		db_cache_fill(c, g, uid, miss, nmiss);
+	} else if (rc == 0) {
+		/* A commit between the hits and the misses: read all of them
+		 * again, in one snapshot, not half of each. */
+		rc = d->ops->tokens_get(d, uid, toks, n);
 	}
 	free(miss);
 out:

@@ -121,6 +121,8 @@ struct db_cache {
 	size_t cap_max;         /* slots the memory bound allows */
 	size_t room;            /* bytes for the table and the copies */
 	size_t copy_used;       /* bytes the copies use */
+	int loading;            /* a whole-model load is running (one at a
+	                           time: its buffer is outside copy_used) */
 	int shift;              /* 64 - log2(cap): a slot is a key's top bits */
 	size_t n;               /* entries */
 	size_t max;             /* entries allowed now (70% of cap) */
@@ -1140,13 +1142,20 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	b.limit = copy_room(c, 1) / (sizeof(sent) + 1);
 	b.sorted = 1;
 	b.uid = uid;
-	if (at_gen(c, gen) < 0 || (u = user_get(c, uid, 1)) == NULL ||
-	    whole(u) || u->noload || u->loading) {
+	/*
+	 * One load at a time: each buffers up to the copies' room before it is
+	 * counted, so concurrent loads of several users would together exceed
+	 * the bound. The others read token by token and try again later.
+	 */
+	if (c->loading || at_gen(c, gen) < 0 ||
+	    (u = user_get(c, uid, 1)) == NULL || whole(u) || u->noload ||
+	    u->loading) {
 		pthread_mutex_unlock(&c->mu);
 		return 0;
 	}
 	b.fbits = u->filt == NULL ? filt_room(c) : 0;
 	u->loading = 1;
+	c->loading = 1;
 	pthread_mutex_unlock(&c->mu);
 	/* The scan is read between two generation reads: equal means it saw
 	 * the store at gen. */
@@ -1154,11 +1163,21 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 	if (rc == 0)
 		rc = d->ops->gen_get(d, &g2);
 	pthread_mutex_lock(&c->mu);
+	c->loading = 0;
 	/* (emptying the cache meanwhile reset the user's state) */
 	u = user_get(c, uid, 1);
 	if (u != NULL)
 		u->loading = 0;
 	if (rc < 0 || u == NULL) {
+		/*
+		 * Out of memory for the load's buffer: the load was only a
+		 * shortcut, the caller reads token by token (not again before
+		 * another LOAD_AFTER misses). A store error is the caller's.
+		 */
+		if (rc == -ENOMEM && u != NULL) {
+			u->misses = 0;
+			rc = 0;
+		}
 		pthread_mutex_unlock(&c->mu);
 		free(b.t);
 		free(b.filt);

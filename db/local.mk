@@ -29,6 +29,8 @@ check_PROGRAMS += tests/check_db_cache
 tests_check_db_cache_SOURCES = tests/check_db_cache.c
 tests_check_db_cache_CFLAGS = $(TEST_CFLAGS) -pthread
 tests_check_db_cache_LDADD = $(TEST_LIBS) -lpthread
+# (allocation failures on demand: the suite's __wrap_calloc/__wrap_realloc)
+tests_check_db_cache_LDFLAGS = -Wl,--wrap=calloc -Wl,--wrap=realloc
 
 # Benchmark of the db_tokens_get strategies. make check only does a trivial
 # run (and checks every strategy returns the same counts); real numbers:

@@ -24,6 +24,33 @@ static char dir[64];
 static char path[128];
 static char err[512];
 
+/*
+ * Allocation failures on demand: the test binary is linked with
+ * --wrap=calloc,realloc, so the library's calls come here. Armed, the next
+ * calloc, or the next realloc that allocates anew (NULL), fails once.
+ */
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t size);
+static volatile int fail_calloc, fail_new_realloc;
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	if (fail_calloc) {
+		fail_calloc = 0;
+		return NULL;
+	}
+	return __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t size)
+{
+	if (p == NULL && fail_new_realloc) {
+		fail_new_realloc = 0;
+		return NULL;
+	}
+	return __real_realloc(p, size);
+}
+
 static db *open_ok(void)
 {
 	db *d = NULL;
@@ -515,6 +542,162 @@ START_TEST(test_prefetch)
 }
 END_TEST
 
+/*
+ * Out of memory in the cache's own work never changes an answer: a commit
+ * whose change log cannot be made empties the cache (it applied the
+ * commit's other rows and kept the first one stale for good), and a
+ * whole-model load that cannot get its buffer leaves the read to go on
+ * token by token (the read failed).
+ */
+START_TEST(test_cache_out_of_memory)
+{
+	db *w = open_ok(), *r = open_ok(), *plain = open_ok();
+	db_cache *c = db_cache_new(4 << 20);
+	enum { N = 10000 };
+	static uint64_t many[N];
+	static db_token t[N];
+	uint64_t h[2] = { 111, 222 };
+	int64_t uid, uid2;
+
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 2, 1, 0, 1), 0);
+	ck_assert_int_eq(db_cache_attach(w, c), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(get_spam(r, uid, 111), 1);
+	ck_assert_int_eq(get_spam(r, uid, 222), 1);
+	ck_assert_int_eq(db_begin(w), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, &h[0], 1, 1, 0, 1), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, &h[1], 1, 1, 0, 1), 0);
+	fail_calloc = 1;
+	ck_assert_int_eq(db_commit(w), 0);
+	ck_assert_int_eq(fail_calloc, 0);
+	ck_assert_int_eq(get_spam(plain, uid, 111), 2);
+	ck_assert_int_eq(get_spam(r, uid, 111), 2);
+	ck_assert_int_eq(get_spam(r, uid, 222), 2);
+
+	ck_assert_int_eq(db_user(w, "bob", 1, &uid2), 0);
+	for (size_t i = 0; i < N; i++)
+		many[i] = 1000 + i;
+	ck_assert_int_eq(db_tokens_update(w, uid2, many, N, 1, 1, 1), 0);
+	for (size_t i = 0; i < N; i++)
+		t[i].hash = 1000 + 2 * i;       /* half of them absent */
+	fail_new_realloc = 1;
+	ck_assert_int_eq(db_tokens_get(r, uid2, t, N), 0);
+	ck_assert_int_eq(fail_new_realloc, 0);
+	for (size_t i = 0; i < N; i++)
+		ck_assert_int_eq(t[i].spam_hits, i < N / 2 ? 1 : 0);
+	db_close(plain);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/*
+ * One whole-model load at a time: each buffers up to the copies' room
+ * before the cache counts it, so several at once went past the memory
+ * bound. A load asked for meanwhile does not happen (its reader reads token
+ * by token); asked again later, it does.
+ */
+static const db_ops *real_ops;
+static db *second;
+static int64_t second_uid;
+
+static int iter_during(db *d, int64_t uid,
+    int (*fn)(void *arg, const db_token *t), void *arg)
+{
+	ck_assert_int_eq(db_cache_prefetch(second, second_uid), 0);
+	return real_ops->tokens_iter(d, uid, fn, arg);
+}
+
+START_TEST(test_one_load_at_a_time)
+{
+	db *w = open_ok(), *p = open_ok();
+	db_cache *c = db_cache_new(4 << 20);
+	static db_ops hooked;
+	db_cache_stats st;
+	uint64_t h[100];
+	int64_t uid;
+
+	second = open_ok();
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	ck_assert_int_eq(db_user(w, "bob", 1, &second_uid), 0);
+	for (size_t i = 0; i < 100; i++)
+		h[i] = 2 * i + 1;
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 100, 1, 0, 1), 0);
+	ck_assert_int_eq(db_tokens_update(w, second_uid, h, 100, 0, 1, 1), 0);
+	ck_assert_int_eq(db_cache_attach(p, c), 0);
+	ck_assert_int_eq(db_cache_attach(second, c), 0);
+	real_ops = p->ops;
+	hooked = *real_ops;
+	hooked.tokens_iter = iter_during;
+	p->ops = &hooked;
+	ck_assert_int_eq(db_cache_prefetch(p, uid), 0);
+	p->ops = real_ops;
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 1);
+	ck_assert_int_eq(st.whole_tokens, 100);
+	ck_assert_int_eq(db_cache_prefetch(second, second_uid), 0);
+	db_cache_stats_get(c, &st);
+	ck_assert_int_eq(st.loads, 2);
+	ck_assert_int_eq(st.whole_tokens, 200);
+	db_close(second);
+	db_close(p);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
+/*
+ * One read, one commit's counts: hits come from the cache at generation g;
+ * when a commit lands before the misses are fetched, all are read again
+ * (a read returned 111 from before a commit and 222 from after it).
+ */
+static db *committer;
+static int64_t commit_uid;
+static int commit_once;
+
+static int get_after_commit(db *d, int64_t uid, db_token *toks, size_t n)
+{
+	if (commit_once) {
+		uint64_t h[2] = { 111, 222 };
+
+		commit_once = 0;
+		ck_assert_int_eq(db_tokens_update(committer, commit_uid, h, 2, 1,
+		    0, 1), 0);
+	}
+	return real_ops->tokens_get(d, uid, toks, n);
+}
+
+START_TEST(test_read_is_one_commit)
+{
+	db *r = open_ok();
+	db_cache *c = db_cache_new(1 << 20);
+	static db_ops hooked;
+	db_token t[2] = { { .hash = 111 }, { .hash = 222 } };
+	uint64_t h[2] = { 111, 222 };
+
+	committer = open_ok();
+	ck_assert_int_eq(db_user(committer, "alice", 1, &commit_uid), 0);
+	ck_assert_int_eq(db_tokens_update(committer, commit_uid, h, 2, 5, 0, 1), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(get_spam(r, commit_uid, 111), 5);      /* a hit next */
+	real_ops = r->ops;
+	hooked = *real_ops;
+	hooked.tokens_get = get_after_commit;
+	r->ops = &hooked;
+	commit_once = 1;
+	ck_assert_int_eq(db_tokens_get(r, commit_uid, t, 2), 0);
+	r->ops = real_ops;
+	ck_assert_int_eq(commit_once, 0);
+	ck_assert_int_eq(t[0].spam_hits, 6);
+	ck_assert_int_eq(t[1].spam_hits, 6);
+	db_close(committer);
+	db_close(r);
+	db_cache_free(c);
+}
+END_TEST
+
 /* Token hashes are uniform (XXH3): so are these (splitmix64). */
 static uint64_t mixed(uint64_t x)
 {
@@ -946,6 +1129,9 @@ int main(void)
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_threads_whole);
 	tcase_add_test(tc, test_prefetch);
+	tcase_add_test(tc, test_cache_out_of_memory);
+	tcase_add_test(tc, test_one_load_at_a_time);
+	tcase_add_test(tc, test_read_is_one_commit);
 	tcase_add_test(tc, test_commit_in_flight);
 	tcase_add_test(tc, test_whole_model_kept);
 	tcase_add_test(tc, test_key_filter);
