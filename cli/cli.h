@@ -73,6 +73,9 @@ int cmd_retrain(cli *c, int argc, char **argv);
 int cmd_classify(cli *c, int argc, char **argv);
 int cmd_tokens(cli *c, int argc, char **argv);
 int cmd_list(cli *c, int argc, char **argv);   /* whitelist, blocklist */
+
+/* cli_valid_pattern -- 1 if p is a list pattern (address, domain, .suffix). */
+int cli_valid_pattern(const char *p);
 int cmd_prefs(cli *c, int argc, char **argv);
 int cmd_quarantine(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);

@@ -78,7 +78,7 @@ static int print_entry(void *arg, const db_list_entry *e)
 }
 
 /* A pattern is an address, a domain or a .suffix: no blanks, no control bytes. */
-static int valid_pattern(const char *p)
+int cli_valid_pattern(const char *p)
 {
 	if (*p == '\0' || strlen(p) > 320)
 		return 0;
@@ -119,7 +119,7 @@ int cmd_list(cli *c, int argc, char **argv)
 	}
 	/* All or nothing: every pattern is checked before any is written. */
 	for (int i = o.rest + 1; i < argc; i++)
-		if (!valid_pattern(argv[i])) {
+		if (!cli_valid_pattern(argv[i])) {
 			fprintf(stderr, "spamsift: %s: not an address, domain or .suffix\n",
 			    argv[i]);
 			return CLI_INPUT;

@@ -160,63 +160,82 @@ int cmd_export(cli *c, int argc, char **argv)
 	return rc < 0 ? cli_store_error(c, "export", rc) : CLI_OK;
 }
 
-/* Apply one import line: 1 for a token line (its hash in tok->hash), 0 for
- * another, -EINVAL for a malformed one, or a store error. */
+/* A decimal count in [0, max], digits only; 0 or -EINVAL. */
+static int count_field(const char *s, long long max, long long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return *end != '\0' || errno != 0 || *out > max ? -EINVAL : 0;
+}
+
+/*
+ * Apply one import line: 1 for a token line (its hash in tok->hash), 0 for
+ * another, -EINVAL for a malformed one, or a store error. Fields are
+ * exactly as export writes them: one tab between two, numbers in their
+ * plain form, patterns and preferences as the commands accept them (a
+ * hand-edited file must not store what they would refuse).
+ */
 static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 {
-	char *f[12];
-	int rc;
-	int n = 0;
-	char *save = NULL;
+	char *f[12], *p = line;
+	long long v[9];
+	int rc, n = 0;
 
-	for (char *p = strtok_r(line, "\t", &save); p && n < 12;
-	    p = strtok_r(NULL, "\t", &save))
-		f[n++] = p;
-	if (n == 0)
-		return -EINVAL;
+	while (p != NULL && n < 12)
+		f[n++] = strsep(&p, "\t");
+	if (p != NULL)
+		return -EINVAL;         /* more than 12 fields */
 	if (strcmp(f[0], "totals") == 0 && n == 10) {
-		long long v[9];
-
 		/* Counts only: a negative one would take from the user's
 		 * totals, below what their tokens say was learned. */
-		for (int k = 0; k < 9; k++) {
-			char *end;
-
-			errno = 0;
-			v[k] = strtoll(f[k + 1], &end, 10);
-			if (*end != '\0' || end == f[k + 1] || v[k] < 0 ||
-			    v[k] > INT32_MAX || errno)
+		for (int k = 0; k < 9; k++)
+			if (count_field(f[k + 1], INT64_MAX / 4, &v[k]) < 0)
 				return -EINVAL;
-		}
 		db_totals t = { v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
 			v[8] };
 
 		return db_totals_add(d, uid, &t);
 	}
 	if (strcmp(f[0], "pref") == 0 && n == 3) {
-		char err[256];
+		/* Stored as `prefs set` stores them: canonical key and value
+		 * ("trainingmode" was kept as written, unseen by prefs list and
+		 * unset, and still read by the filter). */
+		const char *key = conf_pref_name(f[1]), *val;
 
-		if (conf_pref_check(f[1], f[2], err, sizeof(err)) < 0)
+		if (key == NULL || (val = conf_pref_canon(key, f[2])) == NULL)
 			return -EINVAL;
-		return db_pref_set(d, uid, f[1], f[2]);
+		return db_pref_set(d, uid, key, val);
 	}
 	if ((strcmp(f[0], "white") == 0 || strcmp(f[0], "block") == 0) &&
 	    (n == 5 || n == 4)) {
-		db_list_entry e = { f[1], strcmp(f[2], "auto") == 0,
-			(time_t)strtoll(f[3], NULL, 10), n == 5 ? f[4] : "" };
+		db_list_entry e;
 
+		if (!cli_valid_pattern(f[1]) || (strcmp(f[2], "auto") != 0 &&
+		    strcmp(f[2], "manual") != 0) ||
+		    count_field(f[3], INT64_MAX, &v[0]) < 0)
+			return -EINVAL;
+		e.pattern = f[1];
+		e.automatic = strcmp(f[2], "auto") == 0;
+		e.added = (time_t)v[0];
+		e.added_by = n == 5 ? f[4] : "";
 		return db_list_add(d, uid, f[0][0] == 'w' ? DB_LIST_WHITE :
 		    DB_LIST_BLOCK, &e);
 	}
 	if (strcmp(f[0], "token") == 0 && n == 4) {
 		char *end;
-		uint64_t h = strtoull(f[1], &end, 16);
-		long long s = strtoll(f[2], NULL, 10), i = strtoll(f[3], NULL, 10);
+		uint64_t h;
 
-		if (*end != '\0' || s < 0 || i < 0 || s > INT32_MAX || i > INT32_MAX)
+		if (strlen(f[1]) != 16 || strspn(f[1], "0123456789abcdef") != 16 ||
+		    count_field(f[2], INT32_MAX, &v[0]) < 0 ||
+		    count_field(f[3], INT32_MAX, &v[1]) < 0)
 			return -EINVAL;
+		h = strtoull(f[1], &end, 16);
 		tok->hash = h;
-		rc = db_tokens_update(d, uid, &h, 1, (int)s, (int)i,
+		rc = db_tokens_update(d, uid, &h, 1, (int)v[0], (int)v[1],
 		    (int)(time(NULL) / 86400));
 		return rc < 0 ? rc : 1;
 	}

@@ -72,16 +72,20 @@ typedef struct db_totals {
 	int64_t spam_inoculated;        /* spam learned from inoculation */
 } db_totals;
 
-/* Messages of each class a token's hits may come from (no token of the
- * user has more: what db_check verifies). */
+/*
+ * Messages of each class a token's hits may come from (no token of the
+ * user has more: what db_check verifies). *_learned counts every learned
+ * message, corpus-fed and inoculated ones too (those are counted again in
+ * their own fields), so it alone is the bound.
+ */
 static inline int64_t db_totals_spam_fed(const db_totals *t)
 {
-	return t->spam_learned + t->spam_corpusfed + t->spam_inoculated;
+	return t->spam_learned;
 }
 
 static inline int64_t db_totals_innocent_fed(const db_totals *t)
 {
-	return t->innocent_learned + t->innocent_corpusfed;
+	return t->innocent_learned;
 }
 
 /* What a signature remembers: what was learned for one classified message. */

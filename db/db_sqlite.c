@@ -1962,12 +1962,10 @@ static const char *const sanity[][2] = {
 	  "SELECT count(*) FROM tokens WHERE spam_hits < 0 OR innocent_hits < 0" },
 	{ "tokens with more spam hits than spam learned",
 	  "SELECT count(*) FROM tokens t LEFT JOIN totals s ON s.uid = t.uid "
-	  "WHERE t.spam_hits > coalesce(s.spam_learned + s.spam_corpusfed + "
-	  "s.spam_inoculated, 0)" },
+	  "WHERE t.spam_hits > coalesce(s.spam_learned, 0)" },
 	{ "tokens with more innocent hits than innocent learned",
 	  "SELECT count(*) FROM tokens t LEFT JOIN totals s ON s.uid = t.uid "
-	  "WHERE t.innocent_hits > coalesce(s.innocent_learned + "
-	  "s.innocent_corpusfed, 0)" },
+	  "WHERE t.innocent_hits > coalesce(s.innocent_learned, 0)" },
 	{ "rows of unknown users",
 	  "SELECT (SELECT count(*) FROM tokens WHERE uid NOT IN (SELECT id FROM users))"
 	  " + (SELECT count(*) FROM totals WHERE uid NOT IN (SELECT id FROM users))"

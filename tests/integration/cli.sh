@@ -199,6 +199,32 @@ expect 2 S stats --user dan@example.net     # nor the user it would have made
 # Negative totals would take from counts the user's tokens rely on.
 printf 'totals\t-5\t0\t0\t0\t0\t0\t0\t0\t0\n' >"$T/negative.txt"
 expect 2 S import --user carol@example.net "$T/negative.txt"
+# Corpus-fed messages are counted in *_learned too, not a second bound:
+# hits beyond the learned count are refused even when corpusfed is set.
+printf 'totals\t1\t1\t0\t0\t1\t1\t0\t0\t1\ntoken\t00000000000abcde\t3\t0\n' >"$T/twice.txt"
+expect 2 S import --user frida@example.net "$T/twice.txt"
+grep -q 'more hits than' "$T/err" || it_fail "import counted fed messages twice: $(cat "$T/err")"
+# Fields as export writes them, values as the commands take them: each of
+# these lines alone is refused (they were read loosely and stored).
+for line in 'token\t-1\t2\t0' 'token\t0x12\t2\t0' 'token\t0123456789abcdef\t5junk\t0' \
+    'token\t0123456789abcdef\t\t0' 'white\t@@@ not a pattern\tmanual\t0\tme' \
+    'white\tpal@example.org\tmanual\t-99999999999999999999\tme' \
+    'block\tx.example\tsometimes\t0\tme' 'pref\tnoSuchPref\ton'; do
+	printf 'totals\t9\t9\t0\t0\t0\t0\t0\t0\t0\n%b\n' "$line" >"$T/loose.txt"
+	expect 2 S import --user frida@example.net "$T/loose.txt"
+done
+# A preference is stored under its canonical name and value, as prefs set
+# stores it ("trainingmode" stayed apart: unseen by prefs list and unset,
+# yet read by the filter); counts past 2^31 in the totals are taken.
+printf 'totals\t1\t1\t0\t0\t0\t0\t0\t3000000000\t0\npref\ttrainingmode\tNoTrain\n' >"$T/canon.txt"
+expect 0 S import --user frida@example.net "$T/canon.txt"
+expect 0 S -o AllowOverride=trainingMode prefs list --user frida@example.net
+grep -q '^trainingMode	notrain	user' "$T/out" || it_fail "imported preference not canonical: $(cat "$T/out")"
+expect 0 S prefs unset --user frida@example.net trainingMode
+expect 0 S -o AllowOverride=trainingMode prefs list --user frida@example.net
+grep -q '^trainingMode	teft	default' "$T/out" || it_fail "imported preference survived unset: $(cat "$T/out")"
+expect 0 S stats --user frida@example.net --format json
+grep -q '"innocent_classified":3000000000' "$T/out" || it_fail "large total: $(cat "$T/out")"
 expect 0 S db check
 
 # stats formats, db commands, config.
