@@ -146,7 +146,7 @@ static const struct key keys[] = {
 	{ "SpamThreshold", T_DBL, 0, "0.95", DBL(0.0, 1.0), NULL,
 	  "a message whose spam probability reaches this is spam" },
 	{ "GrahamTokens", T_INT, 0, "15", INT(1, 1000), NULL,
-	  "most interesting tokens used by graham and naive" },
+	  "most interesting tokens used by graham (naive uses all)" },
 	{ "BurtonTokens", T_INT, 0, "27", INT(1, 1000), NULL,
 	  "most interesting tokens used by burton" },
 	{ "TumMaturity", T_INT, 0, "2500", INT(0, 100000000), NULL,
