@@ -90,13 +90,14 @@ typedef struct run {
 	int rc;                 /* first CLI_* error */
 } run;
 
-int learn_find_signature(const char *data, size_t len, char id[33])
+int learn_find_signature(const char *data, size_t len, size_t *pos,
+    char id[33])
 {
 	static const char hdr[] = "X-Spamsift-Signature:";
 	static const char mark[] = "!spamsift:";
 	size_t hl = sizeof(hdr) - 1, ml = sizeof(mark) - 1;
 
-	for (size_t i = 0; i + ml + 32 < len; i++) {
+	for (size_t i = *pos; i + ml + 32 < len; i++) {
 		const char *p = NULL;
 
 		if ((i == 0 || data[i - 1] == '\n') && i + hl < len &&
@@ -115,6 +116,7 @@ int learn_find_signature(const char *data, size_t len, char id[33])
 			if (k == 32 && (p + 32 == data + len ||
 			    !isxdigit((unsigned char)p[32]))) {
 				id[32] = '\0';
+				*pos = (size_t)(p + 32 - data);
 				return 1;
 			}
 		}
@@ -241,7 +243,6 @@ typedef struct tjob {
 	tokset *toks;           /* its tokens (this slot's own set) */
 	int parse_rc;           /* tokenize's result: 0 or a negative errno */
 	int has_sig;            /* a signature id was found in the bytes */
-	char sig[33];           /* that id */
 	int ready;              /* tokenized: the trainer may take it */
 } tjob;
 
@@ -410,8 +411,11 @@ static void *tokenizer_main(void *arg)
 		pthread_mutex_unlock(&q->mu);
 
 		if (j->parse_rc == 0) {
+			size_t pos = 0;
+			char id[33];
+
 			j->has_sig = q->use_sig &&
-			    learn_find_signature(j->data, j->len, j->sig);
+			    learn_find_signature(j->data, j->len, &pos, id);
 			j->parse_rc = parse_into(w->parser, j->toks, j->data,
 			    j->len);
 		} else {
@@ -445,24 +449,34 @@ static int train_job(run *r, const tjob *j, size_t learned[2],
 	int rc;
 
 	if (j->has_sig) {
-		int changed = 0;
+		size_t pos = 0;
+		char id[33];
 
 		/* Retraining is an ordinary transaction: flush what is deferred. */
 		if ((rc = flush_train(r)) < 0)
 			goto store;
-		rc = filter_retrain(r->c->store, r->user, j->sig, j->cls, NULL,
-		    &r->prof.fp, now, &changed);
-		if (rc == 0) {
-			retrained[j->cls]++;
-			learned[j->cls]++;
-			r->n++;
-			if (db_pending(r->c->store) == 0)
-				r->nstored = r->n;
-			return 0;
+		/*
+		 * A message to several users carries a signature for each: the
+		 * one that is this user's is the one to retrain by (the first
+		 * was taken, and another user's is unknown here).
+		 */
+		while (learn_find_signature(j->data, j->len, &pos, id)) {
+			int changed = 0;
+
+			rc = filter_retrain(r->c->store, r->user, id, j->cls,
+			    NULL, &r->prof.fp, now, &changed);
+			if (rc == 0) {
+				retrained[j->cls]++;
+				learned[j->cls]++;
+				r->n++;
+				if (db_pending(r->c->store) == 0)
+					r->nstored = r->n;
+				return 0;
+			}
+			if (!sig_unusable(rc))
+				goto store;
 		}
-		if (!sig_unusable(rc))
-			goto store;
-		/* Unknown, expired or malformed signature: learn the bytes. */
+		/* Unknown, expired or malformed signatures: learn the bytes. */
 	}
 	if (j->parse_rc < 0) {
 		fprintf(stderr, "spamsift: %s: cannot parse: %s\n",

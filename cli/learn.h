@@ -15,10 +15,12 @@
 int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q);
 
 /*
- * learn_find_signature -- the spamsift signature id carried by a message (an
- * X-Spamsift-Signature header or a "!spamsift:ID!" line in the body) into id
- * (33 bytes). Returns 1 when found, 0 when not.
+ * learn_find_signature -- the next spamsift signature id carried by a
+ * message (an X-Spamsift-Signature header or a "!spamsift:ID!" line in the
+ * body) at or after *pos, into id (33 bytes); *pos moves past it. A message
+ * to several users carries one for each. Returns 1 when found, 0 when not.
  */
-int learn_find_signature(const char *data, size_t len, char id[33]);
+int learn_find_signature(const char *data, size_t len, size_t *pos,
+    char id[33]);
 
 #endif

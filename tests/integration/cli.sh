@@ -130,6 +130,15 @@ expect 2 S retrain --user bob@example.net --signature 0123456789abcdef0123456789
 { echo "X-Spamsift-Signature: $sig"; ham 10; } >"$T/sig.eml"
 expect 0 S train --user bob@example.net --ham "$T/sig.eml"
 grep -q '1 retrained by signature' "$T/out" || it_fail "train by signature: $(cat "$T/out")"
+# Mail to several users carries a signature for each; the user's own is
+# used wherever it stands (only the first was tried).
+expect 0 S classify --user gina@example.net --train --format json "$T/h10.eml"
+gsig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+expect 0 S classify --user bob@example.net --train --format json "$T/h10.eml"
+bsig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+{ echo "X-Spamsift-Signature: $gsig"; echo "X-Spamsift-Signature: $bsig"; ham 10; } >"$T/two.eml"
+expect 0 S train --user bob@example.net --spam "$T/two.eml"
+grep -q '1 retrained by signature' "$T/out" || it_fail "train by the second signature: $(cat "$T/out")"
 # Past SignatureLife (not yet purged): retrain says so (exit 2), train
 # learns the message's bytes instead; an upper-case id is the same id.
 expect 0 S -o SignatureLife=1 retrain --user bob@example.net --signature "$(echo "$sig" | tr a-f A-F)" --spam
