@@ -75,9 +75,26 @@ void tokset_free(tokset *s)
 	free(s);
 }
 
+int tokset_keep_text(tokset *s, int on)
+{
+	if (s->count != 0)
+		return -EBUSY;
+	/* grow() sized texts only while texts were kept */
+	if (on && !s->keep_text && s->cap > 0) {
+		char **t = realloc(s->texts, s->cap * sizeof(*t));
+
+		if (t == NULL)
+			return -ENOMEM;
+		s->texts = t;
+	}
+	s->keep_text = on != 0;
+	return 0;
+}
+
 void tokset_clear(tokset *s)
 {
-	if (s->texts != NULL)
+	/* (texts while not kept: NULL entries, fewer than count) */
+	if (s->keep_text && s->texts != NULL)
 		for (size_t i = 0; i < s->count; i++) {
 			free(s->texts[i]);
 			s->texts[i] = NULL;

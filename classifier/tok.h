@@ -41,6 +41,12 @@ void tokset_free(tokset *set);
 void tokset_clear(tokset *set);
 
 /*
+ * tokset_keep_text -- start or stop keeping token texts; only while the
+ * set is empty (-EBUSY otherwise). 0 or -ENOMEM.
+ */
+int tokset_keep_text(tokset *set, int on);
+
+/*
  * tokset_add -- add a token (text of len bytes, need not be NUL-terminated).
  * Returns 1 if it was new, 0 if it was already there or the cap was reached
  * (see tokset_dropped), -ENOMEM on allocation failure (the set is unchanged).

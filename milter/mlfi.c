@@ -47,15 +47,19 @@
 #include "milter/writer.h"
 
 /*
- * The headers spamsift writes. Incoming copies of them are removed, so a
- * sender cannot forge a verdict or a signature; counting per name keeps the
- * memory for this fixed whatever the message holds.
+ * Incoming X-Spamsift-* header fields (ours, X-Spamsift-Result and the
+ * rest, or any other name under that prefix, which sites may filter on) are
+ * removed, so a sender cannot forge a verdict or a signature. They are
+ * counted per name, at most FORGED_NAMES names of at most FORGED_NAMELEN
+ * bytes: the memory for this is fixed whatever the message holds, and a
+ * message with more is refused like one with too many copies.
  */
-static const char *const ours[] = {
-	"X-Spamsift-Result", "X-Spamsift-Probability", "X-Spamsift-Confidence",
-	"X-Spamsift-Signature", "X-Spamsift-Factors",
+#define FORGED_NAMES 16
+#define FORGED_NAMELEN 64
+struct forged {
+	char name[FORGED_NAMELEN];  /* as first seen (deletion ignores case) */
+	unsigned n;                 /* copies in the message */
 };
-#define NOURS (sizeof(ours) / sizeof(ours[0]))
 
 /*
  * How long a quarantine copy may wait for the writer thread's commit to
@@ -114,7 +118,9 @@ typedef struct conn {
 	size_t nrcpts;          /* number of recipients */
 	size_t untracked;       /* recipients mapped to no user (delivered
 	                           untouched) */
-	unsigned forged[NOURS]; /* incoming copies of each of our headers */
+	struct forged forged[FORGED_NAMES]; /* incoming X-Spamsift-* fields */
+	int nforged;            /* names in forged */
+	int forged_over;        /* too many names, or a name too long */
 	int skip;               /* do not classify (auth, network, opt-out) */
 	int debug;              /* verbose logging for this client */
 	int error;              /* an internal error happened: OnFail */
@@ -298,6 +304,7 @@ static int parser_take(conn *cn)
 		}
 	}
 	tokset_clear(b->toks);
+	tokset_keep_text(b->toks, 0);   /* plan_copy turns it on for factors */
 	msg_reset(b->parser, b->toks);
 	cn->box = b;
 	cn->parser = b->parser;
@@ -392,7 +399,8 @@ static void msg_state_reset(conn *cn)
 	cn->rcpts = NULL;
 	cn->nrcpts = 0;
 	cn->untracked = 0;
-	memset(cn->forged, 0, sizeof(cn->forged));
+	cn->nforged = 0;
+	cn->forged_over = 0;
 	/* The copy is an unlinked temporary file: closing it deletes it. */
 	if (cn->copy != NULL)
 		fclose(cn->copy);
@@ -617,7 +625,7 @@ static void plan_copy(conn *cn)
 		    conf_str(cf, "QuarantineMode") : "", "postfix") == 0;
 		char why[1024];
 		db *d = NULL;
-		int need = 0;
+		int need = 0, factors = 0;
 
 		if (pool_store_get(store_path(cf), &d, why, sizeof(why)) < 0)
 			d = NULL;   /* the end of message reports it */
@@ -635,8 +643,15 @@ static void plan_copy(conn *cn)
 			    ((r->prof.spam_action == PROFILE_QUARANTINE && !hold) ||
 			    r->prof.sig_location == PROFILE_SIG_MESSAGE))
 				need = 1;
+			if (r->has_prof && r->prof.show_factors)
+				factors = 1;
 		}
 		pool_store_put(d, 0);
+		/* X-Spamsift-Factors names tokens: keep their texts (before the
+		 * first header reaches the parser). */
+		if (factors && cn->toks != NULL &&
+		    tokset_keep_text(cn->toks, 1) < 0)
+			fail(cn, "%s", "out of memory");
 		if (!need)
 			return;
 	}
@@ -661,6 +676,40 @@ static void plan_copy(conn *cn)
 	cn->want_copy = 1;
 }
 
+/* A token text fit for X-Spamsift-Factors: 1 to 48 bytes of printable ASCII. */
+static int factor_text(const char *t)
+{
+	size_t n = 0;
+
+	if (t == NULL)
+		return 0;
+	for (; t[n] != '\0'; n++)
+		if ((unsigned char)t[n] <= ' ' || (unsigned char)t[n] >= 0x7f || n >= 48)
+			return 0;
+	return n > 0;
+}
+
+/* One more incoming X-Spamsift-* field called name (see struct forged). */
+static void count_forged(conn *cn, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cn->nforged; i++)
+		if (strcasecmp(cn->forged[i].name, name) == 0)
+			break;
+	if (i == cn->nforged) {
+		if (i == FORGED_NAMES || strlen(name) >= FORGED_NAMELEN) {
+			cn->forged_over = 1;
+			return;
+		}
+		strcpy(cn->forged[i].name, name);
+		cn->forged[i].n = 0;
+		cn->nforged++;
+	}
+	if (cn->forged[i].n < UINT_MAX)
+		cn->forged[i].n++;
+}
+
 static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 {
 	conn *cn = smfi_getpriv(ctx);
@@ -678,9 +727,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 		plan_copy(cn);
 	/* A sender must not forge our verdict: count our headers to delete. */
 	if (strncasecmp(name, "X-Spamsift-", 11) == 0) {
-		for (size_t i = 0; i < NOURS; i++)
-			if (strcasecmp(name, ours[i]) == 0 && cn->forged[i] < UINT_MAX)
-				cn->forged[i]++;
+		count_forged(cn, name);
 		return reply(cn, SMFIP_NR_HDR);
 	}
 	cn->size += strlen(name) + strlen(value) + 3;   /* ":" and CRLF */
@@ -943,20 +990,27 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	 * request of its own that Postfix's cleanup answers by scanning the
 	 * headers: thousands of them are an attack on the MTA, not mail.
 	 */
-	for (size_t i = 0; i < NOURS; i++) {
-		if (cn->forged[i] <= FORGED_MAX)
+	for (int i = 0; i <= cn->nforged; i++) {
+		if (i < cn->nforged ? cn->forged[i].n <= FORGED_MAX : !cn->forged_over)
 			continue;
 		smfi_setreply(ctx, (char *)"550", (char *)"5.7.1",
 		    (char *)"Too many X-Spamsift header fields");
-		log_info("%s: client=%s from=<%s> reject: %u %s header fields",
-		    qid(cn), cn->client_addr ? cn->client_addr : "?",
-		    cn->sender ? cn->sender : "", cn->forged[i], ours[i]);
+		if (i < cn->nforged)
+			log_info("%s: client=%s from=<%s> reject: %u %s header fields",
+			    qid(cn), cn->client_addr ? cn->client_addr : "?",
+			    cn->sender ? cn->sender : "", cn->forged[i].n,
+			    cn->forged[i].name);
+		else
+			log_info("%s: client=%s from=<%s> reject: more than %d "
+			    "X-Spamsift-* header names, or one too long", qid(cn),
+			    cn->client_addr ? cn->client_addr : "?",
+			    cn->sender ? cn->sender : "", FORGED_NAMES);
 		ret = SMFIS_REJECT;
 		goto done;
 	}
-	for (size_t i = 0; i < NOURS; i++)
-		for (unsigned idx = cn->forged[i]; idx > 0; idx--)
-			smfi_chgheader(ctx, (char *)ours[i], (int)idx, NULL);
+	for (int i = 0; i < cn->nforged; i++)
+		for (unsigned idx = cn->forged[i].n; idx > 0; idx--)
+			smfi_chgheader(ctx, cn->forged[i].name, (int)idx, NULL);
 	if (cn->skip) {
 		log_info("%s: from=<%s> skipped (trusted sender), %.1fms", qid(cn),
 		    cn->sender ? cn->sender : "", elapsed_ms(cn));
@@ -1198,10 +1252,19 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				size_t fl = 0;
 
 				f[0] = '\0';
-				for (size_t i = 0; i < one->res.verdict.ntop && fl + 64 < sizeof(f); i++)
-					fl += (size_t)snprintf(f + fl, sizeof(f) - fl, "%s%016" PRIx64 "=%.3f",
-					    i ? ", " : "", one->res.verdict.top[i].hash,
-					    one->res.verdict.top[i].prob);
+				for (size_t i = 0; i < one->res.verdict.ntop && fl + 64 < sizeof(f); i++) {
+					const bayes_factor *t = &one->res.verdict.top[i];
+
+					/* The token, or "#" and its hash when it has
+					 * no short printable ASCII text. */
+					if (factor_text(t->text))
+						fl += (size_t)snprintf(f + fl, sizeof(f) - fl,
+						    "%s%s=%.3f", i ? ", " : "", t->text, t->prob);
+					else
+						fl += (size_t)snprintf(f + fl, sizeof(f) - fl,
+						    "%s#%016" PRIx64 "=%.3f", i ? ", " : "",
+						    t->hash, t->prob);
+				}
 				add_header(ctx, cn, "X-Spamsift-Factors", f);
 			}
 			if (!mixed && is_spam(common) && one->prof.spam_subject[0]) {

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,42 @@ START_TEST(test_clear_reuses)
 }
 END_TEST
 
+/* Texts kept from the next message on (the milter, for showFactors). */
+START_TEST(test_keep_text_later)
+{
+	tokset *s;
+	char w[16];
+
+	ck_assert_int_eq(tokset_new(10000, 0, &s), 0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(w, sizeof(w), "w%d", i);
+		ck_assert_int_ge(tokset_add(s, w, strlen(w)), 0);
+	}
+	ck_assert_ptr_null(tokset_text(s, 0));
+	ck_assert_int_eq(tokset_keep_text(s, 1), -EBUSY);      /* not empty */
+	tokset_clear(s);
+	ck_assert_int_eq(tokset_keep_text(s, 1), 0);
+	for (int i = 0; i < 3000; i++) {                        /* and grows */
+		snprintf(w, sizeof(w), "t%d", i);
+		ck_assert_int_eq(tokset_add(s, w, strlen(w)), 1);
+	}
+	ck_assert_str_eq(tokset_text(s, 0), "t0");
+	ck_assert_str_eq(tokset_text(s, 2999), "t2999");
+	tokset_clear(s);
+	ck_assert_int_eq(tokset_keep_text(s, 0), 0);
+	for (int i = 0; i < 9000; i++) {        /* past the texts' size */
+		snprintf(w, sizeof(w), "u%d", i);
+		ck_assert_int_eq(tokset_add(s, w, strlen(w)), 1);
+	}
+	ck_assert_ptr_null(tokset_text(s, 0));
+	tokset_clear(s);
+	ck_assert_int_eq(tokset_keep_text(s, 1), 0);
+	ck_assert_int_eq(tokset_add(s, "y", 1), 1);
+	ck_assert_str_eq(tokset_text(s, 0), "y");
+	tokset_free(s);
+}
+END_TEST
+
 START_TEST(test_many_tokens_grow)
 {
 	tokset *big;
@@ -116,6 +153,7 @@ static Suite *tok_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_hash_is_stable);
 	tcase_add_test(tc, test_add_dedups_in_order);
+	tcase_add_test(tc, test_keep_text_later);
 	tcase_add_test(tc, test_cap_counts_dropped);
 	tcase_add_test(tc, test_clear_reuses);
 	tcase_add_test(tc, test_many_tokens_grow);

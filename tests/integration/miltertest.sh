@@ -2,7 +2,8 @@
 # miltertest.sh -- protocol edges (tests/miltertest/edges.lua) against the
 # real daemon: abort mid-body, several messages per connection, RSET, empty
 # body, a connection dropped mid-message, recipients that fill the log
-# line, 1,001 forged X-Spamsift-Result headers (rejected).
+# line, 1,001 forged X-Spamsift-Result headers (rejected), a forged header of
+# another X-Spamsift-* name (removed), 17 such names (rejected).
 . "$(dirname "$0")/lib.sh"
 
 it_miltertest_setup mt
@@ -19,5 +20,7 @@ for id in MT3 MT6; do
 done
 grep -q "^spamsift-milter.*: MT9: .*reject: 1001 X-Spamsift-Result header fields" "$IT_DIR/milter.log" ||
 	it_fail "no reject line for MT9's forged headers"
+grep -q "^spamsift-milter.*: MT11: .*reject: more than 16 X-Spamsift-\* header names" "$IT_DIR/milter.log" ||
+	it_fail "no reject line for MT11's forged header names"
 it_log "protocol edges ok"
 exit 0

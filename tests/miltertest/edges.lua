@@ -100,9 +100,28 @@ mt.macro(conn, SMFIC_MAIL, "i", "MT10", "{client_addr}", "127.0.0.1")
 must(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
 must(mt.rcptto(conn, "<bob@example.net>"), "rcptto")
 must(mt.header(conn, "X-Spamsift-Result", " Innocent"), "forged header")
+must(mt.header(conn, "X-Spamsift-Whitelisted", " yes"), "forged header")
 must(mt.eoh(conn), "eoh")
 finish(conn, "after the forged headers")
 if not mt.eom_check(conn, MT_HDRCHANGE, "X-Spamsift-Result") then
 	error("a forged X-Spamsift-Result was not removed")
+end
+-- any name under the prefix, not only the five spamsift writes
+if not mt.eom_check(conn, MT_HDRCHANGE, "X-Spamsift-Whitelisted") then
+	error("a forged X-Spamsift-Whitelisted was not removed")
+end
+
+-- 8. More X-Spamsift-* names than the milter counts (16): refused too.
+mt.macro(conn, SMFIC_MAIL, "i", "MT11", "{client_addr}", "127.0.0.1")
+must(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
+must(mt.rcptto(conn, "<bob@example.net>"), "rcptto")
+for i = 1, 17 do
+	must(mt.header(conn, "X-Spamsift-Name" .. i, " x"), "forged header")
+end
+must(mt.eoh(conn), "eoh")
+must(mt.bodystring(conn, "forged\r\n"), "body")
+must(mt.eom(conn), "eom")
+if mt.getreply(conn) ~= SMFIR_REPLYCODE then
+	error("17 forged header names: not rejected")
 end
 mt.disconnect(conn)
