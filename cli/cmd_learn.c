@@ -198,14 +198,15 @@ static const char *class_name(int cls)
 /*
  * Feed every message of the operands argv[first..argc) (standard input when
  * there are none) to fn; errors reading an input set r->rc = CLI_INPUT, and
- * a store error (r->rc = CLI_STORE) stops the run.
+ * a store error (r->rc = CLI_STORE) or output that can no longer be written
+ * (a reader that closed the pipe: main reports it) stops the run.
  */
 static void for_each_input(run *r, int argc, char **argv, int first,
     input_fn fn)
 {
 	char err[1024];
 
-	for (int i = first; i <= argc && r->rc != CLI_STORE; i++) {
+	for (int i = first; i <= argc && r->rc != CLI_STORE && !ferror(stdout); i++) {
 		const char *path = i < argc ? argv[i] : "-";
 
 		if (i == argc && first < argc)
@@ -350,6 +351,10 @@ static int read_one(void *arg, const char *label, const char *data, size_t len)
 	if (j->label == NULL || j->cap < len) {
 		j->parse_rc = -ENOMEM;
 		j->len = 0;
+	} else if (len == 0) {
+		/* an empty file, or nothing on a pipe: not a message to learn */
+		j->parse_rc = -ENODATA;
+		j->len = 0;
 	} else {
 		j->parse_rc = 0;
 		memcpy(j->data, data, len);
@@ -479,8 +484,12 @@ static int train_job(run *r, const tjob *j, size_t learned[2],
 		/* Unknown, expired or malformed signatures: learn the bytes. */
 	}
 	if (j->parse_rc < 0) {
-		fprintf(stderr, "spamsift: %s: cannot parse: %s\n",
-		    j->label ? j->label : "?", strerror(-j->parse_rc));
+		if (j->parse_rc == -ENODATA)
+			fprintf(stderr, "spamsift: %s: empty, not learned\n",
+			    j->label ? j->label : "?");
+		else
+			fprintf(stderr, "spamsift: %s: cannot parse: %s\n",
+			    j->label ? j->label : "?", strerror(-j->parse_rc));
 		r->rc = CLI_INPUT;
 		return 0;
 	}
@@ -938,7 +947,7 @@ static int classify_one(void *arg, const char *label, const char *data,
 			printf(" p=%.4f spam=%.0f innocent=%.0f\n", v->top[i].prob,
 			    v->top[i].spam_hits, v->top[i].innocent_hits);
 		}
-	return 0;
+	return ferror(stdout) ? 1 : 0;  /* nobody reads the rest */
 }
 
 int cmd_classify(cli *c, int argc, char **argv)
@@ -1044,7 +1053,7 @@ static int tokens_one(void *arg, const char *label, const char *data, size_t len
 		else
 			printf("#%016" PRIx64 "\n", tokset_hash(r->toks, i));
 	}
-	return 0;
+	return ferror(stdout) ? 1 : 0;  /* nobody reads the rest */
 }
 
 int cmd_tokens(cli *c, int argc, char **argv)

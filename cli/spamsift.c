@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,9 @@ int main(int argc, char **argv)
 
 	if (overrides == NULL)
 		return CLI_STORE;
+	/* A reader that closes the pipe early is a write error (exit 2, said
+	 * on stderr), not a death by SIGPIPE (status 141). */
+	signal(SIGPIPE, SIG_IGN);
 	c.conf_path = CONF_DEFAULT_PATH;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {

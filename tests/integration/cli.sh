@@ -63,6 +63,11 @@ S whitelist add --user out@example.net friend@example.org || it_fail "whitelist 
 st=0; S export --user out@example.net - >/dev/full 2>"$T/err" || st=$?
 [ "$st" = 2 ] || it_fail "export to a full disk exited $st, expected 2"
 grep -q 'standard output' "$T/err" || it_fail "no write error: $(cat "$T/err")"
+# So is a reader that closes the pipe: exit 2, not death by SIGPIPE (141).
+mkdir -p "$T/many"
+i=0; while [ $i -lt 300 ]; do printf 'Subject: m %s\n\nsome words %s\n' $i $i >"$T/many/$i.eml"; i=$((i + 1)); done
+{ S tokens "$T/many" 2>"$T/err"; echo $? >"$T/status"; } | head -n 1 >/dev/null
+[ "$(cat "$T/status")" = 2 ] || it_fail "tokens into a closed pipe exited $(cat "$T/status"), expected 2"
 [ -f "$T/spamsift.db" ] || it_fail "db init made no store"
 
 # Inputs: a plain directory, an mbox, a Maildir, stdin.
@@ -78,6 +83,10 @@ expect 0 S train --user @global --ham "$T/ham" "$T/Maildir"
 grep -q 'learned 8 messages' "$T/out" || it_fail "dir+Maildir: $(cat "$T/out")"
 ham 9 | S train --user @global --ham - >"$T/out" || it_fail "stdin train"
 grep -q 'learned 1 messages' "$T/out" || it_fail "stdin: $(cat "$T/out")"
+# Nothing on standard input (an empty cron pipe) is not an empty message.
+expect 2 S train --user @global --ham - </dev/null
+grep -q 'learned 0 messages' "$T/out" && grep -q 'empty, not learned' "$T/err" ||
+	it_fail "empty stdin: $(cat "$T/out" "$T/err")"
 expect 2 S train --user @global --ham "$T/nonexistent"
 # An unreadable input among good ones: exit 2, and the count of those learned.
 expect 2 S train --user grace@example.net --spam "$T/spam" "$T/nonexistent"
