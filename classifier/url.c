@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -57,6 +58,34 @@ static int add(tokset *out, const char *pfx, const char *s, size_t n)
 	return tokset_add(out, buf, pl + n) < 0 ? -ENOMEM : 0;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * A host written as a number, the way browsers still read it
+ * ("http://2130706433/", "0x7f.1", "0177.0.0.01": inet_aton's forms): 0
+ * into ip (16 bytes) as the dotted quad, so each address is one url:ip
+ * token however it is spelled: 1; else 0.
+ */
+static int numeric_host(const char *h, size_t n, char ip[16])
+{
+	struct in_addr a;
+	char buf[64];
+
+	if (n >= sizeof(buf) || h[0] < '0' || h[0] > '9')
+		return 0;
+	memcpy(buf, h, n);
+	buf[n] = '\0';
+	if (strspn(buf, "0123456789abcdefx.") < n || inet_aton(buf, &a) == 0)
+		return 0;
+	return inet_ntop(AF_INET, &a, ip, 16) != NULL;
+}
+
 static int is_ipv4(const char *s, size_t n)
 {
 	int dots = 0;
@@ -95,7 +124,7 @@ static size_t invisible(const unsigned char *b, size_t n)
 static int host_tokens(tokset *out, const char *pfx_host, const char *pfx_dom,
 	const char *h, size_t n)
 {
-	char low[256];
+	char low[256], ip[16];
 	size_t k = 0;
 	int rc;
 
@@ -105,18 +134,28 @@ static int host_tokens(tokset *out, const char *pfx_host, const char *pfx_dom,
 	 */
 	for (size_t i = 0; i < n && k < sizeof(low); i++) {
 		size_t skip = invisible((const unsigned char *)h + i, n - i);
+		char c = h[i];
 
-		if (skip > 0)
+		if (skip > 0) {
 			i += skip - 1;
-		else
-			low[k++] = (char)(h[i] >= 'A' && h[i] <= 'Z' ? h[i] + 32 : h[i]);
+			continue;
+		}
+		/* %XX: browsers decode it ("%65vil.example" is evil.example) */
+		if (c == '%' && i + 2 < n && hexval(h[i + 1]) >= 0 &&
+		    hexval(h[i + 2]) >= 0) {
+			c = (char)(hexval(h[i + 1]) * 16 + hexval(h[i + 2]));
+			i += 2;
+		}
+		low[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	}
 	n = k;
 	while (n > 0 && low[n - 1] == '.')
 		n--;
 	if (n == 0)
 		return 0;
-	if (is_ipv4(low, n))
+	if (numeric_host(low, n, ip))
+		return add(out, "url:ip:", ip, strlen(ip));
+	if (is_ipv4(low, n))    /* not an address (999.1.1.1): as written */
 		return add(out, "url:ip:", low, n);
 	if ((rc = add(out, pfx_host, low, n)) < 0)
 		return rc;

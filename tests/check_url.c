@@ -87,6 +87,39 @@ START_TEST(test_invisible_host)
 }
 END_TEST
 
+/*
+ * One host, one token, however it is spelled: percent escapes decoded, an
+ * address written as one number, in hexadecimal or octal read as browsers
+ * read it (each gave a token of its own: a free new name per message).
+ */
+START_TEST(test_host_spellings)
+{
+	static const char *const evil[] = { "http://%65vil.example/", "http://%45VIL.example/" };
+	static const char *const loop[] = { "http://2130706433/", "http://0x7f.1/",
+		"http://0177.0.0.01/", "http://0x7F000001/" };
+
+	for (size_t i = 0; i < sizeof(evil) / sizeof(evil[0]); i++) {
+		tokset_clear(set);
+		ck_assert_int_eq(url_tokens(set, evil[i], strlen(evil[i])), 0);
+		ck_assert_msg(has("url:host:evil.example"), "%s", evil[i]);
+		ck_assert_msg(has("url:domain:evil.example"), "%s", evil[i]);
+	}
+	for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
+		tokset_clear(set);
+		ck_assert_int_eq(url_tokens(set, loop[i], strlen(loop[i])), 0);
+		ck_assert_msg(has("url:ip:127.0.0.1"), "%s", loop[i]);
+		ck_assert_uint_eq(tokset_count(set), 1);
+	}
+	/* not an address: as written; a name that starts with a digit: a name */
+	tokset_clear(set);
+	ck_assert_int_eq(url_tokens(set, "http://999.1.1.1/", 17), 0);
+	ck_assert(has("url:ip:999.1.1.1"));
+	tokset_clear(set);
+	ck_assert_int_eq(url_tokens(set, "http://123.com/", 15), 0);
+	ck_assert(has("url:host:123.com"));
+}
+END_TEST
+
 static const char *reg(const char *u)
 {
 	static char out[64];
@@ -136,6 +169,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_domain);
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_invisible_host);
+	tcase_add_test(tc, test_host_spellings);
 	tcase_add_test(tc, test_regdomain);
 	tcase_add_test(tc, test_degenerate);
 	suite_add_tcase(s, tc);
