@@ -36,7 +36,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: spamsift-milter [-f] [-c FILE] [-p SOCKET] [-o Key=Value]...\n"
+	    "usage: spamsift-milter [-f] [-t] [-c FILE] [-p SOCKET] [-o Key=Value]...\n"
 	    "\n"
 	    "Bayesian spam filter for Postfix (libmilter).\n"
 	    "\n"
