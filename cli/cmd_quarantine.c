@@ -68,11 +68,18 @@ static int add_rcpts(const char *list, char **av, size_t *n, size_t max)
 /* Run sendmail -i -f SENDER -- RCPT... with the message on its stdin. */
 static int deliver(const char *sendmail, const db_quar *q)
 {
-	char *av[260];
-	size_t n = 0, fixed;
+	const char *list = q->recipients ? q->recipients : "";
+	size_t n = 0, fixed, max = 7;   /* 5 fixed, NULL, the last recipient */
 	int pfd[2], status, rc = 0;
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
+	char **av;
 	pid_t pid;
+
+	/* Room for every recipient: a list has at most one per separator. */
+	for (const char *p = list; *p; p++)
+		max += *p == ',' || *p == ' ';
+	if ((av = calloc(max + 1, sizeof(*av))) == NULL)
+		return -ENOMEM;
 
 	av[n++] = (char *)sendmail;
 	av[n++] = (char *)"-i";
@@ -80,15 +87,20 @@ static int deliver(const char *sendmail, const db_quar *q)
 	av[n++] = (char *)(q->sender && *q->sender ? q->sender : "<>");
 	av[n++] = (char *)"--";
 	fixed = n;
-	if (add_rcpts(q->recipients ? q->recipients : "", av, &n, 259) < 0)
-		return -ENOMEM;
+	if (add_rcpts(list, av, &n, max) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	av[n] = NULL;
 	if (n == fixed) {
 		fprintf(stderr, "spamsift: quarantine %" PRId64 ": no recipients\n", q->id);
-		return -EINVAL;
+		rc = -EINVAL;
+		goto out;
 	}
-	if (pipe(pfd) < 0)
-		return -errno;
+	if (pipe(pfd) < 0) {
+		rc = -errno;
+		goto out;
+	}
 	pid = fork();
 	if (pid < 0) {
 		rc = -errno;
@@ -138,6 +150,7 @@ static int deliver(const char *sendmail, const db_quar *q)
 out:
 	for (size_t i = fixed; i < n; i++)
 		free(av[i]);
+	free(av);
 	return rc;
 }
 

@@ -71,7 +71,7 @@ struct forged {
 
 /* Recipients per message we track (Postfix's default limit is 1000). */
 #define MAX_RCPTS 1000
-/* Copies of one of our header fields a message may carry (all removed). */
+/* X-Spamsift-* fields a message may carry, all names together (all removed). */
 #define FORGED_MAX 1000
 
 /* Configuration snapshot: conf + usermap, refcounted by conf's counter. */
@@ -120,6 +120,7 @@ typedef struct conn {
 	                           untouched) */
 	struct forged forged[FORGED_NAMES]; /* incoming X-Spamsift-* fields */
 	int nforged;            /* names in forged */
+	unsigned forged_total;  /* copies of them all */
 	int forged_over;        /* too many names, or a name too long */
 	int skip;               /* do not classify (auth, network, opt-out) */
 	int debug;              /* verbose logging for this client */
@@ -400,6 +401,7 @@ static void msg_state_reset(conn *cn)
 	cn->nrcpts = 0;
 	cn->untracked = 0;
 	cn->nforged = 0;
+	cn->forged_total = 0;
 	cn->forged_over = 0;
 	/* The copy is an unlinked temporary file: closing it deletes it. */
 	if (cn->copy != NULL)
@@ -708,6 +710,8 @@ static void count_forged(conn *cn, const char *name)
 	}
 	if (cn->forged[i].n < UINT_MAX)
 		cn->forged[i].n++;
+	if (cn->forged_total < UINT_MAX)
+		cn->forged_total++;
 }
 
 static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
@@ -990,21 +994,20 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	 * request of its own that Postfix's cleanup answers by scanning the
 	 * headers: thousands of them are an attack on the MTA, not mail.
 	 */
-	for (int i = 0; i <= cn->nforged; i++) {
-		if (i < cn->nforged ? cn->forged[i].n <= FORGED_MAX : !cn->forged_over)
-			continue;
+	if (cn->forged_total > FORGED_MAX || cn->forged_over) {
 		smfi_setreply(ctx, (char *)"550", (char *)"5.7.1",
 		    (char *)"Too many X-Spamsift header fields");
-		if (i < cn->nforged)
-			log_info("%s: client=%s from=<%s> reject: %u %s header fields",
-			    qid(cn), cn->client_addr ? cn->client_addr : "?",
-			    cn->sender ? cn->sender : "", cn->forged[i].n,
-			    cn->forged[i].name);
-		else
+		if (cn->forged_over)
 			log_info("%s: client=%s from=<%s> reject: more than %d "
 			    "X-Spamsift-* header names, or one too long", qid(cn),
 			    cn->client_addr ? cn->client_addr : "?",
 			    cn->sender ? cn->sender : "", FORGED_NAMES);
+		else
+			log_info("%s: client=%s from=<%s> reject: %u X-Spamsift-* "
+			    "header fields (%s first)", qid(cn),
+			    cn->client_addr ? cn->client_addr : "?",
+			    cn->sender ? cn->sender : "", cn->forged_total,
+			    cn->forged[0].name);
 		ret = SMFIS_REJECT;
 		goto done;
 	}
@@ -1150,11 +1153,21 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			continue;
 		}
 		{
-			char rcpts[4096];
-			size_t rl = 0;
+			/* Every one of the user's addresses, whole: release
+			 * delivers to this list (a fixed buffer cut it). */
+			char *rcpts;
+			size_t rl = 0, need = 1;
 
+			for (size_t i = 0; i < cn->nrcpts; i++)
+				if (strcmp(cn->rcpts[i].user, v->user) == 0)
+					need += strlen(cn->rcpts[i].addr) + 1;
+			if ((rcpts = malloc(need)) == NULL) {
+				fail(cn, "%s", "quarantine: out of memory");
+				ret = on_fail(ctx, cn);
+				goto done;
+			}
 			rcpts[0] = '\0';
-			for (size_t i = 0; i < cn->nrcpts && rl < sizeof(rcpts); i++) {
+			for (size_t i = 0; i < cn->nrcpts; i++) {
 				const char *a = cn->rcpts[i].addr;
 				size_t al;
 
@@ -1163,10 +1176,11 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				/* Stored without angle brackets, as sendmail takes it. */
 				a += *a == '<';
 				al = strcspn(a, ">");
-				rl += (size_t)snprintf(rcpts + rl, sizeof(rcpts) - rl,
+				rl += (size_t)snprintf(rcpts + rl, need - rl,
 				    "%s%.*s", rl ? "," : "", (int)al, a);
 			}
 			rc = quarantine_store(cn, v, rcpts, why, sizeof(why));
+			free(rcpts);
 			if (rc < 0) {
 				fail(cn, "quarantine: %s", why);
 				ret = on_fail(ctx, cn);

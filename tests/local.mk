@@ -33,7 +33,7 @@ INTEGRATION_TESTS = \
 	tests/integration/store-concurrency.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
-	tests/miltertest/edges.lua tests/miltertest/one.lua
+	tests/miltertest/edges.lua tests/miltertest/one.lua tests/miltertest/many.lua
 
 # libFuzzer target for the spamsift command's mbox/Maildir reader
 # (./configure --enable-fuzzers CC=clang; tests/fuzz/run.sh runs them all).

@@ -3,7 +3,8 @@
 # real daemon: abort mid-body, several messages per connection, RSET, empty
 # body, a connection dropped mid-message, recipients that fill the log
 # line, 1,001 forged X-Spamsift-Result headers (rejected), a forged header of
-# another X-Spamsift-* name (removed), 17 such names (rejected).
+# another X-Spamsift-* name (removed), 17 such names (rejected), 1,200 under
+# two names (rejected: the limit is for all names together).
 . "$(dirname "$0")/lib.sh"
 
 it_miltertest_setup mt
@@ -18,9 +19,32 @@ done
 for id in MT3 MT6; do
 	grep -q "^spamsift-milter.*: $id: " "$IT_DIR/milter.log" && it_fail "aborted $id was logged as delivered"
 done
-grep -q "^spamsift-milter.*: MT9: .*reject: 1001 X-Spamsift-Result header fields" "$IT_DIR/milter.log" ||
+grep -q "^spamsift-milter.*: MT9: .*reject: 1001 X-Spamsift-\* header fields (X-Spamsift-Result first)" "$IT_DIR/milter.log" ||
 	it_fail "no reject line for MT9's forged headers"
 grep -q "^spamsift-milter.*: MT11: .*reject: more than 16 X-Spamsift-\* header names" "$IT_DIR/milter.log" ||
 	it_fail "no reject line for MT11's forged header names"
+grep -q "^spamsift-milter.*: MT12: .*reject: 1200 X-Spamsift-\* header fields" "$IT_DIR/milter.log" ||
+	it_fail "no reject line for MT12's forged headers under two names"
 it_log "protocol edges ok"
+
+# A quarantined copy keeps every address of its user, and release delivers
+# to them all (the milter cut the list at 4 KiB, release at 254 addresses).
+it_stop_milter
+CLI() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" -o UserMap=localpart "$@"; }
+CLI blocklist add --user carol spammer@bad.example >/dev/null || it_fail "blocklist carol"
+CLI prefs set --user carol spamAction quarantine >/dev/null || it_fail "prefs carol"
+it_milter -o UserMap=localpart
+SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/many.lua" \
+	>"$IT_DIR/many.log" 2>&1 || { cat "$IT_DIR/many.log" >&2; it_fail "many.lua failed"; }
+i=0
+while [ -z "$(CLI quarantine list --user carol)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+id=$(CLI quarantine list --user carol | awk 'NR == 1 { print $1 }')
+[ -n "$id" ] || it_fail "no quarantined copy for carol"
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"$(dirname "$0")/sendmail.args"\ncat >/dev/null\n' >"$IT_DIR/sendmail"
+chmod +x "$IT_DIR/sendmail"
+CLI -o SendmailPath="$IT_DIR/sendmail" quarantine release --user carol "$id" >/dev/null ||
+	it_fail "release of the copy for 300 addresses"
+n=$(grep -c '^carol@department-number-[0-9]*\.example\.net$' "$IT_DIR/sendmail.args")
+[ "$n" = 300 ] || it_fail "release delivered to $n of 300 addresses: $(tail -n 2 "$IT_DIR/sendmail.args")"
+it_log "300 addresses of one user quarantined and released"
 exit 0

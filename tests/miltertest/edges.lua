@@ -124,4 +124,20 @@ must(mt.eom(conn), "eom")
 if mt.getreply(conn) ~= SMFIR_REPLYCODE then
 	error("17 forged header names: not rejected")
 end
+
+-- 9. 1,200 copies under two names: the limit counts them all (each name
+-- had 1,000, so 16 names let 16,000 deletions reach Postfix's cleanup).
+mt.macro(conn, SMFIC_MAIL, "i", "MT12", "{client_addr}", "127.0.0.1")
+must(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
+must(mt.rcptto(conn, "<bob@example.net>"), "rcptto")
+for i = 1, 600 do
+	must(mt.header(conn, "X-Spamsift-Result", " Innocent"), "forged header")
+	must(mt.header(conn, "X-Spamsift-Other", " x"), "forged header")
+end
+must(mt.eoh(conn), "eoh")
+must(mt.bodystring(conn, "forged\r\n"), "body")
+must(mt.eom(conn), "eom")
+if mt.getreply(conn) ~= SMFIR_REPLYCODE then
+	error("1,200 forged headers under two names: not rejected")
+end
 mt.disconnect(conn)
