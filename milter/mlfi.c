@@ -1181,6 +1181,17 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			}
 			rc = quarantine_store(cn, v, rcpts, why, sizeof(why));
 			free(rcpts);
+			if (rc < 0 && quarantined > 0) {
+				/*
+				 * Other users' copies are stored already: a
+				 * tempfail would store them again on every
+				 * retry. This user gets the message tagged.
+				 */
+				log_warning("%s: quarantine for %s failed (%s); "
+				    "delivered tagged instead", qid(cn), v->user, why);
+				v->action = PROFILE_TAG;
+				continue;
+			}
 			if (rc < 0) {
 				fail(cn, "quarantine: %s", why);
 				ret = on_fail(ctx, cn);

@@ -191,6 +191,31 @@ sys.exit(0 if body(sys.argv[1]) == body(sys.argv[2]) else 1)
 EOF_PY
 	it_log "disk full (store): 451, logged, nothing half-written; quarantined once space is back"
 
+	# 4b. Two users quarantine; room for the first copy only. The first stays
+	# stored, the second user gets the message tagged: a 451 would have
+	# stored the first again on every retry (a duplicate each time).
+	CLI --db "$MNT/store/s.db" blocklist add --user dan@example.net spammer@bad.example || it_fail "blocklist dan"
+	CLI --db "$MNT/store/s.db" prefs set --user dan@example.net spamAction quarantine || it_fail "prefs dan"
+	CLI --db "$MNT/store/s.db" quarantine delete --user carol@example.net "$id" >/dev/null || it_fail "quarantine delete"
+	milter_restart -o "StorePath=$MNT/store/s.db"
+	mkmsg "$IT_DIR/q3" spammer@bad.example carol@example.net 200000
+	rm -f "$MNT/store/filler"
+	dd if=/dev/zero of="$MNT/store/filler" bs=4k count=$(($(df -k --output=avail "$MNT/store" | tail -n 1) / 4 - 90)) 2>/dev/null
+	l=$(log_lines); before=$(sink_count)
+	code=$(it_send "$IT_DIR/q3" spammer@bad.example carol@example.net dan@example.net)
+	rm -f "$MNT/store/filler"
+	[ "$code" = 250 ] || { new_log "$l" >&2; it_fail "second copy fails: expected 250, got $code"; }
+	new_log "$l" | grep -q 'quarantine for dan@example.net failed (.*); delivered tagged instead' ||
+		{ new_log "$l" >&2; it_fail "second copy fails: no warning"; }
+	[ "$(CLI --db "$MNT/store/s.db" quarantine list --user carol@example.net | wc -l)" = 1 ] ||
+		it_fail "second copy fails: carol's copy not stored once"
+	CLI --db "$MNT/store/s.db" quarantine list --user dan@example.net | grep -q . &&
+		it_fail "second copy fails: dan's copy listed"
+	it_wait_sink $((before + 1)) || it_fail "second copy fails: dan's tagged copy not relayed"
+	f=$(grep -l 'q3@faults' "$IT_DIR"/sink/* | head -n 1)
+	grep -q '^Subject: \[SPAM\]' "$f" || it_fail "second copy fails: dan's copy not tagged"
+	it_log "store full after one of two copies: first kept once, second user tagged"
+
 	# 5. Read-only store (the filesystem remounted read-only): classification
 	# works or fails cleanly (OnFail); the CLI refuses to train with a clear
 	# error and does not crash.
