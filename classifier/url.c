@@ -101,23 +101,23 @@ static int is_ipv4(const char *s, size_t n)
 	return dots == 3;
 }
 
-/*
- * Bytes of the invisible character (as words.c drops: U+00AD, U+200B-U+200F,
- * U+202A-U+202E, U+2060-U+2064, U+2066-U+2069, U+FEFF) in UTF-8 at b (n
- * bytes), 0 for none.
- */
+int url_invisible(unsigned cp)
+{
+	return cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) ||
+	    (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
+	    (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+/* Bytes of an invisible character in UTF-8 at b (n bytes), 0 for none. */
 static size_t invisible(const unsigned char *b, size_t n)
 {
-	if (n >= 2 && b[0] == 0xC2 && b[1] == 0xAD)
-		return 2;
-	if (n < 3)
-		return 0;
-	if (b[0] == 0xE2 && b[1] == 0x80 && ((b[2] >= 0x8B && b[2] <= 0x8F) ||
-	    (b[2] >= 0xAA && b[2] <= 0xAE)))
-		return 3;
-	if (b[0] == 0xE2 && b[1] == 0x81 && b[2] >= 0xA0 && b[2] <= 0xA9 && b[2] != 0xA5)
-		return 3;
-	return b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF ? 3 : 0;
+	if (n >= 2 && b[0] == 0xC2)
+		return url_invisible(b[1]) ? 2 : 0;
+	if (n >= 3 && (b[0] & 0xF0) == 0xE0 && (b[1] & 0xC0) == 0x80 &&
+	    (b[2] & 0xC0) == 0x80)
+		return url_invisible((unsigned)(b[0] & 0x0F) << 12 |
+		    (unsigned)(b[1] & 0x3F) << 6 | (b[2] & 0x3F)) ? 3 : 0;
+	return 0;
 }
 
 /* Host tokens: url:ip, or url:host + url:domain. */

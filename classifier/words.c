@@ -275,18 +275,6 @@ static int encode(unsigned cp, unsigned char *b)
 	return 4;
 }
 
-/*
- * Invisible format characters: a reader sees "fr\u200eee" as "free", so they
- * must not split a word (zero-width spaces and joiners, direction marks,
- * embeddings and isolates, invisible operators, soft hyphen, BOM).
- */
-static int is_invisible(unsigned cp)
-{
-	return cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) ||
-	    (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
-	    (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
-}
-
 /* Spaces, punctuation and symbols: they separate words (and end a URL). */
 static int is_separator(unsigned cp)
 {
@@ -302,7 +290,7 @@ static void emit_cp(words *w, unsigned cp)
 	unsigned char b[4];
 	int n;
 
-	if (is_invisible(cp))
+	if (url_invisible(cp))
 		return;
 	if (is_separator(cp)) {
 		if (w->wlen > 0)
@@ -339,7 +327,7 @@ static void emit_cp(words *w, unsigned cp)
  */
 static void url_cp(words *w, unsigned cp, const unsigned char *b, int n)
 {
-	if (is_invisible(cp))
+	if (url_invisible(cp))
 		return;
 	if (is_separator(cp)) {
 		finish_url(w);
