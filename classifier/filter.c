@@ -873,10 +873,9 @@ int filter_expire(db *d, const filter_params *p, time_t now, int64_t *n)
 		return -EINVAL;
 	if (p->sig_life <= 0)
 		return 0;
-	if ((rc = db_begin(d)) < 0)
-		return rc;
+	/* Outside a transaction: in steps (db_sig_expire). */
 	rc = db_sig_expire(d, now - p->sig_life, &k);
-	if ((rc = finish(d, rc)) == 0 && n != NULL)
+	if (n != NULL)
 		*n = k;
 	return rc;
 }

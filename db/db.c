@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/mman.h>
 
 #include "db/db.h"
@@ -1514,6 +1515,52 @@ void db_sig_free(db_sig *sig)
 	free(sig);
 }
 
+/*
+ * Outside a caller's transaction an expiry or a purge goes in steps, each
+ * its own short transaction, so that the milter's writer and the commands
+ * get the store in between: a step deletes at most STEP_ROWS signatures or
+ * quarantined messages, or examines STEP_TOKENS tokens (about 0.1 s on the
+ * development machine; the whole purge of a 15-million-token store held
+ * the lock for 7 s in one transaction).
+ */
+#define STEP_ROWS 1000
+#define STEP_TOKENS 200000
+/*
+ * Between steps: a writer waiting in SQLite's busy handler tries again
+ * every 100 ms once it has waited a while; a step that began at once
+ * after the last would take the lock before it, step after step.
+ */
+#define STEP_PAUSE_MS 100
+
+static void step_pause(void)
+{
+	struct timespec ts = { 0, STEP_PAUSE_MS * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+typedef int (*expire_fn)(db *, int64_t, time_t, int64_t, int64_t *);
+
+static int expire_steps(db *d, expire_fn fn, int64_t uid, time_t before,
+    int64_t *n)
+{
+	int64_t k;
+	int rc;
+
+	if (d->in_txn)
+		return fn(d, uid, before, 0, n);
+	for (;;) {
+		k = 0;
+		if ((rc = fn(d, uid, before, STEP_ROWS, &k)) < 0)
+			return rc;
+		*n += k;
+		if (k < STEP_ROWS)
+			return 0;
+		step_pause();
+	}
+}
+
 int db_sig_expire(db *d, time_t before, int64_t *n)
 {
 	int64_t dummy;
@@ -1524,7 +1571,7 @@ int db_sig_expire(db *d, time_t before, int64_t *n)
 	if (!n)
 		n = &dummy;
 	*n = 0;
-	return d->ops->sig_expire(d, before, n);
+	return expire_steps(d, d->ops->sig_expire, 0, before, n);
 }
 
 #define KIND_OK(k) ((k) == DB_LIST_WHITE || (k) == DB_LIST_BLOCK)
@@ -1709,12 +1756,13 @@ int db_quar_expire(db *d, int64_t uid, time_t before, int64_t *n)
 	NEED_STORE(d);
 	if (uid < 0)
 		return db_seterr(d, -EINVAL, "expire quarantine: bad user id");
-	return d->ops->quar_expire(d, uid, before, n);
+	return expire_steps(d, d->ops->quar_expire, uid, before, n);
 }
 
 int db_purge(db *d, int day, int64_t max_hits, int64_t *n)
 {
-	int64_t dummy;
+	db_purge_pos pos = { 0 };
+	int64_t dummy, k;
 	int rc;
 
 	CHECK_HANDLE(d);
@@ -1727,20 +1775,31 @@ int db_purge(db *d, int day, int64_t max_hits, int64_t *n)
 		return rc;
 	if (d->in_txn) {
 		if ((rc = tokbuf_flush(d)) < 0 ||
-		    (rc = d->ops->purge(d, day, max_hits, n)) < 0)
+		    (rc = d->ops->purge(d, day, max_hits, &pos, 0, n)) < 0)
 			return rc;
 		/* A cache cannot tell which rows went: it is emptied. */
-		d->txn_tokens = d->txn_clear = 1;
+		if (*n > 0)
+			d->txn_tokens = d->txn_clear = 1;
 		return 0;
 	}
-	if ((rc = txn_open(d)) < 0)
-		return rc;
-	if ((rc = d->ops->purge(d, day, max_hits, n)) < 0) {
-		txn_abort(d);
-		return rc;
+	for (;;) {
+		k = 0;
+		if ((rc = txn_open(d)) < 0)
+			return rc;
+		if ((rc = d->ops->purge(d, day, max_hits, &pos, STEP_TOKENS,
+		    &k)) < 0) {
+			txn_abort(d);
+			return rc;
+		}
+		if (k > 0)
+			d->txn_tokens = d->txn_clear = 1;
+		if ((rc = txn_close(d)) < 0)
+			return rc;
+		*n += k;
+		if (pos.end)
+			return 0;
+		step_pause();
 	}
-	d->txn_tokens = d->txn_clear = 1;
-	return txn_close(d);
 }
 
 int db_checkpoint(db *d)

@@ -357,7 +357,12 @@ int db_sig_update(db *d, int64_t uid, const char *id, int cls, int learned);
 /* db_sig_free -- free a signature from db_sig_get; accepts NULL. */
 void db_sig_free(db_sig *sig);
 
-/* db_sig_expire -- delete signatures created before `before`; count in *n. */
+/*
+ * db_sig_expire -- delete signatures created before `before`; count in *n.
+ * Outside db_begin it commits in short steps (other writers get the store
+ * in between); after an error the steps before it stay done, counted in *n.
+ * The same holds for db_quar_expire and db_purge.
+ */
 int db_sig_expire(db *d, time_t before, int64_t *n);
 
 /*

@@ -20,7 +20,7 @@
 #include "db/db.h"
 
 /* Bumped whenever db_ops changes incompatibly; db_open rejects a mismatch. */
-#define DB_OPS_VERSION 4
+#define DB_OPS_VERSION 5
 
 /*
  * One combined token increment for db_ops.tokens_add: rows handed to the
@@ -33,6 +33,17 @@ typedef struct db_tokadd {
 	int64_t innocent;       /* innocent hits to add (>= 0) */
 	int day;                /* last-hit day to set */
 } db_tokadd;
+
+/*
+ * Where db_ops.purge goes on: the last key it examined (started 0: none
+ * yet, begin at the first), end set once it examined the last row.
+ */
+typedef struct db_purge_pos {
+	int64_t uid;
+	int64_t hash;           /* (as the store orders it: signed) */
+	int started;
+	int end;
+} db_purge_pos;
 
 /* Size of the per-handle error text. */
 #define DB_ERRMSG_SIZE 1024
@@ -62,7 +73,9 @@ typedef struct db_ops {
 	int (*sig_get)(db *d, int64_t uid, const char *id, db_sig **out);
 	int (*sig_update)(db *d, int64_t uid, const char *id, int cls,
 	    int learned);
-	int (*sig_expire)(db *d, time_t before, int64_t *n);
+	/* Of user uid (0: every user's), at most limit rows (0: all). */
+	int (*sig_expire)(db *d, int64_t uid, time_t before, int64_t limit,
+	    int64_t *n);
 	int (*list_add)(db *d, int64_t uid, int kind, const db_list_entry *e);
 	int (*list_del)(db *d, int64_t uid, int kind, const char *pattern,
 	    int *found);
@@ -83,8 +96,11 @@ typedef struct db_ops {
 	    int (*fn)(void *, const db_quar *), void *arg);
 	int (*quar_get)(db *d, int64_t uid, int64_t id, db_quar **out);
 	int (*quar_del)(db *d, int64_t uid, int64_t id, int *found);
-	int (*quar_expire)(db *d, int64_t uid, time_t before, int64_t *n);
-	int (*purge)(db *d, int day, int64_t max_hits, int64_t *n);
+	int (*quar_expire)(db *d, int64_t uid, time_t before, int64_t limit,
+	    int64_t *n);
+	/* The next max_rows rows (0: all) in key order after *pos. */
+	int (*purge)(db *d, int day, int64_t max_hits, db_purge_pos *pos,
+	    int64_t max_rows, int64_t *n);
 	int (*vacuum)(db *d);
 	/* Set *ok; append findings to *report (may be NULL) with db_report. */
 	int (*check)(db *d, int *ok, char **report);

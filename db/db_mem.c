@@ -840,9 +840,9 @@ static int m_sig_update(db *d, int64_t uid, const char *id, int cls,
 /* Delete rows of table with i[field] < before; count in *n. */
 /* Delete table's rows of uid (0: any) whose field i[field] < before. */
 static void expire_rows(dbm *m, int table, int64_t uid, int field,
-    int64_t before, int64_t *n)
+    int64_t before, int64_t limit, int64_t *n)
 {
-	for (size_t i = 0; i < m->st.nrows; ) {
+	for (size_t i = 0; i < m->st.nrows && (limit == 0 || *n < limit); ) {
 		mrow *r = &m->st.rows[i];
 
 		if (r->table == table && (uid == 0 || r->uid == uid) &&
@@ -855,9 +855,10 @@ static void expire_rows(dbm *m, int table, int64_t uid, int field,
 	}
 }
 
-static int m_sig_expire(db *d, time_t before, int64_t *n)
+static int m_sig_expire(db *d, int64_t uid, time_t before, int64_t limit,
+    int64_t *n)
 {
-	expire_rows(M(d), T_SIG, 0, 2, (int64_t)before, n);
+	expire_rows(M(d), T_SIG, uid, 2, (int64_t)before, limit, n);
 	return 0;
 }
 
@@ -1180,16 +1181,21 @@ static int m_quar_del(db *d, int64_t uid, int64_t id, int *found)
 	return 0;
 }
 
-static int m_quar_expire(db *d, int64_t uid, time_t before, int64_t *n)
+static int m_quar_expire(db *d, int64_t uid, time_t before, int64_t limit,
+    int64_t *n)
 {
-	expire_rows(M(d), T_QUAR, uid, 1, (int64_t)before, n);
+	expire_rows(M(d), T_QUAR, uid, 1, (int64_t)before, limit, n);
 	return 0;
 }
 
-static int m_purge(db *d, int day, int64_t max_hits, int64_t *n)
+/* All in one step (the table has no order to go on from). */
+static int m_purge(db *d, int day, int64_t max_hits, db_purge_pos *pos,
+    int64_t max_rows, int64_t *n)
 {
 	mstate *s = &M(d)->st;
 
+	(void)max_rows;
+	pos->started = pos->end = 1;
 	for (size_t i = 0; i < s->tcap; i++) {
 		mtok *t = &s->toks[i];
 

@@ -166,7 +166,7 @@ enum {
 	S_SENDER_ADD,
 	S_PREF_GET, S_PREF_SET, S_PREF_DEL, S_PREF_ALL,
 	S_QUAR_PUT, S_QUAR_ALL, S_QUAR_GET, S_QUAR_DEL, S_QUAR_EXP,
-	S_PURGE, S_TOK_ALL,
+	S_PURGE, S_PURGE_END, S_TOK_ALL,
 	S_TOK_ADD, S_GEN_GET, S_GEN_BUMP,
 	S_COUNT
 };
@@ -213,7 +213,10 @@ static const char *const sql[S_COUNT] = {
 	    "WHERE uid = ?1 AND id = ?2",
 	[S_SIG_UPD] = "UPDATE signatures SET class = ?3, learned = ?4 "
 	    "WHERE uid = ?1 AND id = ?2",
-	[S_SIG_EXP] = "DELETE FROM signatures WHERE created < ?1",
+	/* ?3: at most so many rows (-1: all; the rows by their index) */
+	[S_SIG_EXP] = "DELETE FROM signatures WHERE rowid IN (SELECT rowid "
+	    "FROM signatures WHERE created < ?1 AND (?2 = 0 OR uid = ?2) "
+	    "LIMIT ?3)",
 	[S_LIST_ADD] = "INSERT INTO lists(uid, kind, pattern, automatic, added, "
 	    "added_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
 	    "ON CONFLICT(uid, kind, pattern) DO UPDATE SET "
@@ -244,10 +247,16 @@ static const char *const sql[S_COUNT] = {
 	[S_QUAR_GET] = "SELECT sender, recipients, subject, signature, "
 	    "probability, time, data FROM quarantine WHERE uid = ?1 AND id = ?2",
 	[S_QUAR_DEL] = "DELETE FROM quarantine WHERE uid = ?1 AND id = ?2",
-	[S_QUAR_EXP] = "DELETE FROM quarantine WHERE time < ?1 "
-	    "AND (?2 = 0 OR uid = ?2)",
-	[S_PURGE] = "DELETE FROM tokens WHERE last_hit < ?1 "
-	    "AND spam_hits + innocent_hits <= ?2",
+	[S_QUAR_EXP] = "DELETE FROM quarantine WHERE id IN (SELECT id "
+	    "FROM quarantine WHERE time < ?1 AND (?2 = 0 OR uid = ?2) "
+	    "LIMIT ?3)",
+	/* A step of db_purge: the keys (?1, ?2) .. (?3, ?4] (both indexed) */
+	[S_PURGE] = "DELETE FROM tokens WHERE (uid, hash) > (?1, ?2) AND "
+	    "(uid, hash) <= (?3, ?4) AND last_hit < ?5 "
+	    "AND spam_hits + innocent_hits <= ?6",
+	/* ... whose end is the ?3th key after (?1, ?2) */
+	[S_PURGE_END] = "SELECT uid, hash FROM tokens WHERE (uid, hash) > "
+	    "(?1, ?2) ORDER BY uid, hash LIMIT 1 OFFSET ?3 - 1",
 	/* "WHERE true": an upsert after a SELECT needs a WHERE clause */
 	[S_TOK_ADD] = "INSERT INTO tokens(uid, hash, spam_hits, innocent_hits, "
 	    "last_hit) SELECT uid, hash, spam, innocent, day FROM spamsift_rows "
@@ -1520,8 +1529,9 @@ static int s_sig_update(db *d, int64_t uid, const char *id, int cls,
 	return wend(s, rc, "update signature");
 }
 
-/* Run a DELETE with one int64 parameter (and optional second); count in *n. */
-static int delete_count(dbs *s, int id, int64_t a, int64_t b, int nparams,
+/* An expiry: rows of user uid (0: every user's) before `before`, at most
+ * limit of them (0: all); count in *n. */
+static int expire(dbs *s, int id, int64_t uid, int64_t before, int64_t limit,
     int64_t *n, const char *what)
 {
 	sqlite3_stmt *st = NULL;
@@ -1529,18 +1539,19 @@ static int delete_count(dbs *s, int id, int64_t a, int64_t b, int nparams,
 
 	if ((rc = prep(s, id, &st, what)) < 0 || (rc = wbegin(s, what)) < 0)
 		return rc;
-	sqlite3_bind_int64(st, 1, a);
-	if (nparams > 1)
-		sqlite3_bind_int64(st, 2, b);
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
 	rc = run(s, st, what);
 	if (rc == 0)
 		*n = sqlite3_changes(s->h);
 	return wend(s, rc, what);
 }
 
-static int s_sig_expire(db *d, time_t before, int64_t *n)
+static int s_sig_expire(db *d, int64_t uid, time_t before, int64_t limit,
+    int64_t *n)
 {
-	return delete_count(S(d), S_SIG_EXP, (int64_t)before, 0, 1, n,
+	return expire(S(d), S_SIG_EXP, uid, (int64_t)before, limit, n,
 	    "expire signatures");
 }
 
@@ -1895,25 +1906,77 @@ static int s_quar_get(db *d, int64_t uid, int64_t id, db_quar **out)
 
 static int s_quar_del(db *d, int64_t uid, int64_t id, int *found)
 {
-	int64_t n = 0;
-	int rc = delete_count(S(d), S_QUAR_DEL, uid, id, 2, &n,
-	    "delete quarantined message");
+	dbs *s = S(d);
+	sqlite3_stmt *st = NULL;
+	int rc;
 
-	*found = n > 0;
-	return rc;
+	if ((rc = prep(s, S_QUAR_DEL, &st, "delete quarantined message")) < 0 ||
+	    (rc = wbegin(s, "delete quarantined message")) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int64(st, 2, id);
+	rc = run(s, st, "delete quarantined message");
+	if (rc == 0)
+		*found = sqlite3_changes(s->h) > 0;
+	return wend(s, rc, "delete quarantined message");
 }
 
-static int s_quar_expire(db *d, int64_t uid, time_t before, int64_t *n)
+static int s_quar_expire(db *d, int64_t uid, time_t before, int64_t limit,
+    int64_t *n)
 {
-	return delete_count(S(d), S_QUAR_EXP, (int64_t)before, uid, 2, n,
+	return expire(S(d), S_QUAR_EXP, uid, (int64_t)before, limit, n,
 	    "expire quarantine");
 }
 
 /* ---- hygiene ---- */
 
-static int s_purge(db *d, int day, int64_t max_hits, int64_t *n)
+static int s_purge(db *d, int day, int64_t max_hits, db_purge_pos *pos,
+    int64_t max_rows, int64_t *n)
 {
-	return delete_count(S(d), S_PURGE, day, max_hits, 2, n, "purge tokens");
+	dbs *s = S(d);
+	sqlite3_stmt *st = NULL;
+	int64_t end_uid = INT64_MAX, end_hash = INT64_MAX;
+	int rc;
+
+	if (!pos->started) {
+		pos->uid = pos->hash = INT64_MIN;
+		pos->started = 1;
+	}
+	if ((rc = wbegin(s, "purge tokens")) < 0)
+		return rc;
+	pos->end = 1;
+	if (max_rows > 0) {
+		if ((rc = prep(s, S_PURGE_END, &st, "purge tokens")) < 0)
+			return wend(s, rc, "purge tokens");
+		sqlite3_bind_int64(st, 1, pos->uid);
+		sqlite3_bind_int64(st, 2, pos->hash);
+		sqlite3_bind_int64(st, 3, max_rows);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			end_uid = sqlite3_column_int64(st, 0);
+			end_hash = sqlite3_column_int64(st, 1);
+			pos->end = 0;
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return wend(s, fail(s, rc, "purge tokens"),
+			    "purge tokens");
+	}
+	if ((rc = prep(s, S_PURGE, &st, "purge tokens")) < 0)
+		return wend(s, rc, "purge tokens");
+	sqlite3_bind_int64(st, 1, pos->uid);
+	sqlite3_bind_int64(st, 2, pos->hash);
+	sqlite3_bind_int64(st, 3, end_uid);
+	sqlite3_bind_int64(st, 4, end_hash);
+	sqlite3_bind_int(st, 5, day);
+	sqlite3_bind_int64(st, 6, max_hits);
+	rc = run(s, st, "purge tokens");
+	if (rc == 0) {
+		*n = sqlite3_changes(s->h);
+		pos->uid = end_uid;
+		pos->hash = end_hash;
+	}
+	return wend(s, rc, "purge tokens");
 }
 
 /* The WAL hook of DB_OPEN_OWN_CHECKPOINT handles: note the log's size. */

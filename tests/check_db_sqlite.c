@@ -501,6 +501,82 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* Rows of the SQL query q's single integer result. */
+static int64_t count_rows(const char *q)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int64_t v;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, q, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/*
+ * Outside a transaction a purge and the expiries commit in steps (db.c's
+ * STEP_TOKENS, STEP_ROWS): every row they should delete goes, whatever step
+ * it falls in, and nothing else; each token step is a commit of its own.
+ */
+START_TEST(test_purge_in_steps)
+{
+	int64_t uid, n;
+	uint64_t g0, g1;
+	db *d = make_store(1, &uid);
+
+	/* 3 users x 150,000 tokens (replacing alice's one), hashes either
+	 * side of 0; a third of each user's match (old, few hits). 2,500 old signatures and quarantined messages of
+	 * users 1 and 2, 10 new ones of each. */
+	ck_assert_int_eq(db_sqlite_exec(d,
+	    "DELETE FROM tokens; INSERT INTO users(id, name) VALUES(2, 'b'), "
+	    "(3, 'c');"
+	    "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
+	    "WHERE i < 449999) INSERT INTO tokens SELECT 1 + i % 3, "
+	    "i / 3 - 75000, i / 3 % 3, 0, i / 3 % 10 FROM c;"
+	    "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
+	    "WHERE i < 2509) INSERT INTO signatures SELECT 1 + i % 2, "
+	    "printf('%032x', i), 1, 1, CASE WHEN i < 2500 THEN 100 ELSE 900 "
+	    "END, x'00' FROM c;"
+	    "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
+	    "WHERE i < 2509) INSERT INTO quarantine(uid, sender, recipients, "
+	    "subject, signature, probability, time, data) SELECT 1 + i % 2, "
+	    "'', '', '', '', 1, CASE WHEN i < 2500 THEN 100 ELSE 900 END, "
+	    "x'00' FROM c;"), 0);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM tokens"), 450000);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM tokens WHERE "
+	    "last_hit < 5 AND spam_hits + innocent_hits <= 1"), 150000);
+	ck_assert_int_eq(d->ops->gen_get(d, &g0), 0);
+	ck_assert_int_eq(db_purge(d, 5, 1, &n), 0);
+	ck_assert_int_eq(n, 150000);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM tokens"), 300000);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM tokens WHERE "
+	    "last_hit < 5 AND spam_hits + innocent_hits <= 1"), 0);
+	ck_assert_int_eq(d->ops->gen_get(d, &g1), 0);
+	ck_assert_uint_ge(g1 - g0, 3);
+	/* nothing left to purge: no commit raises the generation */
+	ck_assert_int_eq(db_purge(d, 5, 1, &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(d->ops->gen_get(d, &g0), 0);
+	ck_assert_uint_eq(g0, g1);
+
+	ck_assert_int_eq(db_sig_expire(d, 500, &n), 0);
+	ck_assert_int_eq(n, 2500);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM signatures"), 10);
+	/* one user's only, then every user's */
+	ck_assert_int_eq(db_quar_expire(d, 2, 500, &n), 0);
+	ck_assert_int_eq(n, 1250);
+	ck_assert_int_eq(db_quar_expire(d, 0, 500, &n), 0);
+	ck_assert_int_eq(n, 1250);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM quarantine"), 10);
+	db_close(d);
+}
+END_TEST
+
 START_TEST(test_readonly_store_errors)
 {
 	int64_t uid;
@@ -632,6 +708,7 @@ int main(void)
 	tcase_add_test(tc, test_deferred_commit_fails_undone);
 	tcase_add_test(tc, test_read_snapshot);
 	tcase_add_test(tc, test_disk_full);
+	tcase_add_test(tc, test_purge_in_steps);
 	tcase_add_test(tc, test_readonly_store_errors);
 	tcase_add_test(tc, test_corrupt_pages);
 	tcase_add_test(tc, test_lookup_modes);
