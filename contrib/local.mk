@@ -1,5 +1,6 @@
 # contrib/: Postfix, systemd and Dovecot snippets, benchmarks.
 EXTRA_DIST += contrib/setup-debian.sh contrib/postfix/main.cf.snippet contrib/systemd/spamsift-milter.service \
+	contrib/systemd/spamsift-purge.service contrib/systemd/spamsift-purge.timer \
 	contrib/dovecot/90-spamsift.conf contrib/dovecot/report-spam.sieve \
 	contrib/dovecot/report-ham.sieve contrib/dovecot/spamsift-learn \
 	contrib/bench/run.sh

@@ -22,6 +22,7 @@ INTEGRATION_TESTS = \
 	tests/integration/milter-priority.sh \
 	tests/integration/milter-reload-daemon.sh \
 	tests/integration/cli.sh \
+	tests/integration/contrib-units.sh \
 	tests/integration/dovecot-learn.sh \
 	tests/integration/miltertest.sh \
 	tests/integration/robust-hostile.sh \
