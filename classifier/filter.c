@@ -720,6 +720,19 @@ done:
 	return rc;
 }
 
+/* Whitelist sender automatically unless a list names it already. */
+static int auto_whitelist(db *d, int64_t uid, const char *sender, time_t now)
+{
+	db_list_entry e = { sender, 1, now, "auto" };
+	int listed, rc;
+
+	if ((rc = db_list_match(d, uid, DB_LIST_WHITE, sender, &listed)) < 0 ||
+	    listed || (rc = db_list_match(d, uid, DB_LIST_BLOCK, sender,
+	    &listed)) < 0 || listed)
+		return rc;
+	return db_list_add(d, uid, DB_LIST_WHITE, &e);
+}
+
 /* Find whether pattern is an automatic entry (db_list_iter callback). */
 struct auto_find {
 	const char *pattern;    /* what we look for */
@@ -838,10 +851,17 @@ sender:
 		 */
 		if ((rc = db_sender_add(d, uid, snd, 0, 0, &hist)) < 0)
 			goto end;
-		if ((spam ? hist.innocent : hist.spam) > 0 &&
-		    (rc = db_sender_add(d, uid, snd, spam ? -1 : 1,
-		    spam ? 1 : -1, NULL)) < 0)
-			goto end;
+		if ((spam ? hist.innocent : hist.spam) > 0) {
+			if ((rc = db_sender_add(d, uid, snd, spam ? -1 : 1,
+			    spam ? 1 : -1, &hist)) < 0)
+				goto end;
+			/* Back to innocent: whitelisted again if commit would
+			 * (a retrain to spam removed it). */
+			if (!spam && ep.whitelist && hist.spam == 0 &&
+			    hist.innocent >= ep.whitelist_threshold &&
+			    (rc = auto_whitelist(d, uid, snd, now)) < 0)
+				goto end;
+		}
 		if (spam) {
 			struct auto_find f = { snd, 0 };
 			int found;

@@ -194,7 +194,8 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
  * hold). sender (may be NULL): the envelope sender, whose history moves by
  * one message when the message is in it (a listed sender's messages never
  * were); a sender turned spam loses an automatic
- * whitelist entry. TCR re-scoring here sees the signature's hashes only (no
+ * whitelist entry, and gets it back when retrained innocent again (no spam
+ * left in the history, whitelist_threshold innocent, no list names it). TCR re-scoring here sees the signature's hashes only (no
  * token order: without BNR).
  * Returns 0 (*changed 1 or 0; changed may be NULL), -ENOENT (unknown user or
  * signature), -ESTALE (the signature is older than sig_life), -EINVAL (also

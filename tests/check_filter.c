@@ -593,6 +593,39 @@ START_TEST(test_automatic_whitelist)
 }
 END_TEST
 
+/* The whitelist entry of user for pattern: 1 automatic, 0 manual, -1 none. */
+struct kind_find {
+	const char *pattern;
+	int kind;
+};
+
+static int kind_cb(void *arg, const db_list_entry *e)
+{
+	struct kind_find *f = arg;
+
+	if (strcmp(e->pattern, f->pattern) != 0)
+		return 0;
+	f->kind = e->automatic;
+	return 1;
+}
+
+static int list_kind(const char *user, const char *pattern)
+{
+	struct kind_find f = { pattern, -1 };
+
+	ck_assert_int_eq(db_list_iter(d, uid_of(user), DB_LIST_WHITE, kind_cb,
+	    &f), 0);
+	return f.kind;
+}
+
+/* Blocklist pattern for user (by hand). */
+static void block(const char *user, const char *pattern)
+{
+	db_list_entry e = { pattern, 0, T0, "admin" };
+
+	ck_assert_int_eq(db_list_add(d, uid_of(user), DB_LIST_BLOCK, &e), 0);
+}
+
 START_TEST(test_retrain_spam_drops_auto_whitelist)
 {
 	filter_result r;
@@ -610,6 +643,19 @@ START_TEST(test_retrain_spam_drops_auto_whitelist)
 	ck_assert_int_eq(db_list_match(d, uid_of("kim"), DB_LIST_WHITE,
 	    "x@example.org", &matched), 0);
 	ck_assert_int_eq(matched, 0);
+	/* Retrained back (the user's slip): the entry is back, automatic. */
+	ck_assert_int_eq(filter_retrain(d, "kim", r.sig_id, 0, "x@example.org",
+	    &P, T0, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(list_kind("kim", "x@example.org"), 1);
+	/* A sender the user blocklisted meanwhile is not whitelisted. */
+	ck_assert_int_eq(filter_retrain(d, "kim", r.sig_id, 1, "x@example.org",
+	    &P, T0, &changed), 0);
+	ck_assert_int_eq(list_kind("kim", "x@example.org"), -1);
+	block("kim", "example.org");
+	ck_assert_int_eq(filter_retrain(d, "kim", r.sig_id, 0, "x@example.org",
+	    &P, T0, &changed), 0);
+	ck_assert_int_eq(list_kind("kim", "x@example.org"), -1);
 }
 END_TEST
 
