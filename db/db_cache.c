@@ -1164,8 +1164,9 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen)
 		rc = d->ops->gen_get(d, &g2);
 	pthread_mutex_lock(&c->mu);
 	c->loading = 0;
-	/* (emptying the cache meanwhile reset the user's state) */
-	u = user_get(c, uid, 1);
+	/* (emptying the cache meanwhile reset the user's state: then the
+	 * load is dropped, and no other user's state is given up for it) */
+	u = user_get(c, uid, 0);
 	if (u != NULL)
 		u->loading = 0;
 	if (rc < 0 || u == NULL) {
