@@ -54,6 +54,7 @@ struct db_tokbuf {
 	db_tokadd *slots;       /* open addressing, power-of-two size */
 	size_t cap;             /* number of slots */
 	size_t n;               /* entries in use */
+	int fill;               /* % full that makes it grow (0: 50) */
 };
 
 static void tokbuf_free(struct db_tokbuf *b)
@@ -160,7 +161,8 @@ static int tokbuf_put(struct db_tokbuf *b, int64_t uid, uint64_t h,
 {
 	db_tokadd *e;
 
-	if ((b->n + 1) * 2 > b->cap && tokbuf_grow(b) < 0)
+	if ((b->n + 1) * 100 > b->cap * (size_t)(b->fill ? b->fill : 50) &&
+	    tokbuf_grow(b) < 0)
 		return -ENOMEM;
 	e = &b->slots[tokent_slot(b, uid, h)];
 	if (e->uid == 0) {
@@ -464,18 +466,26 @@ static void defer_free(db *d)
 
 /*
  * The deferred table is allocated once at the largest power-of-two size
- * that fits the bound (growing it rehashed everything, 11% of training in
- * a profile), at most half of the bound (the other half is for the sort's
- * copy), and flushed when 70% full: a new key then probes about six slots
- * (0.5 * (1 + 1 / 0.3^2)), most in the same cache line. At 45% full, the
- * corpus half (474k distinct tokens) needed two flushes under 128 MiB, and
- * the second one merged into a table of the first's rows.
+ * whose bytes, with the sort's copy of its rows at a flush (tokbuf_rows,
+ * sort_rows), fit the bound (growing it rehashed everything, 11% of
+ * training in a profile), and flushed when 70% full: a new key then probes
+ * about six slots (0.5 * (1 + 1 / 0.3^2)), most in the same cache line.
+ * At 45% full, the corpus half (474k distinct tokens) needed two flushes
+ * under 128 MiB, and the second one merged into a table of the first's
+ * rows. It grows only past DEFER_FILL (a deferred transaction, which
+ * cannot flush, that adds more than the margin): at the tables' usual 50%
+ * it doubled before its flush. Training the whole corpus (711k distinct
+ * tokens, 128 MiB bound): peak RSS 89 MB, where the table of twice the
+ * size, the copy and SQLite's cache took 130.
  */
+#define DEFER_FILL 75
+
 static size_t defer_cap(const struct db_defer *f)
 {
 	size_t cap = 1024;
 
-	while (cap * 2 * sizeof(db_tokadd) <= f->max)
+	/* the doubled table and the sort's copy of 70% of it in the bound */
+	while (cap * 2 * sizeof(db_tokadd) / 10 * 17 <= f->max)
 		cap *= 2;
 	return cap;
 }
@@ -575,7 +585,7 @@ static int defer_flush(db *d)
 		txn_abort(d);
 	if (rc < 0) {
 		/* Put the sorted rows back into a fresh table. */
-		struct db_tokbuf nb = { 0 };
+		struct db_tokbuf nb = { .fill = DEFER_FILL };
 
 		for (size_t i = 0; i < n; i++)
 			if (tokbuf_put(&nb, rows[i].uid, rows[i].hash,
@@ -712,6 +722,7 @@ static int defer_add(db *d, int64_t uid, const uint64_t *hashes, size_t n,
 			if ((f->buf.slots = big_zalloc(cap * sizeof(db_tokadd))) == NULL)
 				return db_seterr(d, -ENOMEM, "update tokens: out of memory");
 			f->buf.cap = cap;
+			f->buf.fill = DEFER_FILL;
 		}
 		if (in_virtual && f->nundo == f->capundo) {
 			size_t ncap = f->capundo ? f->capundo * 2 : 1024;

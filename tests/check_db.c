@@ -1142,6 +1142,15 @@ START_TEST(test_defer_other_writes)
 	ck_assert_int_lt(db_pending(d), 200000);
 	ck_assert_int_eq(db_defer(d, 0), 0);
 	ck_assert_int_eq(db_pending(d), 0);
+	/* the table stays in its bound with room for its sort's copy (70%) */
+	ck_assert_int_eq(db_defer(d, 1 << 20), 0);
+	for (uint64_t k = 0; k < 30000; k++) {
+		uint64_t x = 100000 + k;
+
+		ck_assert_int_eq(db_tokens_update(d, bob, &x, 1, 1, 0, 3), 0);
+		ck_assert_uint_le(db_pending(d) / 10 * 17, 1 << 20);
+	}
+	ck_assert_int_eq(db_defer(d, 0), 0);
 	{
 		db_token b = { .hash = 1000 + 1999 };
 
