@@ -41,6 +41,7 @@
 #include "conf/profile.h"
 #include "conf/usermap.h"
 #include "db/db.h"
+#include "milter/clock.h"
 #include "milter/log.h"
 #include "milter/mlfi.h"
 #include "milter/pool.h"
@@ -883,15 +884,6 @@ static int thread_sched(double *run_ms, double *wait_ms)
 	return 0;
 }
 
-static double since_ms(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t->tv_sec) * 1000 +
-	    (double)(now.tv_nsec - t->tv_nsec) / 1e6;
-}
-
 /*
  * Milliseconds (to 0.1) since the first content callback. With
  * smtpd_milters, Postfix's cleanup sends the headers and body once the
@@ -902,7 +894,7 @@ static double elapsed_ms(const conn *cn)
 {
 	if (cn->start.tv_sec == 0 && cn->start.tv_nsec == 0)
 		return 0;
-	return since_ms(&cn->start);
+	return clock_since_ms(&cn->start);
 }
 
 /* OnFail: the configured answer to an internal error, with one log line. */
@@ -1025,14 +1017,14 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			fail(cn, "%s", "parser: out of memory");
 	}
 	if (cn->debug)
-		ms_parse = since_ms(&eom_start);
+		ms_parse = clock_since_ms(&eom_start);
 	if (!cn->error && pool_store_get(store_path(cf), &d, why,
 	    sizeof(why)) < 0) {
 		d = NULL;
 		fail(cn, "store: %s", why);
 	}
 	if (cn->debug)
-		ms_pool = since_ms(&eom_start) - ms_parse;
+		ms_pool = clock_since_ms(&eom_start) - ms_parse;
 	if (cn->error) {
 		ret = on_fail(ctx, cn);
 		goto done;
@@ -1100,7 +1092,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	pool_store_put(d, store_broken);
 	d = NULL;
 	if (cn->debug) {
-		double ms = since_ms(&eom_start), run1, wait1;
+		double ms = clock_since_ms(&eom_start), run1, wait1;
 		char sched[96] = "";
 
 		if (sched_ok && thread_sched(&run1, &wait1) == 0)
@@ -1337,7 +1329,7 @@ log:
 	    cn->sender ? cn->sender : "", logbuf,
 	    ret == SMFIS_REJECT ? "reject" : ret == SMFIS_DISCARD ? "discard" :
 	    held ? "hold" : quarantined ? "quarantine+deliver" : "deliver",
-	    cn->size, tokset_count(cn->toks), since_ms(&eom_start), elapsed_ms(cn));
+	    cn->size, tokset_count(cn->toks), clock_since_ms(&eom_start), elapsed_ms(cn));
 	(void)rejecting;
 done:
 	pool_store_put(d, store_broken);

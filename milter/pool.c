@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "milter/clock.h"
 #include "milter/log.h"
 #include "milter/pool.h"
 
@@ -65,7 +66,7 @@ db_cache *pool_cache_for(const char *path)
 static void *warm_main(void *arg)
 {
 	char err[1024];
-	struct timespec t0, t1;
+	struct timespec t0;
 	db_cache_stats s0, s1;
 	db *d = NULL;
 	int64_t uid = 0;
@@ -89,9 +90,7 @@ static void *warm_main(void *arg)
 		log_warning("NOQUEUE: token cache warm-up: %s", db_errmsg(d));
 	db_cache_attach(d, NULL);
 	db_close(d);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ms = clock_since_ms(&t0);
 	/* What TokenCacheSize needs is the administrator's question here. */
 	if (rc == 0 && uid > 0 && s1.loads > s0.loads)
 		log_info("token cache: %s read in %.0f ms, held whole (%zu tokens)",
@@ -330,13 +329,9 @@ void pool_close(void)
 	pthread_mutex_lock(&lock);
 	for (int waited = 0; (busy = busy_handles()) > 0 &&
 	    waited < CLOSE_WAIT_MS; waited += 100) {
-		struct timespec ts;
+		struct timespec ts = clock_after_ms(100);
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&store_back, &lock, &ts);
+		pthread_cond_clockwait(&store_back, &lock, CLOCK_MONOTONIC, &ts);
 	}
 	closed = 1;
 	if (busy > 0)

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "db/db.h"
+#include "milter/clock.h"
 #include "milter/log.h"
 #include "milter/pool.h"
 #include "milter/writer.h"
@@ -63,8 +64,7 @@ typedef struct item {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;   /* work for the thread */
-static pthread_cond_t done;     /* quarantine results (CLOCK_MONOTONIC) */
-static pthread_once_t done_once = PTHREAD_ONCE_INIT;
+static pthread_cond_t done = PTHREAD_COND_INITIALIZER;  /* quarantine results */
 static pthread_t thread;
 static int running;             /* the thread exists */
 static int stopping;            /* writer_stop was called */
@@ -79,23 +79,6 @@ static time_t last_drop_log;    /* rate limit of the drop warning */
 static time_t last_ckpt_log;    /* and of the checkpoint warning (thread) */
 static int urgent;              /* a quarantine copy is queued: commit now */
 static int idle;                /* the thread waits for work (not gathering) */
-
-static void done_init(void)
-{
-	pthread_condattr_t a;
-
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&done, &a);
-	pthread_condattr_destroy(&a);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* Free learning items; quarantine items are only unlinked (their owner waits). */
 static void free_items(item *it)
@@ -319,17 +302,13 @@ static void *writer_main(void *arg)
 		if (batch == NULL && head == NULL)
 			break;
 		if (batch == NULL) {
-			struct timespec end;
+			struct timespec end = clock_after_ms(BATCH_WAIT_MS);
 
 			/* Gather learning; a quarantine copy ends the wait. */
-			clock_gettime(CLOCK_REALTIME, &end);
-			end.tv_sec += BATCH_WAIT_MS / 1000;
-			end.tv_nsec += (BATCH_WAIT_MS % 1000) * 1000000L;
-			end.tv_sec += end.tv_nsec / 1000000000L;
-			end.tv_nsec %= 1000000000L;
 			while (!urgent && !stopping &&
 			    queued_learning < BATCH_MAX &&
-			    pthread_cond_timedwait(&wake, &lock, &end) != ETIMEDOUT)
+			    pthread_cond_clockwait(&wake, &lock, CLOCK_MONOTONIC,
+			    &end) != ETIMEDOUT)
 				;
 			urgent = 0;
 			batch = head;
@@ -367,7 +346,7 @@ static void *writer_main(void *arg)
 			mark(Q_QUEUED);
 			pthread_cond_broadcast(&done);
 			pthread_mutex_unlock(&lock);
-			sleep_ms(RETRY_MS);
+			clock_sleep_ms(RETRY_MS);
 			pthread_mutex_lock(&lock);
 			continue;
 		}
@@ -395,7 +374,6 @@ int writer_start(const char *path)
 {
 	int rc;
 
-	pthread_once(&done_once, done_init);
 	snprintf(path_now, sizeof(path_now), "%s", path ? path : "");
 	stopping = deadline_passed = 0;
 	rc = pthread_create(&thread, NULL, writer_main, NULL);
@@ -487,16 +465,9 @@ int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
 {
 	struct qreq r = { .user = user, .q = q, .state = Q_QUEUED };
 	item *it = calloc(1, sizeof(*it));
-	struct timespec end;
+	struct timespec end = clock_after_ms(timeout_ms);
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&lock);
 	if (it == NULL || !running || stopping) {
 		pthread_mutex_unlock(&lock);
@@ -511,7 +482,8 @@ int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
 	pthread_cond_signal(&wake);     /* ends the gathering wait */
 	while (r.state != Q_DONE) {
 		if (r.state == Q_QUEUED &&
-		    pthread_cond_timedwait(&done, &lock, &end) == ETIMEDOUT &&
+		    pthread_cond_clockwait(&done, &lock, CLOCK_MONOTONIC,
+		    &end) == ETIMEDOUT &&
 		    r.state == Q_QUEUED) {
 			/* Not started: withdraw it, it will never be stored. */
 			if (!unlink_req(&head, &tail, &r))
@@ -554,7 +526,7 @@ size_t writer_stop(int timeout_s)
 		pthread_mutex_unlock(&lock);
 		if (idle || deadline_passed)
 			break;
-		sleep_ms(20);
+		clock_sleep_ms(20);
 	}
 	pthread_mutex_lock(&lock);
 	deadline_passed = 1;
