@@ -196,6 +196,21 @@ static unsigned entity(const char *e, size_t n)
 		{ "raquo", 0xBB }, { "middot", 0xB7 }, { "deg", 0xB0 },
 		{ "Eacute", 0xC9 }, { "Auml", 0xC4 }, { "Ouml", 0xD6 },
 		{ "Uuml", 0xDC },
+		/* HTML5's names for ASCII punctuation: a link written
+		 * "http&colon;&sol;&sol;evil&period;example" is followed */
+		{ "excl", '!' }, { "num", '#' }, { "dollar", '$' },
+		{ "percnt", '%' }, { "lpar", '(' }, { "rpar", ')' },
+		{ "ast", '*' }, { "midast", '*' }, { "plus", '+' },
+		{ "comma", ',' }, { "period", '.' }, { "sol", '/' },
+		{ "colon", ':' }, { "semi", ';' }, { "equals", '=' },
+		{ "quest", '?' }, { "commat", '@' }, { "lsqb", '[' },
+		{ "lbrack", '[' }, { "bsol", '\\' }, { "rsqb", ']' },
+		{ "rbrack", ']' }, { "Hat", '^' }, { "lowbar", '_' },
+		{ "UnderBar", '_' }, { "grave", '`' }, { "lcub", '{' },
+		{ "lbrace", '{' }, { "verbar", '|' }, { "vert", '|' },
+		{ "VerticalLine", '|' }, { "rcub", '}' }, { "rbrace", '}' },
+		{ "Tab", '\t' }, { "NewLine", '\n' }, { "QUOT", '"' },
+		{ "AMP", '&' }, { "LT", '<' }, { "GT", '>' },
 		/* invisible: spammers put them inside words */
 		{ "ZeroWidthSpace", 0x200B }, { "NegativeVeryThinSpace", 0x200B },
 		{ "NegativeThinSpace", 0x200B }, { "NegativeMediumSpace", 0x200B },

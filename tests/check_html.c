@@ -187,6 +187,10 @@ START_TEST(test_entities)
 			run(docs[i], step);
 			ck_assert_msg(has("free"), "%s", docs[i]);
 		}
+	/* HTML5's punctuation names in text: an address, a spelled URL */
+	run("mail me&commat;shop&period;example or www&period;pills&period;example&sol;buy", 1);
+	ck_assert(has("me@shop.example"));
+	ck_assert(has("url:host:www.pills.example"));
 	/* U+FFFD (a separator) for NUL and past U+10FFFF, whatever follows */
 	run("ab&#00;cd ab&#x1100000;cd ab&#x11000001;cd ab&#99999999999999999999;cd", 1);
 	ck_assert(has("ab"));
@@ -204,7 +208,10 @@ START_TEST(test_attribute_refs)
 		"<a href=http://evil&#46example/p>x</a>",
 		"<a href=\"ht\ntp://evil.ex\tample/\r\np\">x</a>",
 		"<img src=' \r\n http://evil&#x2E;example&#x2f;p '>",
-		"<a href='http&#58;//evil.example/p&#10;'>x</a>", NULL };
+		"<a href='http&#58;//evil.example/p&#10;'>x</a>",
+		"<a href=\"http&colon;&sol;&sol;evil&period;example&sol;p\">x</a>",
+		"<a href=\"HTTP&colon;//evil&period;example&sol;p&NewLine;\">x</a>",
+		NULL };
 
 	for (int i = 0; docs[i] != NULL; i++)
 		for (size_t step = 1; step <= 60; step += 59) {
