@@ -3,7 +3,7 @@
 # enhanced status code once: with the default RejectText
 # "5.7.1 Message rejected as spam" the client must see
 # "550 5.7.1 Message rejected as spam", not "550 5.7.1 5.7.1 ...".
-# Found by tests/stress/load.sh. Listed in XFAIL_TESTS until fixed.
+# Found by tests/stress/load.sh.
 . "$(dirname "$0")/lib.sh"
 
 it_setup

@@ -2,7 +2,6 @@
 # robust-store-start.sh -- a corrupt store file is reported when the milter
 # starts (a clear error naming the file, non-zero exit), not only later as a
 # tempfail on every message (that part: robust-faults.sh case 6).
-# Listed in XFAIL_TESTS while spamsift-milter opens the store lazily.
 . "$(dirname "$0")/lib.sh"
 
 T=$(mktemp -d /tmp/spamsift-start.XXXXXX)
