@@ -235,7 +235,8 @@ static int each_dir_files(const char *dir, input_fn fn, void *arg, char *err,
 		n++;
 	}
 	closedir(d);
-	if (rc == 0)
+	/* An empty directory leaves names NULL, which qsort must not get. */
+	if (rc == 0 && n > 1)
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char path[4096];

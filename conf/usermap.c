@@ -135,7 +135,8 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 		rc = -EIO;
 	}
 	fclose(f);
-	if (rc == 0)
+	/* An empty file leaves aliases NULL, which qsort must not get. */
+	if (rc == 0 && m->naliases > 1)
 		qsort(m->aliases, m->naliases, sizeof(*m->aliases), cmp_alias);
 	/* One address, one user: which of two lines won was up to qsort. */
 	for (size_t i = 1; rc == 0 && i < m->naliases; i++)
@@ -200,10 +201,12 @@ int usermap_lookup(const usermap *m, const char *address, char *buf,
 		if (at != NULL && at != addr)
 			*at = '\0';
 	} else if (m->mode == USERMAP_ALIAS) {
-		struct alias key = { addr, NULL }, *hit;
+		struct alias key = { addr, NULL }, *hit = NULL;
 
-		hit = bsearch(&key, m->aliases, m->naliases, sizeof(key),
-		    cmp_alias);
+		/* (no aliases: the table is NULL, which bsearch must not get) */
+		if (m->naliases > 0)
+			hit = bsearch(&key, m->aliases, m->naliases,
+			    sizeof(key), cmp_alias);
 		if (hit != NULL)
 			user = hit->user;
 	}

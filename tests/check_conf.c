@@ -1032,6 +1032,13 @@ START_TEST(test_usermap)
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "longer"));
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, "", &m, err, sizeof(err)), -EINVAL);
+	/* no aliases at all: every address is its own user (an empty table
+	 * once reached qsort as a null pointer: UBSan's nonnull check) */
+	alias_file(path, sizeof(path), "# nobody yet\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "<Dave@X.org>", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "dave@x.org");
+	usermap_close(m);
 
 	/* localpart */
 	ck_assert_int_eq(usermap_open(USERMAP_LOCALPART, NULL, &m, err, sizeof(err)), 0);
