@@ -81,7 +81,6 @@ typedef struct run {
 	int64_t uid;            /* its id */
 	int source;             /* train: FILTER_SRC_* */
 	int explain;            /* classify: print factors */
-	int train;              /* classify: learn per training mode */
 	const char *sole;       /* tokens: the only input named, else NULL */
 	const char *format;     /* classify: text|tsv|json */
 	size_t n;               /* messages handled */
@@ -990,7 +989,6 @@ int cmd_classify(cli *c, int argc, char **argv)
 	r.uid = uid;
 	r.user = canon;
 	r.explain = explain;
-	r.train = train;
 	r.format = format;
 	if (profile_user(c->cf, c->store, uid, &r.prof) < 0) {
 		run_close(&r);
