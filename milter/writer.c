@@ -58,7 +58,6 @@ struct qreq {
 typedef struct item {
 	filter_pending *pd;     /* learning, or NULL */
 	struct qreq *qr;        /* a quarantine copy, or NULL */
-	size_t bytes;           /* size estimate (learning) */
 	struct item *next;      /* queue link */
 } item;
 
@@ -434,7 +433,6 @@ void writer_push(filter_pending *pd, size_t bytes)
 		return;
 	}
 	it->pd = pd;
-	it->bytes = bytes;
 	queued_bytes += bytes;
 	enqueue(it);
 	pthread_mutex_unlock(&lock);
