@@ -61,7 +61,8 @@ struct key {
 	double dmin, dmax;         /* T_DBL range */
 	const char *const *enums;  /* T_ENUM values, NULL terminated */
 	conf_norm_fn norm;         /* optional normaliser, may be NULL */
-	const char *doc;           /* one-line description */
+	const char *doc;           /* one-line description, for readers of this
+	                              table (users read spamsift.conf.5) */
 };
 
 struct val {
@@ -1102,13 +1103,6 @@ int conf_iter(const conf *c,
 				return rc;
 	}
 	return 0;
-}
-
-const char *conf_key_doc(const char *key)
-{
-	int idx = key ? key_index(key) : -1;
-
-	return idx < 0 ? NULL : keys[idx].doc;
 }
 
 const char *conf_key_name(const char *key)

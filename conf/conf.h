@@ -169,7 +169,4 @@ const char *conf_pref_canon(const char *key, const char *value);
 /* conf_key_name -- the canonical spelling of a config key, or NULL if unknown. */
 const char *conf_key_name(const char *key);
 
-/* conf_key_doc -- a one-line description of a config key, or NULL. Static. */
-const char *conf_key_doc(const char *key);
-
 #endif
