@@ -132,6 +132,7 @@ typedef struct conn {
 	char *client_addr;      /* client IP ({client_addr}), or NULL */
 	int leadspc;            /* header values keep their leading space */
 	FILE *copy;             /* message copy for the quarantine, or NULL */
+	char *copybuf;          /* copy's stdio buffer (QuarantineMemory), or NULL */
 	size_t copy_len;        /* its length */
 	int want_copy;          /* 0 undecided, 1 copying, -1 no copy needed */
 	size_t body_off;        /* offset of the body in the copy */
@@ -408,6 +409,8 @@ static void msg_state_reset(conn *cn)
 	if (cn->copy != NULL)
 		fclose(cn->copy);
 	cn->copy = NULL;
+	free(cn->copybuf);      /* stdio used it until fclose */
+	cn->copybuf = NULL;
 	cn->copy_len = 0;
 	cn->body_off = 0;
 	cn->size = 0;
@@ -614,6 +617,7 @@ static void plan_copy(conn *cn)
 {
 	const conf *cf = cn->sn->cf;
 	char tmpl[4200];
+	size_t mem;
 	int fd;
 
 	if (cn->want_copy || cn->skip || cn->error)
@@ -672,10 +676,17 @@ static void plan_copy(conn *cn)
 		fail(cn, "quarantine copy: %s", strerror(errno));
 		return;
 	}
-	/* Stay in memory (stdio buffer) up to QuarantineMemory. */
-	setvbuf(cn->copy, NULL, _IOFBF,
-	    (size_t)conf_int(cf, "QuarantineMemory") > 0 ?
-	    (size_t)conf_int(cf, "QuarantineMemory") : BUFSIZ);
+	/*
+	 * Stay in memory (stdio buffer) up to QuarantineMemory. The buffer
+	 * is ours: given none, glibc ignores the size (4 KiB, then disk).
+	 * Pages are touched only as the copy grows. Without it, stdio's own.
+	 */
+	mem = (size_t)conf_int(cf, "QuarantineMemory");
+	if (mem > 0 && (cn->copybuf = malloc(mem)) != NULL &&
+	    setvbuf(cn->copy, cn->copybuf, _IOFBF, mem) != 0) {
+		free(cn->copybuf);
+		cn->copybuf = NULL;
+	}
 	cn->want_copy = 1;
 }
 

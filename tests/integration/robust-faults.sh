@@ -125,6 +125,17 @@ it_log "SIGKILL of the trainer: store consistent ($learned spam messages kept)"
 # 3. Disk full while the quarantine copy spills to TempDir: tempfail, a log
 # line saying why, nothing quarantined, relayed or learned.
 if tmpfs tmp 64k; then
+	# A message within QuarantineMemory (1 MiB by default) that is not
+	# quarantined never needs TempDir: the copy stays in its buffer
+	# (setvbuf with no buffer of ours ignored the size: 4 KiB, then disk).
+	milter_restart -o "TempDir=$MNT/tmp"
+	mkmsg "$IT_DIR/q0" friend@good.example carol@example.net 300000
+	before=$(sink_count)
+	code=$(it_send "$IT_DIR/q0" friend@good.example carol@example.net)
+	[ "$code" = 250 ] || it_fail "copy within QuarantineMemory, TempDir full: expected 250, got $code"
+	it_wait_sink $((before + 1)) || it_fail "copy within QuarantineMemory: not relayed"
+	it_log "copy within QuarantineMemory: kept in memory, TempDir not needed"
+
 	milter_restart -o "TempDir=$MNT/tmp" -o QuarantineMemory=4096
 	mkmsg "$IT_DIR/q1" spammer@bad.example carol@example.net 300000
 	l=$(log_lines); before=$(sink_count)
