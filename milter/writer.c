@@ -71,6 +71,7 @@ static int deadline_passed;     /* stop: give up retrying */
 static item *head, *tail;       /* the queue */
 static item *batch;             /* what the thread holds */
 static size_t queued_bytes;     /* sum of bytes in the queue */
+static size_t batch_bytes;      /* and in the batch being written */
 static size_t queued_learning;  /* learning items in the queue */
 static size_t dropped;          /* pending writes refused or lost */
 static char path_now[4096];     /* the store to write to */
@@ -312,6 +313,7 @@ static void *writer_main(void *arg)
 			urgent = 0;
 			batch = head;
 			head = tail = NULL;
+			batch_bytes = queued_bytes;
 			queued_bytes = 0;
 			queued_learning = 0;
 			if (batch == NULL)    /* everything was withdrawn */
@@ -359,6 +361,7 @@ static void *writer_main(void *arg)
 		}
 		b = batch;
 		batch = NULL;
+		batch_bytes = 0;
 		pthread_cond_broadcast(&done);
 		pthread_mutex_unlock(&lock);
 		free_items(b);
@@ -416,7 +419,7 @@ void writer_push(filter_pending *pd, size_t bytes)
 
 	pthread_mutex_lock(&lock);
 	if (it == NULL || !running || stopping ||
-	    queued_bytes + bytes > WRITER_MAX_BYTES) {
+	    queued_bytes + batch_bytes + bytes > WRITER_MAX_BYTES) {
 		time_t now = time(NULL);
 
 		dropped++;

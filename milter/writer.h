@@ -2,14 +2,15 @@
  * writer -- the milter's single writer thread. Classification only reads
  * the store (WAL readers never wait); what a classification must write
  * (TEFT learning, signatures, counters, sender history) is queued here and
- * committed in batches, one transaction every 50 milliseconds, so mail
- * never waits for the store's write lock, even while `spamsift train` holds
- * it. Quarantine copies come here too, as a group commit: the thread that
+ * committed in batches (gathered for up to 500 ms or 128 messages, one
+ * transaction each), so mail never waits for the store's write lock, even
+ * while `spamsift train` holds it. Quarantine copies come here too, as a group commit: the thread that
  * stores one waits until the transaction holding it is committed, so the
  * copy is durable before the milter replies, and the milter has one writer
  * competing for the store's lock instead of one per session.
  *
- * Memory is bounded: past WRITER_MAX_BYTES of queued work, new work is
+ * Memory is bounded: past WRITER_MAX_BYTES of learning queued or in the
+ * batch being written (retried while the store is locked), new learning is
  * dropped (counted, logged once a minute): the verdicts stand, only their
  * learning is lost.
  */
