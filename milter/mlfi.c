@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -405,9 +406,15 @@ static void msg_state_reset(conn *cn)
 	cn->nforged = 0;
 	cn->forged_total = 0;
 	cn->forged_over = 0;
-	/* The copy is an unlinked temporary file: closing it deletes it. */
-	if (cn->copy != NULL)
+	/*
+	 * The copy is an unlinked temporary file: closing it deletes it. Its
+	 * buffer is dropped first: fclose would write a copy kept in memory
+	 * (QuarantineMemory) to TempDir only to delete it.
+	 */
+	if (cn->copy != NULL) {
+		__fpurge(cn->copy);
 		fclose(cn->copy);
+	}
 	cn->copy = NULL;
 	free(cn->copybuf);      /* stdio used it until fclose */
 	cn->copybuf = NULL;

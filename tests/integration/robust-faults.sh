@@ -135,6 +135,23 @@ if tmpfs tmp 64k; then
 	[ "$code" = 250 ] || it_fail "copy within QuarantineMemory, TempDir full: expected 250, got $code"
 	it_wait_sink $((before + 1)) || it_fail "copy within QuarantineMemory: not relayed"
 	it_log "copy within QuarantineMemory: kept in memory, TempDir not needed"
+	# Nor is it written there when the message is done: closing the copy
+	# must not flush the buffer to the unlinked file. What the milter
+	# writes meanwhile (wchar: the learning's few store pages, the log)
+	# stays far below the message's 900 KB.
+	tmpfs roomy 4m || it_fail "mount the roomy TempDir"
+	milter_restart -o "TempDir=$MNT/roomy"
+	mkmsg "$IT_DIR/q0b" friend@good.example carol@example.net 900000
+	before=$(sink_count)
+	w0=$(sed -n 's/^wchar: //p' "/proc/$IT_MILTER_PID/io")
+	code=$(it_send "$IT_DIR/q0b" friend@good.example carol@example.net)
+	[ "$code" = 250 ] || it_fail "copy within QuarantineMemory: expected 250, got $code"
+	it_wait_sink $((before + 1)) || it_fail "copy within QuarantineMemory: not relayed"
+	sleep 1.5       # the writer commits the learning within half a second
+	w1=$(sed -n 's/^wchar: //p' "/proc/$IT_MILTER_PID/io")
+	[ $((w1 - w0)) -lt 450000 ] ||
+		it_fail "copy within QuarantineMemory: the milter wrote $((w1 - w0)) bytes for a 900 KB message"
+	it_log "copy within QuarantineMemory: never written ($((w1 - w0)) bytes written in all)"
 
 	milter_restart -o "TempDir=$MNT/tmp" -o QuarantineMemory=4096
 	mkmsg "$IT_DIR/q1" spammer@bad.example carol@example.net 300000
