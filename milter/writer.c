@@ -211,6 +211,8 @@ static void drop_learning(void)
 		filter_pending_free(it->pd);
 		free(it);
 	}
+	/* Quarantine copies are not counted: what is left holds none. */
+	batch_bytes = 0;
 }
 
 /*
