@@ -509,9 +509,10 @@ int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
 
 size_t writer_stop(int timeout_s)
 {
-	time_t end = time(NULL) + timeout_s;
+	struct timespec start;
 	size_t lost;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (!running)
 		return 0;
 	pthread_mutex_lock(&lock);
@@ -524,7 +525,7 @@ size_t writer_stop(int timeout_s)
 
 		pthread_mutex_lock(&lock);
 		idle = head == NULL && batch == NULL;
-		if (time(NULL) >= end)
+		if (clock_since_ms(&start) >= timeout_s * 1000.0)
 			deadline_passed = 1;
 		pthread_mutex_unlock(&lock);
 		if (idle || deadline_passed)
