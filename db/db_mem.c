@@ -837,8 +837,8 @@ static int m_sig_update(db *d, int64_t uid, const char *id, int cls,
 	return 0;
 }
 
-/* Delete rows of table with i[field] < before; count in *n. */
-/* Delete table's rows of uid (0: any) whose field i[field] < before. */
+/* Delete table's rows of uid (0: any) whose field i[field] < before, until
+ * *n reaches limit (0: all); count in *n. */
 static void expire_rows(dbm *m, int table, int64_t uid, int field,
     int64_t before, int64_t limit, int64_t *n)
 {
