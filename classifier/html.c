@@ -52,7 +52,9 @@ struct html {
 	int in_a;               /* inside <a href=...> */
 	char a_dom[64];         /* registrable domain of that href, "" = none */
 	size_t a_tlen;          /* bytes in a_text */
-	char a_text[256];       /* start of the link's text, blanks collapsed */
+	char a_text[256];       /* the link's text, blanks collapsed (see
+	                         * link_text_room) */
+	int a_full;             /* a_text holds its URL: no more needed */
 };
 
 int html_new(html **out)
@@ -99,15 +101,51 @@ static int is_space(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
+/*
+ * The link's text filled a_text: make room, keeping what end_link needs.
+ * From the first URL that gives a domain on (at the start already: the
+ * buffer is done), else the tail, where one may be beginning ("https://www."
+ * is 12 bytes): text before the URL must not push it out.
+ */
+static void link_text_room(html *h)
+{
+	const char *t = h->a_text;
+	size_t n = h->a_tlen, keep = n - 3;
+	char dom[64];
+
+	for (size_t i = 0; i + 4 <= n; i++) {
+		if (strncasecmp(t + i, "http", 4) != 0 &&
+		    strncasecmp(t + i, "www.", 4) != 0)
+			continue;
+		if (url_regdomain(t + i, n - i, dom, sizeof(dom)) > 0) {
+			keep = i;
+			break;
+		}
+		if (i + 16 >= n && i < keep)
+			keep = i;
+	}
+	if (keep == 0) {
+		h->a_full = 1;
+		return;
+	}
+	memmove(h->a_text, t + keep, n - keep);
+	h->a_tlen = n - keep;
+}
+
 static void text(html *h, const char *s, size_t n)
 {
 	/*
 	 * A link's text is kept with each run of white space (no-break spaces
-	 * too) as one ' ', none first: padding must not push its URL out.
+	 * too) as one ' ', none first.
 	 */
-	for (size_t i = 0; h->in_a && i < n && h->a_tlen < sizeof(h->a_text); i++) {
+	for (size_t i = 0; h->in_a && !h->a_full && i < n; i++) {
 		char c = is_space((unsigned char)s[i]) ? ' ' : s[i];
 
+		if (h->a_tlen == sizeof(h->a_text)) {
+			link_text_room(h);
+			if (h->a_full)
+				break;
+		}
 		if ((unsigned char)c == 0xA0 && h->a_tlen > 0 &&
 		    (unsigned char)h->a_text[h->a_tlen - 1] == 0xC2) {
 			h->a_tlen--;
@@ -473,6 +511,7 @@ static void tag_name_done(html *h)
 			h->in_a = 1;
 			h->a_dom[0] = '\0';
 			h->a_tlen = 0;
+			h->a_full = 0;
 		}
 	}
 	if (!h->closing)

@@ -113,7 +113,7 @@ END_TEST
 
 START_TEST(test_link_mismatch)
 {
-	char pad[601], doc[700];
+	char pad[601], doc[700], filler[401], words[500], words_ok[500];
 
 	run("<a href=\"http://evil.example/login\">https://www.PayPal.com/signin</a>", 5);
 	ck_assert(has("html:a-mismatch"));
@@ -141,6 +141,13 @@ START_TEST(test_link_mismatch)
 		memcpy(pad + 300 + 6 * i, "&nbsp;", 6);
 	pad[600] = '\0';
 	snprintf(doc, sizeof(doc), "<a href=http://evil.example/>%s https://www.paypal.com/</a>", pad);
+	for (int i = 0; i < 50; i++)
+		memcpy(filler + 8 * i, "wording ", 8);
+	filler[400] = '\0';
+	snprintf(words, sizeof(words), "<a href=http://evil.example/>HTTP help: %s"
+	    "www. and https://www.paypal.com/</a>", filler);
+	snprintf(words_ok, sizeof(words_ok), "<a href=https://www.paypal.com/>%s"
+	    "https://www.paypal.com/signin</a>", filler);
 	for (size_t step = 1; step <= 800; step += 799) {
 		run("<a href=http://evil.example/>HTTPS login: https://www.paypal.com/</a>", step);
 		ck_assert(has("html:a-mismatch"));
@@ -148,6 +155,22 @@ START_TEST(test_link_mismatch)
 		ck_assert(has("html:a-mismatch"));
 		run(doc, step);
 		ck_assert(has("html:a-mismatch"));
+		/* nor do 400 bytes of words, however the URL starts */
+		run(words, step);
+		ck_assert(has("html:a-mismatch"));
+		run(words_ok, step);
+		ck_assert(!has("html:a-mismatch"));
+	}
+	/* the URL across the end of the kept text, at every offset */
+	for (int k = 230; k <= 280; k++) {
+		snprintf(words, sizeof(words), "<a href=http://evil.example/>%.*s"
+		    "https://www.paypal.com/</a>", k, filler);
+		run(words, 7);
+		ck_assert_msg(has("html:a-mismatch"), "%d", k);
+		snprintf(words_ok, sizeof(words_ok), "<a href=https://www.paypal.com/>"
+		    "%.*shttps://www.paypal.com/</a>", k, filler);
+		run(words_ok, 7);
+		ck_assert_msg(!has("html:a-mismatch"), "%d", k);
 	}
 }
 END_TEST
