@@ -32,10 +32,11 @@ void bayes_params_default(bayes_params *p)
 	memset(p, 0, sizeof(*p));
 	p->algorithm = BAYES_ALG_CHI2;
 	p->pvalue = BAYES_PVALUE_ROBINSON;
-	p->robinson_s = 0.0178;
+	p->robinson_s = 0.0003;
 	p->robinson_x = 0.52;
 	p->min_dev = 0.1;
-	p->dependence = 8.0;
+	p->dependence = 12.0;
+	p->header_dependence = 3.0;
 	p->indicator = BAYES_IND_SURPRISAL;
 	p->young = 10.0;
 	p->spam_threshold = 0.95;
@@ -180,6 +181,7 @@ struct cand {
 	double dev;     /* |prob - 0.5| */
 	double hits;    /* spam + innocent hits, breaks ties */
 	size_t idx;     /* index into the input */
+	int header;     /* from the header stream */
 };
 
 /*
@@ -249,30 +251,63 @@ static void cand_sort(struct cand *a, struct cand *tmp, size_t n)
  * the indicator is S / (S + H) with S = -ln qs, H = -ln qh (surprisal; both
  * taken from the log-space tail, so they stay finite and ordered where the
  * tails themselves underflow), or Robinson's (1 + qh - qs) / 2.
+ * Split (two streams): the header's tokens (D = header_dependence) and the
+ * body's (D = dependence) each give H_i and S_i as above; then
+ * H = -ln Q(2 sum H_i | 2K), S likewise, over the K non-empty streams
+ * (Fisher's method applied to the streams' tails).
  */
-static double combine_chi2(const bayes_params *p, const struct cand *c,
-    size_t n)
+
+/* -ln of the two tails (*hs innocent, *ss spam) of the tokens of c[0..n)
+ * with header == which (which < 0: all), factor dep; *m the tokens taken. */
+static void chi2_tails(const struct cand *c, size_t n, int which, double dep,
+    double *hs, double *ss, size_t *m)
 {
-	double lf = 0.0, l1f = 0.0, dep = p->dependence, hs, ss, kd;
-	size_t k;
+	double lf = 0.0, l1f = 0.0, kd;
+	size_t k, cnt = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double f;
+
+		if (which >= 0 && c[i].header != which)
+			continue;
+		f = clampp(c[i].prob);
+		lf += log(f);
+		l1f += log1p(-f);
+		cnt++;
+	}
+	*m = cnt;
+	*hs = *ss = 0.0;
+	if (cnt == 0)
+		return;
+	if (!(dep >= 1.0))
+		dep = 1.0;
+	kd = floor((double)cnt / dep + 0.5);
+	k = kd < 1.0 ? 1 : (size_t)kd;
+	*hs = -chi2_lnq(-2.0 * lf / dep, k);
+	*ss = -chi2_lnq(-2.0 * l1f / dep, k);
+}
+
+static double combine_chi2(const bayes_params *p, const struct cand *c,
+    size_t n, int split)
+{
+	double hs, ss;
+	size_t m;
 
 	if (n == 0)
 		return 0.5;
-	for (size_t i = 0; i < n; i++) {
-		double f = clampp(c[i].prob);
+	if (split) {
+		double h1, s1, h2, s2;
+		size_t m1, m2, k;
 
-		lf += log(f);
-		l1f += log1p(-f);
-	}
-	if (!(dep >= 1.0))
-		dep = 1.0;
-	kd = floor((double)n / dep + 0.5);
-	k = kd < 1.0 ? 1 : (size_t)kd;
+		chi2_tails(c, n, 1, p->header_dependence, &h1, &s1, &m1);
+		chi2_tails(c, n, 0, p->dependence, &h2, &s2, &m2);
+		k = (m1 > 0) + (m2 > 0);
+		hs = -chi2_lnq(2.0 * (h1 + h2), k);
+		ss = -chi2_lnq(2.0 * (s1 + s2), k);
+	} else
+		chi2_tails(c, n, -1, p->dependence, &hs, &ss, &m);
 	if (p->indicator == BAYES_IND_ROBINSON)
-		return (1.0 + bayes_chi2_q(-2.0 * lf / dep, k) -
-		    bayes_chi2_q(-2.0 * l1f / dep, k)) / 2.0;
-	hs = -chi2_lnq(-2.0 * lf / dep, k);
-	ss = -chi2_lnq(-2.0 * l1f / dep, k);
+		return (1.0 + exp(-hs) - exp(-ss)) / 2.0;
 	if (!(hs + ss > 0.0))
 		return 0.5;
 	return ss / (hs + ss);
@@ -331,6 +366,7 @@ int bayes_classify(const bayes_params *p, const bayes_token *toks, size_t n,
 	unsigned char *noise = NULL;
 	size_t nc = 0, use, i;
 	double prob;
+	int split = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->probability = 0.5;
@@ -341,6 +377,7 @@ int bayes_classify(const bayes_params *p, const bayes_token *toks, size_t n,
 	    p->top_n > BAYES_TOP_MAX || !(p->spam_threshold >= 0.0) ||
 	    p->spam_threshold > 1.0 || p->robinson_s < 0 ||
 	    p->robinson_x < 0 || p->robinson_x > 1 || !(p->dependence >= 1.0) ||
+	    !(p->header_dependence == 0.0 || p->header_dependence >= 1.0) ||
 	    (p->indicator != BAYES_IND_SURPRISAL &&
 	    p->indicator != BAYES_IND_ROBINSON) || !(p->young >= 0.0))
 		return -EINVAL;
@@ -369,6 +406,9 @@ int bayes_classify(const bayes_params *p, const bayes_token *toks, size_t n,
 		c[nc].dev = fabs(probs[i] - 0.5);
 		c[nc].hits = toks[i].spam_hits + toks[i].innocent_hits;
 		c[nc].idx = i;
+		c[nc].header = toks[i].stream == BAYES_STREAM_HEADER;
+		if (toks[i].stream != BAYES_STREAM_ANY)
+			split = p->header_dependence >= 1.0;
 		if (p->algorithm == BAYES_ALG_CHI2 && c[nc].dev < p->min_dev)
 			continue;
 		nc++;
@@ -378,7 +418,7 @@ int bayes_classify(const bayes_params *p, const bayes_token *toks, size_t n,
 	use = nc;
 	switch (p->algorithm) {
 	case BAYES_ALG_CHI2:
-		prob = combine_chi2(p, c, use);
+		prob = combine_chi2(p, c, use, split);
 		break;
 	case BAYES_ALG_GRAHAM:
 		if (p->graham_tokens > 0 && use > (size_t)p->graham_tokens)

@@ -11,11 +11,14 @@
  * configuration:
  *   Algorithm      chi-square|graham|burton|naive -> algorithm  BAYES_ALG_*
  *   PValue         robinson|graham                -> pvalue     BAYES_PVALUE_*
- *   RobinsonS      -> robinson_s   (strength of the prior, default 0.0178)
+ *   RobinsonS      -> robinson_s   (strength of the prior, default 0.0003)
  *   RobinsonX      -> robinson_x   (prior for an unknown token, default 0.52)
  *   MinDev         -> min_dev      (chi-square: ignore |f-0.5| < MinDev, 0.1)
  *   (no key)       -> dependence   (chi-square: tokens per independent
- *                                   observation, Brown's correction, 8)
+ *                                   observation, Brown's correction; the
+ *                                   body's when the streams are split, 12)
+ *   (no key)       -> header_dependence (chi-square: the same for the
+ *                                   header's tokens, 3; 0 = one stream)
  *   (no key)       -> indicator    (chi-square: BAYES_IND_*, surprisal)
  *   (no key)       -> young        (shrink token evidence while a class has
  *                                   fewer messages than this, 10)
@@ -74,7 +77,11 @@ typedef struct bayes_params {
 	double robinson_x;      /* Robinson's x: prior for unseen tokens (RobinsonX) */
 	double min_dev;         /* chi-square: minimum |f - 0.5| to count (MinDev) */
 	double dependence;      /* chi-square: divide the statistic and its degrees
-	                           of freedom by this (>= 1; 1 = tokens independent) */
+	                           of freedom by this (>= 1; 1 = tokens independent);
+	                           with header_dependence, the body's */
+	double header_dependence; /* chi-square: the header's tokens' factor; >= 1:
+	                           header and body are two evidence streams (see
+	                           bayes_classify), 0: one stream */
 	int indicator;          /* chi-square: BAYES_IND_* */
 	double young;           /* while the smaller class total t is below this,
 	                           scale every |f - 0.5| by t / young (0 = never) */
@@ -85,12 +92,18 @@ typedef struct bayes_params {
 	int top_n;              /* telling tokens to report, 0..BAYES_TOP_MAX */
 } bayes_params;
 
+/* Where a token came from (bayes_token.stream). */
+#define BAYES_STREAM_ANY    0  /* not known: one stream for the message */
+#define BAYES_STREAM_HEADER 1  /* the message's (top-level) header */
+#define BAYES_STREAM_BODY   2  /* its body, MIME part headers included */
+
 /* One token of a message with its counts in the (merged) model. */
 typedef struct bayes_token {
 	uint64_t hash;          /* token hash (tok_hash) */
 	const char *text;       /* token text or NULL; borrowed */
 	double spam_hits;       /* spam messages of the model containing it */
 	double innocent_hits;   /* innocent messages of the model containing it */
+	int stream;             /* BAYES_STREAM_*; ANY when unknown */
 } bayes_token;
 
 /* The model's message totals. */
@@ -179,6 +192,13 @@ size_t bayes_bnr_patterns(const double *probs, size_t n, uint64_t *out);
  * its 2n degrees of freedom are both divided by p->dependence (Brown's
  * method for dependent p-values with a fixed factor; degrees of freedom
  * rounded, at least 2), then p->indicator combines the two tails.
+ * Two streams: with p->header_dependence >= 1 and at least one token marked
+ * BAYES_STREAM_HEADER or _BODY, the header's counted tokens (factor
+ * header_dependence) and the rest (factor dependence) each give their own
+ * two tails, and each pair of tails is combined by Fisher's method again
+ * (-2 sum ln q over the K non-empty streams, 2K degrees of freedom): a
+ * message's header and body are separate witnesses, and the many correlated
+ * words of a body no longer drown the few tokens of its header.
  * Which tokens count: chi-square every token with |f-0.5| >= min_dev
  * (bogofilter); Graham and Burton the graham_tokens/burton_tokens tokens of
  * largest |f-0.5| (DSPAM); naive Bayes every token.

@@ -174,6 +174,7 @@ static int model_counts(db *d, const struct model *m, const uint64_t *hashes,
 		bt[i].hash = hashes[i];
 		bt[i].text = texts != NULL ? tokset_text(texts, i) : NULL;
 		bt[i].spam_hits = bt[i].innocent_hits = 0;
+		bt[i].stream = BAYES_STREAM_ANY;
 		dt[i].hash = hashes[i];
 	}
 	if (m->uid != 0) {
@@ -216,11 +217,14 @@ struct scored {
 
 /*
  * Score hashes[0..n) (message order; texts from toks when not NULL) against
- * model m with ep; with BNR also look up the patterns. s->learn receives the
- * hashes to learn for this message (caller frees).
+ * model m with ep; the first head of them came from the message's header
+ * (TOKSET_NO_HEAD: not known, one stream). With BNR also look up the
+ * patterns. s->learn receives the hashes to learn for this message (caller
+ * frees).
  */
 static int score(db *d, const struct model *m, const filter_params *ep,
-    const uint64_t *hashes, size_t n, const tokset *toks, struct scored *s)
+    const uint64_t *hashes, size_t n, size_t head, const tokset *toks,
+    struct scored *s)
 {
 	bayes_params bp = ep->bayes;
 	bayes_totals t;
@@ -254,6 +258,10 @@ static int score(db *d, const struct model *m, const filter_params *ep,
 	s->nlearn = n;
 	if ((rc = model_counts(d, m, hashes, n, toks, bt)) < 0)
 		goto fail;
+	if (head != TOKSET_NO_HEAD)
+		for (size_t i = 0; i < n; i++)
+			bt[i].stream = i < head ? BAYES_STREAM_HEADER :
+			    BAYES_STREAM_BODY;
 	if (bp.bnr && n >= BAYES_BNR_WINDOW) {
 		probs = malloc(n * sizeof(*probs));
 		pt = malloc(n * sizeof(*pt));
@@ -361,11 +369,12 @@ static int unsure(const filter_params *ep, double prob)
 
 /*
  * Test-conditional training: re-score hashes after learning them as the
- * right class and learn again while the verdict is still wrong. Returns the
- * extra rounds learned (>= 0) or an error.
+ * right class and learn again while the verdict is still wrong; the first
+ * head of them are the header's (TOKSET_NO_HEAD: not known, as for a
+ * signature's). Returns the extra rounds learned (>= 0) or an error.
  */
 static int tcr_rounds(db *d, int64_t uid, const filter_params *ep,
-    const uint64_t *hashes, size_t n, int spam, time_t now)
+    const uint64_t *hashes, size_t n, size_t head, int spam, time_t now)
 {
 	filter_params np = *ep;
 	struct model m;
@@ -379,7 +388,7 @@ static int tcr_rounds(db *d, int64_t uid, const filter_params *ep,
 	while (rounds < ep->tcr_rounds) {
 		if ((rc = model_load(d, uid, &np, &m)) < 0)
 			return rc;
-		if ((rc = score(d, &m, &np, hashes, n, NULL, &s)) < 0)
+		if ((rc = score(d, &m, &np, hashes, n, head, NULL, &s)) < 0)
 			return rc;
 		free(s.learn);
 		if ((s.res.cls == BAYES_SPAM) == (spam != 0))
@@ -512,7 +521,8 @@ static int classify_ro(db *d, const char *user, const tokset *toks,
 		s.nlearn = n;
 		hashes = NULL;
 	} else {
-		if ((rc = score(d, &m, &ep, hashes, n, toks, &s)) < 0)
+		if ((rc = score(d, &m, &ep, hashes, n, tokset_head(toks),
+		    toks, &s)) < 0)
 			goto done;
 		out->verdict = s.res;
 	}
@@ -685,7 +695,8 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 		goto end;
 	/* Scoring first gives the BNR patterns to learn with the tokens. */
 	if (ep.bayes.bnr) {
-		if ((rc = score(d, &m, &ep, hashes, n, toks, &s)) < 0)
+		if ((rc = score(d, &m, &ep, hashes, n, tokset_head(toks),
+		    toks, &s)) < 0)
 			goto end;
 	} else {
 		s.learn = hashes;
@@ -707,8 +718,8 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 			cnt.innocent_misclassified = 1;
 		if ((rc = db_totals_add(d, uid, &cnt)) < 0)
 			goto end;
-		if ((rc = tcr_rounds(d, uid, &ep, s.learn, s.nlearn, spam,
-		    now)) < 0)
+		if ((rc = tcr_rounds(d, uid, &ep, s.learn, s.nlearn,
+		    tokset_head(toks), spam, now)) < 0)
 			goto end;
 	}
 	rc = 0;
@@ -799,7 +810,7 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 		    FILTER_SRC_ERROR, now)) < 0)
 			goto end;
 		if ((rc = tcr_rounds(d, uid, &ep, sig->hashes, sig->nhashes,
-		    spam, now)) < 0)
+		    TOKSET_NO_HEAD, spam, now)) < 0)
 			goto end;
 		times = 1 + rc;
 	}

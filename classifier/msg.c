@@ -218,6 +218,14 @@ static void add(msg *m, const char *s, size_t n)
 		m->err = -ENOMEM;
 }
 
+/* The top-level header has ended (its last field just tokenized). */
+static void top_eoh(msg *m)
+{
+	m->eoh = 1;
+	if (m->out != NULL)
+		tokset_mark_head(m->out);
+}
+
 /* Add the token kind + v. */
 static void addf(msg *m, const char *kind, const char *v)
 {
@@ -699,7 +707,7 @@ static void head_line(msg *m, const char *s, size_t n, int start, int eol)
 				/* no header at all: the whole input is body */
 				add(m, "msg:no-headers", 14);
 				end_head(m);
-				m->eoh = 1;
+				top_eoh(m);
 				m->stop = 1;
 				body_line(m, s, n, eol);
 				return;
@@ -711,7 +719,7 @@ static void head_line(msg *m, const char *s, size_t n, int start, int eol)
 
 		end_head(m);
 		if (top) {
-			m->eoh = 1;
+			top_eoh(m);
 			m->stop = 1;
 		}
 		return;
@@ -868,7 +876,7 @@ int msg_eoh(msg *m)
 	m->api = 1;
 	if (!m->eoh) {
 		end_head(m);
-		m->eoh = 1;
+		top_eoh(m);
 	}
 	return m->err;
 }
@@ -935,7 +943,7 @@ int msg_end(msg *m)
 	}
 	if (m->p.in_head && m->p.depth == 0 && !m->eoh) {
 		end_head(m);
-		m->eoh = 1;
+		top_eoh(m);
 	}
 	end_part(m);
 	if (m->nlv > 0 || m->unterminated)

@@ -23,6 +23,7 @@ struct tokset {
 	size_t nslots;      /* power of two, at least 2 * cap */
 	size_t max;         /* cap on distinct tokens */
 	size_t dropped;     /* tokens refused at the cap */
+	size_t head;        /* leading tokens from the header, or TOKSET_NO_HEAD */
 	int keep_text;      /* keep token texts */
 	uint64_t seed;      /* mixed into slot indexes (slot_at) */
 };
@@ -56,6 +57,7 @@ int tokset_new(size_t max_tokens, int keep_text, tokset **out)
 	if (s == NULL)
 		return -ENOMEM;
 	s->max = max_tokens ? max_tokens : TOKSET_DEFAULT_MAX;
+	s->head = TOKSET_NO_HEAD;
 	s->keep_text = keep_text;
 	if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(s->seed))
@@ -119,6 +121,7 @@ void tokset_clear(tokset *s)
 	}
 	s->count = 0;
 	s->dropped = 0;
+	s->head = TOKSET_NO_HEAD;
 }
 
 /* Slot for hash h: where it is, or the empty slot where it would go. */
@@ -237,4 +240,14 @@ long tokset_find(const tokset *s, uint64_t h)
 size_t tokset_dropped(const tokset *s)
 {
 	return s->dropped;
+}
+
+void tokset_mark_head(tokset *s)
+{
+	s->head = s->count;
+}
+
+size_t tokset_head(const tokset *s)
+{
+	return s->head;
 }

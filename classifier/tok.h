@@ -74,4 +74,15 @@ long tokset_find(const tokset *set, uint64_t hash);
 /* tokset_dropped -- number of tokens refused because the cap was reached. */
 size_t tokset_dropped(const tokset *set);
 
+/*
+ * tokset_mark_head -- record that the tokens added so far came from the
+ * message's header (classifier/msg calls it where the top-level header
+ * ends); tokset_head -- how many leading tokens did, or TOKSET_NO_HEAD when
+ * the set was never marked since it was cleared. The classifier weighs the
+ * header's evidence and the body's separately (bayes_token.stream).
+ */
+#define TOKSET_NO_HEAD ((size_t)-1)
+void tokset_mark_head(tokset *set);
+size_t tokset_head(const tokset *set);
+
 #endif

@@ -138,7 +138,7 @@ static const struct key keys[] = {
 	  "combining algorithm: chi-square, graham, burton or naive" },
 	{ "PValue", T_ENUM, 0, "robinson", ENUM(e_pvalue), conf_norm_pvalue,
 	  "token probability: robinson or graham" },
-	{ "RobinsonS", T_DBL, 0, "0.0178", DBL(0.001, 10.0), NULL,
+	{ "RobinsonS", T_DBL, 0, "0.0003", DBL(0.0001, 10.0), NULL,
 	  "Robinson's s: strength of the prior for rare tokens" },
 	{ "RobinsonX", T_DBL, 0, "0.52", DBL(0.01, 0.99), NULL,
 	  "Robinson's x: assumed probability of an unseen token" },

@@ -35,6 +35,7 @@ static bayes_token tk(const char *text, double b, double g)
 	t.text = text;
 	t.spam_hits = b;
 	t.innocent_hits = g;
+	t.stream = BAYES_STREAM_ANY;
 	return t;
 }
 
@@ -74,9 +75,9 @@ START_TEST(test_robinson_token_prob)
 
 	/* p = (3/10)/(3/10 + 1/20) = 6/7, f = (s x + 4 p)/(s + 4). */
 	ck_assert_double_eq_tol(bayes_token_prob(&P, 3, 1, &t),
-	    0.8556492181222133, 1e-12);
+	    0.8571175733248577, 1e-12);
 	ck_assert_double_eq_tol(bayes_token_prob(&P, 0, 5, &t),
-	    0.001844633106142134, 1e-12);
+	    3.119812811231326e-05, 1e-15);
 	ck_assert_double_eq(bayes_token_prob(&P, 0, 0, &t), P.robinson_x);
 	P.robinson_s = 1.0;
 	P.robinson_x = 0.5;
@@ -218,6 +219,46 @@ START_TEST(test_chi_square_dependence)
 	/* Below 1 is invalid. */
 	P.dependence = 0.5;
 	ck_assert_int_eq(bayes_classify(&P, two, 2, &t, NULL, 0, &r2), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_header_body_streams)
+{
+	bayes_totals t = { 10, 10 };
+	bayes_token toks[3];
+	bayes_result one, split, any;
+
+	P.robinson_s = 0;
+	P.dependence = 1;
+	P.header_dependence = 1;
+	toks[0] = tk("h", 9, 1);        /* 0.9, from the header */
+	toks[1] = tk("b1", 3, 7);       /* 0.3, from the body */
+	toks[2] = tk("b2", 3, 7);
+	/* Streams not known: one chi-square over the three tokens. */
+	ck_assert_int_eq(bayes_classify(&P, toks, 3, &t, NULL, 0, &any), 0);
+	ck_assert_double_eq_tol(any.probability, 0.5852346071222163, 1e-12);
+	/* Known but not asked for: the same. */
+	toks[0].stream = BAYES_STREAM_HEADER;
+	toks[1].stream = toks[2].stream = BAYES_STREAM_BODY;
+	P.header_dependence = 0;
+	ck_assert_int_eq(bayes_classify(&P, toks, 3, &t, NULL, 0, &one), 0);
+	ck_assert_double_eq_tol(one.probability, any.probability, 1e-15);
+	/* Two streams: H_i, S_i of the header (1 token, 2 degrees of
+	 * freedom) and of the body (2 tokens, 4), then
+	 * H = -ln Q(2 (H_1 + H_2) | 4), S likewise, S / (S + H): the one
+	 * header token is no longer outvoted by the two body tokens. */
+	P.header_dependence = 1;
+	ck_assert_int_eq(bayes_classify(&P, toks, 3, &t, NULL, 0, &split), 0);
+	ck_assert_double_eq_tol(split.probability, 0.728055931101846, 1e-12);
+	ck_assert_uint_eq(split.used, 3);
+	/* Only one stream present: its own chi-square, as if unsplit. */
+	toks[0].stream = BAYES_STREAM_BODY;
+	ck_assert_int_eq(bayes_classify(&P, toks, 3, &t, NULL, 0, &split), 0);
+	ck_assert_double_eq_tol(split.probability, any.probability, 1e-12);
+	/* Between 0 and 1 is invalid. */
+	P.header_dependence = 0.5;
+	ck_assert_int_eq(bayes_classify(&P, toks, 3, &t, NULL, 0, &split),
+	    -EINVAL);
 }
 END_TEST
 
@@ -487,6 +528,7 @@ static Suite *bayes_suite(void)
 	tcase_add_test(tc, test_chi_square_combination);
 	tcase_add_test(tc, test_chi_square_surprisal_indicator);
 	tcase_add_test(tc, test_chi_square_dependence);
+	tcase_add_test(tc, test_header_body_streams);
 	tcase_add_test(tc, test_young_model_shrinks_evidence);
 	tcase_add_test(tc, test_graham_and_burton_tiny_model);
 	tcase_add_test(tc, test_naive_uses_all_tokens);

@@ -77,7 +77,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(conf_bool(c, "TestConditionalTraining"), 1);
 	ck_assert_str_eq(conf_str(c, "Algorithm"), "chi-square");
 	ck_assert_str_eq(conf_str(c, "PValue"), "robinson");
-	ck_assert_double_eq_tol(conf_double(c, "RobinsonS"), 0.0178, 1e-12);
+	ck_assert_double_eq_tol(conf_double(c, "RobinsonS"), 0.0003, 1e-12);
 	ck_assert_double_eq_tol(conf_double(c, "RobinsonX"), 0.52, 1e-12);
 	ck_assert_double_eq_tol(conf_double(c, "MinDev"), 0.1, 1e-12);
 	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.95, 1e-12);

@@ -91,6 +91,31 @@ static void parse_file(const char *name, size_t chunk)
 		dump();
 }
 
+/*
+ * The set's head mark: the leading tokens up to it are the top-level
+ * header's ("Name:..." with a capital, hdr: or mime:), the rest the body's
+ * (of these messages: no "Name:..."; mime: summaries come at the end).
+ */
+static void head_is_header(void)
+{
+	size_t h = tokset_head(set);
+
+	ck_assert_uint_ne(h, TOKSET_NO_HEAD);
+	ck_assert_uint_gt(h, 0);
+	ck_assert_uint_lt(h, tokset_count(set));
+	for (size_t i = 0; i < tokset_count(set); i++) {
+		const char *t = tokset_text(set, i);
+		int name = t[0] >= 'A' && t[0] <= 'Z';
+		int hdr = name || strncmp(t, "hdr:", 4) == 0 ||
+		    strncmp(t, "mime:", 5) == 0;
+
+		if (i < h)
+			ck_assert_msg(hdr, "token %zu %s, head %zu", i, t, h);
+		else
+			ck_assert_msg(!name, "token %zu %s, head %zu", i, t, h);
+	}
+}
+
 START_TEST(test_simple)
 {
 	parse("From: Alice <Alice@Example.COM>\r\nSubject: Free money\r\n\r\nHello World\r\n");
@@ -103,6 +128,7 @@ START_TEST(test_simple)
 	ck_hasnt("free");
 	ck_assert_str_eq(msg_subject(m), "Free money");
 	ck_assert_str_eq(msg_from_addr(m), "alice@example.com");
+	head_is_header();
 }
 END_TEST
 
@@ -284,6 +310,7 @@ START_TEST(test_api_same_as_write)
 
 	parse(raw);
 	a = snapshot(&na);
+	head_is_header();
 	tokset_clear(set);
 	msg_reset(m, set);
 	ck_assert_int_eq(msg_header(m, "From", "Carol <carol@example.net>"), 0);
@@ -296,6 +323,7 @@ START_TEST(test_api_same_as_write)
 	ck_assert_int_eq(msg_end(m), 0);
 	b = snapshot(&nb);
 	ck_same(a, na, b, nb);
+	head_is_header();
 	ck_has("Subject:spécial");
 	ck_has("Subject:deal");
 	ck_assert_str_eq(msg_subject(m), "Spécial\tdeal today");

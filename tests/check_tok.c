@@ -64,8 +64,13 @@ END_TEST
 
 START_TEST(test_clear_reuses)
 {
+	ck_assert_uint_eq(tokset_head(set), TOKSET_NO_HEAD);
 	ck_assert_int_eq(tokset_add(set, "a", 1), 1);
+	tokset_mark_head(set);
+	ck_assert_int_eq(tokset_add(set, "b", 1), 1);
+	ck_assert_uint_eq(tokset_head(set), 1);
 	tokset_clear(set);
+	ck_assert_uint_eq(tokset_head(set), TOKSET_NO_HEAD);
 	ck_assert_uint_eq(tokset_count(set), 0);
 	ck_assert_int_eq(tokset_find(set, tok_hash("a", 1)), -1);
 	ck_assert_int_eq(tokset_add(set, "a", 1), 1);

@@ -43,6 +43,7 @@ static void usage(void)
 	    "  keys: algorithm=chi-square|graham|burton|naive pvalue=robinson|graham\n"
 	    "        s=RobinsonS x=RobinsonX mindev=MinDev threshold=SpamThreshold\n"
 	    "        bnr=0|1 tcr=0|1 graham=N burton=N dependence=D\n"
+	    "        header_dependence=D (0: header and body one stream)\n"
 	    "        indicator=surprisal|robinson young=N\n"
 	    "        unsure_low=P unsure_high=P (TOE's thick threshold)\n"
 	    "        chained=0|1 osb=0|1 (tokenizer word pairs)\n"
@@ -106,6 +107,8 @@ static int set_param(filter_params *p, const char *kv)
 		p->unsure_high = atof(v);
 	else if (KEY("dependence"))
 		p->bayes.dependence = atof(v);
+	else if (KEY("header_dependence"))
+		p->bayes.header_dependence = atof(v);
 	else if (KEY("young"))
 		p->bayes.young = atof(v);
 	else if (KEY("indicator")) {
