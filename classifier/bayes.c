@@ -39,7 +39,7 @@ void bayes_params_default(bayes_params *p)
 	p->header_dependence = 3.0;
 	p->indicator = BAYES_IND_SURPRISAL;
 	p->young = 10.0;
-	p->spam_threshold = 0.95;
+	p->spam_threshold = 0.9;
 	p->graham_tokens = 15;
 	p->burton_tokens = 27;
 	p->bnr = 0;

@@ -22,7 +22,7 @@
  *   (no key)       -> indicator    (chi-square: BAYES_IND_*, surprisal)
  *   (no key)       -> young        (shrink token evidence while a class has
  *                                   fewer messages than this, 10)
- *   SpamThreshold  -> spam_threshold (probability >= it is spam, 0.95)
+ *   SpamThreshold  -> spam_threshold (probability >= it is spam, 0.9)
  *   GrahamTokens   -> graham_tokens (15)
  *   BurtonTokens   -> burton_tokens (27)
  *   Feature noise  -> bnr (non-zero: Bayesian noise reduction)

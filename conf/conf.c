@@ -144,7 +144,7 @@ static const struct key keys[] = {
 	  "Robinson's x: assumed probability of an unseen token" },
 	{ "MinDev", T_DBL, 0, "0.1", DBL(0.0, 0.5), NULL,
 	  "ignore tokens whose probability is within MinDev of 0.5" },
-	{ "SpamThreshold", T_DBL, 0, "0.95", DBL(0.0, 1.0), NULL,
+	{ "SpamThreshold", T_DBL, 0, "0.9", DBL(0.0, 1.0), NULL,
 	  "a message whose spam probability reaches this is spam" },
 	{ "GrahamTokens", T_INT, 0, "15", INT(1, 1000), NULL,
 	  "most interesting tokens used by graham (naive uses all)" },

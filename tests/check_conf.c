@@ -80,7 +80,7 @@ START_TEST(test_defaults)
 	ck_assert_double_eq_tol(conf_double(c, "RobinsonS"), 0.0003, 1e-12);
 	ck_assert_double_eq_tol(conf_double(c, "RobinsonX"), 0.52, 1e-12);
 	ck_assert_double_eq_tol(conf_double(c, "MinDev"), 0.1, 1e-12);
-	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.95, 1e-12);
+	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.9, 1e-12);
 	ck_assert_int_eq(conf_int(c, "GrahamTokens"), 15);
 	ck_assert_int_eq(conf_int(c, "BurtonTokens"), 27);
 	ck_assert_int_eq(conf_int(c, "TumMaturity"), 2500);
