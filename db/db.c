@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 
 #include "db/db.h"
 #include "db/db_impl.h"
@@ -55,6 +56,7 @@ struct db_tokbuf {
 	size_t cap;             /* number of slots */
 	size_t n;               /* entries in use */
 	int fill;               /* % full that makes it grow (0: 50) */
+	uint64_t seed;          /* of db_slot_mix, set with the first slots */
 };
 
 static void tokbuf_free(struct db_tokbuf *b)
@@ -105,21 +107,22 @@ static void tokbuf_drop(db *d)
 	d->tokbuf = NULL;
 }
 
-/* Where (uid, h) starts probing. */
-static size_t tokent_slot_home(const struct db_tokbuf *b, int64_t uid,
-    uint64_t h)
+uint64_t db_seed(void)
 {
-	uint64_t x = h ^ ((uint64_t)uid * 0x9E3779B97F4A7C15ULL);
+	uint64_t seed;
 
-	x ^= x >> 31;
-	return (size_t)x & (b->cap - 1);
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)time(NULL) * 0xBF58476D1CE4E5B9ULL ^
+		    (uint64_t)(uintptr_t)&seed;
+	return seed;
 }
 
 static size_t tokent_slot(const struct db_tokbuf *b, int64_t uid, uint64_t h)
 {
 	size_t i;
 
-	for (i = tokent_slot_home(b, uid, h); b->slots[i].uid != 0 &&
+	for (i = (size_t)db_slot_mix(b->seed, uid, h) & (b->cap - 1);
+	    b->slots[i].uid != 0 &&
 	    (b->slots[i].uid != uid || b->slots[i].hash != h);
 	    i = (i + 1) & (b->cap - 1))
 		;
@@ -134,6 +137,8 @@ static int tokbuf_grow(struct db_tokbuf *b)
 
 	if (ns == NULL)
 		return -ENOMEM;
+	if (ocap == 0)
+		b->seed = db_seed();
 	b->slots = ns;
 	b->cap = ncap;
 	for (size_t i = 0; i < ocap; i++)
@@ -181,6 +186,9 @@ static int tokbuf_put(struct db_tokbuf *b, int64_t uid, uint64_t h,
 		e->day = day;
 	return 0;
 }
+
+/* Rows of a bucket past which it is not insertion-sorted. */
+#define BUCKET_SORT_MAX 64
 
 /*
  * Sort rows by (uid, hash), hashes compared as the int64 the store keeps.
@@ -240,7 +248,13 @@ static int sort_rows(db_tokadd *r, size_t n)
 	for (size_t i = 0; i < n; i++)
 		tmp[start[BUCKET(r[i].hash)]++] = r[i];
 #undef BUCKET
-	for (size_t k = 0, lo = 0; k < nb; lo = start[k++])
+	for (size_t k = 0, lo = 0; k < nb; lo = start[k++]) {
+		/* A sender can pick words whose hashes share their top bits:
+		 * a crowded bucket is sorted in n log n, not n squared. */
+		if (start[k] - lo > BUCKET_SORT_MAX) {
+			qsort(tmp + lo, start[k] - lo, sizeof(*tmp), cmp_uid);
+			continue;
+		}
 		for (size_t i = lo + 1; i < start[k]; i++) {
 			db_tokadd x = tmp[i];
 			size_t j = i;
@@ -249,6 +263,7 @@ static int sort_rows(db_tokadd *r, size_t n)
 				tmp[j] = tmp[j - 1];
 			tmp[j] = x;
 		}
+	}
 	memcpy(r, tmp, n * sizeof(*r));
 	free(start);
 	free(tmp);
@@ -723,6 +738,7 @@ static int defer_add(db *d, int64_t uid, const uint64_t *hashes, size_t n,
 				return db_seterr(d, -ENOMEM, "update tokens: out of memory");
 			f->buf.cap = cap;
 			f->buf.fill = DEFER_FILL;
+			f->buf.seed = db_seed();
 		}
 		if (in_virtual && f->nundo == f->capundo) {
 			size_t ncap = f->capundo ? f->capundo * 2 : 1024;
@@ -736,8 +752,8 @@ static int defer_add(db *d, int64_t uid, const uint64_t *hashes, size_t n,
 		/* The table is far larger than the CPU caches: ask for the
 		 * slot of a token a few ahead while this one is added. */
 		if (i + 8 < n)
-			__builtin_prefetch(&f->buf.slots[tokent_slot_home(&f->buf,
-			    uid, hashes[i + 8])]);
+			__builtin_prefetch(&f->buf.slots[db_slot_mix(f->buf.seed,
+			    uid, hashes[i + 8]) & (f->buf.cap - 1)]);
 		if (tokbuf_put(&f->buf, uid, hashes[i], spam, innocent, day,
 		    &old_day) < 0)
 			return db_seterr(d, -ENOMEM, "update tokens: out of memory");

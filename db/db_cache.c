@@ -124,6 +124,7 @@ struct db_cache {
 	int loading;            /* a whole-model load is running (one at a
 	                           time: its buffer is outside copy_used) */
 	int shift;              /* 64 - log2(cap): a slot is a key's top bits */
+	uint64_t seed;          /* of db_slot_mix (the table's slots) */
 	size_t n;               /* entries */
 	size_t max;             /* entries allowed now (70% of cap) */
 	uint64_t gen;           /* generation every entry is valid for */
@@ -137,17 +138,12 @@ struct db_cache {
 	db_cache_stats st;      /* counters */
 };
 
-/*
- * Token hashes are already uniform (XXH3), so a slot is the top bits of the
- * hash (mixed with the user): a model read in hash order (db_cache_load)
- * then fills the table nearly sequentially instead of at random, and so
- * does a rehash when it grows.
- */
+/* A slot is the top bits of the mixed key (a doubling rehash then moves
+ * each entry to one of two neighbouring slots: the new table fills in
+ * order). */
 static size_t slot_of(const db_cache *c, int64_t uid, uint64_t h)
 {
-	uint64_t x = h ^ ((uint64_t)uid * 0x9E3779B97F4A7C15ULL);
-
-	return (size_t)(x >> c->shift);
+	return (size_t)(db_slot_mix(c->seed, uid, h) >> c->shift);
 }
 
 /*
@@ -810,6 +806,7 @@ db_cache *db_cache_new(size_t max_bytes)
 	}
 	c->cap = cap;
 	c->shift = 64 - log2_of(cap);
+	c->seed = db_seed();
 	c->cap_max = cap_max;
 	c->max = cap / 10 * 7;
 	c->filt_budget = fbits;

@@ -156,6 +156,28 @@ static inline int db_backend_txn(const db *d)
 }
 
 /*
+ * db_slot_mix -- where (uid, h) starts in a hash table keyed by token (the
+ * combined increments of db.c, the read cache's table), for a table whose
+ * seed came from db_seed. Token hashes are public (XXH3 of the text): a
+ * sender could pick words whose hashes share the bits a table indexes by
+ * and make every insert probe one long run. A random seed per table,
+ * mixed through splitmix64's finaliser (every bit of the input reaches
+ * every bit of the output), keeps the slots out of the sender's reach.
+ * Tables may use any bits of the result.
+ */
+static inline uint64_t db_slot_mix(uint64_t seed, int64_t uid, uint64_t h)
+{
+	uint64_t x = h ^ seed ^ ((uint64_t)uid * 0x9E3779B97F4A7C15ULL);
+
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
+
+/* db_seed -- a random seed for db_slot_mix (db.c). */
+uint64_t db_seed(void);
+
+/*
  * ---- the read cache (db_cache.c), as db.c uses it ----
  * Every entry holds a token's counts as of the store's generation c->gen.
  *

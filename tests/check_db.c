@@ -266,6 +266,45 @@ START_TEST(test_tokens_many)
 }
 END_TEST
 
+/*
+ * Token hashes are public: a sender can choose words whose hashes share
+ * the bits a table indexes by. Two such sets, each learned in one
+ * transaction: hashes whose slot in the combined increments would have
+ * been the same for every one of them (unseeded, that table probed one run
+ * of a million entries: hours), and hashes sharing their top 20 bits (the
+ * bucket of the row sort before the store: an insertion sort of a million
+ * rows). Each must be learned, and quickly enough for Check's timeout.
+ */
+START_TEST(test_tokens_crafted_hashes)
+{
+	size_t n = (size_t)1 << 20;
+	uint64_t *h = malloc(n * sizeof(*h));
+	uint64_t mix = (uint64_t)alice * 0x9E3779B97F4A7C15ULL;
+	db_token t[4];
+
+	ck_assert_ptr_nonnull(h);
+	for (int set = 0; set < 2; set++) {
+		for (size_t i = 0; i < n; i++)
+			h[i] = set == 0 ?
+			    /* bits 0-21 and 31-52 of h ^ mix are zero */
+			    ((uint64_t)(i >> 9) << 53 | (uint64_t)(i & 511) << 22) ^ mix :
+			    /* one top-20-bit bucket */
+			    0xABCDE00000000000ULL | (i * 0x9E3779B97ULL & 0xFFFFFFFFFFFULL);
+		ck_assert_int_eq(db_begin(d), 0);
+		ck_assert_int_eq(db_tokens_update(d, alice, h, n, 1, 0, 3), 0);
+		ck_assert_int_eq(db_commit(d), 0);
+		for (int k = 0; k < 4; k++)
+			t[k] = (db_token){ .hash = h[(size_t)k * (n / 4) + 7] };
+		ck_assert_int_eq(db_tokens_get(d, alice, t, 4), 0);
+		for (int k = 0; k < 4; k++) {
+			ck_assert_int_eq(t[k].spam_hits, 1);
+			ck_assert_int_eq(t[k].innocent_hits, 0);
+		}
+	}
+	free(h);
+}
+END_TEST
+
 /* ---- totals ---- */
 
 START_TEST(test_totals)
@@ -1177,6 +1216,7 @@ static void add_contract(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_tokens_absent_are_zero);
 	tcase_add_test(tc, test_tokens_update_and_clamp);
 	tcase_add_test(tc, test_tokens_many);
+	tcase_add_test(tc, test_tokens_crafted_hashes);
 	tcase_add_test(tc, test_totals);
 	tcase_add_test(tc, test_txn_commit_and_rollback);
 	tcase_add_test(tc, test_txn_rollback_restores_all);

@@ -500,6 +500,45 @@ START_TEST(test_commit_in_flight)
 }
 END_TEST
 
+/*
+ * Token hashes are public: a sender can choose words whose hashes share
+ * the bits the table indexes by. A million such tokens (unseeded, the table
+ * put all of them in one run: each fill and each lookup probed it, twenty
+ * minutes in all) are filled and found again quickly enough for Check's timeout.
+ */
+START_TEST(test_crafted_hashes)
+{
+	size_t n = 1000000;
+	db_cache *c = db_cache_new(64 << 20);
+	db_token *t = malloc(n * sizeof(*t));
+	unsigned char *hit = malloc(n);
+	db_cache_stats st;
+	int load;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_nonnull(hit);
+	for (size_t i = 0; i < n; i++)
+		/* the top 20 bits of hash ^ uid * golden ratio all the same */
+		t[i] = (db_token){ .hash = (0xABCDE00000000000ULL | i * 977) ^
+		    7 * 0x9E3779B97F4A7C15ULL, .spam_hits = 1 };
+	ck_assert_uint_eq(db_cache_lookup(c, 5, 7, t, 1, hit, &load), 1);
+	db_cache_fill(c, 5, 7, t, n);
+	for (size_t i = 0; i < n; i++)
+		t[i].spam_hits = 0;
+	ck_assert_uint_eq(db_cache_lookup(c, 5, 7, t, n, hit, &load), 0);
+	for (size_t i = 0; i < n; i += 997) {
+		ck_assert_int_eq(hit[i], 1);
+		ck_assert_int_eq(t[i].spam_hits, 1);
+	}
+	db_cache_stats_get(c, &st);
+	ck_assert_uint_eq(st.hits, n);
+	free(hit);
+	free(t);
+	db_cache_free(c);
+}
+END_TEST
+
 /* db_cache_prefetch through a second handle: the reader's lookups of that
  * user are then all answered from memory, absent tokens included. */
 START_TEST(test_prefetch)
@@ -1133,6 +1172,7 @@ int main(void)
 	tcase_add_test(tc, test_one_load_at_a_time);
 	tcase_add_test(tc, test_read_is_one_commit);
 	tcase_add_test(tc, test_commit_in_flight);
+	tcase_add_test(tc, test_crafted_hashes);
 	tcase_add_test(tc, test_whole_model_kept);
 	tcase_add_test(tc, test_key_filter);
 	tcase_add_test(tc, test_reload_after_clear);
