@@ -1420,7 +1420,7 @@ int db_read_end(db *d)
 	return d->ops->read_end != NULL ? d->ops->read_end(d) : 0;
 }
 
-int db_rollback(db *d)
+static int rollback_txn(db *d)
 {
 	CHECK_HANDLE(d);
 	if (!d->in_txn)
@@ -1438,6 +1438,25 @@ int db_rollback(db *d)
 	tokbuf_drop(d);
 	clog_reset(d);
 	return d->ops->rollback(d);
+}
+
+int db_rollback(db *d)
+{
+	char why[DB_ERRMSG_SIZE];
+	int rc;
+
+	if (d == NULL)
+		return -EINVAL;
+	/*
+	 * A rollback follows an error, which the caller reports after it
+	 * (db_errmsg): keep that error's text, unless the rollback fails too.
+	 * Cleared, `whitelist add` on a read-only store said only
+	 * "spamsift: whitelist: ".
+	 */
+	memcpy(why, d->errmsg, sizeof(why));
+	if ((rc = rollback_txn(d)) == 0)
+		memcpy(d->errmsg, why, sizeof(why));
+	return rc;
 }
 
 int db_defer(db *d, size_t max_bytes)

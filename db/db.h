@@ -196,7 +196,8 @@ int db_totals_add(db *d, int64_t uid, const db_totals *delta);
 /*
  * Transactions: db_begin opens a write transaction, db_commit makes it
  * durable, db_rollback undoes it. When db_commit fails the transaction is
- * rolled back. db_commit/db_rollback without db_begin: -EINVAL.
+ * rolled back. db_commit/db_rollback without db_begin: -EINVAL. A successful
+ * db_rollback leaves db_errmsg() as it was (the error that led to it).
  * Nesting: a db_begin inside a transaction only counts a level, so a caller
  * can group many operations that each use a transaction (batch training).
  * Only the outermost db_commit writes; a db_rollback at an inner level makes

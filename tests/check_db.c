@@ -589,6 +589,23 @@ START_TEST(test_txn_commit_and_rollback)
 }
 END_TEST
 
+/* The error that made the caller roll back is still the one db_errmsg says
+ * (the rollback cleared it: the CLI printed "spamsift: whitelist: "). */
+START_TEST(test_txn_rollback_keeps_error)
+{
+	db_list_entry e = { .pattern = "x@example.org" };
+
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_list_add(d, alice, 7, &e), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), "add list entry"));
+	ck_assert_int_eq(db_rollback(d), 0);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), "add list entry"));
+	/* a failed rollback says why it failed */
+	ck_assert_int_eq(db_rollback(d), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), "rollback"));
+}
+END_TEST
+
 /* ---- signatures ---- */
 
 START_TEST(test_sig)
@@ -1220,6 +1237,7 @@ static void add_contract(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_totals);
 	tcase_add_test(tc, test_txn_commit_and_rollback);
 	tcase_add_test(tc, test_txn_rollback_restores_all);
+	tcase_add_test(tc, test_txn_rollback_keeps_error);
 	tcase_add_test(tc, test_txn_nested);
 	tcase_add_test(tc, test_tokens_iter);
 	tcase_add_test(tc, test_txn_combined_increments);

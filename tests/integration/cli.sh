@@ -305,6 +305,24 @@ expect 2 S quarantine release --user bob@example.net 'x;rm -rf /'
 printf 'this is not a database, just some text that is long enough.................................' >"$T/junk.db"
 expect 3 S --db "$T/junk.db" stats
 grep -q 'junk.db' "$T/err" || it_fail "store error does not name the file"
+# A store file its user may not write (root would write it anyway): a write
+# exits 3 and says why (the rollback after the failed write emptied the
+# message: "spamsift: whitelist: ").
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1; then
+	R="$T/ro"
+	mkdir -p "$R"
+	cp "$CLI_BIN" "$R/spamsift"
+	{ cat "$SAMPLE_CONF"; echo "Trust nobody"; } >"$R/spamsift.conf"
+	cp "$T/spamsift.db" "$R/store.db"
+	chown nobody "$R" "$R/store.db"
+	chmod 755 "$R" "$R/spamsift" && chmod 644 "$R/spamsift.conf" && chmod 444 "$R/store.db"
+	RO() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$R/spamsift" \
+		-c "$R/spamsift.conf" --db "$R/store.db" "$@"; }
+	expect 3 RO whitelist add --user bob@example.net ro@example.org
+	grep -q 'add list entry: .*readonly' "$T/err" || it_fail "read-only store, whitelist: $(cat "$T/err")"
+	expect 3 RO import --user bob@example.net "$T/global.txt"
+	grep -q 'import: .*readonly' "$T/err" || it_fail "read-only store, import: $(cat "$T/err")"
+fi
 
 # Trust, deployed as README describes: the store and its directory belong
 # to a group (here "mail") and are closed to others; the command is setgid to
