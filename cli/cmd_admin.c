@@ -231,7 +231,10 @@ int cmd_prefs(cli *c, int argc, char **argv)
 	if (rc != CLI_OK)
 		return rc;
 	if (strcmp(verb, "set") == 0) {
-		rc = db_pref_set(c->store, uid, key, argv[2 + o.rest]);
+		/* The canonical value (checked above), as import stores it:
+		 * "YES" is listed and exported as "on". */
+		rc = db_pref_set(c->store, uid, key,
+		    conf_pref_canon(key, argv[2 + o.rest]));
 		return rc < 0 ? cli_store_error(c, "prefs set", rc) : CLI_OK;
 	}
 	if (strcmp(verb, "unset") == 0) {

@@ -187,6 +187,15 @@ expect 0 S prefs set --user bob@example.net spamAction quarantine
 expect 0 S prefs get --user bob@example.net spamaction
 [ "$(cat "$T/out")" = quarantine ] || it_fail "prefs get: $(cat "$T/out")"
 expect 2 S prefs set --user bob@example.net spamAction explode
+# Values are stored canonically, as import stores them (they were kept as
+# typed: "YES" was listed and exported as YES).
+expect 0 S prefs set --user bob@example.net showFactors YES
+expect 0 S prefs set --user bob@example.net signatureLocation Message
+expect 0 S prefs list --user bob@example.net
+grep -q '^showFactors	on	user' "$T/out" && grep -q '^signatureLocation	message	user' "$T/out" ||
+	it_fail "prefs set stored a value as typed: $(cat "$T/out")"
+expect 0 S prefs unset --user bob@example.net showFactors
+expect 0 S prefs unset --user bob@example.net signatureLocation
 expect 2 S prefs set --user bob@example.net noSuchPref 1
 expect 0 S prefs set --user bob@example.net rejectThreshold 0.5
 grep -q 'not in AllowOverride' "$T/err" || it_fail "no AllowOverride warning"
