@@ -217,6 +217,20 @@ static void for_each_input(run *r, int argc, char **argv, int first,
 	}
 }
 
+/*
+ * An empty file, or nothing on standard input (an empty cron pipe), is not
+ * a message: said, exit 2, as train does (classify gave it a verdict and,
+ * with --train, learned it). Returns 1 when len is 0.
+ */
+static int empty_input(run *r, const char *label, size_t len, const char *what)
+{
+	if (len > 0)
+		return 0;
+	fprintf(stderr, "spamsift: %s: empty, not %s\n", label, what);
+	r->rc = CLI_INPUT;
+	return 1;
+}
+
 /* ---- train ---- */
 
 /*
@@ -893,8 +907,11 @@ static int classify_one(void *arg, const char *label, const char *data,
 	run *r = arg;
 	filter_result res;
 	const bayes_result *v = &res.verdict;
-	int rc = tokenize(r, data, len);
+	int rc;
 
+	if (empty_input(r, label, len, "classified"))
+		return 0;
+	rc = tokenize(r, data, len);
 	if (rc < 0) {
 		fprintf(stderr, "spamsift: %s: cannot parse: %s\n", label, strerror(-rc));
 		r->rc = CLI_INPUT;
@@ -1033,8 +1050,11 @@ static const char tokens_help[] =
 static int tokens_one(void *arg, const char *label, const char *data, size_t len)
 {
 	run *r = arg;
-	int rc = tokenize(r, data, len);
+	int rc;
 
+	if (empty_input(r, label, len, "a message"))
+		return 0;
+	rc = tokenize(r, data, len);
 	if (rc < 0) {
 		fprintf(stderr, "spamsift: %s: cannot parse: %s\n", label, strerror(-rc));
 		r->rc = CLI_INPUT;

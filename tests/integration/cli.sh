@@ -132,6 +132,20 @@ grep -q '"class":"spam".*"factors":\[{"token":' "$T/out" || it_fail "json explai
 expect 0 S classify --user bob@example.net --explain "$T/s10.eml"
 grep -q 'Subject:pills' "$T/out" || it_fail "--explain shows no token text"
 expect 1 S classify --user bob@example.net --format xml "$T/s10.eml"
+# An empty file or pipe is not a message: it had a verdict, and with --train
+# was learned as one.
+: >"$T/empty.eml"
+expect 2 S classify --user bob@example.net --format tsv "$T/empty.eml" "$T/h10.eml"
+grep -q 'empty.eml: empty, not classified' "$T/err" || it_fail "classify of an empty file: $(cat "$T/err")"
+[ "$(cut -f1 "$T/out")" = "$T/h10.eml" ] || it_fail "classify of an empty file: $(cat "$T/out")"
+expect 0 S stats --user @global --format tsv
+before=$(cat "$T/out")
+expect 2 S classify --user @global --train "$T/empty.eml"
+expect 2 S classify --user @global --train </dev/null
+[ -s "$T/out" ] && it_fail "classify of empty stdin: $(cat "$T/out")"
+expect 0 S stats --user @global --format tsv
+[ "$(cat "$T/out")" = "$before" ] || it_fail "classify --train learned an empty message: $(cat "$T/out")"
+expect 2 S tokens "$T/empty.eml"
 
 # classify --train (TEFT) stores a signature; retrain reverses it.
 expect 0 S classify --user bob@example.net --train --format json "$T/h10.eml"
