@@ -812,7 +812,7 @@ int cmd_retrain(cli *c, int argc, char **argv)
 	};
 	const char *user = NULL, *sig = NULL;
 	char canon[512];
-	int ch, cls = -1, rc, changed = 0;
+	int ch, cls = -1, both = 0, rc, changed = 0;
 	int64_t uid;
 	profile prof;
 
@@ -825,13 +825,18 @@ int cmd_retrain(cli *c, int argc, char **argv)
 				*p = (char)tolower((unsigned char)*p);
 			sig = optarg;
 			break;
-		case 's': cls = 1; break;
-		case 'n': cls = 0; break;
+		case 's':
+		case 'n':
+			/* One verdict: with both, the last one given won. */
+			if (cls >= 0 && cls != (ch == 's'))
+				both = 1;
+			cls = ch == 's';
+			break;
 		case 'h': fputs(retrain_help, stdout); return CLI_OK;
 		default: fputs(retrain_help, stderr); return CLI_USAGE;
 		}
 	}
-	if (cls < 0 || sig == NULL || optind != argc)
+	if (cls < 0 || both || sig == NULL || optind != argc)
 		return cli_usage(retrain_help, "retrain: --signature ID and one "
 		    "of --spam or --ham are required, and nothing else");
 	rc = cli_user(c, user, 0, &uid, canon, sizeof(canon));

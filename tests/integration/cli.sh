@@ -155,6 +155,10 @@ expect 0 S retrain --user bob@example.net --signature "$sig" --spam
 expect 0 S stats --user bob@example.net --format json
 grep -q '"false_negatives":1' "$T/out" || it_fail "retrain did not count a false negative: $(cat "$T/out")"
 expect 2 S retrain --user bob@example.net --signature 0123456789abcdef0123456789abcdef --spam
+# One class: --spam --ham was taken as --ham (the last), and counted.
+expect 1 S retrain --user bob@example.net --signature "$sig" --spam --ham
+expect 0 S stats --user bob@example.net --format json
+grep -q '"false_positives":0,"false_negatives":1' "$T/out" || it_fail "retrain --spam --ham: $(cat "$T/out")"
 # A message carrying the signature header is retrained by it.
 { echo "X-Spamsift-Signature: $sig"; ham 10; } >"$T/sig.eml"
 expect 0 S train --user bob@example.net --ham "$T/sig.eml"
