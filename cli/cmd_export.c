@@ -313,7 +313,7 @@ int cmd_import(cli *c, int argc, char **argv)
 	const char *file;
 	char *data = NULL, *line, *next;
 	db_token *toks = NULL, *nt;
-	size_t lineno = 0, len = 0, ntoks = 0, captoks = 0;
+	size_t lineno = 0, len = 0, ntoks = 0, captoks = 0, nrec = 0;
 	int64_t uid;
 	FILE *f;
 	const char *name;
@@ -380,9 +380,19 @@ int cmd_import(cli *c, int argc, char **argv)
 		if (rc < 0)
 			break;
 		ntoks += rc == 1;
+		nrec++;
 		rc = 0;
 	}
 	free(data);
+	if (rc == 0 && nrec == 0) {
+		/* An export has its totals line at least: an empty file (a
+		 * failed backup, /dev/null) made an empty user and said it
+		 * was imported. */
+		fprintf(stderr, "spamsift: %s: no records: not an export\n", file);
+		db_rollback(c->store);
+		free(toks);
+		return CLI_INPUT;
+	}
 	if (rc == 0 && (rc = import_consistent(c->store, uid, toks, ntoks)) ==
 	    -EINVAL) {
 		fprintf(stderr, "spamsift: %s: tokens with more hits than the "

@@ -239,6 +239,15 @@ expect 0 S -o GlobalModel=off classify --user carol@example.net --format tsv "$T
 cut -f2 "$T/out" | grep -qx spam || it_fail "imported model does not classify: $(cat "$T/out")"
 printf 'garbage line\n' >"$T/bad.txt"
 expect 2 S import --user carol@example.net "$T/bad.txt"
+# A file without records (empty, or the header alone) is not an export: it
+# was "imported" and made an empty user.
+printf '# spamsift export 1\n' >"$T/header.txt"
+for f in "$T/empty.eml" "$T/header.txt" /dev/null; do
+	expect 2 S import --user empty@example.net "$f"
+	grep -q 'no records' "$T/err" || it_fail "import of $f: $(cat "$T/out" "$T/err")"
+done
+expect 2 S import --user empty@example.net - </dev/null
+expect 2 S stats --user empty@example.net
 # Tokens with more hits than the user's learned messages are not an export
 # (and would make `db check` call the shared store damaged): refused whole.
 printf 'white\tpal@example.org\tmanual\t0\tme\ntoken\t0123456789abcdef\t5\t0\n' >"$T/forged.txt"
