@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -149,11 +151,22 @@ int cmd_export(cli *c, int argc, char **argv)
 			rc = rc2;
 	}
 	if (f != stdout) {
-		int bad = ferror(f);
+		int bad = ferror(f), err = 0;
+		struct stat st;
 
-		if ((fclose(f) != 0 || bad) && rc == 0) {
-			fprintf(stderr, "spamsift: %s: %s\n", file,
-			    strerror(errno ? errno : EIO));
+		if (fclose(f) != 0 || bad)
+			err = errno ? errno : EIO;
+		/*
+		 * What a failed export wrote is no backup, yet it imported
+		 * cleanly (the totals without the tokens): empty it, which
+		 * import refuses. Only a regular file: not a device or pipe.
+		 */
+		if ((rc < 0 || err != 0) && stat(file, &st) == 0 &&
+		    S_ISREG(st.st_mode) && truncate(file, 0) < 0)
+			fprintf(stderr, "spamsift: %s: %s (it holds a partial "
+			    "export)\n", file, strerror(errno));
+		if (err != 0 && rc == 0) {
+			fprintf(stderr, "spamsift: %s: %s\n", file, strerror(err));
 			return CLI_INPUT;
 		}
 	}

@@ -341,6 +341,14 @@ expect 2 S quarantine release --user bob@example.net 'x;rm -rf /'
 printf 'this is not a database, just some text that is long enough.................................' >"$T/junk.db"
 expect 3 S --db "$T/junk.db" stats
 grep -q 'junk.db' "$T/err" || it_fail "store error does not name the file"
+# An export that fails half way (here: a damaged token table) leaves nothing
+# that imports as a backup (the totals, lists and preferences were kept).
+cp "$T/spamsift.db" "$T/damaged.db"
+ps=$(sqlite3 "$T/damaged.db" "PRAGMA page_size")
+rp=$(sqlite3 "$T/damaged.db" "SELECT rootpage FROM sqlite_master WHERE name = 'tokens'")
+head -c "$ps" /dev/urandom | dd of="$T/damaged.db" bs="$ps" seek=$((rp - 1)) conv=notrunc 2>/dev/null
+expect 3 S --db "$T/damaged.db" export --user @global "$T/partial.txt"
+[ -s "$T/partial.txt" ] && it_fail "a failed export left $(wc -l <"$T/partial.txt") lines"
 # A store file its user may not write (root would write it anyway): a write
 # exits 3 and says why (the rollback after the failed write emptied the
 # message: "spamsift: whitelist: ").
