@@ -105,7 +105,7 @@ int cmd_export(cli *c, int argc, char **argv)
 	int64_t uid;
 	FILE *f;
 	const char *name;
-	int rc = user_and_file(c, argc, argv, &uid, &name, &file);
+	int said = 0, rc = user_and_file(c, argc, argv, &uid, &name, &file);
 
 	if (rc != CLI_OK)
 		return rc < 0 ? CLI_OK : rc;
@@ -144,6 +144,10 @@ int cmd_export(cli *c, int argc, char **argv)
 		rc = db_list_iter(c->store, uid, DB_LIST_BLOCK, out_list, &lo);
 	if (rc == 0)
 		rc = db_tokens_iter(c->store, uid, out_token, f);
+	/* The error to say is the first: ending the snapshot after it
+	 * replaced the message ("end of read snapshot", not "list tokens"). */
+	if (rc < 0)
+		said = cli_store_error(c, "export", rc);
 	{
 		int rc2 = db_read_end(c->store);
 
@@ -170,7 +174,9 @@ int cmd_export(cli *c, int argc, char **argv)
 			return CLI_INPUT;
 		}
 	}
-	return rc < 0 ? cli_store_error(c, "export", rc) : CLI_OK;
+	if (rc < 0)
+		return said ? said : cli_store_error(c, "export", rc);
+	return CLI_OK;
 }
 
 /* A decimal count in [0, max], digits only; 0 or -EINVAL. */

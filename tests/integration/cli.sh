@@ -349,6 +349,9 @@ rp=$(sqlite3 "$T/damaged.db" "SELECT rootpage FROM sqlite_master WHERE name = 't
 head -c "$ps" /dev/urandom | dd of="$T/damaged.db" bs="$ps" seek=$((rp - 1)) conv=notrunc 2>/dev/null
 expect 3 S --db "$T/damaged.db" export --user @global "$T/partial.txt"
 [ -s "$T/partial.txt" ] && it_fail "a failed export left $(wc -l <"$T/partial.txt") lines"
+# The error said is the one that stopped it, once.
+[ "$(grep -c 'export: .*list tokens: ' "$T/err")" = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] ||
+	it_fail "failed export's error: $(cat "$T/err")"
 # A store file its user may not write (root would write it anyway): a write
 # exits 3 and says why (the rollback after the failed write emptied the
 # message: "spamsift: whitelist: ").
