@@ -91,7 +91,7 @@ static int read_prefs(db *d, int64_t uid, filter_params *ep)
 		return rc;
 	if (found) {
 		l = strtol(buf, &end, 10);
-		if (end != buf && *end == '\0' && l > 0 && l < 1000000)
+		if (end != buf && *end == '\0' && l > 0 && l <= 1000000)
 			ep->whitelist_threshold = (int)l;
 	}
 	if ((rc = db_pref_get(d, uid, "statisticalSedation", buf, sizeof(buf),

@@ -583,6 +583,15 @@ START_TEST(test_automatic_whitelist)
 	ck_assert_int_eq(db_list_match(d, uid_of("judy"), DB_LIST_WHITE,
 	    "mixed@example.net", &matched), 0);
 	ck_assert_int_eq(matched, 0);
+	/* The user's whitelistThreshold, up to spamsift.conf(5)'s 1000000,
+	 * overrides P's. */
+	ck_assert_int_eq(db_pref_set(d, uid_of("judy"), "whitelistThreshold",
+	    "1000000"), 0);
+	for (int i = 0; i < 5; i++)
+		classify("judy", HAMMY, "patient@example.com", T0);
+	ck_assert_int_eq(db_list_match(d, uid_of("judy"), DB_LIST_WHITE,
+	    "patient@example.com", &matched), 0);
+	ck_assert_int_eq(matched, 0);
 	/* Off: no whitelisting. */
 	P.whitelist = 0;
 	for (int i = 0; i < 5; i++)
