@@ -1088,6 +1088,12 @@ int cmd_tokens(cli *c, int argc, char **argv)
 		fputs(tokens_help, stdout);
 		return CLI_OK;
 	}
+	/* It takes no options: "--bogus" is a mistake, not a file name
+	 * (./-name reaches such a file). */
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return cli_usage(tokens_help, "tokens: unknown option %s",
+			    argv[i]);
 	if ((rc = run_open(&r, c, 1)) != CLI_OK)
 		return rc;
 	r.sole = argc == 2 ? argv[1] : argc < 2 ? "-" : NULL;

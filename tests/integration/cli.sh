@@ -182,6 +182,7 @@ expect 0 S -o SignatureLife=1 train --user bob@example.net --ham "$T/sig.eml"
 grep -q 'learned 1 messages as ham (0 retrained' "$T/out" || it_fail "train by an expired signature: $(cat "$T/out" "$T/err")"
 
 # tokens
+expect 1 S tokens --bogus "$T/s10.eml"
 expect 0 S tokens "$T/s10.eml"
 grep -qx 'Subject:cheap' "$T/out" || it_fail "tokens: no Subject:cheap"
 grep -q '^==> ' "$T/out" && it_fail "tokens of one message labelled it"
