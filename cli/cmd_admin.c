@@ -113,6 +113,9 @@ int cmd_list(cli *c, int argc, char **argv)
 	    strcmp(verb, "list") != 0)
 		return cli_usage(list_help, "%s: unknown action %s (add, del or "
 		    "list)", argv[0], verb);
+	if (strcmp(verb, "list") == 0 && argc - 1 - o.rest > 0)
+		return cli_usage(list_help, "%s list takes no pattern: %s",
+		    argv[0], argv[o.rest + 1]);
 	if (strcmp(verb, "list") != 0 && argc - 1 - o.rest < 1) {
 		fprintf(stderr, "spamsift: %s %s: a pattern is required\n", argv[0], verb);
 		return CLI_USAGE;

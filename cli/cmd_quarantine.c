@@ -197,6 +197,10 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 	if (strcmp(verb, "list") && strcmp(verb, "expire") && strcmp(verb, "show") &&
 	    strcmp(verb, "release") && strcmp(verb, "delete"))
 		return cli_usage(quar_help, "quarantine: unknown action %s", verb);
+	if ((strcmp(verb, "list") == 0 || strcmp(verb, "expire") == 0) &&
+	    optind + 1 < argc)
+		return cli_usage(quar_help, "quarantine %s takes no ID: %s",
+		    verb, argv[optind + 1]);
 	rc = cli_user(c, user, 0, &uid, canon, sizeof(canon));
 	if (rc != CLI_OK)
 		return rc;

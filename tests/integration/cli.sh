@@ -193,6 +193,7 @@ expect 0 S tokens "$T/spam.mbox"
 expect 0 S whitelist add --user bob@example.net friend@example.com .trusted.example
 expect 0 S whitelist list --user bob@example.net
 grep -q '^friend@example.com	manual' "$T/out" || it_fail "whitelist list"
+expect 1 S whitelist list --user bob@example.net friend@example.com
 expect 2 S whitelist add --user bob@example.net 'bad pattern'
 expect 0 S whitelist del --user bob@example.net friend@example.com
 expect 2 S whitelist del --user bob@example.net friend@example.com
@@ -333,6 +334,8 @@ printf '%s\n' "$@" >"$(dirname "$0")/sendmail.args"
 cat >"$(dirname "$0")/sendmail.msg"
 EOS
 chmod +x "$T/sendmail"
+expect 1 S quarantine list --user bob@example.net 1
+expect 1 S quarantine expire --user bob@example.net 1
 expect 0 S quarantine list --user bob@example.net
 [ -s "$T/out" ] && it_fail "empty quarantine listed something"
 expect 2 S quarantine show --user bob@example.net 42
