@@ -130,6 +130,9 @@ typedef struct conn {
 	char errwhy[1200];      /* why */
 	int had_subject;        /* message has a Subject header */
 	char *raw_subject;      /* its value as received (encoded words intact) */
+	int body_sealed;        /* the body cannot take a signature line: its
+	                           Content-Type is neither text nor multipart,
+	                           or it is encoded (base64, uuencode...) */
 	char *client_addr;      /* client IP ({client_addr}), or NULL */
 	int leadspc;            /* header values keep their leading space */
 	FILE *copy;             /* message copy for the quarantine, or NULL */
@@ -427,6 +430,7 @@ static void msg_state_reset(conn *cn)
 	cn->error = 0;
 	cn->errwhy[0] = '\0';
 	cn->had_subject = 0;
+	cn->body_sealed = 0;
 	free(cn->raw_subject);
 	cn->raw_subject = NULL;
 	free(cn->client_addr);
@@ -733,6 +737,36 @@ static void count_forged(conn *cn, const char *name)
 		cn->forged_total++;
 }
 
+/*
+ * Would a line appended to the body change what a reader decodes? A body
+ * whose header says it is not text (a lone attachment) or is encoded is
+ * sealed: the signature line is data there (base64 decoders turn it into
+ * bytes of the attachment). A multipart body takes it after its last part.
+ */
+static void check_sealed(conn *cn, const char *name, const char *value)
+{
+	static const char *const plain[] = { "7bit", "8bit", "binary",
+	    "quoted-printable" };
+	const char *v = value;
+	size_t n;
+
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+		v++;
+	if (strcasecmp(name, "Content-Type") == 0) {
+		if (strncasecmp(v, "text/", 5) != 0 &&
+		    strncasecmp(v, "multipart/", 10) != 0)
+			cn->body_sealed = 1;
+	} else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
+		n = strcspn(v, " \t\r\n;(");
+		if (n == 0)
+			return;
+		for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+			if (strlen(plain[i]) == n && strncasecmp(v, plain[i], n) == 0)
+				return;
+		cn->body_sealed = 1;
+	}
+}
+
 static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 {
 	conn *cn = smfi_getpriv(ctx);
@@ -758,6 +792,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 		cn->had_subject = 1;
 		cn->raw_subject = strdup(value);
 	}
+	check_sealed(cn, name, value);
 	if (cn->copy != NULL) {
 		/* SMFIP_HDR_LEADSPC: value keeps its leading space. */
 		copy_out(cn, name, strlen(name));
@@ -1269,8 +1304,9 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 					if (!v->classified || !v->res.sig_id[0] ||
 					    (v->action == PROFILE_QUARANTINE && !held))
 						continue;
+					/* A sealed body gets it in the header. */
 					if (v->prof.sig_location == PROFILE_SIG_MESSAGE &&
-					    body_sigs != NULL)
+					    !cn->body_sealed && body_sigs != NULL)
 						body_sigs[nbody++] = v->res.sig_id;
 					else
 						add_header(ctx, cn, "X-Spamsift-Signature",

@@ -148,6 +148,55 @@ CLI train --user erin@example.net --ham "$IT_DIR/m9.delivered" >"$IT_DIR/m9.trai
 grep -q '1 retrained by signature' "$IT_DIR/m9.train" || it_fail "m9: not retrained by its body signature: $(cat "$IT_DIR/m9.train")"
 it_log "signature in body ok"
 
+# 6c. A body the line would corrupt keeps its signature in the header: a
+# lone base64 part (the line decoded into bytes of it). A multipart body,
+# base64 parts and all, still takes the line after its last part.
+b64=$(printf 'Hello erin,\nthis is a base64 text part.\n' | base64)
+cat >"$IT_DIR/m14" <<EOM
+From: <spammer@bad.example>
+To: <erin@example.net>
+Subject: sig and base64
+Message-ID: <m14@test>
+MIME-Version: 1.0
+Content-Type: application/pdf; name="x.pdf"
+Content-Transfer-Encoding: base64
+
+$b64
+EOM
+cat >"$IT_DIR/m15" <<EOM
+From: <spammer@bad.example>
+To: <erin@example.net>
+Subject: sig and multipart
+Message-ID: <m15@test>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b15"
+
+--b15
+Content-Type: text/plain
+Content-Transfer-Encoding: base64
+
+$b64
+--b15--
+EOM
+before=$(sink_count)
+[ "$(it_send "$IT_DIR/m14" spammer@bad.example erin@example.net)" = 250 ] || it_fail "m14"
+[ "$(it_send "$IT_DIR/m15" spammer@bad.example erin@example.net)" = 250 ] || it_fail "m15"
+it_wait_sink $((before + 2)) || it_fail "m14/m15 not relayed"
+f=$(sink_with m14)
+grep -q '!spamsift:' "$f" && it_fail "m14: signature line in a base64 body"
+grep -q '^X-Spamsift-Signature: [0-9a-f]\{32\}' "$f" || it_fail "m14: no signature header"
+python3 - "$f" <<'EOF_PY' || it_fail "m14: the base64 body does not decode as sent"
+import email, sys
+raw = open(sys.argv[1], "rb").read()
+m = email.message_from_bytes(raw[raw.index(b"Received: from mx"):])
+sys.exit(m.get_payload(decode=True) != b"Hello erin,\nthis is a base64 text part.\n" or bool(m.defects))
+EOF_PY
+f=$(sink_with m15)
+sed -n '/^--b15--/,$p' "$f" | grep -q '^!spamsift:[0-9a-f]\{32\}!' ||
+	it_fail "m15: no signature line after the last part"
+grep -q '^X-Spamsift-Signature' "$f" && it_fail "m15: signature header although the body took it"
+it_log "signature beside a sealed body ok"
+
 # 6b. Opt in: only users with optIn=on are filtered; the others' mail
 # passes untouched (no verdict headers, no subject tag), also beside a
 # recipient who quarantines.
