@@ -1341,14 +1341,24 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			if (!mixed && is_spam(common) && one->prof.spam_subject[0]) {
 				/* Prefix the raw value: encoded words stay intact. */
 				const char *subj = cn->raw_subject ? cn->raw_subject : "";
-				size_t sl = strlen(one->prof.spam_subject) + strlen(subj) + 3;
+				const char *tag = one->prof.spam_subject;
+				size_t sl = strlen(tag) + strlen(subj) + 4;
 				char *ns = malloc(sl);
+				int fold;
 
 				while (*subj == ' ' || *subj == '\t')
 					subj++;
+				/*
+				 * A line is at most 998 bytes (RFC 5322; Postfix's
+				 * smtp client breaks a longer one, mid-word): when
+				 * the tag makes the first line longer, fold after
+				 * the tag. Unfolded, the value is the same.
+				 */
+				fold = sizeof("Subject: ") - 1 + strlen(tag) + 1 +
+				    strcspn(subj, "\r\n") > 998;
 				if (ns != NULL) {
-					snprintf(ns, sl, "%s%s %s", cn->leadspc ? " " : "",
-					    one->prof.spam_subject, subj);
+					snprintf(ns, sl, "%s%s%s%s", cn->leadspc ? " " : "",
+					    tag, fold ? "\n " : " ", subj);
 					if (cn->had_subject)
 						smfi_chgheader(ctx, (char *)"Subject", 1, ns);
 					else

@@ -197,6 +197,24 @@ sed -n '/^--b15--/,$p' "$f" | grep -q '^!spamsift:[0-9a-f]\{32\}!' ||
 grep -q '^X-Spamsift-Signature' "$f" && it_fail "m15: signature header although the body took it"
 it_log "signature beside a sealed body ok"
 
+# 6d. A Subject line just under RFC 5322's 998 bytes: the tag would make it
+# longer, and Postfix's smtp client broke it mid-word. It is folded after
+# the tag; unfolded, the Subject is the tag and the original value.
+long=$(python3 -c 'print(("abcdefghi " * 99)[:986])')
+mkmsg "$IT_DIR/m16" spammer@bad.example "$long"
+before=$(sink_count)
+[ "$(it_send "$IT_DIR/m16" spammer@bad.example bob@example.net)" = 250 ] || it_fail "m16 not accepted"
+it_wait_sink $((before + 1)) || it_fail "m16 not relayed"
+python3 - "$(sink_with m16)" "$long" <<'EOF_PY' || it_fail "m16: tagged Subject broken"
+import re, sys
+raw = open(sys.argv[1], "rb").read().decode().replace("\r\n", "\n")
+hdr = raw[raw.index("Received: from mx"):].split("\n\n")[0]
+subj = [h for h in re.split(r"\n(?![ \t])", hdr) if h.startswith("Subject:")][0]
+sys.exit(max(map(len, subj.split("\n"))) > 998 or
+    re.sub(r"\n(?=[ \t])", "", subj) != "Subject: [SPAM] " + sys.argv[2])
+EOF_PY
+it_log "long subject tag ok"
+
 # 6b. Opt in: only users with optIn=on are filtered; the others' mail
 # passes untouched (no verdict headers, no subject tag), also beside a
 # recipient who quarantines.
