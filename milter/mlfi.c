@@ -1006,6 +1006,42 @@ static int quarantine_store(conn *cn, const verdict *v, const char *rcpts,
 	return rc;
 }
 
+/*
+ * Prefix the Subject of spam with tag. The raw value is prefixed, so
+ * encoded words stay intact. A Subject that already starts with the tag (a
+ * message that passes the milter twice: a forward, a bounce, a second
+ * hop) is left as it is; an empty or missing one becomes the tag alone.
+ */
+static void tag_subject(SMFICTX *ctx, conn *cn, const char *tag)
+{
+	const char *subj = cn->raw_subject ? cn->raw_subject : "";
+	size_t tl = strlen(tag), sl = tl + strlen(subj) + 4;
+	char *ns;
+	int fold;
+
+	while (*subj == ' ' || *subj == '\t')
+		subj++;
+	if (strncmp(subj, tag, tl) == 0 && (subj[tl] == '\0' ||
+	    subj[tl] == ' ' || subj[tl] == '\t' || subj[tl] == '\r' ||
+	    subj[tl] == '\n'))
+		return;
+	if ((ns = malloc(sl)) == NULL)
+		return;
+	/*
+	 * A line is at most 998 bytes (RFC 5322; Postfix's smtp client breaks
+	 * a longer one, mid-word): when the tag makes the first line longer,
+	 * fold after the tag. Unfolded, the value is the same.
+	 */
+	fold = sizeof("Subject: ") - 1 + tl + 1 + strcspn(subj, "\r\n") > 998;
+	snprintf(ns, sl, "%s%s%s%s", cn->leadspc ? " " : "", tag,
+	    *subj == '\0' ? "" : fold ? "\n " : " ", subj);
+	if (cn->had_subject)
+		smfi_chgheader(ctx, (char *)"Subject", 1, ns);
+	else
+		smfi_addheader(ctx, (char *)"Subject", ns);
+	free(ns);
+}
+
 static sfsistat mlfi_eom(SMFICTX *ctx)
 {
 	conn *cn = smfi_getpriv(ctx);
@@ -1338,34 +1374,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				}
 				add_header(ctx, cn, "X-Spamsift-Factors", f);
 			}
-			if (!mixed && is_spam(common) && one->prof.spam_subject[0]) {
-				/* Prefix the raw value: encoded words stay intact. */
-				const char *subj = cn->raw_subject ? cn->raw_subject : "";
-				const char *tag = one->prof.spam_subject;
-				size_t sl = strlen(tag) + strlen(subj) + 4;
-				char *ns = malloc(sl);
-				int fold;
-
-				while (*subj == ' ' || *subj == '\t')
-					subj++;
-				/*
-				 * A line is at most 998 bytes (RFC 5322; Postfix's
-				 * smtp client breaks a longer one, mid-word): when
-				 * the tag makes the first line longer, fold after
-				 * the tag. Unfolded, the value is the same.
-				 */
-				fold = sizeof("Subject: ") - 1 + strlen(tag) + 1 +
-				    strcspn(subj, "\r\n") > 998;
-				if (ns != NULL) {
-					snprintf(ns, sl, "%s%s%s%s", cn->leadspc ? " " : "",
-					    tag, fold ? "\n " : " ", subj);
-					if (cn->had_subject)
-						smfi_chgheader(ctx, (char *)"Subject", 1, ns);
-					else
-						smfi_addheader(ctx, (char *)"Subject", ns);
-					free(ns);
-				}
-			}
+			if (!mixed && is_spam(common) && one->prof.spam_subject[0])
+				tag_subject(ctx, cn, one->prof.spam_subject);
 		}
 	}
 log:

@@ -215,6 +215,17 @@ sys.exit(max(map(len, subj.split("\n"))) > 998 or
 EOF_PY
 it_log "long subject tag ok"
 
+# 6e. A Subject that carries the tag already (a message through the milter
+# twice) is not tagged again.
+mkmsg "$IT_DIR/m17" spammer@bad.example "[SPAM] cheap pills again"
+before=$(sink_count)
+[ "$(it_send "$IT_DIR/m17" spammer@bad.example bob@example.net)" = 250 ] || it_fail "m17 not accepted"
+it_wait_sink $((before + 1)) || it_fail "m17 not relayed"
+f=$(sink_with m17)
+grep -q '^X-Spamsift-Result: Blocklisted' "$f" || it_fail "m17: not a spam verdict"
+grep -q '^Subject: \[SPAM\] cheap pills again' "$f" || it_fail "m17: Subject $(grep '^Subject:' "$f")"
+it_log "tagged subject not tagged twice ok"
+
 # 6b. Opt in: only users with optIn=on are filtered; the others' mail
 # passes untouched (no verdict headers, no subject tag), also beside a
 # recipient who quarantines.
