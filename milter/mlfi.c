@@ -859,7 +859,8 @@ static void add_header(SMFICTX *ctx, const conn *cn, const char *name,
 /*
  * Replace the body with the copied one plus one "!spamsift:ID!" line per id
  * in sigs (signatureLocation=message): a forwarded or bounced copy can still
- * be retrained by signature. Returns 0 or -1.
+ * be retrained by signature. Returns 0, -ENOENT when it changed nothing
+ * (no copy of the body, or it cannot be read), or -1 when replacing failed.
  */
 static int body_signatures(SMFICTX *ctx, conn *cn, const char *const *sigs,
     size_t n)
@@ -869,7 +870,7 @@ static int body_signatures(SMFICTX *ctx, conn *cn, const char *const *sigs,
 
 	if (cn->copy == NULL || fflush(cn->copy) != 0 ||
 	    fseek(cn->copy, (long)cn->body_off, SEEK_SET) != 0)
-		return -1;
+		return -ENOENT;         /* nothing replaced yet */
 	left = cn->copy_len - cn->body_off;
 	while (left > 0) {
 		size_t k = fread(buf, 1, left < sizeof(buf) ? left : sizeof(buf), cn->copy);
@@ -1348,7 +1349,14 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 						add_header(ctx, cn, "X-Spamsift-Signature",
 						    v->res.sig_id);
 				}
-				if (nbody > 0 && body_signatures(ctx, cn, body_sigs, nbody) < 0)
+				rc = nbody > 0 ? body_signatures(ctx, cn, body_sigs,
+				    nbody) : 0;
+				/* No copy of the body to add to (the store could not
+				 * be read when the message began): the header then. */
+				for (size_t k = 0; rc == -ENOENT && k < nbody; k++)
+					add_header(ctx, cn, "X-Spamsift-Signature",
+					    body_sigs[k]);
+				if (rc < 0 && rc != -ENOENT)
 					log_warning("%s: could not add the signature to the body",
 					    qid(cn));
 				free(body_sigs);
