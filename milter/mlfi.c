@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "classifier/filter.h"
+#include "classifier/hdr.h"
 #include "classifier/msg.h"
 #include "classifier/tok.h"
 #include "conf/profile.h"
@@ -133,6 +134,8 @@ typedef struct conn {
 	int body_sealed;        /* the body cannot take a signature line: its
 	                           Content-Type is neither text nor multipart,
 	                           or it is encoded (base64, uuencode...) */
+	char boundary[80];      /* a multipart body's boundary (RFC 2046: at
+	                           most 70 bytes), "" for other bodies */
 	char *client_addr;      /* client IP ({client_addr}), or NULL */
 	int leadspc;            /* header values keep their leading space */
 	FILE *copy;             /* message copy for the quarantine, or NULL */
@@ -431,6 +434,7 @@ static void msg_state_reset(conn *cn)
 	cn->errwhy[0] = '\0';
 	cn->had_subject = 0;
 	cn->body_sealed = 0;
+	cn->boundary[0] = '\0';
 	free(cn->raw_subject);
 	cn->raw_subject = NULL;
 	free(cn->client_addr);
@@ -753,8 +757,14 @@ static void check_sealed(conn *cn, const char *name, const char *value)
 	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
 		v++;
 	if (strcasecmp(name, "Content-Type") == 0) {
-		if (strncasecmp(v, "text/", 5) != 0 &&
-		    strncasecmp(v, "multipart/", 10) != 0)
+		if (strncasecmp(v, "multipart/", 10) == 0) {
+			/* Without a boundary that fits, where its last part
+			 * ends cannot be checked (body_closed). */
+			if (!hdr_param(v, strlen(v), "boundary", cn->boundary,
+			    sizeof(cn->boundary)) || strlen(cn->boundary) + 1 ==
+			    sizeof(cn->boundary))
+				cn->body_sealed = 1;
+		} else if (strncasecmp(v, "text/", 5) != 0)
 			cn->body_sealed = 1;
 	} else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
 		n = strcspn(v, " \t\r\n;(");
@@ -857,6 +867,38 @@ static void add_header(SMFICTX *ctx, const conn *cn, const char *name,
 }
 
 /*
+ * Does the copied body close its multipart ("--boundary--" at the start of
+ * a line)? Without it the last part runs to the end, and a line appended
+ * there is read as part of it (as bytes of a base64 attachment).
+ */
+static int body_closed(conn *cn)
+{
+	char pat[sizeof(cn->boundary) + 8];
+	char buf[16384 + sizeof(pat)];
+	size_t pl, have = 1, left = cn->copy_len - cn->body_off;
+
+	pl = (size_t)snprintf(pat, sizeof(pat), "\n--%s--", cn->boundary);
+	buf[0] = '\n';         /* the body starts a line */
+	while (left > 0) {
+		size_t k = fread(buf + have, 1, left < 16384 ? left : 16384,
+		    cn->copy);
+
+		if (k == 0)
+			return 0;
+		left -= k;
+		have += k;
+		if (memmem(buf, have, pat, pl) != NULL)
+			return 1;
+		/* Keep what could begin a match across the next read. */
+		if (have > pl - 1) {
+			memmove(buf, buf + have - (pl - 1), pl - 1);
+			have = pl - 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Replace the body with the copied one plus one "!spamsift:ID!" line per id
  * in sigs (signatureLocation=message): a forwarded or bounced copy can still
  * be retrained by signature. Returns 0, -ENOENT when it changed nothing
@@ -871,6 +913,11 @@ static int body_signatures(SMFICTX *ctx, conn *cn, const char *const *sigs,
 	if (cn->copy == NULL || fflush(cn->copy) != 0 ||
 	    fseek(cn->copy, (long)cn->body_off, SEEK_SET) != 0)
 		return -ENOENT;         /* nothing replaced yet */
+	if (cn->boundary[0] != '\0' && (!body_closed(cn) ||
+	    fseek(cn->copy, (long)cn->body_off, SEEK_SET) != 0)) {
+		fseek(cn->copy, 0, SEEK_END);
+		return -ENOENT;
+	}
 	left = cn->copy_len - cn->body_off;
 	while (left > 0) {
 		size_t k = fread(buf, 1, left < sizeof(buf) ? left : sizeof(buf), cn->copy);
@@ -1352,7 +1399,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				rc = nbody > 0 ? body_signatures(ctx, cn, body_sigs,
 				    nbody) : 0;
 				/* No copy of the body to add to (the store could not
-				 * be read when the message began): the header then. */
+				 * be read when the message began), or a multipart
+				 * that never ends its last part: the header then. */
 				for (size_t k = 0; rc == -ENOENT && k < nbody; k++)
 					add_header(ctx, cn, "X-Spamsift-Signature",
 					    body_sigs[k]);

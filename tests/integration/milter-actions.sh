@@ -195,6 +195,28 @@ f=$(sink_with m15)
 sed -n '/^--b15--/,$p' "$f" | grep -q '^!spamsift:[0-9a-f]\{32\}!' ||
 	it_fail "m15: no signature line after the last part"
 grep -q '^X-Spamsift-Signature' "$f" && it_fail "m15: signature header although the body took it"
+# A multipart that never closes its last part (no "--b18--"): a line
+# appended would be read as part of that base64 part.
+cat >"$IT_DIR/m18" <<EOM
+From: <spammer@bad.example>
+To: <erin@example.net>
+Subject: sig and an unterminated multipart
+Message-ID: <m18@test>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b18"
+
+--b18
+Content-Type: text/plain
+Content-Transfer-Encoding: base64
+
+$b64
+EOM
+before=$(sink_count)
+[ "$(it_send "$IT_DIR/m18" spammer@bad.example erin@example.net)" = 250 ] || it_fail "m18"
+it_wait_sink $((before + 1)) || it_fail "m18 not relayed"
+f=$(sink_with m18)
+grep -q '!spamsift:' "$f" && it_fail "m18: signature line inside the unterminated last part"
+grep -q '^X-Spamsift-Signature: [0-9a-f]\{32\}' "$f" || it_fail "m18: no signature header"
 it_log "signature beside a sealed body ok"
 
 # 6d. A Subject line just under RFC 5322's 998 bytes: the tag would make it
