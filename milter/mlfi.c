@@ -759,10 +759,12 @@ static void check_sealed(conn *cn, const char *name, const char *value)
 	if (strcasecmp(name, "Content-Type") == 0) {
 		if (strncasecmp(v, "multipart/", 10) == 0) {
 			/* Without a boundary that fits, where its last part
-			 * ends cannot be checked (body_closed). */
+			 * ends cannot be checked (body_closed). An empty one
+			 * (boundary="") is none: readers still split the body
+			 * on "--" lines, and "" would skip the check. */
 			if (!hdr_param(v, strlen(v), "boundary", cn->boundary,
-			    sizeof(cn->boundary)) || strlen(cn->boundary) + 1 ==
-			    sizeof(cn->boundary))
+			    sizeof(cn->boundary)) || cn->boundary[0] == '\0' ||
+			    strlen(cn->boundary) + 1 == sizeof(cn->boundary))
 				cn->body_sealed = 1;
 		} else if (strncasecmp(v, "text/", 5) != 0)
 			cn->body_sealed = 1;

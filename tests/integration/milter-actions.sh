@@ -217,6 +217,37 @@ it_wait_sink $((before + 1)) || it_fail "m18 not relayed"
 f=$(sink_with m18)
 grep -q '!spamsift:' "$f" && it_fail "m18: signature line inside the unterminated last part"
 grep -q '^X-Spamsift-Signature: [0-9a-f]\{32\}' "$f" || it_fail "m18: no signature header"
+# The same with an empty boundary (boundary=""): its delimiter lines are
+# "--", readers split the body on them, and the last part is never closed
+# ("----" is missing): the line would be decoded into that base64 part.
+b64e=$(printf 'Hello erin,\nthis is a base64 text part!!!\n' | base64)
+cat >"$IT_DIR/m19" <<EOM
+From: <spammer@bad.example>
+To: <erin@example.net>
+Subject: sig and an empty boundary
+Message-ID: <m19@test>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=""
+
+--
+Content-Type: application/octet-stream
+Content-Transfer-Encoding: base64
+
+$b64e
+EOM
+before=$(sink_count)
+[ "$(it_send "$IT_DIR/m19" spammer@bad.example erin@example.net)" = 250 ] || it_fail "m19"
+it_wait_sink $((before + 1)) || it_fail "m19 not relayed"
+f=$(sink_with m19)
+grep -q '!spamsift:' "$f" && it_fail "m19: signature line inside the last part of an empty boundary"
+grep -q '^X-Spamsift-Signature: [0-9a-f]\{32\}' "$f" || it_fail "m19: no signature header"
+python3 - "$f" <<'EOF_PY' || it_fail "m19: the base64 part does not decode as sent"
+import email, sys
+raw = open(sys.argv[1], "rb").read()
+m = email.message_from_bytes(raw[raw.index(b"Received: from mx"):])
+p = m.get_payload()[0]
+sys.exit(p.get_payload(decode=True) != b"Hello erin,\nthis is a base64 text part!!!\n" or bool(p.defects))
+EOF_PY
 it_log "signature beside a sealed body ok"
 
 # 6d. A Subject line just under RFC 5322's 998 bytes: the tag would make it
