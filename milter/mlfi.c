@@ -769,9 +769,10 @@ static void check_sealed(conn *cn, const char *name, const char *value)
 		} else if (strncasecmp(v, "text/", 5) != 0)
 			cn->body_sealed = 1;
 	} else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
+		/* An encoding not read as one of these (a comment first,
+		 * "(x) base64", or nothing) may still be decoded by some
+		 * reader: sealed too. */
 		n = strcspn(v, " \t\r\n;(");
-		if (n == 0)
-			return;
 		for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
 			if (strlen(plain[i]) == n && strncasecmp(v, plain[i], n) == 0)
 				return;

@@ -248,6 +248,17 @@ m = email.message_from_bytes(raw[raw.index(b"Received: from mx"):])
 p = m.get_payload()[0]
 sys.exit(p.get_payload(decode=True) != b"Hello erin,\nthis is a base64 text part!!!\n" or bool(p.defects))
 EOF_PY
+# An encoding after a comment is an encoding all the same.
+sed -e 's/^Content-Transfer-Encoding: base64/Content-Transfer-Encoding: (lone part) base64/' \
+    -e 's/^Content-Type: .*/Content-Type: text\/plain/' \
+    -e 's/m14@test/m20@test/' "$IT_DIR/m14" >"$IT_DIR/m20"
+before=$(sink_count)
+[ "$(it_send "$IT_DIR/m20" spammer@bad.example erin@example.net)" = 250 ] || it_fail "m20"
+it_wait_sink $((before + 1)) || it_fail "m20 not relayed"
+f=$(sink_with m20)
+grep -q '^Content-Transfer-Encoding: (lone part) base64' "$f" &&
+	grep -q '^Content-Type: text/plain' "$f" || it_fail "m20: not the message meant"
+grep -q '!spamsift:' "$f" && it_fail "m20: signature line in a base64 body behind a comment"
 it_log "signature beside a sealed body ok"
 
 # 6d. A Subject line just under RFC 5322's 998 bytes: the tag would make it
