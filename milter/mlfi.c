@@ -1407,10 +1407,16 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				for (size_t k = 0; rc == -ENOENT && k < nbody; k++)
 					add_header(ctx, cn, "X-Spamsift-Signature",
 					    body_sigs[k]);
-				if (rc < 0 && rc != -ENOENT)
-					log_warning("%s: could not add the signature to the body",
-					    qid(cn));
 				free(body_sigs);
+				if (rc < 0 && rc != -ENOENT) {
+					/* Part of the body is replaced already:
+					 * accepted, it would go out cut short. A
+					 * tempfail has Postfix drop this try. */
+					log_warning("%s: replacing the body (signature "
+					    "line) failed part way: tempfail", qid(cn));
+					ret = SMFIS_TEMPFAIL;
+					goto log;
+				}
 			}
 			if (single && one->prof.show_factors &&
 			    one->res.verdict.ntop > 0) {
@@ -1461,6 +1467,7 @@ log:
 	    cn->client_addr ? cn->client_addr : "?",
 	    cn->sender ? cn->sender : "", logbuf,
 	    ret == SMFIS_REJECT ? "reject" : ret == SMFIS_DISCARD ? "discard" :
+	    ret == SMFIS_TEMPFAIL ? "tempfail" :
 	    held ? "hold" : quarantined ? "quarantine+deliver" : "deliver",
 	    cn->size, tokset_count(cn->toks), clock_since_ms(&eom_start), elapsed_ms(cn));
 	(void)rejecting;
