@@ -39,6 +39,16 @@ mkmsg() { # FILE FROM SUBJECT [extra header]
 }
 sink_count() { find "$IT_DIR/sink" -type f | wc -l; }
 sink_with() { grep -l "Message-ID: <$1@test>" "$IT_DIR"/sink/* 2>/dev/null | head -n 1; }
+# relay_one NAME FROM RCPT: send $IT_DIR/NAME, wait for it at the sink; f
+# is then its delivered copy.
+relay_one() {
+	local before
+	before=$(sink_count)
+	[ "$(it_send "$IT_DIR/$1" "$2" "$3")" = 250 ] || it_fail "$1 not accepted"
+	it_wait_sink $((before + 1)) || it_fail "$1 not relayed"
+	f=$(sink_with "$1")
+	[ -n "$f" ] || it_fail "$1: not found at the sink"
+}
 
 # 1. Tag: bob's blocklisted sender -> spam headers and subject prefix.
 mkmsg "$IT_DIR/m1" spammer@bad.example "cheap pills"
@@ -211,10 +221,7 @@ Content-Transfer-Encoding: base64
 
 $b64
 EOM
-before=$(sink_count)
-[ "$(it_send "$IT_DIR/m18" spammer@bad.example erin@example.net)" = 250 ] || it_fail "m18"
-it_wait_sink $((before + 1)) || it_fail "m18 not relayed"
-f=$(sink_with m18)
+relay_one m18 spammer@bad.example erin@example.net
 grep -q '!spamsift:' "$f" && it_fail "m18: signature line inside the unterminated last part"
 grep -q '^X-Spamsift-Signature: [0-9a-f]\{32\}' "$f" || it_fail "m18: no signature header"
 # The same with an empty boundary (boundary=""): its delimiter lines are
@@ -235,10 +242,7 @@ Content-Transfer-Encoding: base64
 
 $b64e
 EOM
-before=$(sink_count)
-[ "$(it_send "$IT_DIR/m19" spammer@bad.example erin@example.net)" = 250 ] || it_fail "m19"
-it_wait_sink $((before + 1)) || it_fail "m19 not relayed"
-f=$(sink_with m19)
+relay_one m19 spammer@bad.example erin@example.net
 grep -q '!spamsift:' "$f" && it_fail "m19: signature line inside the last part of an empty boundary"
 grep -q '^X-Spamsift-Signature: [0-9a-f]\{32\}' "$f" || it_fail "m19: no signature header"
 python3 - "$f" <<'EOF_PY' || it_fail "m19: the base64 part does not decode as sent"
@@ -252,10 +256,7 @@ EOF_PY
 sed -e 's/^Content-Transfer-Encoding: base64/Content-Transfer-Encoding: (lone part) base64/' \
     -e 's/^Content-Type: .*/Content-Type: text\/plain/' \
     -e 's/m14@test/m20@test/' "$IT_DIR/m14" >"$IT_DIR/m20"
-before=$(sink_count)
-[ "$(it_send "$IT_DIR/m20" spammer@bad.example erin@example.net)" = 250 ] || it_fail "m20"
-it_wait_sink $((before + 1)) || it_fail "m20 not relayed"
-f=$(sink_with m20)
+relay_one m20 spammer@bad.example erin@example.net
 grep -q '^Content-Transfer-Encoding: (lone part) base64' "$f" &&
 	grep -q '^Content-Type: text/plain' "$f" || it_fail "m20: not the message meant"
 grep -q '!spamsift:' "$f" && it_fail "m20: signature line in a base64 body behind a comment"
@@ -266,10 +267,8 @@ it_log "signature beside a sealed body ok"
 # the tag; unfolded, the Subject is the tag and the original value.
 long=$(python3 -c 'print(("abcdefghi " * 99)[:986])')
 mkmsg "$IT_DIR/m16" spammer@bad.example "$long"
-before=$(sink_count)
-[ "$(it_send "$IT_DIR/m16" spammer@bad.example bob@example.net)" = 250 ] || it_fail "m16 not accepted"
-it_wait_sink $((before + 1)) || it_fail "m16 not relayed"
-python3 - "$(sink_with m16)" "$long" <<'EOF_PY' || it_fail "m16: tagged Subject broken"
+relay_one m16 spammer@bad.example bob@example.net
+python3 - "$f" "$long" <<'EOF_PY' || it_fail "m16: tagged Subject broken"
 import re, sys
 raw = open(sys.argv[1], "rb").read().decode().replace("\r\n", "\n")
 hdr = raw[raw.index("Received: from mx"):].split("\n\n")[0]
@@ -282,10 +281,7 @@ it_log "long subject tag ok"
 # 6e. A Subject that carries the tag already (a message through the milter
 # twice) is not tagged again.
 mkmsg "$IT_DIR/m17" spammer@bad.example "[SPAM] cheap pills again"
-before=$(sink_count)
-[ "$(it_send "$IT_DIR/m17" spammer@bad.example bob@example.net)" = 250 ] || it_fail "m17 not accepted"
-it_wait_sink $((before + 1)) || it_fail "m17 not relayed"
-f=$(sink_with m17)
+relay_one m17 spammer@bad.example bob@example.net
 grep -q '^X-Spamsift-Result: Blocklisted' "$f" || it_fail "m17: not a spam verdict"
 grep -q '^Subject: \[SPAM\] cheap pills again' "$f" || it_fail "m17: Subject $(grep '^Subject:' "$f")"
 it_log "tagged subject not tagged twice ok"
