@@ -752,12 +752,14 @@ static void check_sealed(conn *cn, const char *name, const char *value)
 	static const char *const plain[] = { "7bit", "8bit", "binary",
 	    "quoted-printable" };
 	const char *v = value;
+	char type[128];
 	size_t n;
 
 	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
 		v++;
 	if (strcasecmp(name, "Content-Type") == 0) {
-		if (strncasecmp(v, "multipart/", 10) == 0) {
+		hdr_type(v, strlen(v), type, sizeof(type));
+		if (strncmp(type, "multipart/", 10) == 0) {
 			/* Without a boundary that fits, where its last part
 			 * ends cannot be checked (body_closed). An empty one
 			 * (boundary="") is none: readers still split the body
@@ -766,7 +768,7 @@ static void check_sealed(conn *cn, const char *name, const char *value)
 			    sizeof(cn->boundary)) || cn->boundary[0] == '\0' ||
 			    strlen(cn->boundary) + 1 == sizeof(cn->boundary))
 				cn->body_sealed = 1;
-		} else if (strncasecmp(v, "text/", 5) != 0)
+		} else if (strncmp(type, "text/", 5) != 0)
 			cn->body_sealed = 1;
 	} else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
 		/* An encoding not read as one of these (a comment first,
@@ -805,8 +807,9 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 		cn->had_subject = 1;
 		cn->raw_subject = strdup(value);
 	}
-	check_sealed(cn, name, value);
 	if (cn->copy != NULL) {
+		/* Only a body with a copy can take a signature line. */
+		check_sealed(cn, name, value);
 		/* SMFIP_HDR_LEADSPC: value keeps its leading space. */
 		copy_out(cn, name, strlen(name));
 		copy_out(cn, ":", 1);
