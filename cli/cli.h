@@ -74,8 +74,10 @@ int cmd_classify(cli *c, int argc, char **argv);
 int cmd_tokens(cli *c, int argc, char **argv);
 int cmd_list(cli *c, int argc, char **argv);   /* whitelist, blocklist */
 
-/* cli_valid_pattern -- 1 if p is a list pattern (address, domain, .suffix). */
-int cli_valid_pattern(const char *p);
+/* cli_pattern -- p as a list pattern (address, domain, .suffix), lowercase,
+ * into out[len]: 0, or -1 when p is none or longer than out. */
+#define CLI_PATTERN_MAX 321
+int cli_pattern(const char *p, char *out, size_t len);
 int cmd_prefs(cli *c, int argc, char **argv);
 int cmd_quarantine(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -77,21 +78,38 @@ static int print_entry(void *arg, const db_list_entry *e)
 	return 0;
 }
 
-/* A pattern is an address, a domain or a .suffix: no blanks, no control bytes. */
-int cli_valid_pattern(const char *p)
+/*
+ * A pattern is an address (local@domain), a domain or a .suffix, as the
+ * store matches a sender (db_list_candidates): no blanks, no control bytes,
+ * no empty local part or domain label. Stored lowercase, as senders are
+ * compared.
+ */
+int cli_pattern(const char *p, char *out, size_t len)
 {
-	if (*p == '\0' || strlen(p) > 320)
-		return 0;
-	for (; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>')
-			return 0;
-	return 1;
+	const char *at = strrchr(p, '@'), *dom = at ? at + 1 : p;
+	size_t n = strlen(p);
+
+	if (n == 0 || n > 320 || n >= len || at == p)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] <= ' ' || p[i] == '<' || p[i] == '>' ||
+		    p[i] == 0x7f)
+			return -1;
+	if (*dom == '.' && at == NULL)
+		dom++;          /* .suffix */
+	if (*dom == '\0' || *dom == '.' || dom[strlen(dom) - 1] == '.' ||
+	    strstr(dom, "..") != NULL)
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (char)tolower((unsigned char)p[i]);
+	return 0;
 }
 
 int cmd_list(cli *c, int argc, char **argv)
 {
 	int kind = strcmp(argv[0], "blocklist") == 0 ? DB_LIST_BLOCK : DB_LIST_WHITE;
 	const char *verb;
+	char pat[CLI_PATTERN_MAX];
 	int64_t uid;
 	opts o;
 	int rc;
@@ -122,7 +140,7 @@ int cmd_list(cli *c, int argc, char **argv)
 	}
 	/* All or nothing: every pattern is checked before any is written. */
 	for (int i = o.rest + 1; i < argc; i++)
-		if (!cli_valid_pattern(argv[i])) {
+		if (cli_pattern(argv[i], pat, sizeof(pat)) < 0) {
 			fprintf(stderr, "spamsift: %s: not an address, domain or .suffix\n",
 			    argv[i]);
 			return CLI_INPUT;
@@ -139,13 +157,7 @@ int cmd_list(cli *c, int argc, char **argv)
 	if ((rc = db_begin(c->store)) < 0)
 		return cli_store_error(c, argv[0], rc);
 	for (int i = o.rest + 1; i < argc; i++) {
-		char pat[512];
-		const char *p = argv[i];
-		size_t k;
-
-		for (k = 0; p[k] && k + 1 < sizeof(pat); k++)
-			pat[k] = (char)((p[k] >= 'A' && p[k] <= 'Z') ? p[k] + 32 : p[k]);
-		pat[k] = '\0';
+		cli_pattern(argv[i], pat, sizeof(pat));       /* checked above */
 		if (strcmp(verb, "add") == 0) {
 			db_list_entry e = { pat, 0, time(NULL), c->caller };
 

@@ -231,13 +231,14 @@ static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 	}
 	if ((strcmp(f[0], "white") == 0 || strcmp(f[0], "block") == 0) &&
 	    (n == 5 || n == 4)) {
+		char pat[CLI_PATTERN_MAX];
 		db_list_entry e;
 
-		if (!cli_valid_pattern(f[1]) || (strcmp(f[2], "auto") != 0 &&
+		if (cli_pattern(f[1], pat, sizeof(pat)) < 0 || (strcmp(f[2], "auto") != 0 &&
 		    strcmp(f[2], "manual") != 0) ||
 		    count_field(f[3], INT64_MAX, &v[0]) < 0)
 			return -EINVAL;
-		e.pattern = f[1];
+		e.pattern = pat;
 		e.automatic = strcmp(f[2], "auto") == 0;
 		e.added = (time_t)v[0];
 		e.added_by = n == 5 ? f[4] : "";

@@ -195,6 +195,11 @@ expect 0 S whitelist list --user bob@example.net
 grep -q '^friend@example.com	manual' "$T/out" || it_fail "whitelist list"
 expect 1 S whitelist list --user bob@example.net friend@example.com
 expect 2 S whitelist add --user bob@example.net 'bad pattern'
+# Patterns that match no sender are refused (they were stored: "@" matched
+# nothing, as neither did an empty local part or domain label).
+for p in @ @example.org alice@ . .. ..example.org example..org example.org. 'a@b.'; do
+	expect 2 S blocklist add --user bob@example.net "$p"
+done
 expect 0 S whitelist del --user bob@example.net friend@example.com
 expect 2 S whitelist del --user bob@example.net friend@example.com
 expect 0 S blocklist add --user bob@example.net seller@pills.example
@@ -285,6 +290,14 @@ grep -q '^trainingMode	notrain	user' "$T/out" || it_fail "imported preference no
 expect 0 S prefs unset --user frida@example.net trainingMode
 expect 0 S -o AllowOverride=trainingMode prefs list --user frida@example.net
 grep -q '^trainingMode	teft	default' "$T/out" || it_fail "imported preference survived unset: $(cat "$T/out")"
+# A list pattern is stored lowercase, as whitelist add stores it and as
+# senders are compared (an imported "Alice@Example.ORG" matched no sender).
+printf 'totals\t1\t1\t0\t0\t0\t0\t0\t0\t0\nblock\tAlice@Example.ORG\tmanual\t0\tme\n' >"$T/case.txt"
+expect 0 S import --user gus@example.net "$T/case.txt"
+expect 0 S blocklist list --user gus@example.net
+grep -q '^alice@example.org	manual' "$T/out" || it_fail "imported pattern case: $(cat "$T/out")"
+expect 0 S classify --user gus@example.net --format tsv "$T/h10.eml"
+cut -f2 "$T/out" | grep -qx blocklisted || it_fail "imported pattern not applied: $(cat "$T/out")"
 expect 0 S stats --user frida@example.net --format json
 grep -q '"innocent_classified":3000000000' "$T/out" || it_fail "large total: $(cat "$T/out")"
 expect 0 S db check
