@@ -1542,6 +1542,13 @@ int db_sig_get(db *d, int64_t uid, const char *id, db_sig **out)
 	CHECK_ARG(d, uid > 0 && id, "read signature");
 	if (!*id || strlen(id) >= sizeof(((db_sig *)0)->id))
 		return 0;       /* cannot exist */
+	/*
+	 * Read in a transaction, a signature is read to be changed (a
+	 * retrain): a deferred transaction takes the write lock first, or
+	 * another process could retrain it between this read and our write,
+	 * and both would reverse the same learning (`train` by signature).
+	 */
+	NEED_STORE(d);
 	return d->ops->sig_get(d, uid, id, out);
 }
 

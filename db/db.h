@@ -233,9 +233,10 @@ int db_read_end(db *d);
  * (-EINVAL). While deferring:
  * - db_begin at the outermost level takes no lock; db_commit adds the
  *   transaction's increments to the deferred ones, db_rollback drops them.
- *   Any other write in it (a decrement, a signature, a new user ...) first
- *   writes what earlier transactions deferred, in a transaction of its own,
- *   then makes it an ordinary transaction.
+ *   Any other write in it (a decrement, a signature, a new user ...), and
+ *   a signature read (db_sig_get), first writes what earlier transactions
+ *   deferred, in a transaction of its own, then makes it an ordinary
+ *   transaction.
  * - db_tokens_get and db_totals_get on this handle include what is deferred;
  *   other handles and processes see it only after the flush.
  * - A flush is all or nothing: a process killed before it loses exactly the
@@ -348,7 +349,9 @@ int db_sig_put(db *d, const db_sig *sig);
 
 /*
  * db_sig_get -- the signature id of user uid; *out is NULL when not found,
- * else caller frees with db_sig_free.
+ * else caller frees with db_sig_free. Inside a deferred transaction
+ * (db_defer) it first makes it an ordinary one, so the signature cannot
+ * change before the transaction's own writes (read, then updated: retrain).
  */
 int db_sig_get(db *d, int64_t uid, const char *id, db_sig **out);
 

@@ -390,6 +390,50 @@ START_TEST(test_deferred_commit_fails_undone)
 }
 END_TEST
 
+/*
+ * A signature read in a deferred transaction (`train` retraining by
+ * signature) takes the write lock: another process cannot retrain the same
+ * signature between that read and this transaction's writes (both reversed
+ * the same learning: a message moved to Junk twice was counted twice).
+ */
+START_TEST(test_deferred_sig_read_locks)
+{
+	int64_t uid;
+	db *a = make_store(1, &uid), *b = open_ok(0);
+	uint64_t h = 1;
+	db_sig sig = { .id = "0123456789abcdef0123456789abcdef", .uid = uid,
+	    .cls = DB_CLASS_INNOCENT, .learned = 1, .created = 1,
+	    .hashes = &h, .nhashes = 1 };
+	db_sig *got = NULL;
+
+	ck_assert_int_eq(db_sig_put(a, &sig), 0);
+	ck_assert_int_eq(db_busy_timeout(b, 50), 0);
+	ck_assert_int_eq(db_defer(a, 1 << 20), 0);
+	ck_assert_int_eq(db_begin(a), 0);
+	ck_assert_int_eq(db_sig_get(a, uid, sig.id, &got), 0);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(got->cls, DB_CLASS_INNOCENT);
+	/* the other retrain waits for this transaction */
+	ck_assert_int_eq(db_sig_update(b, uid, sig.id, DB_CLASS_SPAM, 1),
+	    -EBUSY);
+	ck_assert_int_eq(db_sig_update(a, uid, sig.id, DB_CLASS_SPAM, 1), 0);
+	ck_assert_int_eq(db_commit(a), 0);
+	db_sig_free(got);
+	got = NULL;
+	ck_assert_int_eq(db_sig_get(b, uid, sig.id, &got), 0);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(got->cls, DB_CLASS_SPAM);
+	db_sig_free(got);
+	/* outside a transaction a read takes no lock */
+	ck_assert_int_eq(db_sig_get(a, uid, sig.id, &got), 0);
+	db_sig_free(got);
+	ck_assert_int_eq(db_sig_update(b, uid, sig.id, DB_CLASS_INNOCENT, 1), 0);
+	ck_assert_int_eq(db_defer(a, 0), 0);
+	db_close(a);
+	db_close(b);
+}
+END_TEST
+
 static int count_token(void *arg, const db_token *t)
 {
 	*(int64_t *)arg += t->spam_hits;
@@ -706,6 +750,7 @@ int main(void)
 	tcase_add_test(tc, test_locked);
 	tcase_add_test(tc, test_close_rolls_back);
 	tcase_add_test(tc, test_deferred_commit_fails_undone);
+	tcase_add_test(tc, test_deferred_sig_read_locks);
 	tcase_add_test(tc, test_read_snapshot);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_purge_in_steps);
