@@ -32,6 +32,17 @@ static const char quar_help[] =
     "  delete   delete message ID\n"
     "  expire   delete this user's messages older than QuarantineLife days\n";
 
+/*
+ * A field of a list line: a control character (a decoded Subject may hold
+ * a tab or a line break: =?utf-8?q?x=0A?=) is printed as a space, so a
+ * message is one line of five fields whatever its sender wrote.
+ */
+static void print_field(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+}
+
 static int print_quar(void *arg, const db_quar *q)
 {
 	char when[32];
@@ -40,8 +51,11 @@ static int print_quar(void *arg, const db_quar *q)
 	(void)arg;
 	gmtime_r(&q->when, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("%" PRId64 "\t%s\t%.4f\t%s\t%s\n", q->id, when, q->probability,
-	    q->sender ? q->sender : "", q->subject ? q->subject : "");
+	printf("%" PRId64 "\t%s\t%.4f\t", q->id, when, q->probability);
+	print_field(q->sender);
+	putchar('\t');
+	print_field(q->subject);
+	putchar('\n');
 	return 0;
 }
 

@@ -352,6 +352,33 @@ expect 1 S quarantine expire --user bob@example.net 1
 expect 0 S quarantine list --user bob@example.net
 [ -s "$T/out" ] && it_fail "empty quarantine listed something"
 expect 2 S quarantine show --user bob@example.net 42
+# A decoded Subject may hold a line break and a tab (the sender chose
+# them): each message is still one line of five fields (a forged line
+# offered another message's id to scripts).
+uid=$(sqlite3 "$T/spamsift.db" "SELECT id FROM users WHERE name = 'bob@example.net'")
+sqlite3 "$T/spamsift.db" "INSERT INTO quarantine(uid, sender, recipients, subject,
+    signature, probability, time, data) VALUES($uid, 'spammer@bad.example',
+    'bob@example.net', 'hi' || char(10) || '999' || char(9) || 'x', '', 1.0,
+    strftime('%s', 'now'), CAST('Subject: hi' || char(13, 10, 13, 10) ||
+    'body' || char(13, 10) AS BLOB))" || it_fail "insert a quarantined message"
+expect 0 S quarantine list --user bob@example.net
+[ "$(wc -l <"$T/out")" = 1 ] && [ "$(awk -F '\t' '{ print NF }' "$T/out")" = 5 ] ||
+	it_fail "quarantine list of a Subject with a line break: $(cat "$T/out")"
+qid=$(cut -f1 "$T/out")
+# A failed release keeps the message; a release delivers its exact bytes.
+printf '#!/bin/sh\ncat >/dev/null\nexit 75\n' >"$T/sendmail-fails"
+chmod +x "$T/sendmail-fails"
+expect 2 S -o SendmailPath="$T/sendmail-fails" quarantine release --user bob@example.net "$qid"
+expect 0 S quarantine list --user bob@example.net
+[ "$(cut -f1 "$T/out")" = "$qid" ] || it_fail "a failed release lost the message"
+expect 0 S quarantine show --user bob@example.net "$qid"
+cp "$T/out" "$T/quarantined.msg"
+expect 0 S -o SendmailPath="$T/sendmail" quarantine release --user bob@example.net "$qid"
+cmp -s "$T/quarantined.msg" "$T/sendmail.msg" || it_fail "release changed the message's bytes"
+[ "$(tr '\n' ' ' <"$T/sendmail.args")" = "-i -f spammer@bad.example -- bob@example.net " ] ||
+	it_fail "release: sendmail argv: $(cat "$T/sendmail.args")"
+expect 0 S quarantine list --user bob@example.net
+[ -s "$T/out" ] && it_fail "released message still quarantined: $(cat "$T/out")"
 expect 2 S quarantine release --user bob@example.net 'x;rm -rf /'
 
 # Store errors exit 3.
