@@ -850,7 +850,16 @@ int cmd_retrain(cli *c, int argc, char **argv)
 		return cli_store_error(c, "preferences", rc);
 	rc = filter_retrain(c->store, canon, sig, cls, NULL, &prof.fp, time(NULL),
 	    &changed);
-	if (rc == -ENOENT || rc == -ESTALE) {
+	if (rc == -ESTALE) {
+		/* Still stored, but past its life: say so, not "unknown". */
+		long days = (long)(prof.fp.sig_life / 86400);
+
+		fprintf(stderr, "spamsift: signature %s: expired for %s (older "
+		    "than SignatureLife, %ld day%s); nothing changed\n", sig,
+		    canon, days, days == 1 ? "" : "s");
+		return CLI_INPUT;
+	}
+	if (rc == -ENOENT) {
 		fprintf(stderr, "spamsift: signature %s: unknown or expired for %s\n",
 		    sig, canon);
 		return CLI_INPUT;

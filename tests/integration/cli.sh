@@ -177,7 +177,10 @@ grep -q '1 retrained by signature' "$T/out" || it_fail "train by the second sign
 expect 0 S -o SignatureLife=1 retrain --user bob@example.net --signature "$(echo "$sig" | tr a-f A-F)" --spam
 sqlite3 "$T/spamsift.db" "UPDATE signatures SET created = created - 3 * 86400" || it_fail "age the signatures"
 expect 2 S -o SignatureLife=1 retrain --user bob@example.net --signature "$sig" --ham
-grep -q 'unknown or expired' "$T/err" || it_fail "retrain of an expired signature: $(cat "$T/err")"
+grep -q "signature $sig: expired for bob@example.net (older than SignatureLife, 1 day)" "$T/err" ||
+	it_fail "retrain of an expired signature: $(cat "$T/err")"
+expect 2 S retrain --user bob@example.net --signature 0123456789abcdef0123456789abcdef --ham
+grep -q 'unknown or expired' "$T/err" || it_fail "retrain of an unknown signature: $(cat "$T/err")"
 expect 0 S -o SignatureLife=1 train --user bob@example.net --ham "$T/sig.eml"
 grep -q 'learned 1 messages as ham (0 retrained' "$T/out" || it_fail "train by an expired signature: $(cat "$T/out" "$T/err")"
 
