@@ -1536,18 +1536,28 @@ int db_sig_put(db *d, const db_sig *sig)
 
 int db_sig_get(db *d, int64_t uid, const char *id, db_sig **out)
 {
+	int rc;
+
 	CHECK_HANDLE(d);
 	CHECK_ARG(d, out, "read signature");
 	*out = NULL;
 	CHECK_ARG(d, uid > 0 && id, "read signature");
 	if (!*id || strlen(id) >= sizeof(((db_sig *)0)->id))
 		return 0;       /* cannot exist */
+	rc = d->ops->sig_get(d, uid, id, out);
+	if (rc < 0 || *out == NULL || d->defer == NULL || !d->in_txn ||
+	    !d->txn_virtual)
+		return rc;
 	/*
-	 * Read in a transaction, a signature is read to be changed (a
-	 * retrain): a deferred transaction takes the write lock first, or
-	 * another process could retrain it between this read and our write,
-	 * and both would reverse the same learning (`train` by signature).
+	 * Found inside a deferred transaction: it was read to be changed (a
+	 * retrain), and no lock is held yet. Take the write lock and read it
+	 * again, or another process could retrain it between this read and
+	 * our write, and both would reverse the same learning (`train` by
+	 * signature). Not for one that is not there: `train` of old signed
+	 * mail would flush what it defers at every message.
 	 */
+	db_sig_free(*out);
+	*out = NULL;
 	NEED_STORE(d);
 	return d->ops->sig_get(d, uid, id, out);
 }

@@ -234,7 +234,7 @@ int db_read_end(db *d);
  * - db_begin at the outermost level takes no lock; db_commit adds the
  *   transaction's increments to the deferred ones, db_rollback drops them.
  *   Any other write in it (a decrement, a signature, a new user ...), and
- *   a signature read (db_sig_get), first writes what earlier transactions
+ *   a signature db_sig_get finds, first writes what earlier transactions
  *   deferred, in a transaction of its own, then makes it an ordinary
  *   transaction.
  * - db_tokens_get and db_totals_get on this handle include what is deferred;
@@ -349,9 +349,10 @@ int db_sig_put(db *d, const db_sig *sig);
 
 /*
  * db_sig_get -- the signature id of user uid; *out is NULL when not found,
- * else caller frees with db_sig_free. Inside a deferred transaction
- * (db_defer) it first makes it an ordinary one, so the signature cannot
- * change before the transaction's own writes (read, then updated: retrain).
+ * else caller frees with db_sig_free. Found inside a deferred transaction
+ * (db_defer), it makes it an ordinary one and reads the signature again, so
+ * it cannot change before the transaction's own writes (read, then updated:
+ * retrain).
  */
 int db_sig_get(db *d, int64_t uid, const char *id, db_sig **out);
 
