@@ -16,7 +16,7 @@
 #include "classifier/filter.h"
 
 /* Longest sender address we compare; longer ones are not listed. */
-#define SENDER_MAX 512
+#define SENDER_MAX DB_SENDER_MAX
 
 void filter_params_default(filter_params *p)
 {
@@ -591,6 +591,8 @@ static int commit(db *d, const filter_pending *pd)
 	sig.cls = pd->spam ? DB_CLASS_SPAM : DB_CLASS_INNOCENT;
 	sig.learned = pd->learn;
 	sig.created = pd->now;
+	if (pd->has_sender)
+		memcpy(sig.sender, pd->snd, sizeof(sig.sender));
 	sig.hashes = pd->hashes;
 	sig.nhashes = pd->nhashes;
 	if ((rc = db_sig_put(d, &sig)) < 0)
@@ -797,6 +799,9 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 	}
 	if ((sig->cls == DB_CLASS_SPAM) == spam)
 		goto end;       /* already so: nothing to reverse */
+	/* Retrained by its id alone: the sender the message came from. */
+	if (sender == NULL && sig->sender[0] != '\0')
+		sender = sig->sender;
 	ep = *p;
 	if ((rc = read_prefs(d, uid, &ep)) < 0)
 		goto end;

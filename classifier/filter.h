@@ -191,12 +191,13 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
  * may learn more than one); a store that keeps only 0/1 there gets one round
  * (the extra TCR rounds are undone), so reversal stays exact. NOTRAIN only
  * counts, and leaves the signature as it is (it still says what the tokens
- * hold). sender (may be NULL): the envelope sender, whose history moves by
- * one message when the message is in it (a listed sender's messages never
- * were); a sender turned spam loses an automatic
- * whitelist entry, and gets it back when retrained innocent again (no spam
- * left in the history, whitelist_threshold innocent, no list names it). TCR re-scoring here sees the signature's hashes only (no
- * token order: without BNR).
+ * hold). sender (NULL: the one stored with the signature, if any): the
+ * envelope sender, whose history moves by one message when the message is
+ * in it (a listed sender's messages never were); a sender turned spam loses
+ * an automatic whitelist entry, and gets it back when retrained innocent
+ * again (no spam left in the history, whitelist_threshold innocent, no list
+ * names it). TCR re-scoring here sees the signature's hashes only (no token
+ * order: without BNR).
  * Returns 0 (*changed 1 or 0; changed may be NULL), -ENOENT (unknown user or
  * signature), -ESTALE (the signature is older than sig_life), -EINVAL (also
  * for a sig_id that is not 32 hexadecimal digits),

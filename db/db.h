@@ -89,12 +89,16 @@ static inline int64_t db_totals_innocent_fed(const db_totals *t)
 }
 
 /* What a signature remembers: what was learned for one classified message. */
+/* Longest envelope sender stored with a signature (with its NUL). */
+#define DB_SENDER_MAX 512
+
 typedef struct db_sig {
 	char id[33];            /* signature id: 32 lowercase hex digits */
 	int64_t uid;            /* user the message was classified for */
 	int cls;                /* DB_CLASS_SPAM or DB_CLASS_INNOCENT, as classified */
 	int learned;            /* times the tokens were learned as cls (0: not) */
 	time_t created;         /* when the message was classified */
+	char sender[DB_SENDER_MAX]; /* envelope sender, lowercase; "" none */
 	uint64_t *hashes;       /* the message's token hashes */
 	size_t nhashes;         /* number of hashes */
 } db_sig;

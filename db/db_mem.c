@@ -44,7 +44,8 @@ enum { T_USER, T_SIG, T_LIST, T_SENDER, T_PREF, T_QUAR };
 
 /*
  * A generic row; which fields mean what depends on table:
- * USER uid, s0 name. SIG uid, s0 id, i0 cls, i1 learned, i2 created, s1 hashes.
+ * USER uid, s0 name. SIG uid, s0 id, i0 cls, i1 learned, i2 created, s1 hashes,
+ * s2 sender.
  * LIST uid, i0 kind, s0 pattern, i1 automatic, i2 added, s1 added_by.
  * SENDER uid, s0 sender, i0 innocent, i1 spam. PREF uid, s0 key, s1 value.
  * QUAR uid, i0 id, i1 when, f probability, s0 sender, s1 recipients,
@@ -790,7 +791,8 @@ static int m_sig_put(db *d, const db_sig *sig)
 	r->i[2] = (int64_t)sig->created;
 	if (row_setstr(m, r, 0, sig->id, strlen(sig->id)) < 0 ||
 	    row_setstr(m, r, 1, (const char *)sig->hashes,
-	    sig->nhashes * sizeof(uint64_t)) < 0) {
+	    sig->nhashes * sizeof(uint64_t)) < 0 ||
+	    row_setstr(m, r, 2, sig->sender, strlen(sig->sender)) < 0) {
 		if (isnew)
 			row_del(m, r);
 		return nomem(d, "store signature");
@@ -812,6 +814,7 @@ static int m_sig_get(db *d, int64_t uid, const char *id, db_sig **out)
 	sig->cls = (int)r->i[0];
 	sig->learned = (int)r->i[1];
 	sig->created = (time_t)r->i[2];
+	snprintf(sig->sender, sizeof(sig->sender), "%s", r->s[2] ? r->s[2] : "");
 	if (sig->nhashes)
 		memcpy(sig->hashes, r->s[1], sig->nhashes * sizeof(uint64_t));
 	*out = sig;

@@ -19,7 +19,8 @@
  * open; a newer one is refused with -EPROTO. Token hashes (uint64) are stored
  * as their int64 bit pattern; signature hash lists as little-endian BLOBs.
  * Schema 2 adds the token generation (one row, raised by db.c in every
- * transaction that changes tokens) that read caches compare.
+ * transaction that changes tokens) that read caches compare; schema 3 the
+ * envelope sender of each signature.
  *
  * Combined increments (db.c) arrive sorted in one tokens_add call and are
  * merged by one statement over the spamsift_rows virtual table (below).
@@ -45,7 +46,7 @@
 #include "db/db.h"
 #include "db/db_impl.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define APPLICATION_ID 0x53705366       /* "SpSf" */
 #define DEFAULT_BUSY_MS 10000
 
@@ -153,6 +154,13 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"  id INTEGER PRIMARY KEY CHECK(id = 1),"
 	"  gen INTEGER NOT NULL);"
 	"INSERT INTO generation VALUES(1, abs(random() >> 20));",
+	/*
+	 * 2 -> 3: the envelope sender of a signature, so that a retrain by
+	 * signature alone moves the sender's history and automatic whitelist
+	 * entry as a retrain with the message does. Older signatures have
+	 * none ('').
+	 */
+	"ALTER TABLE signatures ADD COLUMN sender TEXT NOT NULL DEFAULT '';",
 };
 
 /* The cached statements. */
@@ -208,8 +216,8 @@ static const char *const sql[S_COUNT] = {
 	    ADD("spam_classified", 8) ", " ADD("innocent_classified", 9) ", "
 	    ADD("spam_inoculated", 10),
 	[S_SIG_PUT] = "INSERT OR REPLACE INTO signatures(uid, id, class, "
-	    "learned, created, hashes) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-	[S_SIG_GET] = "SELECT class, learned, created, hashes FROM signatures "
+	    "learned, created, hashes, sender) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_SIG_GET] = "SELECT class, learned, created, hashes, sender FROM signatures "
 	    "WHERE uid = ?1 AND id = ?2",
 	[S_SIG_UPD] = "UPDATE signatures SET class = ?3, learned = ?4 "
 	    "WHERE uid = ?1 AND id = ?2",
@@ -1465,6 +1473,7 @@ static int s_sig_put(db *d, const db_sig *sig)
 		sqlite3_bind_int(st, 4, sig->learned);
 		sqlite3_bind_int64(st, 5, (int64_t)sig->created);
 		sqlite3_bind_blob(st, 6, blob, (int)len, SQLITE_STATIC);
+		bind_text(st, 7, sig->sender);
 		rc = run(s, st, "store signature");
 		sqlite3_clear_bindings(st);
 		rc = wend(s, rc, "store signature");
@@ -1488,6 +1497,7 @@ static int s_sig_get(db *d, int64_t uid, const char *id, db_sig **out)
 		const unsigned char *b = sqlite3_column_blob(st, 3);
 		size_t n = (size_t)sqlite3_column_bytes(st, 3) / 8;
 		db_sig *sig = db_sig_alloc(id, n);
+		const char *snd;
 
 		if (!sig) {
 			sqlite3_reset(st);
@@ -1497,6 +1507,8 @@ static int s_sig_get(db *d, int64_t uid, const char *id, db_sig **out)
 		sig->cls = sqlite3_column_int(st, 0);
 		sig->learned = sqlite3_column_int(st, 1);
 		sig->created = (time_t)sqlite3_column_int64(st, 2);
+		snd = (const char *)sqlite3_column_text(st, 4);
+		snprintf(sig->sender, sizeof(sig->sender), "%s", snd ? snd : "");
 		for (size_t i = 0; i < n; i++) {
 			uint64_t h = 0;
 

@@ -273,8 +273,10 @@ START_TEST(test_migrate_from_1)
 	db_token t = { .hash = 3 };
 	uint64_t h = 3;
 
-	/* Make it what schema 1 was: no generation table. */
+	/* Make it what schema 1 was: no generation table, no signature
+	 * senders. */
 	ck_assert_int_eq(db_sqlite_exec(d, "DROP TABLE generation; "
+	    "ALTER TABLE signatures DROP COLUMN sender; "
 	    "PRAGMA user_version = 1"), 0);
 	db_close(d);
 	ck_assert_uint_eq(file_version(path), 1);
@@ -288,7 +290,40 @@ START_TEST(test_migrate_from_1)
 	ck_assert_int_eq(t.spam_hits, 2);
 	ck_assert_int_eq(db_sqlite_exec(d, "SELECT gen FROM generation"), 0);
 	db_close(d);
+	ck_assert_uint_eq(file_version(path), 3);
+}
+END_TEST
+
+/* Schema 3 keeps a signature's sender; older signatures read with none. */
+START_TEST(test_migrate_from_2)
+{
+	int64_t uid;
+	db *d = make_store(1, &uid);
+	uint64_t h = 7;
+	db_sig sig = { .id = "0123456789abcdef0123456789abcdef", .uid = uid,
+	    .cls = DB_CLASS_SPAM, .learned = 1, .created = 5,
+	    .sender = "x@example.org", .hashes = &h, .nhashes = 1 };
+	db_sig *got = NULL;
+
+	ck_assert_int_eq(db_sig_put(d, &sig), 0);
+	ck_assert_int_eq(db_sig_get(d, uid, sig.id, &got), 0);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got->sender, "x@example.org");
+	db_sig_free(got);
+	ck_assert_int_eq(db_sqlite_exec(d, "ALTER TABLE signatures DROP COLUMN "
+	    "sender; PRAGMA user_version = 2"), 0);
+	db_close(d);
 	ck_assert_uint_eq(file_version(path), 2);
+	d = open_ok(0);
+	ck_assert_int_eq(db_sig_get(d, uid, sig.id, &got), 0);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got->sender, "");
+	ck_assert_int_eq(got->cls, DB_CLASS_SPAM);
+	ck_assert_uint_eq(got->nhashes, 1);
+	ck_assert_uint_eq(got->hashes[0], 7);
+	db_sig_free(got);
+	db_close(d);
+	ck_assert_uint_eq(file_version(path), 3);
 }
 END_TEST
 
@@ -428,6 +463,14 @@ START_TEST(test_deferred_sig_read_locks)
 	ck_assert_int_eq(db_sig_get(a, uid, sig.id, &got), 0);
 	db_sig_free(got);
 	ck_assert_int_eq(db_sig_update(b, uid, sig.id, DB_CLASS_INNOCENT, 1), 0);
+	/* Nor one that is not there, in a deferred transaction (train of
+	 * old signed mail flushed its deferred counts at every message). */
+	ck_assert_int_eq(db_begin(a), 0);
+	ck_assert_int_eq(db_sig_get(a, uid, "ffffffffffffffffffffffffffffffff",
+	    &got), 0);
+	ck_assert_ptr_null(got);
+	ck_assert_int_eq(db_sig_update(b, uid, sig.id, DB_CLASS_SPAM, 1), 0);
+	ck_assert_int_eq(db_commit(a), 0);
 	ck_assert_int_eq(db_defer(a, 0), 0);
 	db_close(a);
 	db_close(b);
@@ -585,7 +628,7 @@ START_TEST(test_purge_in_steps)
 	    "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
 	    "WHERE i < 2509) INSERT INTO signatures SELECT 1 + i % 2, "
 	    "printf('%032x', i), 1, 1, CASE WHEN i < 2500 THEN 100 ELSE 900 "
-	    "END, x'00' FROM c;"
+	    "END, x'00', '' FROM c;"
 	    "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
 	    "WHERE i < 2509) INSERT INTO quarantine(uid, sender, recipients, "
 	    "subject, signature, probability, time, data) SELECT 1 + i % 2, "
@@ -744,6 +787,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_random_bytes);
 	tcase_add_test(tc, test_newer_schema);
+	tcase_add_test(tc, test_migrate_from_2);
 	tcase_add_test(tc, test_migrate_from_1);
 	tcase_add_test(tc, test_page_size);
 	tcase_add_test(tc, test_foreign_database);

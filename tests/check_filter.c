@@ -668,6 +668,41 @@ START_TEST(test_retrain_spam_drops_auto_whitelist)
 }
 END_TEST
 
+/*
+ * Retrained by its id alone (`spamsift retrain --signature`, or `train` of
+ * a message that carries it), the sender stored with the signature moves:
+ * the automatic entry that let spam through as Whitelisted goes (it stayed).
+ */
+START_TEST(test_retrain_by_id_uses_stored_sender)
+{
+	filter_result r;
+	db_sig *sig;
+	int changed;
+
+	global_corpus(20);
+	P.whitelist_threshold = 2;
+	classify("kit", HAMMY, "<Y@Example.org>", T0);
+	classify("kit", HAMMY, "y@example.org", T0);
+	r = classify("kit", SPAMMY, "y@example.org", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_WHITELISTED);
+	ck_assert_int_eq(db_sig_get(d, uid_of("kit"), r.sig_id, &sig), 0);
+	ck_assert_ptr_nonnull(sig);
+	ck_assert_str_eq(sig->sender, "y@example.org");
+	db_sig_free(sig);
+	ck_assert_int_eq(filter_retrain(d, "kit", r.sig_id, 1, NULL, &P, T0,
+	    &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(list_kind("kit", "y@example.org"), -1);
+	r = classify("kit", SPAMMY, "y@example.org", T0);
+	ck_assert_int_ne(r.verdict.cls, BAYES_WHITELISTED);
+	/* No sender, none stored. */
+	r = classify("kit", SPAMMY, NULL, T0);
+	ck_assert_int_eq(db_sig_get(d, uid_of("kit"), r.sig_id, &sig), 0);
+	ck_assert_str_eq(sig->sender, "");
+	db_sig_free(sig);
+}
+END_TEST
+
 START_TEST(test_blocklist)
 {
 	filter_result r;
@@ -958,6 +993,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_signature_expiry);
 	tcase_add_test(tc, test_automatic_whitelist);
 	tcase_add_test(tc, test_retrain_spam_drops_auto_whitelist);
+	tcase_add_test(tc, test_retrain_by_id_uses_stored_sender);
 	tcase_add_test(tc, test_blocklist);
 	tcase_add_test(tc, test_sources_and_counters);
 	tcase_add_test(tc, test_dry_run_writes_nothing);
