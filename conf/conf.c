@@ -215,27 +215,28 @@ static const struct key keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-/* DSPAM keys spamsift accepts and ignores (exact names). */
+/* DSPAM keys spamsift accepts and ignores (exact names; the families
+ * below are not repeated here). */
 static const char *const dspam_exact[] = {
 	"StorageDriver", "TrustedDeliveryAgent", "UntrustedDeliveryAgent",
 	"QuarantineAgent", "QuarantineMailbox", "QuarantineWarnSize",
 	"Notifications", "SupressWebStats", "SuppressWebStats", "WebStats",
 	"LocalMX", "SystemLog", "UserLog", "ParseToHeaders",
 	"ChangeModeOnParse", "ChangeUserOnParse", "Broken", "MaxMessageSize",
-	"TrackSources", "Debug", "DebugOpt", "ClassAlias", "ImprobabilityDrive",
+	"TrackSources", "Debug", "DebugOpt", "ImprobabilityDrive",
 	"StripRcptDomain", "RBLInoculate", "TrainPristine", "Include",
-	"EnablePlusedDetail", "PlusedCharacter", "PlusedUserLowercase",
-	"DataSource", "FallbackDomains", "DefaultProfile", "Profile",
-	"ProcessorBias", "ProcessorWordFrequency", "ProcessorURLContext",
-	"PurgeSignatures", "PurgeNeutral", "PurgeUnused", "PurgeHapaxes",
-	"PurgeHits1S", "PurgeHits1I", "Lib", "ExtLookup", NULL
+	"EnablePlusedDetail", "DataSource", "FallbackDomains",
+	"DefaultProfile", "Profile", "Lookup", "RABLQueue",
+	"PurgeSignatures", "PurgeSignature", "PurgeNeutral", "PurgeUnused",
+	"PurgeHapaxes", "PurgeHits1S", "PurgeHits1I", "Lib", NULL
 };
 
-/* DSPAM key families spamsift accepts and ignores (prefixes). */
+/* DSPAM key families spamsift accepts and ignores (prefixes): dspam.conf
+ * names ClassAliasSpam, Failover.PROFILE, FailoverAttempts, OraServer... */
 static const char *const dspam_prefix[] = {
-	"MySQL", "PgSQL", "SQLite", "Hash", "Delivery", "Server", "Client",
-	"LDAP", "ExtLookup", "ClamAV", "RabbitMQ", "Processor", "Plused",
-	NULL
+	"MySQL", "PgSQL", "SQLite", "Ora", "Hash", "Delivery", "Server",
+	"Client", "LDAP", "ExtLookup", "ClamAV", "RabbitMQ", "Processor",
+	"Plused", "ClassAlias", "Failover", NULL
 };
 
 static int key_index(const char *name)

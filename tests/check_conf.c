@@ -471,6 +471,32 @@ START_TEST(test_dspam_keys_warn)
 }
 END_TEST
 
+/*
+ * The keys DSPAM's own dspam.conf shows (commented out, for the admin to
+ * enable) load too: ClassAlias is a family (ClassAliasSpam), so are
+ * Failover.PROFILE / FailoverAttempts and Oracle's Ora*; Lookup, RABLQueue
+ * and the SQL section's PurgeSignature are plain keys. They were "unknown".
+ */
+START_TEST(test_dspam_conf_examples_load)
+{
+	ck_assert_int_eq(parse("ClassAliasSpam badstuff\nClassAliasNonspam goodstuff\n"
+	    "Failover.DECAlpha SUN420R\nFailoverAttempts 1\n"
+	    "OraServer \"(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)))\"\nOraUser dspam\n"
+	    "Lookup \"sbl.yourdomain.com\"\nRABLQueue /var/spool/rabl\n"
+	    "PurgeSignature off # Specified in purge.sql\n"
+	    "ProcessorBias on\nPlusedCharacter +\nExtLookupServer x\n"), 0);
+	ck_assert_int_eq(nwarn, 12);
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:1: ClassAliasSpam: DSPAM setting not used"));
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:3: Failover.DECAlpha: DSPAM setting"));
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:5: OraServer: DSPAM setting"));
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:8: RABLQueue: DSPAM setting"));
+	ck_assert_ptr_nonnull(strstr(warns, "t.conf:9: PurgeSignature: DSPAM setting"));
+	/* spamsift's own Opt is not taken for Oracle's family */
+	ck_assert_int_eq(parse("Opt in\n"), 0);
+	ck_assert_str_eq(conf_str(c, "Opt"), "in");
+}
+END_TEST
+
 START_TEST(test_dspam_site_config)
 {
 	const char *const *l;
@@ -1073,6 +1099,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_bad_value_file);
 	tcase_add_test(tc, test_unreadable_file);
 	tcase_add_test(tc, test_dspam_keys_warn);
+	tcase_add_test(tc, test_dspam_conf_examples_load);
 	tcase_add_test(tc, test_dspam_site_config);
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_sources);
