@@ -421,8 +421,11 @@ static int check_value(const struct key *k, const char *raw, char *out,
 		}
 		if (k->type == T_OCT && strspn(tmp, "01234567") != strlen(tmp))
 			goto bad_int;
-		if (conf_parse_long(tmp, k->type == T_OCT ? 8 : 10, num) < 0)
-			goto bad_int;
+		switch (conf_parse_long(tmp, k->type == T_OCT ? 8 : 10, num)) {
+		case 0: break;
+		case -2: goto range;   /* too many digits: say what fits */
+		default: goto bad_int;
+		}
 		if (*num > k->imax / mult || *num < k->imin / mult)
 			goto range;
 		*num *= mult;

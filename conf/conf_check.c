@@ -296,9 +296,11 @@ int conf_parse_long(const char *s, int base, long *out)
 		return -1;
 	errno = 0;
 	*out = strtol(s, &end, base);
-	if (errno || *end != '\0')
+	if (end == s || *end != '\0')
 		return -1;
-	return 0;
+	if (errno == ERANGE)
+		return -2;
+	return errno ? -1 : 0;
 }
 
 /* "ADDR" or "ADDR/BITS" for IPv4 or IPv6: 0 or -1. */

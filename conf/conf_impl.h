@@ -42,7 +42,11 @@ int conf_match(const char *const *e, const char *v);
 /* conf_enum_list -- "a, b or c" from e, into buf. */
 void conf_enum_list(const char *const *e, char *buf, size_t len);
 
-/* conf_parse_long / conf_parse_double -- the whole of s as a number; 0 or -1. */
+/*
+ * conf_parse_long / conf_parse_double -- the whole of s as a number; 0 or -1.
+ * conf_parse_long returns -2 for digits alone whose value does not fit a long
+ * (a number out of any range, not "not a number").
+ */
 int conf_parse_long(const char *s, int base, long *out);
 int conf_parse_double(const char *s, double *out);
 

@@ -249,7 +249,11 @@ START_TEST(test_int)
 	ck_err("GrahamTokens 0\n", "t.conf:1: GrahamTokens: must be from 1 to 1000");
 	ck_err("GrahamTokens 12abc\n", "t.conf:1: GrahamTokens: not an integer");
 	ck_err("GrahamTokens 1k\n", "GrahamTokens: not an integer"); /* no suffix here */
-	ck_err("MaxTokens 99999999999999999999999\n", "MaxTokens: not an integer");
+	/* Too many digits for a long is out of range, not "not an integer". */
+	ck_err("MaxTokens 99999999999999999999999\n", "t.conf:1: MaxTokens: must be from 100 to 10000000");
+	ck_err("MaxTokens -99999999999999999999999\n", "MaxTokens: must be from 100 to 10000000");
+	ck_err("TokenCacheSize 99999999999999999999k\n", "TokenCacheSize: must be from 0 to");
+	ck_err("MaxTokens 99999999999999999999999x\n", "MaxTokens: not an integer");
 	ck_err("MaxScanBytes 5G\n", "MaxScanBytes: must be from 1024 to");
 	ck_err("MaxTokens -5\n", "MaxTokens: must be from 100 to");
 	ck_err("MaxTokens\n", "t.conf:1: MaxTokens: missing value");
@@ -264,6 +268,7 @@ START_TEST(test_octal)
 	ck_assert_str_eq(conf_str(c, "SocketMode"), "0600");
 	ck_err("SocketMode 0689\n", "t.conf:1: SocketMode: not an octal number");
 	ck_err("SocketMode 77777\n", "SocketMode: must be from 0 to 07777");
+	ck_err("SocketMode 7777777777777777777777777\n", "SocketMode: must be from 0 to 07777");
 }
 END_TEST
 
