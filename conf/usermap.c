@@ -17,6 +17,7 @@
 struct alias {
 	char *address;          /* lowercase address */
 	char *user;             /* user it maps to */
+	size_t line;            /* its line in the table, for errors */
 };
 
 struct usermap {
@@ -122,6 +123,7 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 		a = &m->aliases[m->naliases];
 		a->address = strdup(addr);
 		a->user = strdup(user);
+		a->line = lineno;
 		if (a->address == NULL || a->user == NULL) {
 			free(a->address);
 			free(a->user);
@@ -141,8 +143,11 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 	/* One address, one user: which of two lines won was up to qsort. */
 	for (size_t i = 1; rc == 0 && i < m->naliases; i++)
 		if (strcmp(m->aliases[i - 1].address, m->aliases[i].address) == 0) {
-			snprintf(err, errlen, "%s: %s is listed twice", path,
-			    m->aliases[i].address);
+			size_t l1 = m->aliases[i - 1].line, l2 = m->aliases[i].line;
+
+			snprintf(err, errlen, "%s:%zu: %s is listed twice (first at "
+			    "line %zu)", path, l1 > l2 ? l1 : l2,
+			    m->aliases[i].address, l1 < l2 ? l1 : l2);
 			rc = -EINVAL;
 		}
 	return rc;
@@ -201,7 +206,7 @@ int usermap_lookup(const usermap *m, const char *address, char *buf,
 		if (at != NULL && at != addr)
 			*at = '\0';
 	} else if (m->mode == USERMAP_ALIAS) {
-		struct alias key = { addr, NULL }, *hit = NULL;
+		struct alias key = { addr, NULL, 0 }, *hit = NULL;
 
 		/* (no aliases: the table is NULL, which bsearch must not get) */
 		if (m->naliases > 0)

@@ -1029,6 +1029,12 @@ START_TEST(test_usermap)
 	alias_file(path, sizeof(path), "dave@x.org dave\nDave@X.org mallory\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "twice"));
+	/* ... naming the line that repeats it, and the first one */
+	alias_file(path, sizeof(path), "a@x.org a\ndave@x.org dave\nb@x.org b\n"
+	    "# moved\nDave@X.org mallory\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "/aliases:5: dave@x.org is listed twice (first at line 2)"),
+	    "error \"%s\"", err);
 	/* a third field, or a field cut at 511 bytes, is not a pair */
 	alias_file(path, sizeof(path), "bob@x.org bob alice\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
