@@ -67,6 +67,7 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 	FILE *f = fopen(path, "r");
 	char line[2048];
 	size_t cap = 0, lineno = 0;
+	long pos = 0;
 	int rc = 0;
 
 	if (f == NULL) {
@@ -87,6 +88,7 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 		char addr[512], user[512], extra[2], *p = line;
 		int k;
 		size_t len = strlen(line);
+		long next = ftell(f);
 		struct alias *a;
 
 		lineno++;
@@ -96,6 +98,16 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 			rc = -EINVAL;
 			break;
 		}
+		/*
+		 * fgets read more than strlen sees: a NUL byte, which would cut
+		 * the line short unseen (a zeroed file read as an empty table).
+		 */
+		if (next >= 0 && (size_t)(next - pos) != len) {
+			snprintf(err, errlen, "%s:%zu: NUL byte in line", path, lineno);
+			rc = -EINVAL;
+			break;
+		}
+		pos = next;
 		while (isspace((unsigned char)*p))
 			p++;
 		if (*p == '#' || *p == '\0')

@@ -1075,6 +1075,33 @@ START_TEST(test_usermap)
 	ck_assert_str_eq(user, "dave@x.org");
 	usermap_close(m);
 
+	/*
+	 * A NUL byte is an error, as in spamsift.conf: fgets stopped seeing the
+	 * line there, so a zeroed table (a crash mid-write) was an empty one
+	 * and "b\0junk" mapped to b.
+	 */
+	{
+#define NUL_CASE(s) { s, sizeof(s) - 1 }
+		static const struct { const char *text; size_t len; } nul[] = {
+			NUL_CASE("a@x.org b\0junk\n"), NUL_CASE("\0\0\0\0\0\0\0\0"),
+			NUL_CASE("a@x.org a\n\0c@x.org c\n") };
+#undef NUL_CASE
+
+		for (size_t i = 0; i < 3; i++) {
+			FILE *f;
+
+			alias_file(path, sizeof(path), "");
+			f = fopen(path, "w");
+			ck_assert_ptr_nonnull(f);
+			ck_assert_uint_eq(fwrite(nul[i].text, 1, nul[i].len, f), nul[i].len);
+			ck_assert_int_eq(fclose(f), 0);
+			ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err,
+			    sizeof(err)), -EINVAL);
+			ck_assert_msg(strstr(err, i == 2 ? ":2: NUL byte" : ":1: NUL byte"),
+			    "error \"%s\"", err);
+		}
+	}
+
 	/* localpart */
 	ck_assert_int_eq(usermap_open(USERMAP_LOCALPART, NULL, &m, err, sizeof(err)), 0);
 	ck_assert_int_eq(usermap_lookup(m, "<Erin@Example.net>", user, sizeof(user)), 0);
