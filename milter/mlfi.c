@@ -493,17 +493,23 @@ static int in_networks(const char *addr, const char *const *list, size_t n)
 	return 0;
 }
 
-static int listed_peer(const char *addr, const conf *cf)
+/*
+ * Is the client (address addr, host name name; either may be NULL) listed
+ * in DebugPeer? spamsift.conf(5) lets it name a host: that is matched
+ * against {client_name}, which the README's milter_mail_macros sends.
+ */
+static int listed_peer(const char *addr, const char *name, const conf *cf)
 {
 	size_t n;
 	const char *const *list = conf_list(cf, "DebugPeer", &n);
 
-	if (addr == NULL || n == 0)
+	if (n == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(list[i], addr) == 0)
+		if ((addr != NULL && strcasecmp(list[i], addr) == 0) ||
+		    (name != NULL && strcasecmp(list[i], name) == 0))
 			return 1;
-	return in_networks(addr, list, n);
+	return addr != NULL && in_networks(addr, list, n);
 }
 
 static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
@@ -555,7 +561,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	addr = smfi_getsymval(ctx, "{client_addr}");
 	if (addr != NULL)
 		cn->client_addr = strdup(addr);
-	cn->debug = listed_peer(addr, cf);
+	cn->debug = listed_peer(addr, smfi_getsymval(ctx, "{client_name}"), cf);
 	auth = smfi_getsymval(ctx, "{auth_authen}");
 	if (auth != NULL && *auth && conf_bool(cf, "SkipAuthenticated"))
 		cn->skip = 1;

@@ -47,4 +47,17 @@ CLI -o SendmailPath="$IT_DIR/sendmail" quarantine release --user carol "$id" >/d
 n=$(grep -c '^carol@department-number-[0-9]*\.example\.net$' "$IT_DIR/sendmail.args")
 [ "$n" = 300 ] || it_fail "release delivered to $n of 300 addresses: $(tail -n 2 "$IT_DIR/sendmail.args")"
 it_log "300 addresses of one user quarantined and released"
+
+# DebugPeer may name a host (spamsift.conf(5)): it is matched, in any case,
+# against {client_name}; it was compared with {client_addr} only, so a name
+# never matched. The other client gets no debug line.
+it_stop_milter
+it_milter -o UserMap=localpart -o DebugPeer=mx1.example.org
+SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/peer.lua" \
+	>"$IT_DIR/peer.log" 2>&1 || { cat "$IT_DIR/peer.log" >&2; it_fail "peer.lua failed"; }
+grep -q "NOQUEUE: from=<peer1@example.org> client=192.0.2.7 " "$IT_DIR/milter.log" ||
+	it_fail "DebugPeer mx1.example.org: no debug line for the client of that name"
+grep -q "NOQUEUE: from=<peer2@example.org>" "$IT_DIR/milter.log" &&
+	it_fail "a client not in DebugPeer got debug lines"
+it_log "DebugPeer by host name"
 exit 0
