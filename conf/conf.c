@@ -210,6 +210,8 @@ static const struct key keys[] = {
 	  "recipient to user: full address, localpart or alias (AliasFile)" },
 	{ "AliasFile", T_PATH, K_ABS | K_EMPTY, "", NONE, NULL,
 	  "UserMap alias: lines \"address user\"" },
+	{ "RecipientDelimiter", T_STR, K_EMPTY, "", NONE, conf_norm_delim,
+	  "characters that start an address extension (user+ext@domain)" },
 	{ "SendmailPath", T_PATH, K_ABS, "/usr/sbin/sendmail", NONE, NULL,
 	  "Postfix's sendmail, used to re-deliver released quarantined mail" },
 };

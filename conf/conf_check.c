@@ -398,6 +398,31 @@ bad:
 	return -1;
 }
 
+/*
+ * RecipientDelimiter, as Postfix's recipient_delimiter: a few characters,
+ * any of which starts an extension; not ones that delimit an address.
+ */
+int conf_norm_delim(const char *in, char *out, size_t outlen,
+    char *why, size_t whylen, char *warn, size_t warnlen)
+{
+	size_t n = strlen(in);
+
+	(void)warn; (void)warnlen;
+	if (n > 8 || n >= outlen) {
+		conf_fmt(why, whylen, "at most 8 characters");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)in[i] < 33 || (unsigned char)in[i] > 126 ||
+		    strchr("@<>\"\\,;:", in[i]) != NULL) {
+			conf_fmt(why, whylen, "'%c' cannot start an address "
+			    "extension", in[i]);
+			return -1;
+		}
+	memcpy(out, in, n + 1);
+	return 0;
+}
+
 /* smfi_setreply: printable ASCII, and a literal '%' must be written "%%". */
 int conf_norm_reply(const char *in, char *out, size_t outlen,
     char *why, size_t whylen, char *warn, size_t warnlen)

@@ -67,6 +67,7 @@ int conf_norm_pvalue(const char *, char *, size_t, char *, size_t, char *, size_
 int conf_norm_peer(const char *, char *, size_t, char *, size_t, char *, size_t);
 int conf_norm_cidr(const char *, char *, size_t, char *, size_t, char *, size_t);
 int conf_norm_header(const char *, char *, size_t, char *, size_t, char *, size_t);
+int conf_norm_delim(const char *, char *, size_t, char *, size_t, char *, size_t);
 int conf_norm_reply(const char *, char *, size_t, char *, size_t, char *, size_t);
 
 /* Normalisers of conf_pref.c: "name=value" (Preference), a name (AllowOverride). */

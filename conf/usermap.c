@@ -22,6 +22,7 @@ struct alias {
 
 struct usermap {
 	int mode;               /* USERMAP_* */
+	char delims[16];        /* start an address extension; "" none */
 	struct alias *aliases;  /* sorted by address */
 	size_t naliases;        /* number of aliases */
 };
@@ -177,16 +178,21 @@ void usermap_close(usermap *m)
 	free(m);
 }
 
-int usermap_open(int mode, const char *alias_file, usermap **out, char *err,
-    size_t errlen)
+int usermap_open(int mode, const char *alias_file, const char *delims,
+    usermap **out, char *err, size_t errlen)
 {
-	usermap *m = calloc(1, sizeof(*m));
+	usermap *m;
 	int rc;
 
 	*out = NULL;
-	if (m == NULL)
+	if (delims != NULL && strlen(delims) >= sizeof(m->delims)) {
+		snprintf(err, errlen, "RecipientDelimiter: too many characters");
+		return -EINVAL;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return -ENOMEM;
 	m->mode = mode;
+	snprintf(m->delims, sizeof(m->delims), "%s", delims ? delims : "");
 	if (mode == USERMAP_ALIAS) {
 		if (alias_file == NULL || *alias_file == '\0') {
 			snprintf(err, errlen, "UserMap alias needs AliasFile");
@@ -203,6 +209,37 @@ int usermap_open(int mode, const char *alias_file, usermap **out, char *err,
 	return 0;
 }
 
+/* The alias of addr, or NULL. */
+static const char *alias_of(const usermap *m, char *addr)
+{
+	struct alias key = { addr, NULL, 0 }, *hit;
+
+	/* (no aliases: the table is NULL, which bsearch must not get) */
+	if (m->naliases == 0)
+		return NULL;
+	hit = bsearch(&key, m->aliases, m->naliases, sizeof(key), cmp_alias);
+	return hit != NULL ? hit->user : NULL;
+}
+
+/*
+ * Cut the extension out of addr ("bob+x@d" -> "bob@d"): from the first
+ * delimiter after the local part's first character (a local part is never
+ * cut to nothing) to the '@'. Returns 1 when it cut.
+ */
+static int cut_extension(const usermap *m, char *addr)
+{
+	char *at = strrchr(addr, '@');
+
+	if (m->delims[0] == '\0' || at == NULL)
+		return 0;
+	for (char *p = addr + 1; p < at; p++)
+		if (strchr(m->delims, *p) != NULL) {
+			memmove(p, at, strlen(at) + 1);
+			return 1;
+		}
+	return 0;
+}
+
 int usermap_lookup(const usermap *m, const char *address, char *buf,
     size_t len)
 {
@@ -212,20 +249,20 @@ int usermap_lookup(const usermap *m, const char *address, char *buf,
 
 	if (rc < 0)
 		return rc;
-	if (m->mode == USERMAP_LOCALPART) {
-		char *at = strrchr(addr, '@');
+	if (m->mode == USERMAP_ALIAS) {
+		const char *a = alias_of(m, addr);
 
-		if (at != NULL && at != addr)
+		if (a == NULL && cut_extension(m, addr))
+			a = alias_of(m, addr);
+		if (a != NULL)
+			user = a;
+	} else {
+		char *at;
+
+		cut_extension(m, addr);
+		at = strrchr(addr, '@');
+		if (m->mode == USERMAP_LOCALPART && at != NULL && at != addr)
 			*at = '\0';
-	} else if (m->mode == USERMAP_ALIAS) {
-		struct alias key = { addr, NULL, 0 }, *hit = NULL;
-
-		/* (no aliases: the table is NULL, which bsearch must not get) */
-		if (m->naliases > 0)
-			hit = bsearch(&key, m->aliases, m->naliases,
-			    sizeof(key), cmp_alias);
-		if (hit != NULL)
-			user = hit->user;
 	}
 	if (strlen(user) + 1 > len)
 		return -ERANGE;
@@ -239,5 +276,5 @@ int usermap_open_conf(const conf *cf, usermap **out, char *err, size_t errlen)
 	int m = usermap_mode(mode ? mode : "full");
 
 	return usermap_open(m < 0 ? USERMAP_FULL : m, conf_str(cf, "AliasFile"),
-	    out, err, errlen);
+	    conf_str(cf, "RecipientDelimiter"), out, err, errlen);
 }

@@ -3,6 +3,10 @@
  * config says (UserMap): the full address (default), its local part, or an
  * alias table (AliasFile: "address user" lines; unlisted addresses map to
  * themselves). Addresses are compared lowercase, without angle brackets.
+ * With delimiters (RecipientDelimiter, as Postfix's recipient_delimiter), an
+ * address's extension goes: "bob+lists@example.org" is bob@example.org's
+ * (an alias table is asked for the whole address first, as Postfix's
+ * virtual(5) is).
  *
  * Immutable once opened: threads may share one. Must not depend on:
  * libmilter, SQLite, syslog, db/, classifier/.
@@ -20,11 +24,12 @@ typedef struct usermap usermap;
 
 /*
  * usermap_open -- a map of the given mode; alias_file is read now for
- * USERMAP_ALIAS (NULL otherwise). Errors name the file and line in err.
- * Returns 0, -ENOMEM, -EINVAL (bad line) or -errno (cannot read).
+ * USERMAP_ALIAS (NULL otherwise); delims: the characters that start an
+ * address extension (NULL or "": none). Errors name the file and line in
+ * err. Returns 0, -ENOMEM, -EINVAL (bad line) or -errno (cannot read).
  */
-int usermap_open(int mode, const char *alias_file, usermap **out, char *err,
-    size_t errlen);
+int usermap_open(int mode, const char *alias_file, const char *delims,
+    usermap **out, char *err, size_t errlen);
 
 /* usermap_mode -- USERMAP_* from its config name, or -1. */
 int usermap_mode(const char *name);
@@ -42,7 +47,8 @@ void usermap_close(usermap *m);
 
 /*
  * usermap_lookup -- the user for address (envelope form, "<a@b>" or "a@b")
- * into buf (len bytes). Returns 0, -EINVAL for an empty address, -ERANGE when
+ * into buf (len bytes). Only an address (with '@') loses its extension: a
+ * name alone (a Unix login, "bob-x") is taken whole. Returns 0, -EINVAL for an empty address, -ERANGE when
  * the user does not fit.
  */
 int usermap_lookup(const usermap *m, const char *address, char *buf,

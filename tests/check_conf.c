@@ -272,6 +272,15 @@ START_TEST(test_octal)
 }
 END_TEST
 
+START_TEST(test_recipient_delimiter)
+{
+	ck_assert_int_eq(parse("RecipientDelimiter +-\n"), 0);
+	ck_assert_str_eq(conf_str(c, "RecipientDelimiter"), "+-");
+	ck_err("RecipientDelimiter @\n", "RecipientDelimiter: '@' cannot start");
+	ck_err("RecipientDelimiter +-_.=!#$%&\n", "RecipientDelimiter: at most 8");
+}
+END_TEST
+
 START_TEST(test_double)
 {
 	ck_assert_int_eq(parse("SpamThreshold 0.95\nRobinsonX .52\nMinDev 0\n"), 0);
@@ -857,7 +866,7 @@ START_TEST(test_sample_and_man_document_every_key)
 		snprintf(pat3, sizeof(pat3), "\n.B %s ", k);
 		ck_assert_msg(strstr(man, pat3), "spamsift.conf.5 does not document %s", k);
 	}
-	ck_assert_int_eq(nkeys, 51);
+	ck_assert_int_eq(nkeys, 52);
 	free(sample);
 	free(man);
 }
@@ -1013,7 +1022,7 @@ START_TEST(test_usermap)
 
 	alias_file(path, sizeof(path), "# team\nInfo@Example.org  alice\n\n"
 	    "<sales@example.org> bob\n");
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
 	ck_assert_int_eq(usermap_lookup(m, "<info@example.org>", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "alice");
 	ck_assert_int_eq(usermap_lookup(m, "Sales@Example.org", user, sizeof(user)), 0);
@@ -1024,20 +1033,20 @@ START_TEST(test_usermap)
 
 	/* mistakes are refused with the place, not half-read */
 	alias_file(path, sizeof(path), "dave@x.org dave\nbroken\n");
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, ":2:"));
 	alias_file(path, sizeof(path), "dave@x.org dave\nDave@X.org mallory\n");
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "twice"));
 	/* ... naming the line that repeats it, and the first one */
 	alias_file(path, sizeof(path), "a@x.org a\ndave@x.org dave\nb@x.org b\n"
 	    "# moved\nDave@X.org mallory\n");
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "/aliases:5: dave@x.org is listed twice (first at line 2)"),
 	    "error \"%s\"", err);
 	/* a third field, or a field cut at 511 bytes, is not a pair */
 	alias_file(path, sizeof(path), "bob@x.org bob alice\n");
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, ":1:"));
 	big = malloc(1100);
 	ck_assert_ptr_nonnull(big);
@@ -1045,16 +1054,16 @@ START_TEST(test_usermap)
 	strcpy(big + 515, "@x.org carol\n");
 	alias_file(path, sizeof(path), big);
 	free(big);
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, ":1:"));
 	/* a comment after the pair is fine */
 	alias_file(path, sizeof(path), "bob@x.org bob # since 2024\n");
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
 	ck_assert_int_eq(usermap_lookup(m, "bob@x.org", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "bob");
 	usermap_close(m);
 	*strrchr(path, '/') = '\0';            /* the directory itself */
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "regular file"));
 	big = malloc(5000);
 	ck_assert_ptr_nonnull(big);
@@ -1064,13 +1073,13 @@ START_TEST(test_usermap)
 	big[4999] = '\0';
 	alias_file(path, sizeof(path), big);
 	free(big);
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "longer"));
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, "", &m, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, "", NULL, &m, err, sizeof(err)), -EINVAL);
 	/* no aliases at all: every address is its own user (an empty table
 	 * once reached qsort as a null pointer: UBSan's nonnull check) */
 	alias_file(path, sizeof(path), "# nobody yet\n");
-	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
 	ck_assert_int_eq(usermap_lookup(m, "<Dave@X.org>", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "dave@x.org");
 	usermap_close(m);
@@ -1095,7 +1104,7 @@ START_TEST(test_usermap)
 			ck_assert_ptr_nonnull(f);
 			ck_assert_uint_eq(fwrite(nul[i].text, 1, nul[i].len, f), nul[i].len);
 			ck_assert_int_eq(fclose(f), 0);
-			ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, &m, err,
+			ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err,
 			    sizeof(err)), -EINVAL);
 			ck_assert_msg(strstr(err, i == 2 ? ":2: NUL byte" : ":1: NUL byte"),
 			    "error \"%s\"", err);
@@ -1103,10 +1112,54 @@ START_TEST(test_usermap)
 	}
 
 	/* localpart */
-	ck_assert_int_eq(usermap_open(USERMAP_LOCALPART, NULL, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_open(USERMAP_LOCALPART, NULL, NULL, &m, err, sizeof(err)), 0);
 	ck_assert_int_eq(usermap_lookup(m, "<Erin@Example.net>", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "erin");
+	/* without RecipientDelimiter an extension is part of the name */
+	ck_assert_int_eq(usermap_lookup(m, "erin+lists@example.net", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "erin+lists");
 	usermap_close(m);
+}
+END_TEST
+
+/*
+ * RecipientDelimiter, as Postfix's recipient_delimiter: bob+lists@ is bob's
+ * (each extension was a user of its own, with none of bob's model, lists
+ * or preferences). An alias table is asked for the whole address first.
+ */
+START_TEST(test_usermap_delimiter)
+{
+	char path[4096], user[256], err[256];
+	usermap *m;
+
+	ck_assert_int_eq(usermap_open(USERMAP_FULL, NULL, "+-", &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "<Bob+Lists@Example.org>", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "bob-x+y@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob@example.org");
+	/* a local part is never cut to nothing; a name without '@' is whole */
+	ck_assert_int_eq(usermap_lookup(m, "+x@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "+x@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "bob-x", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob-x");
+	usermap_close(m);
+
+	ck_assert_int_eq(usermap_open(USERMAP_LOCALPART, NULL, "+", &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "erin+x@example.net", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "erin");
+	usermap_close(m);
+
+	alias_file(path, sizeof(path), "sales+eu@x.org eu-team\nsales@x.org carol\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, "+", &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "sales+eu@x.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "eu-team");
+	ck_assert_int_eq(usermap_lookup(m, "sales+us@x.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "carol");
+	ck_assert_int_eq(usermap_lookup(m, "dave+x@x.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "dave@x.org");
+	usermap_close(m);
+	ck_assert_int_eq(usermap_open(USERMAP_FULL, NULL, "+-_.=!#$%&*/?^`{|}~",
+	    &m, err, sizeof(err)), -EINVAL);
 }
 END_TEST
 
@@ -1157,6 +1210,8 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_opt);
 	tcase_add_test(tc, test_key_name);
 	tcase_add_test(tc, test_usermap);
+	tcase_add_test(tc, test_usermap_delimiter);
+	tcase_add_test(tc, test_recipient_delimiter);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -75,6 +75,17 @@ code=$(it_send "$IT_DIR/msg2.eml" alice@example.org bob@example.net)
 [ "$code" = 250 ] || it_fail "after reload, DATA answered $code"
 it_wait_sink 2 || it_fail "after reload, message not relayed"
 
+# RecipientDelimiter (the sample's +): bob+lists@ is classified as bob's.
+sed 's/it-1@/it-3@/' "$IT_DIR/msg.eml" >"$IT_DIR/msg3.eml"
+code=$(it_send "$IT_DIR/msg3.eml" alice@example.org bob+lists@example.net)
+[ "$code" = 250 ] || it_fail "to bob+lists, DATA answered $code"
+it_wait_sink 3 || it_fail "to bob+lists: not relayed"
+f=$(grep -l 'it-3@' "$IT_DIR/sink"/* | head -n 1)
+qid=$(sed -n 's/.*id \([0-9A-F]*\)$/\1/p' "$f" | head -n 1)
+i=0; while ! grep -q "$qid: client=" "$IT_DIR/milter.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q "$qid: client=.* bob@example.net=" "$IT_DIR/milter.log" ||
+	it_fail "bob+lists was not bob's: $(grep "$qid: client=" "$IT_DIR/milter.log")"
+
 # SIGTERM: drains and exits 0, removing its socket.
 kill -TERM "$IT_MILTER_PID"
 i=0; while kill -0 "$IT_MILTER_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
