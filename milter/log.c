@@ -22,7 +22,7 @@ static const struct {
 	const char *name; /* facility name as in syslog.conf */
 	int value;        /* LOG_* facility */
 } facilities[] = {
-	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
 	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
 	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
 	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
