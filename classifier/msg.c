@@ -41,6 +41,7 @@ struct level {
 	char b[BOUNDMAX + 1];   /* boundary (without "--") */
 	size_t blen;            /* its length */
 	int depth;              /* depth of the parts it contains */
+	int digest;             /* multipart/digest: parts default to message/rfc822 */
 };
 
 /* The part being read (its header, then its body). */
@@ -56,6 +57,7 @@ struct part {
 	char bound[BOUNDMAX + 1]; /* multipart boundary */
 	char fname[160];        /* attachment file name, decoded */
 	int disp_attach;        /* Content-Disposition: attachment */
+	int in_digest;          /* a part of a multipart/digest (RFC 2046 5.1.5) */
 };
 
 struct msg {
@@ -612,6 +614,9 @@ static void end_head(msg *m)
 		addf(m, "mime:type:", t);
 	if (p->cset[0] != '\0')
 		addf(m, "mime:charset:", p->cset);
+	/* a digest's part without a type is a message, not text */
+	if (t[0] == '\0' && p->in_digest)
+		t = "message/rfc822";
 	if (strncmp(t, "multipart/", 10) == 0) {
 		if (p->bound[0] == '\0') {
 			add(m, "mime:no-boundary", 16);
@@ -626,6 +631,7 @@ static void end_head(msg *m)
 			l->blen = strlen(p->bound);
 			memcpy(l->b, p->bound, l->blen + 1);
 			l->depth = p->depth + 1;
+			l->digest = strcmp(t, "multipart/digest") == 0;
 			p->kind = K_MULTI; /* preamble */
 			return;
 		}
@@ -759,6 +765,7 @@ static void piece(msg *m, const char *s, size_t n, int eol)
 			} else {
 				m->nlv = k + 1;
 				new_part(m, 0, m->lv[k].depth);
+				m->p.in_digest = m->lv[k].digest;
 			}
 			return;
 		}

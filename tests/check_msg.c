@@ -543,6 +543,27 @@ START_TEST(test_rfc822)
 }
 END_TEST
 
+/*
+ * RFC 2046 5.1.5: a part of a multipart/digest without a Content-Type is a
+ * message/rfc822: its header is read (and its encodings); it was read as
+ * text, so the inner base64 body was lost and its fields were body words.
+ */
+START_TEST(test_digest)
+{
+	parse_file("multipart-digest.eml", 1 << 20);
+	ck_has("mime:type:multipart/digest");
+	ck_has("From:addr:alice@sender.example");
+	ck_has("Subject:replica");
+	ck_has("café");
+	ck_has("From:addr:bob@other.example");
+	ck_has("ingots"); /* the second message's base64 body */
+	ck_has("plainnote"); /* a typed part stays what it says */
+	ck_hasnt("subject"); /* no field names as body words */
+	ck_assert_uint_eq(msg_parts(m), 3);
+	ck_assert_str_eq(msg_subject(m), "Example-list digest, Vol 12, Issue 3");
+}
+END_TEST
+
 START_TEST(test_mbox_line)
 {
 	parse_file("mbox-from-line.eml", 1 << 20);
@@ -1122,6 +1143,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_words);
 	tcase_add_test(tc, test_word_pairs);
 	tcase_add_test(tc, test_rfc822);
+	tcase_add_test(tc, test_digest);
 	tcase_add_test(tc, test_mbox_line);
 	tcase_add_test(tc, test_attach_without_magic);
 	tcase_add_test(tc, test_reuse_resets);
