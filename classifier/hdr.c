@@ -229,9 +229,50 @@ void hdr_type(const char *v, size_t n, char *out, size_t cap)
 	out[k] = '\0';
 }
 
+/*
+ * Copy the parameter value at v[j..n) (quoted or a token) to out at *k,
+ * at most cap - 1 bytes in all. ext: an RFC 2231 extended value ("%xx"
+ * escapes); first: its first section, which starts with "charset'lang'".
+ */
+static void param_value(const char *v, size_t n, size_t j, int ext, int first,
+	char *out, size_t *k, size_t cap)
+{
+	if (ext && first) { /* skip charset'language' */
+		size_t q1 = j, q = 0;
+
+		while (q1 < n && v[q1] != ';' && q < 2)
+			if (v[q1++] == '\'')
+				q++;
+		if (q == 2)
+			j = q1;
+	}
+	if (j < n && v[j] == '"') {
+		j++;
+		while (j < n && v[j] != '"' && *k < cap - 1) {
+			if (v[j] == '\\' && j + 1 < n)
+				j++;
+			if (v[j] != '\r' && v[j] != '\n')
+				out[(*k)++] = v[j];
+			j++;
+		}
+		return;
+	}
+	while (j < n && v[j] != ';' && v[j] != ' ' && v[j] != '\t' &&
+	    v[j] != '\r' && v[j] != '\n' && *k < cap - 1) {
+		if (ext && v[j] == '%' && j + 2 < n && hexv(v[j + 1]) >= 0 &&
+		    hexv(v[j + 2]) >= 0) {
+			out[(*k)++] = (char)(hexv(v[j + 1]) * 16 + hexv(v[j + 2]));
+			j += 3;
+			continue;
+		}
+		out[(*k)++] = v[j++];
+	}
+}
+
 int hdr_param(const char *v, size_t n, const char *name, char *out, size_t cap)
 {
-	size_t nl = strlen(name), i = 0;
+	size_t nl = strlen(name), i = 0, k = 0;
+	long next = -1;         /* section expected next, -1 = none read yet */
 	int inq = 0;
 
 	out[0] = '\0';
@@ -253,18 +294,17 @@ int hdr_param(const char *v, size_t n, const char *name, char *out, size_t cap)
 		if (n - i <= nl || strncasecmp(v + i, name, nl) != 0)
 			continue;
 		{
-			size_t j = i + nl, k = 0;
+			size_t j = i + nl;
+			long sec = -1;  /* RFC 2231 section number, -1 = none */
 			int ext = 0;
 
 			if (j < n && v[j] == '*') { /* RFC 2231 */
 				j++;
 				if (j < n && v[j] >= '0' && v[j] <= '9') {
-					/* name*0= or name*0*=: only the first section */
-					while (j < n && v[j] >= '0' && v[j] <= '9') {
-						if (v[j] != '0')
-							goto next;
-						j++;
-					}
+					/* name*0=, name*1*=, ...: sections, in order */
+					sec = 0;
+					while (j < n && v[j] >= '0' && v[j] <= '9' && sec < 10000)
+						sec = sec * 10 + (v[j++] - '0');
 					if (j < n && v[j] == '*') {
 						ext = 1;
 						j++;
@@ -276,47 +316,20 @@ int hdr_param(const char *v, size_t n, const char *name, char *out, size_t cap)
 			while (j < n && (v[j] == ' ' || v[j] == '\t'))
 				j++;
 			if (j >= n || v[j] != '=')
-				goto next;
+				continue;
+			if (sec != (next < 0 ? (sec < 0 ? -1 : 0) : next))
+				continue; /* another section, or a whole value after sections */
 			j++;
 			while (j < n && (v[j] == ' ' || v[j] == '\t' || v[j] == '\r' || v[j] == '\n'))
 				j++;
-			if (ext) { /* skip charset'language' */
-				size_t q1 = j, q = 0;
-
-				while (q1 < n && v[q1] != ';' && q < 2)
-					if (v[q1++] == '\'')
-						q++;
-				if (q == 2)
-					j = q1;
-			}
-			if (j < n && v[j] == '"') {
-				j++;
-				while (j < n && v[j] != '"' && k < cap - 1) {
-					if (v[j] == '\\' && j + 1 < n)
-						j++;
-					if (v[j] != '\r' && v[j] != '\n')
-						out[k++] = v[j];
-					j++;
-				}
-			} else {
-				while (j < n && v[j] != ';' && v[j] != ' ' && v[j] != '\t' &&
-				    v[j] != '\r' && v[j] != '\n' && k < cap - 1) {
-					if (ext && v[j] == '%' && j + 2 < n && hexv(v[j + 1]) >= 0 &&
-					    hexv(v[j + 2]) >= 0) {
-						out[k++] = (char)(hexv(v[j + 1]) * 16 + hexv(v[j + 2]));
-						j += 3;
-						continue;
-					}
-					out[k++] = v[j++];
-				}
-			}
+			param_value(v, n, j, ext, sec <= 0, out, &k, cap);
 			out[k] = '\0';
-			return 1;
+			if (sec < 0)
+				return 1;
+			next = sec + 1;
 		}
-next:
-		;
 	}
-	return 0;
+	return next > 0;
 }
 
 static int add(tokset *out, const char *canon, const char *kind,

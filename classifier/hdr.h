@@ -62,8 +62,10 @@ void hdr_type(const char *v, size_t n, char *out, size_t cap);
 /*
  * hdr_param -- the value of parameter name (case-insensitive) in a
  * Content-Type or Content-Disposition value: quoted or not; RFC 2231
- * "name*=charset''value" and "name*0=" (first section only) are accepted
- * ("%xx" escapes decoded). Copies at most cap - 1 bytes and a NUL.
+ * "name*=charset''value" and continuations "name*0=", "name*1*=", ... (joined
+ * in order, up to the first missing section) are accepted ("%xx" escapes
+ * decoded; the bytes stay in the declared charset). Copies at most cap - 1
+ * bytes and a NUL.
  * Returns 1 when found, 0 when not (out is then "").
  */
 int hdr_param(const char *v, size_t n, const char *name, char *out, size_t cap);

@@ -99,6 +99,33 @@ START_TEST(test_params)
 	ck_assert_str_eq(v, "");
 	hdr_type("text", 4, v, sizeof(v));
 	ck_assert_str_eq(v, "");
+}
+END_TEST
+
+/*
+ * RFC 2231 continuations, as Thunderbird and Outlook write a long file
+ * name: the sections are joined (only the first was kept, so
+ * "...invoice.pdf.exe" lost its extension); "charset'lang'" is only at the
+ * start of section 0; a section out of order or after a gap ends it.
+ */
+START_TEST(test_param_continuations)
+{
+	static const char cd[] =
+	    "attachment;\r\n filename*0*=UTF-8''Rechnung%20M%C3%A4rz%20;\r\n"
+	    " filename*1*=2024%27s.pdf;\r\n filename*2=\".exe\"; size=12";
+	static const char gap[] = "inline; name*0=a; name*2=c; name*1=b; name=z";
+	static const char plain[] = "inline; name=\"whole.txt\"; name*0=x";
+	char v[128];
+
+	ck_assert_int_eq(hdr_param(cd, strlen(cd), "filename", v, sizeof(v)), 1);
+	ck_assert_str_eq(v, "Rechnung M\xc3\xa4rz 2024's.pdf.exe");
+	ck_assert_int_eq(hdr_param(gap, strlen(gap), "name", v, sizeof(v)), 1);
+	ck_assert_str_eq(v, "ab");
+	ck_assert_int_eq(hdr_param(plain, strlen(plain), "name", v, sizeof(v)), 1);
+	ck_assert_str_eq(v, "whole.txt");
+	/* a cut value still ends in a NUL */
+	ck_assert_int_eq(hdr_param(cd, strlen(cd), "filename", v, 10), 1);
+	ck_assert_str_eq(v, "Rechnung ");
 	hdr_type("a/b/c", 5, v, sizeof(v));
 	ck_assert_str_eq(v, "");
 }
@@ -195,6 +222,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_decode);
 	tcase_add_test(tc, test_decode_many_unterminated);
 	tcase_add_test(tc, test_params);
+	tcase_add_test(tc, test_param_continuations);
 	tcase_add_test(tc, test_presence_only_when_it_says_more);
 	tcase_add_test(tc, test_addresses);
 	tcase_add_test(tc, test_ids_and_mailer);

@@ -633,6 +633,16 @@ static const char *type_by_hook(void *arg, const void *buf, size_t len,
 	return out;
 }
 
+/* A file name in RFC 2231 sections: its extension is in the last one. */
+START_TEST(test_attach_rfc2231_continued)
+{
+	parse_file("attach-rfc2231-continued.eml", 1 << 20);
+	ck_has("attach:ext:exe");
+	ck_has("attach:ext2:pdf.exe");
+	ck_hasnt("attach:ext:none");
+}
+END_TEST
+
 START_TEST(test_magic_hook)
 {
 	opts.magic = NULL;
@@ -1146,6 +1156,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_digest);
 	tcase_add_test(tc, test_mbox_line);
 	tcase_add_test(tc, test_attach_without_magic);
+	tcase_add_test(tc, test_attach_rfc2231_continued);
 	tcase_add_test(tc, test_reuse_resets);
 	tcase_add_test(tc, test_small_after_big);
 	tcase_add_test(tc, test_scan_limit);
