@@ -50,20 +50,20 @@ static int hexv(char c)
 }
 
 /*
- * Try to read an encoded word at in[i..n). On success append its UTF-8 text
- * to out and return the index after "?=", else return 0 (and set *noend
- * when the input has no "?=" after i, so the caller stops trying: this keeps
- * a header full of "=?x?q?" starts linear).
+ * Try to read an encoded word at in[i..n). On success put its charset in
+ * cset (48 bytes), its decoded bytes in raw (1024 bytes, *rl of them) and
+ * return the index after "?=", else return 0 (and set *noend when the input
+ * has no "?=" after i, so the caller stops trying: this keeps a header full
+ * of "=?x?q?" starts linear).
  */
-static size_t encoded_word(charset *cs, const char *in, size_t i, size_t n,
-	char *out, size_t *o, size_t cap, int *noend)
+static size_t encoded_word(const char *in, size_t i, size_t n, char *cset,
+	char *raw, size_t *rl, int *noend)
 {
-	char cset[48], raw[1024], conv[2048];
-	size_t j = i + 2, cl = 0, ts, te, rl = 0;
+	size_t j = i + 2, cl = 0, ts, te, rcap = 1024;
 	char enc;
-	long r;
 
-	while (j < n && in[j] != '?' && cl < sizeof(cset) - 1 && (unsigned char)in[j] > ' ')
+	*rl = 0;
+	while (j < n && in[j] != '?' && cl < 48 - 1 && (unsigned char)in[j] > ' ')
 		cset[cl++] = in[j++];
 	cset[cl] = '\0';
 	if (j + 2 >= n || in[j] != '?' || in[j + 2] != '?' || cl == 0)
@@ -85,31 +85,49 @@ static size_t encoded_word(charset *cs, const char *in, size_t i, size_t n,
 		uint32_t st = 0;
 		size_t len = te - ts;
 
-		if (len > (sizeof(raw) - 8) / 3 * 4)
-			len = (sizeof(raw) - 8) / 3 * 4;
-		rl = dec_b64(&st, in + ts, len, (unsigned char *)raw);
-		rl += dec_b64_end(&st, (unsigned char *)raw + rl);
+		if (len > (rcap - 8) / 3 * 4)
+			len = (rcap - 8) / 3 * 4;
+		*rl = dec_b64(&st, in + ts, len, (unsigned char *)raw);
+		*rl += dec_b64_end(&st, (unsigned char *)raw + *rl);
 	} else {
-		for (size_t k = ts; k < te && rl < sizeof(raw); k++) {
+		for (size_t k = ts; k < te && *rl < rcap; k++) {
 			if (in[k] == '_') {
-				raw[rl++] = ' ';
+				raw[(*rl)++] = ' ';
 			} else if (in[k] == '=' && k + 2 < te && hexv(in[k + 1]) >= 0 &&
 			    hexv(in[k + 2]) >= 0) {
-				raw[rl++] = (char)(hexv(in[k + 1]) * 16 + hexv(in[k + 2]));
+				raw[(*rl)++] = (char)(hexv(in[k + 1]) * 16 + hexv(in[k + 2]));
 				k += 2;
 			} else {
-				raw[rl++] = in[k];
+				raw[(*rl)++] = in[k];
 			}
 		}
 	}
-	r = charset_convert(cs, cset, raw, rl, conv, sizeof(conv));
-	if (r < 0) { /* unknown charset: the bytes as they are */
-		r = (long)(rl < sizeof(conv) ? rl : sizeof(conv) - 1);
-		memcpy(conv, raw, (size_t)r);
-	}
-	for (long k = 0; k < r && *o < cap - 1; k++)
-		out[(*o)++] = conv[k] == '\0' ? ' ' : conv[k];
 	return te + 2;
+}
+
+/* Encoded words read but not yet converted (see hdr_decode). */
+struct ewrun {
+	char cset[48];          /* their charset, as written */
+	size_t rl;              /* bytes in raw, 0 = none pending */
+	char raw[2048];         /* their decoded bytes, joined */
+};
+
+/* Convert the pending run to UTF-8 at out + *o (cap bytes in all). */
+static void ew_flush(charset *cs, struct ewrun *r, char *out, size_t *o, size_t cap)
+{
+	char conv[3 * sizeof(r->raw) + 4];
+	long c;
+
+	if (r->rl == 0)
+		return;
+	c = charset_convert(cs, r->cset, r->raw, r->rl, conv, sizeof(conv));
+	if (c < 0) { /* unknown charset: the bytes as they are */
+		c = (long)r->rl;
+		memcpy(conv, r->raw, r->rl);
+	}
+	for (long k = 0; k < c && *o < cap - 1; k++)
+		out[(*o)++] = conv[k] == '\0' ? ' ' : conv[k];
+	r->rl = 0;
 }
 
 /* Whether in[0..n) contains "=?". */
@@ -127,11 +145,13 @@ static int has_encoded_word(const char *in, size_t n)
 
 size_t hdr_decode(charset *cs, const char *in, size_t n, char *out, size_t cap)
 {
+	struct ewrun run;       /* encoded words not yet converted */
 	size_t o = 0, i = 0, ws_start = 0;
-	int after_ew = 0, in_ws = 0, noend = 0;
+	int in_ws = 0, noend = 0;
 
 	if (cap == 0)
 		return 0;
+	run.rl = 0;
 	if (!has_encoded_word(in, n)) {
 		/* no encoded word: unfold (drop CR and LF) and copy */
 		while (i < n && o < cap - 1) {
@@ -162,6 +182,13 @@ size_t hdr_decode(charset *cs, const char *in, size_t n, char *out, size_t cap)
 		}
 		i = n;
 	}
+	/*
+	 * Adjacent encoded words in one charset are converted together: a
+	 * character split between two of them (RFC 2047 forbids it, mailers
+	 * do it with Shift_JIS, GBK, Big5 ...) reads whole, as in Python's
+	 * email and SpamAssassin. The blanks after an encoded word wait: they
+	 * vanish before another one (RFC 2047 6.2) and are kept before text.
+	 */
 	while (i < n && o < cap - 1) {
 		char c = in[i];
 
@@ -169,31 +196,43 @@ size_t hdr_decode(charset *cs, const char *in, size_t n, char *out, size_t cap)
 			i++;
 			continue;
 		}
+		if ((c == ' ' || c == '\t') && run.rl > 0) {
+			if (!in_ws)
+				ws_start = i;
+			in_ws = 1;
+			i++;
+			continue;
+		}
 		if (c == '=' && i + 1 < n && in[i + 1] == '?' && !noend) {
-			size_t o0 = o, e;
+			char cset[48], raw[1024];
+			size_t rl, e = encoded_word(in, i, n, cset, raw, &rl, &noend);
 
-			if (in_ws && after_ew)
-				o = ws_start; /* drop blanks between encoded words */
-			e = encoded_word(cs, in, i, n, out, &o, cap, &noend);
 			if (e != 0) {
+				if (run.rl > 0 && (strcasecmp(cset, run.cset) != 0 ||
+				    rl > sizeof(run.raw) - run.rl))
+					ew_flush(cs, &run, out, &o, cap);
+				if (run.rl == 0)
+					strcpy(run.cset, cset);
+				memcpy(run.raw + run.rl, raw, rl);
+				run.rl += rl;
 				i = e;
-				after_ew = 1;
 				in_ws = 0;
 				continue;
 			}
-			o = o0;
 		}
-		if (c == ' ' || c == '\t') {
-			if (!in_ws)
-				ws_start = o;
-			in_ws = 1;
-		} else {
+		if (run.rl > 0) {
+			ew_flush(cs, &run, out, &o, cap);
+			for (size_t k = ws_start; in_ws && k < i && o < cap - 1; k++)
+				if (in[k] == ' ' || in[k] == '\t')
+					out[o++] = in[k];
 			in_ws = 0;
-			after_ew = 0;
+			continue;
 		}
 		out[o++] = c == '\0' ? ' ' : c;
 		i++;
 	}
+	if (o < cap - 1)
+		ew_flush(cs, &run, out, &o, cap);
 	while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t'))
 		o--;
 	{

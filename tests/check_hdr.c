@@ -66,6 +66,27 @@ START_TEST(test_decode)
 }
 END_TEST
 
+/*
+ * A character split between adjacent encoded words of one charset (as
+ * mailers write Shift_JIS, GBK, Big5) reads whole: each word was converted
+ * alone, which turned both halves into other characters. Blanks between
+ * them still vanish, blanks before text stay.
+ */
+START_TEST(test_decode_split_character)
+{
+	/* Shift_JIS "日本語" (93fa 967b 8cea) split after 3 bytes */
+	ck_assert_str_eq(dec("=?shift_jis?B?k/qW?=\r\n =?SHIFT_JIS?B?e4zq?= x"),
+	    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e x");
+	/* GBK "中文" (d6d0 cec4) split inside the second character, Q */
+	ck_assert_str_eq(dec("=?gb2312?Q?=D6=D0=CE?= =?gb2312?Q?=C4?=!"),
+	    "\xe4\xb8\xad\xe6\x96\x87!");
+	/* another charset between them: converted one by one */
+	ck_assert_str_eq(dec("=?iso-8859-1?q?=E9?= =?utf-8?q?=C3=A9?=  =?iso-8859-1?q?=E8?=  z"),
+	    "\xc3\xa9\xc3\xa9\xc3\xa8  z");
+	ck_assert_str_eq(dec("=?bogus?q?a?= =?bogus?q?b?= =?x?q?"), "ab =?x?q?");
+}
+END_TEST
+
 START_TEST(test_decode_many_unterminated)
 {
 	/* thousands of "=?" starts without an end: linear, nothing decoded */
@@ -221,6 +242,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_canon);
 	tcase_add_test(tc, test_decode);
 	tcase_add_test(tc, test_decode_many_unterminated);
+	tcase_add_test(tc, test_decode_split_character);
 	tcase_add_test(tc, test_params);
 	tcase_add_test(tc, test_param_continuations);
 	tcase_add_test(tc, test_presence_only_when_it_says_more);
