@@ -255,7 +255,39 @@ static unsigned entity(const char *e, size_t n)
 		{ "NegativeThickSpace", 0x200B }, { "lrm", 0x200E },
 		{ "rlm", 0x200F }, { "NoBreak", 0x2060 },
 		{ "ApplyFunction", 0x2061 }, { "InvisibleTimes", 0x2062 },
-		{ "InvisibleComma", 0x2063 }, { NULL, 0 } };
+		{ "InvisibleComma", 0x2063 },
+		/* HTML 4's other letters, punctuation and symbols in mail */
+		{ "OElig", 0x152 }, { "oelig", 0x153 }, { "Scaron", 0x160 },
+		{ "scaron", 0x161 }, { "Yuml", 0x178 }, { "fnof", 0x192 },
+		{ "circ", 0x2C6 }, { "tilde", 0x2DC }, { "ensp", 0x2002 },
+		{ "emsp", 0x2003 }, { "thinsp", 0x2009 }, { "sbquo", 0x201A },
+		{ "bdquo", 0x201E }, { "dagger", 0x2020 }, { "Dagger", 0x2021 },
+		{ "permil", 0x2030 }, { "lsaquo", 0x2039 }, { "rsaquo", 0x203A },
+		{ "prime", 0x2032 }, { "Prime", 0x2033 }, { "larr", 0x2190 },
+		{ "uarr", 0x2191 }, { "rarr", 0x2192 }, { "darr", 0x2193 },
+		{ "harr", 0x2194 }, { "rArr", 0x21D2 }, { "minus", 0x2212 },
+		{ "le", 0x2264 }, { "ge", 0x2265 }, { "ne", 0x2260 },
+		{ "infin", 0x221E }, { "asymp", 0x2248 }, { "loz", 0x25CA },
+		{ "spades", 0x2660 }, { "clubs", 0x2663 }, { "hearts", 0x2665 },
+		{ "diams", 0x2666 }, { NULL, 0 } };
+	/*
+	 * HTML 4's Latin-1 names, U+00A0 to U+00FF in order: accented
+	 * letters are written so in Portuguese, Spanish, French, German mail
+	 * ("&atilde;", "&ecirc;tre"); an unknown one split the word in two.
+	 */
+	static const char *const latin1[96] = {
+		"nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect",
+		"uml", "copy", "ordf", "laquo", "not", "shy", "reg", "macr",
+		"deg", "plusmn", "sup2", "sup3", "acute", "micro", "para", "middot",
+		"cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
+		"Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil",
+		"Egrave", "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml",
+		"ETH", "Ntilde", "Ograve", "Oacute", "Ocirc", "Otilde", "Ouml", "times",
+		"Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute", "THORN", "szlig",
+		"agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
+		"egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml",
+		"eth", "ntilde", "ograve", "oacute", "ocirc", "otilde", "ouml", "divide",
+		"oslash", "ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml" };
 
 	if (n == 0)
 		return 0;
@@ -286,8 +318,13 @@ static unsigned entity(const char *e, size_t n)
 		return any ? (v && v <= 0x10FFFF ? (unsigned)v : 0xFFFD) : 0;
 	}
 	for (int i = 0; named[i].name != NULL; i++)
-		if (strlen(named[i].name) == n && memcmp(named[i].name, e, n) == 0)
+		if (named[i].name[0] == e[0] && strlen(named[i].name) == n &&
+		    memcmp(named[i].name, e, n) == 0)
 			return named[i].cp;
+	for (unsigned i = 0; i < 96; i++)
+		if (latin1[i][0] == e[0] && strlen(latin1[i]) == n &&
+		    memcmp(latin1[i], e, n) == 0)
+			return 0xA0 + i;
 	return 0;
 }
 

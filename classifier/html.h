@@ -7,8 +7,8 @@
  * - Comments, declarations, unknown and inline tags never split a word
  *   ("fr<!-- x -->ee" and "fr<b></b>ee" read "free"); block tags (p, br,
  *   div, td, li, ...) do. <script> and <style> content is skipped.
- * - Entities (&amp; &nbsp; &#233; &#xE9; and a few dozen named ones) are
- *   decoded; an unknown entity is kept as text.
+ * - Entities (&amp; &nbsp; &#233; &#xE9;, HTML 4's Latin-1 names and a
+ *   few dozen more) are decoded; an unknown entity is kept as text.
  * Tokens (lowercase, names at most 15 bytes, values at most 24):
  *   html:<tag>                 each element start ("html:img", "html:font")
  *   html:<tag>-<attr>          each attribute ("html:font-color")

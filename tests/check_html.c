@@ -222,6 +222,42 @@ START_TEST(test_entities)
 }
 END_TEST
 
+/*
+ * HTML 4's named letters, as Portuguese, Spanish and French mail writes
+ * them: "&Aacute;gua" is one word "água"; most of them were unknown and
+ * split it into "aacute" and "gua".
+ */
+START_TEST(test_latin1_names)
+{
+	for (size_t step = 1; step <= 9; step += 8) {
+		run("<p>&Aacute;gua promo&ccedil;&atilde;o &ecirc;tre "
+		    "Se&ntilde;or &oslash;l &AElig;sop f&ucirc;t &thorn;&eth; "
+		    "&OElig;uvre &scaron;koda &yuml;es na&iuml;ve", step);
+		ck_assert(has("\xc3\xa1gua"));
+		ck_assert(has("promo\xc3\xa7\xc3\xa3o"));
+		ck_assert(has("\xc3\xaatre"));
+		ck_assert(has("se\xc3\xb1or"));
+		ck_assert(has("\xc3\xb8l"));
+		ck_assert(has("\xc3\xa6sop"));
+		ck_assert(has("f\xc3\xbbt"));
+		ck_assert(has("\xc3\xbe\xc3\xb0"));
+		ck_assert(has("\xc5\x93uvre"));
+		ck_assert(has("\xc5\xa1koda"));
+		ck_assert(has("\xc3\xbf" "es"));
+		ck_assert(has("na\xc3\xafve"));
+		ck_assert(!has("gua"));
+		ck_assert(!has("aacute"));
+	}
+	/* symbols separate words, as their characters do */
+	run("buy&rarr;now &hearts;love&minus;x", 1);
+	ck_assert(has("buy"));
+	ck_assert(has("now"));
+	ck_assert(has("love"));
+	ck_assert(!has("rarr"));
+	ck_assert(!has("hearts"));
+}
+END_TEST
+
 START_TEST(test_attribute_refs)
 {
 	/* browsers decode references in attributes and drop a URL's newlines */
@@ -269,6 +305,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_comment_ends);
 	tcase_add_test(tc, test_entities);
 	tcase_add_test(tc, test_attribute_refs);
+	tcase_add_test(tc, test_latin1_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
