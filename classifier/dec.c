@@ -31,8 +31,20 @@ size_t dec_b64(uint32_t *state, const char *in, size_t len, unsigned char *out)
 	for (size_t i = 0; i < len; i++) {
 		unsigned v = b64val[(unsigned char)in[i]];
 
-		if (v == 64)
+		if (v == 64) {
+			/*
+			 * Padding ends a group: a body encoded line by line
+			 * ("SGk=\nVGhlcmU=") goes on aligned after it, where
+			 * the next sextets read shifted gave garbage.
+			 */
+			if (in[i] == '=' && n > 0) {
+				*state = (acc << 8) | n;
+				o += dec_b64_end(state, o);
+				n = 0;
+				acc = 0;
+			}
 			continue;
+		}
 		acc = (acc << 6) | v;
 		if (++n == 4) {
 			*o++ = (unsigned char)(acc >> 16);

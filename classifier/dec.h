@@ -11,7 +11,9 @@
 
 /*
  * dec_b64 -- decode base64 text, tolerant: characters outside the alphabet
- * (line ends, junk, '=' padding) are skipped, missing padding is fine.
+ * (line ends, junk) are skipped, missing padding is fine; '=' ends the
+ * group before it (the next starts aligned: concatenated or line by line
+ * encodings decode; a lone character before it gives no byte).
  * state: 0 at the start of a part; carries up to 3 pending sextets.
  * out: room for at least (len * 3) / 4 + 3 bytes.
  * Returns the number of bytes written to out.

@@ -64,6 +64,27 @@ START_TEST(test_b64_junk_and_missing_padding)
 }
 END_TEST
 
+/*
+ * Padding inside the text: encoders that write each line (or each piece)
+ * on its own pad each; the next group starts aligned. It was skipped, and
+ * everything after the first padded line decoded shifted into garbage.
+ */
+START_TEST(test_b64_padding_inside)
+{
+	static const char in[] = "SGk=\r\nVGhlcmU=\r\nIQ==\r\nZm9vYg==YmFy";
+
+	for (size_t at = 0; at <= strlen(in); at++) {
+		size_t k = b64_split(in, at);
+
+		ck_assert_uint_eq(k, 15);
+		ck_assert(memcmp(out, "HiThere!foobbar", 15) == 0);
+	}
+	/* a lone sextet before '=' is no byte; padding alone changes nothing */
+	ck_assert_uint_eq(b64_split("Q=QUJD", 2), 3);
+	ck_assert(memcmp(out, "ABC", 3) == 0);
+}
+END_TEST
+
 static size_t qp(const char *const *pieces, const int *eols)
 {
 	uint32_t st = 0;
@@ -105,6 +126,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_b64_basic_and_splits);
 	tcase_add_test(tc, test_b64_junk_and_missing_padding);
+	tcase_add_test(tc, test_b64_padding_inside);
 	tcase_add_test(tc, test_qp);
 	suite_add_tcase(s, tc);
 	return s;
