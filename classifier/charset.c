@@ -70,11 +70,28 @@ void charset_free(charset *cs)
 static int normalize(const char *name, char *buf)
 {
 	static const char *const alias[][2] = {
-		/* mislabels and supersets, as mail clients treat them */
+		/*
+		 * mislabels and supersets, as mail clients treat them (the
+		 * WHATWG Encoding Standard's labels): Windows writes its code
+		 * pages under the ISO and national names, and glibc's strict
+		 * tables drop what they add ("\x87\x40", U+2460, under
+		 * shift_jis; the euro sign under big5; UHC's syllables under
+		 * euc-kr)
+		 */
 		{ "iso-8859-1", "windows-1252" }, { "latin1", "windows-1252" },
-		{ "ks_c_5601-1987", "cp949" }, { "gb2312", "gb18030" },
-		{ "gbk", "gb18030" }, { "x-gbk", "gb18030" },
-		{ "iso-8859-8-i", "iso-8859-8" }, { "x-sjis", "shift_jis" },
+		{ "iso8859-1", "windows-1252" }, { "iso_8859-1", "windows-1252" },
+		{ "iso-8859-9", "windows-1254" }, { "iso8859-9", "windows-1254" },
+		{ "latin5", "windows-1254" }, { "tis-620", "windows-874" },
+		{ "iso-8859-11", "windows-874" },
+		{ "ks_c_5601-1987", "cp949" }, { "euc-kr", "cp949" },
+		{ "gb2312", "gb18030" }, { "gbk", "gb18030" }, { "x-gbk", "gb18030" },
+		{ "gb_2312-80", "gb18030" }, { "euc-cn", "gb18030" },
+		{ "cp936", "gb18030" }, { "gb2312_charset", "gb18030" },
+		{ "big5", "cp950" }, { "x-x-big5", "cp950" },
+		{ "chinesebig5", "cp950" }, { "chinesebig5_charset", "cp950" },
+		{ "shift_jis", "cp932" }, { "shift-jis", "cp932" },
+		{ "sjis", "cp932" }, { "x-sjis", "cp932" }, { "ms_kanji", "cp932" },
+		{ "iso-8859-8-i", "iso-8859-8" },
 		{ "unicode-1-1-utf-7", "utf-7" }, { NULL, NULL } };
 	size_t n = 0;
 
@@ -169,7 +186,8 @@ int charset_select(charset *cs, const char *name)
 	cs->ascii = e->ascii;
 	cs->single = cs->ascii && (strncmp(norm, "iso-8859-", 9) == 0 ||
 	    strncmp(norm, "iso8859", 7) == 0 || strncmp(norm, "windows-125", 11) == 0 ||
-	    strncmp(norm, "cp125", 5) == 0 || strncmp(norm, "koi8", 4) == 0);
+	    strncmp(norm, "cp125", 5) == 0 || strncmp(norm, "koi8", 4) == 0 ||
+	    strcmp(norm, "windows-874") == 0);
 	return cs->cur == (iconv_t)-1 ? -ENOENT : 0;
 }
 
