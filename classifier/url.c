@@ -120,6 +120,151 @@ static size_t invisible(const unsigned char *b, size_t n)
 	return 0;
 }
 
+/*
+ * RFC 3492 Punycode of the code points cp[0..n) into out (cap bytes, no
+ * NUL); returns its length, or 0 when it does not fit.
+ */
+static size_t punycode(const unsigned *cp, size_t n, char *out, size_t cap)
+{
+	enum { BASE = 36, TMIN = 1, TMAX = 26, SKEW = 38, DAMP = 700 };
+	unsigned long next = 128, delta = 0, bias = 72;
+	size_t o = 0, h, b = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (cp[i] < 0x80) {
+			if (o >= cap)
+				return 0;
+			out[o++] = (char)cp[i];
+			b++;
+		}
+	if (b > 0) {
+		if (o >= cap)
+			return 0;
+		out[o++] = '-';
+	}
+	for (h = b; h < n; next++, delta++) {
+		unsigned long m = 0x110000;
+
+		for (size_t i = 0; i < n; i++)
+			if (cp[i] >= next && cp[i] < m)
+				m = cp[i];
+		delta += (m - next) * (h + 1); /* n <= 64, m < 0x110000: no overflow */
+		next = m;
+		for (size_t i = 0; i < n; i++) {
+			unsigned long q = delta;
+
+			if (cp[i] < next)
+				delta++;
+			if (cp[i] != next)
+				continue;
+			for (unsigned long k = BASE;; k += BASE) {
+				unsigned long t = k <= bias ? TMIN : k >= bias + TMAX ? TMAX : k - bias;
+				unsigned long d;
+
+				if (q < t)
+					break;
+				d = t + (q - t) % (BASE - t);
+				if (o >= cap)
+					return 0;
+				out[o++] = (char)(d < 26 ? 'a' + d : '0' + d - 26);
+				q = (q - t) / (BASE - t);
+			}
+			if (o >= cap)
+				return 0;
+			out[o++] = (char)(q < 26 ? 'a' + q : '0' + q - 26);
+			/* adapt the bias (RFC 3492 6.1) */
+			delta = h == b ? delta / DAMP : delta / 2;
+			delta += delta / (h + 1);
+			bias = 0;
+			while (delta > ((BASE - TMIN) * TMAX) / 2) {
+				delta /= BASE - TMIN;
+				bias += BASE;
+			}
+			bias += (BASE - TMIN + 1) * delta / (delta + SKEW);
+			delta = 0;
+			h++;
+		}
+	}
+	return o;
+}
+
+/*
+ * A host with non-ASCII bytes (h, n bytes of UTF-8, into h, at most cap) as
+ * a browser's IDNA mapping writes it: fullwidth ASCII is ASCII, the
+ * ideographic full stops separate labels, and a label still not ASCII is
+ * "xn--" + Punycode, so "пример.рф" in a link's text and the
+ * "xn--e1afmkfd.xn--p1ai" of its href are one host. (No Unicode case
+ * folding or normalization beyond that.) Returns the new length; a host
+ * that is not UTF-8 or does not fit stays as it is.
+ */
+static size_t idna(char *h, size_t n, size_t cap)
+{
+	char out[256];
+	unsigned cp[64];
+	size_t o = 0, ncp = 0, i = 0, ascii = 1;
+
+	while (i <= n) {
+		unsigned c;
+
+		if (i == n) {
+			c = '.';
+			i++;
+		} else {
+			const unsigned char *u = (const unsigned char *)h + i;
+			size_t k = u[0] < 0x80 ? 1 : u[0] >= 0xC2 && u[0] < 0xE0 ? 2 :
+			    u[0] >= 0xE0 && u[0] < 0xF0 ? 3 : u[0] >= 0xF0 && u[0] < 0xF5 ? 4 : 0;
+
+			if (k == 0 || i + k > n)
+				return n;
+			c = k == 1 ? u[0] : u[0] & (0x7F >> k);
+			for (size_t j = 1; j < k; j++) {
+				if ((u[j] & 0xC0) != 0x80)
+					return n;
+				c = c << 6 | (u[j] & 0x3F);
+			}
+			i += k;
+			if (c >= 0xFF01 && c <= 0xFF5E) /* fullwidth forms */
+				c -= 0xFF01 - 0x21;
+			if (c == 0x3002 || c == 0xFF0E || c == 0xFF61)
+				c = '.';
+			if (c >= 'A' && c <= 'Z')
+				c += 32;
+		}
+		if (c != '.') {
+			if (ncp == sizeof(cp) / sizeof(cp[0]))
+				return n;
+			cp[ncp++] = c;
+			ascii &= c < 0x80;
+			continue;
+		}
+		/* end of a label */
+		if (ascii) {
+			if (o + ncp + 1 > sizeof(out))
+				return n;
+			for (size_t j = 0; j < ncp; j++)
+				out[o++] = (char)cp[j];
+		} else {
+			size_t p;
+
+			if (o + 5 > sizeof(out))
+				return n;
+			memcpy(out + o, "xn--", 4);
+			p = punycode(cp, ncp, out + o + 4, sizeof(out) - o - 5);
+			if (p == 0)
+				return n;
+			o += 4 + p;
+		}
+		out[o++] = '.';
+		ncp = 0;
+		ascii = 1;
+	}
+	o--; /* the '.' after the last label */
+	if (o > cap)
+		return n;
+	memcpy(h, out, o);
+	return o;
+}
+
 /* Host tokens: url:ip, or url:host + url:domain. */
 static int host_tokens(tokset *out, const char *pfx_host, const char *pfx_dom,
 	const char *h, size_t n)
@@ -149,6 +294,11 @@ static int host_tokens(tokset *out, const char *pfx_host, const char *pfx_dom,
 		low[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	}
 	n = k;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)low[i] >= 0x80) {
+			n = idna(low, n, sizeof(low));
+			break;
+		}
 	while (n > 0 && low[n - 1] == '.')
 		n--;
 	if (n == 0)

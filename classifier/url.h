@@ -4,7 +4,8 @@
  * Pure C: no SQLite, libmilter or syslog.
  *
  * Tokens (all lowercase):
- *   url:host:<host>        full host name ("www.example.co.uk")
+ *   url:host:<host>        full host name ("www.example.co.uk"; an IDN one
+ *                          in Punycode, "xn--mnchen-3ya.de")
  *   url:domain:<domain>    registrable domain ("example.co.uk"), see url_domain
  *   url:ip:<a.b.c.d>       host given as an IPv4 address (no host/domain)
  *   url:path:<segment>     first path segment, at most 32 bytes

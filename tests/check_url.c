@@ -120,6 +120,42 @@ START_TEST(test_host_spellings)
 }
 END_TEST
 
+/*
+ * An IDN host is one token in its Unicode and its Punycode spelling, as a
+ * browser maps it: fullwidth letters and ideographic full stops are ASCII
+ * ("ｐａｙｐａｌ。com" is paypal.com); each spelling was a host of its own.
+ */
+START_TEST(test_idn_host)
+{
+	static const struct {
+		const char *u, *host;
+	} t[] = {
+		{ "http://\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84/x",
+		  "url:host:xn--e1afmkfd.xn--p1ai" },
+		{ "http://xn--e1afmkfd.xn--p1ai/x", "url:host:xn--e1afmkfd.xn--p1ai" },
+		{ "https://www.m\xc3\xbc" "nchen.de/", "url:host:www.xn--mnchen-3ya.de" },
+		{ "http://%C3%BC.example/", "url:host:xn--tda.example" },
+		{ "http://\xe3\x83\x89\xe3\x83\xa1\xe3\x82\xa4\xe3\x83\xb3."
+		  "\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88", "url:host:xn--eckwd4c7c.xn--zckzah" },
+		{ "http://a-b-\xc3\xbc.example.", "url:host:xn--a-b--3ra.example" },
+		{ "http://\xef\xbd\x90\xef\xbd\x81\xef\xbd\x99\xef\xbc\xb0\xef\xbc\xa1"
+		  "\xef\xbd\x8c\xe3\x80\x82" "com/", "url:host:paypal.com" },
+		{ "http://evil\xef\xbc\x8e" "example/", "url:host:evil.example" },
+		/* not UTF-8: as it is */
+		{ "http://caf\xe9.example/", "url:host:caf\xe9.example" } };
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		tokset_clear(set);
+		ck_assert_int_eq(url_tokens(set, t[i].u, strlen(t[i].u)), 0);
+		ck_assert_msg(has(t[i].host), "%s: no %s", t[i].u, t[i].host);
+	}
+	ck_assert(has("url:domain:caf\xe9.example"));
+	tokset_clear(set);
+	ck_assert_int_eq(url_tokens(set, t[0].u, strlen(t[0].u)), 0);
+	ck_assert(has("url:domain:xn--e1afmkfd.xn--p1ai"));
+}
+END_TEST
+
 static const char *reg(const char *u)
 {
 	static char out[64];
@@ -170,6 +206,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_invisible_host);
 	tcase_add_test(tc, test_host_spellings);
+	tcase_add_test(tc, test_idn_host);
 	tcase_add_test(tc, test_regdomain);
 	tcase_add_test(tc, test_degenerate);
 	suite_add_tcase(s, tc);
