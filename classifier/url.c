@@ -103,16 +103,17 @@ static int is_ipv4(const char *s, size_t n)
 
 int url_invisible(unsigned cp)
 {
-	return cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) ||
+	return cp == 0xAD || cp == 0x34F || (cp >= 0x200B && cp <= 0x200F) ||
 	    (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
-	    (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+	    (cp >= 0x2066 && cp <= 0x2069) || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+	    cp == 0xFEFF;
 }
 
 /* Bytes of an invisible character in UTF-8 at b (n bytes), 0 for none. */
 static size_t invisible(const unsigned char *b, size_t n)
 {
-	if (n >= 2 && b[0] == 0xC2)
-		return url_invisible(b[1]) ? 2 : 0;
+	if (n >= 2 && (b[0] & 0xE0) == 0xC0 && (b[1] & 0xC0) == 0x80)
+		return url_invisible((unsigned)(b[0] & 0x1F) << 6 | (b[1] & 0x3F)) ? 2 : 0;
 	if (n >= 3 && (b[0] & 0xF0) == 0xE0 && (b[1] & 0xC0) == 0x80 &&
 	    (b[2] & 0xC0) == 0x80)
 		return url_invisible((unsigned)(b[0] & 0x0F) << 12 |

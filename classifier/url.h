@@ -49,8 +49,9 @@ size_t url_regdomain(const char *url, size_t len, char *out, size_t cap);
 
 /*
  * url_invisible -- 1 for an invisible format character (soft hyphen,
- * zero-width spaces and joiners, direction marks, embeddings and isolates,
- * invisible operators, BOM): a reader sees "fr\u200eee" as "free" and
+ * combining grapheme joiner, zero-width spaces and joiners, direction marks,
+ * embeddings and isolates, invisible operators, variation selectors, BOM):
+ * a reader sees "fr\u200eee" as "free" and
  * "ev\u00adil.example" as evil.example, so words and hosts drop them.
  */
 int url_invisible(unsigned cp);

@@ -9,9 +9,9 @@
  *   '_', '\'', '@' and ',' are kept inside a word but not at its ends; '$'
  *   is kept at its start ("$19.99"). Everything else separates words.
  * - ASCII is lowercased; so are Latin-1, Latin Extended-A, Greek and Cyrillic
- *   letters. Invisible characters (U+00AD, U+200B-U+200F, U+202A-U+202E,
- *   U+2060-U+2064, U+2066-U+2069, U+FEFF) are dropped without splitting the
- *   word ("fr\u200bee" reads "free");
+ *   letters. Invisible characters (U+00AD, U+034F, U+200B-U+200F,
+ *   U+202A-U+202E, U+2060-U+2064, U+2066-U+2069, U+FE00-U+FE0F, U+FEFF) are
+ *   dropped without splitting the word ("fr\u200bee" reads "free");
  *   general punctuation (U+00A0-U+00BF, U+2000-U+206F, U+3000-U+303F, ...)
  *   separates words. CJK characters and emoji (U+2E80-U+9FFF, U+AC00-U+D7AF,
  *   U+F900-U+FAFF, U+FF00-U+FFEF, >= U+1F000) are one token each.

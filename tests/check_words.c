@@ -101,7 +101,9 @@ START_TEST(test_invisible)
 	/* direction marks, embeddings, invisible operators, isolates */
 	static const char *const marks[] = { "\xe2\x80\x8e", "\xe2\x80\x8f",
 		"\xe2\x80\xaa", "\xe2\x80\xae", "\xe2\x81\xa1", "\xe2\x81\xa4",
-		"\xe2\x81\xa6", "\xe2\x81\xa9", NULL };
+		"\xe2\x81\xa6", "\xe2\x81\xa9",
+		/* combining grapheme joiner, variation selectors */
+		"\xcd\x8f", "\xef\xb8\x80", "\xef\xb8\x8f", NULL };
 	char text[32];
 
 	for (int i = 0; marks[i] != NULL; i++)
@@ -116,6 +118,12 @@ START_TEST(test_invisible)
 	run("", "fr\xe2\x80\x90" "ee \xe2\x81\xa5" "x", 1);
 	ck_assert(has("fr"));
 	ck_assert(has("ee"));
+	/* an emoji's presentation selector is no word of its own ("I ❤️ you") */
+	run("", "I \xe2\x9d\xa4\xef\xb8\x8f you \xf0\x9f\x9b\x8d\xef\xb8\x8f", 1);
+	ck_assert(has("you"));
+	ck_assert(has("\xf0\x9f\x9b\x8d"));
+	ck_assert(!has("\xef\xb8\x8f"));
+	ck_assert_uint_eq(tokset_count(set), 2);
 }
 END_TEST
 
