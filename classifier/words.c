@@ -292,6 +292,12 @@ static void emit_cp(words *w, unsigned cp)
 
 	if (url_invisible(cp))
 		return;
+	/* the typographic apostrophe is the ASCII one ("don\u2019t", "we\u2019re") */
+	if (cp == 0x2019 && w->wlen > 0) {
+		append(w, '\'');
+		w->digits = 0;
+		return;
+	}
 	if (is_separator(cp)) {
 		if (w->wlen > 0)
 			flush(w);

@@ -7,7 +7,9 @@
  * Rules (bytes, after the prefix):
  * - A word is a run of letters, digits and non-ASCII characters; '.', '-',
  *   '_', '\'', '@' and ',' are kept inside a word but not at its ends; '$'
- *   is kept at its start ("$19.99"). Everything else separates words.
+ *   is kept at its start ("$19.99"). U+2019 (the typographic apostrophe)
+ *   reads as '\'' ("don\u2019t" is "don't"). Everything else separates
+ *   words.
  * - ASCII is lowercased; so are Latin-1, Latin Extended-A, Greek and Cyrillic
  *   letters. Invisible characters (U+00AD, U+034F, U+200B-U+200F,
  *   U+202A-U+202E, U+2060-U+2064, U+2066-U+2069, U+FE00-U+FE0F, U+FEFF) are

@@ -152,6 +152,24 @@ START_TEST(test_url_end)
 }
 END_TEST
 
+/*
+ * Word processors and phones write the apostrophe as U+2019: "we\u2019re"
+ * is the word "we're" ASCII mail gives, not "we" and "re".
+ */
+START_TEST(test_typographic_apostrophe)
+{
+	for (size_t step = 1; step <= 2; step++) {
+		run("", "we\xe2\x80\x99re don\xe2\x80\x99t \xe2\x80\x98quoted\xe2\x80\x99 "
+		    "x \xe2\x80\x99 y", step);
+		ck_assert(has("we're"));
+		ck_assert(has("don't"));
+		ck_assert(has("quoted"));
+		ck_assert(!has("re"));
+		ck_assert_uint_eq(tokset_count(set), 3);
+	}
+}
+END_TEST
+
 START_TEST(test_pairs)
 {
 	words_free(w);
@@ -184,6 +202,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pairs);
 	tcase_add_test(tc, test_invisible);
 	tcase_add_test(tc, test_url_end);
+	tcase_add_test(tc, test_typographic_apostrophe);
 	suite_add_tcase(s, tc);
 	return s;
 }
