@@ -15,8 +15,10 @@
  *   U+202A-U+202E, U+2060-U+2064, U+2066-U+2069, U+FE00-U+FE0F, U+FEFF) are
  *   dropped without splitting the word ("fr\u200bee" reads "free");
  *   general punctuation (U+00A0-U+00BF, U+2000-U+206F, U+3000-U+303F, ...)
- *   separates words. CJK characters and emoji (U+2E80-U+9FFF, U+AC00-U+D7AF,
- *   U+F900-U+FAFF, U+FF00-U+FFEF, >= U+1F000) are one token each.
+ *   separates words. CJK characters and emoji (U+2E80-U+2FFF,
+ *   U+3040-U+9FFF, U+F900-U+FAFF, U+FF00-U+FFEF, >= U+1F000) are one token
+ *   each; Hangul syllables are letters (Korean separates its words by
+ *   blanks).
  *   Bytes that are not valid UTF-8 (8-bit text without a declared charset,
  *   broken or overlong sequences, surrogates) are read as windows-1252, so
  *   tokens are always valid UTF-8 ("caf\xe9" reads "café").
