@@ -200,7 +200,7 @@ static int count_field(const char *s, long long max, long long *out)
  */
 static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 {
-	char *f[12], *p = line;
+	char *f[12] = { NULL }, *p = line;
 	long long v[9];
 	int rc, n = 0;
 
