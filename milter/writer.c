@@ -57,6 +57,7 @@ struct qreq {
 
 typedef struct item {
 	filter_pending *pd;     /* learning, or NULL */
+	size_t bytes;           /* pd's size estimate (writer_push) */
 	struct qreq *qr;        /* a quarantine copy, or NULL */
 	struct item *next;      /* queue link */
 } item;
@@ -285,6 +286,42 @@ static int write_batch(db **dp, const char *path, char *err, size_t errlen)
 	return left;
 }
 
+/*
+ * Under lock: move the queue's quarantine copies and its first BATCH_MAX
+ * learning items to the batch, in their order; the rest stays queued for
+ * the next batch. After the store was locked for a while the queue holds
+ * a backlog: taken whole, it became one transaction of thousands of
+ * messages, whose combined increments took memory beyond WRITER_MAX_BYTES
+ * and which every quarantine copy queued with it waited for.
+ */
+static void take_batch(void)
+{
+	item **l = &head, **end = &batch, *last = NULL;
+	size_t n = 0;
+
+	batch_bytes = 0;
+	while (*l != NULL) {
+		item *it = *l;
+
+		if (it->pd != NULL && n == BATCH_MAX) {
+			last = it;      /* stays queued */
+			l = &it->next;
+			continue;
+		}
+		*l = it->next;
+		it->next = NULL;
+		*end = it;
+		end = &it->next;
+		if (it->pd != NULL) {
+			n++;
+			queued_bytes -= it->bytes;
+			batch_bytes += it->bytes;
+			queued_learning--;
+		}
+	}
+	tail = last;
+}
+
 static void *writer_main(void *arg)
 {
 	char path[4096] = "", err[1024];
@@ -313,11 +350,7 @@ static void *writer_main(void *arg)
 			    &end) != ETIMEDOUT)
 				;
 			urgent = 0;
-			batch = head;
-			head = tail = NULL;
-			batch_bytes = queued_bytes;
-			queued_bytes = 0;
-			queued_learning = 0;
+			take_batch();
 			if (batch == NULL)    /* everything was withdrawn */
 				continue;
 		}
@@ -438,6 +471,7 @@ void writer_push(filter_pending *pd, size_t bytes)
 		return;
 	}
 	it->pd = pd;
+	it->bytes = bytes;
 	queued_bytes += bytes;
 	enqueue(it);
 	pthread_mutex_unlock(&lock);

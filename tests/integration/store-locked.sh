@@ -1,0 +1,126 @@
+#!/bin/sh
+# store-locked.sh -- another process holds the store's write lock (as a
+# `spamsift train` stopped mid-flush would) while Postfix sends mail:
+# tag-mode mail keeps flowing (classification only reads), a quarantine
+# copy that cannot be stored is answered 451 and stored nowhere, the
+# learning waits in the writer's queue (past its 64 MiB bound it is
+# dropped, and that is logged once) and is written once the lock is
+# released, in transactions of at most 128 messages, each message once.
+. "$(dirname "$0")/lib.sh"
+
+it_setup
+COUNT=600
+CLI() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" "$@"; }
+DB="$IT_DIR/run/spamsift.db"
+CLI db init >/dev/null || it_fail "db init"
+CLI blocklist add --user carol@example.net spammer@bad.example || it_fail "blocklist"
+CLI prefs set --user carol@example.net spamAction quarantine || it_fail "prefs carol"
+
+# hold: take the store's write lock in another process until $IT_DIR/hold goes.
+hold() {
+	python3 - "$DB" "$IT_DIR/hold" <<'EOF_PY' &
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+while os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+c.execute("COMMIT")
+EOF_PY
+	HOLDER=$!
+	it_wait_file "$IT_DIR/hold" || it_fail "the lock holder did not start"
+}
+release() { rm -f "$IT_DIR/hold"; wait "$HOLDER"; }
+classified() { # USER: messages whose classification the store recorded
+	sqlite3 "$DB" "SELECT coalesce(sum(spam_classified + innocent_classified), 0)
+	    FROM totals JOIN users ON users.id = totals.uid WHERE users.name = '$1'"
+}
+load() { # LIST COUNT SESSIONS RCPT: send with smtp_load.py, all must be 2xx
+	python3 "$top_srcdir/tests/stress/smtp_load.py" --port "$IT_SMTP_PORT" \
+		--list "$1" --count "$2" --sessions "$3" --per-session 10 \
+		--rcpts "$4" >"$IT_DIR/load.json" || it_fail "load generator failed"
+	python3 - "$IT_DIR/load.json" "$2" "$4" <<'EOF_PY' || it_fail "lock held: SMTP replies $(cat "$IT_DIR/load.json")"
+import json, sys
+v = json.load(open(sys.argv[1]))["per_rcpt"][sys.argv[3]]
+sys.exit(0 if v["2xx"] == int(sys.argv[2]) else 1)
+EOF_PY
+}
+
+python3 - "$IT_DIR/small" "$IT_DIR/big" <<'EOF_PY'
+import os, random, sys
+r = random.Random(5)
+small, big = sys.argv[1:3]
+os.makedirs(small); os.makedirs(big)
+words = ["w%d" % i for i in range(3000)]
+for i in range(50):
+    with open("%s/%02d.eml" % (small, i), "w") as f:
+        f.write("From: s%d@example.org\nSubject: note %d\n\n%s\n" % (i, i, " ".join(r.sample(words, 80))))
+# 20,000 distinct tokens each (MaxTokens): about 160 KB of learning queued.
+for i in range(20):
+    with open("%s/%02d.eml" % (big, i), "w") as f:
+        f.write("From: b%d@example.org\nSubject: big %d\n\n%s\n" % (i, i,
+                " ".join("t%d" % r.randrange(10**9) for _ in range(12000))))
+EOF_PY
+ls "$IT_DIR"/small/*.eml >"$IT_DIR/small.list"
+ls "$IT_DIR"/big/*.eml >"$IT_DIR/big.list"
+printf 'From: <spammer@bad.example>\nTo: <carol@example.net>\nSubject: q1\nMessage-ID: <q1@locked>\n\nbuy now\n' >"$IT_DIR/q1"
+
+it_milter -o TokenCacheSize=0
+it_sink
+it_postfix "unix:$IT_SOCK" "default_process_limit = 100" "message_size_limit = 0" \
+	"smtpd_client_connection_count_limit = 0" "smtpd_client_connection_rate_limit = 0"
+gen0=$(sqlite3 "$DB" 'SELECT gen FROM generation')
+
+# 1. The lock held: tag-mode mail flows; a quarantine copy waits 20 s for
+# the lock (QUARANTINE_WAIT_MS), then is answered 451 and stored nowhere.
+# Meanwhile big messages (20,000 tokens each, 96 MB of learning in all) to
+# dave fill the writer's queue: past 64 MiB their learning is dropped, with
+# one warning, not one per message.
+hold
+l=$(wc -l <"$IT_DIR/milter.log")
+it_send "$IT_DIR/q1" spammer@bad.example carol@example.net >"$IT_DIR/q1.code" &
+qsend=$!
+load "$IT_DIR/small.list" "$COUNT" 20 bob@example.net
+load "$IT_DIR/big.list" 600 8 dave@example.net
+wait "$qsend"
+[ "$(cat "$IT_DIR/q1.code")" = 451 ] || it_fail "lock held: quarantine answered $(cat "$IT_DIR/q1.code"), not 451"
+tail -n +"$((l + 1))" "$IT_DIR/milter.log" >"$IT_DIR/held.log"
+grep -q 'internal error, tempfail: quarantine: store busy for 20000 ms' "$IT_DIR/held.log" ||
+	it_fail "lock held: no reason logged for the 451"
+n=$(grep -c 'store writes are behind; learning dropped' "$IT_DIR/held.log")
+[ "$n" = 1 ] || it_fail "lock held, queue full: the drop logged $n times"
+# One line per message, nothing per retry.
+[ "$(grep -c ' action=' "$IT_DIR/held.log")" = $((COUNT + 600)) ] || it_fail "lock held: not one line per message"
+[ "$(wc -l <"$IT_DIR/held.log")" = $((COUNT + 600 + 2)) ] ||
+	it_fail "lock held: other lines: $(grep -v ' action=' "$IT_DIR/held.log" | head -n 3)"
+release
+it_log "lock held: $COUNT + 600 tagged messages delivered, quarantine 451, queue full logged once"
+
+# 2. Released: every message queued is learned once, in transactions of at
+# most 128 messages (each one that changes tokens raises the generation by
+# one); bob's, queued first, come first.
+i=0
+while [ "$(classified bob@example.net)" -lt "$COUNT" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(classified bob@example.net)" = "$COUNT" ] ||
+	it_fail "released: $(classified bob@example.net) of $COUNT messages learned"
+[ "$(classified carol@example.net)" = 0 ] || it_fail "released: the tempfailed message was learned"
+[ "$(sqlite3 "$DB" 'SELECT count(*) FROM quarantine')" = 0 ] || it_fail "released: the withdrawn copy was stored"
+commits=$(($(sqlite3 "$DB" 'SELECT gen FROM generation') - gen0))
+[ "$commits" -ge $(((COUNT + 127) / 128)) ] ||
+	it_fail "released: $COUNT messages learned in $commits transactions (at most 128 each)"
+it_log "released: $COUNT messages learned once, $commits transactions so far"
+
+# 3. Learning goes on once the backlog is written: dave's count stops
+# growing (what was not dropped is learned), then a new message is learned.
+prev=-1; i=0
+while [ "$(classified dave@example.net)" != "$prev" ] && [ $i -lt 20 ]; do
+	prev=$(classified dave@example.net); sleep 1.5; i=$((i + 1))
+done
+[ "$prev" -gt 0 ] || it_fail "after: none of dave's messages learned"
+[ "$(it_send "$IT_DIR/small/00.eml" s0@example.org bob@example.net)" = 250 ] || it_fail "after: not accepted"
+i=0
+while [ "$(classified bob@example.net)" -lt $((COUNT + 1)) ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(classified bob@example.net)" = $((COUNT + 1)) ] || it_fail "after: a new message was not learned"
+CLI db check >/dev/null || it_fail "after: db check"
+it_log "after: learning resumed, store sound"
+exit 0
