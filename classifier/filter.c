@@ -461,6 +461,14 @@ struct filter_pending {
 	time_t now;             /* when it was classified */
 };
 
+size_t filter_pending_bytes(const filter_pending *pd)
+{
+	if (pd == NULL)
+		return 0;
+	return sizeof(*pd) + strlen(pd->user) + 1 +
+	    pd->nhashes * sizeof(*pd->hashes);
+}
+
 void filter_pending_free(filter_pending *pd)
 {
 	if (pd == NULL)
@@ -545,6 +553,17 @@ static int classify_ro(db *d, const char *user, const tokset *toks,
 	pd->whitelist = ep.whitelist;
 	pd->whitelist_threshold = ep.whitelist_threshold;
 	memcpy(pd->sig_id, out->sig_id, sizeof(pd->sig_id));
+	/*
+	 * score() made room for as many BNR patterns as tokens: a pending
+	 * write waits in a queue (for a store locked a while, thousands of
+	 * them), so it keeps only what it holds.
+	 */
+	if (s.nlearn > 0) {
+		uint64_t *fit = realloc(s.learn, s.nlearn * sizeof(*s.learn));
+
+		if (fit != NULL)
+			s.learn = fit;
+	}
 	pd->hashes = s.learn;
 	pd->nhashes = s.nlearn;
 	s.learn = NULL;

@@ -161,6 +161,12 @@ int filter_classify_deferred(db *d, const char *user, const tokset *toks,
  */
 int filter_commit(db *d, const filter_pending *pending);
 
+/*
+ * filter_pending_bytes -- the memory pending holds (its allocations, not
+ * malloc's overhead), for a caller that bounds a queue of them; 0 for NULL.
+ */
+size_t filter_pending_bytes(const filter_pending *pending);
+
 /* filter_pending_free -- free a pending write; accepts NULL. */
 void filter_pending_free(filter_pending *pending);
 

@@ -1491,7 +1491,7 @@ done:
 		if (ret == SMFIS_TEMPFAIL)
 			filter_pending_free(vs[k].pd);
 		else if (vs[k].pd != NULL)
-			writer_push(vs[k].pd, 256 + 8 * tokset_count(cn->toks));
+			writer_push(vs[k].pd, filter_pending_bytes(vs[k].pd));
 	}
 	free(vs);
 	msg_state_reset(cn);

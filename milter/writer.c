@@ -57,7 +57,7 @@ struct qreq {
 
 typedef struct item {
 	filter_pending *pd;     /* learning, or NULL */
-	size_t bytes;           /* pd's size estimate (writer_push) */
+	size_t bytes;           /* pd's size and ours (writer_push) */
 	struct qreq *qr;        /* a quarantine copy, or NULL */
 	struct item *next;      /* queue link */
 } item;
@@ -452,6 +452,7 @@ void writer_push(filter_pending *pd, size_t bytes)
 	item *it = calloc(1, sizeof(*it));
 	int warn = 0;
 
+	bytes += sizeof(*it);
 	pthread_mutex_lock(&lock);
 	if (it == NULL || !running || stopping ||
 	    queued_bytes + batch_bytes + bytes > WRITER_MAX_BYTES) {

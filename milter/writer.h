@@ -35,8 +35,8 @@ int writer_start(const char *path);
 void writer_set_path(const char *path);
 
 /*
- * writer_push -- queue pending (takes ownership) with its size estimate in
- * bytes. Never blocks on the store. Thread-safe.
+ * writer_push -- queue pending (takes ownership) with its size in bytes
+ * (filter_pending_bytes). Never blocks on the store. Thread-safe.
  */
 void writer_push(filter_pending *pending, size_t bytes);
 

@@ -1,7 +1,8 @@
 /*
  * check_filter -- Check suite for classifier/filter: merged model, training
  * modes, signatures (exact reversal, expiry), test-conditional training,
- * white/block lists and automatic whitelisting, counters. Runs on the
+ * white/block lists and automatic whitelisting, counters, what a deferred
+ * classification's pending write holds in memory. Runs on the
  * in-memory backend ("mem:"); one case repeats the basic flow on a real
  * SQLite file in a temporary directory.
  */
@@ -9,6 +10,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -792,6 +794,52 @@ START_TEST(test_deferred_commit_equals_classify)
 }
 END_TEST
 
+/* Heap in use, mmapped chunks included. */
+static size_t heap_used(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/*
+ * A pending write holds what it will write and no more: the milter queues
+ * thousands of them while the store is locked, bounded by their
+ * filter_pending_bytes. It kept score()'s room for as many BNR patterns as
+ * tokens: twice what it counted.
+ */
+START_TEST(test_deferred_pending_holds_no_spare)
+{
+	enum { NTOK = 20000 };
+	filter_result r;
+	filter_pending *pd = NULL;
+	tokset *t;
+	size_t before, held;
+	char w[32];
+
+	global_corpus(5);
+	ck_assert_int_eq(tokset_new(0, 1, &t), 0);
+	for (int i = 0; i < NTOK; i++) {
+		int n = snprintf(w, sizeof(w), "word%d", i);
+
+		ck_assert_int_ge(tokset_add(t, w, (size_t)n), 0);
+	}
+	/* A first one warms whatever the backend keeps. */
+	ck_assert_int_eq(filter_classify_deferred(d, "quinn", t, "x@example.org",
+	    &P, T0, &r, &pd), 0);
+	filter_pending_free(pd);
+	pd = NULL;
+	before = heap_used();
+	ck_assert_int_eq(filter_classify_deferred(d, "quinn", t, "x@example.org",
+	    &P, T0, &r, &pd), 0);
+	held = heap_used() - before;
+	ck_assert_uint_ge(filter_pending_bytes(pd), NTOK * sizeof(uint64_t));
+	ck_assert_uint_le(held, filter_pending_bytes(pd) + 4096);
+	filter_pending_free(pd);
+	tokset_free(t);
+}
+END_TEST
+
 START_TEST(test_bnr_patterns_learned_and_reversed)
 {
 	filter_result r;
@@ -998,6 +1046,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_sources_and_counters);
 	tcase_add_test(tc, test_dry_run_writes_nothing);
 	tcase_add_test(tc, test_deferred_commit_equals_classify);
+	tcase_add_test(tc, test_deferred_pending_holds_no_spare);
 	tcase_add_test(tc, test_bnr_patterns_learned_and_reversed);
 	tcase_add_test(tc, test_invalid_arguments);
 	tcase_add_test(tc, test_retrain_across_notrain);
