@@ -78,6 +78,8 @@ static size_t dropped;          /* pending writes refused or lost */
 static char path_now[4096];     /* the store to write to */
 static time_t last_drop_log;    /* rate limit of the drop warning */
 static time_t last_ckpt_log;    /* and of the checkpoint warning (thread) */
+static time_t last_lost_log;    /* and of the lost learning warning (thread) */
+static size_t lost_unlogged;    /* learning lost since that warning (thread) */
 static int urgent;              /* a quarantine copy is queued: commit now */
 static int idle;                /* the thread waits for work (not gathering) */
 
@@ -249,8 +251,15 @@ static int write_batch(db **dp, const char *path, char *err, size_t errlen)
 				lost += rc < 0;
 			}
 			if (lost > 0) {
-				log_warning("NOQUEUE: learning of %zu messages lost: %s",
-				    lost, why);
+				/* A store that refuses every write (disk full)
+				 * made this a line per message. */
+				lost_unlogged += lost;
+				if (time(NULL) - last_lost_log >= 60) {
+					last_lost_log = time(NULL);
+					log_warning("NOQUEUE: learning of %zu messages "
+					    "lost: %s", lost_unlogged, why);
+					lost_unlogged = 0;
+				}
 				pthread_mutex_lock(&lock);
 				dropped += lost;
 				pthread_mutex_unlock(&lock);

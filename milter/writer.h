@@ -12,7 +12,8 @@
  * Memory is bounded: past WRITER_MAX_BYTES of learning queued or in the
  * batch being written (retried while the store is locked), new learning is
  * dropped (counted, logged once a minute): the verdicts stand, only their
- * learning is lost.
+ * learning is lost. So is learning the store refuses (a full disk): also
+ * logged once a minute at most.
  */
 #ifndef SPAMSIFT_WRITER_H
 #define SPAMSIFT_WRITER_H

@@ -4,8 +4,9 @@
 # a restarted milter serves again), SIGKILL of a trainer mid-corpus (the
 # store stays consistent), disk full during a quarantine write (tempfail,
 # nothing half-written, a clear log line) for the temporary copy and for the
-# store, a read-only store, a corrupt store file, the store deleted while
-# the milter runs. Disk-full and read-only cases use small tmpfs mounts.
+# store (tagged mail still flows; its lost learning is logged once), a
+# read-only store, a corrupt store file, the store deleted while the milter
+# runs. Disk-full and read-only cases use small tmpfs mounts.
 . "$(dirname "$0")/lib.sh"
 
 it_setup
@@ -200,6 +201,17 @@ EOF_PY
 	new_log "$l" | grep -q 'internal error, tempfail: .*\(full\|space\)' ||
 		{ new_log "$l" >&2; it_fail "store full: no clear log line"; }
 	[ "$(sink_count)" = "$before" ] || it_fail "store full: the message was relayed"
+	# Tagged mail still gets its verdict (classification only reads); its
+	# learning is lost, and that is logged once, not once per message
+	# (each message here is a batch of the writer's own).
+	mkmsg "$IT_DIR/f1" a@example.org bob@example.net
+	l=$(log_lines)
+	for i in 1 2 3; do
+		[ "$(it_send "$IT_DIR/f1" a@example.org bob@example.net)" = 250 ] || it_fail "store full: tagged mail refused"
+		sleep 0.7
+	done
+	n=$(new_log "$l" | grep -c 'learning of .* messages lost: ')
+	[ "$n" = 1 ] || { new_log "$l" >&2; it_fail "store full: lost learning logged $n times for 3 messages"; }
 	rm -f "$MNT/store/filler" "$IT_DIR/holder.ready"
 	wait $holder
 	CLI --db "$MNT/store/s.db" db check >/dev/null || it_fail "store full: db check afterwards"
