@@ -23,6 +23,41 @@ int input_is_mbox(const char *data, size_t len)
 	return len >= 5 && memcmp(data, "From ", 5) == 0;
 }
 
+/*
+ * Does the line p[0..n) read as a From_ separator, "From SENDER DATE" with
+ * the date as ctime() writes it ("Mon Jan  1 00:00:00 2026")? A body line
+ * "From here on..." after a blank line is text in mboxo files (only mboxrd
+ * writers quote it): mutt and Dovecot split only where a date follows, so
+ * a weekday and a month name must (the sender may be "-" or have blanks).
+ */
+static int from_line(const char *p, size_t n)
+{
+	static const char days[] = "MonTueWedThuFriSatSun";
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+	if (n < 5 || memcmp(p, "From ", 5) != 0)
+		return 0;
+	for (size_t i = 5; i + 9 <= n; i++) {
+		size_t j = i + 3, k;
+
+		if (p[i - 1] != ' ' && p[i - 1] != '\t')
+			continue;
+		for (k = 0; k < 21 && memcmp(p + i, days + k, 3) != 0; k += 3)
+			;
+		if (k == 21)
+			continue;
+		while (j < n && (p[j] == ' ' || p[j] == '\t'))
+			j++;
+		if (j == i + 3 || j + 4 > n)
+			continue;
+		for (k = 0; k < 36 && memcmp(p + j, months + k, 3) != 0; k += 3)
+			;
+		if (k < 36 && (p[j + 3] == ' ' || p[j + 3] == '\t'))
+			return 1;
+	}
+	return 0;
+}
+
 int input_mbox_split(const char *label, const char *data, size_t len,
     input_fn fn, void *arg)
 {
@@ -33,9 +68,11 @@ int input_mbox_split(const char *label, const char *data, size_t len,
 	while (pos < len) {
 		const char *nl = memchr(data + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - data) + 1 : len;
-		int sep = end - pos >= 5 && memcmp(data + pos, "From ", 5) == 0 &&
-		    (pos == 0 || (pos >= 2 && data[pos - 2] == '\n') ||
-		    (pos >= 3 && data[pos - 2] == '\r' && data[pos - 3] == '\n'));
+		/* The first line made it an mbox (input_is_mbox). */
+		int sep = pos == 0 ? input_is_mbox(data, len) :
+		    ((pos >= 2 && data[pos - 2] == '\n') ||
+		    (pos >= 3 && data[pos - 2] == '\r' && data[pos - 3] == '\n')) &&
+		    from_line(data + pos, end - pos);
 
 		if (sep) {
 			if (in_msg) {

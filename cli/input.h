@@ -30,8 +30,10 @@ int input_each(const char *path, input_fn fn, void *arg, char *err,
 
 /*
  * input_mbox_split -- call fn for each message of an mbox held in data:
- * messages start at lines beginning "From " (at the start or after a blank
- * line); the separator line itself is not part of the message. label is used
+ * messages start at a line beginning "From " at the start, and after a
+ * blank line at a "From " line that carries a ctime() date (a weekday and a
+ * month name): one without is body text (mboxo does not quote it). The
+ * separator line itself is not part of the message. label is used
  * as "LABEL#N". Exposed for tests and the fuzzer.
  */
 int input_mbox_split(const char *label, const char *data, size_t len,

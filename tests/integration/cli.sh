@@ -85,6 +85,12 @@ expect 0 S train --user @global --spam "$T/spam"
 grep -q 'learned 6 messages' "$T/out" || it_fail "directory: $(cat "$T/out")"
 expect 0 S train --user @global --spam "$T/spam.mbox"
 grep -q 'learned 3 messages' "$T/out" || it_fail "mbox: $(cat "$T/out")"
+# A body line "From ..." after a blank line, without the separator's date,
+# is text (mboxo does not quote it): one message, not two (as mutt reads it).
+{ echo "From seller@pills.example Mon Jan  1 00:00:00 2026"; spam 11; echo; echo "From here on, prices drop"; echo;
+  printf 'From seller@pills.example Tue Feb  3 04:05:06 2026\r\n'; spam 12; } >"$T/mboxo.mbox"
+expect 0 S tokens "$T/mboxo.mbox"
+[ "$(grep -c '^==> ' "$T/out")" = 2 ] || it_fail "mbox with a From line in a body: $(grep '^==>' "$T/out")"
 expect 0 S train --user @global --ham "$T/ham" "$T/Maildir"
 grep -q 'learned 8 messages' "$T/out" || it_fail "dir+Maildir: $(cat "$T/out")"
 ham 9 | S train --user @global --ham - >"$T/out" || it_fail "stdin train"
