@@ -89,38 +89,97 @@ typedef struct run {
 	int rc;                 /* first CLI_* error */
 } run;
 
-int learn_find_signature(const char *data, size_t len, size_t *pos,
-    char id[33])
+/*
+ * An id of 32 hexadecimal digits at p (not followed by another digit) into
+ * id, in lower case. Returns 1 when there is one.
+ */
+static int sig_id_at(const char *p, const char *end, char id[33])
+{
+	size_t k;
+
+	if (end - p < 32)
+		return 0;
+	for (k = 0; k < 32 && isxdigit((unsigned char)p[k]); k++)
+		id[k] = (char)tolower((unsigned char)p[k]);
+	if (k < 32 || (p + 32 < end && isxdigit((unsigned char)p[32])))
+		return 0;
+	id[32] = '\0';
+	return 1;
+}
+
+/* An X-Spamsift-Signature field's id, the line starting at p. */
+static int sig_field_at(const char *p, const char *end, char id[33])
 {
 	static const char hdr[] = "X-Spamsift-Signature:";
-	static const char mark[] = "!spamsift:";
-	size_t hl = sizeof(hdr) - 1, ml = sizeof(mark) - 1;
+	size_t hl = sizeof(hdr) - 1;
 
-	for (size_t i = *pos; i + ml + 32 < len; i++) {
-		const char *p = NULL;
+	if ((size_t)(end - p) < hl || strncasecmp(p, hdr, hl) != 0)
+		return 0;
+	for (p += hl; p < end && (*p == ' ' || *p == '\t'); p++)
+		;
+	return sig_id_at(p, end, id);
+}
 
-		if ((i == 0 || data[i - 1] == '\n') && i + hl < len &&
-		    strncasecmp(data + i, hdr, hl) == 0) {
-			p = data + i + hl;
-			while (p < data + len && (*p == ' ' || *p == '\t'))
-				p++;
-		} else if (data[i] == '!' && strncmp(data + i, mark, ml) == 0) {
-			p = data + i + ml;
-		}
-		if (p != NULL && p + 32 <= data + len) {
-			size_t k;
+/* Reverse the order of ids[0..n). */
+static void reverse(char (*ids)[33], size_t n)
+{
+	char tmp[33];
 
-			for (k = 0; k < 32 && isxdigit((unsigned char)p[k]); k++)
-				id[k] = (char)tolower((unsigned char)p[k]);
-			if (k == 32 && (p + 32 == data + len ||
-			    !isxdigit((unsigned char)p[32]))) {
-				id[32] = '\0';
-				*pos = (size_t)(p + 32 - data);
-				return 1;
-			}
-		}
+	for (size_t a = 0, b = n; a + 1 < b; a++, b--) {
+		memcpy(tmp, ids[a], 33);
+		memcpy(ids[a], ids[b - 1], 33);
+		memcpy(ids[b - 1], tmp, 33);
 	}
-	return 0;
+}
+
+size_t learn_signatures(const char *data, size_t len, char (*ids)[33],
+    size_t max)
+{
+	static const char mark[] = "!spamsift:";
+	size_t ml = sizeof(mark) - 1, n = 0, body = len, nbody = 0, first;
+	const char *end = data + len;
+
+	if (max == 0)
+		return 0;
+	/* The header: up to the first empty line. */
+	for (size_t i = 0; i < len; ) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t next = nl ? (size_t)(nl - data) + 1 : len;
+
+		if (data[i] == '\n' || (data[i] == '\r' && i + 1 < len &&
+		    data[i + 1] == '\n')) {
+			body = next;
+			break;
+		}
+		if (n < max && sig_field_at(data + i, end, ids[n]))
+			n++;
+		i = next;
+	}
+	/*
+	 * The body: every mark, kept in a ring of the last max - n after the
+	 * header's, then turned to last first.
+	 */
+	first = n;
+	for (size_t i = body; i < len && first < max; i++) {
+		char id[33];
+
+		if (((i == body || data[i - 1] == '\n') && sig_field_at(data + i,
+		    end, id)) || (data[i] == '!' && len - i > ml &&
+		    memcmp(data + i, mark, ml) == 0 && sig_id_at(data + i + ml,
+		    end, id)))
+			memcpy(ids[first + nbody++ % (max - first)], id, 33);
+	}
+	if (nbody <= max - first) {
+		reverse(ids + first, nbody);
+		n += nbody;
+	} else {        /* the ring's oldest is at nbody % (max - first) */
+		size_t r = nbody % (max - first);
+
+		reverse(ids + first, r);
+		reverse(ids + first + r, max - first - r);
+		n = max;
+	}
+	return n;
 }
 
 /*
@@ -256,7 +315,9 @@ typedef struct tjob {
 	int cls;                /* 1 spam, 0 ham */
 	tokset *toks;           /* its tokens (this slot's own set) */
 	int parse_rc;           /* tokenize's result: 0 or a negative errno */
-	int has_sig;            /* a signature id was found in the bytes */
+	char (*sigs)[33];       /* the signature ids in its bytes, in the order
+	                         * to try (learn_signatures; LEARN_SIGS_MAX, owned) */
+	size_t nsigs;           /* how many */
 	int ready;              /* tokenized: the trainer may take it */
 } tjob;
 
@@ -429,15 +490,12 @@ static void *tokenizer_main(void *arg)
 		pthread_mutex_unlock(&q->mu);
 
 		if (j->parse_rc == 0) {
-			size_t pos = 0;
-			char id[33];
-
-			j->has_sig = q->use_sig &&
-			    learn_find_signature(j->data, j->len, &pos, id);
+			j->nsigs = q->use_sig ? learn_signatures(j->data,
+			    j->len, j->sigs, LEARN_SIGS_MAX) : 0;
 			j->parse_rc = parse_into(w->parser, j->toks, j->data,
 			    j->len);
 		} else {
-			j->has_sig = 0;
+			j->nsigs = 0;
 		}
 
 		pthread_mutex_lock(&q->mu);
@@ -466,23 +524,21 @@ static int train_job(run *r, const tjob *j, size_t learned[2],
 	time_t now = time(NULL);
 	int rc;
 
-	if (j->has_sig) {
-		size_t pos = 0;
-		char id[33];
-
+	if (j->nsigs > 0) {
 		/* Retraining is an ordinary transaction: flush what is deferred. */
 		if ((rc = flush_train(r)) < 0)
 			goto store;
 		/*
 		 * A message to several users carries a signature for each: the
-		 * one that is this user's is the one to retrain by (the first
-		 * was taken, and another user's is unknown here).
+		 * first of this user's is the one to retrain by (another
+		 * user's is unknown here), the message's own before a quoted
+		 * or forwarded one (learn_signatures).
 		 */
-		while (learn_find_signature(j->data, j->len, &pos, id)) {
+		for (size_t k = 0; k < j->nsigs; k++) {
 			int changed = 0;
 
-			rc = filter_retrain(r->c->store, r->user, id, j->cls,
-			    NULL, &r->prof.fp, now, &changed);
+			rc = filter_retrain(r->c->store, r->user, j->sigs[k],
+			    j->cls, NULL, &r->prof.fp, now, &changed);
 			if (rc == 0) {
 				retrained[j->cls]++;
 				learned[j->cls]++;
@@ -549,7 +605,8 @@ static int train_inputs(run *r, tqueue *q, size_t learned[2],
 	memset(w, 0, sizeof(w));
 	for (int i = 0; i < TRAIN_QUEUE && rc == CLI_OK; i++)
 		if (tokset_new((size_t)conf_int(r->c->cf, "MaxTokens"), 0,
-		    &q->slot[i].toks) < 0)
+		    &q->slot[i].toks) < 0 || (q->slot[i].sigs =
+		    calloc(LEARN_SIGS_MAX, sizeof(*q->slot[i].sigs))) == NULL)
 			rc = CLI_STORE;
 	for (int i = 0; i < nw && rc == CLI_OK; i++) {
 		w[i].q = q;
@@ -619,6 +676,7 @@ static void tqueue_free(tqueue *q)
 {
 	for (int i = 0; i < TRAIN_QUEUE; i++) {
 		tokset_free(q->slot[i].toks);
+		free(q->slot[i].sigs);
 		free(q->slot[i].label);
 		free(q->slot[i].data);
 	}

@@ -14,13 +14,21 @@
  */
 int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q);
 
+/* At most this many signatures of a message are tried (learn_signatures). */
+#define LEARN_SIGS_MAX 256
+
 /*
- * learn_find_signature -- the next spamsift signature id carried by a
- * message (an X-Spamsift-Signature header or a "!spamsift:ID!" line in the
- * body) at or after *pos, into id (33 bytes); *pos moves past it. A message
- * to several users carries one for each. Returns 1 when found, 0 when not.
+ * learn_signatures -- the spamsift signature ids a message carries, in the
+ * order to try them: first the X-Spamsift-Signature fields of its header
+ * (the milter removes those a sender wrote), then the "!spamsift:ID!" marks
+ * (and X-Spamsift-Signature lines) of its body from the last to the first:
+ * the milter appends the recipients' lines at the end, after anything the
+ * sender wrote, so a quoted reply's or a forged line is tried after the
+ * message's own, and a forwarded or bounced copy's only when it has none.
+ * A message to several users carries one for each. ids gets up to max ids
+ * (lower case, NUL-terminated); returns how many.
  */
-int learn_find_signature(const char *data, size_t len, size_t *pos,
-    char id[33]);
+size_t learn_signatures(const char *data, size_t len, char (*ids)[33],
+    size_t max);
 
 #endif

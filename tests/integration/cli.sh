@@ -178,6 +178,16 @@ bsig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
 { echo "X-Spamsift-Signature: $gsig"; echo "X-Spamsift-Signature: $bsig"; ham 10; } >"$T/two.eml"
 expect 0 S train --user bob@example.net --spam "$T/two.eml"
 grep -q '1 retrained by signature' "$T/out" || it_fail "train by the second signature: $(cat "$T/out")"
+# The message's own signature line (at the end) is the one retrained, not
+# one of the user's quoted from an earlier message in the thread, or put
+# into the body by a sender (the quoted one was taken).
+expect 0 S classify --user gina@example.net --train --format json "$T/s10.eml"
+gspam=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+{ ham 12; printf '\n> On Monday, you wrote:\n> !spamsift:%s!\n\n!spamsift:%s!\n' "$gspam" "$gsig"; } >"$T/reply.eml"
+expect 0 S train --user gina@example.net --spam "$T/reply.eml"
+grep -q '1 retrained by signature' "$T/out" || it_fail "train by the body signature: $(cat "$T/out")"
+expect 0 S retrain --user gina@example.net --signature "$gsig" --spam
+grep -q 'already learned as spam' "$T/out" || it_fail "the message's own signature was not retrained: $(cat "$T/out")"
 # Past SignatureLife (not yet purged): retrain says so (exit 2), train
 # learns the message's bytes instead; an upper-case id is the same id.
 expect 0 S -o SignatureLife=1 retrain --user bob@example.net --signature "$(echo "$sig" | tr a-f A-F)" --spam
