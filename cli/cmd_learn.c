@@ -132,28 +132,41 @@ static void reverse(char (*ids)[33], size_t n)
 	}
 }
 
-size_t learn_signatures(const char *data, size_t len, char (*ids)[33],
-    size_t max)
+/*
+ * Where the body of a message starts: after the first empty line (LF or
+ * CRLF), else len. The parser ends the header there or before (a bare CR
+ * ends a line for it too).
+ */
+static size_t header_end(const char *data, size_t len)
 {
-	static const char mark[] = "!spamsift:";
-	size_t ml = sizeof(mark) - 1, n = 0, body = len, nbody = 0, first;
-	const char *end = data + len;
-
-	if (max == 0)
-		return 0;
-	/* The header: up to the first empty line. */
 	for (size_t i = 0; i < len; ) {
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t next = nl ? (size_t)(nl - data) + 1 : len;
 
 		if (data[i] == '\n' || (data[i] == '\r' && i + 1 < len &&
-		    data[i + 1] == '\n')) {
-			body = next;
-			break;
-		}
+		    data[i + 1] == '\n'))
+			return next;
+		i = next;
+	}
+	return len;
+}
+
+size_t learn_signatures(const char *data, size_t len, char (*ids)[33],
+    size_t max)
+{
+	static const char mark[] = "!spamsift:";
+	size_t ml = sizeof(mark) - 1, n = 0, body = header_end(data, len);
+	size_t nbody = 0, first;
+	const char *end = data + len;
+
+	if (max == 0)
+		return 0;
+	for (size_t i = 0; i < body; ) {
+		const char *nl = memchr(data + i, '\n', body - i);
+
 		if (n < max && sig_field_at(data + i, end, ids[n]))
 			n++;
-		i = next;
+		i = nl ? (size_t)(nl - data) + 1 : body;
 	}
 	/*
 	 * The body: every mark, kept in a ring of the last max - n after the
@@ -308,7 +321,7 @@ static int empty_input(run *r, const char *label, size_t len, const char *what)
 
 /* One message on its way from the reader to the trainer. */
 typedef struct tjob {
-	char *data;             /* a copy of its bytes (owned) */
+	char *data;             /* a copy of what the parser reads of it (owned) */
 	size_t len;             /* their length */
 	size_t cap;             /* data's allocated size */
 	char *label;            /* where it came from (owned) */
@@ -347,6 +360,7 @@ typedef struct tqueue {
 	int done;               /* the reader has read everything */
 	int stop;               /* the trainer gave up: read no further */
 	int use_sig;            /* look for signatures */
+	size_t scan_bytes;      /* MaxScanBytes: body bytes a slot needs */
 	/* the reader's, untouched by the others until it is joined: */
 	char **paths;           /* inputs, "-" for standard input */
 	int *cls;               /* the class of each input */
@@ -405,6 +419,22 @@ static int read_one(void *arg, const char *label, const char *data, size_t len)
 	/* The others touch only filled slots: this one is ours. */
 	j = &q->slot[q->filled % TRAIN_QUEUE];
 	pthread_mutex_unlock(&q->mu);
+
+	/*
+	 * Signatures are looked for in the whole message, but only what the
+	 * parser reads is copied: the header and MaxScanBytes of the body,
+	 * and one byte more so that it still sees the body was truncated.
+	 * TRAIN_QUEUE copies of whole messages of hundreds of megabytes
+	 * each did not fit in memory.
+	 */
+	j->nsigs = q->use_sig ? learn_signatures(data, len, j->sigs,
+	    LEARN_SIGS_MAX) : 0;
+	{
+		size_t body = header_end(data, len);
+
+		if (len - body > q->scan_bytes)
+			len = body + q->scan_bytes + 1;
+	}
 
 	if (j->cap > TRAIN_KEEP_BYTES && len <= TRAIN_KEEP_BYTES) {
 		free(j->data);
@@ -489,14 +519,9 @@ static void *tokenizer_main(void *arg)
 		j = &q->slot[q->claimed++ % TRAIN_QUEUE];
 		pthread_mutex_unlock(&q->mu);
 
-		if (j->parse_rc == 0) {
-			j->nsigs = q->use_sig ? learn_signatures(j->data,
-			    j->len, j->sigs, LEARN_SIGS_MAX) : 0;
+		if (j->parse_rc == 0)
 			j->parse_rc = parse_into(w->parser, j->toks, j->data,
 			    j->len);
-		} else {
-			j->nsigs = 0;
-		}
 
 		pthread_mutex_lock(&q->mu);
 		j->ready = 1;
@@ -603,6 +628,7 @@ static int train_inputs(run *r, tqueue *q, size_t learned[2],
 	int reader_started = 0;
 
 	memset(w, 0, sizeof(w));
+	q->scan_bytes = (size_t)conf_int(r->c->cf, "MaxScanBytes");
 	for (int i = 0; i < TRAIN_QUEUE && rc == CLI_OK; i++)
 		if (tokset_new((size_t)conf_int(r->c->cf, "MaxTokens"), 0,
 		    &q->slot[i].toks) < 0 || (q->slot[i].sigs =

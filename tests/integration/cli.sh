@@ -188,6 +188,22 @@ expect 0 S train --user gina@example.net --spam "$T/reply.eml"
 grep -q '1 retrained by signature' "$T/out" || it_fail "train by the body signature: $(cat "$T/out")"
 expect 0 S retrain --user gina@example.net --signature "$gsig" --spam
 grep -q 'already learned as spam' "$T/out" || it_fail "the message's own signature was not retrained: $(cat "$T/out")"
+# A message of 200 MB (its body NUL bytes, a sparse file), its signature
+# after them, in 350 MB of address space: train copied each message whole
+# (twice the file with its mapping; up to 32 in flight), now only what the
+# parser reads (MaxScanBytes), and still finds the signature at the end.
+expect 0 S classify --user hugo@example.net --train --format json "$T/h10.eml"
+hsig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+printf 'From: alice@example.org\nSubject: huge\n\nsee below\n' >"$T/huge.eml"
+truncate -s 200M "$T/huge.eml" && printf '\n!spamsift:%s!\n' "$hsig" >>"$T/huge.eml" ||
+	it_fail "cannot make a sparse file"
+if (ulimit -v 358400) 2>/dev/null; then
+	(ulimit -v 358400; export MALLOC_ARENA_MAX=1; S train --user hugo@example.net --spam "$T/huge.eml") >"$T/out" 2>"$T/err" ||
+		it_fail "train of a 200 MB message in 350 MB: $(cat "$T/out" "$T/err")"
+	grep -q 'learned 1 messages as spam (1 retrained by signature)' "$T/out" ||
+		it_fail "a 200 MB message: $(cat "$T/out" "$T/err")"
+fi
+rm -f "$T/huge.eml"
 # Past SignatureLife (not yet purged): retrain says so (exit 2), train
 # learns the message's bytes instead; an upper-case id is the same id.
 expect 0 S -o SignatureLife=1 retrain --user bob@example.net --signature "$(echo "$sig" | tr a-f A-F)" --spam
