@@ -550,9 +550,12 @@ static int train_job(run *r, const tjob *j, size_t learned[2],
 	int rc;
 
 	if (j->nsigs > 0) {
-		/* Retraining is an ordinary transaction: flush what is deferred. */
-		if ((rc = flush_train(r)) < 0)
-			goto store;
+		/*
+		 * Retraining is an ordinary transaction: the store writes what
+		 * is deferred first, when the signature is found (db_sig_get).
+		 * One not found (gone, another user's) writes nothing: a flush
+		 * here made a commit of every message of old signed mail.
+		 */
 		/*
 		 * A message to several users carries a signature for each: the
 		 * first of this user's is the one to retrain by (another

@@ -169,6 +169,17 @@ grep -q '"false_positives":0,"false_negatives":1' "$T/out" || it_fail "retrain -
 { echo "X-Spamsift-Signature: $sig"; ham 10; } >"$T/sig.eml"
 expect 0 S train --user bob@example.net --ham "$T/sig.eml"
 grep -q '1 retrained by signature' "$T/out" || it_fail "train by signature: $(cat "$T/out")"
+# Old signed mail (signatures purged) is learned from its bytes in one
+# commit, as unsigned mail is: each message was a commit of its own.
+mkdir -p "$T/oldsig"
+for i in $(seq 1 40); do
+	{ printf 'X-Spamsift-Signature: %032x\n' "$i"; ham "old$i"; } >"$T/oldsig/$i.eml"
+done
+gen0=$(sqlite3 "$T/spamsift.db" 'SELECT gen FROM generation')
+expect 0 S train --user bob@example.net --ham "$T/oldsig"
+grep -q 'learned 40 messages as ham (0 retrained by signature)' "$T/out" || it_fail "old signed mail: $(cat "$T/out")"
+gen1=$(sqlite3 "$T/spamsift.db" 'SELECT gen FROM generation')
+[ $((gen1 - gen0)) -le 3 ] || it_fail "old signed mail took $((gen1 - gen0)) commits"
 # Mail to several users carries a signature for each; the user's own is
 # used wherever it stands (only the first was tried).
 expect 0 S classify --user gina@example.net --train --format json "$T/h10.eml"
