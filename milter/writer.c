@@ -80,6 +80,7 @@ static time_t last_drop_log;    /* rate limit of the drop warning */
 static time_t last_ckpt_log;    /* and of the checkpoint warning (thread) */
 static time_t last_lost_log;    /* and of the lost learning warning (thread) */
 static size_t lost_unlogged;    /* learning lost since that warning (thread) */
+static char lost_why[1024];      /* why the last of it was lost (thread) */
 static int urgent;              /* a quarantine copy is queued: commit now */
 static int idle;                /* the thread waits for work (not gathering) */
 
@@ -226,6 +227,22 @@ static void drop_learning(void)
  * written or settled, else what is left to retry failed with (-EBUSY, -EIO)
  * and err says why.
  */
+/*
+ * Log the learning lost since the last such line: once a minute at most
+ * while the store refuses writes (disk full: a line per message at low
+ * rates), and at once when force (a commit worked again, or the writer
+ * ends), so that no loss goes unreported.
+ */
+static void log_lost(int force)
+{
+	if (lost_unlogged == 0 || (!force && time(NULL) - last_lost_log < 60))
+		return;
+	last_lost_log = time(NULL);
+	log_warning("NOQUEUE: learning of %zu messages lost: %s", lost_unlogged,
+	    lost_why);
+	lost_unlogged = 0;
+}
+
 static int write_batch(db **dp, const char *path, char *err, size_t errlen)
 {
 	int rc, left = 0, learning = 0;
@@ -235,7 +252,9 @@ static int write_batch(db **dp, const char *path, char *err, size_t errlen)
 	if (learning) {
 		if ((rc = reopen(dp, path, err, errlen)) < 0)
 			return rc;
-		if ((rc = commit_learning(*dp, batch, NULL)) < 0) {
+		if ((rc = commit_learning(*dp, batch, NULL)) == 0)
+			log_lost(1);
+		else {
 			failed(dp, err, errlen);
 			if (rc == -EBUSY)
 				return rc;
@@ -251,15 +270,9 @@ static int write_batch(db **dp, const char *path, char *err, size_t errlen)
 				lost += rc < 0;
 			}
 			if (lost > 0) {
-				/* A store that refuses every write (disk full)
-				 * made this a line per message. */
 				lost_unlogged += lost;
-				if (time(NULL) - last_lost_log >= 60) {
-					last_lost_log = time(NULL);
-					log_warning("NOQUEUE: learning of %zu messages "
-					    "lost: %s", lost_unlogged, why);
-					lost_unlogged = 0;
-				}
+				snprintf(lost_why, sizeof(lost_why), "%s", why);
+				log_lost(0);
 				pthread_mutex_lock(&lock);
 				dropped += lost;
 				pthread_mutex_unlock(&lock);
@@ -396,12 +409,30 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		if (rc < 0) {
-			/* Stopping and out of time. */
+			/*
+			 * Stopping and out of time: the rest of the queue goes
+			 * too, not batch by batch (a wait for the lock and a
+			 * line each ran past a service manager's stop timeout).
+			 */
+			size_t n = 0;
+
+			if (head != NULL) {
+				item **e = &batch;
+
+				while (*e != NULL)
+					e = &(*e)->next;
+				*e = head;
+				head = tail = NULL;
+				queued_bytes = 0;
+				queued_learning = 0;
+			}
 			for (item *it = batch; it != NULL; it = it->next) {
-				dropped += it->pd != NULL;
+				n += it->pd != NULL;
 				settle(it, rc, err);
 			}
-			log_warning("NOQUEUE: store writes lost at shutdown: %s", err);
+			dropped += n;
+			log_warning("NOQUEUE: store writes lost at shutdown "
+			    "(learning of %zu messages): %s", n, err);
 		}
 		b = batch;
 		batch = NULL;
@@ -412,6 +443,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&lock);
 	}
 	pthread_mutex_unlock(&lock);
+	log_lost(1);
 	db_close(d);
 	return NULL;
 }

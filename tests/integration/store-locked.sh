@@ -88,7 +88,8 @@ tail -n +"$((l + 1))" "$IT_DIR/milter.log" >"$IT_DIR/held.log"
 grep -q 'internal error, tempfail: quarantine: store busy for 20000 ms' "$IT_DIR/held.log" ||
 	it_fail "lock held: no reason logged for the 451"
 n=$(grep -c 'store writes are behind; learning dropped' "$IT_DIR/held.log")
-[ "$n" = 1 ] || it_fail "lock held, queue full: the drop logged $n times"
+# (once a minute at most: a second line if sending took that long)
+[ "$n" -ge 1 ] && [ "$n" -le 2 ] || it_fail "lock held, queue full: the drop logged $n times"
 # One line per message, nothing per retry.
 [ "$(grep -c ' action=' "$IT_DIR/held.log")" = $((COUNT + 600)) ] || it_fail "lock held: not one line per message"
 [ "$(wc -l <"$IT_DIR/held.log")" = $((COUNT + 600 + 2)) ] ||
