@@ -138,8 +138,9 @@ int cmd_list(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: %s %s: a pattern is required\n", argv[0], verb);
 		return CLI_USAGE;
 	}
-	/* All or nothing: every pattern is checked before any is written. */
-	for (int i = o.rest + 1; i < argc; i++)
+	/* All or nothing: every pattern is checked before any is written
+	 * (one to delete may be what an older spamsift took: see below). */
+	for (int i = o.rest + 1; i < argc && strcmp(verb, "add") == 0; i++)
 		if (cli_pattern(argv[i], pat, sizeof(pat)) < 0) {
 			fprintf(stderr, "spamsift: %s: not an address, domain or .suffix\n",
 			    argv[i]);
@@ -157,18 +158,24 @@ int cmd_list(cli *c, int argc, char **argv)
 	if ((rc = db_begin(c->store)) < 0)
 		return cli_store_error(c, argv[0], rc);
 	for (int i = o.rest + 1; i < argc; i++) {
-		cli_pattern(argv[i], pat, sizeof(pat));       /* checked above */
 		if (strcmp(verb, "add") == 0) {
 			db_list_entry e = { pat, 0, time(NULL), c->caller };
 
+			cli_pattern(argv[i], pat, sizeof(pat)); /* checked above */
 			rc = db_list_add(c->store, uid, kind, &e);
 		} else {
 			int found = 0;
 
-			rc = uid ? db_list_del(c->store, uid, kind, pat, &found) : 0;
+			/* Lowercase as add stores it, else as typed: an older
+			 * spamsift stored any blank-free text, imports kept case. */
+			rc = 0;
+			if (uid && cli_pattern(argv[i], pat, sizeof(pat)) == 0)
+				rc = db_list_del(c->store, uid, kind, pat, &found);
+			if (uid && rc == 0 && !found)
+				rc = db_list_del(c->store, uid, kind, argv[i], &found);
 			if (rc == 0 && !found) {
 				fprintf(stderr, "spamsift: %s: not in the %s (nothing "
-				    "changed)\n", pat, argv[0]);
+				    "changed)\n", argv[i], argv[0]);
 				db_rollback(c->store);
 				return CLI_INPUT;
 			}

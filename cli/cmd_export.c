@@ -198,6 +198,8 @@ static int count_field(const char *s, long long max, long long *out)
  * plain form, patterns and preferences as the commands accept them (a
  * hand-edited file must not store what they would refuse).
  */
+#define IMPORT_SKIPPED 2        /* import_line: a list entry left out */
+
 static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 {
 	char *f[12] = { NULL }, *p = line;
@@ -234,10 +236,18 @@ static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 		char pat[CLI_PATTERN_MAX];
 		db_list_entry e;
 
-		if (cli_pattern(f[1], pat, sizeof(pat)) < 0 || (strcmp(f[2], "auto") != 0 &&
-		    strcmp(f[2], "manual") != 0) ||
+		if ((strcmp(f[2], "auto") != 0 && strcmp(f[2], "manual") != 0) ||
 		    count_field(f[3], INT64_MAX, &v[0]) < 0)
 			return -EINVAL;
+		if (cli_pattern(f[1], pat, sizeof(pat)) < 0) {
+			/* What an older spamsift stored ("alice@", "@") matches
+			 * no sender: its backups still import, without it. */
+			size_t k = strlen(f[1]);
+
+			if (k == 0 || k > 320 || strpbrk(f[1], " \t<>") != NULL)
+				return -EINVAL;
+			return IMPORT_SKIPPED;
+		}
 		e.pattern = pat;
 		e.automatic = strcmp(f[2], "auto") == 0;
 		e.added = (time_t)v[0];
@@ -399,6 +409,10 @@ int cmd_import(cli *c, int argc, char **argv)
 		}
 		if (rc < 0)
 			break;
+		if (rc == IMPORT_SKIPPED)
+			fprintf(stderr, "spamsift: %s:%zu: list pattern matches no "
+			    "sender (an older spamsift took it): skipped\n", file,
+			    lineno);
 		ntoks += rc == 1;
 		nrec++;
 		rc = 0;

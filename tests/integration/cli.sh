@@ -346,6 +346,20 @@ expect 0 S blocklist list --user gus@example.net
 grep -q '^alice@example.org	manual' "$T/out" || it_fail "imported pattern case: $(cat "$T/out")"
 expect 0 S classify --user gus@example.net --format tsv "$T/h10.eml"
 cut -f2 "$T/out" | grep -qx blocklisted || it_fail "imported pattern not applied: $(cat "$T/out")"
+# What an older spamsift stored loosely ("alice@", any case) still goes
+# with del, and its backups still import, without it (they were refused
+# whole).
+sqlite3 "$T/spamsift.db" "INSERT INTO lists(uid, kind, pattern, automatic, added, added_by) SELECT id, 1, 'Old@', 0, 0, 'me' FROM users WHERE name = 'gus@example.net'" ||
+	it_fail "plant an old pattern"
+expect 0 S export --user gus@example.net "$T/gus.txt"
+grep -q 'Old@' "$T/gus.txt" || it_fail "old pattern not exported: $(cat "$T/gus.txt")"
+expect 0 S import --user hal@example.net "$T/gus.txt"
+grep -q 'matches no sender.*skipped' "$T/err" || it_fail "old pattern on import: $(cat "$T/err")"
+expect 0 S blocklist list --user hal@example.net
+grep -q '^alice@example.org	' "$T/out" && ! grep -q 'Old@' "$T/out" || it_fail "import with an old pattern: $(cat "$T/out")"
+expect 0 S blocklist del --user gus@example.net Old@
+expect 0 S blocklist list --user gus@example.net
+grep -q 'Old@' "$T/out" && it_fail "old pattern not deleted"
 expect 0 S stats --user frida@example.net --format json
 grep -q '"innocent_classified":3000000000' "$T/out" || it_fail "large total: $(cat "$T/out")"
 expect 0 S db check
