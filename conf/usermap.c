@@ -222,22 +222,31 @@ static const char *alias_of(const usermap *m, char *addr)
 }
 
 /*
- * Cut the extension out of addr ("bob+x@d" -> "bob@d"): from the first
- * delimiter after the local part's first character (a local part is never
- * cut to nothing) to the '@'. Returns 1 when it cut.
+ * Cut the extension out of addr ("bob+x@d" -> "bob@d") as Postfix splits
+ * a local part: from its first delimiter to the '@'. Not when the local
+ * part starts with a delimiter, not postmaster or mailer-daemon, and with
+ * '-' a delimiter, not owner-foo or foo-request (Postfix's
+ * owner_request_special). Returns 1 when it cut.
  */
 static int cut_extension(const usermap *m, char *addr)
 {
 	char *at = strrchr(addr, '@');
+	size_t n = at != NULL ? (size_t)(at - addr) : 0, k;
 
-	if (m->delims[0] == '\0' || at == NULL)
+	if (m->delims[0] == '\0' || n == 0 ||
+	    strchr(m->delims, addr[0]) != NULL ||
+	    (n == 10 && strncmp(addr, "postmaster", 10) == 0) ||
+	    (n == 13 && strncmp(addr, "mailer-daemon", 13) == 0))
 		return 0;
-	for (char *p = addr + 1; p < at; p++)
-		if (strchr(m->delims, *p) != NULL) {
-			memmove(p, at, strlen(at) + 1);
-			return 1;
-		}
-	return 0;
+	if (strchr(m->delims, '-') != NULL && ((n > 6 &&
+	    strncmp(addr, "owner-", 6) == 0) || (n > 8 &&
+	    strncmp(at - 8, "-request", 8) == 0)))
+		return 0;
+	k = strcspn(addr, m->delims);
+	if (k >= n)
+		return 0;
+	memmove(addr + k, at, strlen(at) + 1);
+	return 1;
 }
 
 int usermap_lookup(const usermap *m, const char *address, char *buf,

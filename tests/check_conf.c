@@ -1137,9 +1137,19 @@ START_TEST(test_usermap_delimiter)
 	ck_assert_str_eq(user, "bob@example.org");
 	ck_assert_int_eq(usermap_lookup(m, "bob-x+y@example.org", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "bob@example.org");
-	/* a local part is never cut to nothing; a name without '@' is whole */
+	/* as Postfix splits: not a local part that starts with a delimiter,
+	 * not postmaster, owner-foo or foo-request (with '-'); a name
+	 * without '@' is whole */
 	ck_assert_int_eq(usermap_lookup(m, "+x@example.org", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "+x@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "+a+b@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "+a+b@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "owner-list@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "owner-list@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "list-request@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "list-request@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "Postmaster@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "postmaster@example.org");
 	ck_assert_int_eq(usermap_lookup(m, "bob-x", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "bob-x");
 	usermap_close(m);
