@@ -224,8 +224,19 @@ static size_t idna(char *h, size_t n, size_t cap)
 				c = c << 6 | (u[j] & 0x3F);
 			}
 			i += k;
-			if (c >= 0xFF01 && c <= 0xFF5E) /* fullwidth forms */
+			if (c >= 0xFF01 && c <= 0xFF5E) { /* fullwidth forms */
 				c -= 0xFF01 - 0x21;
+				/* Letters, digits and '-' only: a fullwidth
+				 * '／', '＠', '？' ends the host, as a browser
+				 * refuses it in one ("evil.com／paypal.com"). */
+				if (!(c >= '0' && c <= '9') && !(c >= 'a' &&
+				    c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+				    c != '-' && c != '.') {
+					c = '.';
+					n = i - 3;      /* a fullwidth form is 3 bytes */
+					i = n + 1;
+				}
+			}
 			if (c == 0x3002 || c == 0xFF0E || c == 0xFF61)
 				c = '.';
 			if (c >= 'A' && c <= 'Z')

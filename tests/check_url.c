@@ -141,6 +141,9 @@ START_TEST(test_idn_host)
 		{ "http://\xef\xbd\x90\xef\xbd\x81\xef\xbd\x99\xef\xbc\xb0\xef\xbc\xa1"
 		  "\xef\xbd\x8c\xe3\x80\x82" "com/", "url:host:paypal.com" },
 		{ "http://evil\xef\xbc\x8e" "example/", "url:host:evil.example" },
+		/* a fullwidth '/' (U+FF0F) ends the host, it is not one of it */
+		{ "http://evil.\xc3\xbc.com\xef\xbc\x8fpaypal.com/",
+		  "url:host:evil.xn--tda.com" },
 		/* not UTF-8: as it is */
 		{ "http://caf\xe9.example/", "url:host:caf\xe9.example" } };
 
