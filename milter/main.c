@@ -551,10 +551,10 @@ int main(int argc, char **argv)
 	if ((pinned = calloc(noverrides + 1, sizeof(*pinned))) == NULL)
 		goto out;
 	pin_paths(c, &conf_path, overrides, noverrides, pinned);
-	if (mlfi_init(c, conf_path, overrides, noverrides) < 0) {
-		rc = 3;
+	/* It fails when the alias table does not load: a configuration
+	 * problem (exit 2, as -t says), not a store that cannot be opened. */
+	if (mlfi_init(c, conf_path, overrides, noverrides) < 0)
 		goto out;
-	}
 	inited = 1;
 
 	path = unix_path(sock);

@@ -15,6 +15,14 @@ it_setup
 "$MILTER_BIN" -t -c "$SAMPLE_CONF" -o UserMap=alias -o "AliasFile=$IT_DIR/no-aliases" 2>"$IT_DIR/t.err" &&
 	it_fail "-t passed a missing AliasFile"
 grep -q "no-aliases" "$IT_DIR/t.err" || it_fail "-t with a missing AliasFile: $(cat "$IT_DIR/t.err")"
+# The start refuses it with the status of a configuration problem, as -t
+# does (2; it exited 3, the status of a store that cannot be opened).
+timeout 20 "$MILTER_BIN" -f -c "$SAMPLE_CONF" -o "Home=$IT_DIR" -o UserMap=alias \
+	-o "AliasFile=$IT_DIR/no-aliases" -p "unix:$IT_DIR/alias-start.sock" \
+	</dev/null >/dev/null 2>"$IT_DIR/t.err"
+rc=$?
+[ $rc = 2 ] && grep -q "no-aliases" "$IT_DIR/t.err" ||
+	it_fail "start with a missing AliasFile: exit $rc: $(cat "$IT_DIR/t.err")"
 "$MILTER_BIN" -t -c "$SAMPLE_CONF" -p tcp:bogus 2>"$IT_DIR/t.err"
 [ $? = 1 ] && grep -q -- '-p tcp:bogus: expected unix:PATH' "$IT_DIR/t.err" ||
 	it_fail "-t with a bad -p: $(cat "$IT_DIR/t.err")"
