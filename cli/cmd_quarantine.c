@@ -25,7 +25,8 @@
 static const char quar_help[] =
     "usage: spamsift quarantine list|show|release|delete|expire --user U [ID]...\n"
     "\n"
-    "  list     one line per message: id, date, probability, sender, subject\n"
+    "  list     one line per message: id, date (UTC), probability, sender,\n"
+    "           subject (TAB-separated)\n"
     "  show     print message ID as stored\n"
     "  release  deliver message ID to its recipients with sendmail\n"
     "           (SendmailPath), learn it as innocent, and delete it\n"
