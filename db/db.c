@@ -1095,6 +1095,7 @@ void db_close(db *d)
 	}
 	d->cache = NULL;
 	known_free(d);
+	(void)db_quar_unlock(d);
 	d->ops->close(d);
 }
 
@@ -1805,6 +1806,34 @@ int db_quar_del(db *d, int64_t uid, int64_t id, int *found)
 	CHECK_WRITE(d, "delete quarantined message");
 	NEED_STORE(d);
 	return d->ops->quar_del(d, uid, id, found);
+}
+
+int db_quar_lock(db *d)
+{
+	int rc;
+
+	CHECK_HANDLE(d);
+	CHECK_WRITE(d, "lock the quarantine");
+	if (d->in_txn || d->quar_locked)
+		return db_seterr(d, -EINVAL, "lock the quarantine: %s",
+		    d->in_txn ? "not allowed inside a transaction" :
+		    "already held");
+	if (d->ops->quar_lock != NULL &&
+	    (rc = d->ops->quar_lock(d, 1)) < 0)
+		return rc;
+	d->quar_locked = 1;
+	return 0;
+}
+
+int db_quar_unlock(db *d)
+{
+	/* (not CHECK_HANDLE: the error text stays, as after db_rollback) */
+	if (!d)
+		return -EINVAL;
+	if (!d->quar_locked)
+		return 0;
+	d->quar_locked = 0;
+	return d->ops->quar_lock != NULL ? d->ops->quar_lock(d, 0) : 0;
 }
 
 int db_quar_expire(db *d, int64_t uid, time_t before, int64_t *n)

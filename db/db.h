@@ -438,6 +438,37 @@ void db_quar_free(db_quar *q);
 int db_quar_del(db *d, int64_t uid, int64_t id, int *found);
 
 /*
+ * The quarantine lock: what makes a release deliver a message at most once.
+ * A release reads a message, hands it to sendmail and deletes it; two of
+ * them at once (two administrators, a double click) would both deliver it.
+ * Whoever releases or deletes a quarantined message takes this lock before
+ * reading it and gives it up after deleting it: the second one then finds
+ * the message gone. Holders exclude each other whether they are handles of
+ * one process or of several. It is one lock for the whole store (releases
+ * are rare and short), and it is not a lock on the data: readers, the
+ * milter's db_quar_put and db_quar_expire neither take nor wait for it.
+ *
+ * A holder that dies gives it up with its process (and db_close gives it
+ * up): a release killed half way leaves its message quarantined and
+ * releasable, never locked for good.
+ *
+ * db_quar_lock -- wait for the lock and take it. Waits up to the busy
+ * timeout (db_busy_timeout), then -EBUSY. Not inside a transaction or a read
+ * snapshot, nor while this handle holds it (-EINVAL: waiting for it while
+ * holding the store's write lock could keep its holder from deleting);
+ * -EROFS on a read-only handle. SQLite: an flock(2) on the file
+ * "PATH-quarantine.lock" next to the store, created on first use for
+ * whoever may write the store (its group; its owner too when root creates
+ * it), as SQLite makes its -wal file: the directory must be writable.
+ *
+ * db_quar_unlock -- give the lock up; harmless when not held. Leaves
+ * db_errmsg() as it was (the error that made the caller give up). Returns 0
+ * (-EINVAL for a NULL handle).
+ */
+int db_quar_lock(db *d);
+int db_quar_unlock(db *d);
+
+/*
  * db_quar_expire -- delete the messages of user uid (0: of every user)
  * quarantined before `before`; *n gets how many.
  */

@@ -20,7 +20,7 @@
 #include "db/db.h"
 
 /* Bumped whenever db_ops changes incompatibly; db_open rejects a mismatch. */
-#define DB_OPS_VERSION 5
+#define DB_OPS_VERSION 6
 
 /*
  * One combined token increment for db_ops.tokens_add: rows handed to the
@@ -122,6 +122,14 @@ typedef struct db_ops {
 	/* ---- version 4 ---- */
 	/* db_checkpoint; NULL: nothing to do for this backend. */
 	int (*checkpoint)(db *d);
+	/* ---- version 6 ---- */
+	/*
+	 * db_quar_lock (on: wait for it and take it) and db_quar_unlock (!on:
+	 * give it up; called only while held). db.c keeps the state and calls
+	 * it outside transactions only. NULL: no other handle can reach the
+	 * store (mem:), so there is nothing to exclude.
+	 */
+	int (*quar_lock)(db *d, int on);
 } db_ops;
 
 /* The base handle; each backend's handle starts with one of these. */
@@ -142,6 +150,7 @@ struct db {
 	struct db_cache *cache; /* attached read cache or NULL (db_cache.c) */
 	struct db_cachelog *clog; /* token changes of the open transaction, for the cache */
 	struct db_known *known; /* user names already resolved (db.c) */
+	int quar_locked;        /* holds the quarantine lock (db_quar_lock) */
 	char errmsg[DB_ERRMSG_SIZE]; /* last error text, "" if none */
 };
 

@@ -1315,4 +1315,6 @@ const db_ops db_mem_ops = {
 	.purge = m_purge,
 	.vacuum = m_vacuum,
 	.check = m_check,
+	/* .quar_lock NULL: a mem: store is private to its handle, no other
+	 * handle can take its messages. */
 };

@@ -25,6 +25,9 @@
  * Combined increments (db.c) arrive sorted in one tokens_add call and are
  * merged by one statement over the spamsift_rows virtual table (below).
  *
+ * The quarantine lock (db_quar_lock) is an flock on PATH-quarantine.lock,
+ * a file of its own next to the store (below).
+ *
  * Every statement uses bound parameters and is prepared once per handle
  * (stmt cache). Iterators read all rows before calling back.
  *
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -295,6 +299,8 @@ typedef struct dbs {
 	int wal_frames;                 /* log frames after the last commit
 	                                   (DB_OPEN_OWN_CHECKPOINT) */
 	int checkpoint_frames;          /* CHECKPOINT_BYTES in frames */
+	int qlock;                      /* the quarantine lock file, open
+	                                   (and flocked) while held; -1 */
 } dbs;
 
 #define S(d) ((dbs *)(d))
@@ -661,6 +667,8 @@ static void s_close(db *d)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_finalize(s->in_st);
+	if (s->qlock >= 0)
+		close(s->qlock);
 	sqlite3_close(s->h);
 	free(s->json);
 	db_base_free(d);
@@ -712,6 +720,7 @@ static int s_open(const char *path, int flags, db **out, char *err,
 			snprintf(err, errlen, "%s: open: out of memory", path);
 		return -ENOMEM;
 	}
+	s->qlock = -1;
 	s->busy_ms = DEFAULT_BUSY_MS;
 	s->lookup = DEFAULT_LOOKUP;
 	s->batch = DEFAULT_BATCH;
@@ -2019,6 +2028,108 @@ static int s_checkpoint(db *d)
 	return 0;
 }
 
+/*
+ * ---- the quarantine lock (db_quar_lock) ----
+ *
+ * flock(2) on PATH-quarantine.lock, opened at each lock and closed at the
+ * unlock (the close drops it; so does the death of the process). Not
+ * fcntl(2): a POSIX lock belongs to the process, so two handles of one
+ * process would not exclude each other, and closing any descriptor of the
+ * file drops it. Not on the store file either: its POSIX locks are
+ * SQLite's, and on NFS flock is emulated with them. Close-on-exec, so the
+ * sendmail a release runs does not hold it after we exit.
+ */
+#define QLOCK_SUFFIX "-quarantine.lock"
+#define QLOCK_POLL_MS 50
+
+/*
+ * Open (creating it if needed) the lock file lp; the descriptor or a
+ * negative errno (set on s). Those who may write the store may open it: a
+ * new file gets read and write for each class (owner, group, others) that
+ * may write the store, whatever the umask, and the store's group (and,
+ * when root makes it, the store's owner, as SQLite does for -wal and -shm).
+ */
+static int qlock_open(dbs *s, const char *lp)
+{
+	struct stat sb;
+	mode_t m = 0600;
+	int fd;
+
+	if (stat(s->base.name, &sb) < 0)
+		return db_seterr(&s->base, -errno, "lock the quarantine: %s",
+		    strerror(errno));
+	m |= (sb.st_mode & S_IWGRP ? 0060 : 0) | (sb.st_mode & S_IWOTH ? 0006 : 0);
+	fd = open(lp, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, m);
+	if (fd >= 0) {
+		/* A caller not root may fail to give it the store's group
+		 * (not one of theirs): then it keeps their own. */
+		if (fchmod(fd, m) < 0 || (fchown(fd, geteuid() == 0 ?
+		    sb.st_uid : (uid_t)-1, sb.st_gid) < 0 && geteuid() == 0)) {
+			int e = errno;
+
+			close(fd);
+			unlink(lp);
+			return db_seterr(&s->base, -e, "lock the quarantine: "
+			    "%s: %s", lp, strerror(e));
+		}
+		return fd;
+	}
+	if (errno == EEXIST)
+		fd = open(lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return db_seterr(&s->base, -errno, "lock the quarantine: %s: %s",
+		    lp, strerror(errno));
+	return fd;
+}
+
+static int s_quar_lock(db *d, int on)
+{
+	dbs *s = S(d);
+	size_t n = strlen(d->name) + sizeof(QLOCK_SUFFIX);
+	char *lp;
+	int fd, waited = 0, rc = 0;
+
+	if (!on) {
+		if (s->qlock >= 0)
+			close(s->qlock);
+		s->qlock = -1;
+		return 0;
+	}
+	if ((lp = malloc(n)) == NULL)
+		return db_seterr(d, -ENOMEM, "lock the quarantine: out of memory");
+	snprintf(lp, n, "%s%s", d->name, QLOCK_SUFFIX);
+	if ((fd = qlock_open(s, lp)) < 0) {
+		free(lp);
+		return fd;
+	}
+	/* Polled, as SQLite's busy handler polls: no signal to interrupt a
+	 * blocking flock with, and a library must not set up one. */
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			rc = db_seterr(d, -errno, "lock the quarantine: %s: %s",
+			    lp, strerror(errno));
+			break;
+		}
+		if (waited >= s->busy_ms) {
+			rc = db_seterr(d, -EBUSY, "lock the quarantine: %s: "
+			    "another release or delete still holds it after "
+			    "%d ms", lp, waited);
+			break;
+		}
+		nanosleep(&(struct timespec){ 0, QLOCK_POLL_MS * 1000000L }, NULL);
+		waited += QLOCK_POLL_MS;
+	}
+	free(lp);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	s->qlock = fd;
+	return 0;
+}
+
 static int s_vacuum(db *d)
 {
 	dbs *s = S(d);
@@ -2174,4 +2285,5 @@ const db_ops db_sqlite_ops = {
 	.vacuum = s_vacuum,
 	.check = s_check,
 	.checkpoint = s_checkpoint,
+	.quar_lock = s_quar_lock,
 };

@@ -1000,6 +1000,47 @@ END_TEST
 
 /* ---- hygiene ---- */
 
+/*
+ * The quarantine lock's rules (db_quar_lock), the same on every backend:
+ * held once, not taken inside a transaction or a read snapshot, the store
+ * usable while it is held, given up by db_close (the teardown).
+ */
+START_TEST(test_quar_lock)
+{
+	db_quar q = { .uid = alice, .recipients = "a@x.example", .data = "m",
+	    .len = 1 };
+	db_quar *g = NULL;
+	int64_t id;
+	int found = 0;
+
+	ck_assert_int_eq(db_quar_unlock(d), 0);         /* not held: harmless */
+	ck_assert_int_eq(db_quar_lock(d), 0);
+	ck_assert_int_eq(db_quar_lock(d), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), "already held"));
+	ck_assert_int_eq(db_quar_put(d, &q, &id), 0);
+	ck_assert_int_eq(db_quar_get(d, alice, id, &g), 0);
+	ck_assert_ptr_nonnull(g);
+	db_quar_free(g);
+	ck_assert_int_eq(db_quar_del(d, alice, id, &found), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_eq(db_quar_lock(d), -EINVAL);
+	ck_assert_int_eq(db_quar_unlock(d), 0);         /* keeps the error */
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), "already held"));
+	ck_assert_int_eq(db_quar_unlock(d), 0);
+	/* waiting for it while holding the write lock could deadlock */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_quar_lock(d), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), "transaction"));
+	ck_assert_int_eq(db_rollback(d), 0);
+	ck_assert_int_eq(db_read_begin(d), 0);
+	ck_assert_int_eq(db_quar_lock(d), -EINVAL);
+	ck_assert_int_eq(db_read_end(d), 0);
+	ck_assert_int_eq(db_quar_lock(d), 0);
+	ck_assert_int_eq(db_quar_lock(NULL), -EINVAL);
+	ck_assert_int_eq(db_quar_unlock(NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_purge)
 {
 	uint64_t h[4] = { 1, 2, 3, 4 };
@@ -1094,6 +1135,7 @@ START_TEST(test_readonly)
 	ck_assert_int_eq(db_quar_put(d, &q, &n), -EROFS);
 	ck_assert_int_eq(db_quar_del(d, 1, 1, &found), -EROFS);
 	ck_assert_int_eq(db_quar_expire(d, 0, 1, &n), -EROFS);
+	ck_assert_int_eq(db_quar_lock(d), -EROFS);
 	ck_assert_int_eq(db_purge(d, 1, 1, &n), -EROFS);
 	ck_assert_int_eq(db_vacuum(d), -EROFS);
 	/* reads work */
@@ -1250,6 +1292,7 @@ static void add_contract(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_sender);
 	tcase_add_test(tc, test_prefs);
 	tcase_add_test(tc, test_quarantine);
+	tcase_add_test(tc, test_quar_lock);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_check);
 	tcase_add_test(tc, test_readonly);

@@ -11,8 +11,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -370,6 +372,75 @@ START_TEST(test_locked)
 	ck_assert_int_eq(db_commit(b), 0);
 	db_close(a);
 	db_close(b);
+}
+END_TEST
+
+/*
+ * The quarantine lock (what keeps two releases of a message from both
+ * delivering it): another handle, of this process too, cannot take it
+ * (an flock: a POSIX lock would be the process's) and gets -EBUSY after the
+ * busy timeout, naming the lock file; it is not a lock on the data; it is
+ * given up by db_quar_unlock, by db_close, and by the death of its holder
+ * (a release killed half way must not leave the quarantine locked for
+ * good). Its file gets read and write for whoever may write the store,
+ * whatever the umask.
+ */
+START_TEST(test_quar_lock)
+{
+	int64_t uid, id;
+	db *a = make_store(1, &uid);
+	db *b = open_ok(0);
+	db_quar q = { .uid = uid, .recipients = "a@x.example", .data = "m",
+	    .len = 1 };
+	char lp[160], x = 0;
+	struct stat st;
+	int pfd[2], status, found = 0;
+	pid_t pid;
+	mode_t old;
+
+	snprintf(lp, sizeof(lp), "%s-quarantine.lock", path);
+	ck_assert_int_eq(chmod(path, 0660), 0);
+	ck_assert_int_eq(db_busy_timeout(a, 0), 0);
+	ck_assert_int_eq(db_busy_timeout(b, 0), 0);
+	old = umask(077);
+	ck_assert_int_eq(db_quar_lock(a), 0);
+	umask(old);
+	ck_assert_int_eq(stat(lp, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0660);
+	ck_assert_int_eq(db_quar_lock(b), -EBUSY);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(b), lp));
+	ck_assert_int_eq(db_busy_timeout(b, 50), 0);
+	ck_assert_int_eq(db_quar_lock(b), -EBUSY);
+	ck_assert_int_eq(db_quar_put(b, &q, &id), 0);
+	ck_assert_int_eq(db_quar_del(b, uid, id, &found), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_eq(db_quar_unlock(a), 0);
+	ck_assert_int_eq(db_quar_lock(b), 0);
+	ck_assert_int_eq(db_quar_lock(a), -EBUSY);
+	db_close(b);
+	ck_assert_int_eq(db_quar_lock(a), 0);
+	ck_assert_int_eq(db_quar_unlock(a), 0);
+	/* A holder killed while it holds the lock. */
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		db *c = NULL;
+
+		if (db_open(path, 0, &c, NULL, 0) < 0 || db_quar_lock(c) < 0 ||
+		    write(pfd[1], "l", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	ck_assert_int_eq(read(pfd[0], &x, 1), 1);
+	close(pfd[0]);
+	ck_assert_int_eq(db_quar_lock(a), -EBUSY);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(db_quar_lock(a), 0);
+	db_close(a);
 }
 END_TEST
 
@@ -792,6 +863,7 @@ int main(void)
 	tcase_add_test(tc, test_page_size);
 	tcase_add_test(tc, test_foreign_database);
 	tcase_add_test(tc, test_locked);
+	tcase_add_test(tc, test_quar_lock);
 	tcase_add_test(tc, test_close_rolls_back);
 	tcase_add_test(tc, test_deferred_commit_fails_undone);
 	tcase_add_test(tc, test_deferred_sig_read_locks);
