@@ -2,8 +2,10 @@
  * cmd_quarantine -- `spamsift quarantine list|show|release|delete|expire`.
  *
  * release re-delivers a message to its original recipients through Postfix's
- * sendmail (fork + execve with an argument vector: no shell), then learns it
- * as innocent by its signature (source error), as DSPAM did, and deletes it.
+ * sendmail (fork + execve with an argument vector: no shell), deletes it,
+ * then learns it as innocent by its signature (source error), as DSPAM did.
+ * Release and delete hold the store's quarantine lock from reading the
+ * message to deleting it, so that a message is delivered at most once.
  */
 #include "config.h"
 
@@ -169,6 +171,93 @@ out:
 	return rc;
 }
 
+/*
+ * Take the store's quarantine lock (db_quar_lock), which a release holds
+ * from reading its message to deleting it, and a delete too: a second
+ * release of the message (two administrators, a double click) waits for the
+ * first and then finds the message gone, so it is delivered once. Its file
+ * lies next to the store and may have to be created: a setgid run takes its
+ * group for that, as it does to open the store (and keeps it while it waits
+ * for another release to finish, at most the busy timeout).
+ */
+static int quar_lock(cli *c)
+{
+	int rc;
+
+	if (cli_privilege(c, 1) < 0)
+		return CLI_STORE;
+	rc = db_quar_lock(c->store);
+	if (cli_privilege(c, 0) < 0) {
+		db_quar_unlock(c->store);
+		return CLI_STORE;
+	}
+	return rc < 0 ? cli_store_error(c, "quarantine", rc) : CLI_OK;
+}
+
+/* The message is not there; under the lock, a release or delete that ran
+ * meanwhile is the likely reason. */
+static int no_such(long long id, int locked)
+{
+	fprintf(stderr, "spamsift: quarantine %lld: no such message%s\n", id,
+	    locked ? " (already released or deleted?)" : "");
+	return CLI_INPUT;
+}
+
+/*
+ * Deliver message id and delete it, under the quarantine lock. A message
+ * sendmail did not take stays quarantined. On success *out is the message
+ * delivered (caller frees), to learn from.
+ */
+static int release_one(cli *c, int64_t uid, long long id, db_quar **out)
+{
+	const char *sm = conf_str(c->cf, "SendmailPath");
+	db_quar *q = NULL;
+	int found = 0, rc;
+
+	*out = NULL;
+	if ((rc = db_quar_get(c->store, uid, id, &q)) < 0)
+		return cli_store_error(c, "quarantine", rc);
+	if (q == NULL)
+		return no_such(id, 1);
+	rc = deliver(sm && *sm ? sm : "/usr/sbin/sendmail", q);
+	if (rc < 0) {
+		/* (deliver said why for -ENOEXEC and -EIO) */
+		if (rc == -ENOEXEC || rc == -EIO)
+			fprintf(stderr, "spamsift: quarantine %lld: "
+			    "not delivered, still quarantined\n", id);
+		else
+			fprintf(stderr, "spamsift: quarantine %lld: "
+			    "delivery failed: %s\n", id, strerror(-rc));
+		db_quar_free(q);
+		return CLI_INPUT;
+	}
+	/*
+	 * Delivered: it leaves the quarantine whatever follows (kept, a
+	 * second release would deliver it twice). Not found: expired
+	 * meanwhile (expiry does not take the lock), gone all the same.
+	 */
+	rc = db_quar_del(c->store, uid, id, &found);
+	if (rc < 0) {
+		fprintf(stderr, "spamsift: quarantine %lld was delivered but "
+		    "is still quarantined\n", id);
+		db_quar_free(q);
+		return cli_store_error(c, "quarantine release", rc);
+	}
+	*out = q;
+	return CLI_OK;
+}
+
+/* Delete message id, under the quarantine lock. */
+static int delete_one(cli *c, int64_t uid, long long id)
+{
+	int found = 0, rc;
+
+	rc = db_quar_del(c->store, uid, id, &found);
+	if (rc < 0)
+		return cli_store_error(c, "quarantine delete", rc);
+	return found ? CLI_OK : no_such(id, 1);
+}
+
 int cli_quar_expire(cli *c, int64_t uid, int64_t *n)
 {
 	long life = conf_int(c->cf, "QuarantineLife");
@@ -241,62 +330,40 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 		char *end;
 		long long id = strtoll(argv[i], &end, 10);
 		db_quar *q = NULL;
-		int found = 0;
 
 		if (*argv[i] == '\0' || *end != '\0' || id <= 0) {
 			fprintf(stderr, "spamsift: %s: not a quarantine id\n", argv[i]);
 			return CLI_INPUT;
 		}
-		rc = uid ? db_quar_get(c->store, uid, id, &q) : 0;
-		if (rc < 0)
-			return cli_store_error(c, "quarantine", rc);
-		if (q == NULL) {
-			fprintf(stderr, "spamsift: quarantine %lld: no such message\n", id);
-			return CLI_INPUT;
-		}
+		if (uid == 0)           /* a user with nothing in the store */
+			return no_such(id, 0);
 		if (strcmp(verb, "show") == 0) {
+			rc = db_quar_get(c->store, uid, id, &q);
+			if (rc < 0)
+				return cli_store_error(c, "quarantine", rc);
+			if (q == NULL)
+				return no_such(id, 0);
 			fwrite(q->data, 1, q->len, stdout);
-		} else if (strcmp(verb, "release") == 0) {
-			const char *sm = conf_str(c->cf, "SendmailPath");
-
-			rc = deliver(sm && *sm ? sm : "/usr/sbin/sendmail", q);
-			if (rc < 0) {
-				/* (deliver said why for -ENOEXEC and -EIO) */
-				if (rc == -ENOEXEC || rc == -EIO)
-					fprintf(stderr, "spamsift: quarantine %lld: "
-					    "not delivered, still quarantined\n", id);
-				else
-					fprintf(stderr, "spamsift: quarantine %lld: "
-					    "delivery failed: %s\n", id, strerror(-rc));
-				db_quar_free(q);
-				return CLI_INPUT;
-			}
-			/*
-			 * Delivered: it leaves the quarantine whatever follows
-			 * (kept, a second release would deliver it twice).
-			 */
-			rc = db_quar_del(c->store, uid, id, &found);
-			if (rc < 0) {
-				fprintf(stderr, "spamsift: quarantine %lld was "
-				    "delivered but is still quarantined\n", id);
-				db_quar_free(q);
-				return cli_store_error(c, "quarantine release", rc);
-			}
+			db_quar_free(q);
+			continue;
+		}
+		if ((rc = quar_lock(c)) != CLI_OK)
+			return rc;
+		if (strcmp(verb, "release") == 0)
+			rc = release_one(c, uid, id, &q);
+		else
+			rc = delete_one(c, uid, id);
+		db_quar_unlock(c->store);
+		if (rc != CLI_OK)
+			return rc;
+		if (q != NULL) {
 			printf("released %lld\n", id);
 			/* Learn it as innocent: it was a false positive. */
 			rc = learn_release(c, canon, uid, q);
-			if (rc != CLI_OK) {
-				db_quar_free(q);
+			db_quar_free(q);
+			if (rc != CLI_OK)
 				return rc;
-			}
-		} else {
-			rc = db_quar_del(c->store, uid, id, &found);
-			if (rc < 0) {
-				db_quar_free(q);
-				return cli_store_error(c, "quarantine delete", rc);
-			}
 		}
-		db_quar_free(q);
 	}
 	return CLI_OK;
 }

@@ -443,6 +443,105 @@ expect 0 S quarantine list --user bob@example.net
 [ -s "$T/out" ] && it_fail "released message still quarantined: $(cat "$T/out")"
 expect 2 S quarantine release --user bob@example.net 'x;rm -rf /'
 
+# A release delivers a message at most once, and never loses it. The
+# stand-in sendmail takes a second and keeps each message it delivers as
+# delivered.PID (slow-started says the first one is delivering; with
+# slow-fails there when it starts, it fails instead).
+quar_add() { # USER [STORE]: quarantine a message for USER, print its id
+	sqlite3 "${2:-$T/spamsift.db}" "INSERT INTO quarantine(uid, sender, recipients,
+	    subject, signature, probability, time, data) SELECT id,
+	    'spammer@bad.example', 'bob@example.net', 'race', '', 1.0,
+	    strftime('%s', 'now'), CAST('Subject: race' || char(10, 10) ||
+	    'body' || char(10) AS BLOB) FROM users WHERE name = '$1';
+	    SELECT last_insert_rowid()"
+}
+cat >"$T/sendmail-slow" <<'EOS'
+#!/bin/sh
+d=$(dirname "$0")
+cat >"$d/slow.$$"
+[ -e "$d/slow-fails" ] && fails=1 || fails=0
+: >"$d/slow-started"
+sleep 1
+[ $fails = 1 ] && exit 75
+mv "$d/slow.$$" "$d/delivered.$$"
+EOS
+chmod +x "$T/sendmail-slow"
+slow() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$T" -o SendmailPath="$T/sendmail-slow" "$@"; }
+slow_started() { # wait (at most 10 s) until a slow sendmail runs
+	i=0
+	while [ ! -e "$T/slow-started" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -e "$T/slow-started" ] || it_fail "the slow sendmail never ran"
+}
+race_reset() { rm -f "$T"/delivered.* "$T"/slow.* "$T/slow-started" "$T/slow-fails"; }
+delivered() { find "$T" -maxdepth 1 -name 'delivered.*' | wc -l; }
+# Two releases of one message at once (two administrators, a double
+# click): the second starts while the first is delivering (both found
+# the message and delivered it); it waits, finds the message gone and
+# says so.
+race_reset
+qid=$(quar_add bob@example.net) && [ -n "$qid" ] || it_fail "quarantine a message to release twice"
+slow quarantine release --user bob@example.net "$qid" >"$T/r1.out" 2>"$T/r1.err" & p1=$!
+slow_started
+slow quarantine release --user bob@example.net "$qid" >"$T/r2.out" 2>"$T/r2.err" & p2=$!
+wait $p1; s1=$?
+wait $p2; s2=$?
+[ "$(delivered)" = 1 ] || it_fail "two releases at once delivered the message $(delivered) times"
+[ "$s1 $s2" = "0 2" ] || it_fail "two releases at once exited $s1 and $s2: $(cat "$T/r1.err" "$T/r2.err")"
+grep -q "^released $qid\$" "$T/r1.out" || it_fail "first release: $(cat "$T/r1.out" "$T/r1.err")"
+grep -q "quarantine $qid: no such message (already released or deleted?)" "$T/r2.err" ||
+	it_fail "second release's error: $(cat "$T/r2.err")"
+[ -s "$T/r2.out" ] && it_fail "second release printed: $(cat "$T/r2.out")"
+# A delete while a release delivers: waits, then finds it gone.
+race_reset
+qid=$(quar_add bob@example.net)
+slow quarantine release --user bob@example.net "$qid" >"$T/r1.out" 2>"$T/r1.err" & p1=$!
+slow_started
+expect 2 S quarantine delete --user bob@example.net "$qid"
+grep -q "quarantine $qid: no such message (already released" "$T/err" || it_fail "delete during a release: $(cat "$T/err")"
+wait $p1 || it_fail "release during a delete: $(cat "$T/r1.err")"
+[ "$(delivered)" = 1 ] || it_fail "release during a delete delivered $(delivered) times"
+# A release whose delivery fails while another waits: the message stays
+# quarantined, and the one that waited delivers it.
+race_reset
+qid=$(quar_add bob@example.net)
+: >"$T/slow-fails"
+slow quarantine release --user bob@example.net "$qid" >"$T/r1.out" 2>"$T/r1.err" & p1=$!
+slow_started
+rm -f "$T/slow-fails"
+expect 0 S -o SendmailPath="$T/sendmail" quarantine release --user bob@example.net "$qid"
+wait $p1 && it_fail "a failed delivery released the message"
+grep -q "quarantine $qid: not delivered, still quarantined" "$T/r1.err" || it_fail "failed release: $(cat "$T/r1.err")"
+[ "$(delivered)" = 0 ] && grep -q '^Subject: race' "$T/sendmail.msg" ||
+	it_fail "the release after a failed one did not deliver"
+expect 0 S quarantine list --user bob@example.net
+[ -s "$T/out" ] && it_fail "released message still quarantined: $(cat "$T/out")"
+# A release killed while it delivers leaves the message quarantined and
+# releasable (its sendmail, still running, does not keep it locked).
+race_reset
+rm -f "$T/sendmail.msg"
+qid=$(quar_add bob@example.net)
+cat >"$T/sendmail-hangs" <<'EOS'
+#!/bin/sh
+echo $$ >"$(dirname "$0")/hangs.pid"
+exec sleep 60
+EOS
+chmod +x "$T/sendmail-hangs"
+rm -f "$T/hangs.pid"
+(exec "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$T" -o SendmailPath="$T/sendmail-hangs" \
+	quarantine release --user bob@example.net "$qid" >/dev/null 2>&1) & p1=$!
+i=0
+while [ ! -s "$T/hangs.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -s "$T/hangs.pid" ] || it_fail "the hanging sendmail never ran"
+kill -KILL $p1
+wait $p1 2>/dev/null  # (the shell says "Killed")
+expect 0 S quarantine list --user bob@example.net
+[ "$(cut -f1 "$T/out")" = "$qid" ] || it_fail "a killed release lost the message: $(cat "$T/out")"
+S -o SendmailPath="$T/sendmail" quarantine release --user bob@example.net "$qid" >"$T/out" 2>"$T/err"
+s1=$?
+kill "$(cat "$T/hangs.pid")" 2>/dev/null
+[ "$s1" = 0 ] || it_fail "release after a killed one: exited $s1: $(cat "$T/err")"
+grep -q '^Subject: race' "$T/sendmail.msg" || it_fail "release after a killed one did not deliver"
+
 # Store errors exit 3.
 printf 'this is not a database, just some text that is long enough.................................' >"$T/junk.db"
 expect 3 S --db "$T/junk.db" stats
@@ -535,6 +634,19 @@ elif id nobody >/dev/null 2>&1 && getent group mail >/dev/null && command -v set
 	expect 2 N -c "$G/spamsift.conf" train --user nobody --ham "$T/md"
 	grep -q 'learned 3 messages' "$T/out" || it_fail "unreadable file: $(cat "$T/out" "$T/err")"
 	grep -q 'cur/2: Permission denied' "$T/err" || it_fail "unreadable file not named: $(cat "$T/err")"
+	# A release through the setgid command: the quarantine lock's file is
+	# made next to the store with the group's rights, for the group.
+	mkdir "$G/outbox" && chown nobody "$G/outbox"
+	printf '#!/bin/sh\ncat >"%s/outbox/msg.$$"\n' "$G" >"$G/bin/sendmail"
+	chmod 755 "$G/bin/sendmail"
+	echo "SendmailPath $G/bin/sendmail" >>"$G/spamsift.conf"
+	qid=$(quar_add nobody "$G/store/spamsift.db")
+	expect 0 N -c "$G/spamsift.conf" quarantine release --user nobody "$qid"
+	[ "$(stat -c '%a %G' "$G/store/spamsift.db-quarantine.lock")" = "660 mail" ] ||
+		it_fail "quarantine lock file: $(ls -l "$G/store")"
+	qid=$(quar_add nobody "$G/store/spamsift.db")
+	expect 0 "$G/bin/spamsift" -c "$G/spamsift.conf" quarantine release --user nobody "$qid"
+	[ "$(find "$G/outbox" -name 'msg.*' | wc -l)" = 2 ] || it_fail "setgid releases: $(ls -l "$G/outbox")"
 	# And the store itself is closed to them.
 	if setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$G/store/spamsift.db" >/dev/null 2>&1; then
 		it_fail "nobody can read the store file directly"
