@@ -696,7 +696,7 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 	uint64_t *hashes = NULL;
 	size_t n = 0;
 	int64_t uid;
-	int rc, spam = is_spam != 0;
+	int rc, spam = is_spam != 0, undo;
 
 	if (d == NULL || user == NULL || toks == NULL || p == NULL ||
 	    source < FILTER_SRC_CORPUS || source > FILTER_SRC_INOCULATION)
@@ -714,6 +714,28 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 		goto end;
 	if ((rc = model_load(d, uid, &ep, &m)) < 0)
 		goto end;
+	/*
+	 * An error without a signature: classification learned the message
+	 * as the other class, its tokens and (with BNR) the patterns of their
+	 * probabilities in the model before it was learned. The tokens are
+	 * unlearned first, with their totals, and the model read again: when
+	 * nothing else was learned in between, that is the model the message
+	 * was classified with, so scoring gives the same patterns, which are
+	 * unlearned too and then learned as the right class with the tokens,
+	 * as filter_retrain does from the signature. When other messages were
+	 * learned in between, the probabilities may have moved across a
+	 * band, and some recomputed patterns are not the ones learned: those
+	 * take a count from other messages' same patterns (clamped at 0) and
+	 * the learned ones keep theirs. Only the signature, which stores what
+	 * was learned, makes that exact (filter.h, spamsift(1)).
+	 */
+	undo = source == FILTER_SRC_ERROR && learns_on_classify(&ep, &m);
+	if (undo) {
+		if ((rc = learn(d, uid, hashes, n, !spam, -1, source, now)) < 0)
+			goto end;
+		if (ep.bayes.bnr && (rc = model_load(d, uid, &ep, &m)) < 0)
+			goto end;
+	}
 	/* Scoring first gives the BNR patterns to learn with the tokens. */
 	if (ep.bayes.bnr) {
 		if ((rc = score(d, &m, &ep, hashes, n, tokset_head(toks),
@@ -724,8 +746,10 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 		s.nlearn = n;
 		hashes = NULL;
 	}
-	if (source == FILTER_SRC_ERROR && learns_on_classify(&ep, &m) &&
-	    (rc = learn(d, uid, s.learn, n, !spam, -1, source, now)) < 0)
+	/* The patterns' counts only: their message left the totals above. */
+	if (undo && s.nlearn > n && (rc = db_tokens_update(d, uid,
+	    s.learn + n, s.nlearn - n, spam ? 0 : -1, spam ? -1 : 0,
+	    (int)(now / 86400))) < 0)
 		goto end;
 	if ((rc = learn(d, uid, s.learn, s.nlearn, spam, 1, source, now)) < 0)
 		goto end;

@@ -177,9 +177,15 @@ void filter_pending_free(filter_pending *pending);
  *  corpus: learn once; counts learned and corpus-fed.
  *  error: when the mode learns on classification (TEFT, TUM before
  *    maturity) the message was learned as the other class, so that is
- *    unlearned first; then learn, count a false positive/negative, and with
- *    TCR re-score and learn again (at most tcr_rounds times) until the verdict
- *    is right. Prefer filter_retrain, which is exact.
+ *    unlearned first: its tokens, then with BNR the patterns their
+ *    probabilities give in the model without them; then learn (tokens and
+ *    those patterns), count a false positive/negative, and with TCR
+ *    re-score and learn again (at most tcr_rounds times) until the verdict
+ *    is right. The patterns unlearned are the ones classification learned
+ *    only if nothing else was learned since (the model then is the one the
+ *    message was classified with); otherwise some may differ, a count
+ *    taken from other messages' patterns. Prefer filter_retrain, which is
+ *    exact: the signature stores what was learned.
  *  inoculation: learn once; counts learned and, for spam, inoculated.
  * Returns 0, -EINVAL, -ENOMEM, or a db error (rolled back).
  */

@@ -867,6 +867,125 @@ START_TEST(test_bnr_patterns_learned_and_reversed)
 }
 END_TEST
 
+/* A user's model: its tokens with a count, in hash order (db_tokens_iter). */
+struct model_snap {
+	db_token t[128];        /* the tokens */
+	size_t n;               /* entries in t */
+};
+
+static int snap_cb(void *arg, const db_token *t)
+{
+	struct model_snap *m = arg;
+
+	if (t->spam_hits == 0 && t->innocent_hits == 0)
+		return 0;
+	ck_assert_uint_lt(m->n, 128);
+	m->t[m->n++] = *t;
+	return 0;
+}
+
+static void snapshot(const char *user, struct model_snap *m)
+{
+	m->n = 0;
+	ck_assert_int_eq(db_tokens_iter(d, uid_of(user), snap_cb, m), 0);
+}
+
+/* Counts of hash in m, zeros when absent. */
+static db_token snap_find(const struct model_snap *m, uint64_t hash)
+{
+	db_token z = { hash, 0, 0 };
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->t[i].hash == hash)
+			return m->t[i];
+	return z;
+}
+
+/*
+ * Every count of now is was's, plus one in class cls for each hash of sig
+ * (a message learned once more).
+ */
+static void assert_learned_once(const struct model_snap *was,
+    const struct model_snap *now, const db_sig *sig, int cls)
+{
+	for (size_t i = 0; i < now->n; i++) {
+		db_token a = snap_find(was, now->t[i].hash), b = now->t[i];
+		int in = 0;
+
+		for (size_t k = 0; k < sig->nhashes; k++)
+			in |= sig->hashes[k] == b.hash;
+		ck_assert_int_eq(b.spam_hits, a.spam_hits +
+		    (in && cls == DB_CLASS_SPAM));
+		ck_assert_int_eq(b.innocent_hits, a.innocent_hits +
+		    (in && cls == DB_CLASS_INNOCENT));
+	}
+	for (size_t k = 0; k < sig->nhashes; k++)
+		ck_assert_int_eq(snap_find(now, sig->hashes[k]).hash,
+		    sig->hashes[k]);
+}
+
+/*
+ * A correction without a signature (`spamsift train --source error`) after
+ * TEFT learned the message undoes its BNR patterns too, as a retrain by the
+ * signature does: the patterns stayed in the class it was wrongly learned
+ * as (one more count at each correction back and forth).
+ */
+#define MIXED "cheap meeting pills agenda viagra lunch winner minutes"
+
+START_TEST(test_error_without_signature_reverses_bnr)
+{
+	struct model_snap base, now, bysig;
+	filter_result ra, rb;
+	tokset *t = msg(MIXED);
+	db_sig *sig = NULL;
+	db_totals tb;
+	int changed, cls, other;
+
+	global_corpus(20);
+	P.bayes.bnr = 1;
+	P.tcr = 0;
+	train("ann", "meeting cheap", 0, 3);
+	train("bob", "meeting cheap", 0, 3);
+	snapshot("bob", &base);
+	tb = totals("bob");
+	ra = classify("ann", MIXED, NULL, T0);
+	rb = classify("bob", MIXED, NULL, T0);
+	ck_assert_int_eq(rb.learned, 1);
+	ck_assert_int_eq(ra.verdict.cls, rb.verdict.cls);
+	cls = rb.verdict.cls == BAYES_SPAM ? DB_CLASS_SPAM : DB_CLASS_INNOCENT;
+	other = !cls;
+	ck_assert_int_eq(db_sig_get(d, uid_of("bob"), rb.sig_id, &sig), 0);
+	ck_assert_ptr_nonnull(sig);
+	/* 8 tokens and at least one pattern. */
+	ck_assert_uint_gt(sig->nhashes, 8);
+	/* Bob says it was the other class, from the message alone. */
+	ck_assert_int_eq(filter_train(d, "bob", t, other == DB_CLASS_SPAM,
+	    FILTER_SRC_ERROR, &P, T0 + 60), 0);
+	snapshot("bob", &now);
+	assert_learned_once(&base, &now, sig, other);
+	ck_assert_int_eq(totals("bob").spam_learned + totals("bob").
+	    innocent_learned, tb.spam_learned + tb.innocent_learned + 1);
+	/* The same as Ann's retrain by the signature. */
+	ck_assert_int_eq(filter_retrain(d, "ann", ra.sig_id, other ==
+	    DB_CLASS_SPAM, NULL, &P, T0 + 60, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	snapshot("ann", &bysig);
+	ck_assert_uint_eq(bysig.n, now.n);
+	for (size_t i = 0; i < now.n; i++) {
+		ck_assert(bysig.t[i].hash == now.t[i].hash);
+		ck_assert_int_eq(bysig.t[i].spam_hits, now.t[i].spam_hits);
+		ck_assert_int_eq(bysig.t[i].innocent_hits, now.t[i].innocent_hits);
+	}
+	/* And back: as right after classification. */
+	ck_assert_int_eq(filter_train(d, "bob", t, cls == DB_CLASS_SPAM,
+	    FILTER_SRC_ERROR, &P, T0 + 120), 0);
+	snapshot("bob", &now);
+	assert_learned_once(&base, &now, sig, cls);
+	db_sig_free(sig);
+	tokset_free(t);
+}
+END_TEST
+
 START_TEST(test_invalid_arguments)
 {
 	filter_result r;
@@ -1049,6 +1168,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_deferred_commit_equals_classify);
 	tcase_add_test(tc, test_deferred_pending_holds_no_spare);
 	tcase_add_test(tc, test_bnr_patterns_learned_and_reversed);
+	tcase_add_test(tc, test_error_without_signature_reverses_bnr);
 	tcase_add_test(tc, test_invalid_arguments);
 	tcase_add_test(tc, test_retrain_across_notrain);
 	tcase_add_test(tc, test_retrain_listed_sender_history);
