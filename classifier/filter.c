@@ -213,6 +213,7 @@ struct scored {
 	bayes_result res;       /* the verdict */
 	uint64_t *learn;        /* token hashes then distinct BNR patterns */
 	size_t nlearn;          /* entries in learn */
+	size_t cap;             /* entries allocated in learn */
 };
 
 /*
@@ -248,7 +249,13 @@ static int score(db *d, const struct model *m, const filter_params *ep,
 			bp.spam_threshold += (1.0 - bp.spam_threshold) *
 			    ep->sedation / 10.0 * young;
 	}
-	s->learn = malloc((2 * n + 1) * sizeof(*s->learn));
+	/* Room for the patterns only when there will be some: without BNR
+	 * the array is exactly what a pending write keeps (classify_ro). */
+	s->cap = n + (bp.bnr && n >= BAYES_BNR_WINDOW ?
+	    n - BAYES_BNR_WINDOW + 1 : 0);
+	if (s->cap == 0)
+		s->cap = 1;     /* (no malloc(0)) */
+	s->learn = malloc(s->cap * sizeof(*s->learn));
 	bt = malloc((n + 1) * sizeof(*bt));
 	if (s->learn == NULL || bt == NULL) {
 		rc = -ENOMEM;
@@ -297,6 +304,7 @@ fail:
 		free(s->learn);
 		s->learn = NULL;
 		s->nlearn = 0;
+		s->cap = 0;
 	}
 	return rc;
 }
@@ -458,6 +466,7 @@ struct filter_pending {
 	char sig_id[33];        /* the signature id given to the message */
 	uint64_t *hashes;       /* what to learn: tokens then BNR patterns */
 	size_t nhashes;         /* entries in hashes */
+	size_t caphashes;       /* entries allocated in hashes */
 	time_t now;             /* when it was classified */
 };
 
@@ -466,7 +475,7 @@ size_t filter_pending_bytes(const filter_pending *pd)
 	if (pd == NULL)
 		return 0;
 	return sizeof(*pd) + strlen(pd->user) + 1 +
-	    pd->nhashes * sizeof(*pd->hashes);
+	    pd->caphashes * sizeof(*pd->hashes);
 }
 
 void filter_pending_free(filter_pending *pd)
@@ -527,6 +536,7 @@ static int classify_ro(db *d, const char *user, const tokset *toks,
 		out->verdict.confidence = 1.0;
 		s.learn = hashes;
 		s.nlearn = n;
+		s.cap = n + 1;  /* (tok_hashes) */
 		hashes = NULL;
 	} else {
 		if ((rc = score(d, &m, &ep, hashes, n, tokset_head(toks),
@@ -554,18 +564,23 @@ static int classify_ro(db *d, const char *user, const tokset *toks,
 	pd->whitelist_threshold = ep.whitelist_threshold;
 	memcpy(pd->sig_id, out->sig_id, sizeof(pd->sig_id));
 	/*
-	 * score() made room for as many BNR patterns as tokens: a pending
-	 * write waits in a queue (for a store locked a while, thousands of
-	 * them), so it keeps only what it holds.
+	 * A pending write waits in a queue (for a store locked a while,
+	 * thousands of them) that counts what it allocated. Without BNR the
+	 * array fits already and is kept as it is: no realloc a message. With
+	 * BNR score() made room for a pattern per window, and the distinct
+	 * ones are usually far fewer: shrink only when over a quarter is spare.
 	 */
-	if (s.nlearn > 0) {
+	if (s.nlearn > 0 && (s.cap - s.nlearn) * 4 > s.cap) {
 		uint64_t *fit = realloc(s.learn, s.nlearn * sizeof(*s.learn));
 
-		if (fit != NULL)
+		if (fit != NULL) {
 			s.learn = fit;
+			s.cap = s.nlearn;
+		}
 	}
 	pd->hashes = s.learn;
 	pd->nhashes = s.nlearn;
+	pd->caphashes = s.cap;
 	s.learn = NULL;
 	pd->now = now;
 	out->learned = pd->learn;
