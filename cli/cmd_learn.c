@@ -132,6 +132,13 @@ static void reverse(char (*ids)[33], size_t n)
 	}
 }
 
+/* The line at i of data[0..len) is empty: LF or CRLF alone. */
+static int empty_line(const char *data, size_t i, size_t len)
+{
+	return data[i] == '\n' || (data[i] == '\r' && i + 1 < len &&
+	    data[i + 1] == '\n');
+}
+
 /*
  * Where the body of a message starts: after the first empty line (LF or
  * CRLF), else len. The parser ends the header there or before (a bare CR
@@ -143,8 +150,7 @@ static size_t header_end(const char *data, size_t len)
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t next = nl ? (size_t)(nl - data) + 1 : len;
 
-		if (data[i] == '\n' || (data[i] == '\r' && i + 1 < len &&
-		    data[i + 1] == '\n'))
+		if (empty_line(data, i, len))
 			return next;
 		i = next;
 	}
@@ -152,22 +158,33 @@ static size_t header_end(const char *data, size_t len)
 }
 
 size_t learn_signatures(const char *data, size_t len, char (*ids)[33],
-    size_t max)
+    size_t max, size_t *bodyp)
 {
 	static const char mark[] = "!spamsift:";
-	size_t ml = sizeof(mark) - 1, n = 0, body = header_end(data, len);
+	size_t ml = sizeof(mark) - 1, n = 0, body = len;
 	size_t nbody = 0, first;
 	const char *end = data + len;
 
-	if (max == 0)
+	if (max == 0) {
+		if (bodyp != NULL)
+			*bodyp = header_end(data, len);
 		return 0;
-	for (size_t i = 0; i < body; ) {
-		const char *nl = memchr(data + i, '\n', body - i);
+	}
+	/* The header's fields, and its end (as header_end) in the same pass. */
+	for (size_t i = 0; i < len; ) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t next = nl ? (size_t)(nl - data) + 1 : len;
 
+		if (empty_line(data, i, len)) {
+			body = next;
+			break;
+		}
 		if (n < max && sig_field_at(data + i, end, ids[n]))
 			n++;
-		i = nl ? (size_t)(nl - data) + 1 : body;
+		i = next;
 	}
+	if (bodyp != NULL)
+		*bodyp = body;
 	/*
 	 * The body: every mark, kept in a ring of the last max - n after the
 	 * header's, then turned to last first.
@@ -427,11 +444,18 @@ static int read_one(void *arg, const char *label, const char *data, size_t len)
 	 * TRAIN_QUEUE copies of whole messages of hundreds of megabytes
 	 * each did not fit in memory.
 	 */
-	j->nsigs = q->use_sig ? learn_signatures(data, len, j->sigs,
-	    LEARN_SIGS_MAX) : 0;
 	{
-		size_t body = header_end(data, len);
+		size_t body;
 
+		/* The header's end is looked for once: with the signatures
+		 * when they are wanted (it was searched for twice). */
+		if (q->use_sig) {
+			j->nsigs = learn_signatures(data, len, j->sigs,
+			    LEARN_SIGS_MAX, &body);
+		} else {
+			j->nsigs = 0;
+			body = header_end(data, len);
+		}
 		if (len - body > q->scan_bytes)
 			len = body + q->scan_bytes + 1;
 	}

@@ -26,9 +26,11 @@ int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q);
  * sender wrote, so a quoted reply's or a forged line is tried after the
  * message's own, and a forwarded or bounced copy's only when it has none.
  * A message to several users carries one for each. ids gets up to max ids
- * (lower case, NUL-terminated); returns how many.
+ * (lower case, NUL-terminated); returns how many. *body (body may be NULL)
+ * gets where the message's body starts, found in the same pass over the
+ * header: after its first empty line (LF or CRLF), len when there is none.
  */
 size_t learn_signatures(const char *data, size_t len, char (*ids)[33],
-    size_t max);
+    size_t max, size_t *body);
 
 #endif
