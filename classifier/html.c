@@ -15,6 +15,15 @@
 #define NAMEMAX 16   /* tag and attribute names kept (with NUL) */
 #define VALMAX 1024  /* attribute value bytes kept */
 #define ENTMAX 24    /* entity name bytes ("NegativeVeryThinSpace" fits) */
+#define HIDEMAX 32   /* elements open inside a hidden one, itself included */
+
+/* How an element's style hides it (the strongest one counts). */
+enum hide {
+	HIDE_NO,      /* shown */
+	HIDE_ROOM,    /* visibility:hidden: unseen, but its room stays blank */
+	HIDE_ZERO,    /* font-size:0: text of no width (a block still breaks) */
+	HIDE_GONE     /* display:none: no box at all */
+};
 
 enum state {
 	S_TEXT, S_LT, S_BANG, S_BANGDASH, S_COMMENT, S_DECL, S_TAGNAME, S_ATTRS,
@@ -55,6 +64,10 @@ struct html {
 	char a_text[256];       /* the link's text, blanks collapsed (see
 	                         * link_text_room) */
 	int a_full;             /* a_text holds its URL: no more needed */
+	enum hide tag_hide;     /* the start tag being read has a hiding style */
+	int hide_break;         /* the hidden element separates words around it */
+	size_t hdepth;          /* elements open in the hidden one (0: shown) */
+	char hstack[HIDEMAX][NAMEMAX]; /* their names, the hidden one first */
 };
 
 int html_new(html **out)
@@ -134,6 +147,8 @@ static void link_text_room(html *h)
 
 static void text(html *h, const char *s, size_t n)
 {
+	if (h->hdepth > 0)
+		return; /* hidden: not read, and no part of the words around */
 	/*
 	 * A link's text is kept with each run of white space (no-break spaces
 	 * too) as one ' ', none first.
@@ -497,15 +512,22 @@ static void attribute(html *h)
 		char css[256];
 		size_t k = 0;
 		const char *fs;
+		enum hide hide;
 
 		for (size_t i = 0; i < n && k < sizeof(css) - 1; i++)
 			if (v[i] != ' ' && v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
 				css[k++] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
 		css[k] = '\0';
 		fs = strstr(css, "font-size:0");
-		if (strstr(css, "display:none") || strstr(css, "visibility:hidden") ||
-		    (fs != NULL && fs[11] != '.' && (fs[11] < '0' || fs[11] > '9')))
+		if (fs != NULL && (fs[11] == '.' || (fs[11] >= '0' && fs[11] <= '9')))
+			fs = NULL;
+		hide = strstr(css, "display:none") ? HIDE_GONE : fs != NULL ?
+		    HIDE_ZERO : strstr(css, "visibility:hidden") ? HIDE_ROOM :
+		    HIDE_NO;
+		if (hide != HIDE_NO)
 			tok(h, "html:hidden", NULL, NULL, NULL);
+		if (hide > h->tag_hide)
+			h->tag_hide = hide;
 	} else if (strcmp(t, "img") == 0 &&
 	    (strcmp(a, "width") == 0 || strcmp(a, "height") == 0) && n >= 1 &&
 	    (v[0] == '0' || v[0] == '1') && (n == 1 || (n == 3 && v[1] == 'p'))) {
@@ -536,6 +558,126 @@ static void end_link(html *h)
 		}
 }
 
+static void word_break(html *h)
+{
+	if (words_break(h->text) < 0)
+		h->err = -ENOMEM;
+}
+
+/* In t, a list of names separated by single blanks, is name. */
+static int in_list(const char *t, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (;;) {
+		size_t k = strcspn(t, " ");
+
+		if (k == n && memcmp(t, name, n) == 0)
+			return 1;
+		if (t[k] == '\0')
+			return 0;
+		t += k + 1;
+	}
+}
+
+/* An element without content and end tag (HTML5's void elements). */
+static int is_void(const char *t)
+{
+	return in_list("area base br col embed hr img input keygen link meta "
+	    "param source track wbr", t);
+}
+
+/* A start tag t ends the open element e (HTML5's implied end tags). */
+static int ends_open(const char *e, const char *t)
+{
+	if (strcmp(e, "p") == 0)
+		return in_list("address article aside blockquote center details "
+		    "dialog dir div dl fieldset figcaption figure footer form "
+		    "h1 h2 h3 h4 h5 h6 header hgroup hr main menu nav ol p pre "
+		    "section table ul", t);
+	if (strcmp(e, "li") == 0 || strcmp(e, "option") == 0)
+		return strcmp(e, t) == 0;
+	if (strcmp(e, "dt") == 0 || strcmp(e, "dd") == 0)
+		return in_list("dd dt", t);
+	if (strcmp(e, "td") == 0 || strcmp(e, "th") == 0)
+		return in_list("td th tr", t);
+	if (strcmp(e, "tr") == 0)
+		return strcmp(t, "tr") == 0;
+	return 0;
+}
+
+/* The hidden element ended: what follows is shown again. */
+static void unhide(html *h)
+{
+	h->hdepth = 0;
+	if (h->hide_break)
+		word_break(h);
+}
+
+/*
+ * An end tag inside a hidden element: closes the innermost open element
+ * of its name. One that names none of them closes an element outside (a
+ * browser ends the hidden one with it) or is stray: either way the text is
+ * shown from there, as it was before hidden text was dropped, so a
+ * mismatched tag never hides text a reader sees.
+ */
+static void end_hidden_tag(html *h)
+{
+	size_t k = h->hdepth;
+
+	while (k > 0 && strcmp(h->hstack[k - 1], h->tag) != 0)
+		k--;
+	if (k <= 1)
+		unhide(h);
+	else
+		h->hdepth = k - 1;
+}
+
+/*
+ * A start tag's '>': its style known, it may begin a hidden element, whose
+ * text is dropped up to its end tag (or its implied end). display:none and
+ * font-size:0 take no room, so the text on both sides joins ("fr<span
+ * style=display:none>xyz</span>ee" reads "free", as a reader sees it);
+ * visibility:hidden leaves its room blank and separates words. Text that
+ * spammers hide is there for the filter only: words to break ones it
+ * knows, or innocent words to outweigh the visible spam. html:hidden says
+ * something was hidden.
+ */
+static void start_tag(html *h)
+{
+	const char *t = h->tag;
+	int content = !is_void(t) && strcmp(t, "script") != 0 &&
+	    strcmp(t, "style") != 0;
+
+	while (h->hdepth > 0 && ends_open(h->hstack[h->hdepth - 1], t))
+		if (--h->hdepth == 0)
+			unhide(h);
+	if (h->hdepth > 0) {
+		if (!content)
+			return;
+		if (h->hdepth == HIDEMAX) {
+			/* nested too deep to follow: shown, as before */
+			unhide(h);
+		} else {
+			memcpy(h->hstack[h->hdepth++], t, NAMEMAX);
+			return;
+		}
+	}
+	/* (webmail drops the style of html and body and shows their text) */
+	if (content && h->tag_hide != HIDE_NO && strcmp(t, "html") != 0 &&
+	    strcmp(t, "body") != 0) {
+		h->hide_break = h->tag_hide == HIDE_ROOM ||
+		    (h->tag_hide == HIDE_ZERO && is_block(t));
+		if (h->hide_break)
+			word_break(h);
+		memcpy(h->hstack[0], t, NAMEMAX);
+		h->hdepth = 1;
+		return;
+	}
+	if (is_block(t))
+		word_break(h);
+}
+
 static void tag_name_done(html *h)
 {
 	h->tag[h->tlen] = '\0';
@@ -551,10 +693,15 @@ static void tag_name_done(html *h)
 			h->a_full = 0;
 		}
 	}
-	if (!h->closing)
+	if (!h->closing) {
+		/* its break waits for its style (tag_end) */
 		tok(h, "html:", h->tag, NULL, NULL);
-	if (is_block(h->tag) && words_break(h->text) < 0)
-		h->err = -ENOMEM;
+		return;
+	}
+	if (h->hdepth > 0)
+		end_hidden_tag(h);
+	else if (is_block(h->tag))
+		word_break(h);
 }
 
 /* '>' of a tag. */
@@ -563,6 +710,7 @@ static void tag_end(html *h)
 	h->st = S_TEXT;
 	if (h->closing)
 		return;
+	start_tag(h);
 	if (strcmp(h->tag, "script") == 0) {
 		h->raw_end = "</script";
 		h->raw_match = 0;
@@ -620,6 +768,7 @@ int html_feed(html *h, const char *buf, size_t len)
 		case S_LT:
 			h->closing = 0;
 			h->tlen = 0;
+			h->tag_hide = HIDE_NO;
 			if (c == '!') {
 				h->st = S_BANG;
 			} else if (c == '/') {

@@ -7,6 +7,14 @@
  * - Comments, declarations, unknown and inline tags never split a word
  *   ("fr<!-- x -->ee" and "fr<b></b>ee" read "free"); block tags (p, br,
  *   div, td, li, ...) do. <script> and <style> content is skipped.
+ * - Text hidden by an inline style (display:none, font-size:0,
+ *   visibility:hidden; not on html or body, whose style webmail drops) is
+ *   dropped up to the element's end tag, explicit or implied; an end tag
+ *   that matches nothing open inside it ends it too.
+ *   What shows on both sides joins as a reader sees it: display:none and
+ *   font-size:0 take no room ("fr<span style=display:none>xyz</span>ee"
+ *   reads "free"; the block break of a display:none element is gone too),
+ *   visibility:hidden leaves a blank. Markup inside still gives its tokens.
  * - Entities (&amp; &nbsp; &#233; &#xE9;, HTML 4's Latin-1 names and a
  *   few dozen more) are decoded; an unknown entity is kept as text.
  * Tokens (lowercase, names at most 15 bytes, values at most 24):

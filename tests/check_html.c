@@ -111,6 +111,62 @@ START_TEST(test_style_hidden)
 }
 END_TEST
 
+/*
+ * Hidden text is dropped and does not glue into the word around it: the
+ * halves that show join as a reader sees them ("fr<span
+ * style=display:none>xyz</span>ee" read "frxyzee"); visibility:hidden
+ * leaves a blank. Hiding ends at the element's end, implied or explicit,
+ * and at any end tag it cannot match (text a reader sees is never dropped).
+ */
+START_TEST(test_hidden_text)
+{
+	static const char *const joined[] = {
+		"fr<span style=display:none>xyz</span>ee",
+		"fr<SPAN STYLE=\"Display: None\">xyz</SPAN>ee",
+		"fr<div style='display:none'>xyz</div>ee",  /* no box, no break */
+		"fr<span style='font-size:0px'>xyz</span>ee",
+		"fr<span style=display:none>&#120;yz<b>xyz</b>xyz</span>ee",
+		"fr<span style=display:none>xyz<br>xyz<p>xyz</span>ee",
+		"fr<font style=display:none>xyz<img src=x>xyz</font>ee",
+		NULL };
+
+	for (int i = 0; joined[i] != NULL; i++)
+		for (size_t step = 1; step <= 9; step += 4) {
+			run(joined[i], step);
+			ck_assert_msg(has("free"), "%s", joined[i]);
+			ck_assert_msg(!has("xyz") && !has("frxyzee") &&
+			    !has("frxyz") && !has("xyzee"), "%s", joined[i]);
+			ck_assert_msg(has("html:hidden"), "%s", joined[i]);
+		}
+	run("fr<span style=visibility:hidden>xyz</span>ee", 1);
+	ck_assert(has("fr") && has("ee") && !has("free") && !has("xyz"));
+	/* nested, then shown again */
+	run("<div style=display:none>aa<div>bb</div>cc</div>dd", 1);
+	ck_assert(has("dd") && !has("aa") && !has("bb") && !has("cc"));
+	/* an ancestor's end ends it; so does an end tag it cannot match */
+	run("<div><span style=display:none>junk</div>shown", 1);
+	ck_assert(has("shown") && !has("junk"));
+	run("<span style=display:none>junk</b>shown</span>", 1);
+	ck_assert(has("shown") && !has("junk"));
+	/* implied ends */
+	run("<p style=display:none>junk<p>shown", 1);
+	ck_assert(has("shown") && !has("junk"));
+	run("<ul><li style=display:none>junk<li>shown</ul>", 1);
+	ck_assert(has("shown") && !has("junk"));
+	run("<table><tr><td style=display:none>junk<td>shown</table>", 1);
+	ck_assert(has("shown") && !has("junk"));
+	/* void elements hide nothing after them */
+	run("<img style=display:none src=x>shown <br style=display:none>too", 1);
+	ck_assert(has("shown") && has("too"));
+	/* webmail shows the text of a hidden body */
+	run("<body style=display:none>shown</body>", 1);
+	ck_assert(has("shown") && has("html:hidden"));
+	/* markup inside still gives its tokens */
+	run("<div style=display:none><a href=http://evil.example/>x</a></div>", 1);
+	ck_assert(has("url:host:evil.example"));
+}
+END_TEST
+
 START_TEST(test_link_mismatch)
 {
 	char pad[601], doc[700], filler[401], words[500], words_ok[500];
@@ -301,6 +357,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_text_and_tags);
 	tcase_add_test(tc, test_unclosed);
 	tcase_add_test(tc, test_style_hidden);
+	tcase_add_test(tc, test_hidden_text);
 	tcase_add_test(tc, test_link_mismatch);
 	tcase_add_test(tc, test_comment_ends);
 	tcase_add_test(tc, test_entities);
