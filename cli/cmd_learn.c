@@ -23,6 +23,7 @@
 #include "classifier/msg.h"
 #include "classifier/tok.h"
 #include "cli/cli.h"
+#include "cli/fileset.h"
 #include "cli/input.h"
 #include "cli/learn.h"
 #include "conf/profile.h"
@@ -383,6 +384,7 @@ typedef struct tqueue {
 	int *cls;               /* the class of each input */
 	int npaths;             /* number of inputs */
 	int cur_cls;            /* class of the input being read */
+	fileset *seen;          /* the files read, with their class */
 	int rc;                 /* CLI_INPUT when an input could not be read */
 } tqueue;
 
@@ -499,6 +501,29 @@ static int read_one(void *arg, const char *label, const char *data, size_t len)
 	return 0;
 }
 
+/*
+ * Reader: each file is learned once in a run, by whatever names it is
+ * reached (a symbolic link beside it, a hard link, a folder and a file in
+ * it both given): it was learned as many times, its tokens counted twice.
+ * Another name of a file given again as the same class is passed over
+ * without a word (Dovecot copies messages between folders as hard links);
+ * one given as the other class is named, as it is not learned as asked.
+ */
+static int read_once(void *arg, const char *path, const struct stat *st)
+{
+	tqueue *q = arg;
+	int first = q->cur_cls, rc;
+
+	rc = fileset_add(q->seen, st->st_dev, st->st_ino, q->cur_cls, &first);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 && first != q->cur_cls)
+		fprintf(stderr, "spamsift: warning: %s: the same file as one "
+		    "learned as %s before: not learned as %s\n", path,
+		    first ? "spam" : "ham", q->cur_cls ? "spam" : "ham");
+	return rc == 0;
+}
+
 static void *reader_main(void *arg)
 {
 	tqueue *q = arg;
@@ -513,7 +538,8 @@ static void *reader_main(void *arg)
 		if (stop)
 			break;
 		q->cur_cls = q->cls[i];
-		if (input_each(q->paths[i], read_one, q, err, sizeof(err)) < 0) {
+		if (input_each_admit(q->paths[i], read_once, read_one, q, err,
+		    sizeof(err)) < 0) {
 			fprintf(stderr, "spamsift: %s\n", err);
 			q->rc = CLI_INPUT;
 		}
@@ -735,6 +761,7 @@ static void tqueue_free(tqueue *q)
 	}
 	free(q->paths);
 	free(q->cls);
+	fileset_free(q->seen);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->space);
 	pthread_cond_destroy(&q->work);
@@ -855,6 +882,11 @@ int cmd_train(cli *c, int argc, char **argv)
 	if (rc != CLI_OK) {
 		tqueue_free(&q);
 		return rc < 0 ? CLI_OK : rc;
+	}
+	if (fileset_new(&q.seen) < 0) {
+		fprintf(stderr, "spamsift: out of memory\n");
+		tqueue_free(&q);
+		return CLI_STORE;
 	}
 	/* No parser here: the tokenizer threads have their own. */
 	memset(&r, 0, sizeof(r));

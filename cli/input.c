@@ -18,6 +18,13 @@
 /* Standard input is read whole, up to this many bytes. */
 #define INPUT_STDIN_MAX (256u * 1024 * 1024)
 
+/* What one input_each_admit call passes down to every file. */
+typedef struct walk {
+	input_fn fn;            /* called for each message */
+	input_admit_fn admit;   /* asked for each regular file, or NULL */
+	void *arg;              /* the first argument of both */
+} walk;
+
 int input_is_mbox(const char *data, size_t len)
 {
 	return len >= 5 && memcmp(data, "From ", 5) == 0;
@@ -139,7 +146,7 @@ static int read_small(int fd, size_t size, const char **out)
 	return (int)len;
 }
 
-static int each_file(const char *path, input_fn fn, void *arg, char *err,
+static int each_file(const char *path, const walk *w, char *err,
     size_t errlen)
 {
 	struct stat st;
@@ -159,9 +166,17 @@ static int each_file(const char *path, input_fn fn, void *arg, char *err,
 		snprintf(err, errlen, "%s: not a regular file", path);
 		return -EINVAL;
 	}
+	/* Asked of the file opened: a name that changes meanwhile cannot
+	 * make the answer about another file. */
+	if (w->admit != NULL && (rc = w->admit(w->arg, path, &st)) != 0) {
+		close(fd);
+		if (rc < 0)
+			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc < 0 ? rc : 0;
+	}
 	if (st.st_size == 0) {
 		close(fd);
-		return fn(arg, path, "", 0);
+		return w->fn(w->arg, path, "", 0);
 	}
 	if (st.st_size <= SMALL_FILE) {
 		const char *data = NULL;
@@ -172,7 +187,7 @@ static int each_file(const char *path, input_fn fn, void *arg, char *err,
 			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 			return rc;
 		}
-		return each_buffer(path, data, (size_t)rc, fn, arg);
+		return each_buffer(path, data, (size_t)rc, w->fn, w->arg);
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
@@ -181,7 +196,7 @@ static int each_file(const char *path, input_fn fn, void *arg, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
-	rc = each_buffer(path, map, (size_t)st.st_size, fn, arg);
+	rc = each_buffer(path, map, (size_t)st.st_size, w->fn, w->arg);
 	munmap(map, (size_t)st.st_size);
 	return rc;
 }
@@ -237,7 +252,7 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* Every regular file of dir (not recursive, no dot files), in name order. */
-static int each_dir_files(const char *dir, input_fn fn, void *arg, char *err,
+static int each_dir_files(const char *dir, const walk *w, char *err,
     size_t errlen)
 {
 	DIR *d = opendir(dir);
@@ -287,7 +302,7 @@ static int each_dir_files(const char *dir, input_fn fn, void *arg, char *err,
 		 * others are still read (what fn returns still stops it).
 		 */
 		err[0] = '\0';
-		rc = each_file(path, fn, arg, err, errlen);
+		rc = each_file(path, w, err, errlen);
 		if (rc < 0 && err[0] != '\0') {
 			fprintf(stderr, "spamsift: %s\n", err);
 			unreadable++;
@@ -315,13 +330,20 @@ static int is_dir(const char *path)
 int input_each(const char *path, input_fn fn, void *arg, char *err,
     size_t errlen)
 {
+	return input_each_admit(path, NULL, fn, arg, err, errlen);
+}
+
+int input_each_admit(const char *path, input_admit_fn admit, input_fn fn,
+    void *arg, char *err, size_t errlen)
+{
+	const walk w = { fn, admit, arg };
 	char sub[4096];
 	int rc = 0, maildir = 0;
 
 	if (strcmp(path, "-") == 0)
 		return each_stdin(fn, arg, err, errlen);
 	if (!is_dir(path))
-		return each_file(path, fn, arg, err, errlen);
+		return each_file(path, &w, err, errlen);
 	/* A Maildir: messages live in cur/ and new/ (tmp/ is in flight). */
 	static const char *const parts[] = { "cur", "new" };
 	for (size_t i = 0; i < 2; i++) {
@@ -334,7 +356,7 @@ int input_each(const char *path, input_fn fn, void *arg, char *err,
 			continue;
 		maildir = 1;
 		e[0] = '\0';
-		r = each_dir_files(sub, fn, arg, e, elen);
+		r = each_dir_files(sub, &w, e, elen);
 		if (r > 0 || (r < 0 && e[0] == '\0'))
 			return r;       /* fn stopped it */
 		/* files of cur/ that could not be read do not skip new/ */
@@ -342,6 +364,6 @@ int input_each(const char *path, input_fn fn, void *arg, char *err,
 			rc = r;
 	}
 	if (!maildir)
-		rc = each_dir_files(path, fn, arg, err, errlen);
+		rc = each_dir_files(path, &w, err, errlen);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #define SPAMSIFT_INPUT_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 /*
  * input_fn -- called once per message. label names it ("FILE", "MBOX#N" or
@@ -27,6 +28,23 @@ typedef int (*input_fn)(void *arg, const char *label, const char *data,
  */
 int input_each(const char *path, input_fn fn, void *arg, char *err,
     size_t errlen);
+
+/*
+ * input_admit_fn -- asked before a regular file is read (an input named, or
+ * a file of a directory), with what fstat(2) says of it (st_dev and st_ino
+ * tell the same file by another name). Returns 0 to read it, 1 to skip it
+ * (nothing is said), or a negative errno: the file is then reported as one
+ * that cannot be read.
+ */
+typedef int (*input_admit_fn)(void *arg, const char *path,
+    const struct stat *st);
+
+/*
+ * input_each_admit -- input_each, asking admit (with arg) before each
+ * regular file is read (standard input is not asked).
+ */
+int input_each_admit(const char *path, input_admit_fn admit, input_fn fn,
+    void *arg, char *err, size_t errlen);
 
 /*
  * input_mbox_split -- call fn for each message of an mbox held in data:

@@ -123,6 +123,20 @@ expect 1 S train --user @global "$T/ham" --spam "$T/spam" --ham "$T/ham"
 # The single-class forms keep their meaning: inputs before the class take it.
 expect 0 S train --user erin@example.net "$T/spam" --spam
 grep -q 'learned 6 messages as spam' "$T/out" || it_fail "input before --spam: $(cat "$T/out")"
+# A file is learned once in a run, whatever names reach it: a symbolic link
+# beside it, a hard link, its path again (each was learned once more, its
+# tokens counted as often). Given again as the other class, it is named.
+mkdir -p "$T/dup"
+spam 20 >"$T/dup/a.eml"; ln -s a.eml "$T/dup/b.eml"; ln "$T/dup/a.eml" "$T/dup-hard.eml"
+expect 0 S train --user ivan@example.net --spam "$T/dup" "$T/dup-hard.eml" "$T/dup/a.eml"
+grep -q 'learned 1 messages as spam' "$T/out" || it_fail "a file by three names: $(cat "$T/out")"
+[ -s "$T/err" ] && it_fail "a file by three names, one class: $(cat "$T/err")"
+expect 0 S train --user ivan@example.net --spam "$T/dup-hard.eml" --ham "$T/dup/b.eml" "$T/ham/1.eml"
+grep -q 'learned 1 messages as spam' "$T/out" && grep -q 'learned 1 messages as ham' "$T/out" &&
+	grep -q "warning: $T/dup/b.eml: the same file as one learned as spam before: not learned as ham" "$T/err" ||
+	it_fail "a file as spam and ham: $(cat "$T/out" "$T/err")"
+expect 0 S stats --user ivan@example.net --format json
+grep -q '"spam_learned":2,"innocent_learned":1,' "$T/out" || it_fail "a file by several names: $(cat "$T/out")"
 
 # classify: text, tsv, json; nothing learned without --train.
 spam 10 >"$T/s10.eml"; ham 10 >"$T/h10.eml"
