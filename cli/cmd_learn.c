@@ -394,9 +394,10 @@ static const char train_help[] =
     "                      [(--spam|--ham) [FILE|DIR|-]...]\n"
     "\n"
     "Learn messages as spam or ham. Inputs: message files, Maildir folders\n"
-    "(cur/ and new/), plain directories of message files, mbox files, and\n"
-    "standard input (-, the default). Each input takes the class of the\n"
-    "--spam or --ham before it, so one run can learn both: --spam DIR --ham DIR.\n"
+    "(cur/ and new/), plain directories of message files (and of folders of\n"
+    "them), mbox files, and standard input (-, the default). Each input\n"
+    "takes the class of the --spam or --ham before it, so one run can learn\n"
+    "both: --spam DIR --ham DIR.\n"
     "A message carrying a spamsift signature is retrained by it (source\n"
     "error) unless --no-signature is given.\n";
 

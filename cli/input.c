@@ -246,21 +246,53 @@ static int each_stdin(input_fn fn, void *arg, char *err, size_t errlen)
 	return rc;
 }
 
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every regular file of dir (not recursive, no dot files), in name order. */
-static int each_dir_files(const char *dir, const walk *w, char *err,
+/*
+ * Folders nested deeper than this below an input are not read (named on
+ * stderr): each level holds a path and its listing on the stack of the
+ * reading thread.
+ */
+#define INPUT_MAX_DEPTH 32
+
+/* A folder being read and the one it is in: a link back to one is a loop. */
+typedef struct dirchain {
+	dev_t dev;                      /* st_dev */
+	ino_t ino;                      /* st_ino */
+	const struct dirchain *up;      /* the folder it is in, NULL at the input */
+} dirchain;
+
+/* What could not be read below an input (each is named on stderr). */
+typedef struct lost {
+	size_t files;           /* files */
+	size_t dirs;            /* folders */
+} lost;
+
+static int each_dir(const char *dir, const walk *w, const dirchain *up,
+    int depth, lost *lo, char *err, size_t errlen);
+
+/* The names in dir but dot files, sorted; *out NULL when there are none. */
+static int list_dir(const char *dir, char ***out, size_t *count, char *err,
     size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0, cap = 0, unreadable = 0;
+	size_t n = 0, cap = 0;
 	int rc = 0;
 
+	*out = NULL;
+	*count = 0;
 	if (d == NULL) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
@@ -287,44 +319,137 @@ static int each_dir_files(const char *dir, const walk *w, char *err,
 		n++;
 	}
 	closedir(d);
+	if (rc < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+		return rc;
+	}
 	/* An empty directory leaves names NULL, which qsort must not get. */
-	if (rc == 0 && n > 1)
+	if (n > 1)
 		qsort(names, n, sizeof(*names), cmp_names);
+	*out = names;
+	*count = n;
+	return 0;
+}
+
+/*
+ * Every regular file of dir (no dot files) in name order and, unless dir
+ * is a Maildir's cur/ or new/ (in_maildir), every folder among them as
+ * each_dir reads it: a folder of folders of mail (by year, by list) is
+ * read whole, as sa-learn reads one. A file or folder that cannot be read
+ * is named and counted in lo, and the others are still read; what fn
+ * returns (non-zero) stops it and is returned. self: dir, for each_dir.
+ */
+static int each_dir_entries(const char *dir, const walk *w,
+    const dirchain *self, int depth, int in_maildir, lost *lo, char *err,
+    size_t errlen)
+{
+	char **names;
+	size_t n;
+	int rc = list_dir(dir, &names, &n, err, errlen);
+
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char path[4096];
 		struct stat st;
+		int isdir;
 
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    names[i]) >= sizeof(path)) {
+			fprintf(stderr, "spamsift: %s/%s: %s\n", dir, names[i],
+			    strerror(ENAMETOOLONG));
+			lo->files++;
+			continue;
+		}
+		if (stat(path, &st) != 0)
+			continue;       /* gone meanwhile, or a dangling link */
+		isdir = S_ISDIR(st.st_mode);
+		if (isdir && in_maildir) {
+			fprintf(stderr, "spamsift: warning: %s: a folder in a "
+			    "Maildir's cur/ or new/, not read\n", path);
+			continue;
+		}
+		if (!isdir && !S_ISREG(st.st_mode))
 			continue;
 		/*
-		 * A file that cannot be read is reported and skipped: the
-		 * others are still read (what fn returns still stops it).
+		 * A file or folder that cannot be read is reported and
+		 * skipped: the others are still read (what fn returns still
+		 * stops it).
 		 */
 		err[0] = '\0';
-		rc = each_file(path, w, err, errlen);
+		rc = isdir ? each_dir(path, w, self, depth + 1, lo, err, errlen) :
+		    each_file(path, w, err, errlen);
 		if (rc < 0 && err[0] != '\0') {
 			fprintf(stderr, "spamsift: %s\n", err);
-			unreadable++;
+			if (isdir)
+				lo->dirs++;
+			else
+				lo->files++;
 			rc = 0;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	if (rc == 0 && unreadable > 0) {
-		snprintf(err, errlen, "%s: %zu file%s could not be read", dir,
-		    unreadable, unreadable == 1 ? "" : "s");
-		return -EIO;
-	}
 	return rc;
 }
 
-static int is_dir(const char *path)
+/*
+ * A folder: a Maildir's cur/ and new/ when it has either (tmp/ is mail in
+ * flight; its subfolders, ".Name", are folders of their own), else its
+ * files and folders (each_dir_entries). Returns 0, fn's non-zero value, or
+ * a negative errno with err set when dir itself cannot be read.
+ */
+static int each_dir(const char *dir, const walk *w, const dirchain *up,
+    int depth, lost *lo, char *err, size_t errlen)
 {
+	static const char *const parts[] = { "cur", "new" };
+	char sub[4096];
 	struct stat st;
+	dirchain self;
+	int maildir = 0, rc;
 
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	if (stat(dir, &st) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return rc;
+	}
+	for (const dirchain *c = up; c != NULL; c = c->up)
+		if (c->dev == st.st_dev && c->ino == st.st_ino) {
+			fprintf(stderr, "spamsift: warning: %s: a link to a "
+			    "folder it is in, not read again\n", dir);
+			return 0;
+		}
+	if (depth > INPUT_MAX_DEPTH) {
+		fprintf(stderr, "spamsift: warning: %s: more than %d folders "
+		    "deep, not read\n", dir, INPUT_MAX_DEPTH);
+		return 0;
+	}
+	self.dev = st.st_dev;
+	self.ino = st.st_ino;
+	self.up = up;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, parts[i]);
+		if (!is_dir(sub))
+			continue;
+		maildir = 1;
+		err[0] = '\0';
+		rc = each_dir_entries(sub, w, &self, depth, 1, lo, err, errlen);
+		if (rc < 0 && err[0] != '\0') {
+			/* cur/ that cannot be read does not skip new/ */
+			fprintf(stderr, "spamsift: %s\n", err);
+			lo->dirs++;
+			rc = 0;
+		}
+		if (rc != 0)
+			return rc;      /* fn stopped it */
+	}
+	if (maildir)
+		return 0;
+	return each_dir_entries(dir, w, &self, depth, 0, lo, err, errlen);
 }
 
 int input_each(const char *path, input_fn fn, void *arg, char *err,
@@ -337,33 +462,27 @@ int input_each_admit(const char *path, input_admit_fn admit, input_fn fn,
     void *arg, char *err, size_t errlen)
 {
 	const walk w = { fn, admit, arg };
-	char sub[4096];
-	int rc = 0, maildir = 0;
+	lost lo = { 0, 0 };
+	int rc;
 
 	if (strcmp(path, "-") == 0)
 		return each_stdin(fn, arg, err, errlen);
 	if (!is_dir(path))
 		return each_file(path, &w, err, errlen);
-	/* A Maildir: messages live in cur/ and new/ (tmp/ is in flight). */
-	static const char *const parts[] = { "cur", "new" };
-	for (size_t i = 0; i < 2; i++) {
-		char e2[1024], *e = rc < 0 ? e2 : err;
-		size_t elen = rc < 0 ? sizeof(e2) : errlen;
-		int r;
+	err[0] = '\0';
+	rc = each_dir(path, &w, NULL, 0, &lo, err, errlen);
+	if (rc == 0 && (lo.files > 0 || lo.dirs > 0)) {
+		char f[64] = "", d[64] = "";
 
-		snprintf(sub, sizeof(sub), "%s/%s", path, parts[i]);
-		if (!is_dir(sub))
-			continue;
-		maildir = 1;
-		e[0] = '\0';
-		r = each_dir_files(sub, &w, e, elen);
-		if (r > 0 || (r < 0 && e[0] == '\0'))
-			return r;       /* fn stopped it */
-		/* files of cur/ that could not be read do not skip new/ */
-		if (rc == 0)
-			rc = r;
+		if (lo.files > 0)
+			snprintf(f, sizeof(f), "%zu file%s", lo.files,
+			    lo.files == 1 ? "" : "s");
+		if (lo.dirs > 0)
+			snprintf(d, sizeof(d), "%zu folder%s", lo.dirs,
+			    lo.dirs == 1 ? "" : "s");
+		snprintf(err, errlen, "%s: %s%s%s could not be read", path, f,
+		    f[0] && d[0] ? " and " : "", d);
+		return -EIO;
 	}
-	if (!maildir)
-		rc = each_dir_files(path, &w, err, errlen);
 	return rc;
 }

@@ -2,7 +2,7 @@
  * input -- where the spamsift command reads messages from: a single message
  * file, an mbox file (detected by its "From " first line), a Maildir (a
  * directory with cur/ or new/), a plain directory of message files (as public
- * corpora ship), or standard input ("-").
+ * corpora ship) and of folders of them, read whole, or standard input ("-").
  *
  * Files are mapped, not copied; each message is handed to a callback as a
  * borrowed byte range. Must not depend on: libmilter, SQLite.
@@ -23,6 +23,8 @@ typedef int (*input_fn)(void *arg, const char *label, const char *data,
 
 /*
  * input_each -- call fn for every message found at path ("-" for stdin).
+ * A directory's files that cannot be read are named on stderr and the rest
+ * is read; folders it does not read (a loop, too deep) are named there too.
  * Returns 0, fn's non-zero value, or a negative errno with a message naming
  * the path in err.
  */

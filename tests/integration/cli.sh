@@ -137,6 +137,21 @@ grep -q 'learned 1 messages as spam' "$T/out" && grep -q 'learned 1 messages as 
 	it_fail "a file as spam and ham: $(cat "$T/out" "$T/err")"
 expect 0 S stats --user ivan@example.net --format json
 grep -q '"spam_learned":2,"innocent_learned":1,' "$T/out" || it_fail "a file by several names: $(cat "$T/out")"
+# Folders in a folder are read too, as sa-learn reads them (they were passed
+# over without a word): a Maildir among them as a Maildir (cur/ and new/),
+# not dot folders; a folder in a Maildir's cur/ and a link back to a folder
+# being read are named, not read.
+mkdir -p "$T/nest/2024/deep" "$T/nest/box/cur/odd" "$T/nest/box/new" "$T/nest/box/tmp" "$T/nest/.hidden"
+spam 21 >"$T/nest/a.eml"; spam 22 >"$T/nest/2024/b.eml"; spam 23 >"$T/nest/2024/deep/c.eml"
+spam 24 >"$T/nest/box/cur/1.host:2,S"; spam 25 >"$T/nest/box/tmp/2.host"; spam 26 >"$T/nest/.hidden/3.eml"
+spam 27 >"$T/nest/box/cur/odd/4.eml"; ln -s .. "$T/nest/2024/loop"
+expect 0 S train --user judy@example.net --spam "$T/nest"
+grep -q 'learned 4 messages as spam' "$T/out" || it_fail "nested folders: $(cat "$T/out" "$T/err")"
+grep -q "warning: $T/nest/2024/loop: a link to a folder it is in, not read again" "$T/err" &&
+	grep -q "warning: $T/nest/box/cur/odd: a folder in a Maildir's cur/ or new/, not read" "$T/err" ||
+	it_fail "nested folders not read: $(cat "$T/err")"
+expect 0 S tokens "$T/nest"
+[ "$(grep -c '^==> ' "$T/out")" = 4 ] || it_fail "tokens of nested folders: $(grep '^==>' "$T/out")"
 
 # classify: text, tsv, json; nothing learned without --train.
 spam 10 >"$T/s10.eml"; ham 10 >"$T/h10.eml"
