@@ -583,10 +583,6 @@ static void *tokenizer_main(void *arg)
 	return NULL;
 }
 
-/*
- * Trainer: learn one tokenized message (or retrain it by its signature).
- * Returns 0, or a negative errno after a store error (r->rc = CLI_STORE).
- */
 /* filter_retrain's answer for a signature it cannot use: unknown, expired
  * or not an id (the message's bytes are learned instead). */
 static int sig_unusable(int rc)
@@ -594,8 +590,19 @@ static int sig_unusable(int rc)
 	return rc == -ENOENT || rc == -ESTALE || rc == -EINVAL;
 }
 
-static int train_job(run *r, const tjob *j, size_t learned[2],
-    size_t retrained[2])
+/* What train did, by class (0 ham, 1 spam), for its summary. */
+typedef struct tcount {
+	size_t learned[2];      /* messages learned, retrained ones among them */
+	size_t retrained[2];    /* retrained by signature (moved to the class) */
+	size_t unchanged[2];    /* by a signature already of the class:
+	                         * nothing to learn, not among learned */
+} tcount;
+
+/*
+ * Trainer: learn one tokenized message (or retrain it by its signature).
+ * Returns 0, or a negative errno after a store error (r->rc = CLI_STORE).
+ */
+static int train_job(run *r, const tjob *j, tcount *cnt)
 {
 	time_t now = time(NULL);
 	int rc;
@@ -618,9 +625,13 @@ static int train_job(run *r, const tjob *j, size_t learned[2],
 
 			rc = filter_retrain(r->c->store, r->user, j->sigs[k],
 			    j->cls, NULL, &r->prof.fp, now, &changed);
+			if (rc == 0 && !changed) {
+				cnt->unchanged[j->cls]++;
+				return 0;
+			}
 			if (rc == 0) {
-				retrained[j->cls]++;
-				learned[j->cls]++;
+				cnt->retrained[j->cls]++;
+				cnt->learned[j->cls]++;
 				r->n++;
 				if (db_pending(r->c->store) == 0)
 					r->nstored = r->n;
@@ -646,7 +657,7 @@ static int train_job(run *r, const tjob *j, size_t learned[2],
 	    &r->prof.fp, now);
 	if (rc < 0)
 		goto store;
-	learned[j->cls]++;
+	cnt->learned[j->cls]++;
 	r->n++;
 	if (db_pending(r->c->store) == 0)
 		r->nstored = r->n;
@@ -673,8 +684,7 @@ static int tokenizers(void)
  * input order, until the end or a store error. Returns CLI_OK, or CLI_STORE
  * when the threads could not be set up (nothing learned then).
  */
-static int train_inputs(run *r, tqueue *q, size_t learned[2],
-    size_t retrained[2])
+static int train_inputs(run *r, tqueue *q, tcount *cnt)
 {
 	tworker w[TRAIN_TOKENIZERS];
 	int nw = tokenizers(), rc = CLI_OK, err = 0;
@@ -727,7 +737,7 @@ static int train_inputs(run *r, tqueue *q, size_t learned[2],
 			break;
 		j = &q->slot[q->head % TRAIN_QUEUE];
 		pthread_mutex_unlock(&q->mu);
-		trc = train_job(r, j, learned, retrained);
+		trc = train_job(r, j, cnt);
 		pthread_mutex_lock(&q->mu);
 		j->ready = 0;
 		q->head++;
@@ -869,7 +879,7 @@ int cmd_train(cli *c, int argc, char **argv)
 	const char *user = NULL;
 	char canon[512];
 	int source = FILTER_SRC_CORPUS, classes, rc;
-	size_t learned[2] = { 0, 0 }, retrained[2] = { 0, 0 };
+	tcount cnt;
 	tqueue q;
 	run r;
 
@@ -910,7 +920,8 @@ int cmd_train(cli *c, int argc, char **argv)
 		return cli_store_error(c, "train", rc);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &r.flushed);
-	if ((rc = train_inputs(&r, &q, learned, retrained)) != CLI_OK)
+	memset(&cnt, 0, sizeof(cnt));
+	if ((rc = train_inputs(&r, &q, &cnt)) != CLI_OK)
 		r.rc = rc;
 	/* Also after a store error: what was learned before it is kept. */
 	if (flush_train(&r) < 0) {
@@ -923,12 +934,17 @@ int cmd_train(cli *c, int argc, char **argv)
 		    "(written to the store) before the error\n", canon,
 		    r.nstored, r.n);
 	else    /* also when an input could not be read: the rest was learned */
-		for (int k = 1; k >= 0; k--)
-			if (classes & (1 << k))
-				printf("%s: learned %zu messages as %s (%zu "
-				    "retrained by signature)\n", canon,
-				    learned[k], k ? "spam" : "ham",
-				    retrained[k]);
+		for (int k = 1; k >= 0; k--) {
+			if (!(classes & (1 << k)))
+				continue;
+			printf("%s: learned %zu messages as %s (%zu retrained "
+			    "by signature)", canon, cnt.learned[k],
+			    k ? "spam" : "ham", cnt.retrained[k]);
+			if (cnt.unchanged[k] > 0)
+				printf(", %zu unchanged (signature already %s)",
+				    cnt.unchanged[k], k ? "spam" : "ham");
+			putchar('\n');
+		}
 	rc = r.rc;
 	run_close(&r);
 	tqueue_free(&q);

@@ -198,6 +198,15 @@ grep -q '"false_positives":0,"false_negatives":1' "$T/out" || it_fail "retrain -
 { echo "X-Spamsift-Signature: $sig"; ham 10; } >"$T/sig.eml"
 expect 0 S train --user bob@example.net --ham "$T/sig.eml"
 grep -q '1 retrained by signature' "$T/out" || it_fail "train by signature: $(cat "$T/out")"
+# Again: the signature is ham already, nothing changes, and the summary
+# says so (it counted a message learned and retrained).
+expect 0 S stats --user bob@example.net --format json
+before=$(cat "$T/out")
+expect 0 S train --user bob@example.net --ham "$T/sig.eml"
+[ "$(cat "$T/out")" = "bob@example.net: learned 0 messages as ham (0 retrained by signature), 1 unchanged (signature already ham)" ] ||
+	it_fail "train by a signature already ham: $(cat "$T/out")"
+expect 0 S stats --user bob@example.net --format json
+[ "$(cat "$T/out")" = "$before" ] || it_fail "train by a signature already ham changed counters: $(cat "$T/out")"
 # Old signed mail (signatures purged) is learned from its bytes in one
 # commit, as unsigned mail is: each message was a commit of its own.
 mkdir -p "$T/oldsig"
