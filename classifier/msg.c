@@ -425,6 +425,14 @@ static void sink(msg *m, const unsigned char *s, size_t n)
 		charset_feed(m->cs, (const char *)s, n, text_sink, m);
 }
 
+/* Decoded bytes of an encoded text part, for opts.encoded_text. */
+static void encoded(msg *m, const unsigned char *s, size_t n)
+{
+	if (m->o.encoded_text != NULL && n > 0 &&
+	    (m->p.kind == K_TEXT || m->p.kind == K_HTML))
+		m->o.encoded_text(m->o.encoded_arg, (const char *)s, n);
+}
+
 static void body_line(msg *m, const char *s, size_t n, int eol)
 {
 	size_t k;
@@ -437,10 +445,12 @@ static void body_line(msg *m, const char *s, size_t n, int eol)
 	switch (m->p.enc) {
 	case E_B64:
 		k = dec_b64(&m->dstate, s, n, m->dec);
+		encoded(m, m->dec, k);
 		sink(m, m->dec, k);
 		break;
 	case E_QP:
 		k = dec_qp(&m->dstate, s, n, eol, m->dec);
+		encoded(m, m->dec, k);
 		sink(m, m->dec, k);
 		break;
 	default:
@@ -586,8 +596,12 @@ static void end_part(msg *m)
 		if (m->p.enc == E_B64) {
 			size_t k = dec_b64_end(&m->dstate, m->dec);
 
+			encoded(m, m->dec, k);
 			sink(m, m->dec, k);
 		}
+		if (m->o.encoded_text != NULL && m->p.enc != E_IDENT &&
+		    m->p.kind != K_ATTACH)
+			m->o.encoded_text(m->o.encoded_arg, NULL, 0);
 		if (m->p.kind == K_HTML) {
 			if (html_end(m->h) < 0)
 				m->err = -ENOMEM;

@@ -78,6 +78,17 @@ typedef struct msg_opts {
 	const char *(*magic_type)(void *arg, const void *buf, size_t len,
 	    char *out, size_t outlen);
 	void *magic_arg;        /* magic_type's first argument */
+	/*
+	 * NULL, or called with the decoded bytes of each text part (a text
+	 * type, or a message type read as text) sent base64 or quoted-printable,
+	 * in order, in pieces split anywhere, before charset conversion; then
+	 * once with (NULL, 0) when that part ends. Only the scanned bytes
+	 * (max_scan_bytes) are given. It lets a caller find text the raw
+	 * bytes hide (the spamsift command: the signature marks of a
+	 * forwarded copy) without decoding the message a second time.
+	 */
+	void (*encoded_text)(void *arg, const char *s, size_t n);
+	void *encoded_arg;      /* encoded_text's first argument */
 } msg_opts;
 
 #define MSG_DEFAULT_SCAN (512 * 1024)

@@ -26,6 +26,7 @@
 #include "cli/fileset.h"
 #include "cli/input.h"
 #include "cli/learn.h"
+#include "cli/sigscan.h"
 #include "conf/profile.h"
 
 /*
@@ -90,24 +91,6 @@ typedef struct run {
 	int rc;                 /* first CLI_* error */
 } run;
 
-/*
- * An id of 32 hexadecimal digits at p (not followed by another digit) into
- * id, in lower case. Returns 1 when there is one.
- */
-static int sig_id_at(const char *p, const char *end, char id[33])
-{
-	size_t k;
-
-	if (end - p < 32)
-		return 0;
-	for (k = 0; k < 32 && isxdigit((unsigned char)p[k]); k++)
-		id[k] = (char)tolower((unsigned char)p[k]);
-	if (k < 32 || (p + 32 < end && isxdigit((unsigned char)p[32])))
-		return 0;
-	id[32] = '\0';
-	return 1;
-}
-
 /* An X-Spamsift-Signature field's id, the line starting at p. */
 static int sig_field_at(const char *p, const char *end, char id[33])
 {
@@ -118,7 +101,7 @@ static int sig_field_at(const char *p, const char *end, char id[33])
 		return 0;
 	for (p += hl; p < end && (*p == ' ' || *p == '\t'); p++)
 		;
-	return sig_id_at(p, end, id);
+	return sigscan_id_at(p, end, id);
 }
 
 /* Reverse the order of ids[0..n). */
@@ -196,7 +179,7 @@ size_t learn_signatures(const char *data, size_t len, char (*ids)[33],
 
 		if (((i == body || data[i - 1] == '\n') && sig_field_at(data + i,
 		    end, id)) || (data[i] == '!' && len - i > ml &&
-		    memcmp(data + i, mark, ml) == 0 && sig_id_at(data + i + ml,
+		    memcmp(data + i, mark, ml) == 0 && sigscan_id_at(data + i + ml,
 		    end, id)))
 			memcpy(ids[first + nbody++ % (max - first)], id, 33);
 	}
@@ -213,13 +196,20 @@ size_t learn_signatures(const char *data, size_t len, char (*ids)[33],
 	return n;
 }
 
+/* The parser's decoded text of an encoded part, to look for marks in. */
+static void scan_text(void *arg, const char *s, size_t n)
+{
+	sigscan_feed(arg, s, n);
+}
+
 /*
  * A parser with the configured options and a libmagic handle of its own
- * (NULL when libmagic cannot load: no attach:magic tokens). 0 or -ENOMEM;
+ * (NULL when libmagic cannot load: no attach:magic tokens), giving the
+ * decoded text of encoded parts to scan (NULL: nowhere). 0 or -ENOMEM;
  * *magic and *parser are set either way (free them with parser_close).
  */
-static int parser_open(const cli *c, magic_t *magic, profile_parse *pp,
-    msg **parser)
+static int parser_open(const cli *c, sigscan *scan, magic_t *magic,
+    profile_parse *pp, msg **parser)
 {
 	*magic = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
 	if (*magic != NULL && magic_load(*magic, NULL) != 0) {
@@ -227,6 +217,10 @@ static int parser_open(const cli *c, magic_t *magic, profile_parse *pp,
 		*magic = NULL;
 	}
 	profile_parser(c->cf, *magic, pp);
+	if (scan != NULL) {
+		pp->opts.encoded_text = scan_text;
+		pp->opts.encoded_arg = scan;
+	}
 	return msg_new(&pp->opts, parser);
 }
 
@@ -241,7 +235,7 @@ static int run_open(run *r, cli *c, int keep_text)
 {
 	memset(r, 0, sizeof(*r));
 	r->c = c;
-	if (parser_open(c, &r->magic, &r->pp, &r->parser) < 0 ||
+	if (parser_open(c, NULL, &r->magic, &r->pp, &r->parser) < 0 ||
 	    tokset_new((size_t)conf_int(c->cf, "MaxTokens"), keep_text, &r->toks) < 0) {
 		fprintf(stderr, "spamsift: out of memory\n");
 		return CLI_STORE;
@@ -360,6 +354,8 @@ typedef struct tworker {
 	magic_t magic;          /* libmagic handle (not shared) */
 	profile_parse pp;       /* parser options using it */
 	msg *parser;            /* streaming parser */
+	sigscan *scan;          /* signature marks in encoded text parts,
+	                         * or NULL (--no-signature) */
 } tworker;
 
 /*
@@ -570,9 +566,19 @@ static void *tokenizer_main(void *arg)
 		j = &q->slot[q->claimed++ % TRAIN_QUEUE];
 		pthread_mutex_unlock(&q->mu);
 
+		if (w->scan != NULL)
+			sigscan_reset(w->scan);
 		if (j->parse_rc == 0)
 			j->parse_rc = parse_into(w->parser, j->toks, j->data,
 			    j->len);
+		/*
+		 * After the message's own signatures: marks that a forwarded
+		 * copy's encoding hid from learn_signatures, found as the
+		 * parser decodes its text (not a second pass over it).
+		 */
+		if (w->scan != NULL)
+			j->nsigs = sigscan_take(w->scan, j->sigs, j->nsigs,
+			    LEARN_SIGS_MAX);
 
 		pthread_mutex_lock(&q->mu);
 		j->ready = 1;
@@ -700,7 +706,9 @@ static int train_inputs(run *r, tqueue *q, tcount *cnt)
 			rc = CLI_STORE;
 	for (int i = 0; i < nw && rc == CLI_OK; i++) {
 		w[i].q = q;
-		if (parser_open(r->c, &w[i].magic, &w[i].pp, &w[i].parser) < 0)
+		if ((q->use_sig && sigscan_new(LEARN_SIGS_MAX, &w[i].scan) < 0) ||
+		    parser_open(r->c, w[i].scan, &w[i].magic, &w[i].pp,
+		    &w[i].parser) < 0)
 			rc = CLI_STORE;
 	}
 	if (rc != CLI_OK)
@@ -756,6 +764,7 @@ static int train_inputs(run *r, tqueue *q, tcount *cnt)
 		if (w[i].started)
 			pthread_join(w[i].th, NULL);
 		parser_close(w[i].magic, w[i].parser);
+		sigscan_free(w[i].scan);
 	}
 	if (q->rc != 0 && r->rc == CLI_OK)
 		r->rc = q->rc;

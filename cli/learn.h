@@ -14,7 +14,8 @@
  */
 int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q);
 
-/* At most this many signatures of a message are tried (learn_signatures). */
+/* At most this many signatures of a message are tried (learn_signatures,
+ * then the marks train finds in its encoded text parts: sigscan). */
 #define LEARN_SIGS_MAX 256
 
 /*

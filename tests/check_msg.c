@@ -662,6 +662,63 @@ START_TEST(test_magic_hook)
 }
 END_TEST
 
+/* msg_opts.encoded_text: what the spamsift command looks for marks in. */
+static char enc_text[4096];
+static size_t enc_len;
+static int enc_ends;
+
+static void collect_encoded(void *arg, const char *s, size_t n)
+{
+	ck_assert_ptr_eq(arg, enc_text);
+	if (n == 0) {
+		ck_assert_ptr_null(s);
+		enc_ends++;
+		return;
+	}
+	ck_assert_uint_le(enc_len + n, sizeof(enc_text) - 1);
+	memcpy(enc_text + enc_len, s, n);
+	enc_len += n;
+	enc_text[enc_len] = '\0';
+}
+
+/*
+ * The decoded text of base64 and quoted-printable text parts, whole across
+ * any split (a mark broken by a soft line break joined), and only theirs:
+ * a forwarded copy's signature was seen in raw bytes only.
+ */
+START_TEST(test_encoded_text)
+{
+	static const size_t chunks[] = { 1, 7, 1 << 20 };
+
+	opts.encoded_text = collect_encoded;
+	opts.encoded_arg = enc_text;
+	reopen();
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		enc_len = 0;
+		enc_text[0] = '\0';
+		enc_ends = 0;
+		tokset_clear(set);
+		msg_reset(m, set);
+		parse_file("forward-encoded-signature.eml", chunks[i]);
+		ck_assert_int_eq(enc_ends, 2);
+		ck_assert_ptr_nonnull(strstr(enc_text,
+		    "\n\n!spamsift:0123456789ABCDEF0123456789abcdef!\n"));
+		ck_assert_ptr_nonnull(strstr(enc_text,
+		    "\n!spamsift:fedcba9876543210fedcba9876543210!\n"));
+		ck_assert_ptr_null(strstr(enc_text, "not-a-mark"));
+		ck_has("pills");
+	}
+	/* Nothing encoded: never called. */
+	enc_len = 0;
+	enc_ends = 0;
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse("Subject: plain\r\n\r\n!spamsift:0123456789abcdef0123456789abcdef!\r\n");
+	ck_assert_uint_eq(enc_len, 0);
+	ck_assert_int_eq(enc_ends, 0);
+}
+END_TEST
+
 START_TEST(test_attach_without_magic)
 {
 	/* the default fixture has no libmagic handle: no magic tokens */
@@ -1156,6 +1213,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_digest);
 	tcase_add_test(tc, test_mbox_line);
 	tcase_add_test(tc, test_attach_without_magic);
+	tcase_add_test(tc, test_encoded_text);
 	tcase_add_test(tc, test_attach_rfc2231_continued);
 	tcase_add_test(tc, test_reuse_resets);
 	tcase_add_test(tc, test_small_after_big);

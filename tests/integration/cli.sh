@@ -237,6 +237,18 @@ expect 0 S train --user gina@example.net --spam "$T/reply.eml"
 grep -q '1 retrained by signature' "$T/out" || it_fail "train by the body signature: $(cat "$T/out")"
 expect 0 S retrain --user gina@example.net --signature "$gsig" --spam
 grep -q 'already learned as spam' "$T/out" || it_fail "the message's own signature was not retrained: $(cat "$T/out")"
+# A forwarded copy whose mail program encoded the text again (base64): its
+# signature is found in the decoded text (only raw lines were looked at).
+expect 0 S classify --user kate@example.net --train --format json "$T/h10.eml"
+ksig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+{ printf 'From: kate@example.net\nSubject: Fwd: notes\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n'
+  printf -- '--b\nContent-Type: text/plain\n\nThis one was spam.\n\n--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n'
+  { ham 10; printf '\n!spamsift:%s!\n' "$ksig"; } | base64
+  printf -- '--b--\n'; } >"$T/fwd-b64.eml"
+grep -q "$ksig" "$T/fwd-b64.eml" && it_fail "the signature is in the raw bytes"
+expect 0 S train --user kate@example.net --spam "$T/fwd-b64.eml"
+grep -q 'learned 1 messages as spam (1 retrained by signature)' "$T/out" ||
+	it_fail "train by a signature in a base64 part: $(cat "$T/out" "$T/err")"
 # A message of 200 MB (its body NUL bytes, a sparse file), its signature
 # after them, in 350 MB of address space: train copied each message whole
 # (twice the file with its mapping; up to 32 in flight), now only what the
