@@ -39,9 +39,18 @@
  */
 #define BATCH_WAIT_MS 500
 #define BATCH_MAX 128
-/* A locked store is retried after this long; each try waits this long. */
+/*
+ * A locked store is tried again after RETRY_MS; each try waits up to
+ * LOCK_WAIT_MS for the lock, which paces the tries. A store that cannot be
+ * opened (its file unreadable, its directory gone) fails at once: its wait
+ * doubles from RETRY_MS up to RETRY_MAX_MS, or the thread tried to open it
+ * 50 times a second for as long as it lasted.
+ */
 #define RETRY_MS 20
+#define RETRY_MAX_MS 1000
 #define LOCK_WAIT_MS 1000
+/* While the store cannot be opened, say so again this often (seconds). */
+#define DOWN_LOG_S 60
 
 enum { Q_QUEUED, Q_BUSY, Q_DONE };
 
@@ -81,6 +90,10 @@ static time_t last_ckpt_log;    /* and of the checkpoint warning (thread) */
 static time_t last_lost_log;    /* and of the lost learning warning (thread) */
 static size_t lost_unlogged;    /* learning lost since that warning (thread) */
 static char lost_why[1024];      /* why the last of it was lost (thread) */
+static time_t down_since;       /* the store could not be opened since then,
+                                   0 while it can (thread) */
+static time_t last_down_log;    /* rate limit of the line saying so (thread) */
+static int retry_ms = RETRY_MS; /* wait before the next try to open (thread) */
 static int urgent;              /* a quarantine copy is queued: commit now */
 static int idle;                /* the thread waits for work (not gathering) */
 
@@ -220,14 +233,6 @@ static void drop_learning(void)
 }
 
 /*
- * Write the batch (called without lock, its quarantine requests Q_BUSY):
- * the learning in one transaction (item by item if that fails for a reason
- * other than a lock, so one bad item does not sink the rest), then each
- * quarantine copy in its own durable transaction. Returns 0 when all is
- * written or settled, else what is left to retry failed with (-EBUSY, -EIO)
- * and err says why.
- */
-/*
  * Log the learning lost since the last such line: once a minute at most
  * while the store refuses writes (disk full: a line per message at low
  * rates), and at once when force (a commit worked again, or the writer
@@ -243,6 +248,14 @@ static void log_lost(int force)
 	lost_unlogged = 0;
 }
 
+/*
+ * Write the batch (called without lock, its quarantine requests Q_BUSY):
+ * the learning in one transaction (item by item if that fails for a reason
+ * other than a lock, so one bad item does not sink the rest), then each
+ * quarantine copy in its own durable transaction. Returns 0 when all is
+ * written or settled, else what is left to retry failed with: -EBUSY (the
+ * store is locked) or -EIO (it cannot be opened), and err says why.
+ */
 static int write_batch(db **dp, const char *path, char *err, size_t errlen)
 {
 	int rc, left = 0, learning = 0;
@@ -344,6 +357,43 @@ static void take_batch(void)
 	tail = last;
 }
 
+/*
+ * After a try (thread, without lock): a store the thread cannot open is an
+ * administrator's problem (learning waits in memory, and past
+ * WRITER_MAX_BYTES is dropped), so it is logged at once with why, once
+ * every DOWN_LOG_S while it lasts (not at every try), and when the store
+ * opens again. A locked store is not one (`spamsift train` holds the lock
+ * for seconds at a time): nothing is said. Returns how long to wait before
+ * the next try, in ms, when rc < 0.
+ */
+static int note_try(int rc, const char *path, const char *why)
+{
+	time_t now = time(NULL);
+
+	if (rc == -EBUSY || rc == 0) {
+		/* It opened. */
+		if (down_since != 0)
+			log_info("NOQUEUE: store %s opened again after %lld s",
+			    path, (long long)(now - down_since));
+		down_since = 0;
+		retry_ms = RETRY_MS;
+		return RETRY_MS;
+	}
+	if (down_since == 0) {
+		down_since = last_down_log = now;
+		log_err("NOQUEUE: cannot open store %s to write learning: %s; "
+		    "retrying, the learning waits in memory", path, why);
+	} else if (now - last_down_log >= DOWN_LOG_S) {
+		last_down_log = now;
+		log_err("NOQUEUE: store %s still cannot be opened to write "
+		    "learning (for %lld s): %s", path,
+		    (long long)(now - down_since), why);
+	}
+	rc = retry_ms;
+	retry_ms = retry_ms * 2 < RETRY_MAX_MS ? retry_ms * 2 : RETRY_MAX_MS;
+	return rc;
+}
+
 static void *writer_main(void *arg)
 {
 	char path[4096] = "", err[1024];
@@ -353,7 +403,7 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&lock);
 	for (;;) {
 		item *b;
-		int rc;
+		int rc, wait_ms;
 
 		while (batch == NULL && head == NULL && !stopping) {
 			idle = 1;
@@ -385,6 +435,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&lock);
 
 		rc = write_batch(&d, path, err, sizeof(err));
+		wait_ms = note_try(rc, path, err);
 		/*
 		 * Now that the token cache has the commit, the checkpoint
 		 * (syncs, thousands of page copies): until the cache has
@@ -400,12 +451,18 @@ static void *writer_main(void *arg)
 
 		pthread_mutex_lock(&lock);
 		if (rc < 0 && !deadline_passed) {
-			/* Locked or unavailable for now: keep what is left, retry. */
+			/*
+			 * Locked or unavailable for now: keep what is left,
+			 * retry. A stop past its time ends the wait.
+			 */
+			struct timespec end = clock_after_ms(wait_ms);
+
 			mark(Q_QUEUED);
 			pthread_cond_broadcast(&done);
-			pthread_mutex_unlock(&lock);
-			clock_sleep_ms(RETRY_MS);
-			pthread_mutex_lock(&lock);
+			while (!deadline_passed &&
+			    pthread_cond_clockwait(&wake, &lock, CLOCK_MONOTONIC,
+			    &end) != ETIMEDOUT)
+				;
 			continue;
 		}
 		if (rc < 0) {

@@ -13,7 +13,10 @@
  * batch being written (retried while the store is locked), new learning is
  * dropped (counted, logged once a minute): the verdicts stand, only their
  * learning is lost. So is learning the store refuses (a full disk): also
- * logged once a minute at most.
+ * logged once a minute at most. A store the thread cannot open (its
+ * directory gone) is retried with a growing wait (up to a second) and
+ * logged when that starts, once a minute while it lasts, and when it ends;
+ * a locked store is only retried.
  */
 #ifndef SPAMSIFT_WRITER_H
 #define SPAMSIFT_WRITER_H

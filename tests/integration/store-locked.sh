@@ -6,6 +6,8 @@
 # learning waits in the writer's queue (past its 64 MiB bound it is
 # dropped, and that is logged once) and is written once the lock is
 # released, in transactions of at most 128 messages, each message once.
+# A store the writer cannot open (its directory moved away) is logged once,
+# not at every try, and what waited is written when it is back.
 . "$(dirname "$0")/lib.sh"
 
 it_setup
@@ -124,4 +126,40 @@ while [ "$(classified bob@example.net)" -lt $((COUNT + 1)) ] && [ $i -lt 200 ]; 
 [ "$(classified bob@example.net)" = $((COUNT + 1)) ] || it_fail "after: a new message was not learned"
 CLI db check >/dev/null || it_fail "after: db check"
 it_log "after: learning resumed, store sound"
+
+# 4. The store's directory goes away while learning waits for the lock (an
+# administrator moves it): the writer cannot open the store. That is said
+# once, with why (it retried every 20 ms in silence, only the read side
+# said anything, and only about mail), its tries back off, and when the
+# directory is back a line says so and the learning that waited is written.
+DB="$IT_DIR/st/spamsift.db"
+mkdir "$IT_DIR/st"
+CLI --db "$DB" db init >/dev/null || it_fail "db init in st/"
+it_stop_milter
+it_milter -o TokenCacheSize=0 -o "StorePath=$DB"
+hold
+load "$IT_DIR/small.list" 20 2 erin@example.net
+l=$(wc -l <"$IT_DIR/milter.log")
+mv "$IT_DIR/st" "$IT_DIR/st.away"
+# The writer's try under way waits a second for the lock; every try after
+# it fails to open the store: 3 s of them.
+sleep 3
+release
+tail -n +"$((l + 1))" "$IT_DIR/milter.log" >"$IT_DIR/down.log"
+n=$(grep -c "cannot open store $DB to write learning: .*st: No such file or directory; retrying" "$IT_DIR/down.log")
+[ "$n" = 1 ] || it_fail "store gone: the writer's failure logged $n times: $(head -n 3 "$IT_DIR/down.log")"
+[ "$(wc -l <"$IT_DIR/down.log")" = 1 ] || it_fail "store gone: other lines: $(cat "$IT_DIR/down.log")"
+[ "$(DB="$IT_DIR/st.away/spamsift.db"; classified erin@example.net)" = 0 ] || it_fail "store gone: learning written to the moved store"
+mv "$IT_DIR/st.away" "$IT_DIR/st"
+i=0
+while ! grep -q "store $DB opened again after [0-9]* s$" "$IT_DIR/milter.log" && [ $i -lt 100 ]; do
+	sleep 0.05; i=$((i + 1))
+done
+grep -q "store $DB opened again after [0-9]* s$" "$IT_DIR/milter.log" ||
+	it_fail "store back: no line says so: $(tail -n 3 "$IT_DIR/milter.log")"
+i=0
+while [ "$(classified erin@example.net)" -lt 20 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(classified erin@example.net)" = 20 ] || it_fail "store back: $(classified erin@example.net) of 20 messages learned"
+CLI --db "$DB" db check >/dev/null || it_fail "store back: db check"
+it_log "store gone while learning waited: logged once, written when back"
 exit 0
