@@ -14,6 +14,7 @@
 #include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,10 +293,7 @@ static int write_pidfile(const char *path)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-/*
- * libmilter's listener notices smfi_stop() only when its poll wakes (every
- * few seconds): a connection to our own socket wakes it at once.
- */
+/* Connect to our own socket and hang up (see stop_library). */
 static void wake_listener(const char *sock)
 {
 	struct sockaddr_storage ss;
@@ -357,6 +355,36 @@ static void on_signal(int sig)
 
 	(void)!write(sig_pipe[1], &c, 1);
 	errno = saved;
+}
+
+/*
+ * smfi_stop() waits for libmilter's listener thread, which holds a lock of
+ * its own while it polls the socket, five seconds at a time: a connection
+ * to our socket wakes it. It must arrive while smfi_stop() waits (one made
+ * before is served, then the listener polls again; the one made after it,
+ * as before, found the socket closed), so a helper knocks until smfi_stop()
+ * returns.
+ */
+static atomic_int lib_stopped;
+
+static void *knock(void *arg)
+{
+	while (!atomic_load(&lib_stopped)) {
+		wake_listener(arg);
+		usleep(20000);
+	}
+	return NULL;
+}
+
+static void stop_library(const char *sock)
+{
+	pthread_t k;
+	int knocking = pthread_create(&k, NULL, knock, (void *)sock) == 0;
+
+	smfi_stop();
+	atomic_store(&lib_stopped, 1);
+	if (knocking)
+		pthread_join(k, NULL);
 }
 
 /* libmilter's loop runs in its own thread; the main thread takes signals. */
@@ -440,8 +468,7 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 	if (!ours)
 		log_err("the milter library stopped serving; stopping");
 	log_info("stopping: draining %d sessions", mlfi_sessions());
-	smfi_stop();
-	wake_listener(sock);
+	stop_library(sock);
 	pthread_join(t, NULL);
 	for (int i = 0; i < DRAIN_SECONDS * 10 && mlfi_sessions() > 0; i++)
 		usleep(100000);
