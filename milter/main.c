@@ -408,10 +408,19 @@ static void *milter_thread(void *arg)
  * thread only otherwise; so the main thread takes them with handlers and
  * never blocks them, also while it reloads (waiting in sigwait, as before,
  * left the signal to libmilter whenever the main thread was busy
- * reloading: a second SIGHUP then stopped the milter). SIGTERM drains: no
- * new connections (smfi_stop), then up to DRAIN_SECONDS for the sessions in
- * flight to finish. libmilter stopping on its own is an error (exit status
- * 3, so that a service manager restarts the milter).
+ * reloading: a second SIGHUP then stopped the milter). SIGTERM drains: the
+ * sessions in flight finish (DRAIN_SECONDS at most) while libmilter still
+ * serves them, and only then does libmilter stop (smfi_stop). In that order
+ * because libmilter's pool of workers stops at smfi_stop: its controller
+ * thread ends at its next wake-up, never reads a session again (a message
+ * whose content came later was never answered, so Postfix timed out on it)
+ * and destroys the lock its workers take when they finish a command (unless
+ * an idle worker waits on it: a session that finished while all were busy
+ * logged "TASKMGR_LOCK error" and "TASKMGR_UNLOCK error"). Meanwhile the
+ * socket still accepts: a connection opened during the drain is told to go
+ * away at its first MAIL (mlfi_drain), so it ends soon too. libmilter
+ * stopping on its own is an error (exit status 3, so that a service manager
+ * restarts the milter).
  */
 #define DRAIN_SECONDS 30
 static int serve(const char *sock, const char *conf_path, char **overrides,
@@ -467,11 +476,12 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 	}
 	if (!ours)
 		log_err("the milter library stopped serving; stopping");
+	mlfi_drain();
 	log_info("stopping: draining %d sessions", mlfi_sessions());
+	for (int i = 0; i < DRAIN_SECONDS * 100 && mlfi_sessions() > 0; i++)
+		usleep(10000);
 	stop_library(sock);
 	pthread_join(t, NULL);
-	for (int i = 0; i < DRAIN_SECONDS * 10 && mlfi_sessions() > 0; i++)
-		usleep(100000);
 	return ours ? rc : MI_FAILURE;
 }
 

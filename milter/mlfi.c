@@ -88,6 +88,14 @@ typedef struct snap {
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static snap *current;
 static int sessions;            /* open connections (under snap_lock) */
+static int draining;            /* mlfi_drain was called (under snap_lock) */
+
+void mlfi_drain(void)
+{
+	pthread_mutex_lock(&snap_lock);
+	draining = 1;
+	pthread_mutex_unlock(&snap_lock);
+}
 
 int mlfi_sessions(void)
 {
@@ -138,6 +146,7 @@ typedef struct conn {
 	                           most 70 bytes), "" for other bodies */
 	char *client_addr;      /* client IP ({client_addr}), or NULL */
 	int leadspc;            /* header values keep their leading space */
+	int late;               /* opened while the milter stops: no mail */
 	FILE *copy;             /* message copy for the quarantine, or NULL */
 	char *copybuf;          /* copy's stdio buffer (QuarantineMemory), or NULL */
 	size_t copy_len;        /* its length */
@@ -171,11 +180,13 @@ static void snap_unref(snap *s)
 	}
 }
 
-static snap *snap_get(void)
+/* The snapshot for a new session, counted; *late: the milter stops. */
+static snap *snap_get(int *late)
 {
 	snap *s;
 
 	pthread_mutex_lock(&snap_lock);
+	*late = draining;
 	s = current;
 	if (s != NULL) {
 		s->refs++;
@@ -225,7 +236,8 @@ int mlfi_init(conf *c, const char *path, char **overrides, size_t noverrides)
 
 int mlfi_start(void)
 {
-	snap *s = snap_get();
+	int late;
+	snap *s = snap_get(&late);
 	int rc;
 
 	if (s == NULL)
@@ -520,18 +532,23 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
 	    SMFIP_NODATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
 	    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_HDR_LEADSPC;
 	conn *cn;
+	int late;
 
 	(void)f2;
 	(void)f3;
+	cn = calloc(1, sizeof(*cn));
+	if (cn == NULL)
+		return SMFIS_TEMPFAIL;
+	cn->sn = snap_get(&late);
+	/* A late session is answered at MAIL (mlfi_envfrom): Postfix must wait. */
+	if (late)
+		want &= ~SMFIP_NR_MAIL;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT |
 	    SMFIF_QUARANTINE | SMFIF_CHGBODY);
 	*pf1 = f1 & want;
 	*pf2 = 0;
 	*pf3 = 0;
-	cn = calloc(1, sizeof(*cn));
-	if (cn == NULL)
-		return SMFIS_TEMPFAIL;
-	cn->sn = snap_get();
+	cn->late = late;
 	cn->pflags = *pf1;
 	cn->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	if (cn->sn == NULL) {
@@ -540,6 +557,32 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0,
 	}
 	smfi_setpriv(ctx, cn);
 	return SMFIS_CONTINUE;
+}
+
+/*
+ * MAIL in a session opened after the stop began (mlfi_drain): the milter
+ * stops libmilter only once every session is closed (libmilter then serves
+ * none), so this one must end soon. Answered per OnFail, with its line:
+ * tempfail as 421, on which Postfix's smtpd hangs up on its client and
+ * closes this session; accept lets the message through unclassified.
+ */
+static sfsistat refuse_late(SMFICTX *ctx, conn *cn, const char *from)
+{
+	const char *mode = conf_str(cn->sn->cf, "OnFail");
+	const char *addr = smfi_getsymval(ctx, "{client_addr}");
+	int accept = mode != NULL && strcmp(mode, "accept") == 0;
+	char buf[1024];
+
+	if (usermap_address(from, buf, sizeof(buf)) < 0)
+		buf[0] = '\0';
+	log_info("NOQUEUE: client=%s from=<%s> %s: the milter is stopping",
+	    addr ? addr : "?", buf, accept ? "accepted unclassified" :
+	    "refused (421)");
+	if (accept)
+		return SMFIS_ACCEPT;
+	smfi_setreply(ctx, "421", "4.3.2",
+	    "Spam filter stopping, try again later");
+	return SMFIS_TEMPFAIL;
 }
 
 static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
@@ -553,6 +596,8 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
 	msg_state_reset(cn);
+	if (cn->late)
+		return refuse_late(ctx, cn, argv[0] ? argv[0] : "");
 	cf = cn->sn->cf;
 	if (usermap_address(argv[0] ? argv[0] : "", buf, sizeof(buf)) == 0)
 		cn->sender = strdup(buf);

@@ -36,6 +36,13 @@ int mlfi_install(conf *c, char *err, size_t errlen);
  */
 int mlfi_start(void);
 
+/*
+ * mlfi_drain -- the milter stops: connections opened from now on get no
+ * mail (each MAIL is answered per OnFail, tempfail as 421 so that Postfix
+ * closes them); those already open are served to their end. Thread-safe.
+ */
+void mlfi_drain(void);
+
 /* mlfi_sessions -- connections currently open (for draining at stop). */
 int mlfi_sessions(void);
 

@@ -7,7 +7,8 @@
 # dropped, and that is logged once) and is written once the lock is
 # released, in transactions of at most 128 messages, each message once.
 # A store the writer cannot open (its directory moved away) is logged once,
-# not at every try, and what waited is written when it is back.
+# not at every try, and what waited is written when it is back. A SIGTERM
+# while sessions wait for the lock lets each finish, then stops cleanly.
 . "$(dirname "$0")/lib.sh"
 
 it_setup
@@ -162,4 +163,86 @@ while [ "$(classified erin@example.net)" -lt 20 ] && [ $i -lt 100 ]; do sleep 0.
 [ "$(classified erin@example.net)" = 20 ] || it_fail "store back: $(classified erin@example.net) of 20 messages learned"
 CLI --db "$DB" db check >/dev/null || it_fail "store back: db check"
 it_log "store gone while learning waited: logged once, written when back"
+
+# 5. SIGTERM with sessions in flight: four quarantine copies wait for the
+# lock in their end of message and a client is halfway through its DATA.
+# Each gets its answer (the tagged message at once, the copies once the
+# lock is free), a connection opened meanwhile is told 421 at MAIL (Postfix
+# hangs up), the milter exits 0 as soon as the last session has closed,
+# and libmilter logs nothing. (It stopped libmilter first: the client in
+# DATA got no verdict, only Postfix's timeout, sessions that finished
+# logged TASKMGR_LOCK errors, and the drain waited its 30 s for sessions
+# libmilter would never close.)
+DB="$IT_DIR/run/spamsift.db"
+it_stop_milter
+it_milter -o TokenCacheSize=0
+hold
+qpids=
+for n in 1 2 3 4; do
+	printf 'From: <spammer@bad.example>\nTo: <carol@example.net>\nSubject: q5\nMessage-ID: <q5-%s@locked>\n\nbuy now\n' \
+		"$n" >"$IT_DIR/q5-$n"
+	it_send "$IT_DIR/q5-$n" spammer@bad.example carol@example.net >"$IT_DIR/q5-$n.code" &
+	qpids="$qpids $!"
+done
+printf 'From: <a@example.org>\nTo: <bob@example.net>\nSubject: d5\nMessage-ID: <d5@locked>\n\nhello, half now and half later\n' >"$IT_DIR/d5"
+python3 - "$IT_SMTP_PORT" "$IT_DIR/d5" "$IT_DIR/half" "$IT_DIR/go" >"$IT_DIR/d5.code" <<'EOF_PY' &
+import os, smtplib, sys, time
+port, path, half, go = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+data = open(path, "rb").read().replace(b"\n", b"\r\n")
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.spamsift.test", timeout=60)
+s.ehlo(); s.mail("a@example.org"); s.rcpt("bob@example.net")
+code, _ = s.docmd("DATA")
+assert code == 354, code
+s.send(data[: len(data) // 2])
+open(half, "w").close()
+for _ in range(600):            # wait (bounded) for the shell's go-ahead
+    if os.path.exists(go):
+        break
+    time.sleep(0.05)
+s.send(data[len(data) // 2:] + b".\r\n")
+print(s.getreply()[0], flush=True)
+s.quit()
+EOF_PY
+dpid=$!
+it_wait_file "$IT_DIR/half" || it_fail "drain: the client in DATA did not start"
+# Postfix's cleanup logs each copy's Message-ID before it sends the milter
+# the content: then the end of message waits for the lock.
+i=0
+while [ "$(grep -c 'message-id=<q5-' "$IT_DIR/log/postfix.log")" -lt 4 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.5
+l=$(wc -l <"$IT_DIR/milter.log")
+kill -TERM "$IT_MILTER_PID"
+i=0; while ! grep -q 'stopping: draining' "$IT_DIR/milter.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+code=$(python3 - "$IT_SMTP_PORT" <<'EOF_PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="late.spamsift.test", timeout=30)
+s.ehlo()
+print(s.mail("late@example.org")[0])
+EOF_PY
+)
+[ "$code" = 421 ] || it_fail "drain: a new connection got $code at MAIL, not 421"
+touch "$IT_DIR/go"
+i=0; while [ ! -s "$IT_DIR/d5.code" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+[ "$(cat "$IT_DIR/d5.code")" = 250 ] || it_fail "drain: the client in DATA got '$(cat "$IT_DIR/d5.code")' within 10 s, not 250"
+wait "$dpid"
+kill -0 "$IT_MILTER_PID" 2>/dev/null || it_fail "drain: the milter did not wait for the quarantine copies"
+release
+wait $qpids
+for n in 1 2 3 4; do
+	[ "$(cat "$IT_DIR/q5-$n.code")" = 250 ] || it_fail "drain: quarantine copy $n answered '$(cat "$IT_DIR/q5-$n.code")'"
+done
+i=0; while kill -0 "$IT_MILTER_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+kill -0 "$IT_MILTER_PID" 2>/dev/null && it_fail "drain: the milter still runs 5 s after its last session"
+wait "$IT_MILTER_PID"; rc=$?
+[ "$rc" = 0 ] || it_fail "drain: the milter exited $rc"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM quarantine WHERE subject = 'q5'")" = 4 ] || it_fail "drain: not 4 copies stored"
+i=0; while ! grep -qs 'd5@locked' "$IT_DIR"/sink/* && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+grep -qs 'd5@locked' "$IT_DIR"/sink/* || it_fail "drain: the tagged message was not relayed"
+tail -n +"$((l + 1))" "$IT_DIR/milter.log" >"$IT_DIR/drain.log"
+[ "$(grep -c ' action=' "$IT_DIR/drain.log")" = 5 ] || it_fail "drain: not one verdict line for each of 5 messages"
+grep -q 'NOQUEUE: client=.* from=<late@example.org> refused (421): the milter is stopping' "$IT_DIR/drain.log" ||
+	it_fail "drain: no line for the refused connection"
+other=$(grep -v ' action=\|stopping: draining [0-9]* sessions\|refused (421): the milter is stopping\|stopped$\|token cache: ' "$IT_DIR/drain.log")
+[ -z "$other" ] || it_fail "drain: other lines (libmilter's?): $other"
+it_log "SIGTERM with 5 sessions in flight: each answered, a new one 421, exit 0, no libmilter error"
 exit 0
