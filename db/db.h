@@ -493,6 +493,9 @@ int db_vacuum(db *d);
  * copies thousands of pages, and while the commit was running, readers had
  * to bypass the cache. 0 when done or not needed (also on backends without
  * a log); a negative errno on error. Not inside db_begin (-EINVAL).
+ * A reader's snapshot (db_read_begin) keeps the copy from reaching the end
+ * of the log, which then grows until the reader is done; when it starts
+ * over, a read-write handle cuts its file back to about 16 MB (SQLite).
  */
 int db_checkpoint(db *d);
 

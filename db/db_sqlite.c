@@ -84,6 +84,18 @@
 /* Log size past which it is copied into the store: SQLite's default of
  * 1000 frames, as it was with 4 KiB pages. */
 #define CHECKPOINT_BYTES (4000 * 1024)
+/*
+ * Size the log file is cut back to when it starts over (journal_size_limit).
+ * SQLite writes the log from its start again once a checkpoint has copied
+ * all of it, but never shrinks the file: a reader that keeps a snapshot a
+ * long time (an export, db check) stops the checkpoints short, the log
+ * grows by every commit meanwhile (the milter's, a hundred MiB in a minute
+ * under load), and without a limit the file kept that size for as long as
+ * any handle stayed open, that is for the milter's life. Above the log's
+ * usual size (CHECKPOINT_BYTES and the commit that passed it), so that in
+ * steady operation it is never cut.
+ */
+#define JOURNAL_LIMIT_BYTES (4 * CHECKPOINT_BYTES)
 
 /* migrations[v] brings schema version v to v + 1. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -813,6 +825,14 @@ static int s_open(const char *path, int flags, db **out, char *err,
 		if ((rc = exec(s, "PRAGMA synchronous = NORMAL",
 		    "set synchronous mode")) < 0)
 			goto fail;
+		{
+			char q[64];
+
+			snprintf(q, sizeof(q), "PRAGMA journal_size_limit = %d",
+			    JOURNAL_LIMIT_BYTES);
+			if ((rc = query_int(s, q, &v, "set log size limit")) < 0)
+				goto fail;
+		}
 		/* Our hook replaces SQLite's checkpoint at commit. */
 		if (flags & DB_OPEN_OWN_CHECKPOINT)
 			sqlite3_wal_hook(s->h, wal_hook_frames, s);

@@ -125,6 +125,51 @@ START_TEST(test_own_checkpoint)
 }
 END_TEST
 
+/*
+ * A reader that holds a snapshot (an export, db check) keeps checkpoints
+ * from finishing, so the write-ahead log grows with every commit made
+ * meanwhile. Once it is gone the log starts over, and its file is cut back
+ * too: it kept its largest size for as long as the milter ran.
+ */
+START_TEST(test_log_shrinks_after_long_reader)
+{
+	enum { N = 20000 };
+	const off_t limit = 16 * 1024 * 1024;   /* JOURNAL_LIMIT_BYTES, about */
+	uint64_t *h = malloc(N * sizeof(*h));
+	char wal[160];
+	db *w, *r;
+	int64_t uid;
+	off_t peak = 0;
+
+	ck_assert_ptr_nonnull(h);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	w = open_ok(DB_OPEN_CREATE | DB_OPEN_OWN_CHECKPOINT);
+	r = open_ok(0);
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	ck_assert_int_eq(db_read_begin(r), 0);
+	/* The milter's writer: a commit, then db_checkpoint, over and over. */
+	for (uint64_t round = 0; round < 200 && peak <= 3 * limit; round++) {
+		for (size_t i = 0; i < N; i++)
+			h[i] = (round * N + i + 1) * 0x9E3779B97F4A7C15ULL;
+		ck_assert_int_eq(db_tokens_update(w, uid, h, N, 1, 0, 1), 0);
+		ck_assert_int_eq(db_checkpoint(w), 0);
+		peak = file_size(wal);
+	}
+	ck_assert_int_gt(peak, 3 * limit);      /* the reader held it back */
+	ck_assert_int_eq(db_read_end(r), 0);
+	/* Copied at the next checkpoint, started over at the next commit. */
+	for (int round = 0; round < 3; round++) {
+		h[0] = (uint64_t)round + 1;
+		ck_assert_int_eq(db_tokens_update(w, uid, h, 1, 1, 0, 1), 0);
+		ck_assert_int_eq(db_checkpoint(w), 0);
+	}
+	ck_assert_int_le(file_size(wal), limit + 1024 * 1024);
+	db_close(r);
+	db_close(w);
+	free(h);
+}
+END_TEST
+
 START_TEST(test_persists)
 {
 	int64_t uid, again;
@@ -875,6 +920,7 @@ int main(void)
 	tcase_add_test(tc, test_lookup_modes);
 	tcase_add_test(tc, test_check_report);
 	tcase_add_test(tc, test_own_checkpoint);
+	tcase_add_test(tc, test_log_shrinks_after_long_reader);
 	suite_add_tcase(s, tc);
 	return test_run(s);
 }
