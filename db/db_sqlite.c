@@ -623,15 +623,29 @@ static int schema(dbs *s, int flags)
 		return rc;
 	if (v == SCHEMA_VERSION)
 		return 0;
+	/*
+	 * Version, id and tables from one snapshot: read one by one, a store
+	 * that another process created in between (the milter's first start
+	 * beside `spamsift db init`) read as version 0 with tables, "another
+	 * program's database".
+	 */
+	if ((rc = exec(s, "BEGIN", "read schema")) < 0)
+		return rc;
+	if ((rc = query_int(s, "PRAGMA user_version", &v,
+	    "read schema version")) == 0 &&
+	    (rc = query_int(s, "PRAGMA application_id", &app,
+	    "read application id")) == 0)
+		rc = query_int(s, "SELECT count(*) FROM sqlite_master",
+		    &ntables, "read schema");
+	sqlite3_exec(s->h, "COMMIT", NULL, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	if (v == SCHEMA_VERSION)
+		return 0;
 	if (v > SCHEMA_VERSION)
 		return db_seterr(&s->base, -EPROTO, "schema version %lld is "
 		    "newer than this program supports (%d): upgrade spamsift",
 		    (long long)v, SCHEMA_VERSION);
-	if ((rc = query_int(s, "PRAGMA application_id", &app,
-	    "read application id")) < 0 ||
-	    (rc = query_int(s, "SELECT count(*) FROM sqlite_master",
-	    &ntables, "read schema")) < 0)
-		return rc;
 	if ((app != 0 && app != APPLICATION_ID) || (v == 0 && ntables > 0))
 		return db_seterr(&s->base, -EPROTO, "not a spamsift store "
 		    "(a SQLite database of another program)");
@@ -803,16 +817,31 @@ static int s_open(const char *path, int flags, db **out, char *err,
 	    (rc = exec(s, "PRAGMA page_size = 16384", "set page size")) < 0)
 		goto fail;
 	if (!(flags & DB_OPEN_READONLY)) {
-		sqlite3_stmt *st = NULL;
+		double start = now_ms();
 
-		rc = sqlite3_prepare_v2(s->h, "PRAGMA journal_mode = WAL", -1,
-		    &st, NULL);
-		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			const char *m = (const char *)sqlite3_column_text(st, 0);
+		/*
+		 * Switching a new store to WAL needs it alone: while another
+		 * process creates it, SQLite answers SQLITE_BUSY at once,
+		 * without its busy handler. Retried as begin_immediate is.
+		 */
+		for (;;) {
+			sqlite3_stmt *st = NULL;
 
-			rc = m && strcmp(m, "wal") == 0 ? SQLITE_OK : -1;
+			rc = sqlite3_prepare_v2(s->h, "PRAGMA journal_mode = WAL",
+			    -1, &st, NULL);
+			if (rc == SQLITE_OK &&
+			    (rc = sqlite3_step(st)) == SQLITE_ROW) {
+				const char *m =
+				    (const char *)sqlite3_column_text(st, 0);
+
+				rc = m && strcmp(m, "wal") == 0 ? SQLITE_OK : -1;
+			}
+			sqlite3_finalize(st);
+			if ((rc & 0xff) != SQLITE_BUSY ||
+			    now_ms() - start >= s->busy_ms)
+				break;
+			nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
 		}
-		sqlite3_finalize(st);
 		if (rc == -1) {
 			rc = db_seterr(&s->base, -EIO, "open: cannot switch "
 			    "to WAL journal mode");
