@@ -105,6 +105,28 @@ static const char *unix_path(const char *sock)
 }
 
 /*
+ * Does a process accept connections on the unix socket at path? Its file
+ * is then a running milter's, not one left behind by a milter that died
+ * (kill -9, a crash: nobody listens, connect is refused).
+ */
+static int socket_in_use(const char *path)
+{
+	struct sockaddr_un un;
+	int fd, used;
+
+	memset(&un, 0, sizeof(un));
+	if (strlen(path) >= sizeof(un.sun_path))
+		return 0;
+	un.sun_family = AF_UNIX;
+	strcpy(un.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	used = connect(fd, (struct sockaddr *)&un, sizeof(un)) == 0;
+	close(fd);
+	return used;
+}
+
+/*
  * The account named by config key `key` (NULL when the key is empty; a
  * message and -1 when the name is unknown).
  */
@@ -594,6 +616,16 @@ int main(int argc, char **argv)
 		goto out;
 	inited = 1;
 
+	/*
+	 * A socket file left by a milter that died is replaced; one that a
+	 * running milter listens on is not: removed, its milter kept running
+	 * without mail, and this one's exit removed the socket for good.
+	 */
+	if (unix_path(sock) != NULL && socket_in_use(unix_path(sock))) {
+		fprintf(stderr, "spamsift-milter: socket %s is in use: another "
+		    "milter is running\n", sock);
+		goto out;
+	}
 	path = unix_path(sock);
 	if (path != NULL)
 		unlink(path);
