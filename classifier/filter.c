@@ -635,7 +635,7 @@ static int commit(db *d, const filter_pending *pd)
 		db_sender hist;
 
 		if ((rc = db_sender_add(d, uid, pd->snd, pd->spam ? 0 : 1,
-		    pd->spam ? 1 : 0, &hist)) < 0)
+		    pd->spam ? 1 : 0, (int)(pd->now / 86400), &hist)) < 0)
 			goto end;
 		if (!pd->spam && hist.spam == 0 &&
 		    hist.innocent >= pd->whitelist_threshold) {
@@ -923,11 +923,12 @@ sender:
 		 * off, were never counted (clamped at 0, the move would
 		 * invent a message of the other class).
 		 */
-		if ((rc = db_sender_add(d, uid, snd, 0, 0, &hist)) < 0)
+		if ((rc = db_sender_add(d, uid, snd, 0, 0,
+		    (int)(now / 86400), &hist)) < 0)
 			goto end;
 		if ((spam ? hist.innocent : hist.spam) > 0) {
 			if ((rc = db_sender_add(d, uid, snd, spam ? -1 : 1,
-			    spam ? 1 : -1, &hist)) < 0)
+			    spam ? 1 : -1, (int)(now / 86400), &hist)) < 0)
 				goto end;
 			/* Back to innocent: whitelisted again if commit would
 			 * (a retrain to spam removed it). */

@@ -402,9 +402,10 @@ static const char db_help[] =
     "\n"
     "  init    create the store (StorePath) if it does not exist\n"
     "  check   integrity check; exit 3 and a report when it fails\n"
-    "  purge   delete tokens unseen for PurgeStaleDays with at most\n"
-    "          PurgeMaxHits hits, signatures older than SignatureLife days\n"
-    "          and quarantined mail older than QuarantineLife days\n"
+    "  purge   delete tokens (and senders' histories) unseen for\n"
+    "          PurgeStaleDays with at most PurgeMaxHits hits, signatures\n"
+    "          older than SignatureLife days and quarantined mail older\n"
+    "          than QuarantineLife days\n"
     "  vacuum  compact the store file (and optimize it)\n";
 
 int cmd_db(cli *c, int argc, char **argv)
@@ -451,10 +452,16 @@ int cmd_db(cli *c, int argc, char **argv)
 
 		if (cli_store(c, 0) == NULL)
 			return CLI_STORE;
-		/* 0 days keeps them: spamsift.conf(5). */
+		/* 0 days keeps them: spamsift.conf(5). The senders of the
+		 * automatic whitelisting's history go as tokens do (not
+		 * counted in the line below, whose form scripts read). */
 		rc = conf_int(c->cf, "PurgeStaleDays") > 0 ? db_purge(c->store,
 		    today - (int)conf_int(c->cf, "PurgeStaleDays"),
 		    conf_int(c->cf, "PurgeMaxHits"), &ntok) : 0;
+		if (rc == 0 && conf_int(c->cf, "PurgeStaleDays") > 0)
+			rc = db_sender_purge(c->store, today -
+			    (int)conf_int(c->cf, "PurgeStaleDays"),
+			    conf_int(c->cf, "PurgeMaxHits"), NULL);
 		if (rc == 0) {
 			profile site;
 

@@ -1583,7 +1583,8 @@ void db_sig_free(db_sig *sig)
  * Outside a caller's transaction an expiry or a purge goes in steps, each
  * its own short transaction, so that the milter's writer and the commands
  * get the store in between: a step deletes at most STEP_ROWS signatures or
- * quarantined messages, or examines STEP_TOKENS tokens (about 0.1 s on the
+ * quarantined messages, or examines STEP_TOKENS tokens or senders (about
+ * 0.1 s for tokens on the
  * development machine; the whole purge of a 15-million-token store held
  * the lock for 7 s in one transaction).
  */
@@ -1685,7 +1686,7 @@ int db_list_iter(db *d, int64_t uid, int kind,
 }
 
 int db_sender_add(db *d, int64_t uid, const char *sender, int innocent_delta,
-    int spam_delta, db_sender *out)
+    int spam_delta, int day, db_sender *out)
 {
 	db_sender dummy;
 
@@ -1697,7 +1698,7 @@ int db_sender_add(db *d, int64_t uid, const char *sender, int innocent_delta,
 	CHECK_WRITE(d, "update sender");
 	NEED_STORE(d);
 	return d->ops->sender_add(d, uid, sender, innocent_delta, spam_delta,
-	    out);
+	    day, out);
 }
 
 int db_pref_get(db *d, int64_t uid, const char *key, char *buf, size_t len,
@@ -1886,6 +1887,33 @@ int db_purge(db *d, int day, int64_t max_hits, int64_t *n)
 		if (k > 0)
 			d->txn_tokens = d->txn_clear = 1;
 		if ((rc = txn_close(d)) < 0)
+			return rc;
+		*n += k;
+		if (pos.end)
+			return 0;
+		step_pause();
+	}
+}
+
+int db_sender_purge(db *d, int day, int64_t max_hits, int64_t *n)
+{
+	db_purge_pos pos = { 0 };
+	int64_t dummy, k;
+	int rc;
+
+	CHECK_HANDLE(d);
+	if (!n)
+		n = &dummy;
+	*n = 0;
+	CHECK_ARG(d, max_hits >= 0, "purge senders");
+	CHECK_WRITE(d, "purge senders");
+	NEED_STORE(d);
+	if (d->in_txn)
+		return d->ops->sender_purge(d, day, max_hits, &pos, 0, n);
+	for (;;) {
+		k = 0;
+		if ((rc = d->ops->sender_purge(d, day, max_hits, &pos,
+		    STEP_TOKENS, &k)) < 0)
 			return rc;
 		*n += k;
 		if (pos.end)

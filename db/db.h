@@ -398,10 +398,21 @@ int db_list_iter(db *d, int64_t uid, int kind,
 
 /*
  * db_sender_add -- add to the innocent/spam counts of sender (lowercase
- * address) for uid and return the new counts in *out (may be NULL).
+ * address) for uid, note day (days since the epoch) as the day it was last
+ * seen, and return the new counts in *out (may be NULL).
  */
 int db_sender_add(db *d, int64_t uid, const char *sender, int innocent_delta,
-    int spam_delta, db_sender *out);
+    int spam_delta, int day, db_sender *out);
+
+/*
+ * db_sender_purge -- forget the history of senders (of every user) last
+ * seen before day (days since the epoch) with innocent + spam <= max_hits,
+ * as db_purge does tokens: without it every envelope sender ever seen (a
+ * spammer's random one, a mailing list's per-message bounce address) kept
+ * a row for good. Their automatic whitelist entries stay. Count in *n;
+ * outside db_begin it goes in short steps as db_sig_expire.
+ */
+int db_sender_purge(db *d, int day, int64_t max_hits, int64_t *n);
 
 /*
  * db_pref_get -- uid's value of key into buf; *found is 0 when unset.

@@ -20,7 +20,7 @@
 #include "db/db.h"
 
 /* Bumped whenever db_ops changes incompatibly; db_open rejects a mismatch. */
-#define DB_OPS_VERSION 6
+#define DB_OPS_VERSION 7
 
 /*
  * One combined token increment for db_ops.tokens_add: rows handed to the
@@ -84,7 +84,7 @@ typedef struct db_ops {
 	int (*list_iter)(db *d, int64_t uid, int kind,
 	    int (*fn)(void *, const db_list_entry *), void *arg);
 	int (*sender_add)(db *d, int64_t uid, const char *sender,
-	    int innocent_delta, int spam_delta, db_sender *out);
+	    int innocent_delta, int spam_delta, int day, db_sender *out);
 	int (*pref_get)(db *d, int64_t uid, const char *key, char *buf,
 	    size_t len, int *found);
 	int (*pref_set)(db *d, int64_t uid, const char *key, const char *value);
@@ -130,6 +130,14 @@ typedef struct db_ops {
 	 * store (mem:), so there is nothing to exclude.
 	 */
 	int (*quar_lock)(db *d, int on);
+	/* ---- version 7 ---- */
+	/*
+	 * db_sender_purge: the next max_rows rows (0: all) after *pos, in an
+	 * order of the backend's (pos->hash holds where it stopped; pos->uid
+	 * is free for it too), as purge does tokens.
+	 */
+	int (*sender_purge)(db *d, int day, int64_t max_hits,
+	    db_purge_pos *pos, int64_t max_rows, int64_t *n);
 } db_ops;
 
 /* The base handle; each backend's handle starts with one of these. */

@@ -47,7 +47,8 @@ enum { T_USER, T_SIG, T_LIST, T_SENDER, T_PREF, T_QUAR };
  * USER uid, s0 name. SIG uid, s0 id, i0 cls, i1 learned, i2 created, s1 hashes,
  * s2 sender.
  * LIST uid, i0 kind, s0 pattern, i1 automatic, i2 added, s1 added_by.
- * SENDER uid, s0 sender, i0 innocent, i1 spam. PREF uid, s0 key, s1 value.
+ * SENDER uid, s0 sender, i0 innocent, i1 spam, i2 day last seen. PREF uid,
+ * s0 key, s1 value.
  * QUAR uid, i0 id, i1 when, f probability, s0 sender, s1 recipients,
  * s2 subject, s3 signature, s4 data.
  */
@@ -954,7 +955,7 @@ static int m_list_iter(db *d, int64_t uid, int kind,
 }
 
 static int m_sender_add(db *d, int64_t uid, const char *sender,
-    int innocent_delta, int spam_delta, db_sender *out)
+    int innocent_delta, int spam_delta, int day, db_sender *out)
 {
 	dbm *m = M(d);
 	mrow *r = row_find(m, T_SENDER, uid, 0, 0, sender, 0);
@@ -969,6 +970,7 @@ static int m_sender_add(db *d, int64_t uid, const char *sender,
 	}
 	r->i[0] = clamp_add(r->i[0], innocent_delta);
 	r->i[1] = clamp_add(r->i[1], spam_delta);
+	r->i[2] = day;          /* last seen */
 	out->innocent = r->i[0];
 	out->spam = r->i[1];
 	return 0;
@@ -1206,6 +1208,28 @@ static int m_purge(db *d, int day, int64_t max_hits, db_purge_pos *pos,
 	return 0;
 }
 
+/* All in one step, as m_purge. */
+static int m_sender_purge(db *d, int day, int64_t max_hits,
+    db_purge_pos *pos, int64_t max_rows, int64_t *n)
+{
+	dbm *m = M(d);
+
+	(void)max_rows;
+	pos->started = pos->end = 1;
+	for (size_t i = 0; i < m->st.nrows; ) {
+		mrow *r = &m->st.rows[i];
+
+		if (r->table == T_SENDER && r->i[2] < day &&
+		    r->i[0] + r->i[1] <= max_hits) {
+			row_del(m, r);
+			(*n)++;
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
 static int m_vacuum(db *d)
 {
 	mstate *s = &M(d)->st;
@@ -1313,6 +1337,7 @@ const db_ops db_mem_ops = {
 	.quar_del = m_quar_del,
 	.quar_expire = m_quar_expire,
 	.purge = m_purge,
+	.sender_purge = m_sender_purge,
 	.vacuum = m_vacuum,
 	.check = m_check,
 	/* .quar_lock NULL: a mem: store is private to its handle, no other

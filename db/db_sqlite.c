@@ -20,7 +20,8 @@
  * as their int64 bit pattern; signature hash lists as little-endian BLOBs.
  * Schema 2 adds the token generation (one row, raised by db.c in every
  * transaction that changes tokens) that read caches compare; schema 3 the
- * envelope sender of each signature.
+ * envelope sender of each signature; schema 4 the day each sender of the
+ * automatic whitelisting's history was last seen (db_sender_purge).
  *
  * Combined increments (db.c) arrive sorted in one tokens_add call and are
  * merged by one statement over the spamsift_rows virtual table (below).
@@ -50,7 +51,7 @@
 #include "db/db.h"
 #include "db/db_impl.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define APPLICATION_ID 0x53705366       /* "SpSf" */
 #define DEFAULT_BUSY_MS 10000
 
@@ -177,6 +178,15 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	 * none ('').
 	 */
 	"ALTER TABLE signatures ADD COLUMN sender TEXT NOT NULL DEFAULT '';",
+	/*
+	 * 3 -> 4: the day (since the epoch) each sender's history was last
+	 * added to, so that db_sender_purge can forget the senders not seen
+	 * for long (one row was kept for every sender ever seen, for good).
+	 * Senders already there count as seen on the day of the upgrade.
+	 */
+	"ALTER TABLE senders ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE senders SET last_seen = "
+	"  CAST(strftime('%s', 'now') AS INTEGER) / 86400;",
 };
 
 /* The cached statements. */
@@ -187,7 +197,7 @@ enum {
 	S_TOT_GET, S_TOT_ADD,
 	S_SIG_PUT, S_SIG_GET, S_SIG_UPD, S_SIG_EXP,
 	S_LIST_ADD, S_LIST_DEL, S_LIST_HAS, S_LIST_ALL,
-	S_SENDER_ADD,
+	S_SENDER_ADD, S_SENDER_PURGE, S_SENDER_PURGE_END,
 	S_PREF_GET, S_PREF_SET, S_PREF_DEL, S_PREF_ALL,
 	S_QUAR_PUT, S_QUAR_ALL, S_QUAR_GET, S_QUAR_DEL, S_QUAR_EXP,
 	S_PURGE, S_PURGE_END, S_TOK_ALL,
@@ -253,10 +263,17 @@ static const char *const sql[S_COUNT] = {
 	    "AND pattern IN (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) LIMIT 1",
 	[S_LIST_ALL] = "SELECT pattern, automatic, added, added_by FROM lists "
 	    "WHERE uid = ?1 AND kind = ?2 ORDER BY pattern",
-	[S_SENDER_ADD] = "INSERT INTO senders(uid, sender, innocent, spam) "
-	    "VALUES(?1, ?2, max(?3, 0), max(?4, 0)) "
+	[S_SENDER_ADD] = "INSERT INTO senders(uid, sender, innocent, spam, "
+	    "last_seen) VALUES(?1, ?2, max(?3, 0), max(?4, 0), ?5) "
 	    "ON CONFLICT(uid, sender) DO UPDATE SET "
-	    ADD("innocent", 3) ", " ADD("spam", 4) " RETURNING innocent, spam",
+	    ADD("innocent", 3) ", " ADD("spam", 4) ", last_seen = ?5 "
+	    "RETURNING innocent, spam",
+	/* A step of db_sender_purge: the rows (?1 .. ?2] in rowid order */
+	[S_SENDER_PURGE] = "DELETE FROM senders WHERE rowid > ?1 AND "
+	    "rowid <= ?2 AND last_seen < ?3 AND innocent + spam <= ?4",
+	/* ... whose end is the ?2th row after ?1 */
+	[S_SENDER_PURGE_END] = "SELECT rowid FROM senders WHERE rowid > ?1 "
+	    "ORDER BY rowid LIMIT 1 OFFSET ?2 - 1",
 	[S_PREF_GET] = "SELECT value FROM prefs WHERE uid = ?1 AND key = ?2",
 	[S_PREF_SET] = "INSERT INTO prefs(uid, key, value) VALUES(?1, ?2, ?3) "
 	    "ON CONFLICT(uid, key) DO UPDATE SET value = excluded.value",
@@ -1740,7 +1757,7 @@ static int s_list_iter(db *d, int64_t uid, int kind,
 /* ---- senders ---- */
 
 static int s_sender_add(db *d, int64_t uid, const char *sender,
-    int innocent_delta, int spam_delta, db_sender *out)
+    int innocent_delta, int spam_delta, int day, db_sender *out)
 {
 	dbs *s = S(d);
 	sqlite3_stmt *st = NULL;
@@ -1753,6 +1770,7 @@ static int s_sender_add(db *d, int64_t uid, const char *sender,
 	bind_text(st, 2, sender);
 	sqlite3_bind_int(st, 3, innocent_delta);
 	sqlite3_bind_int(st, 4, spam_delta);
+	sqlite3_bind_int(st, 5, day);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		out->innocent = sqlite3_column_int64(st, 0);
@@ -2049,6 +2067,51 @@ static int s_purge(db *d, int day, int64_t max_hits, db_purge_pos *pos,
 	return wend(s, rc, "purge tokens");
 }
 
+/* Senders step by rowid: a plain table, its rowids in its own b-tree. */
+static int s_sender_purge(db *d, int day, int64_t max_hits,
+    db_purge_pos *pos, int64_t max_rows, int64_t *n)
+{
+	dbs *s = S(d);
+	sqlite3_stmt *st = NULL;
+	int64_t end = INT64_MAX;
+	int rc;
+
+	if (!pos->started) {
+		pos->hash = INT64_MIN;
+		pos->started = 1;
+	}
+	if ((rc = wbegin(s, "purge senders")) < 0)
+		return rc;
+	pos->end = 1;
+	if (max_rows > 0) {
+		if ((rc = prep(s, S_SENDER_PURGE_END, &st, "purge senders")) < 0)
+			return wend(s, rc, "purge senders");
+		sqlite3_bind_int64(st, 1, pos->hash);
+		sqlite3_bind_int64(st, 2, max_rows);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			end = sqlite3_column_int64(st, 0);
+			pos->end = 0;
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return wend(s, fail(s, rc, "purge senders"),
+			    "purge senders");
+	}
+	if ((rc = prep(s, S_SENDER_PURGE, &st, "purge senders")) < 0)
+		return wend(s, rc, "purge senders");
+	sqlite3_bind_int64(st, 1, pos->hash);
+	sqlite3_bind_int64(st, 2, end);
+	sqlite3_bind_int(st, 3, day);
+	sqlite3_bind_int64(st, 4, max_hits);
+	rc = run(s, st, "purge senders");
+	if (rc == 0) {
+		*n = sqlite3_changes(s->h);
+		pos->hash = end;
+	}
+	return wend(s, rc, "purge senders");
+}
+
 /* The WAL hook of DB_OPEN_OWN_CHECKPOINT handles: note the log's size. */
 static int wal_hook_frames(void *arg, sqlite3 *h, const char *name,
     int frames)
@@ -2334,5 +2397,6 @@ const db_ops db_sqlite_ops = {
 	.vacuum = s_vacuum,
 	.check = s_check,
 	.checkpoint = s_checkpoint,
+	.sender_purge = s_sender_purge,
 	.quar_lock = s_quar_lock,
 };

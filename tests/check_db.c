@@ -834,21 +834,63 @@ START_TEST(test_sender)
 {
 	db_sender s;
 
-	ck_assert_int_eq(db_sender_add(d, alice, "a@x.example", 1, 0, &s), 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "a@x.example", 1, 0, 1, &s), 0);
 	ck_assert_int_eq(s.innocent, 1);
 	ck_assert_int_eq(s.spam, 0);
-	ck_assert_int_eq(db_sender_add(d, alice, "a@x.example", 2, 3, &s), 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "a@x.example", 2, 3, 1, &s), 0);
 	ck_assert_int_eq(s.innocent, 3);
 	ck_assert_int_eq(s.spam, 3);
-	ck_assert_int_eq(db_sender_add(d, alice, "a@x.example", -5, -1, &s), 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "a@x.example", -5, -1, 1, &s), 0);
 	ck_assert_int_eq(s.innocent, 0);
 	ck_assert_int_eq(s.spam, 2);
-	ck_assert_int_eq(db_sender_add(d, bob, "a@x.example", 0, 0, &s), 0);
+	ck_assert_int_eq(db_sender_add(d, bob, "a@x.example", 0, 0, 1, &s), 0);
 	ck_assert_int_eq(s.spam, 0);
-	ck_assert_int_eq(db_sender_add(d, alice, "o'x%_@y", 1, 1, NULL), 0);
-	ck_assert_int_eq(db_sender_add(d, alice, "o'x%_@y", 0, 0, &s), 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "o'x%_@y", 1, 1, 1, NULL), 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "o'x%_@y", 0, 0, 1, &s), 0);
 	ck_assert_int_eq(s.innocent, 1);
-	ck_assert_int_eq(db_sender_add(d, alice, "", 1, 1, &s), -EINVAL);
+	ck_assert_int_eq(db_sender_add(d, alice, "", 1, 1, 1, &s), -EINVAL);
+}
+END_TEST
+
+/*
+ * Senders' histories unseen for long, with few messages, are forgotten as
+ * tokens are (db purge): one row was kept for every sender ever seen.
+ */
+START_TEST(test_sender_purge)
+{
+	db_sender s;
+	int64_t n = -1;
+
+	/* old, 1 message; old, 3; recent, 1; bob's, old, 1 */
+	ck_assert_int_eq(db_sender_add(d, alice, "once@x.example", 1, 0, 10, NULL), 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "often@x.example", 2, 1, 10, NULL), 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "new@x.example", 0, 1, 30, NULL), 0);
+	ck_assert_int_eq(db_sender_add(d, bob, "once@x.example", 1, 0, 10, NULL), 0);
+	/* a message seen again moves its day on */
+	ck_assert_int_eq(db_sender_add(d, alice, "again@x.example", 1, 0, 10, NULL), 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "again@x.example", -1, 1, 25, NULL), 0);
+	ck_assert_int_eq(db_sender_purge(d, 20, 1, &n), 0);
+	ck_assert_int_eq(n, 2);
+	/* (deltas of 0 read the counts back) */
+	ck_assert_int_eq(db_sender_add(d, alice, "once@x.example", 0, 0, 10, &s), 0);
+	ck_assert_int_eq(s.innocent + s.spam, 0);
+	ck_assert_int_eq(db_sender_add(d, bob, "once@x.example", 0, 0, 10, &s), 0);
+	ck_assert_int_eq(s.innocent + s.spam, 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "often@x.example", 0, 0, 10, &s), 0);
+	ck_assert_int_eq(s.innocent, 2);
+	ck_assert_int_eq(s.spam, 1);
+	ck_assert_int_eq(db_sender_add(d, alice, "new@x.example", 0, 0, 30, &s), 0);
+	ck_assert_int_eq(s.spam, 1);
+	ck_assert_int_eq(db_sender_add(d, alice, "again@x.example", 0, 0, 25, &s), 0);
+	ck_assert_int_eq(s.spam, 1);
+	/* in a transaction, all at once, undone by a rollback */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_sender_purge(d, 100, 10, &n), 0);
+	ck_assert_int_ge(n, 3);
+	ck_assert_int_eq(db_rollback(d), 0);
+	ck_assert_int_eq(db_sender_add(d, alice, "often@x.example", 0, 0, 10, &s), 0);
+	ck_assert_int_eq(s.innocent, 2);
+	ck_assert_int_eq(db_sender_purge(d, 20, -1, &n), -EINVAL);
 }
 END_TEST
 
@@ -1129,7 +1171,7 @@ START_TEST(test_readonly)
 	ck_assert_int_eq(db_sig_expire(d, 1, &n), -EROFS);
 	ck_assert_int_eq(db_list_add(d, 1, 0, &e), -EROFS);
 	ck_assert_int_eq(db_list_del(d, 1, 0, "x", &found), -EROFS);
-	ck_assert_int_eq(db_sender_add(d, 1, "x", 1, 1, NULL), -EROFS);
+	ck_assert_int_eq(db_sender_add(d, 1, "x", 1, 1, 1, NULL), -EROFS);
 	ck_assert_int_eq(db_pref_set(d, 1, "k", "v"), -EROFS);
 	ck_assert_int_eq(db_pref_unset(d, 1, "k", &found), -EROFS);
 	ck_assert_int_eq(db_quar_put(d, &q, &n), -EROFS);
@@ -1137,6 +1179,7 @@ START_TEST(test_readonly)
 	ck_assert_int_eq(db_quar_expire(d, 0, 1, &n), -EROFS);
 	ck_assert_int_eq(db_quar_lock(d), -EROFS);
 	ck_assert_int_eq(db_purge(d, 1, 1, &n), -EROFS);
+	ck_assert_int_eq(db_sender_purge(d, 1, 1, &n), -EROFS);
 	ck_assert_int_eq(db_vacuum(d), -EROFS);
 	/* reads work */
 	ck_assert_int_eq(db_busy_timeout(d, 100), 0);
@@ -1294,6 +1337,7 @@ static void add_contract(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_quarantine);
 	tcase_add_test(tc, test_quar_lock);
 	tcase_add_test(tc, test_purge);
+	tcase_add_test(tc, test_sender_purge);
 	tcase_add_test(tc, test_check);
 	tcase_add_test(tc, test_readonly);
 	tcase_add_test(tc, test_defer_basic);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -372,9 +373,10 @@ START_TEST(test_migrate_from_1)
 	uint64_t h = 3;
 
 	/* Make it what schema 1 was: no generation table, no signature
-	 * senders. */
+	 * senders, no day a sender was last seen. */
 	ck_assert_int_eq(db_sqlite_exec(d, "DROP TABLE generation; "
 	    "ALTER TABLE signatures DROP COLUMN sender; "
+	    "ALTER TABLE senders DROP COLUMN last_seen; "
 	    "PRAGMA user_version = 1"), 0);
 	db_close(d);
 	ck_assert_uint_eq(file_version(path), 1);
@@ -388,7 +390,7 @@ START_TEST(test_migrate_from_1)
 	ck_assert_int_eq(t.spam_hits, 2);
 	ck_assert_int_eq(db_sqlite_exec(d, "SELECT gen FROM generation"), 0);
 	db_close(d);
-	ck_assert_uint_eq(file_version(path), 3);
+	ck_assert_uint_eq(file_version(path), 4);
 }
 END_TEST
 
@@ -409,7 +411,8 @@ START_TEST(test_migrate_from_2)
 	ck_assert_str_eq(got->sender, "x@example.org");
 	db_sig_free(got);
 	ck_assert_int_eq(db_sqlite_exec(d, "ALTER TABLE signatures DROP COLUMN "
-	    "sender; PRAGMA user_version = 2"), 0);
+	    "sender; ALTER TABLE senders DROP COLUMN last_seen; "
+	    "PRAGMA user_version = 2"), 0);
 	db_close(d);
 	ck_assert_uint_eq(file_version(path), 2);
 	d = open_ok(0);
@@ -421,7 +424,39 @@ START_TEST(test_migrate_from_2)
 	ck_assert_uint_eq(got->hashes[0], 7);
 	db_sig_free(got);
 	db_close(d);
+	ck_assert_uint_eq(file_version(path), 4);
+}
+END_TEST
+
+/*
+ * Schema 4 notes the day each sender was last seen: senders of an older
+ * store count as seen on the day of the upgrade (not as never seen, which
+ * the first purge would have forgotten at once), and purge goes on from
+ * there.
+ */
+START_TEST(test_migrate_from_3)
+{
+	int64_t uid, n = -1;
+	db *d = make_store(1, &uid);
+	int today = (int)(time(NULL) / 86400);
+	db_sender s;
+
+	ck_assert_int_eq(db_sender_add(d, uid, "old@x.example", 1, 0, 10,
+	    NULL), 0);
+	ck_assert_int_eq(db_sqlite_exec(d, "ALTER TABLE senders DROP COLUMN "
+	    "last_seen; PRAGMA user_version = 3"), 0);
+	db_close(d);
 	ck_assert_uint_eq(file_version(path), 3);
+	d = open_ok(0);
+	ck_assert_int_eq(db_sender_purge(d, today - 1, 1, &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(db_sender_add(d, uid, "old@x.example", 0, 0, today,
+	    &s), 0);
+	ck_assert_int_eq(s.innocent, 1);
+	ck_assert_int_eq(db_sender_purge(d, today + 2, 1, &n), 0);
+	ck_assert_int_eq(n, 1);
+	db_close(d);
+	ck_assert_uint_eq(file_version(path), 4);
 }
 END_TEST
 
@@ -827,6 +862,27 @@ START_TEST(test_purge_in_steps)
 	ck_assert_int_eq(db_quar_expire(d, 0, 500, &n), 0);
 	ck_assert_int_eq(n, 1250);
 	ck_assert_int_eq(count_rows("SELECT count(*) FROM quarantine"), 10);
+
+	/* 450,000 senders, with gaps in their rowids; a part of them old
+	 * with at most one message: three steps. */
+	int64_t senders, stale;
+
+	ck_assert_int_eq(db_sqlite_exec(d,
+	    "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
+	    "WHERE i < 459999) INSERT INTO senders SELECT 1 + i % 3, "
+	    "printf('s%d@x.example', i), i % 3, i % 7 = 0, i % 10 FROM c;"
+	    "DELETE FROM senders WHERE rowid % 46 = 0;"), 0);
+	senders = count_rows("SELECT count(*) FROM senders");
+	stale = count_rows("SELECT count(*) FROM senders WHERE last_seen < 5 "
+	    "AND innocent + spam <= 1");
+	ck_assert_int_gt(senders, 400000);
+	ck_assert_int_gt(stale, 100000);
+	ck_assert_int_eq(db_sender_purge(d, 5, 1, &n), 0);
+	ck_assert_int_eq(n, stale);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM senders"),
+	    senders - stale);
+	ck_assert_int_eq(count_rows("SELECT count(*) FROM senders WHERE "
+	    "last_seen < 5 AND innocent + spam <= 1"), 0);
 	db_close(d);
 }
 END_TEST
@@ -955,6 +1011,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_random_bytes);
 	tcase_add_test(tc, test_newer_schema);
+	tcase_add_test(tc, test_migrate_from_3);
 	tcase_add_test(tc, test_migrate_from_2);
 	tcase_add_test(tc, test_migrate_from_1);
 	tcase_add_test(tc, test_page_size);

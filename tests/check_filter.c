@@ -1142,7 +1142,7 @@ START_TEST(test_retrain_listed_sender_history)
 	ck_assert_int_eq(filter_retrain(d, "zoe", r.sig_id, 1,
 	    "bad@example.org", &P, T0, &changed), 0);
 	ck_assert_int_eq(db_sender_add(d, uid_of("zoe"), "bad@example.org", 0,
-	    0, &h), 0);
+	    0, 1, &h), 0);
 	ck_assert_int_eq(h.innocent, 0);
 	ck_assert_int_eq(h.spam, 0);
 }

@@ -2,7 +2,8 @@
 # contrib-units.sh -- the systemd units in contrib/systemd: systemd-analyze
 # verify has nothing to say about them (where systemd is installed), and the
 # purge service's own command line, run as the timer would, expires old
-# signatures and quarantined mail and purges stale tokens, and keeps the rest.
+# signatures and quarantined mail and purges stale tokens and senders of
+# automatic whitelisting's history, and keeps the rest.
 . "$(dirname "$0")/lib.sh"
 
 command -v sqlite3 >/dev/null 2>&1 || it_fail "sqlite3 not installed (apt-get install sqlite3)"
@@ -33,7 +34,8 @@ else
 fi
 
 # A store with a learned message, aged: its tokens last seen 400 days ago;
-# one signature and one quarantined message of 40 days ago and one of today.
+# one signature, one quarantined message and one sender of 40 days ago (a
+# sender: 400) and one of today.
 "$CLI_BIN" -c "$T/spamsift.conf" db init >/dev/null || it_fail "db init"
 printf 'From: a@example.org\nSubject: hello\n\nlunch on friday at noon\n' |
 	"$CLI_BIN" -c "$T/spamsift.conf" train --user bob@example.net --ham - >/dev/null ||
@@ -48,7 +50,10 @@ INSERT INTO signatures VALUES($uid, printf('%032x', 1), 1, 1, $old, x'00', ''),
     ($uid, printf('%032x', 2), 1, 1, $now, x'00', '');
 INSERT INTO quarantine(uid, sender, recipients, subject, signature,
     probability, time, data) VALUES($uid, '', '', 'old', '', 1, $old, x'00'),
-    ($uid, '', '', 'new', '', 1, $now, x'00');" || it_fail "age the store"
+    ($uid, '', '', 'new', '', 1, $now, x'00');
+INSERT INTO senders(uid, sender, innocent, spam, last_seen) VALUES
+    ($uid, 'old@example.org', 1, 0, $now / 86400 - 400),
+    ($uid, 'new@example.org', 1, 0, $now / 86400);" || it_fail "age the store"
 [ "$(sqlite3 "$T/spamsift.db" "SELECT count(*) FROM tokens WHERE uid = $uid")" -gt 5 ] ||
 	it_fail "training left too few tokens"
 
@@ -63,4 +68,6 @@ grep -q '^purged [1-9][0-9]* tokens, 1 signatures, 1 quarantined messages$' "$T/
 	it_fail "signatures left: the new one only expected"
 [ "$(sqlite3 "$T/spamsift.db" "SELECT group_concat(subject) FROM quarantine")" = new ] ||
 	it_fail "quarantine left: the new one only expected"
+[ "$(sqlite3 "$T/spamsift.db" "SELECT group_concat(sender) FROM senders")" = new@example.org ] ||
+	it_fail "senders left: the new one only expected"
 exit 0
