@@ -1,0 +1,158 @@
+/*
+ * check_writer -- the milter's writer thread (milter/writer.c) against a
+ * store it cannot open: what it says, and when. The daemon's log goes to
+ * standard error here (log_open with to_stderr), which each test sends to a
+ * file in its temporary directory. Learning comes from
+ * filter_classify_deferred on an in-memory store, as the milter makes it.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "classifier/filter.h"
+#include "classifier/tok.h"
+#include "db/db.h"
+#include "milter/log.h"
+#include "milter/writer.h"
+#include "tests/testutil.h"
+
+static char dir[64];
+static char logpath[128];
+
+static void setup(void)
+{
+	int fd;
+
+	test_mkdtemp(dir, sizeof(dir), "check_writer");
+	snprintf(logpath, sizeof(logpath), "%s/log", dir);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	close(fd);
+	unsetenv("JOURNAL_STREAM");
+	ck_assert_int_eq(log_open("check_writer", "mail", 1), 0);
+}
+
+static void teardown(void)
+{
+	log_close();
+	ck_assert_int_eq(test_rmtree(dir), 0);
+}
+
+/* Does the log hold a line with text? */
+static int logged(const char *text)
+{
+	char line[4096];
+	FILE *f = fopen(logpath, "r");
+	int found = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, text) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Wait (at most about 10 s) for a line with text. */
+static int wait_logged(const char *text)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (logged(text))
+			return 1;
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+	return 0;
+}
+
+/* One message's learning, as the milter queues it. */
+static filter_pending *pending(void)
+{
+	filter_pending *pd = NULL;
+	filter_params p;
+	filter_result r;
+	tokset *t = NULL;
+	db *m = NULL;
+	char err[256];
+
+	filter_params_default(&p);
+	ck_assert_int_eq(db_open("mem:", DB_OPEN_CREATE, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(tokset_new(100, 0, &t), 0);
+	ck_assert_int_ge(tokset_add(t, "lunch", 5), 0);
+	ck_assert_int_ge(tokset_add(t, "friday", 6), 0);
+	ck_assert_int_eq(filter_classify_deferred(m, "alice", t, "a@x.example",
+	    &p, 1700000000, &r, &pd), 0);
+	ck_assert_ptr_nonnull(pd);
+	tokset_free(t);
+	db_close(m);
+	return pd;
+}
+
+/*
+ * A store the writer cannot open (here its directory is missing; a newer
+ * spamsift's schema, a store it may not read) is said at once, at err, with
+ * why, while the learning waits; it was said only at the stop ("store
+ * writes lost at shutdown"), so a milter whose store a newer spamsift had
+ * upgraded classified for weeks and learned nothing, without a line. A
+ * quarantine copy withdrawn meanwhile gives that reason, not "store busy".
+ */
+START_TEST(test_unavailable_store_logged)
+{
+	char path[160], why[1024];
+	filter_pending *pd = pending();
+	db_quar q = { .sender = "a@x.example", .recipients = "alice",
+	    .subject = "s", .data = "x", .len = 1 };
+	int64_t id = 0;
+
+	snprintf(path, sizeof(path), "%s/gone/store.db", dir);
+	ck_assert_int_eq(writer_start(path), 0);
+	writer_push(pd, filter_pending_bytes(pd));
+	ck_assert_msg(wait_logged("cannot open store"),
+	    "no line while learning waits for a store that cannot be opened");
+	ck_assert(logged(path));
+	ck_assert(logged("/gone"));     /* why: its directory */
+	ck_assert_int_eq(writer_quarantine("alice", &q, 300, &id, why,
+	    sizeof(why)), -ETIMEDOUT);
+	ck_assert_msg(strstr(why, "store unavailable for 300 ms") != NULL &&
+	    strstr(why, "/gone") != NULL, "why: %s", why);
+	ck_assert_uint_eq(writer_stop(0), 1);   /* the learning, lost */
+}
+END_TEST
+
+/* A store it can open gets the learning and no such line. */
+START_TEST(test_store_written)
+{
+	char path[160], err[256];
+	filter_pending *pd = pending();
+	db *d = NULL;
+	int64_t uid = 0;
+
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	ck_assert_int_eq(writer_start(path), 0);
+	writer_push(pd, filter_pending_bytes(pd));
+	ck_assert_uint_eq(writer_stop(10), 0);
+	ck_assert(!logged("cannot open store"));
+	ck_assert_int_eq(db_open(path, 0, &d, err, sizeof(err)), 0);
+	ck_assert_int_eq(db_user(d, "alice", 0, &uid), 0);
+	ck_assert_int_gt(uid, 0);
+	db_close(d);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("writer");
+	TCase *tc = tcase_create("writer");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_unavailable_store_logged);
+	tcase_add_test(tc, test_store_written);
+	suite_add_tcase(s, tc);
+	return test_run(s);
+}
