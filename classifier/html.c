@@ -619,7 +619,9 @@ static void unhide(html *h)
  * of its name. One that names none of them closes an element outside (a
  * browser ends the hidden one with it) or is stray: either way the text is
  * shown from there, as it was before hidden text was dropped, so a
- * mismatched tag never hides text a reader sees.
+ * mismatched tag never hides text a reader sees; and, as any end tag of a
+ * shown block, it separates the words around it ("<div>aa<span
+ * style=display:none>x</div>bb" reads "aa" and "bb", not "aabb").
  */
 static void end_hidden_tag(html *h)
 {
@@ -627,10 +629,13 @@ static void end_hidden_tag(html *h)
 
 	while (k > 0 && strcmp(h->hstack[k - 1], h->tag) != 0)
 		k--;
-	if (k <= 1)
-		unhide(h);
-	else
+	if (k > 1) {
 		h->hdepth = k - 1;
+		return;
+	}
+	unhide(h);
+	if (k == 0 && is_block(h->tag))
+		word_break(h);
 }
 
 /*

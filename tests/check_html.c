@@ -148,6 +148,11 @@ START_TEST(test_hidden_text)
 	ck_assert(has("shown") && !has("junk"));
 	run("<span style=display:none>junk</b>shown</span>", 1);
 	ck_assert(has("shown") && !has("junk"));
+	/* the block end that ends it still separates the words around it */
+	run("<div>aa<span style=display:none>junk</div>bb", 1);
+	ck_assert(has("aa") && has("bb") && !has("aabb") && !has("junk"));
+	run("<p>aa<b style=display:none>junk</p>bb", 1);
+	ck_assert(has("aa") && has("bb") && !has("aabb"));
 	/* implied ends */
 	run("<p style=display:none>junk<p>shown", 1);
 	ck_assert(has("shown") && !has("junk"));
