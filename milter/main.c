@@ -440,7 +440,9 @@ static void *milter_thread(void *arg)
  * an idle worker waits on it: a session that finished while all were busy
  * logged "TASKMGR_LOCK error" and "TASKMGR_UNLOCK error"). Meanwhile the
  * socket still accepts: a connection opened during the drain is told to go
- * away at its first MAIL (mlfi_drain), so it ends soon too. libmilter
+ * away at its first MAIL (mlfi_drain), and the drain does not wait for it
+ * (it carries no mail; Postfix applies its milter_default_action if it is
+ * still open when libmilter stops). libmilter
  * stopping on its own is an error (exit status 3, so that a service manager
  * restarts the milter).
  */

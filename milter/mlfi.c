@@ -88,6 +88,8 @@ typedef struct snap {
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static snap *current;
 static int sessions;            /* open connections (under snap_lock) */
+static int late_sessions;       /* those of them opened after mlfi_drain
+                                   (under snap_lock) */
 static int draining;            /* mlfi_drain was called (under snap_lock) */
 
 void mlfi_drain(void)
@@ -101,8 +103,10 @@ int mlfi_sessions(void)
 {
 	int n;
 
+	/* Late ones carry no mail: a stop need not wait for them (on a busy
+	 * server new ones keep coming, and each stop waited its 30 s). */
 	pthread_mutex_lock(&snap_lock);
-	n = sessions;
+	n = sessions - late_sessions;
 	pthread_mutex_unlock(&snap_lock);
 	return n;
 }
@@ -191,6 +195,7 @@ static snap *snap_get(int *late)
 	if (s != NULL) {
 		s->refs++;
 		sessions++;
+		late_sessions += draining;
 	}
 	pthread_mutex_unlock(&snap_lock);
 	return s;
@@ -1557,12 +1562,15 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 	conn *cn = smfi_getpriv(ctx);
 
 	if (cn != NULL) {
+		int late = cn->late;
+
 		msg_state_reset(cn);
 		snap_unref(cn->sn);
 		free(cn);
 		smfi_setpriv(ctx, NULL);
 		pthread_mutex_lock(&snap_lock);
 		sessions--;
+		late_sessions -= late;
 		pthread_mutex_unlock(&snap_lock);
 	}
 	return SMFIS_CONTINUE;

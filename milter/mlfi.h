@@ -43,7 +43,11 @@ int mlfi_start(void);
  */
 void mlfi_drain(void);
 
-/* mlfi_sessions -- connections currently open (for draining at stop). */
+/*
+ * mlfi_sessions -- connections currently open that were opened before
+ * mlfi_drain (for draining at stop: those opened after it carry no mail,
+ * and the stop does not wait for them). Thread-safe.
+ */
 int mlfi_sessions(void);
 
 /* mlfi_shutdown -- release what mlfi_init took. */
