@@ -651,9 +651,17 @@ static void end_hidden_tag(html *h)
 static void start_tag(html *h)
 {
 	const char *t = h->tag;
-	int content = !is_void(t) && strcmp(t, "script") != 0 &&
-	    strcmp(t, "style") != 0;
+	int content;
 
+	/* Most tags, shown and showing: as before, no list to look through
+	 * (the milter reads every tag of every HTML part). */
+	if (h->hdepth == 0 && h->tag_hide == HIDE_NO) {
+		if (is_block(t))
+			word_break(h);
+		return;
+	}
+	content = !is_void(t) && strcmp(t, "script") != 0 &&
+	    strcmp(t, "style") != 0;
 	while (h->hdepth > 0 && ends_open(h->hstack[h->hdepth - 1], t))
 		if (--h->hdepth == 0)
 			unhide(h);
