@@ -173,6 +173,22 @@ static void text(html *h, const char *s, size_t n)
 		h->err = -ENOMEM;
 }
 
+/* In t, a list of names separated by single blanks, is name. */
+static int in_list(const char *t, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (;;) {
+		size_t k = strcspn(t, " ");
+
+		if (k == n && memcmp(t, name, n) == 0)
+			return 1;
+		if (t[k] == '\0')
+			return 0;
+		t += k + 1;
+	}
+}
+
 static int is_block(const char *t)
 {
 	/* block elements by first letter, space-separated */
@@ -186,21 +202,9 @@ static int is_block(const char *t)
 		['s' - 'a'] = "select section",
 		['t' - 'a'] = "td th tr table title tbody thead textarea",
 		['u' - 'a'] = "ul" };
-	const char *l;
-	size_t n = strlen(t);
 
-	if (t[0] < 'a' || t[0] > 'z' || (l = blocks[t[0] - 'a']) == NULL)
-		return 0;
-	while (*l != '\0') {
-		size_t k = strcspn(l, " ");
-
-		if (k == n && memcmp(l, t, n) == 0)
-			return 1;
-		l += k;
-		while (*l == ' ')
-			l++;
-	}
-	return 0;
+	return t[0] >= 'a' && t[0] <= 'z' && blocks[t[0] - 'a'] != NULL &&
+	    in_list(blocks[t[0] - 'a'], t);
 }
 
 static size_t put_utf8(unsigned cp, char *o)
@@ -562,22 +566,6 @@ static void word_break(html *h)
 {
 	if (words_break(h->text) < 0)
 		h->err = -ENOMEM;
-}
-
-/* In t, a list of names separated by single blanks, is name. */
-static int in_list(const char *t, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (;;) {
-		size_t k = strcspn(t, " ");
-
-		if (k == n && memcmp(t, name, n) == 0)
-			return 1;
-		if (t[k] == '\0')
-			return 0;
-		t += k + 1;
-	}
 }
 
 /* An element without content and end tag (HTML5's void elements). */
