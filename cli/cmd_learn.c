@@ -144,7 +144,7 @@ static size_t header_end(const char *data, size_t len)
 size_t learn_signatures(const char *data, size_t len, char (*ids)[33],
     size_t max, size_t *bodyp)
 {
-	static const char mark[] = "!spamsift:";
+	static const char mark[] = SIGSCAN_MARK;
 	size_t ml = sizeof(mark) - 1, n = 0, body = len;
 	size_t nbody = 0, first;
 	const char *end = data + len;

@@ -16,7 +16,7 @@
 
 #include "cli/sigscan.h"
 
-#define MARK "!spamsift:"
+#define MARK SIGSCAN_MARK
 #define MARK_PRE (sizeof(MARK) - 1)     /* "!spamsift:" */
 /* A mark and the byte after its id (which must not be a digit too). */
 #define MARK_LEN (MARK_PRE + 32 + 1)

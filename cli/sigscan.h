@@ -13,6 +13,10 @@
 
 typedef struct sigscan sigscan;
 
+/* What a mark starts with; its id and a '!' follow (learn_signatures
+ * looks for it in raw bytes, sigscan in decoded text). */
+#define SIGSCAN_MARK "!spamsift:"
+
 /*
  * sigscan_new -- a scanner that keeps the last max marks it finds (max at
  * least 1). Returns 0 and *out (caller frees with sigscan_free), or -ENOMEM.
