@@ -25,6 +25,14 @@ enum hide {
 	HIDE_GONE     /* display:none: no box at all */
 };
 
+/*
+ * What a start tag inside hidden text may set to show its own text again,
+ * as far as this parser can tell (font-size and visibility are inherited:
+ * a descendant may set its own; a class or id may, from a style sheet).
+ */
+#define RESHOW_SIZE 1 /* a size: shows it under font-size:0 */
+#define RESHOW_VIS 2  /* visibility:visible: shows it under hidden */
+
 enum state {
 	S_TEXT, S_LT, S_BANG, S_BANGDASH, S_COMMENT, S_DECL, S_TAGNAME, S_ATTRS,
 	S_ANAME, S_AAFTER, S_AEQ, S_AVALQ, S_AVAL, S_ENT, S_RAW
@@ -65,6 +73,8 @@ struct html {
 	                         * link_text_room) */
 	int a_full;             /* a_text holds its URL: no more needed */
 	enum hide tag_hide;     /* the start tag being read has a hiding style */
+	int tag_reshow;         /* and RESHOW_* it may show text with */
+	enum hide hroot;        /* how the hidden element hides its text */
 	int hide_break;         /* the hidden element separates words around it */
 	size_t hdepth;          /* elements open in the hidden one (0: shown) */
 	char hstack[HIDEMAX][NAMEMAX]; /* their names, the hidden one first */
@@ -484,6 +494,10 @@ static void attribute(html *h)
 	if (h->alen == 0 || h->tlen == 0)
 		return;
 	tok(h, "html:", t, "-", a);
+	if (strcmp(a, "class") == 0 || strcmp(a, "id") == 0)
+		h->tag_reshow |= RESHOW_SIZE | RESHOW_VIS;
+	else if (strcmp(a, "size") == 0)        /* <font size=4> */
+		h->tag_reshow |= RESHOW_SIZE;
 	if (strchr("abcdfhlpsw", a[0]) == NULL)
 		return; /* no attribute below starts with another letter */
 	if (strcmp(a, "href") == 0 || strcmp(a, "src") == 0 ||
@@ -532,6 +546,11 @@ static void attribute(html *h)
 			tok(h, "html:hidden", NULL, NULL, NULL);
 		if (hide > h->tag_hide)
 			h->tag_hide = hide;
+		if (fs == NULL && (strstr(css, "font-size:") != NULL ||
+		    strstr(css, "font:") != NULL))
+			h->tag_reshow |= RESHOW_SIZE;
+		if (strstr(css, "visibility:visible") != NULL)
+			h->tag_reshow |= RESHOW_VIS;
 	} else if (strcmp(t, "img") == 0 &&
 	    (strcmp(a, "width") == 0 || strcmp(a, "height") == 0) && n >= 1 &&
 	    (v[0] == '0' || v[0] == '1') && (n == 1 || (n == 3 && v[1] == 'p'))) {
@@ -656,7 +675,16 @@ static void start_tag(html *h)
 	if (h->hdepth > 0) {
 		if (!content)
 			return;
-		if (h->hdepth == HIDEMAX) {
+		if ((h->hroot == HIDE_ZERO && (h->tag_reshow & RESHOW_SIZE)) ||
+		    (h->hroot == HIDE_ROOM && (h->tag_reshow & RESHOW_VIS))) {
+			/*
+			 * It may show its text (spam wrapped in font-size:0,
+			 * each word in a sized span, would leave nothing to
+			 * read): shown from here, as before hidden text was
+			 * dropped. display:none hides whatever is inside.
+			 */
+			unhide(h);
+		} else if (h->hdepth == HIDEMAX) {
 			/* nested too deep to follow: shown, as before */
 			unhide(h);
 		} else {
@@ -673,6 +701,7 @@ static void start_tag(html *h)
 			word_break(h);
 		memcpy(h->hstack[0], t, NAMEMAX);
 		h->hdepth = 1;
+		h->hroot = h->tag_hide;
 		return;
 	}
 	if (is_block(t))
@@ -770,6 +799,7 @@ int html_feed(html *h, const char *buf, size_t len)
 			h->closing = 0;
 			h->tlen = 0;
 			h->tag_hide = HIDE_NO;
+			h->tag_reshow = 0;
 			if (c == '!') {
 				h->st = S_BANG;
 			} else if (c == '/') {

@@ -15,6 +15,9 @@
  *   font-size:0 take no room ("fr<span style=display:none>xyz</span>ee"
  *   reads "free"; the block break of a display:none element is gone too),
  *   visibility:hidden leaves a blank. Markup inside still gives its tokens.
+ *   Under font-size:0 or visibility:hidden, which a descendant may undo, an
+ *   element that sets a size (style, <font size>), visibility:visible, a
+ *   class or an id shows the text from there on, as a mismatch does.
  * - Entities (&amp; &nbsp; &#233; &#xE9;, HTML 4's Latin-1 names and a
  *   few dozen more) are decoded; an unknown entity is kept as text.
  * Tokens (lowercase, names at most 15 bytes, values at most 24):

@@ -163,6 +163,27 @@ START_TEST(test_hidden_text)
 	/* void elements hide nothing after them */
 	run("<img style=display:none src=x>shown <br style=display:none>too", 1);
 	ck_assert(has("shown") && has("too"));
+	/*
+	 * font-size:0 and visibility:hidden are inherited, not final: a
+	 * descendant that sets its own size (or visibility:visible) shows its
+	 * text, and a class or id may do so from a style sheet this parser
+	 * does not read; such text is read (it was dropped: spam wrapped in
+	 * <div style=font-size:0> left the filter nothing to read).
+	 */
+	run("<div style=font-size:0>junk<span style='font-size:16px'>shown</span></div>", 1);
+	ck_assert(has("shown") && has("html:hidden"));
+	run("<div style=font-size:0><p><font size=4>shown</font></p></div>", 1);
+	ck_assert(has("shown"));
+	run("<div style=visibility:hidden><b style=visibility:visible>shown</b></div>", 1);
+	ck_assert(has("shown"));
+	run("<td style=font-size:0><span class=big>shown</span></td>", 1);
+	ck_assert(has("shown"));
+	/* but not what cannot show: a size under visibility:hidden, anything
+	 * under display:none */
+	run("<div style=visibility:hidden>aa<b style=font-size:16px>junk</b></div>", 1);
+	ck_assert(!has("junk") && !has("aa"));
+	run("<div style=display:none><b style='font-size:16px;visibility:visible' class=x>junk</b></div>", 1);
+	ck_assert(!has("junk"));
 	/* webmail shows the text of a hidden body */
 	run("<body style=display:none>shown</body>", 1);
 	ck_assert(has("shown") && has("html:hidden"));
