@@ -50,6 +50,7 @@ enum cstate {
 
 struct html {
 	words *text;            /* visible text goes here (borrowed) */
+	words *hidden;          /* and hidden text here (borrowed), or NULL */
 	tokset *out;            /* markup tokens (borrowed) */
 	int err;                /* sticky error */
 	enum state st;          /* current state */
@@ -91,10 +92,11 @@ void html_free(html *h)
 	free(h);
 }
 
-void html_begin(html *h, words *text, tokset *out)
+void html_begin(html *h, words *text, words *hidden, tokset *out)
 {
 	memset(h, 0, sizeof(*h));
 	h->text = text;
+	h->hidden = hidden;
 	h->out = out;
 	h->st = S_TEXT;
 }
@@ -157,8 +159,12 @@ static void link_text_room(html *h)
 
 static void text(html *h, const char *s, size_t n)
 {
-	if (h->hdepth > 0)
-		return; /* hidden: not read, and no part of the words around */
+	if (h->hdepth > 0) {
+		/* hidden: words of its own, no part of the words around */
+		if (h->hidden != NULL && words_feed(h->hidden, s, n) < 0)
+			h->err = -ENOMEM;
+		return;
+	}
 	/*
 	 * A link's text is kept with each run of white space (no-break spaces
 	 * too) as one ' ', none first.
@@ -613,10 +619,18 @@ static int ends_open(const char *e, const char *t)
 	return 0;
 }
 
+/* A break between hidden words (a block inside the hidden element). */
+static void hidden_break(html *h)
+{
+	if (h->hidden != NULL && words_break(h->hidden) < 0)
+		h->err = -ENOMEM;
+}
+
 /* The hidden element ended: what follows is shown again. */
 static void unhide(html *h)
 {
 	h->hdepth = 0;
+	hidden_break(h);        /* (nor do the next hidden element's words) */
 	if (h->hide_break)
 		word_break(h);
 }
@@ -638,6 +652,8 @@ static void end_hidden_tag(html *h)
 		k--;
 	if (k > 1) {
 		h->hdepth = k - 1;
+		if (is_block(h->tag))
+			hidden_break(h);
 		return;
 	}
 	unhide(h);
@@ -647,13 +663,16 @@ static void end_hidden_tag(html *h)
 
 /*
  * A start tag's '>': its style known, it may begin a hidden element, whose
- * text is dropped up to its end tag (or its implied end). display:none and
- * font-size:0 take no room, so the text on both sides joins ("fr<span
- * style=display:none>xyz</span>ee" reads "free", as a reader sees it);
- * visibility:hidden leaves its room blank and separates words. Text that
- * spammers hide is there for the filter only: words to break ones it
- * knows, or innocent words to outweigh the visible spam. html:hidden says
- * something was hidden.
+ * text up to its end tag (or its implied end) is no part of the text shown.
+ * display:none and font-size:0 take no room, so the text on both sides
+ * joins ("fr<span style=display:none>xyz</span>ee" reads "free", as a
+ * reader sees it); visibility:hidden leaves its room blank and separates
+ * words. Text that spammers hide is there for the filter only: words to
+ * break ones it knows, or innocent words to outweigh the visible spam. It
+ * is read as words of its own ("hidden:xyz", the tokenizer html_begin was
+ * given), not dropped: a style sheet can show it again (display:inline
+ * !important), which this parser does not follow, and text so shown must
+ * still be read. html:hidden says something was hidden.
  */
 static void start_tag(html *h)
 {
@@ -673,6 +692,8 @@ static void start_tag(html *h)
 		if (--h->hdepth == 0)
 			unhide(h);
 	if (h->hdepth > 0) {
+		if (is_block(t))
+			hidden_break(h);
 		if (!content)
 			return;
 		if ((h->hroot == HIDE_ZERO && (h->tag_reshow & RESHOW_SIZE)) ||
@@ -960,7 +981,8 @@ int html_end(html *h)
 		end_link(h);
 	if (h->st == S_ENT)
 		end_entity(h, 0);
-	if (words_end(h->text) < 0)
+	if (words_end(h->text) < 0 ||
+	    (h->hidden != NULL && words_end(h->hidden) < 0))
 		h->err = -ENOMEM;
 	return h->err;
 }

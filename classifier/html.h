@@ -49,15 +49,17 @@ int html_new(html **out);
 void html_free(html *h);
 
 /*
- * html_begin -- start a new HTML text: visible text goes to text (borrowed,
- * already begun by the caller), markup tokens to out (borrowed).
+ * html_begin -- start a new HTML text: visible text goes to text, text an
+ * inline style hides to hidden (or nowhere when NULL), markup tokens to out
+ * (all borrowed; the tokenizers already begun by the caller, hidden's with
+ * a prefix of its own).
  */
-void html_begin(html *h, words *text, tokset *out);
+void html_begin(html *h, words *text, words *hidden, tokset *out);
 
 /* html_feed -- read len more bytes; 0 or -ENOMEM. */
 int html_feed(html *h, const char *s, size_t len);
 
-/* html_end -- end of the HTML text (flushes the text tokenizer); 0 or -ENOMEM. */
+/* html_end -- end of the HTML text (flushes the text tokenizers); 0 or -ENOMEM. */
 int html_end(html *h);
 
 #endif

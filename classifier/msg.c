@@ -65,6 +65,7 @@ struct msg {
 	tokset *out;            /* destination (borrowed) */
 	int err;                /* sticky error for this message */
 	words *w;               /* word tokenizer */
+	words *hw;              /* HTML text hidden by style: "hidden:" words */
 	html *h;                /* HTML reader */
 	charset *cs;            /* iconv cache */
 	int api;                /* msg_header/msg_body were used */
@@ -120,6 +121,7 @@ void msg_free(msg *m)
 	if (m == NULL)
 		return;
 	words_free(m->w);
+	words_free(m->hw);
 	html_free(m->h);
 	charset_free(m->cs);
 	free(m->lv);
@@ -151,6 +153,7 @@ int msg_new(const msg_opts *o, msg **out)
 	m->lv = calloc((size_t)m->o.max_depth + 1, sizeof(*m->lv));
 	if (m->head == NULL || m->lv == NULL ||
 	    words_new(m->o.max_token_len, m->o.chained, m->o.osb, &m->w) < 0 ||
+	    words_new(m->o.max_token_len, m->o.chained, m->o.osb, &m->hw) < 0 ||
 	    html_new(&m->h) < 0 || charset_new(&m->cs) < 0) {
 		msg_free(m);
 		return -ENOMEM;
@@ -674,8 +677,10 @@ static void end_head(msg *m)
 		if (charset_select(m->cs, p->cset) == -ENOENT)
 			addf(m, "mime:charset-unknown:", p->cset);
 		words_begin(m->w, m->out, NULL);
-		if (p->kind == K_HTML)
-			html_begin(m->h, m->w, m->out);
+		if (p->kind == K_HTML) {
+			words_begin(m->hw, m->out, "hidden:");
+			html_begin(m->h, m->w, m->hw, m->out);
+		}
 	}
 }
 

@@ -13,13 +13,14 @@
 #include "tests/testutil.h"
 
 static tokset *set;
-static words *w;
+static words *w, *hw;    /* shown text, hidden text */
 static html *h;
 
 static void setup(void)
 {
 	ck_assert_int_eq(tokset_new(0, 1, &set), 0);
 	ck_assert_int_eq(words_new(40, 0, 0, &w), 0);
+	ck_assert_int_eq(words_new(40, 0, 0, &hw), 0);
 	ck_assert_int_eq(html_new(&h), 0);
 }
 
@@ -27,6 +28,7 @@ static void teardown(void)
 {
 	html_free(h);
 	words_free(w);
+	words_free(hw);
 	tokset_free(set);
 }
 
@@ -41,7 +43,8 @@ static void run(const char *s, size_t step)
 
 	tokset_clear(set);
 	words_begin(w, set, NULL);
-	html_begin(h, w, set);
+	words_begin(hw, set, "hidden:");
+	html_begin(h, w, hw, set);
 	for (size_t o = 0; o < n; o += step)
 		ck_assert_int_eq(html_feed(h, s + o, n - o < step ? n - o : step), 0);
 	ck_assert_int_eq(html_end(h), 0);
@@ -120,29 +123,52 @@ END_TEST
  */
 START_TEST(test_hidden_text)
 {
-	static const char *const joined[] = {
-		"fr<span style=display:none>xyz</span>ee",
-		"fr<SPAN STYLE=\"Display: None\">xyz</SPAN>ee",
-		"fr<div style='display:none'>xyz</div>ee",  /* no box, no break */
-		"fr<span style='font-size:0px'>xyz</span>ee",
-		"fr<span style=display:none>&#120;yz<b>xyz</b>xyz</span>ee",
-		"fr<span style=display:none>xyz<br>xyz<p>xyz</span>ee",
-		"fr<font style=display:none>xyz<img src=x>xyz</font>ee",
-		NULL };
+	/* the text shown, and the hidden words, each read as its own */
+	static const char *const joined[][2] = {
+		{ "fr<span style=display:none>xyz</span>ee", "hidden:xyz" },
+		{ "fr<SPAN STYLE=\"Display: None\">xyz</SPAN>ee", "hidden:xyz" },
+		/* no box, no break */
+		{ "fr<div style='display:none'>xyz</div>ee", "hidden:xyz" },
+		{ "fr<span style='font-size:0px'>xyz</span>ee", "hidden:xyz" },
+		{ "fr<span style=display:none>&#120;yz<b>xyz</b>xyz</span>ee",
+		    "hidden:xyzxyzxyz" },
+		/* blocks inside break the hidden words */
+		{ "fr<span style=display:none>xyz<br>xyz<p>xyz</span>ee",
+		    "hidden:xyz" },
+		{ "fr<font style=display:none>xyz<img src=x>xyz</font>ee",
+		    "hidden:xyz" },
+		{ NULL, NULL } };
 
-	for (int i = 0; joined[i] != NULL; i++)
+	for (int i = 0; joined[i][0] != NULL; i++)
 		for (size_t step = 1; step <= 9; step += 4) {
-			run(joined[i], step);
-			ck_assert_msg(has("free"), "%s", joined[i]);
+			run(joined[i][0], step);
+			ck_assert_msg(has("free"), "%s", joined[i][0]);
+			ck_assert_msg(has(joined[i][1]), "%s", joined[i][0]);
 			ck_assert_msg(!has("xyz") && !has("frxyzee") &&
-			    !has("frxyz") && !has("xyzee"), "%s", joined[i]);
-			ck_assert_msg(has("html:hidden"), "%s", joined[i]);
+			    !has("frxyz") && !has("xyzee") &&
+			    !has("hidden:frxyzee") && !has("hidden:xyzee"),
+			    "%s", joined[i][0]);
+			ck_assert_msg(has("html:hidden"), "%s", joined[i][0]);
 		}
 	run("fr<span style=visibility:hidden>xyz</span>ee", 1);
-	ck_assert(has("fr") && has("ee") && !has("free") && !has("xyz"));
+	ck_assert(has("fr") && has("ee") && !has("free") && !has("xyz") &&
+	    has("hidden:xyz"));
+	/* two hidden elements' words do not join across the text shown */
+	run("<span style=display:none>ab</span>xx<span style=display:none>cd</span>", 1);
+	ck_assert(has("hidden:ab") && has("hidden:cd") && has("xx") &&
+	    !has("hidden:abcd"));
+	/*
+	 * A style sheet can show hidden text again (span{display:inline
+	 * !important}): spam written all inside hidden elements is still read.
+	 */
+	run("<style>span{display:inline!important}</style>"
+	    "<span style=display:none>cheap pills</span>", 1);
+	ck_assert(has("hidden:cheap") && has("hidden:pills"));
 	/* nested, then shown again */
 	run("<div style=display:none>aa<div>bb</div>cc</div>dd", 1);
 	ck_assert(has("dd") && !has("aa") && !has("bb") && !has("cc"));
+	ck_assert(has("hidden:aa") && has("hidden:bb") && has("hidden:cc") &&
+	    !has("hidden:dd") && !has("hidden:aabb") && !has("hidden:bbcc"));
 	/* an ancestor's end ends it; so does an end tag it cannot match */
 	run("<div><span style=display:none>junk</div>shown", 1);
 	ck_assert(has("shown") && !has("junk"));
