@@ -35,6 +35,20 @@ static inline double clock_since_ms(const struct timespec *t)
 	    (double)(now.tv_nsec - t->tv_nsec) / 1e6;
 }
 
+/*
+ * Seconds on CLOCK_MONOTONIC, for the once-a-minute limits of log lines,
+ * which a step of the system clock back would otherwise silence for as
+ * long as the step. Counted from a day before boot, so that a limit whose
+ * last time is 0 (never) lets the first line through right after boot.
+ */
+static inline time_t clock_now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + 86400;
+}
+
 /* Sleep ms milliseconds. */
 static inline void clock_sleep_ms(long ms)
 {

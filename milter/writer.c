@@ -85,7 +85,7 @@ static size_t batch_bytes;      /* and in the batch being written */
 static size_t queued_learning;  /* learning items in the queue */
 static size_t dropped;          /* pending writes refused or lost */
 static char path_now[4096];     /* the store to write to */
-static time_t last_drop_log;    /* rate limit of the drop warning */
+static time_t last_drop_log;    /* rate limit of the drop warning (clock_now_s) */
 static time_t last_ckpt_log;    /* and of the checkpoint warning (thread) */
 static time_t last_lost_log;    /* and of the lost learning warning (thread) */
 static size_t lost_unlogged;    /* learning lost since that warning (thread) */
@@ -243,9 +243,9 @@ static void drop_learning(void)
  */
 static void log_lost(int force)
 {
-	if (lost_unlogged == 0 || (!force && time(NULL) - last_lost_log < 60))
+	if (lost_unlogged == 0 || (!force && clock_now_s() - last_lost_log < 60))
 		return;
-	last_lost_log = time(NULL);
+	last_lost_log = clock_now_s();
 	log_warning("NOQUEUE: learning of %zu messages lost: %s", lost_unlogged,
 	    lost_why);
 	lost_unlogged = 0;
@@ -371,7 +371,7 @@ static void take_batch(void)
  */
 static int note_try(int rc, const char *path, const char *why)
 {
-	time_t now = time(NULL);
+	time_t now = clock_now_s();
 
 	if (rc == -EBUSY || rc == 0) {
 		/* It opened. */
@@ -446,8 +446,8 @@ static void *writer_main(void *arg)
 		 * the checkpoint must not run inside the commit.
 		 */
 		if (d != NULL && db_checkpoint(d) < 0 &&
-		    time(NULL) - last_ckpt_log >= 60) {
-			last_ckpt_log = time(NULL);     /* once a minute at most */
+		    clock_now_s() - last_ckpt_log >= 60) {
+			last_ckpt_log = clock_now_s(); /* once a minute at most */
 			log_warning("NOQUEUE: checkpoint of store %s failed: %s",
 			    path, db_errmsg(d));
 		}
@@ -561,7 +561,7 @@ void writer_push(filter_pending *pd, size_t bytes)
 	pthread_mutex_lock(&lock);
 	if (it == NULL || !running || stopping ||
 	    queued_bytes + batch_bytes + bytes > WRITER_MAX_BYTES) {
-		time_t now = time(NULL);
+		time_t now = clock_now_s();
 
 		dropped++;
 		if (now - last_drop_log >= 60) {
