@@ -59,22 +59,55 @@ static int parse_opts(int argc, char **argv, opts *o)
 	return 0;
 }
 
+/* Refuse --format tsv|json for an action that prints nothing (CLI_USAGE),
+ * rather than let a script wait for output it asked for. */
+static int format_refused(const opts *o, const char *help, const char *cmd,
+    const char *verb)
+{
+	if (strcmp(o->format, "text") == 0)
+		return 0;
+	cli_usage(help, "%s %s: --format %s: %s prints nothing (only the "
+	    "listing actions have an output format)", cmd, verb, o->format, verb);
+	return 1;
+}
+
 /* ---- whitelist / blocklist ---- */
 
 static const char list_help[] =
-    "usage: spamsift whitelist|blocklist add|del|list --user U [PATTERN]...\n"
+    "usage: spamsift whitelist|blocklist add|del --user U PATTERN...\n"
+    "       spamsift whitelist|blocklist list --user U [--format text|tsv|json]\n"
     "\n"
     "A pattern is an address (alice@example.org), a domain (example.org) or\n"
     "a subdomain suffix (.example.org: the domain and every subdomain).\n"
     "Mail from a whitelisted sender is delivered as Whitelisted without\n"
-    "classification; mail from a blocklisted sender is spam.\n";
+    "classification; mail from a blocklisted sender is spam.\n"
+    "list: a line per pattern, pattern<TAB>manual|auto<TAB>added by<TAB>added\n"
+    "(Unix time); tsv adds a first line naming the columns (pattern, source,\n"
+    "added_by, added); json is one array of objects with these names.\n";
+
+typedef struct list_ctx {
+	const char *format;     /* output format */
+	int n;                  /* entries printed */
+} list_ctx;
 
 static int print_entry(void *arg, const db_list_entry *e)
 {
-	(void)arg;
-	printf("%s\t%s\t%s\t%" PRId64 "\n", e->pattern,
-	    e->automatic ? "auto" : "manual", e->added_by ? e->added_by : "",
-	    (int64_t)e->added);
+	list_ctx *l = arg;
+	const char *source = e->automatic ? "auto" : "manual";
+	const char *by = e->added_by ? e->added_by : "";
+
+	if (strcmp(l->format, "json") == 0) {
+		printf("%s{\"pattern\":", l->n ? "," : "[");
+		cli_json_str(stdout, e->pattern);
+		printf(",\"source\":\"%s\",\"added_by\":", source);
+		cli_json_str(stdout, by);
+		printf(",\"added\":%" PRId64 "}", (int64_t)e->added);
+	} else {
+		/* text and tsv rows are the same; tsv has its header */
+		printf("%s\t%s\t%s\t%" PRId64 "\n", e->pattern, source, by,
+		    (int64_t)e->added);
+	}
+	l->n++;
 	return 0;
 }
 
@@ -134,6 +167,8 @@ int cmd_list(cli *c, int argc, char **argv)
 	if (strcmp(verb, "list") == 0 && argc - 1 - o.rest > 0)
 		return cli_usage(list_help, "%s list takes no pattern: %s",
 		    argv[0], argv[o.rest + 1]);
+	if (strcmp(verb, "list") != 0 && format_refused(&o, list_help, argv[0], verb))
+		return CLI_USAGE;
 	if (strcmp(verb, "list") != 0 && argc - 1 - o.rest < 1) {
 		fprintf(stderr, "spamsift: %s %s: a pattern is required\n", argv[0], verb);
 		return CLI_USAGE;
@@ -150,10 +185,16 @@ int cmd_list(cli *c, int argc, char **argv)
 	if (rc != CLI_OK)
 		return rc;
 	if (strcmp(verb, "list") == 0) {
-		if (uid == 0)
-			return CLI_OK;
-		rc = db_list_iter(c->store, uid, kind, print_entry, NULL);
-		return rc < 0 ? cli_store_error(c, "list", rc) : CLI_OK;
+		list_ctx l = { o.format, 0 };
+
+		if (strcmp(o.format, "tsv") == 0)
+			printf("pattern\tsource\tadded_by\tadded\n");
+		rc = uid ? db_list_iter(c->store, uid, kind, print_entry, &l) : 0;
+		if (rc < 0)
+			return cli_store_error(c, "list", rc);
+		if (strcmp(o.format, "json") == 0)
+			printf("%s\n", l.n ? "]" : "[]");
+		return CLI_OK;
 	}
 	if ((rc = db_begin(c->store)) < 0)
 		return cli_store_error(c, argv[0], rc);
@@ -193,14 +234,18 @@ int cmd_list(cli *c, int argc, char **argv)
 /* ---- prefs ---- */
 
 static const char prefs_help[] =
-    "usage: spamsift prefs get|set|unset|list --user U [KEY [VALUE]]\n"
+    "usage: spamsift prefs get --user U [--format text|tsv|json] KEY\n"
+    "       spamsift prefs list --user U [--format text|tsv|json]\n"
+    "       spamsift prefs set|unset --user U KEY [VALUE]\n"
     "\n"
     "Per-user preferences override the site defaults (Preference lines of\n"
     "spamsift.conf) only for keys listed in AllowOverride. Keys: spamAction,\n"
     "spamSubject, signatureLocation, showFactors, enableBNR, enableWhitelist,\n"
     "whitelistThreshold, trainingMode, statisticalSedation, optIn, optOut,\n"
     "rejectThreshold. `list` shows every key's effective value and where it\n"
-    "comes from (user or default).\n";
+    "comes from (user or default), key<TAB>value<TAB>source; `get` only the\n"
+    "value. In tsv (a first line naming the columns key, value, source) and\n"
+    "json (one array of objects with these names) get prints list's form.\n";
 
 int cmd_prefs(cli *c, int argc, char **argv)
 {
@@ -240,6 +285,9 @@ int cmd_prefs(cli *c, int argc, char **argv)
 	    strcmp(verb, "list")))
 		return cli_usage(prefs_help, "prefs %s: unknown action, or the "
 		    "wrong number of arguments", verb);
+	if ((strcmp(verb, "set") == 0 || strcmp(verb, "unset") == 0) &&
+	    format_refused(&o, prefs_help, "prefs", verb))
+		return CLI_USAGE;
 	if (strcmp(verb, "set") == 0) {
 		if (conf_pref_check(key, argv[2 + o.rest], err, sizeof(err)) < 0) {
 			fprintf(stderr, "spamsift: %s\n", err);
@@ -263,8 +311,10 @@ int cmd_prefs(cli *c, int argc, char **argv)
 		rc = uid ? db_pref_unset(c->store, uid, key, &found) : 0;
 		return rc < 0 ? cli_store_error(c, "prefs unset", rc) : CLI_OK;
 	}
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *k = keys[i];
+	if (strcmp(o.format, "tsv") == 0)
+		printf("key\tvalue\tsource\n");
+	for (size_t i = 0, n = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *k = keys[i], *v;
 
 		if (key != NULL && strcmp(key, k) != 0)
 			continue;
@@ -276,12 +326,20 @@ int cmd_prefs(cli *c, int argc, char **argv)
 		}
 		if (found && !conf_pref_overridable(c->cf, k))
 			found = 0;
-		if (key != NULL)
-			printf("%s\n", found ? val : conf_pref_default(c->cf, k));
+		v = found ? val : conf_pref_default(c->cf, k);
+		if (strcmp(o.format, "json") == 0) {
+			printf("%s{\"key\":", n++ ? "," : "[");
+			cli_json_str(stdout, k);
+			printf(",\"value\":");
+			cli_json_str(stdout, v);
+			printf(",\"source\":\"%s\"}", found ? "user" : "default");
+		} else if (key != NULL && strcmp(o.format, "text") == 0)
+			printf("%s\n", v);
 		else
-			printf("%s\t%s\t%s\n", k, found ? val : conf_pref_default(c->cf, k),
-			    found ? "user" : "default");
+			printf("%s\t%s\t%s\n", k, v, found ? "user" : "default");
 	}
+	if (strcmp(o.format, "json") == 0)
+		printf("]\n");
 	return CLI_OK;
 }
 

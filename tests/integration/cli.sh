@@ -328,6 +328,45 @@ expect 0 S -o AllowOverride=rejectThreshold prefs get --user bob@example.net rej
 [ "$(cat "$T/out")" = 0.5 ] || it_fail "AllowOverride did not let the user value through"
 expect 0 S prefs list --user bob@example.net
 grep -q '^spamAction	quarantine	user' "$T/out" || it_fail "prefs list"
+# --format for list and prefs output: they printed text whatever was asked.
+# The text form stays as it was: compared byte for byte with what json says.
+cp "$T/out" "$T/prefs.txt"
+expect 0 S prefs list --user bob@example.net --format json
+python3 -c 'import json,sys
+a = json.load(open(sys.argv[1]))
+assert isinstance(a, list) and len(a) == 12, a
+assert {"key": "spamAction", "value": "quarantine", "source": "user"} in a, a
+assert {"key": "showFactors", "value": "off", "source": "default"} in a, a
+text = "".join("%s\t%s\t%s\n" % (o["key"], o["value"], o["source"]) for o in a)
+assert open(sys.argv[2]).read() == text, "text form changed"' "$T/out" "$T/prefs.txt" ||
+	it_fail "prefs list json: $(cat "$T/out")"
+expect 0 S prefs get --user bob@example.net --format json spamaction
+python3 -c 'import json,sys
+assert json.load(open(sys.argv[1])) == [{"key": "spamAction", "value": "quarantine", "source": "user"}]' \
+	"$T/out" || it_fail "prefs get json: $(cat "$T/out")"
+expect 0 S prefs get --user bob@example.net --format tsv spamAction
+[ "$(cat "$T/out")" = "$(printf 'key\tvalue\tsource\nspamAction\tquarantine\tuser')" ] ||
+	it_fail "prefs get tsv: $(cat "$T/out")"
+expect 1 S prefs set --user bob@example.net --format json spamAction tag
+grep -q 'format json' "$T/err" || it_fail "prefs set --format json: $(head -n 1 "$T/err")"
+expect 0 S whitelist list --user fmt@example.net --format json
+[ "$(cat "$T/out")" = "[]" ] || it_fail "empty whitelist json: $(cat "$T/out")"
+expect 0 S whitelist add --user fmt@example.net 'o"k@example.org' .fmt.example
+expect 1 S whitelist add --user fmt@example.net --format json other@example.org
+expect 0 S whitelist list --user fmt@example.net
+cp "$T/out" "$T/list.txt"
+expect 0 S whitelist list --user fmt@example.net --format json
+python3 -c 'import json,sys
+a = json.load(open(sys.argv[1]))
+assert sorted(o["pattern"] for o in a) == [".fmt.example", "o\"k@example.org"], a
+for o in a:
+	assert o["source"] == "manual" and o["added_by"] and isinstance(o["added"], int), o
+text = "".join("%s\t%s\t%s\t%d\n" % (o["pattern"], o["source"], o["added_by"], o["added"]) for o in a)
+assert open(sys.argv[2]).read() == text, "text form changed"' "$T/out" "$T/list.txt" ||
+	it_fail "whitelist list json: $(cat "$T/out")"
+expect 0 S whitelist list --user fmt@example.net --format tsv
+[ "$(head -n 1 "$T/out")" = "$(printf 'pattern\tsource\tadded_by\tadded')" ] &&
+	[ "$(tail -n +2 "$T/out")" = "$(cat "$T/list.txt")" ] || it_fail "whitelist list tsv: $(cat "$T/out")"
 expect 0 S prefs unset --user bob@example.net spamAction
 
 # export / import round trip into another user.
