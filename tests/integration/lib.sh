@@ -238,6 +238,31 @@ finally:
 EOF_PY
 }
 
+# it_send_halves FILE: send FILE from a@example.org to bob@example.net over
+# SMTP, its content in two halves: after the first it creates $IT_DIR/half
+# and waits (30 s at most) for $IT_DIR/go. Prints DATA's final reply code.
+# Run it in the background, wait for the half, act, then touch the go.
+it_send_halves() {
+	python3 - "$IT_SMTP_PORT" "$1" "$IT_DIR/half" "$IT_DIR/go" <<'EOF_PY'
+import os, smtplib, sys, time
+port, path, half, go = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+data = open(path, "rb").read().replace(b"\n", b"\r\n")
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.spamsift.test", timeout=60)
+s.ehlo(); s.mail("a@example.org"); s.rcpt("bob@example.net")
+code, _ = s.docmd("DATA")
+assert code == 354, code
+s.send(data[: len(data) // 2])
+open(half, "w").close()
+for _ in range(600):            # wait (bounded) for the shell's go-ahead
+    if os.path.exists(go):
+        break
+    time.sleep(0.05)
+s.send(data[len(data) // 2:] + b".\r\n")
+print(s.getreply()[0], flush=True)
+s.quit()
+EOF_PY
+}
+
 # it_wait_sink N: wait up to 20 s until smtp-sink has N dumped messages.
 it_wait_sink() {
 	i=0

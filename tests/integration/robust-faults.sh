@@ -47,25 +47,7 @@ it_postfix "unix:$IT_SOCK"
 # DATA and half the body when the milter dies; Postfix then applies
 # milter_default_action (tempfail here): 451, nothing relayed.
 mkmsg "$IT_DIR/k1" a@example.org bob@example.net 20000
-python3 - "$IT_SMTP_PORT" "$IT_DIR/k1" "$IT_DIR/half" "$IT_DIR/go" >"$IT_DIR/k1.code" <<'EOF_PY' &
-import os, smtplib, sys, time
-port, path, half, go = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-data = open(path, "rb").read().replace(b"\n", b"\r\n")
-s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.spamsift.test", timeout=60)
-s.ehlo(); s.mail("a@example.org"); s.rcpt("bob@example.net")
-code, _ = s.docmd("DATA")
-assert code == 354, code
-s.send(data[: len(data) // 2])
-open(half, "w").close()
-for _ in range(600):            # wait (bounded) for the shell's go-ahead
-    if os.path.exists(go):
-        break
-    time.sleep(0.05)
-s.send(data[len(data) // 2:] + b".\r\n")
-code, _ = s.getreply()
-print(code)
-s.quit()
-EOF_PY
+it_send_halves "$IT_DIR/k1" >"$IT_DIR/k1.code" &
 client=$!
 it_wait_file "$IT_DIR/half" || it_fail "mid-session client did not start"
 kill -9 "$IT_MILTER_PID"

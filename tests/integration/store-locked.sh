@@ -185,24 +185,7 @@ for n in 1 2 3 4; do
 	qpids="$qpids $!"
 done
 printf 'From: <a@example.org>\nTo: <bob@example.net>\nSubject: d5\nMessage-ID: <d5@locked>\n\nhello, half now and half later\n' >"$IT_DIR/d5"
-python3 - "$IT_SMTP_PORT" "$IT_DIR/d5" "$IT_DIR/half" "$IT_DIR/go" >"$IT_DIR/d5.code" <<'EOF_PY' &
-import os, smtplib, sys, time
-port, path, half, go = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-data = open(path, "rb").read().replace(b"\n", b"\r\n")
-s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.spamsift.test", timeout=60)
-s.ehlo(); s.mail("a@example.org"); s.rcpt("bob@example.net")
-code, _ = s.docmd("DATA")
-assert code == 354, code
-s.send(data[: len(data) // 2])
-open(half, "w").close()
-for _ in range(600):            # wait (bounded) for the shell's go-ahead
-    if os.path.exists(go):
-        break
-    time.sleep(0.05)
-s.send(data[len(data) // 2:] + b".\r\n")
-print(s.getreply()[0], flush=True)
-s.quit()
-EOF_PY
+it_send_halves "$IT_DIR/d5" >"$IT_DIR/d5.code" &
 dpid=$!
 it_wait_file "$IT_DIR/half" || it_fail "drain: the client in DATA did not start"
 # Postfix's cleanup logs each copy's Message-ID before it sends the milter
