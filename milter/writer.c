@@ -94,9 +94,10 @@ static time_t down_since;       /* the store could not be opened since then,
                                    0 while it can (thread) */
 static time_t last_down_log;    /* rate limit of the line saying so (thread) */
 static int retry_ms = RETRY_MS; /* wait before the next try to open (thread) */
-static int unavailable;         /* the last try could not open the store
-                                   (not locked: gone, unreadable, newer) */
-static char unavailable_why[1024]; /* why, for a quarantine copy withdrawn */
+static char unavailable_why[1024]; /* why the last try could not open the
+                                   store (not locked: gone, unreadable,
+                                   newer), "" when it could; for a
+                                   quarantine copy withdrawn */
 static int urgent;              /* a quarantine copy is queued: commit now */
 static int idle;                /* the thread waits for work (not gathering) */
 
@@ -453,10 +454,8 @@ static void *writer_main(void *arg)
 		}
 
 		pthread_mutex_lock(&lock);
-		unavailable = rc < 0 && rc != -EBUSY;
-		if (unavailable)
-			snprintf(unavailable_why, sizeof(unavailable_why), "%s",
-			    err);
+		snprintf(unavailable_why, sizeof(unavailable_why), "%s",
+		    rc < 0 && rc != -EBUSY ? err : "");
 		if (rc < 0 && !deadline_passed) {
 			/*
 			 * Locked or unavailable for now: keep what is left,
@@ -517,7 +516,8 @@ int writer_start(const char *path)
 	int rc;
 
 	snprintf(path_now, sizeof(path_now), "%s", path ? path : "");
-	stopping = deadline_passed = unavailable = 0;
+	stopping = deadline_passed = 0;
+	unavailable_why[0] = '\0';
 	rc = pthread_create(&thread, NULL, writer_main, NULL);
 	if (rc != 0)
 		return -rc;
@@ -631,7 +631,7 @@ int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
 			/* Not started: withdraw it, it will never be stored. */
 			if (!unlink_req(&head, &tail, &r))
 				unlink_req(&batch, NULL, &r);
-			if (unavailable)
+			if (unavailable_why[0] != '\0')
 				snprintf(why, whylen, "store unavailable for %d "
 				    "ms: %s", timeout_ms, unavailable_why);
 			else
