@@ -377,10 +377,6 @@ static int print_stats(void *arg, int64_t uid, const char *name)
 	if (acc < 0)
 		acc = 0;
 	if (strcmp(s->format, "tsv") == 0) {
-		if (s->n == 0)
-			printf("user\tspam_learned\tinnocent_learned\tfalse_positives\t"
-			    "false_negatives\tspam_corpusfed\tinnocent_corpusfed\t"
-			    "spam_classified\tinnocent_classified\taccuracy\n");
 		printf("%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
 		    "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%.2f\n", name,
 		    t.spam_learned, t.innocent_learned, t.innocent_misclassified,
@@ -423,7 +419,7 @@ int cmd_stats(cli *c, int argc, char **argv)
 {
 	stats_ctx s = { c, NULL, 0, 0 };
 	char name[512];
-	int64_t uid;
+	int64_t uid = 0;
 	opts o;
 	int rc;
 
@@ -440,12 +436,17 @@ int cmd_stats(cli *c, int argc, char **argv)
 			fprintf(stderr, "spamsift: %s: no such user in the store\n", o.user);
 			return CLI_INPUT;
 		}
+	} else if (cli_store(c, 0) == NULL)
+		return CLI_STORE;
+	/* The header even without a row, as prefs and the lists print it. */
+	if (strcmp(o.format, "tsv") == 0)
+		printf("user\tspam_learned\tinnocent_learned\tfalse_positives\t"
+		    "false_negatives\tspam_corpusfed\tinnocent_corpusfed\t"
+		    "spam_classified\tinnocent_classified\taccuracy\n");
+	if (o.user != NULL)
 		rc = print_stats(&s, uid, name);
-	} else {
-		if (cli_store(c, 0) == NULL)
-			return CLI_STORE;
+	else
 		rc = db_user_iter(c->store, stats_filter, &s);
-	}
 	if (strcmp(o.format, "json") == 0)
 		printf("%s\n", s.n ? "]" : "[]");
 	if (rc < 0 || s.rc < 0)
