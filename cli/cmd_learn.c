@@ -85,6 +85,7 @@ typedef struct run {
 	int explain;            /* classify: print factors */
 	const char *sole;       /* tokens: the only input named, else NULL */
 	const char *format;     /* classify: text|tsv|json */
+	fileset *seen;          /* classify --train: the files read, else NULL */
 	size_t n;               /* messages handled */
 	size_t nstored;         /* train: messages whose writes are in the store */
 	struct timespec flushed; /* train: when the deferred writes were last flushed */
@@ -245,6 +246,7 @@ static int run_open(run *r, cli *c, int keep_text)
 
 static void run_close(run *r)
 {
+	fileset_free(r->seen);
 	parser_close(r->magic, r->parser);
 	tokset_free(r->toks);
 }
@@ -279,10 +281,28 @@ static const char *class_name(int cls)
 }
 
 /*
+ * classify --train learns each file once in a run, as train does, whatever
+ * names reach it (the same path twice, a link beside it): it was learned,
+ * its tokens counted, as many times. The other names are said on stderr,
+ * as they get no verdict line.
+ */
+static int admit_once(void *arg, const char *path, const struct stat *st)
+{
+	run *r = arg;
+	int rc = fileset_add(r->seen, st->st_dev, st->st_ino, 0, NULL);
+
+	if (rc == 0)
+		fprintf(stderr, "spamsift: warning: %s: the same file as one "
+		    "classified before: not learned again\n", path);
+	return rc < 0 ? rc : rc == 0;
+}
+
+/*
  * Feed every message of the operands argv[first..argc) (standard input when
- * there are none) to fn; errors reading an input set r->rc = CLI_INPUT, and
- * a store error (r->rc = CLI_STORE) or output that can no longer be written
- * (a reader that closed the pipe: main reports it) stops the run.
+ * there are none) to fn, each file once when r->seen is set; errors reading
+ * an input set r->rc = CLI_INPUT, and a store error (r->rc = CLI_STORE) or
+ * output that can no longer be written (a reader that closed the pipe: main
+ * reports it) stops the run.
  */
 static void for_each_input(run *r, int argc, char **argv, int first,
     input_fn fn)
@@ -294,7 +314,9 @@ static void for_each_input(run *r, int argc, char **argv, int first,
 
 		if (i == argc && first < argc)
 			break;
-		if (input_each(path, fn, r, err, sizeof(err)) < 0 && r->rc == 0) {
+		if ((r->seen != NULL ? input_each_admit(path, admit_once, fn, r,
+		    err, sizeof(err)) : input_each(path, fn, r, err,
+		    sizeof(err))) < 0 && r->rc == 0) {
 			fprintf(stderr, "spamsift: %s\n", err);
 			r->rc = CLI_INPUT;
 		}
@@ -1081,7 +1103,8 @@ static const char classify_help[] =
     "\n"
     "One line per message. tsv: path<TAB>class<TAB>probability<TAB>confidence.\n"
     "Classes: spam, innocent, whitelisted, blocklisted. Nothing is learned\n"
-    "unless --train is given (then the user's training mode applies).\n"
+    "unless --train is given (then the user's training mode applies, and a\n"
+    "file reached by several names is classified once).\n"
     "--explain adds the most telling tokens and their probabilities.\n";
 
 static int classify_one(void *arg, const char *label, const char *data,
@@ -1196,6 +1219,11 @@ int cmd_classify(cli *c, int argc, char **argv)
 	}
 	r.prof.fp.dry_run = !train;
 	r.prof.fp.bayes.top_n = explain ? 15 : 0;
+	if (train && fileset_new(&r.seen) < 0) {
+		run_close(&r);
+		fprintf(stderr, "spamsift: out of memory\n");
+		return CLI_STORE;
+	}
 	/* Without the cache it only runs slower. */
 	cache = db_cache_new(CLASSIFY_CACHE_BYTES);
 	if (cache != NULL && db_cache_attach(c->store, cache) < 0) {

@@ -34,6 +34,13 @@ for a in "retrain --user bob --signature -h --spam" "stats --user -h" "classify 
 done
 # Several list patterns are all or nothing.
 expect 0 S db init
+# stats of a store without users: tsv still names its columns (it printed
+# nothing), json is an empty array.
+expect 0 S stats --format tsv
+[ "$(wc -l <"$T/out")" = 1 ] && grep -q '^user	spam_learned	' "$T/out" ||
+	it_fail "stats tsv without users: $(cat "$T/out")"
+expect 0 S stats --format json
+[ "$(cat "$T/out")" = "[]" ] || it_fail "stats json without users: $(cat "$T/out")"
 expect 2 S whitelist add --user lists@example.net good@example.org 'not a pattern'
 expect 0 S whitelist list --user lists@example.net
 [ -s "$T/out" ] && it_fail "a bad pattern left the good one added: $(cat "$T/out")"
@@ -181,6 +188,20 @@ expect 2 S classify --user @global --train </dev/null
 expect 0 S stats --user @global --format tsv
 [ "$(cat "$T/out")" = "$before" ] || it_fail "classify --train learned an empty message: $(cat "$T/out")"
 expect 2 S tokens "$T/empty.eml"
+
+# classify --train learns a file once, whatever names reach it (it was
+# learned twice); without --train a file named twice is classified twice.
+expect 0 S classify --user twice@example.net "$T/h10.eml" "$T/h10.eml"
+[ "$(wc -l <"$T/out")" = 2 ] || it_fail "classify of a file named twice: $(cat "$T/out")"
+ln -s "$T/h10.eml" "$T/h10-link.eml"
+expect 0 S classify --user twice@example.net --train "$T/h10.eml" "$T/h10-link.eml" "$T/h10.eml"
+[ "$(wc -l <"$T/out")" = 1 ] && [ "$(grep -c 'not learned again' "$T/err")" = 2 ] ||
+	it_fail "classify --train of one file by three names: $(cat "$T/out" "$T/err")"
+expect 0 S stats --user twice@example.net --format json
+learned=$(sed 's/.*"spam_learned":\([0-9]*\),"innocent_learned":\([0-9]*\),.*/\1 + \2/' "$T/out")
+[ "$(( $learned ))" = 1 ] ||
+	it_fail "classify --train learned one file more than once: $(cat "$T/out")"
+rm "$T/h10-link.eml"
 
 # classify --train (TEFT) stores a signature; retrain reverses it.
 expect 0 S classify --user bob@example.net --train --format json "$T/h10.eml"
