@@ -509,6 +509,17 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 	return ours ? rc : MI_FAILURE;
 }
 
+/*
+ * Does the environment set this malloc parameter, by its variable or by a
+ * tunable in GLIBC_TUNABLES? Then glibc's reading of it stands.
+ */
+static int env_sets_malloc(const char *var, const char *tunable)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	return getenv(var) != NULL || (t != NULL && strstr(t, tunable) != NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -531,7 +542,7 @@ int main(int argc, char **argv)
 	 * (measured: 86 MiB with the default, 44 MiB with two arenas, same
 	 * load and speed). MALLOC_ARENA_MAX in the environment still wins.
 	 */
-	if (getenv("MALLOC_ARENA_MAX") == NULL)
+	if (!env_sets_malloc("MALLOC_ARENA_MAX", "glibc.malloc.arena_max"))
 		mallopt(M_ARENA_MAX, 2);
 	/*
 	 * Blocks of 256 KiB and more (the token cache's model copies, which a
@@ -539,13 +550,13 @@ int main(int argc, char **argv)
 	 * of their own, given back when freed. glibc's default raises that
 	 * threshold to the largest block freed so far (up to 32 MiB), after
 	 * which such blocks came from the arenas, whose holes stay resident:
-	 * peak RSS grew with the run, 67-71 MiB after 12,000 corpus messages
-	 * (TEFT, 20 sessions) against 61-62 MiB with this, 68 against 56 at
-	 * 100 sessions, at the same CPU a message (e2e.sh with
-	 * E2E_CORPUS_COUNT=12000). The environment still wins.
+	 * peak RSS grew with the run: after 12,000 corpus messages (TEFT),
+	 * 67-71 MiB at 20 sessions and 68 at 100, against 61-63 and 56-65
+	 * with this (47 resident between commits), at the same CPU a message
+	 * (e2e.sh with E2E_CORPUS_COUNT=12000). The environment still wins.
 	 */
-	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL &&
-	    getenv("GLIBC_TUNABLES") == NULL)
+	if (!env_sets_malloc("MALLOC_MMAP_THRESHOLD_",
+	    "glibc.malloc.mmap_threshold"))
 		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	overrides = calloc((size_t)argc + 1, sizeof(*overrides));
 	if (overrides == NULL)
