@@ -284,16 +284,22 @@ static const char *class_name(int cls)
  * classify --train learns each file once in a run, as train does, whatever
  * names reach it (the same path twice, a link beside it): it was learned,
  * its tokens counted, as many times. The other names are said on stderr,
- * as they get no verdict line.
+ * as they get no verdict line. An empty file is not recorded: each name
+ * of it is said to be empty, as it is without --train.
  */
 static int admit_once(void *arg, const char *path, const struct stat *st)
 {
 	run *r = arg;
-	int rc = fileset_add(r->seen, st->st_dev, st->st_ino, 0, NULL);
+	int rc;
 
-	if (rc == 0)
+	if (st->st_size == 0)
+		return 0;
+	rc = fileset_add(r->seen, st->st_dev, st->st_ino, 0, NULL);
+	if (rc == 0) {
+		fflush(stdout);         /* after the verdicts before it */
 		fprintf(stderr, "spamsift: warning: %s: the same file as one "
-		    "classified before: not learned again\n", path);
+		    "read before: not read again\n", path);
+	}
 	return rc < 0 ? rc : rc == 0;
 }
 

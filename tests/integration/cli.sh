@@ -195,7 +195,7 @@ expect 0 S classify --user twice@example.net "$T/h10.eml" "$T/h10.eml"
 [ "$(wc -l <"$T/out")" = 2 ] || it_fail "classify of a file named twice: $(cat "$T/out")"
 ln -s "$T/h10.eml" "$T/h10-link.eml"
 expect 0 S classify --user twice@example.net --train "$T/h10.eml" "$T/h10-link.eml" "$T/h10.eml"
-[ "$(wc -l <"$T/out")" = 1 ] && [ "$(grep -c 'not learned again' "$T/err")" = 2 ] ||
+[ "$(wc -l <"$T/out")" = 1 ] && [ "$(grep -c 'not read again' "$T/err")" = 2 ] ||
 	it_fail "classify --train of one file by three names: $(cat "$T/out" "$T/err")"
 expect 0 S stats --user twice@example.net --format json
 learned=$(sed 's/.*"spam_learned":\([0-9]*\),"innocent_learned":\([0-9]*\),.*/\1 + \2/' "$T/out")
