@@ -554,6 +554,21 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 	}
 	echo "- spamsift TEFT on, corpus, vs no-reply nullmilter: $rn (target ≥ $T_NR): $(verdict ge "$rn" "$T_NR")"
 	echo "- spamsift TEFT on, corpus, vs no milter: $r0 (target ≥ $T_NONE): $(verdict ge "$r0" "$T_NONE")"
+	# Each ratio above is of two medians; the rounds show the spread
+	# (round k: the k-th run of each configuration).
+	rounds() {      # CONFIG -> its corpus rates in run order
+		awk -v c="$1" -v s="$SESSIONS" '$1 == c && $2 == "corpus" && $3 == s { printf "%s ", $5 }' "$D/results"
+	}
+	set -- $(rounds teft)
+	tr=$*
+	set -- $(rounds noreply)
+	k=0 per=
+	for t in $tr; do
+		k=$((k + 1))
+		n=$(echo "$*" | cut -d' ' -f"$k")
+		per="$per${per:+, }$(ratio "$t" "$n")"
+	done
+	[ -n "$per" ] && echo "  (TEFT against the no-reply nullmilter round by round: $per; corpus msg/s TEFT $(rounds teft| sed 's/ $//; s/ /, /g'), nullmilter $(rounds noreply | sed 's/ $//; s/ /, /g'), no milter $(rounds none | sed 's/ $//; s/ /, /g'))"
 	pp99=$(get teft paced "$SESSIONS" 11)
 	echo "- latency p99 at $SESSIONS sessions, paced at $PACED_RATE msg/s: ${pp99:--} ms (target ≤ $T_P99 ms): $(verdict le "${pp99:--}" "$T_P99")"
 	echo "  (of which the end-of-message reply, p99: $(get teft paced "$SESSIONS" 18) ms)"
