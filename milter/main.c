@@ -669,6 +669,21 @@ int main(int argc, char **argv)
 	}
 	if (path != NULL && socket_perms(c, path) < 0)
 		goto out;
+	/*
+	 * The pid file tells a service manager (and a test) that signals may
+	 * be sent: until serve() has its handlers, SIGHUP and SIGTERM are
+	 * held, not acted on by default (a SIGHUP right after the pid file
+	 * appeared killed the milter); serve() unblocks them.
+	 */
+	{
+		sigset_t held;
+
+		sigemptyset(&held);
+		sigaddset(&held, SIGHUP);
+		sigaddset(&held, SIGTERM);
+		sigaddset(&held, SIGINT);
+		sigprocmask(SIG_BLOCK, &held, NULL);
+	}
 	if (!foreground && daemon(0, 0) < 0) {
 		fprintf(stderr, "spamsift-milter: daemon: %s\n", strerror(errno));
 		goto out;
