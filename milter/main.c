@@ -447,10 +447,21 @@ static void *milter_thread(void *arg)
  * restarts the milter).
  */
 #define DRAIN_SECONDS 30
+
+/* The signals the main thread takes (libmilter's signal thread waits for
+ * the same three). */
+static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
+
+static void sigs_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+}
+
 static int serve(const char *sock, const char *conf_path, char **overrides,
     size_t noverrides)
 {
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
 	struct sigaction sa;
 	sigset_t set;
 	pthread_t t;
@@ -460,9 +471,7 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 		log_err("cannot make the signal pipe: %s", strerror(errno));
 		return MI_FAILURE;
 	}
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaddset(&set, sigs[i]);
+	sigs_set(&set);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sa.sa_mask = set;               /* one handler at a time */
@@ -671,17 +680,14 @@ int main(int argc, char **argv)
 		goto out;
 	/*
 	 * The pid file tells a service manager (and a test) that signals may
-	 * be sent: until serve() has its handlers, SIGHUP and SIGTERM are
-	 * held, not acted on by default (a SIGHUP right after the pid file
-	 * appeared killed the milter); serve() unblocks them.
+	 * be sent: until serve() has its handlers, SIGHUP, SIGTERM and SIGINT
+	 * are held, not acted on by default (a SIGHUP right after the pid
+	 * file appeared killed the milter); serve() unblocks them.
 	 */
 	{
 		sigset_t held;
 
-		sigemptyset(&held);
-		sigaddset(&held, SIGHUP);
-		sigaddset(&held, SIGTERM);
-		sigaddset(&held, SIGINT);
+		sigs_set(&held);
 		sigprocmask(SIG_BLOCK, &held, NULL);
 	}
 	if (!foreground && daemon(0, 0) < 0) {
