@@ -21,7 +21,12 @@
 #include "cli/learn.h"
 #include "conf/profile.h"
 
-/* Parse "--user U" and "--format F" style options shared by subcommands. */
+/*
+ * Parse "--user U" and "--format F" style options shared by subcommands.
+ * They may come before or after the operands (getopt moves the operands
+ * to the end, as GNU tools do); "--" ends them, for an operand that starts
+ * with "-".
+ */
 typedef struct opts {
 	const char *user;       /* --user */
 	const char *format;     /* --format text|tsv|json */
@@ -42,7 +47,7 @@ static int parse_opts(int argc, char **argv, opts *o)
 	memset(o, 0, sizeof(*o));
 	o->format = "text";
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+u:F:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "u:F:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'u': o->user = optarg; break;
 		case 'F': o->format = optarg; break;

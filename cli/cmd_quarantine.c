@@ -290,7 +290,7 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 	}
 	verb = argv[1];
 	optind = 0;
-	while ((ch = getopt_long(argc - 1, argv + 1, "+u:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc - 1, argv + 1, "u:h", longopts, NULL)) != -1) {
 		if (ch == 'u')
 			user = optarg;
 		else {

@@ -368,6 +368,20 @@ assert json.load(open(sys.argv[1])) == [{"key": "spamAction", "value": "quaranti
 expect 0 S prefs get --user bob@example.net --format tsv spamAction
 [ "$(cat "$T/out")" = "$(printf 'key\tvalue\tsource\nspamAction\tquarantine\tuser')" ] ||
 	it_fail "prefs get tsv: $(cat "$T/out")"
+# A command's options may follow its operands, as with GNU tools ("prefs
+# get KEY --user U" was refused, "whitelist add P --user U" said --user is
+# required); "--" ends them, so a value may start with "-".
+expect 0 S prefs get spamAction --user bob@example.net
+[ "$(cat "$T/out")" = quarantine ] || it_fail "prefs get KEY --user: $(cat "$T/out")"
+expect 0 S prefs set spamSubject --user bob@example.net -- '-SPAM-'
+expect 0 S prefs get --user bob@example.net spamSubject
+[ "$(cat "$T/out")" = -SPAM- ] || it_fail "prefs set after --: $(cat "$T/out")"
+expect 0 S prefs unset spamSubject --user bob@example.net
+expect 0 S whitelist add late@example.com --user bob@example.net
+expect 0 S whitelist list --user bob@example.net
+grep -q '^late@example.com	manual' "$T/out" || it_fail "whitelist add P --user: $(cat "$T/out")"
+expect 0 S whitelist del late@example.com --user bob@example.net
+expect 0 S quarantine list --user bob@example.net
 expect 1 S prefs set --user bob@example.net --format json spamAction tag
 grep -q 'format json' "$T/err" || it_fail "prefs set --format json: $(head -n 1 "$T/err")"
 expect 0 S whitelist list --user fmt@example.net --format json
