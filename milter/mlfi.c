@@ -707,6 +707,17 @@ static void plan_copy(conn *cn)
 
 		if (pool_store_get(store_path(cf), &d, why, sizeof(why)) < 0)
 			d = NULL;   /* the end of message reports it */
+		/*
+		 * The reads of this step, and those of the end of message, in
+		 * one snapshot each: outside one every statement was a
+		 * transaction of its own, which took and gave back a lock in
+		 * SQLite's shared memory (two fcntl calls; about 16 a message
+		 * in all). The handle goes back to the pool without it.
+		 */
+		if (d != NULL && db_read_begin(d) < 0) {
+			pool_store_put(d, 1);
+			d = NULL;   /* the end of message tries again */
+		}
 
 		/* Read each recipient's settings once; EOM uses them too. */
 		for (size_t i = 0; i < cn->nrcpts && d != NULL; i++) {
@@ -724,6 +735,8 @@ static void plan_copy(conn *cn)
 			if (r->has_prof && r->prof.show_factors)
 				factors = 1;
 		}
+		if (d != NULL)
+			db_read_end(d);
 		pool_store_put(d, 0);
 		/* X-Spamsift-Factors names tokens: keep their texts (before the
 		 * first header reaches the parser). */
@@ -1222,6 +1235,11 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		d = NULL;
 		fail(cn, "store: %s", why);
 	}
+	if (d != NULL && db_read_begin(d) < 0) {
+		fail(cn, "store: %s", db_errmsg(d));
+		pool_store_put(d, 1);
+		d = NULL;
+	}
 	if (cn->debug)
 		ms_pool = clock_since_ms(&eom_start) - ms_parse;
 	if (cn->error) {
@@ -1288,6 +1306,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			all_reject = 0;
 	}
 	/* The reads are done: other sessions may use the connection. */
+	if (d != NULL)
+		db_read_end(d);
 	pool_store_put(d, store_broken);
 	d = NULL;
 	if (cn->debug) {
@@ -1531,6 +1551,8 @@ log:
 	    cn->size, tokset_count(cn->toks), clock_since_ms(&eom_start), elapsed_ms(cn));
 	(void)rejecting;
 done:
+	if (d != NULL)
+		db_read_end(d);
 	pool_store_put(d, store_broken);
 	/*
 	 * Learn what was classified, unless the message was deferred: its
