@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1135,6 +1136,46 @@ int db_user(db *d, const char *name, int create, int64_t *uid)
 	if ((rc = need_store(d, 0)) < 0)
 		return rc;
 	return d->ops->user(d, name, create, uid);
+}
+
+static int count_quar(void *arg, const db_quar *q)
+{
+	(void)q;
+	(*(int64_t *)arg)++;
+	return 0;
+}
+
+int db_user_delete(db *d, int64_t uid, int quarantine, int64_t *nquar)
+{
+	int64_t dummy;
+	int rc;
+
+	CHECK_HANDLE(d);
+	if (!nquar)
+		nquar = &dummy;
+	*nquar = 0;
+	CHECK_ARG(d, uid > 0, "delete user");
+	CHECK_WRITE(d, "delete user");
+	if (d->in_txn)
+		return db_seterr(d, -EINVAL, "delete user: not allowed inside "
+		    "a transaction");
+	/* Deferred increments reach the store first, or they come back. */
+	if ((rc = need_store(d, 1)) < 0 || (rc = txn_open(d)) < 0)
+		return rc;
+	/* Counted in the transaction: no message is quarantined meanwhile. */
+	rc = d->ops->quar_iter(d, uid, count_quar, nquar);
+	if (rc == 0 && *nquar > 0 && !quarantine)
+		rc = db_seterr(d, -ENOTEMPTY, "delete user: %" PRId64
+		    " quarantined message%s", *nquar, *nquar == 1 ? "" : "s");
+	if (rc == 0)
+		rc = d->ops->user_delete(d, uid);
+	if (rc < 0) {
+		txn_abort(d);
+		return rc;
+	}
+	/* A cache cannot tell which rows went: it is emptied. */
+	d->txn_tokens = d->txn_clear = 1;
+	return txn_close(d);
 }
 
 int db_user_iter(db *d, int (*fn)(void *arg, int64_t uid, const char *name),

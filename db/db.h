@@ -165,6 +165,18 @@ const char *db_errmsg(const db *d);
  */
 int db_user(db *d, const char *name, int create, int64_t *uid);
 
+/*
+ * db_user_delete -- delete everything stored for user uid: its tokens,
+ * totals, signatures, lists, senders' histories, preferences and, with
+ * quarantine set, its quarantined mail (*nquar, which may be NULL, is how
+ * many messages it had). Without quarantine, a user with quarantined mail
+ * keeps everything: -ENOTEMPTY. The name keeps its id, so that a handle
+ * that resolved it before (a running milter's) still maps it right: mail
+ * for it later starts again from nothing (the global model). One
+ * transaction, not inside another (-EINVAL); token caches are emptied.
+ */
+int db_user_delete(db *d, int64_t uid, int quarantine, int64_t *nquar);
+
 /* db_user_iter -- call fn(arg, uid, name) for every user; stops if fn != 0. */
 int db_user_iter(db *d, int (*fn)(void *arg, int64_t uid, const char *name),
     void *arg);

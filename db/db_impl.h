@@ -20,7 +20,7 @@
 #include "db/db.h"
 
 /* Bumped whenever db_ops changes incompatibly; db_open rejects a mismatch. */
-#define DB_OPS_VERSION 7
+#define DB_OPS_VERSION 8
 
 /*
  * One combined token increment for db_ops.tokens_add: rows handed to the
@@ -138,6 +138,13 @@ typedef struct db_ops {
 	 */
 	int (*sender_purge)(db *d, int day, int64_t max_hits,
 	    db_purge_pos *pos, int64_t max_rows, int64_t *n);
+	/* ---- version 8 ---- */
+	/*
+	 * db_user_delete, in the open transaction: every row of uid except
+	 * its name (tokens, totals, signatures, lists, senders, preferences,
+	 * quarantined mail).
+	 */
+	int (*user_delete)(db *d, int64_t uid);
 } db_ops;
 
 /* The base handle; each backend's handle starts with one of these. */

@@ -1208,6 +1208,30 @@ static int m_purge(db *d, int day, int64_t max_hits, db_purge_pos *pos,
 	return 0;
 }
 
+static int m_user_delete(db *d, int64_t uid)
+{
+	dbm *m = M(d);
+	mstate *s = &m->st;
+	mtot *t;
+
+	for (size_t i = 0; i < s->tcap; i++) {
+		if (s->toks[i].state != 1 || s->toks[i].uid != uid)
+			continue;
+		if (undo_reserve(m, 1) < 0)
+			return nomem(d, "delete user");
+		tok_del(m, &s->toks[i]);
+	}
+	for (size_t i = 0; i < s->nrows; ) {
+		if (s->rows[i].uid == uid && s->rows[i].table != T_USER)
+			row_del(m, &s->rows[i]);
+		else
+			i++;
+	}
+	if ((t = tot_find(s, uid)) != NULL)
+		*t = s->tots[--s->ntots];
+	return 0;
+}
+
 /* All in one step, as m_purge. */
 static int m_sender_purge(db *d, int day, int64_t max_hits,
     db_purge_pos *pos, int64_t max_rows, int64_t *n)
@@ -1330,6 +1354,7 @@ const db_ops db_mem_ops = {
 	.pref_set = m_pref_set,
 	.pref_unset = m_pref_unset,
 	.pref_iter = m_pref_iter,
+	.user_delete = m_user_delete,
 	.tokens_iter = m_tokens_iter,
 	.quar_put = m_quar_put,
 	.quar_iter = m_quar_iter,

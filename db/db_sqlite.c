@@ -1853,6 +1853,35 @@ static int s_pref_unset(db *d, int64_t uid, const char *key, int *found)
 	return wend(s, rc, "unset preference");
 }
 
+/* Rare (an administrator's command): statements made for the call. */
+static int s_user_delete(db *d, int64_t uid)
+{
+	static const char *const tables[] = { "tokens", "totals",
+		"signatures", "lists", "senders", "prefs", "quarantine" };
+	dbs *s = S(d);
+	int rc;
+
+	if ((rc = wbegin(s, "delete user")) < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && rc == 0;
+	    i++) {
+		sqlite3_stmt *st = NULL;
+		char q[64];
+		int r;
+
+		snprintf(q, sizeof(q), "DELETE FROM %s WHERE uid = ?1", tables[i]);
+		r = sqlite3_prepare_v2(s->h, q, -1, &st, NULL);
+		if (r == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, uid);
+			r = sqlite3_step(st);
+		}
+		if (r != SQLITE_DONE)
+			rc = fail(s, r, "delete user");
+		sqlite3_finalize(st);
+	}
+	return wend(s, rc, "delete user");
+}
+
 static int s_tokens_iter(db *d, int64_t uid,
     int (*fn)(void *, const db_token *), void *arg)
 {
@@ -2387,6 +2416,7 @@ const db_ops db_sqlite_ops = {
 	.pref_set = s_pref_set,
 	.pref_unset = s_pref_unset,
 	.pref_iter = s_pref_iter,
+	.user_delete = s_user_delete,
 	.tokens_iter = s_tokens_iter,
 	.quar_put = s_quar_put,
 	.quar_iter = s_quar_iter,

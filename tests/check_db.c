@@ -1138,6 +1138,101 @@ START_TEST(test_check)
 }
 END_TEST
 
+/*
+ * A departed user's data goes (`spamsift user delete`); the name keeps its
+ * id, every other user's data stays, and quarantined mail is deleted only
+ * when asked for.
+ */
+static void fill_user(int64_t uid, const char *who)
+{
+	uint64_t h[2] = { 11, 12 };
+	db_totals one = { .spam_learned = 1 };
+	db_sig sig = { .uid = uid, .cls = DB_CLASS_SPAM, .learned = 1,
+	    .created = 100, .hashes = h, .nhashes = 2 };
+	db_list_entry e = { .pattern = "friend@x.example", .added = 5 };
+	db_quar q = { .uid = uid, .sender = "s@x.example", .recipients = who,
+	    .subject = "s", .signature = "", .probability = 1, .when = 5,
+	    .data = "x", .len = 1 };
+	int64_t id;
+
+	memset(sig.id, 'a', 32);
+	ck_assert_int_eq(db_tokens_update(d, uid, h, 2, 1, 0, 1), 0);
+	ck_assert_int_eq(db_totals_add(d, uid, &one), 0);
+	ck_assert_int_eq(db_sig_put(d, &sig), 0);
+	ck_assert_int_eq(db_list_add(d, uid, DB_LIST_WHITE, &e), 0);
+	ck_assert_int_eq(db_sender_add(d, uid, "friend@x.example", 1, 0, 1, NULL), 0);
+	ck_assert_int_eq(db_pref_set(d, uid, "spamAction", "tag"), 0);
+	ck_assert_int_eq(db_quar_put(d, &q, &id), 0);
+}
+
+static int count_cb(void *arg, const db_quar *q)
+{
+	(void)q;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* 1 when everything fill_user stored for uid is there, 0 when none is. */
+static int has_data(int64_t uid)
+{
+	db_token t[2] = { { .hash = 11 }, { .hash = 12 } };
+	db_totals tot;
+	db_sig *sig = NULL;
+	db_sender snd;
+	char sid[33], val[64];
+	int found = 0, listed = 0, nq = 0, n = 0;
+
+	memset(sid, 'a', 32);
+	sid[32] = '\0';
+	ck_assert_int_eq(db_tokens_get(d, uid, t, 2), 0);
+	ck_assert_int_eq(db_totals_get(d, uid, &tot), 0);
+	ck_assert_int_eq(db_sig_get(d, uid, sid, &sig), 0);
+	ck_assert_int_eq(db_list_match(d, uid, DB_LIST_WHITE, "friend@x.example",
+	    &listed), 0);
+	ck_assert_int_eq(db_sender_add(d, uid, "friend@x.example", 0, 0, 1, &snd), 0);
+	ck_assert_int_eq(db_pref_get(d, uid, "spamAction", val, sizeof(val),
+	    &found), 0);
+	ck_assert_int_eq(db_quar_iter(d, uid, count_cb, &nq), 0);
+	n = (t[0].spam_hits == 1) + (t[1].spam_hits == 1) +
+	    (tot.spam_learned == 1) + (sig != NULL) + listed +
+	    (snd.innocent == 1) + found + (nq == 1);
+	db_sig_free(sig);
+	ck_assert_msg(n == 0 || n == 8, "user %lld: %d of 8 kinds of rows",
+	    (long long)uid, n);
+	return n == 8;
+}
+
+START_TEST(test_user_delete)
+{
+	int64_t nq = -1, again = 0;
+	int ok = 0;
+
+	fill_user(alice, "alice@y.example");
+	fill_user(bob, "bob@y.example");
+	/* Quarantined mail stops it unless asked for: nothing goes. */
+	ck_assert_int_eq(db_user_delete(d, alice, 0, &nq), -ENOTEMPTY);
+	ck_assert_int_eq(nq, 1);
+	ck_assert_ptr_nonnull(strstr(db_errmsg(d), "1 quarantined message"));
+	ck_assert_int_eq(has_data(alice), 1);
+	ck_assert_int_eq(db_user_delete(d, alice, 1, &nq), 0);
+	ck_assert_int_eq(nq, 1);
+	ck_assert_int_eq(has_data(alice), 0);
+	ck_assert_int_eq(has_data(bob), 1);
+	/* The name keeps its id; nothing is left to stop a second delete. */
+	ck_assert_int_eq(db_user(d, "alice", 0, &again), 0);
+	ck_assert_int_eq(again, alice);
+	ck_assert_int_eq(db_user_delete(d, alice, 0, NULL), 0);
+	ck_assert_int_eq(db_check(d, &ok, NULL), 0);
+	ck_assert_int_eq(ok, 1);
+	/* Not inside a transaction; no user 0. */
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_user_delete(d, bob, 1, NULL), -EINVAL);
+	ck_assert_int_eq(db_rollback(d), 0);
+	ck_assert_int_eq(db_user_delete(d, 0, 1, NULL), -EINVAL);
+	ck_assert_int_eq(has_data(bob), 1);
+}
+END_TEST
+
 /* ---- read-only and error text ---- */
 
 START_TEST(test_readonly)
@@ -1339,6 +1434,7 @@ static void add_contract(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_sender_purge);
 	tcase_add_test(tc, test_check);
+	tcase_add_test(tc, test_user_delete);
 	tcase_add_test(tc, test_readonly);
 	tcase_add_test(tc, test_defer_basic);
 	tcase_add_test(tc, test_defer_other_writes);

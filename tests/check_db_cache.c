@@ -148,6 +148,35 @@ START_TEST(test_other_handle)
 }
 END_TEST
 
+/* A deleted user's tokens are gone for cached readers, whoever deletes. */
+START_TEST(test_user_delete_seen)
+{
+	db *w = open_ok(), *r = open_ok();
+	db_cache *c = db_cache_new(1 << 20);
+	uint64_t h[2] = { 5, 6 };
+	int64_t uid;
+
+	ck_assert_int_eq(db_user(w, "alice", 1, &uid), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 2, 2, 0, 1), 0);
+	ck_assert_int_eq(db_cache_attach(r, c), 0);
+	ck_assert_int_eq(get_spam(r, uid, 5), 2);
+	ck_assert_int_eq(get_spam(r, uid, 5), 2);      /* a hit */
+	ck_assert_int_eq(db_user_delete(w, uid, 0, NULL), 0);
+	ck_assert_int_eq(get_spam(r, uid, 5), 0);
+	/* the deleting handle shares the cache (the milter's writer) */
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 2, 3, 0, 1), 0);
+	ck_assert_int_eq(db_cache_attach(w, c), 0);
+	ck_assert_int_eq(get_spam(r, uid, 6), 3);
+	ck_assert_int_eq(get_spam(r, uid, 6), 3);
+	ck_assert_int_eq(db_user_delete(w, uid, 0, NULL), 0);
+	ck_assert_int_eq(get_spam(r, uid, 6), 0);
+	ck_assert_int_eq(get_spam(w, uid, 5), 0);
+	db_close(r);
+	db_close(w);
+	db_cache_free(c);
+}
+END_TEST
+
 /* Own commits update the cache instead of emptying it. */
 START_TEST(test_own_writes)
 {
@@ -1161,6 +1190,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_api);
 	tcase_add_test(tc, test_other_handle);
+	tcase_add_test(tc, test_user_delete_seen);
 	tcase_add_test(tc, test_own_writes);
 	tcase_add_test(tc, test_other_process);
 	tcase_add_test(tc, test_whole_model);
