@@ -81,6 +81,7 @@ int cli_pattern(const char *p, char *out, size_t len);
 int cmd_prefs(cli *c, int argc, char **argv);
 int cmd_quarantine(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
+int cmd_user(cli *c, int argc, char **argv);
 int cmd_db(cli *c, int argc, char **argv);
 int cmd_config(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);

@@ -459,6 +459,72 @@ int cmd_stats(cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* ---- user ---- */
+
+static const char user_help[] =
+    "usage: spamsift user delete --user U [--force]\n"
+    "\n"
+    "delete  everything the store holds for user U: tokens, counters,\n"
+    "        signatures, white and block lists, senders' histories,\n"
+    "        preferences. A user with quarantined mail keeps everything\n"
+    "        unless --force, which deletes that mail too. The name stays\n"
+    "        known, with nothing (stats shows zeros); mail for U later\n"
+    "        starts over from the global model. `db vacuum` gives the\n"
+    "        space back to the file system.\n";
+
+int cmd_user(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "user", required_argument, NULL, 'u' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *user = NULL;
+	char name[512];
+	int64_t uid, nquar = 0;
+	int ch, force = 0, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "u:fh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'u': user = optarg; break;
+		case 'f': force = 1; break;
+		case 'h': fputs(user_help, stdout); return CLI_OK;
+		default: fputs(user_help, stderr); return CLI_USAGE;
+		}
+	}
+	if (optind + 1 != argc || strcmp(argv[optind], "delete") != 0)
+		return cli_usage(user_help, "user: expected the action delete");
+	if (user != NULL && strcmp(user, DB_GLOBAL_USER) == 0)
+		return cli_usage(user_help, "user delete: %s is the model every "
+		    "user's is merged with, not a user", DB_GLOBAL_USER);
+	rc = cli_user(c, user, 0, &uid, name, sizeof(name));
+	if (rc != CLI_OK)
+		return rc;
+	if (uid == 0) {
+		fprintf(stderr, "spamsift: %s: no such user in the store\n", user);
+		return CLI_INPUT;
+	}
+	rc = db_user_delete(c->store, uid, force, &nquar);
+	if (rc == -ENOTEMPTY) {
+		fprintf(stderr, "spamsift: user delete: %s has %" PRId64
+		    " quarantined message%s: release or delete %s first (spamsift "
+		    "quarantine), or add --force to delete %s too\n", name, nquar,
+		    nquar == 1 ? "" : "s", nquar == 1 ? "it" : "them",
+		    nquar == 1 ? "it" : "them");
+		return CLI_INPUT;
+	}
+	if (rc < 0)
+		return cli_store_error(c, "user delete", rc);
+	printf("deleted %s", name);
+	if (nquar > 0)
+		printf(" and %" PRId64 " quarantined message%s", nquar,
+		    nquar == 1 ? "" : "s");
+	printf("\n");
+	return CLI_OK;
+}
+
 /* ---- db ---- */
 
 static const char db_help[] =

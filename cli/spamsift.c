@@ -45,6 +45,7 @@ static void usage(FILE *f)
 	    "  prefs       manage a user's preferences\n"
 	    "  quarantine  list, show, release, delete, expire quarantined mail\n"
 	    "  stats       per-user counters\n"
+	    "  user        delete a user's data (a mailbox that is gone)\n"
 	    "  db          init, check, purge, vacuum the store\n"
 	    "  config      check or show the configuration\n"
 	    "  export      write a user's tokens, lists and preferences to a file\n"
@@ -271,7 +272,7 @@ static const struct {
 	{ "classify", cmd_classify }, { "tokens", cmd_tokens },
 	{ "whitelist", cmd_list }, { "blocklist", cmd_list },
 	{ "prefs", cmd_prefs }, { "quarantine", cmd_quarantine },
-	{ "stats", cmd_stats }, { "db", cmd_db }, { "config", cmd_config },
+	{ "stats", cmd_stats }, { "user", cmd_user }, { "db", cmd_db }, { "config", cmd_config },
 	{ "export", cmd_export }, { "import", cmd_import },
 };
 

@@ -18,7 +18,7 @@ spam() { printf 'From: seller@pills.example\nTo: bob@example.net\nSubject: cheap
 ham() { printf 'From: alice@example.org\nTo: bob@example.net\nSubject: meeting notes %s\n\nHi Bob, attached are the notes from the project meeting. Regards, Alice %s\n' "$1" "$1"; }
 
 # --help everywhere, usage errors exit 1.
-for c in train retrain classify tokens whitelist blocklist prefs quarantine stats db config export import; do
+for c in train retrain classify tokens whitelist blocklist prefs quarantine stats user db config export import; do
 	expect 0 "$CLI_BIN" "$c" --help
 	grep -q '^usage: spamsift' "$T/out" || it_fail "$c --help printed no usage"
 done
@@ -665,6 +665,33 @@ s1=$?
 kill "$(cat "$T/hangs.pid")" 2>/dev/null
 [ "$s1" = 0 ] || it_fail "release after a killed one: exited $s1: $(cat "$T/err")"
 grep -q '^Subject: race' "$T/sendmail.msg" || it_fail "release after a killed one did not deliver"
+
+# user delete: a departed mailbox's data goes, another user's stays; its
+# quarantined mail only with --force.
+ham 50 >"$T/gone.eml"
+expect 0 S train --user gone@example.net --ham "$T/gone.eml"
+expect 0 S whitelist add --user gone@example.net pal@example.org
+expect 0 S prefs set --user gone@example.net spamAction tag
+qid=$(quar_add gone@example.net)
+sqlite3 "$T/spamsift.db" "SELECT count(*) FROM tokens WHERE uid = (SELECT id FROM users WHERE name = 'bob@example.net')" >"$T/bob.tokens"
+expect 2 S user delete --user gone@example.net
+grep -q 'gone@example.net has 1 quarantined message: .*--force' "$T/err" || it_fail "user delete with quarantine: $(cat "$T/err")"
+expect 0 S quarantine list --user gone@example.net
+[ "$(cut -f1 "$T/out")" = "$qid" ] || it_fail "a refused user delete lost quarantined mail"
+expect 0 S user delete --force --user gone@example.net
+grep -qx 'deleted gone@example.net and 1 quarantined message' "$T/out" || it_fail "user delete: $(cat "$T/out")"
+for t in tokens totals signatures lists senders prefs quarantine; do
+	n=$(sqlite3 "$T/spamsift.db" "SELECT count(*) FROM $t WHERE uid = (SELECT id FROM users WHERE name = 'gone@example.net')")
+	[ "$n" = 0 ] || it_fail "user delete left $n rows in $t"
+done
+[ "$(sqlite3 "$T/spamsift.db" "SELECT count(*) FROM tokens WHERE uid = (SELECT id FROM users WHERE name = 'bob@example.net')")" = "$(cat "$T/bob.tokens")" ] ||
+	it_fail "user delete touched another user's tokens"
+expect 0 S user delete --user gone@example.net     # nothing left: no --force needed
+expect 2 S user delete --user nobody-here@example.net
+expect 1 S user delete --user @global
+expect 1 S user frob --user bob@example.net
+expect 1 S user delete
+expect 0 S db check
 
 # Store errors exit 3.
 printf 'this is not a database, just some text that is long enough.................................' >"$T/junk.db"
