@@ -32,7 +32,8 @@ INTEGRATION_TESTS = \
 	tests/integration/robust-concurrency.sh \
 	tests/integration/robust-reject-text.sh \
 	tests/integration/store-concurrency.sh \
-	tests/integration/store-locked.sh
+	tests/integration/store-locked.sh \
+	tests/integration/user-delete.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua tests/miltertest/one.lua tests/miltertest/many.lua \
