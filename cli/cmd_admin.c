@@ -470,7 +470,7 @@ static const char user_help[] =
     "        unless --force, which deletes that mail too. The name stays\n"
     "        known, with nothing (stats shows zeros); mail for U later\n"
     "        starts over from the global model. `db vacuum` gives the\n"
-    "        space back to the file system.\n";
+    "        space back to the file system. Only for users in Trust.\n";
 
 int cmd_user(cli *c, int argc, char **argv)
 {
@@ -496,12 +496,17 @@ int cmd_user(cli *c, int argc, char **argv)
 	}
 	if (optind + 1 != argc || strcmp(argv[optind], "delete") != 0)
 		return cli_usage(user_help, "user: expected the action delete");
-	if (user != NULL && strcmp(user, DB_GLOBAL_USER) == 0)
-		return cli_usage(user_help, "user delete: %s is the model every "
-		    "user's is merged with, not a user", DB_GLOBAL_USER);
+	if (!c->trusted) {
+		fprintf(stderr, "spamsift: user: only users in Trust may do this\n");
+		return CLI_USAGE;
+	}
 	rc = cli_user(c, user, 0, &uid, name, sizeof(name));
 	if (rc != CLI_OK)
 		return rc;
+	/* As mapped: "@GLOBAL" and "<@global>" name it too. */
+	if (strcmp(name, DB_GLOBAL_USER) == 0)
+		return cli_usage(user_help, "user delete: %s is the model every "
+		    "user's is merged with, not a user", DB_GLOBAL_USER);
 	if (uid == 0) {
 		fprintf(stderr, "spamsift: %s: no such user in the store\n", user);
 		return CLI_INPUT;

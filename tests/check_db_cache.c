@@ -163,9 +163,10 @@ START_TEST(test_user_delete_seen)
 	ck_assert_int_eq(get_spam(r, uid, 5), 2);      /* a hit */
 	ck_assert_int_eq(db_user_delete(w, uid, 0, NULL), 0);
 	ck_assert_int_eq(get_spam(r, uid, 5), 0);
-	/* the deleting handle shares the cache (the milter's writer) */
-	ck_assert_int_eq(db_tokens_update(w, uid, h, 2, 3, 0, 1), 0);
+	/* the deleting handle shares the cache (the milter's writer) and
+	 * keeps a change log of its commits, which says nothing of a delete */
 	ck_assert_int_eq(db_cache_attach(w, c), 0);
+	ck_assert_int_eq(db_tokens_update(w, uid, h, 2, 3, 0, 1), 0);
 	ck_assert_int_eq(get_spam(r, uid, 6), 3);
 	ck_assert_int_eq(get_spam(r, uid, 6), 3);
 	ck_assert_int_eq(db_user_delete(w, uid, 0, NULL), 0);

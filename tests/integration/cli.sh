@@ -688,7 +688,9 @@ done
 	it_fail "user delete touched another user's tokens"
 expect 0 S user delete --user gone@example.net     # nothing left: no --force needed
 expect 2 S user delete --user nobody-here@example.net
-expect 1 S user delete --user @global
+for g in @global @GLOBAL '<@global>'; do
+	expect 1 S user delete --user "$g"
+done
 expect 1 S user frob --user bob@example.net
 expect 1 S user delete
 expect 0 S db check
@@ -759,6 +761,11 @@ elif id nobody >/dev/null 2>&1 && getent group mail >/dev/null && command -v set
 	grep -q secret-friend "$T/out" "$T/err" && it_fail "bob's list leaked"
 	expect 1 N -c "$G/spamsift.conf" stats --user bob
 	expect 1 N -c "$G/spamsift.conf" quarantine list --user bob
+	# Deleting a user is the administrator's, even for one's own data.
+	expect 1 N -c "$G/spamsift.conf" user delete --user nobody
+	grep -q 'user: only users in Trust' "$T/err" || it_fail "untrusted user delete: $(cat "$T/err")"
+	expect 0 N -c "$G/spamsift.conf" whitelist list --user nobody
+	grep -q friend@example.com "$T/out" || it_fail "a refused user delete deleted"
 	# Options that could lift the rule are refused for untrusted callers.
 	expect 1 N -c "$G/spamsift.conf" -o Trust=nobody whitelist list --user bob
 	expect 1 N --db "$G/store/spamsift.db" whitelist list --user bob

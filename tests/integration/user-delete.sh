@@ -1,10 +1,11 @@
 #!/bin/sh
-# user-delete.sh -- `spamsift user delete` while spamsift-milter runs and
-# learns (TEFT) for that user: the user's rows go, its id stays its own (a
+# user-delete.sh -- `spamsift user delete` while spamsift-milter runs, once
+# it has learned (TEFT) for that user: the user's rows go, its id stays its own (a
 # user made later gets another); the running milter, whose handles resolved
 # the name before, keeps serving and learns the next message under the same
 # id (no rows of an unknown user: db check passes), from a model that starts
-# over.
+# over. (Learning still queued in the milter at the delete is written after
+# it, as spamsift(1) says; that window is not tested.)
 . "$(dirname "$0")/lib.sh"
 
 it_miltertest_setup ud
