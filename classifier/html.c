@@ -16,6 +16,9 @@
 #define VALMAX 1024  /* attribute value bytes kept */
 #define ENTMAX 24    /* entity name bytes ("NegativeVeryThinSpace" fits) */
 #define HIDEMAX 32   /* elements open inside a hidden one, itself included */
+#define SHEETMAX 4096 /* bytes of a <style> element read for its rules */
+#define RULEMAX 16   /* hiding class and id selectors kept */
+#define SELMAX 32    /* bytes of one (with '.' or '#' and NUL) */
 
 /* How an element's style hides it (the strongest one counts). */
 enum hide {
@@ -79,6 +82,13 @@ struct html {
 	int hide_break;         /* the hidden element separates words around it */
 	size_t hdepth;          /* elements open in the hidden one (0: shown) */
 	char hstack[HIDEMAX][NAMEMAX]; /* their names, the hidden one first */
+	int in_sheet;           /* the raw text is a <style> element's */
+	size_t sheet_len;       /* bytes in sheet */
+	char sheet[SHEETMAX];   /* the <style> element being read */
+	size_t nrules;          /* rules kept */
+	char rule_sel[RULEMAX][SELMAX]; /* ".class" or "#id", lowercase */
+	char rule_tag[RULEMAX][NAMEMAX]; /* on this element only, or "" */
+	enum hide rule_hide[RULEMAX];   /* how each hides */
 };
 
 int html_new(html **out)
@@ -484,6 +494,154 @@ static int has_scheme(const char *v, size_t n)
 	return i > 0 && i < n && v[i] == ':';
 }
 
+/*
+ * How CSS declarations v[0..n) hide an element (HIDE_*); what they may show
+ * again (RESHOW_*) is added to *reshow.
+ */
+static enum hide css_hide(const char *v, size_t n, int *reshow)
+{
+	char css[256];
+	size_t k = 0;
+	const char *fs;
+	enum hide hide;
+
+	for (size_t i = 0; i < n && k < sizeof(css) - 1; i++)
+		if (v[i] != ' ' && v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
+			css[k++] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
+	css[k] = '\0';
+	fs = strstr(css, "font-size:0");
+	if (fs != NULL && (fs[11] == '.' || (fs[11] >= '0' && fs[11] <= '9')))
+		fs = NULL;
+	hide = strstr(css, "display:none") ? HIDE_GONE : fs != NULL ?
+	    HIDE_ZERO : strstr(css, "visibility:hidden") ? HIDE_ROOM : HIDE_NO;
+	if (fs == NULL && (strstr(css, "font-size:") != NULL ||
+	    strstr(css, "font:") != NULL))
+		*reshow |= RESHOW_SIZE;
+	if (strstr(css, "visibility:visible") != NULL)
+		*reshow |= RESHOW_VIS;
+	return hide;
+}
+
+/* The start tag being read has a style that hides it so. */
+static void tag_hides(html *h, enum hide hide)
+{
+	if (hide != HIDE_NO)
+		tok(h, "html:hidden", NULL, NULL, NULL);
+	if (hide > h->tag_hide)
+		h->tag_hide = hide;
+}
+
+/*
+ * How the style sheets' rules hide an element of class (kind '.') or id
+ * (kind '#') v[0..n): a class attribute is a list of names.
+ */
+static enum hide rule_hides(const html *h, char kind, const char *v, size_t n)
+{
+	enum hide hide = HIDE_NO;
+
+	for (size_t i = 0; i < n; ) {
+		size_t e = i;
+		char sel[SELMAX];
+
+		while (e < n && !is_space((unsigned char)v[e]))
+			e++;
+		if (e > i && e - i < SELMAX - 1) {
+			sel[0] = kind;
+			lower_copy(sel + 1, v + i, e - i, SELMAX - 1);
+			for (size_t r = 0; r < h->nrules; r++)
+				if (strcmp(h->rule_sel[r], sel) == 0 &&
+				    (h->rule_tag[r][0] == '\0' ||
+				    strcmp(h->rule_tag[r], h->tag) == 0) &&
+				    h->rule_hide[r] > hide)
+					hide = h->rule_hide[r];
+		}
+		i = e + 1;
+	}
+	return hide;
+}
+
+/*
+ * Keep selector s[0..n) of a rule that hides so, when this parser can tell
+ * which elements it matches: one class or id, on any element or on one
+ * ("tag.class"). Others (descendants, attributes, pseudo-classes) are left
+ * out: text is never taken for hidden on a guess.
+ */
+static void keep_rule(html *h, const char *s, size_t n, enum hide hide)
+{
+	size_t k = 0;
+
+	while (n > 0 && is_space((unsigned char)s[0]))
+		s++, n--;
+	while (n > 0 && is_space((unsigned char)s[n - 1]))
+		n--;
+	while (k < n && ((s[k] | 0x20) >= 'a' && (s[k] | 0x20) <= 'z'))
+		k++;            /* the element's name, if any */
+	if (k == n || (s[k] != '.' && s[k] != '#') || n - k >= SELMAX ||
+	    n - k < 2 || k >= NAMEMAX || h->nrules == RULEMAX)
+		return;
+	for (size_t i = k + 1; i < n; i++)
+		if (!((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' && s[i] != '_')
+			return;
+	lower_copy(h->rule_sel[h->nrules], s + k, n - k, SELMAX);
+	lower_copy(h->rule_tag[h->nrules], s, k, NAMEMAX);
+	h->rule_hide[h->nrules++] = hide;
+}
+
+/*
+ * The <style> element ended: keep its rules that hide (css_hide) by class
+ * or id, for the elements after it. At-rules' blocks (@media) are read
+ * through; comments are skipped.
+ */
+static void read_sheet(html *h)
+{
+	char *s = h->sheet;
+	size_t n = h->sheet_len, sel = 0;
+	int dummy = 0;
+
+	for (size_t i = 0; i + 1 < n; i++)     /* comments become blanks */
+		if (s[i] == '/' && s[i + 1] == '*') {
+			size_t e = i + 2;
+
+			while (e + 1 < n && !(s[e] == '*' && s[e + 1] == '/'))
+				e++;
+			e = e + 1 < n ? e + 2 : n;
+			memset(s + i, ' ', e - i);
+			i = e - 1;
+		}
+	for (size_t i = 0; i < n; i++) {
+		size_t end;
+		enum hide hide;
+
+		if (s[i] == '}' || s[i] == ';') {
+			sel = i + 1;    /* (an @import ends with ';') */
+			continue;
+		}
+		if (s[i] != '{')
+			continue;
+		while (sel < i && is_space((unsigned char)s[sel]))
+			sel++;
+		if (sel < i && s[sel] == '@') {
+			sel = i + 1;    /* @media ... {: its rules follow */
+			continue;
+		}
+		for (end = i + 1; end < n && s[end] != '}'; end++)
+			;
+		if (end == n)
+			break;          /* cut short: no more rules */
+		hide = css_hide(s + i + 1, end - i - 1, &dummy);
+		for (size_t a = sel, b = sel; hide != HIDE_NO && b <= i; b++)
+			if (b == i || s[b] == ',') {
+				keep_rule(h, s + a, b - a, hide);
+				a = b + 1;
+			}
+		sel = end + 1;
+		i = end;
+	}
+	h->sheet_len = 0;
+	h->in_sheet = 0;
+}
+
 static void attribute(html *h)
 {
 	const char *a = h->aname, *t = h->tag;
@@ -500,8 +658,11 @@ static void attribute(html *h)
 	if (h->alen == 0 || h->tlen == 0)
 		return;
 	tok(h, "html:", t, "-", a);
-	if (strcmp(a, "class") == 0 || strcmp(a, "id") == 0)
+	if (strcmp(a, "class") == 0 || strcmp(a, "id") == 0) {
 		h->tag_reshow |= RESHOW_SIZE | RESHOW_VIS;
+		if (h->nrules > 0)
+			tag_hides(h, rule_hides(h, a[0] == 'c' ? '.' : '#', v, n));
+	}
 	else if (strcmp(a, "size") == 0)        /* <font size=4> */
 		h->tag_reshow |= RESHOW_SIZE;
 	if (strchr("abcdfhlpsw", a[0]) == NULL)
@@ -533,30 +694,7 @@ static void attribute(html *h)
 			tok(h, "html:", ta, low, NULL);
 		}
 	} else if (strcmp(a, "style") == 0) {
-		char css[256];
-		size_t k = 0;
-		const char *fs;
-		enum hide hide;
-
-		for (size_t i = 0; i < n && k < sizeof(css) - 1; i++)
-			if (v[i] != ' ' && v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
-				css[k++] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
-		css[k] = '\0';
-		fs = strstr(css, "font-size:0");
-		if (fs != NULL && (fs[11] == '.' || (fs[11] >= '0' && fs[11] <= '9')))
-			fs = NULL;
-		hide = strstr(css, "display:none") ? HIDE_GONE : fs != NULL ?
-		    HIDE_ZERO : strstr(css, "visibility:hidden") ? HIDE_ROOM :
-		    HIDE_NO;
-		if (hide != HIDE_NO)
-			tok(h, "html:hidden", NULL, NULL, NULL);
-		if (hide > h->tag_hide)
-			h->tag_hide = hide;
-		if (fs == NULL && (strstr(css, "font-size:") != NULL ||
-		    strstr(css, "font:") != NULL))
-			h->tag_reshow |= RESHOW_SIZE;
-		if (strstr(css, "visibility:visible") != NULL)
-			h->tag_reshow |= RESHOW_VIS;
+		tag_hides(h, css_hide(v, n, &h->tag_reshow));
 	} else if (strcmp(t, "img") == 0 &&
 	    (strcmp(a, "width") == 0 || strcmp(a, "height") == 0) && n >= 1 &&
 	    (v[0] == '0' || v[0] == '1') && (n == 1 || (n == 3 && v[1] == 'p'))) {
@@ -770,6 +908,8 @@ static void tag_end(html *h)
 		h->raw_end = "</style";
 		h->raw_match = 0;
 		h->st = S_RAW;
+		h->in_sheet = 1;
+		h->sheet_len = 0;
 	}
 }
 
@@ -961,9 +1101,18 @@ int html_feed(html *h, const char *buf, size_t len)
 		case S_RAW: {
 			unsigned char lc = (c >= 'A' && c <= 'Z') ? c + 32 : c;
 
+			if (h->in_sheet && h->sheet_len < SHEETMAX)
+				h->sheet[h->sheet_len++] = (char)c;
 			if (lc == (unsigned char)h->raw_end[h->raw_match]) {
-				if (h->raw_end[++h->raw_match] == '\0')
+				if (h->raw_end[++h->raw_match] == '\0') {
 					h->st = S_DECL;
+					if (h->in_sheet) {
+						/* less "</style" */
+						h->sheet_len = h->sheet_len >= 7 ?
+						    h->sheet_len - 7 : 0;
+						read_sheet(h);
+					}
+				}
 			} else {
 				h->raw_match = c == '<' ? 1 : 0;
 			}

@@ -8,7 +8,11 @@
  *   ("fr<!-- x -->ee" and "fr<b></b>ee" read "free"); block tags (p, br,
  *   div, td, li, ...) do. <script> and <style> content is skipped.
  * - Text hidden by an inline style (display:none, font-size:0,
- *   visibility:hidden; not on html or body, whose style webmail drops) is
+ *   visibility:hidden; not on html or body, whose style webmail drops), or
+ *   by a rule of an earlier <style> element of the part whose selector is
+ *   one class or id (".junk", "span.junk", "#junk"; at most 16 such rules,
+ *   from the first 4 KiB of each sheet; other selectors are not evaluated
+ *   and their elements shown), is
  *   dropped up to the element's end tag, explicit or implied; an end tag
  *   that matches nothing open inside it ends it too.
  *   What shows on both sides joins as a reader sees it: display:none and
@@ -25,7 +29,7 @@
  *   html:<tag>-<attr>          each attribute ("html:font-color")
  *   html:<tag>-<attr>:<value>  for color, bgcolor, size, face, align
  *   html:hidden                a style with display:none, visibility:hidden
- *                              or font-size:0
+ *                              or font-size:0 (inline or by a rule)
  *   html:img-tiny              an image 0 or 1 pixel wide or high
  *   html:comment               a comment
  *   html:a-mismatch            a link whose text shows a URL on another

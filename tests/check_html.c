@@ -219,6 +219,53 @@ START_TEST(test_hidden_text)
 }
 END_TEST
 
+/*
+ * A style sheet's rules hide by class or id as an inline style does: junk
+ * words in elements of a class the sheet hides are read apart, as hidden.
+ * Only rules whose elements the parser can tell (one class or id, on any
+ * element or on one) count; others show their text.
+ */
+START_TEST(test_sheet_hidden)
+{
+	static const char *const hidden[] = {
+		"<style>.x{display:none}</style>fr<span class=x>xyz</span>ee",
+		"<STYLE type=text/css>\n/* junk */ .A , .x { FONT-SIZE : 0px }"
+		"</STYLE>fr<span class='y X'>xyz</span>ee",
+		"<style>@media screen { span.x { display: none !important } }"
+		"</style>fr<span class=x>xyz</span>ee",
+		"<style>p{color:red} #h{display:none}</style>fr<b id=H>xyz</b>ee",
+		NULL };
+
+	for (int i = 0; hidden[i] != NULL; i++)
+		for (size_t step = 1; step <= 9; step += 4) {
+			run(hidden[i], step);
+			ck_assert_msg(has("free") && has("hidden:xyz") &&
+			    !has("xyz") && has("html:hidden"), "%s (step %zu)",
+			    hidden[i], step);
+		}
+	/* visibility:hidden leaves its blank, as inline */
+	run("<style>.v{visibility:hidden}</style>fr<span class=v>xyz</span>ee", 1);
+	ck_assert(has("fr") && has("ee") && has("hidden:xyz") && !has("xyz"));
+	/* rules it cannot tell, or that do not hide: shown */
+	run("<style>div .x{display:none} .y:hover{display:none} .z{color:red}"
+	    "</style><span class=x>aa</span> <span class=y>bb</span> "
+	    "<span class=z>cc</span>", 3);
+	ck_assert(has("aa") && has("bb") && has("cc"));
+	ck_assert(!has("html:hidden"));
+	/* a rule on one element does not hide another of the class */
+	run("<style>span.x{display:none}</style><div class=x>dd</div>", 2);
+	ck_assert(has("dd") && !has("hidden:dd"));
+	/* a rule cut off at the end of the sheet, or in a comment: nothing */
+	run("<style>/* .x{display:none} */ .y{display:none</style>"
+	    "<span class=x>aa</span> <span class=y>bb</span>", 1);
+	ck_assert(has("aa") && has("bb"));
+	/* the rules last for the part they are in only */
+	run("<style>.x{display:none}</style>", 1);
+	run("<span class=x>aa</span>", 1);
+	ck_assert(has("aa"));
+}
+END_TEST
+
 START_TEST(test_link_mismatch)
 {
 	char pad[601], doc[700], filler[401], words[500], words_ok[500];
@@ -410,6 +457,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_unclosed);
 	tcase_add_test(tc, test_style_hidden);
 	tcase_add_test(tc, test_hidden_text);
+	tcase_add_test(tc, test_sheet_hidden);
 	tcase_add_test(tc, test_link_mismatch);
 	tcase_add_test(tc, test_comment_ends);
 	tcase_add_test(tc, test_entities);

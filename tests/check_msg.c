@@ -456,6 +456,10 @@ START_TEST(test_html)
 	ck_hasnt("junk");        /* comment text */
 	ck_hasnt("scriptword");  /* script content */
 	ck_hasnt("unseenword");  /* style content */
+	ck_has("hidden:invisiblestuff");        /* hidden inline */
+	ck_hasnt("invisiblestuff");
+	ck_has("hidden:paddingwords");  /* hidden by the <style> rule */
+	ck_hasnt("paddingwords");
 	ck_hasnt("color");       /* attributes are not text */
 }
 END_TEST
