@@ -574,8 +574,9 @@ static void keep_rule(html *h, const char *s, size_t n, enum hide hide)
 		s++, n--;
 	while (n > 0 && is_space((unsigned char)s[n - 1]))
 		n--;
-	while (k < n && ((s[k] | 0x20) >= 'a' && (s[k] | 0x20) <= 'z'))
-		k++;            /* the element's name, if any */
+	while (k < n && (((s[k] | 0x20) >= 'a' && (s[k] | 0x20) <= 'z') ||
+	    (k > 0 && s[k] >= '0' && s[k] <= '9')))
+		k++;            /* the element's name, if any ("h1") */
 	if (k == n || (s[k] != '.' && s[k] != '#') || n - k >= SELMAX ||
 	    n - k < 2 || k >= NAMEMAX || h->nrules == RULEMAX)
 		return;

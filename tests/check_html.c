@@ -243,6 +243,9 @@ START_TEST(test_sheet_hidden)
 			    !has("xyz") && has("html:hidden"), "%s (step %zu)",
 			    hidden[i], step);
 		}
+	/* an element name with a digit; a block keeps its break */
+	run("<style>h1.x{font-size:0}</style>fr<h1 class=x>xyz</h1>ee", 1);
+	ck_assert(has("fr") && has("ee") && has("hidden:xyz") && !has("xyz"));
 	/* visibility:hidden leaves its blank, as inline */
 	run("<style>.v{visibility:hidden}</style>fr<span class=v>xyz</span>ee", 1);
 	ck_assert(has("fr") && has("ee") && has("hidden:xyz") && !has("xyz"));
