@@ -122,8 +122,8 @@ static size_t invisible(const unsigned char *b, size_t n)
 }
 
 /*
- * RFC 3492 Punycode of the code points cp[0..n) into out (cap bytes, no
- * NUL); returns its length, or 0 when it does not fit.
+ * RFC 3492 Punycode of the code points cp[0..n) (each below 0x110000) into
+ * out (cap bytes, no NUL); returns its length, or 0 when it does not fit.
  */
 static size_t punycode(const unsigned *cp, size_t n, char *out, size_t cap)
 {
@@ -149,6 +149,8 @@ static size_t punycode(const unsigned *cp, size_t n, char *out, size_t cap)
 		for (size_t i = 0; i < n; i++)
 			if (cp[i] >= next && cp[i] < m)
 				m = cp[i];
+		if (m == 0x110000)
+			return 0;       /* none left below it: no progress */
 		delta += (m - next) * (h + 1); /* n <= 64, m < 0x110000: no overflow */
 		next = m;
 		for (size_t i = 0; i < n; i++) {
@@ -223,6 +225,15 @@ static size_t idna(char *h, size_t n, size_t cap)
 					return n;
 				c = c << 6 | (u[j] & 0x3F);
 			}
+			/*
+			 * Past U+10FFFF (F4 90 and up), a surrogate or an
+			 * overlong form is not UTF-8 either: Punycode of a
+			 * code point past U+10FFFF never ended (a hang found
+			 * by fuzz_msg).
+			 */
+			if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) ||
+			    (k == 3 && c < 0x800) || (k == 4 && c < 0x10000))
+				return n;
 			i += k;
 			if (c >= 0xFF01 && c <= 0xFF5E) { /* fullwidth forms */
 				c -= 0xFF01 - 0x21;

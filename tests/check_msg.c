@@ -464,6 +464,17 @@ START_TEST(test_html)
 }
 END_TEST
 
+/* A host with a code point past U+10FFFF (fuzz_msg: the parser never
+ * returned) is read as it is. */
+START_TEST(test_url_past_unicode)
+{
+	parse_file("url-host-past-unicode.eml", 1 << 20);
+	ck_has("click");
+	ck_has("url:host:www.shop.co\xf4\xad\x8b\xa5jec.example");
+	ck_has("afterwards");   /* after the link in the text */
+}
+END_TEST
+
 START_TEST(test_plain_urls)
 {
 	parse("Subject: u\r\n\r\nGo to http://user@Evil.example:8080/Login?x=1, now.\r\n"
@@ -1210,6 +1221,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_base64_junk_unterminated);
 	tcase_add_test(tc, test_charsets);
 	tcase_add_test(tc, test_html);
+	tcase_add_test(tc, test_url_past_unicode);
 	tcase_add_test(tc, test_plain_urls);
 	tcase_add_test(tc, test_words);
 	tcase_add_test(tc, test_word_pairs);

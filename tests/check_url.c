@@ -144,7 +144,13 @@ START_TEST(test_idn_host)
 		/* a fullwidth '/' (U+FF0F) ends the host, it is not one of it */
 		{ "http://evil.\xc3\xbc.com\xef\xbc\x8fpaypal.com/",
 		  "url:host:evil.xn--tda.com" },
-		/* not UTF-8: as it is */
+		/* past U+10FFFF (its Punycode never ended), a surrogate, an
+		 * overlong form: not UTF-8, as it is */
+		{ "http://co\xf4\xad\x8b\xa5jec.example/",
+		  "url:host:co\xf4\xad\x8b\xa5jec.example" },
+		{ "http://a\xed\xa0\x80.example/", "url:host:a\xed\xa0\x80.example" },
+		{ "http://a\xe0\x81\x81.example/", "url:host:a\xe0\x81\x81.example" },
+		/* not UTF-8: as it is (last: its domain is checked below) */
 		{ "http://caf\xe9.example/", "url:host:caf\xe9.example" } };
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
