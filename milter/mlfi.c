@@ -712,7 +712,7 @@ static void plan_copy(conn *cn)
 		 * one snapshot each: outside one every statement was a
 		 * transaction of its own, which took and gave back a lock in
 		 * SQLite's shared memory (two fcntl calls; about 16 a message
-		 * in all). The handle goes back to the pool without it.
+		 * in all). pool_store_put ends it.
 		 */
 		if (d != NULL && db_read_begin(d) < 0) {
 			pool_store_put(d, 1);
@@ -735,8 +735,6 @@ static void plan_copy(conn *cn)
 			if (r->has_prof && r->prof.show_factors)
 				factors = 1;
 		}
-		if (d != NULL)
-			db_read_end(d);
 		pool_store_put(d, 0);
 		/* X-Spamsift-Factors names tokens: keep their texts (before the
 		 * first header reaches the parser). */
@@ -1306,8 +1304,6 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			all_reject = 0;
 	}
 	/* The reads are done: other sessions may use the connection. */
-	if (d != NULL)
-		db_read_end(d);
 	pool_store_put(d, store_broken);
 	d = NULL;
 	if (cn->debug) {
@@ -1551,8 +1547,6 @@ log:
 	    cn->size, tokset_count(cn->toks), clock_since_ms(&eom_start), elapsed_ms(cn));
 	(void)rejecting;
 done:
-	if (d != NULL)
-		db_read_end(d);
 	pool_store_put(d, store_broken);
 	/*
 	 * Learn what was classified, unless the message was deferred: its

@@ -208,6 +208,7 @@ void pool_store_put(db *d, int broken)
 {
 	if (d == NULL)
 		return;
+	db_read_end(d);         /* a snapshot the user left open ends here */
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < nstores; i++) {
 		if (stores[i].d != d)
