@@ -108,6 +108,34 @@ static void tokbuf_drop(db *d)
 	d->tokbuf = NULL;
 }
 
+/*
+ * A transaction's table of combined increments is kept, emptied, for the
+ * next one on the handle when it is at most this big. The milter's writer
+ * commits a batch of learning every 500 ms into a table of 1-5 MiB: freed,
+ * each batch grew a new one from 1,024 slots, rehashing at every doubling,
+ * and every block of 256 KiB or more (milter/main.c) came as fresh pages
+ * and went back with a TLB shootdown that interrupted the other core, 15%
+ * of the writer's CPU. A corpus trained by the CLI fills larger tables,
+ * freed as before.
+ */
+#define TOKBUF_KEEP_BYTES ((size_t)8 << 20)
+
+/* Empty the transaction's combined increments (kept or freed, as above). */
+static void tokbuf_clear(db *d)
+{
+	struct db_tokbuf *b = d->tokbuf;
+
+	if (b == NULL)
+		return;
+	if (b->cap * sizeof(*b->slots) > TOKBUF_KEEP_BYTES) {
+		tokbuf_drop(d);
+		return;
+	}
+	if (b->slots != NULL)
+		memset(b->slots, 0, b->cap * sizeof(*b->slots));
+	b->n = 0;
+}
+
 uint64_t db_seed(void)
 {
 	uint64_t seed;
@@ -375,7 +403,7 @@ static int tokbuf_flush(db *d)
 		for (size_t i = 0; i < n && d->cache != NULL; i++)
 			clog_add(d, &rows[i]);
 	}
-	tokbuf_drop(d);
+	tokbuf_clear(d);
 	return rc;
 }
 
@@ -390,7 +418,7 @@ static int txn_close(db *d)
 	int rc = 0;
 
 	if (d->txn_failed) {
-		tokbuf_drop(d);
+		tokbuf_clear(d);
 		d->in_txn = 0;
 		d->ops->rollback(d);
 		return db_seterr(d, -ECANCELED, "commit: an inner transaction "
@@ -425,7 +453,7 @@ static int txn_close(db *d)
 
 static void txn_abort(db *d)
 {
-	tokbuf_drop(d);
+	tokbuf_clear(d);
 	d->in_txn = 0;
 	d->ops->rollback(d);
 	clog_reset(d);
@@ -1477,7 +1505,7 @@ static int rollback_txn(db *d)
 		defer_undo(d);
 		return 0;
 	}
-	tokbuf_drop(d);
+	tokbuf_clear(d);
 	clog_reset(d);
 	return d->ops->rollback(d);
 }

@@ -12,6 +12,34 @@ rc=0
 out=$(mktemp -d "${TMPDIR:-/tmp}/spamsift-bench.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 export E2E_OUT=${E2E_OUT:-$(pwd)/e2e-results.md}
+
+# The peers every benchmark compares with, installed when missing (Debian,
+# as root): bogofilter's lexer and SQLite build, spamprobe, spamass-milter
+# with spamd, and GNU time for the peak RSS columns. The system spamd and
+# spamass-milter services the packages may start are stopped and left
+# disabled: e2e.sh runs its own, and idle daemons are noise here.
+peers="bogofilter-sqlite spamprobe spamass-milter spamd time"
+missing=""
+for p in $peers; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "run.sh: installing the peers:$missing"
+		apt-get update -qq &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends $missing >/dev/null ||
+			echo "run.sh: could not install$missing: those comparisons are left out" >&2
+		for svc in spamd spamass-milter; do
+			if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled "$svc" >/dev/null 2>&1; then
+				systemctl disable --now "$svc" >/dev/null 2>&1 || true
+			fi
+		done
+	else
+		echo "run.sh: missing peers:$missing (apt-get install them as root): those comparisons are left out" >&2
+	fi
+fi
 rm -f "$E2E_OUT"
 for b in tokenize accuracy store; do
 	if [ -x "$here/$b.sh" ]; then
