@@ -15,10 +15,10 @@ export E2E_OUT=${E2E_OUT:-$(pwd)/e2e-results.md}
 
 # The peers every benchmark compares with, installed when missing (Debian,
 # as root): bogofilter's lexer and SQLite build, spamprobe, spamass-milter
-# with spamd, and GNU time for the peak RSS columns. The system spamd and
-# spamass-milter services the packages may start are stopped and left
-# disabled: e2e.sh runs its own, and idle daemons are noise here.
-peers="bogofilter-sqlite spamprobe spamass-milter spamd time"
+# with spamd; and GNU time (peak RSS) and bc (e2e.sh's sums). The system
+# spamd and spamass-milter services the packages may start are stopped and
+# left disabled: e2e.sh runs its own, and idle daemons are noise here.
+peers="bogofilter-sqlite spamprobe spamass-milter spamd time bc"
 missing=""
 for p in $peers; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
