@@ -17,7 +17,7 @@
 #define ENTMAX 24    /* entity name bytes ("NegativeVeryThinSpace" fits) */
 #define HIDEMAX 32   /* elements open inside a hidden one, itself included */
 #define SHEETMAX 4096 /* bytes of a <style> element read for its rules */
-#define RULEMAX 16   /* hiding class and id selectors kept */
+#define RULEMAX 32   /* class and id selectors kept (that hide or show) */
 #define SELMAX 32    /* bytes of one (with '.' or '#' and NUL) */
 
 /* How an element's style hides it (the strongest one counts). */
@@ -35,6 +35,29 @@ enum hide {
  */
 #define RESHOW_SIZE 1 /* a size: shows it under font-size:0 */
 #define RESHOW_VIS 2  /* visibility:visible: shows it under hidden */
+
+/*
+ * The three properties that hide text, as declarations set them: 1 hides
+ * (display:none, font-size:0, visibility:hidden), -1 shows (any other
+ * value), 0 not set; and which of them are !important.
+ */
+enum { P_DISPLAY, P_SIZE, P_VIS, NPROP };
+
+struct decls {
+	signed char val[NPROP];
+	unsigned char important[NPROP];
+};
+
+/*
+ * An element's value of each property, from its rules and its own style,
+ * by CSS's cascade: the highest rank wins (rank(): !important, then the
+ * style attribute over the sheet, then the selector's specificity, then
+ * the later rule).
+ */
+struct cascade {
+	signed char val[NPROP];
+	long rank[NPROP];
+};
 
 enum state {
 	S_TEXT, S_LT, S_BANG, S_BANGDASH, S_COMMENT, S_DECL, S_TAGNAME, S_ATTRS,
@@ -82,13 +105,17 @@ struct html {
 	int hide_break;         /* the hidden element separates words around it */
 	size_t hdepth;          /* elements open in the hidden one (0: shown) */
 	char hstack[HIDEMAX][NAMEMAX]; /* their names, the hidden one first */
+	struct cascade tag_css; /* what its class, id and style set */
 	int in_sheet;           /* the raw text is a <style> element's */
 	size_t sheet_len;       /* bytes in sheet */
-	char sheet[SHEETMAX];   /* the <style> element being read */
+	char sheet[SHEETMAX + 7]; /* the <style> element being read, and the
+	                           * "</style" that ended it */
 	size_t nrules;          /* rules kept */
+	int rules_off;          /* more rules than kept: none count */
 	char rule_sel[RULEMAX][SELMAX]; /* ".class" or "#id", lowercase */
 	char rule_tag[RULEMAX][NAMEMAX]; /* on this element only, or "" */
-	enum hide rule_hide[RULEMAX];   /* how each hides */
+	struct decls rule_decls[RULEMAX]; /* what each sets */
+	int rule_order[RULEMAX][NPROP]; /* where in the sheet (later wins) */
 };
 
 int html_new(html **out)
@@ -495,50 +522,108 @@ static int has_scheme(const char *v, size_t n)
 }
 
 /*
- * How CSS declarations v[0..n) hide an element (HIDE_*); what they may show
- * again (RESHOW_*) is added to *reshow.
+ * Read CSS declarations v[0..n) ("name: value; ..."; the last of a name
+ * counts) into *d.
  */
-static enum hide css_hide(const char *v, size_t n, int *reshow)
+static void css_read(const char *v, size_t n, struct decls *d)
 {
-	char css[256];
-	size_t k = 0;
-	const char *fs;
-	enum hide hide;
+	memset(d, 0, sizeof(*d));
+	for (size_t i = 0; i < n; ) {
+		char name[16], val[24];
+		size_t e = i, c, k;
+		int p, imp, hides;
 
-	for (size_t i = 0; i < n && k < sizeof(css) - 1; i++)
-		if (v[i] != ' ' && v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
-			css[k++] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
-	css[k] = '\0';
-	fs = strstr(css, "font-size:0");
-	if (fs != NULL && (fs[11] == '.' || (fs[11] >= '0' && fs[11] <= '9')))
-		fs = NULL;
-	hide = strstr(css, "display:none") ? HIDE_GONE : fs != NULL ?
-	    HIDE_ZERO : strstr(css, "visibility:hidden") ? HIDE_ROOM : HIDE_NO;
-	if (fs == NULL && (strstr(css, "font-size:") != NULL ||
-	    strstr(css, "font:") != NULL))
-		*reshow |= RESHOW_SIZE;
-	if (strstr(css, "visibility:visible") != NULL)
-		*reshow |= RESHOW_VIS;
-	return hide;
+		while (e < n && v[e] != ';')
+			e++;
+		for (c = i; c < e && v[c] != ':'; c++)
+			;
+		/* name and value, lowercase, without blanks */
+		k = 0;
+		for (size_t j = i; j < c && k < sizeof(name) - 1; j++)
+			if (!is_space((unsigned char)v[j]))
+				name[k++] = (char)((v[j] >= 'A' && v[j] <= 'Z') ?
+				    v[j] + 32 : v[j]);
+		name[k] = '\0';
+		k = 0;
+		for (size_t j = c + 1; j < e && k < sizeof(val) - 1; j++)
+			if (!is_space((unsigned char)v[j]))
+				val[k++] = (char)((v[j] >= 'A' && v[j] <= 'Z') ?
+				    v[j] + 32 : v[j]);
+		val[k] = '\0';
+		i = e + 1;
+		if (c == e)
+			continue;
+		imp = strstr(val, "!important") != NULL;
+		if (strcmp(name, "display") == 0) {
+			p = P_DISPLAY;
+			hides = strncmp(val, "none", 4) == 0 &&
+			    (val[4] == '\0' || val[4] == '!');
+		} else if (strcmp(name, "font-size") == 0) {
+			p = P_SIZE;
+			hides = val[0] == '0' && val[1] != '.' &&
+			    !(val[1] >= '0' && val[1] <= '9');
+		} else if (strcmp(name, "font") == 0) {
+			p = P_SIZE;     /* a size of its own: shown */
+			hides = 0;
+		} else if (strcmp(name, "visibility") == 0) {
+			p = P_VIS;
+			if (strncmp(val, "hidden", 6) == 0 ||
+			    strncmp(val, "collapse", 8) == 0)
+				hides = 1;
+			else if (strncmp(val, "visible", 7) == 0)
+				hides = 0;
+			else
+				continue;       /* inherit and the like */
+		} else {
+			continue;
+		}
+		d->val[p] = hides ? 1 : -1;
+		d->important[p] = (unsigned char)imp;
+	}
 }
 
-/* The start tag being read has a style that hides it so. */
-static void tag_hides(html *h, enum hide hide)
+/* How an element whose properties are val[] hides (HIDE_*). */
+static enum hide hide_of(const signed char *val)
 {
-	if (hide != HIDE_NO)
-		tok(h, "html:hidden", NULL, NULL, NULL);
-	if (hide > h->tag_hide)
-		h->tag_hide = hide;
+	return val[P_DISPLAY] == 1 ? HIDE_GONE : val[P_SIZE] == 1 ?
+	    HIDE_ZERO : val[P_VIS] == 1 ? HIDE_ROOM : HIDE_NO;
 }
 
 /*
- * How the style sheets' rules hide an element of class (kind '.') or id
- * (kind '#') v[0..n): a class attribute is a list of names.
+ * The cascade's rank of a declaration: level 0 a rule, 1 the style
+ * attribute, 2 a rule's !important, 3 the style's; spec the selector's
+ * specificity (an id 100, a class 10, an element 1); order its place in
+ * the sheet.
  */
-static enum hide rule_hides(const html *h, char kind, const char *v, size_t n)
+static long rank(int level, int spec, int order)
 {
-	enum hide hide = HIDE_NO;
+	return ((long)level * 1000 + spec) * 65536 + order + 1;
+}
 
+/* Offer the declarations d, of the given levels, to the element's cascade. */
+static void cascade_offer(struct cascade *c, const struct decls *d,
+    int inline_style, int spec, const int *order)
+{
+	for (int p = 0; p < NPROP; p++) {
+		long r;
+
+		if (d->val[p] == 0)
+			continue;
+		r = rank(2 * d->important[p] + inline_style, spec,
+		    order ? order[p] : 0);
+		if (r > c->rank[p]) {
+			c->rank[p] = r;
+			c->val[p] = d->val[p];
+		}
+	}
+}
+
+/*
+ * Offer the sheet's rules for class (kind '.') or id (kind '#') v[0..n)
+ * to the start tag's cascade: a class attribute is a list of names.
+ */
+static void rules_offer(html *h, char kind, const char *v, size_t n)
+{
 	for (size_t i = 0; i < n; ) {
 		size_t e = i;
 		char sel[SELMAX];
@@ -551,24 +636,31 @@ static enum hide rule_hides(const html *h, char kind, const char *v, size_t n)
 			for (size_t r = 0; r < h->nrules; r++)
 				if (strcmp(h->rule_sel[r], sel) == 0 &&
 				    (h->rule_tag[r][0] == '\0' ||
-				    strcmp(h->rule_tag[r], h->tag) == 0) &&
-				    h->rule_hide[r] > hide)
-					hide = h->rule_hide[r];
+				    strcmp(h->rule_tag[r], h->tag) == 0))
+					cascade_offer(&h->tag_css,
+					    &h->rule_decls[r], 0,
+					    (kind == '#' ? 100 : 10) +
+					    (h->rule_tag[r][0] != '\0'),
+					    h->rule_order[r]);
 		}
 		i = e + 1;
 	}
-	return hide;
 }
 
 /*
- * Keep selector s[0..n) of a rule that hides so, when this parser can tell
- * which elements it matches: one class or id, on any element or on one
- * ("tag.class"). Others (descendants, attributes, pseudo-classes) are left
- * out: text is never taken for hidden on a guess.
+ * Keep selector s[0..n) of a rule that sets d (at place order in the
+ * sheet) when this parser can tell which elements it matches: one class
+ * or id, on any element or on one ("tag.class"). Others (descendants,
+ * attributes, pseudo-classes) are left out: text is never taken for
+ * hidden on a guess. A later rule of the same selector overrides what it
+ * sets again (unless only the earlier one is !important). Rules that show
+ * are kept too, as they override; past RULEMAX, no rule counts at all.
  */
-static void keep_rule(html *h, const char *s, size_t n, enum hide hide)
+static void keep_rule(html *h, const char *s, size_t n, const struct decls *d,
+    int order)
 {
-	size_t k = 0;
+	size_t k = 0, r;
+	char sel[SELMAX], tag[NAMEMAX];
 
 	while (n > 0 && is_space((unsigned char)s[0]))
 		s++, n--;
@@ -578,41 +670,114 @@ static void keep_rule(html *h, const char *s, size_t n, enum hide hide)
 	    (k > 0 && s[k] >= '0' && s[k] <= '9')))
 		k++;            /* the element's name, if any ("h1") */
 	if (k == n || (s[k] != '.' && s[k] != '#') || n - k >= SELMAX ||
-	    n - k < 2 || k >= NAMEMAX || h->nrules == RULEMAX)
+	    n - k < 2 || k >= NAMEMAX)
 		return;
 	for (size_t i = k + 1; i < n; i++)
 		if (!((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') &&
 		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' && s[i] != '_')
 			return;
-	lower_copy(h->rule_sel[h->nrules], s + k, n - k, SELMAX);
-	lower_copy(h->rule_tag[h->nrules], s, k, NAMEMAX);
-	h->rule_hide[h->nrules++] = hide;
+	lower_copy(sel, s + k, n - k, SELMAX);
+	lower_copy(tag, s, k, NAMEMAX);
+	for (r = 0; r < h->nrules; r++)
+		if (strcmp(h->rule_sel[r], sel) == 0 &&
+		    strcmp(h->rule_tag[r], tag) == 0)
+			break;
+	if (r == h->nrules) {
+		if (h->nrules == RULEMAX) {
+			h->rules_off = 1;
+			return;
+		}
+		memcpy(h->rule_sel[r], sel, SELMAX);
+		memcpy(h->rule_tag[r], tag, NAMEMAX);
+		memset(&h->rule_decls[r], 0, sizeof(h->rule_decls[r]));
+		h->nrules++;
+	}
+	for (int p = 0; p < NPROP; p++) {
+		struct decls *o = &h->rule_decls[r];
+
+		if (d->val[p] == 0 || (o->important[p] && !d->important[p]))
+			continue;
+		o->val[p] = d->val[p];
+		o->important[p] = d->important[p];
+		h->rule_order[r][p] = order;
+	}
+}
+
+/* The index of the '}' that closes the block opened at s[i] == '{', or n. */
+static size_t block_end(const char *s, size_t n, size_t i)
+{
+	int depth = 0;
+
+	for (; i < n; i++)
+		if (s[i] == '{')
+			depth++;
+		else if (s[i] == '}' && --depth == 0)
+			return i;
+	return n;
 }
 
 /*
- * The <style> element ended: keep its rules that hide (css_hide) by class
- * or id, for the elements after it. At-rules' blocks (@media) are read
- * through; comments are skipped.
+ * Is the at-rule s[0..n) ("@media screen") one whose rules always apply
+ * on a screen? Only @media for all media or screen with no condition: a
+ * width's or a feature's (responsive mail hides one layout's parts on
+ * small screens), print and the other at-rules (@supports, @font-face)
+ * are skipped whole.
+ */
+static int media_always(const char *s, size_t n)
+{
+	if (n < 6 || strncasecmp(s, "@media", 6) != 0)
+		return 0;
+	for (size_t i = 6; i < n; ) {
+		size_t e = i;
+
+		if (is_space((unsigned char)s[i]) || s[i] == ',') {
+			i++;
+			continue;
+		}
+		while (e < n && !is_space((unsigned char)s[e]) && s[e] != ',')
+			e++;
+		if (!((e - i == 6 && strncasecmp(s + i, "screen", 6) == 0) ||
+		    (e - i == 3 && strncasecmp(s + i, "all", 3) == 0) ||
+		    (e - i == 4 && strncasecmp(s + i, "only", 4) == 0)))
+			return 0;
+		i = e;
+	}
+	return 1;
+}
+
+/*
+ * The <style> element ended: keep its rules that set how text hides, by
+ * class or id, for the elements after it. The blocks of @media rules that
+ * always apply on a screen are read through; other at-rules, and rules
+ * with nested blocks, are skipped; comments and the "<!--" "-->" that
+ * mail templates wrap sheets in are blanks.
  */
 static void read_sheet(html *h)
 {
 	char *s = h->sheet;
 	size_t n = h->sheet_len, sel = 0;
-	int dummy = 0;
+	int order = 0;
 
-	for (size_t i = 0; i + 1 < n; i++)     /* comments become blanks */
+	for (size_t i = 0; i + 1 < n; i++) {
+		size_t e;
+
 		if (s[i] == '/' && s[i + 1] == '*') {
-			size_t e = i + 2;
-
-			while (e + 1 < n && !(s[e] == '*' && s[e + 1] == '/'))
-				e++;
+			for (e = i + 2; e + 1 < n && !(s[e] == '*' && s[e + 1] == '/'); e++)
+				;
 			e = e + 1 < n ? e + 2 : n;
-			memset(s + i, ' ', e - i);
-			i = e - 1;
+		} else if (i + 3 < n && memcmp(s + i, "<!--", 4) == 0) {
+			e = i + 4;
+		} else if (i + 2 < n && memcmp(s + i, "-->", 3) == 0) {
+			e = i + 3;
+		} else {
+			continue;
 		}
+		memset(s + i, ' ', e - i);
+		i = e - 1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t end;
-		enum hide hide;
+		struct decls d;
 
 		if (s[i] == '}' || s[i] == ';') {
 			sel = i + 1;    /* (an @import ends with ';') */
@@ -622,20 +787,26 @@ static void read_sheet(html *h)
 			continue;
 		while (sel < i && is_space((unsigned char)s[sel]))
 			sel++;
-		if (sel < i && s[sel] == '@') {
-			sel = i + 1;    /* @media ... {: its rules follow */
+		if (sel < i && s[sel] == '@' && media_always(s + sel, i - sel)) {
+			sel = i + 1;    /* its rules follow */
 			continue;
 		}
-		for (end = i + 1; end < n && s[end] != '}'; end++)
+		for (end = i + 1; end < n && s[end] != '}' && s[end] != '{'; end++)
 			;
-		if (end == n)
+		if (end < n && s[end] == '{') {
+			/* a nested block, or an at-rule's: skipped whole */
+			end = block_end(s, n, i);
+		} else if (end < n && !(sel < i && s[sel] == '@')) {
+			css_read(s + i + 1, end - i - 1, &d);
+			order++;
+			for (size_t a = sel, b = sel; b <= i; b++)
+				if (b == i || s[b] == ',') {
+					keep_rule(h, s + a, b - a, &d, order);
+					a = b + 1;
+				}
+		}
+		if (end >= n)
 			break;          /* cut short: no more rules */
-		hide = css_hide(s + i + 1, end - i - 1, &dummy);
-		for (size_t a = sel, b = sel; hide != HIDE_NO && b <= i; b++)
-			if (b == i || s[b] == ',') {
-				keep_rule(h, s + a, b - a, hide);
-				a = b + 1;
-			}
 		sel = end + 1;
 		i = end;
 	}
@@ -661,8 +832,8 @@ static void attribute(html *h)
 	tok(h, "html:", t, "-", a);
 	if (strcmp(a, "class") == 0 || strcmp(a, "id") == 0) {
 		h->tag_reshow |= RESHOW_SIZE | RESHOW_VIS;
-		if (h->nrules > 0)
-			tag_hides(h, rule_hides(h, a[0] == 'c' ? '.' : '#', v, n));
+		if (h->nrules > 0 && !h->rules_off)
+			rules_offer(h, a[0] == 'c' ? '.' : '#', v, n);
 	}
 	else if (strcmp(a, "size") == 0)        /* <font size=4> */
 		h->tag_reshow |= RESHOW_SIZE;
@@ -695,7 +866,14 @@ static void attribute(html *h)
 			tok(h, "html:", ta, low, NULL);
 		}
 	} else if (strcmp(a, "style") == 0) {
-		tag_hides(h, css_hide(v, n, &h->tag_reshow));
+		struct decls d;
+
+		css_read(v, n, &d);
+		cascade_offer(&h->tag_css, &d, 1, 0, NULL);
+		if (d.val[P_SIZE] == -1)
+			h->tag_reshow |= RESHOW_SIZE;
+		if (d.val[P_VIS] == -1)
+			h->tag_reshow |= RESHOW_VIS;
 	} else if (strcmp(t, "img") == 0 &&
 	    (strcmp(a, "width") == 0 || strcmp(a, "height") == 0) && n >= 1 &&
 	    (v[0] == '0' || v[0] == '1') && (n == 1 || (n == 3 && v[1] == 'p'))) {
@@ -900,6 +1078,9 @@ static void tag_end(html *h)
 	h->st = S_TEXT;
 	if (h->closing)
 		return;
+	h->tag_hide = hide_of(h->tag_css.val);
+	if (h->tag_hide != HIDE_NO)
+		tok(h, "html:hidden", NULL, NULL, NULL);
 	start_tag(h);
 	if (strcmp(h->tag, "script") == 0) {
 		h->raw_end = "</script";
@@ -962,6 +1143,7 @@ int html_feed(html *h, const char *buf, size_t len)
 			h->tlen = 0;
 			h->tag_hide = HIDE_NO;
 			h->tag_reshow = 0;
+			memset(&h->tag_css, 0, sizeof(h->tag_css));
 			if (c == '!') {
 				h->st = S_BANG;
 			} else if (c == '/') {
@@ -1102,7 +1284,9 @@ int html_feed(html *h, const char *buf, size_t len)
 		case S_RAW: {
 			unsigned char lc = (c >= 'A' && c <= 'Z') ? c + 32 : c;
 
-			if (h->in_sheet && h->sheet_len < SHEETMAX)
+			/* SHEETMAX bytes of the sheet, then room for the
+			 * "</style" taken off below. */
+			if (h->in_sheet && h->sheet_len < SHEETMAX + 7)
 				h->sheet[h->sheet_len++] = (char)c;
 			if (lc == (unsigned char)h->raw_end[h->raw_match]) {
 				if (h->raw_end[++h->raw_match] == '\0') {

@@ -10,11 +10,18 @@
  * - Text hidden by an inline style (display:none, font-size:0,
  *   visibility:hidden; not on html or body, whose style webmail drops), or
  *   by a rule of an earlier <style> element of the part whose selector is
- *   one class or id (".junk", "span.junk", "#junk"; at most 16 such rules,
- *   from the first 4 KiB of each sheet; other selectors are not evaluated
- *   and their elements shown), is
- *   dropped up to the element's end tag, explicit or implied; an end tag
- *   that matches nothing open inside it ends it too.
+ *   one class or id (".junk", "span.junk", "#junk"), goes to the hidden
+ *   tokenizer (html_begin) up to the element's end tag, explicit or implied; an end tag
+ *   that matches nothing open inside it ends it too. The rules and the
+ *   element's own style meet as CSS's cascade has them, per property:
+ *   !important, then the style attribute, then the more specific selector
+ *   (id, class, element), then the later rule. Read: the first 4 KiB of
+ *   each sheet (a "<!--" "-->" around it ignored), rules of @media for
+ *   all media or screen; skipped whole: other at-rules (@media print or
+ *   with a condition, such as responsive mail's max-width; @supports),
+ *   rules with nested blocks, selectors of any other form (their
+ *   elements are shown: text is never taken for hidden on a guess); and
+ *   every rule of the part past 32 selectors that hide or show.
  *   What shows on both sides joins as a reader sees it: display:none and
  *   font-size:0 take no room ("fr<span style=display:none>xyz</span>ee"
  *   reads "free"; the block break of a display:none element is gone too),
@@ -53,8 +60,8 @@ int html_new(html **out);
 void html_free(html *h);
 
 /*
- * html_begin -- start a new HTML text: visible text goes to text, text an
- * inline style hides to hidden (or nowhere when NULL), markup tokens to out
+ * html_begin -- start a new HTML text: visible text goes to text, text a
+ * style hides to hidden (or nowhere when NULL), markup tokens to out
  * (all borrowed; the tokenizers already begun by the caller, hidden's with
  * a prefix of its own).
  */

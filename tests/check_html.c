@@ -269,6 +269,109 @@ START_TEST(test_sheet_hidden)
 }
 END_TEST
 
+/* Is the word w of the last run() shown (1), hidden (0), or neither (-1)? */
+static int shown(const char *w)
+{
+	char hw_[64];
+
+	snprintf(hw_, sizeof(hw_), "hidden:%s", w);
+	return has(w) && !has(hw_) ? 1 : !has(w) && has(hw_) ? 0 : -1;
+}
+
+/*
+ * The sheet's rules as CSS's cascade reads them: the last of a selector,
+ * the more specific selector, !important, the element's own style; and
+ * what the parser cannot tell (nested rules, conditional @media, other
+ * at-rules) shows the text, never hides it.
+ */
+START_TEST(test_sheet_cascade)
+{
+	static const struct { const char *doc; int shown; } cases[] = {
+		/* nested rules (CSS nesting): .a .b's block is not .a's */
+		{ "<style>.a{color:red;.b{display:none}}</style><p class=a>vis</p>", 1 },
+		/* @media for print, a width, @supports: skipped whole */
+		{ "<style>@media print{.a{display:none}}</style><p class=a>vis</p>", 1 },
+		{ "<style>@media (max-width:0){.a{display:none}}</style><p class=a>vis</p>", 1 },
+		{ "<style>@media only screen and (max-width:480px){.a{display:none!important}}"
+		  "</style><p class=a>vis</p>", 1 },
+		{ "<style>@supports (display:grid){.a{display:none}}</style><p class=a>vis</p>", 1 },
+		{ "<style>@media only screen, all{.a{display:none}}</style><p class=a>vis</p>", 0 },
+		/* the rule after an at-rule skipped still counts */
+		{ "<style>@media print{.b{color:red}} .a{display:none}</style><p class=a>vis</p>", 0 },
+		{ "<style>@font-face{font-family:x;src:url(y)} .a{font-size:0}</style>"
+		  "<p class=a>vis</p>", 0 },
+		/* the later rule of a selector wins, unless !important */
+		{ "<style>.a{display:none}.a{display:block}</style><p class=a>vis</p>", 1 },
+		{ "<style>.a{display:none!important}.a{display:block}</style><p class=a>vis</p>", 0 },
+		{ "<style>.a{display:block}.a{display:none}</style><p class=a>vis</p>", 0 },
+		/* two classes: the later rule; a more specific selector first */
+		{ "<style>.a{display:none}.b{display:block}</style><p class='a b'>vis</p>", 1 },
+		{ "<style>.b{display:block}.a{display:none}</style><p class='a b'>vis</p>", 0 },
+		{ "<style>span.a{display:none}.a{display:inline}</style><span class=a>vis</span>", 0 },
+		{ "<style>#i{display:none}.a{display:block}</style><p class=a id=i>vis</p>", 0 },
+		/* the element's own style over the sheet, unless !important */
+		{ "<style>.a{display:none}</style><p class=a style='display:block'>vis</p>", 1 },
+		{ "<style>.a{display:none}</style><p style='display:block' class=a>vis</p>", 1 },
+		{ "<style>.a{display:none !important}</style><p class=a style=display:block>vis</p>", 0 },
+		{ "<style>.a{visibility:hidden}</style><p class=a style=visibility:visible>vis</p>", 1 },
+		/* inline: the last declaration of a property */
+		{ "<p style='display:none;display:block'>vis</p>", 1 },
+		{ "<p style='display:block;display:none'>vis</p>", 0 },
+		/* a sheet wrapped in an HTML comment, as mail templates do */
+		{ "<style><!--\n.a{display:none}\n--></style><p class=a>vis</p>", 0 },
+		{ NULL, 0 } };
+
+	for (int i = 0; cases[i].doc != NULL; i++)
+		for (size_t step = 1; step <= 9; step += 8) {
+			run(cases[i].doc, step);
+			ck_assert_msg(shown("vis") == cases[i].shown,
+			    "%s (step %zu): %d", cases[i].doc, step, shown("vis"));
+		}
+}
+END_TEST
+
+/*
+ * A sheet is read to SHEETMAX (4 KiB) bytes: a rule that ends within
+ * them counts, one past them does not. Past RULEMAX selectors, none
+ * counts (one left out could have shown what another hides).
+ */
+START_TEST(test_sheet_limits)
+{
+	static char doc[8192];
+	static const char rule[] = ".a{display:none}";
+	const char *tail = "</style><p class=a>vis</p>";
+	size_t len;
+
+	/* the rule's last byte is the sheet's 4,096th */
+	strcpy(doc, "<style>");
+	len = 4096 - strlen(rule);
+	memset(doc + 7, ' ', len);
+	strcpy(doc + 7 + len, rule);
+	strcat(doc, tail);
+	run(doc, 1);
+	ck_assert_int_eq(shown("vis"), 0);
+	run(doc, 4000);
+	ck_assert_int_eq(shown("vis"), 0);
+	/* one byte more: cut short */
+	strcpy(doc, "<style>");
+	memset(doc + 7, ' ', len + 1);
+	strcpy(doc + 8 + len, rule);
+	strcat(doc, tail);
+	run(doc, 1);
+	ck_assert_int_eq(shown("vis"), 1);
+	/* nshow selectors that show, then the one that hides: RULEMAX is 32 */
+	for (int nshow = 31; nshow <= 32; nshow++) {
+		strcpy(doc, "<style>");
+		for (int i = 0; i < nshow; i++)
+			sprintf(doc + strlen(doc), ".s%d{display:block}", i);
+		strcat(doc, rule);
+		strcat(doc, tail);
+		run(doc, 7);
+		ck_assert_int_eq(shown("vis"), nshow == 32);
+	}
+}
+END_TEST
+
 START_TEST(test_link_mismatch)
 {
 	char pad[601], doc[700], filler[401], words[500], words_ok[500];
@@ -461,6 +564,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_style_hidden);
 	tcase_add_test(tc, test_hidden_text);
 	tcase_add_test(tc, test_sheet_hidden);
+	tcase_add_test(tc, test_sheet_cascade);
+	tcase_add_test(tc, test_sheet_limits);
 	tcase_add_test(tc, test_link_mismatch);
 	tcase_add_test(tc, test_comment_ends);
 	tcase_add_test(tc, test_entities);
