@@ -101,6 +101,13 @@ int cli_wants_help(int argc, char **argv);
 int cli_quar_expire(cli *c, int64_t uid, int64_t *n);
 
 /*
+ * cli_quar_lock -- take the store's quarantine lock (db_quar_lock), as a
+ * release or delete of quarantined mail does; give it up with
+ * db_quar_unlock. Returns CLI_OK, or a CLI_* error with it printed.
+ */
+int cli_quar_lock(cli *c);
+
+/*
  * cli_usage -- print "spamsift: " and the printf-style message, then the
  * command's help, on stderr; returns CLI_USAGE.
  */

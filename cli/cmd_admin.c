@@ -511,7 +511,13 @@ int cmd_user(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: %s: no such user in the store\n", user);
 		return CLI_INPUT;
 	}
+	/* With --force, a release of its mail running now ends first (its
+	 * message then delivered and gone, not counted deleted too). */
+	if (force && (rc = cli_quar_lock(c)) != CLI_OK)
+		return rc;
 	rc = db_user_delete(c->store, uid, force, &nquar);
+	if (force)
+		db_quar_unlock(c->store);
 	if (rc == -ENOTEMPTY) {
 		fprintf(stderr, "spamsift: user delete: %s has %" PRId64
 		    " quarantined message%s: release or delete %s first (spamsift "

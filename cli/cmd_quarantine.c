@@ -172,15 +172,15 @@ out:
 }
 
 /*
- * Take the store's quarantine lock (db_quar_lock), which a release holds
- * from reading its message to deleting it, and a delete too: a second
+ * The store's quarantine lock (db_quar_lock) is held by a release from
+ * reading its message to deleting it, and by a delete too: a second
  * release of the message (two administrators, a double click) waits for the
  * first and then finds the message gone, so it is delivered once. Its file
  * lies next to the store and may have to be created: a setgid run takes its
  * group for that, as it does to open the store (and keeps it while it waits
  * for another release to finish, at most the busy timeout).
  */
-static int quar_lock(cli *c)
+int cli_quar_lock(cli *c)
 {
 	int rc;
 
@@ -347,7 +347,7 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 			db_quar_free(q);
 			continue;
 		}
-		if ((rc = quar_lock(c)) != CLI_OK)
+		if ((rc = cli_quar_lock(c)) != CLI_OK)
 			return rc;
 		if (strcmp(verb, "release") == 0)
 			rc = release_one(c, uid, id, &q);

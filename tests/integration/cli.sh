@@ -678,7 +678,16 @@ expect 2 S user delete --user gone@example.net
 grep -q 'gone@example.net has 1 quarantined message: .*--force' "$T/err" || it_fail "user delete with quarantine: $(cat "$T/err")"
 expect 0 S quarantine list --user gone@example.net
 [ "$(cut -f1 "$T/out")" = "$qid" ] || it_fail "a refused user delete lost quarantined mail"
+# --force waits for a release in progress (which holds the quarantine lock)
+flock "$T/spamsift.db-quarantine.lock" sleep 2 &
+lockp=$!
+sleep 0.3
+t0=$(date +%s%N)
 expect 0 S user delete --force --user gone@example.net
+t1=$(date +%s%N)
+wait $lockp
+[ $(( (t1 - t0) / 1000000 )) -ge 1000 ] ||
+	it_fail "user delete --force did not wait for the quarantine lock ($(( (t1 - t0) / 1000000 )) ms)"
 grep -qx 'deleted gone@example.net and 1 quarantined message' "$T/out" || it_fail "user delete: $(cat "$T/out")"
 for t in tokens totals signatures lists senders prefs quarantine; do
 	n=$(sqlite3 "$T/spamsift.db" "SELECT count(*) FROM $t WHERE uid = (SELECT id FROM users WHERE name = 'gone@example.net')")
