@@ -560,11 +560,16 @@ static int s_read_begin(db *d)
 static int s_read_end(db *d)
 {
 	dbs *s = S(d);
+	int rc;
 
 	s->reading = 0;
 	if (sqlite3_get_autocommit(s->h))
 		return 0;
-	return run_id(s, S_COMMIT, "end of read snapshot");
+	/* A snapshot left open would hold every checkpoint back. */
+	rc = run_id(s, S_COMMIT, "end of read snapshot");
+	if (rc < 0 && !sqlite3_get_autocommit(s->h))
+		run_id(s, S_ROLLBACK, "end of read snapshot");
+	return rc;
 }
 
 static int s_rollback(db *d)

@@ -208,7 +208,10 @@ void pool_store_put(db *d, int broken)
 {
 	if (d == NULL)
 		return;
-	db_read_end(d);         /* a snapshot the user left open ends here */
+	/* A snapshot the user left open ends here; a handle that could not
+	 * end it is closed, not lent again. */
+	if (db_read_end(d) < 0)
+		broken = 1;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < nstores; i++) {
 		if (stores[i].d != d)

@@ -44,7 +44,8 @@ int pool_store_get(const char *path, db **out, char *why, size_t whylen);
 /*
  * pool_store_put -- give d back (NULL is ignored). broken: the connection
  * failed in a way that may leave it unusable (it is closed, the next get
- * opens a new one). A read snapshot still open on d is ended first.
+ * opens a new one). A read snapshot still open on d is ended first (d is
+ * closed as broken when that fails).
  */
 void pool_store_put(db *d, int broken);
 
