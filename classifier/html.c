@@ -59,6 +59,9 @@ struct cascade {
 	long rank[NPROP];
 };
 
+#define TAG_CLASS 1 /* (an element's first class and id attributes count) */
+#define TAG_ID 2
+
 enum state {
 	S_TEXT, S_LT, S_BANG, S_BANGDASH, S_COMMENT, S_DECL, S_TAGNAME, S_ATTRS,
 	S_ANAME, S_AAFTER, S_AEQ, S_AVALQ, S_AVAL, S_ENT, S_RAW
@@ -112,6 +115,10 @@ struct html {
 	                           * "</style" that ended it */
 	size_t nrules;          /* rules kept */
 	int rules_off;          /* more rules than kept: none count */
+	int sheet_order;        /* rules read in the part's sheets so far */
+	unsigned char unsure_show[NPROP]; /* a rule this parser cannot place
+	                         * shows the property: no rule hides by it */
+	int tag_had;            /* TAG_CLASS, TAG_ID: the tag's attribute seen */
 	char rule_sel[RULEMAX][SELMAX]; /* ".class" or "#id", lowercase */
 	char rule_tag[RULEMAX][NAMEMAX]; /* on this element only, or "" */
 	struct decls rule_decls[RULEMAX]; /* what each sets */
@@ -522,61 +529,123 @@ static int has_scheme(const char *v, size_t n)
 }
 
 /*
- * Read CSS declarations v[0..n) ("name: value; ..."; the last of a name
- * counts) into *d.
+ * Copy v[0..n), trimmed and lowercase, to out (cap bytes, NUL-ended); ""
+ * when a blank is left inside (two tokens: "disp/ * * /lay", "0 px").
+ */
+static void css_word(const char *v, size_t n, char *out, size_t cap)
+{
+	size_t k = 0;
+
+	while (n > 0 && is_space((unsigned char)v[0]))
+		v++, n--;
+	while (n > 0 && is_space((unsigned char)v[n - 1]))
+		n--;
+	for (size_t j = 0; j < n && k < cap - 1; j++) {
+		if (is_space((unsigned char)v[j])) {
+			k = 0;
+			break;
+		}
+		out[k++] = (char)((v[j] >= 'A' && v[j] <= 'Z') ? v[j] + 32 : v[j]);
+	}
+	out[k] = '\0';
+}
+
+/* Is v a length of 0 ("0", "0px", "0em", ...; not "0.5em")? */
+static int zero_length(const char *v)
+{
+	static const char *const units[] = { "", "px", "pt", "pc", "em",
+		"rem", "ex", "ch", "%", "vw", "vh", "vmin", "vmax", "mm",
+		"cm", "in", "q", NULL };
+
+	if (*v != '0')
+		return 0;
+	while (*v == '0')
+		v++;
+	for (int i = 0; units[i] != NULL; i++)
+		if (strcmp(v, units[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Read CSS declarations v[0..n) ("name: value; ...") into *d: of a
+ * property, the last declaration counts, but a later one does not undo an
+ * earlier !important. Comments are blanks; a ';' or ':' inside a quoted
+ * string is part of it. A value not known for sure to hide shows.
  */
 static void css_read(const char *v, size_t n, struct decls *d)
 {
 	memset(d, 0, sizeof(*d));
 	for (size_t i = 0; i < n; ) {
-		char name[16], val[24];
-		size_t e = i, c, k;
-		int p, imp, hides;
+		char name[16], val[24], buf[64];
+		size_t e, c = SIZE_MAX, k = 0;
+		int p, hides, imp;
+		char q = 0;
 
-		while (e < n && v[e] != ';')
-			e++;
-		for (c = i; c < e && v[c] != ':'; c++)
-			;
-		/* name and value, lowercase, without blanks */
-		k = 0;
-		for (size_t j = i; j < c && k < sizeof(name) - 1; j++)
-			if (!is_space((unsigned char)v[j]))
-				name[k++] = (char)((v[j] >= 'A' && v[j] <= 'Z') ?
-				    v[j] + 32 : v[j]);
-		name[k] = '\0';
-		k = 0;
-		for (size_t j = c + 1; j < e && k < sizeof(val) - 1; j++)
-			if (!is_space((unsigned char)v[j]))
-				val[k++] = (char)((v[j] >= 'A' && v[j] <= 'Z') ?
-				    v[j] + 32 : v[j]);
-		val[k] = '\0';
+		/* one declaration, its comments left out, into buf */
+		for (e = i; e < n; e++) {
+			if (q == 0 && v[e] == '/' && e + 1 < n && v[e + 1] == '*') {
+				for (e += 2; e + 1 < n &&
+				    !(v[e] == '*' && v[e + 1] == '/'); e++)
+					;
+				e = e + 1 < n ? e + 1 : n - 1;
+				if (k < sizeof(buf) - 1)
+					buf[k++] = ' ';  /* a comment separates */
+				continue;
+			}
+			if (q == 0 && v[e] == ';')
+				break;
+			if (q != 0 && v[e] == q)
+				q = 0;
+			else if (q == 0 && (v[e] == '"' || v[e] == '\''))
+				q = v[e];
+			if (q == 0 && v[e] == ':' && c == SIZE_MAX)
+				c = k;
+			if (k < sizeof(buf) - 1)
+				buf[k++] = v[e];
+		}
 		i = e + 1;
-		if (c == e)
+		if (c == SIZE_MAX || c >= k)
 			continue;
-		imp = strstr(val, "!important") != NULL;
+		css_word(buf, c, name, sizeof(name));
+		{
+			const char *bang = memchr(buf + c + 1, '!', k - c - 1);
+			size_t vn = bang ? (size_t)(bang - buf) - c - 1 : k - c - 1;
+			char word[16];
+
+			css_word(buf + c + 1, vn, val, sizeof(val));
+			imp = 0;
+			if (bang != NULL) {
+				css_word(bang + 1, (size_t)(buf + k - bang) - 1,
+				    word, sizeof(word));
+				if (strcmp(word, "important") != 0)
+					continue;       /* not a valid value */
+				imp = 1;
+			}
+		}
 		if (strcmp(name, "display") == 0) {
 			p = P_DISPLAY;
-			hides = strncmp(val, "none", 4) == 0 &&
-			    (val[4] == '\0' || val[4] == '!');
+			hides = strcmp(val, "none") == 0;
 		} else if (strcmp(name, "font-size") == 0) {
 			p = P_SIZE;
-			hides = val[0] == '0' && val[1] != '.' &&
-			    !(val[1] >= '0' && val[1] <= '9');
+			hides = zero_length(val);
 		} else if (strcmp(name, "font") == 0) {
 			p = P_SIZE;     /* a size of its own: shown */
 			hides = 0;
 		} else if (strcmp(name, "visibility") == 0) {
 			p = P_VIS;
-			if (strncmp(val, "hidden", 6) == 0 ||
-			    strncmp(val, "collapse", 8) == 0)
+			if (strcmp(val, "hidden") == 0 ||
+			    strcmp(val, "collapse") == 0)
 				hides = 1;
-			else if (strncmp(val, "visible", 7) == 0)
+			else if (strcmp(val, "visible") == 0)
 				hides = 0;
 			else
 				continue;       /* inherit and the like */
 		} else {
 			continue;
 		}
+		if (d->important[p] && !imp)
+			continue;
 		d->val[p] = hides ? 1 : -1;
 		d->important[p] = (unsigned char)imp;
 	}
@@ -602,12 +671,12 @@ static long rank(int level, int spec, int order)
 
 /* Offer the declarations d, of the given levels, to the element's cascade. */
 static void cascade_offer(struct cascade *c, const struct decls *d,
-    int inline_style, int spec, const int *order)
+    int inline_style, int spec, const int *order, const unsigned char *nohide)
 {
 	for (int p = 0; p < NPROP; p++) {
 		long r;
 
-		if (d->val[p] == 0)
+		if (d->val[p] == 0 || (d->val[p] == 1 && nohide && nohide[p]))
 			continue;
 		r = rank(2 * d->important[p] + inline_style, spec,
 		    order ? order[p] : 0);
@@ -620,7 +689,8 @@ static void cascade_offer(struct cascade *c, const struct decls *d,
 
 /*
  * Offer the sheet's rules for class (kind '.') or id (kind '#') v[0..n)
- * to the start tag's cascade: a class attribute is a list of names.
+ * to the start tag's cascade: a class attribute is a list of names, an id
+ * one name (with a blank, it matches no selector).
  */
 static void rules_offer(html *h, char kind, const char *v, size_t n)
 {
@@ -628,9 +698,10 @@ static void rules_offer(html *h, char kind, const char *v, size_t n)
 		size_t e = i;
 		char sel[SELMAX];
 
-		while (e < n && !is_space((unsigned char)v[e]))
+		while (e < n && (kind == '#' || !is_space((unsigned char)v[e])))
 			e++;
-		if (e > i && e - i < SELMAX - 1) {
+		if (e > i && e - i < SELMAX - 1 &&
+		    (kind == '.' || memchr(v + i, ' ', e - i) == NULL)) {
 			sel[0] = kind;
 			lower_copy(sel + 1, v + i, e - i, SELMAX - 1);
 			for (size_t r = 0; r < h->nrules; r++)
@@ -641,7 +712,7 @@ static void rules_offer(html *h, char kind, const char *v, size_t n)
 					    &h->rule_decls[r], 0,
 					    (kind == '#' ? 100 : 10) +
 					    (h->rule_tag[r][0] != '\0'),
-					    h->rule_order[r]);
+					    h->rule_order[r], h->unsure_show);
 		}
 		i = e + 1;
 	}
@@ -655,8 +726,9 @@ static void rules_offer(html *h, char kind, const char *v, size_t n)
  * hidden on a guess. A later rule of the same selector overrides what it
  * sets again (unless only the earlier one is !important). Rules that show
  * are kept too, as they override; past RULEMAX, no rule counts at all.
+ * Returns 0 for a selector left out.
  */
-static void keep_rule(html *h, const char *s, size_t n, const struct decls *d,
+static int keep_rule(html *h, const char *s, size_t n, const struct decls *d,
     int order)
 {
 	size_t k = 0, r;
@@ -671,11 +743,11 @@ static void keep_rule(html *h, const char *s, size_t n, const struct decls *d,
 		k++;            /* the element's name, if any ("h1") */
 	if (k == n || (s[k] != '.' && s[k] != '#') || n - k >= SELMAX ||
 	    n - k < 2 || k >= NAMEMAX)
-		return;
+		return 0;
 	for (size_t i = k + 1; i < n; i++)
 		if (!((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') &&
 		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' && s[i] != '_')
-			return;
+			return 0;
 	lower_copy(sel, s + k, n - k, SELMAX);
 	lower_copy(tag, s, k, NAMEMAX);
 	for (r = 0; r < h->nrules; r++)
@@ -685,7 +757,7 @@ static void keep_rule(html *h, const char *s, size_t n, const struct decls *d,
 	if (r == h->nrules) {
 		if (h->nrules == RULEMAX) {
 			h->rules_off = 1;
-			return;
+			return 1;
 		}
 		memcpy(h->rule_sel[r], sel, SELMAX);
 		memcpy(h->rule_tag[r], tag, NAMEMAX);
@@ -701,6 +773,7 @@ static void keep_rule(html *h, const char *s, size_t n, const struct decls *d,
 		o->important[p] = d->important[p];
 		h->rule_order[r][p] = order;
 	}
+	return 1;
 }
 
 /* The index of the '}' that closes the block opened at s[i] == '{', or n. */
@@ -725,8 +798,9 @@ static size_t block_end(const char *s, size_t n, size_t i)
  */
 static int media_always(const char *s, size_t n)
 {
-	if (n < 6 || strncasecmp(s, "@media", 6) != 0)
-		return 0;
+	if (n < 6 || strncasecmp(s, "@media", 6) != 0 ||
+	    (n > 6 && !is_space((unsigned char)s[6])))
+		return 0;       /* ("@mediaall" is an unknown at-rule) */
 	for (size_t i = 6; i < n; ) {
 		size_t e = i;
 
@@ -746,22 +820,59 @@ static int media_always(const char *s, size_t n)
 }
 
 /*
- * The <style> element ended: keep its rules that set how text hides, by
- * class or id, for the elements after it. The blocks of @media rules that
- * always apply on a screen are read through; other at-rules, and rules
- * with nested blocks, are skipped; comments and the "<!--" "-->" that
- * mail templates wrap sheets in are blanks.
+ * A block this parser skips (s[0..n), inside its braces): each rule in it
+ * (or its own declarations) that shows a property makes the sheets' rules
+ * hide by it no more (h->unsure_show): the text may be shown there.
  */
-static void read_sheet(html *h)
+static void note_shows(html *h, const char *s, size_t n)
 {
-	char *s = h->sheet;
-	size_t n = h->sheet_len, sel = 0;
-	int order = 0;
+	size_t a = 0;
 
-	for (size_t i = 0; i + 1 < n; i++) {
+	for (size_t i = 0; i <= n; i++) {
+		struct decls d;
+
+		if (i < n && s[i] == '{') {
+			a = i + 1;
+			continue;
+		}
+		if (i < n && s[i] != '}')
+			continue;
+		css_read(s + a, i - a, &d);
+		for (int p = 0; p < NPROP; p++)
+			if (d.val[p] == -1)
+				h->unsure_show[p] = 1;
+		a = i + 1;
+	}
+}
+
+/*
+ * Blank the sheet's comments and the "<!--" "-->" that mail templates wrap
+ * sheets in, and turn the text of quoted strings into 'x's, so that no
+ * brace, semicolon or comment mark inside one counts.
+ */
+static void sheet_clean(char *s, size_t n)
+{
+	char q = 0;
+
+	for (size_t i = 0; i < n; i++) {
 		size_t e;
 
-		if (s[i] == '/' && s[i + 1] == '*') {
+		if (q != 0) {
+			if (s[i] == q) {
+				q = 0;
+			} else if (s[i] == '\\' && i + 1 < n) {
+				s[i++] = 'x';
+				s[i] = 'x';
+			} else {
+				s[i] = 'x';
+			}
+			continue;
+		}
+		if (s[i] == '"' || s[i] == '\'') {
+			q = s[i];
+			continue;
+		}
+		if (i + 1 < n && s[i] == '/' && s[i + 1] == '*') {
 			for (e = i + 2; e + 1 < n && !(s[e] == '*' && s[e + 1] == '/'); e++)
 				;
 			e = e + 1 < n ? e + 2 : n;
@@ -775,6 +886,21 @@ static void read_sheet(html *h)
 		memset(s + i, ' ', e - i);
 		i = e - 1;
 	}
+}
+
+/*
+ * The <style> element ended: keep its rules that set how text hides, by
+ * class or id, for the elements after it. The blocks of @media rules that
+ * always apply on a screen are read through; other at-rules, and rules
+ * with nested blocks, are skipped; so are selectors of other forms. A
+ * skipped rule that shows a property disables hiding by it (note_shows).
+ */
+static void read_sheet(html *h)
+{
+	char *s = h->sheet;
+	size_t n = h->sheet_len, sel = 0;
+
+	sheet_clean(s, n);
 	for (size_t i = 0; i < n; i++) {
 		size_t end;
 		struct decls d;
@@ -796,14 +922,22 @@ static void read_sheet(html *h)
 		if (end < n && s[end] == '{') {
 			/* a nested block, or an at-rule's: skipped whole */
 			end = block_end(s, n, i);
-		} else if (end < n && !(sel < i && s[sel] == '@')) {
+			note_shows(h, s + i + 1, (end < n ? end : n) - i - 1);
+		} else if (end < n && sel < i && s[sel] == '@') {
+			note_shows(h, s + i + 1, end - i - 1);
+		} else if (end < n) {
 			css_read(s + i + 1, end - i - 1, &d);
-			order++;
-			for (size_t a = sel, b = sel; b <= i; b++)
-				if (b == i || s[b] == ',') {
-					keep_rule(h, s + a, b - a, &d, order);
-					a = b + 1;
-				}
+			if (h->sheet_order < 65534)   /* (rank: below 65536) */
+				h->sheet_order++;
+			for (size_t a = sel, b = sel; b <= i; b++) {
+				if (b != i && s[b] != ',')
+					continue;
+				if (!keep_rule(h, s + a, b - a, &d, h->sheet_order))
+					for (int p = 0; p < NPROP; p++)
+						if (d.val[p] == -1)
+							h->unsure_show[p] = 1;
+				a = b + 1;
+			}
 		}
 		if (end >= n)
 			break;          /* cut short: no more rules */
@@ -831,9 +965,12 @@ static void attribute(html *h)
 		return;
 	tok(h, "html:", t, "-", a);
 	if (strcmp(a, "class") == 0 || strcmp(a, "id") == 0) {
+		int bit = a[0] == 'c' ? TAG_CLASS : TAG_ID;
+
 		h->tag_reshow |= RESHOW_SIZE | RESHOW_VIS;
-		if (h->nrules > 0 && !h->rules_off)
+		if (h->nrules > 0 && !h->rules_off && !(h->tag_had & bit))
 			rules_offer(h, a[0] == 'c' ? '.' : '#', v, n);
+		h->tag_had |= bit;
 	}
 	else if (strcmp(a, "size") == 0)        /* <font size=4> */
 		h->tag_reshow |= RESHOW_SIZE;
@@ -869,7 +1006,7 @@ static void attribute(html *h)
 		struct decls d;
 
 		css_read(v, n, &d);
-		cascade_offer(&h->tag_css, &d, 1, 0, NULL);
+		cascade_offer(&h->tag_css, &d, 1, 0, NULL, NULL);
 		if (d.val[P_SIZE] == -1)
 			h->tag_reshow |= RESHOW_SIZE;
 		if (d.val[P_VIS] == -1)
@@ -1144,6 +1281,7 @@ int html_feed(html *h, const char *buf, size_t len)
 			h->tag_hide = HIDE_NO;
 			h->tag_reshow = 0;
 			memset(&h->tag_css, 0, sizeof(h->tag_css));
+			h->tag_had = 0;
 			if (c == '!') {
 				h->st = S_BANG;
 			} else if (c == '/') {

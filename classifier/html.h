@@ -15,13 +15,18 @@
  *   that matches nothing open inside it ends it too. The rules and the
  *   element's own style meet as CSS's cascade has them, per property:
  *   !important, then the style attribute, then the more specific selector
- *   (id, class, element), then the later rule. Read: the first 4 KiB of
+ *   (id, class, element), then the later rule (of the part's sheets);
+ *   within one block or style, the last declaration unless an earlier
+ *   one is !important; quoted strings and comments hold none; a value
+ *   not known to hide ("0x", "hiddenx") shows. Read: the first 4 KiB of
  *   each sheet (a "<!--" "-->" around it ignored), rules of @media for
- *   all media or screen; skipped whole: other at-rules (@media print or
- *   with a condition, such as responsive mail's max-width; @supports),
- *   rules with nested blocks, selectors of any other form (their
- *   elements are shown: text is never taken for hidden on a guess); and
- *   every rule of the part past 32 selectors that hide or show.
+ *   all media or screen. Skipped: other at-rules (@media print or with a
+ *   condition, such as responsive mail's max-width; @supports), rules
+ *   with nested blocks, selectors of any other form (".a.b", "div .a",
+ *   "*.a"); where a skipped rule shows a property, no rule hides by it
+ *   any more (text is never taken for hidden on a guess); past 32
+ *   selectors that hide or show, no rule counts. An element's first class
+ *   and id attributes count; an id is one name.
  *   What shows on both sides joins as a reader sees it: display:none and
  *   font-size:0 take no room ("fr<span style=display:none>xyz</span>ee"
  *   reads "free"; the block break of a display:none element is gone too),

@@ -319,6 +319,41 @@ START_TEST(test_sheet_cascade)
 		{ "<p style='display:block;display:none'>vis</p>", 0 },
 		/* a sheet wrapped in an HTML comment, as mail templates do */
 		{ "<style><!--\n.a{display:none}\n--></style><p class=a>vis</p>", 0 },
+		/* a later sheet's rule is the later rule */
+		{ "<style>.x{color:red}.b{display:none}</style><style>.a{display:block}</style>"
+		  "<p class='a b'>vis</p>", 1 },
+		/* !important within one block or style */
+		{ "<p style='display:block!important;display:none'>vis</p>", 1 },
+		{ "<style>.a{display:block ! important;display:none}</style><p class=a>vis</p>", 1 },
+		/* quoted strings and comments hold no declaration */
+		{ "<p style=\"font-family:'x;display:none;y'\">vis</p>", 1 },
+		{ "<p style=\"font-family:'x;visibility:hidden'\">vis</p>", 1 },
+		{ "<p style='/*;display:none;*/'>vis</p>", 1 },
+		{ "<p style='disp/**/lay:none'>vis</p>", 1 },
+		{ "<p style='display:/*x*/none'>vis</p>", 0 },
+		{ "<style>.x{content:'}.a{'; display:none}</style><p class=a>vis</p>", 1 },
+		{ "<style>.a{display:none}.w{content:'/*'}.a{display:block}.w{content:'*/'}</style>"
+		  "<p class=a>vis</p>", 1 },
+		{ "<style>.w{content:\"\\\"}.a{\"}.a{display:none}</style><p class=a>vis</p>", 0 },
+		/* values a browser does not know: the declaration does not count */
+		{ "<p style='visibility:hiddenx'>vis</p>", 1 },
+		{ "<p style='font-size:0x'>vis</p>", 1 },
+		{ "<p style='font-size:0 px'>vis</p>", 1 },
+		{ "<p style='font-size:0pt'>vis</p>", 0 },
+		{ "<p style='display:none!importantx'>vis</p>", 1 },
+		/* a rule this parser cannot place shows: no rule hides by it */
+		{ "<style>.a{display:none}.a.b{display:block}</style><p class='a b'>vis</p>", 1 },
+		{ "<style>.a{display:none}*.a{display:block}</style><p class=a>vis</p>", 1 },
+		{ "<style>.m{display:none}@media (max-width:600px){.m{display:block!important}}"
+		  "</style><p class=m>vis</p>", 1 },
+		{ "<style>.m{font-size:0}@media (max-width:600px){.m{display:block}}"
+		  "</style><p class=m>vis</p>", 0 },
+		{ "<style>.m{display:none}@media (max-width:600px){.m{display:none}}"
+		  "</style><p class=m>vis</p>", 0 },
+		/* an unknown at-rule; an id is one name; the first class counts */
+		{ "<style>@mediaall{.a{display:none}}</style><p class=a>vis</p>", 1 },
+		{ "<style>#b{display:none}</style><p id='a b'>vis</p>", 1 },
+		{ "<style>.b{display:none}</style><p class=a class=b>vis</p>", 1 },
 		{ NULL, 0 } };
 
 	for (int i = 0; cases[i].doc != NULL; i++)
