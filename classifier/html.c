@@ -117,7 +117,8 @@ struct html {
 	int rules_off;          /* more rules than kept: none count */
 	int sheet_order;        /* rules read in the part's sheets so far */
 	unsigned char unsure_show[NPROP]; /* a rule this parser cannot place
-	                         * shows the property: no rule hides by it */
+	                         * shows the property: no rule hides by it;
+	                         * 2: !important, no style attribute either */
 	int tag_had;            /* TAG_CLASS, TAG_ID: the tag's attribute seen */
 	char rule_sel[RULEMAX][SELMAX]; /* ".class" or "#id", lowercase */
 	char rule_tag[RULEMAX][NAMEMAX]; /* on this element only, or "" */
@@ -819,6 +820,14 @@ static int media_always(const char *s, size_t n)
 	return 1;
 }
 
+/* A rule this parser cannot place sets d: what it shows, no rule hides. */
+static void unsure(html *h, const struct decls *d)
+{
+	for (int p = 0; p < NPROP; p++)
+		if (d->val[p] == -1 && h->unsure_show[p] < 1 + d->important[p])
+			h->unsure_show[p] = (unsigned char)(1 + d->important[p]);
+}
+
 /*
  * A block this parser skips (s[0..n), inside its braces): each rule in it
  * (or its own declarations) that shows a property makes the sheets' rules
@@ -838,9 +847,7 @@ static void note_shows(html *h, const char *s, size_t n)
 		if (i < n && s[i] != '}')
 			continue;
 		css_read(s + a, i - a, &d);
-		for (int p = 0; p < NPROP; p++)
-			if (d.val[p] == -1)
-				h->unsure_show[p] = 1;
+		unsure(h, &d);
 		a = i + 1;
 	}
 }
@@ -933,9 +940,7 @@ static void read_sheet(html *h)
 				if (b != i && s[b] != ',')
 					continue;
 				if (!keep_rule(h, s + a, b - a, &d, h->sheet_order))
-					for (int p = 0; p < NPROP; p++)
-						if (d.val[p] == -1)
-							h->unsure_show[p] = 1;
+					unsure(h, &d);
 				a = b + 1;
 			}
 		}
@@ -1006,6 +1011,11 @@ static void attribute(html *h)
 		struct decls d;
 
 		css_read(v, n, &d);
+		/* (a rule it cannot place may show it with !important) */
+		for (int p = 0; p < NPROP; p++)
+			if (d.val[p] == 1 && !d.important[p] &&
+			    h->unsure_show[p] == 2)
+				d.val[p] = 0;
 		cascade_offer(&h->tag_css, &d, 1, 0, NULL, NULL);
 		if (d.val[P_SIZE] == -1)
 			h->tag_reshow |= RESHOW_SIZE;
@@ -1124,9 +1134,8 @@ static void end_hidden_tag(html *h)
  * words. Text that spammers hide is there for the filter only: words to
  * break ones it knows, or innocent words to outweigh the visible spam. It
  * is read as words of its own ("hidden:xyz", the tokenizer html_begin was
- * given), not dropped: a style sheet can show it again (display:inline
- * !important), which this parser does not follow, and text so shown must
- * still be read. html:hidden says something was hidden.
+ * given), not dropped: spam written all in hidden elements is still read.
+ * html:hidden says something was hidden.
  */
 static void start_tag(html *h)
 {

@@ -24,7 +24,8 @@
  *   condition, such as responsive mail's max-width; @supports), rules
  *   with nested blocks, selectors of any other form (".a.b", "div .a",
  *   "*.a"); where a skipped rule shows a property, no rule hides by it
- *   any more (text is never taken for hidden on a guess); past 32
+ *   any more, nor, when it is !important, a style attribute that is not
+ *   (text is never taken for hidden on a guess); past 32
  *   selectors that hide or show, no rule counts. An element's first class
  *   and id attributes count; an id is one name.
  *   What shows on both sides joins as a reader sees it: display:none and

@@ -157,13 +157,23 @@ START_TEST(test_hidden_text)
 	run("<span style=display:none>ab</span>xx<span style=display:none>cd</span>", 1);
 	ck_assert(has("hidden:ab") && has("hidden:cd") && has("xx") &&
 	    !has("hidden:abcd"));
+	/* spam written all inside hidden elements is still read, apart */
+	run("<span style=display:none>cheap pills</span>", 1);
+	ck_assert(has("hidden:cheap") && has("hidden:pills"));
 	/*
 	 * A style sheet can show hidden text again (span{display:inline
-	 * !important}): spam written all inside hidden elements is still read.
+	 * !important}): a rule this parser cannot place that does so beats
+	 * a style attribute that hides, unless that is !important too.
 	 */
 	run("<style>span{display:inline!important}</style>"
 	    "<span style=display:none>cheap pills</span>", 1);
-	ck_assert(has("hidden:cheap") && has("hidden:pills"));
+	ck_assert(has("cheap") && has("pills") && !has("hidden:cheap"));
+	run("<style>span{display:inline}</style>"
+	    "<span style=display:none>cheap pills</span>", 1);
+	ck_assert(has("hidden:cheap") && !has("cheap"));
+	run("<style>span{display:inline!important}</style>"
+	    "<span style='display:none!important'>cheap pills</span>", 1);
+	ck_assert(has("hidden:cheap") && !has("cheap"));
 	/* nested, then shown again */
 	run("<div style=display:none>aa<div>bb</div>cc</div>dd", 1);
 	ck_assert(has("dd") && !has("aa") && !has("bb") && !has("cc"));
