@@ -131,7 +131,8 @@ static void tokbuf_clear(db *d)
 		tokbuf_drop(d);
 		return;
 	}
-	if (b->slots != NULL)
+	/* (with no entry the table is all zeros already) */
+	if (b->n > 0)
 		memset(b->slots, 0, b->cap * sizeof(*b->slots));
 	b->n = 0;
 }
