@@ -173,7 +173,7 @@ out:
 
 /*
  * The store's quarantine lock (db_quar_lock) is held by a release from
- * reading its message to deleting it, and by a delete too: a second
+ * reading its message to learning it, and by a delete too: a second
  * release of the message (two administrators, a double click) waits for the
  * first and then finds the message gone, so it is delivered once. Its file
  * lies next to the store and may have to be created: a setgid run takes its
@@ -353,17 +353,20 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 			rc = release_one(c, uid, id, &q);
 		else
 			rc = delete_one(c, uid, id);
+		if (rc == CLI_OK && q != NULL) {
+			printf("released %lld\n", id);
+			/*
+			 * Learn it as innocent (it was a false positive), still
+			 * under the lock: a `user delete --force` waiting for
+			 * it then deletes this learning too, instead of leaving
+			 * the deleted user a model of one message.
+			 */
+			rc = learn_release(c, canon, uid, q);
+		}
+		db_quar_free(q);
 		db_quar_unlock(c->store);
 		if (rc != CLI_OK)
 			return rc;
-		if (q != NULL) {
-			printf("released %lld\n", id);
-			/* Learn it as innocent: it was a false positive. */
-			rc = learn_release(c, canon, uid, q);
-			db_quar_free(q);
-			if (rc != CLI_OK)
-				return rc;
-		}
 	}
 	return CLI_OK;
 }

@@ -695,6 +695,21 @@ for t in tokens totals signatures lists senders prefs quarantine; do
 done
 [ "$(sqlite3 "$T/spamsift.db" "SELECT count(*) FROM tokens WHERE uid = (SELECT id FROM users WHERE name = 'bob@example.net')")" = "$(cat "$T/bob.tokens")" ] ||
 	it_fail "user delete touched another user's tokens"
+# A release learns its message under the quarantine lock: a user delete
+# --force that waited for it deletes that learning too (the release learned
+# after giving up the lock, and the deleted user could keep a model of it).
+race_reset
+expect 0 S train --user gone2@example.net --ham "$T/gone.eml"
+qid=$(quar_add gone2@example.net)
+slow quarantine release --user gone2@example.net "$qid" >"$T/r1.out" 2>"$T/r1.err" & p1=$!
+slow_started
+expect 0 S user delete --force --user gone2@example.net
+wait $p1 || it_fail "release during a user delete --force: $(cat "$T/r1.err")"
+[ "$(delivered)" = 1 ] || it_fail "release during a user delete --force delivered $(delivered) times"
+for t in tokens totals signatures; do
+	n=$(sqlite3 "$T/spamsift.db" "SELECT count(*) FROM $t WHERE uid = (SELECT id FROM users WHERE name = 'gone2@example.net')")
+	[ "$n" = 0 ] || it_fail "a release's learning outlived the user delete --force that waited for it: $n rows in $t"
+done
 expect 0 S user delete --user gone@example.net     # nothing left: no --force needed
 expect 2 S user delete --user nobody-here@example.net
 for g in @global @GLOBAL '<@global>'; do
