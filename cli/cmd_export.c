@@ -5,14 +5,19 @@
  *
  * Format (one record per line, fields separated by one TAB; lines starting
  * with '#' are comments):
- *   # spamsift export 1
+ *   # spamsift export 2
  *   totals<TAB>SL<TAB>IL<TAB>FN<TAB>FP<TAB>SC<TAB>IC<TAB>SCL<TAB>ICL<TAB>SI
  *       (spam/innocent learned, false negatives, false positives, spam/innocent
  *       corpusfed, spam/innocent classified, spam inoculated)
  *   pref<TAB>KEY<TAB>VALUE
  *   white|block<TAB>PATTERN<TAB>manual|auto<TAB>ADDED<TAB>BY
  *   token<TAB>HASH (16 hex digits)<TAB>SPAM_HITS<TAB>INNOCENT_HITS
- * Import adds to what the user already has, in one transaction.
+ *   end
+ * A preference's value is the rest of its line (it may hold a TAB). The
+ * end record, last, tells a whole file from one cut short (a pipe or a
+ * disk that failed mid-way): a file that says "export 2" must have it.
+ * Version 1 (no end record) is still read. Import adds to what the user
+ * already has, in one transaction.
  */
 #include "config.h"
 
@@ -118,7 +123,7 @@ int cmd_export(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: %s: %s\n", file, strerror(errno));
 		return CLI_INPUT;
 	}
-	fprintf(f, "# spamsift export 1\n");
+	fprintf(f, "# spamsift export 2\n");
 	/*
 	 * One snapshot for all of it: read apart, tokens learned meanwhile
 	 * could outnumber the totals read before them, and import would
@@ -144,6 +149,8 @@ int cmd_export(cli *c, int argc, char **argv)
 		rc = db_list_iter(c->store, uid, DB_LIST_BLOCK, out_list, &lo);
 	if (rc == 0)
 		rc = db_tokens_iter(c->store, uid, out_token, f);
+	if (rc == 0)
+		fputs("end\n", f);
 	/* The error to say is the first: ending the snapshot after it
 	 * replaced the message ("end of read snapshot", not "list tokens"). */
 	if (rc < 0)
@@ -199,17 +206,23 @@ static int count_field(const char *s, long long max, long long *out)
  * hand-edited file must not store what they would refuse).
  */
 #define IMPORT_SKIPPED 2        /* import_line: a list entry left out */
+#define IMPORT_END 3            /* import_line: the end record */
 
 static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 {
 	char *f[12] = { NULL }, *p = line;
 	long long v[9];
-	int rc, n = 0;
+	/* A preference's value is the rest of the line. */
+	int rc, n = 0, max = strncmp(line, "pref\t", 5) == 0 ? 2 : 12;
 
-	while (p != NULL && n < 12)
+	while (p != NULL && n < max)
 		f[n++] = strsep(&p, "\t");
+	if (p != NULL && n == 2 && strcmp(f[0], "pref") == 0)
+		f[n++] = p, p = NULL;
 	if (p != NULL)
 		return -EINVAL;         /* more than 12 fields */
+	if (strcmp(f[0], "end") == 0 && n == 1)
+		return IMPORT_END;
 	if (strcmp(f[0], "totals") == 0 && n == 10) {
 		/* Counts only: a negative one would take from the user's
 		 * totals, below what their tokens say was learned. */
@@ -344,6 +357,7 @@ int cmd_import(cli *c, int argc, char **argv)
 	char *data = NULL, *line, *next;
 	db_token *toks = NULL, *nt;
 	size_t lineno = 0, len = 0, ntoks = 0, captoks = 0, nrec = 0;
+	int v2 = 0, ended = 0;  /* "export 2" file; its end record seen */
 	int64_t uid;
 	FILE *f;
 	const char *name;
@@ -388,6 +402,8 @@ int cmd_import(cli *c, int argc, char **argv)
 		lineno++;
 		while (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
+		if (lineno == 1 && strcmp(line, "# spamsift export 2") == 0)
+			v2 = 1;
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
 		if (ntoks == captoks) {
@@ -398,10 +414,17 @@ int cmd_import(cli *c, int argc, char **argv)
 			}
 			toks = nt;
 		}
-		rc = import_line(c->store, uid, line, &toks[ntoks]);
+		rc = ended ? -EINVAL : import_line(c->store, uid, line,
+		    &toks[ntoks]);
+		if (rc == IMPORT_END) {
+			ended = 1;
+			rc = 0;
+			continue;
+		}
 		if (rc == -EINVAL) {
-			fprintf(stderr, "spamsift: %s:%zu: not an export record\n", file,
-			    lineno);
+			fprintf(stderr, "spamsift: %s:%zu: %s\n", file, lineno,
+			    ended ? "a record after the end record" :
+			    "not an export record");
 			db_rollback(c->store);
 			free(data);
 			free(toks);
@@ -418,6 +441,13 @@ int cmd_import(cli *c, int argc, char **argv)
 		rc = 0;
 	}
 	free(data);
+	if (rc == 0 && v2 && !ended) {
+		fprintf(stderr, "spamsift: %s: no end record: a cut-short "
+		    "export, nothing imported\n", file);
+		db_rollback(c->store);
+		free(toks);
+		return CLI_INPUT;
+	}
 	if (rc == 0 && nrec == 0) {
 		/* An export has its totals line at least: an empty file (a
 		 * failed backup, /dev/null) made an empty user and said it

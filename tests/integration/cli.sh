@@ -416,6 +416,25 @@ expect 0 S export --user carol@example.net "$T/carol.txt"
 	it_fail "import did not bring every token"
 expect 0 S -o GlobalModel=off classify --user carol@example.net --format tsv "$T/s10.eml"
 cut -f2 "$T/out" | grep -qx spam || it_fail "imported model does not classify: $(cat "$T/out")"
+# A cut-short export (a pipe or disk that failed mid-way) is refused
+# whole: it imported what it had and said so with exit 0. So is a record
+# after the end record; a version 1 file (no end record) is still read.
+tail -n 1 "$T/global.txt" | grep -qx end || it_fail "export has no end record: $(tail -n 2 "$T/global.txt")"
+head -n 7 "$T/global.txt" >"$T/cut.txt"
+expect 2 S import --user cut@example.net "$T/cut.txt"
+grep -q 'no end record' "$T/err" || it_fail "import of a cut-short export: $(cat "$T/out" "$T/err")"
+expect 2 S stats --user cut@example.net
+{ cat "$T/global.txt"; printf 'token\t0123456789abcdef\t1\t0\n'; } >"$T/after.txt"
+expect 2 S import --user cut@example.net "$T/after.txt"
+grep -q 'after the end record' "$T/err" || it_fail "import of a record after the end: $(cat "$T/err")"
+sed -e '1s/export 2/export 1/' -e '$d' "$T/global.txt" >"$T/v1.txt"
+expect 0 S import --user v1@example.net "$T/v1.txt"
+# A preference value with a TAB (prefs set takes it) comes back whole.
+expect 0 S -o AllowOverride=spamSubject prefs set --user tab@example.net spamSubject "$(printf '[SPAM]\tx')"
+expect 0 S export --user tab@example.net "$T/tab.txt"
+expect 0 S import --user tab2@example.net "$T/tab.txt"
+expect 0 S -o AllowOverride=spamSubject prefs get --user tab2@example.net spamSubject
+[ "$(cat "$T/out")" = "$(printf '[SPAM]\tx')" ] || it_fail "a TAB in a preference did not come back: $(od -c "$T/out")"
 printf 'garbage line\n' >"$T/bad.txt"
 expect 2 S import --user carol@example.net "$T/bad.txt"
 # A file without records (empty, or the header alone) is not an export: it
