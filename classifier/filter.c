@@ -702,6 +702,37 @@ int filter_commit(db *d, const filter_pending *pending)
 	return commit(d, pending);
 }
 
+/*
+ * Was a message of these tokens learned as this class? Then each of them
+ * has a hit of that class in the model (unless `db purge` took it since).
+ * A message that never was (delivered before spamsift, or through another
+ * server) lacks some: unlearning it would take its totals' message away
+ * from tokens that keep their hits, which `db check` then reports as
+ * damage. *learned is 1 when every token has a hit, else 0.
+ */
+static int was_learned(db *d, int64_t uid, const uint64_t *hashes, size_t n,
+    int spam, int *learned)
+{
+	db_token *t;
+	int rc;
+
+	*learned = 0;
+	if (n == 0)
+		return 0;
+	if (!(t = calloc(n, sizeof(*t))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		t[i].hash = hashes[i];
+	if ((rc = db_tokens_get(d, uid, t, n)) == 0) {
+		*learned = 1;
+		for (size_t i = 0; i < n && *learned; i++)
+			if ((spam ? t[i].spam_hits : t[i].innocent_hits) <= 0)
+				*learned = 0;
+	}
+	free(t);
+	return rc;
+}
+
 int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
     int source, const filter_params *p, time_t now)
 {
@@ -742,9 +773,13 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 	 * band, and some recomputed patterns are not the ones learned: those
 	 * take a count from other messages' same patterns (clamped at 0) and
 	 * the learned ones keep theirs. Only the signature, which stores what
-	 * was learned, makes that exact (filter.h, spamsift(1)).
+	 * was learned, makes that exact (filter.h, spamsift(1)). A message
+	 * some of whose tokens the other class lacks was not learned as it
+	 * (was_learned): it is only learned as the right class.
 	 */
 	undo = source == FILTER_SRC_ERROR && learns_on_classify(&ep, &m);
+	if (undo && (rc = was_learned(d, uid, hashes, n, !spam, &undo)) < 0)
+		goto end;
 	if (undo) {
 		if ((rc = learn(d, uid, hashes, n, !spam, -1, source, now)) < 0)
 			goto end;

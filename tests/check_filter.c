@@ -275,6 +275,42 @@ START_TEST(test_learn_unlearn_restores_counts)
 }
 END_TEST
 
+/*
+ * An error reported without a signature for a message that was never
+ * learned (delivered before spamsift, through another server): only the
+ * right class is learned. Unlearning it took a message from the innocent
+ * total while "delta" kept its 3 hits, more than the 2 left: `db check`
+ * then called the store damaged, and its export could not be imported.
+ */
+START_TEST(test_error_unlearns_only_learned)
+{
+	tokset *s = msg("alpha beta gamma");
+	db_totals t;
+
+	P.tcr = 0;
+	train("fred", "alpha delta", 0, 3);
+	ck_assert_int_eq(filter_train(d, "fred", s, 1, FILTER_SRC_ERROR, &P,
+	    T0), 0);
+	t = totals("fred");
+	ck_assert_int_eq(t.innocent_learned, 3);
+	ck_assert_int_eq(t.spam_learned, 1);
+	ck_assert_int_eq(t.spam_misclassified, 1);
+	ck_assert_int_eq(hits("fred", "alpha").innocent_hits, 3);
+	ck_assert_int_eq(hits("fred", "beta").spam_hits, 1);
+	ck_assert_int_le(hits("fred", "delta").innocent_hits, t.innocent_learned);
+	/* Learned as innocent once (every token has a hit): reversed. */
+	ck_assert_int_eq(filter_train(d, "fred", s, 0, FILTER_SRC_CORPUS, &P,
+	    T0), 0);
+	ck_assert_int_eq(filter_train(d, "fred", s, 1, FILTER_SRC_ERROR, &P,
+	    T0), 0);
+	t = totals("fred");
+	ck_assert_int_eq(t.innocent_learned, 3);
+	ck_assert_int_eq(t.spam_learned, 2);
+	ck_assert_int_eq(hits("fred", "beta").innocent_hits, 0);
+	tokset_free(s);
+}
+END_TEST
+
 START_TEST(test_toe_learns_only_errors)
 {
 	filter_result r;
@@ -1159,6 +1195,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_user_training_dominates_as_it_grows);
 	tcase_add_test(tc, test_retrain_reverses_exactly);
 	tcase_add_test(tc, test_learn_unlearn_restores_counts);
+	tcase_add_test(tc, test_error_unlearns_only_learned);
 	tcase_add_test(tc, test_toe_learns_only_errors);
 	tcase_add_test(tc, test_toe_learns_until_both_classes_known);
 	tcase_add_test(tc, test_toe_learns_unsure_verdicts);
