@@ -921,11 +921,18 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 		goto end;
 	/*
 	 * The signature says what the tokens hold. NOTRAIN changed nothing
-	 * in them: rewritten, it would claim nothing was learned, and a later
-	 * retrain would learn the message again instead of reversing it.
+	 * in them: a signature of a message learned before (the mode changed
+	 * since) stays as it is, or a later retrain would learn the message
+	 * again instead of reversing it. One that holds nothing takes the
+	 * class, so that the same retrain again changes nothing (it counted
+	 * an error each time).
 	 */
-	if (ep.training_mode == FILTER_MODE_NOTRAIN)
+	if (ep.training_mode == FILTER_MODE_NOTRAIN) {
+		if (sig->learned == 0 && (rc = db_sig_update(d, uid, sig_id,
+		    spam ? DB_CLASS_SPAM : DB_CLASS_INNOCENT, 0)) < 0)
+			goto end;
 		goto sender;
+	}
 	if ((rc = db_sig_update(d, uid, sig_id, spam ? DB_CLASS_SPAM :
 	    DB_CLASS_INNOCENT, times)) < 0)
 		goto end;

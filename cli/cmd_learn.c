@@ -630,6 +630,7 @@ typedef struct tcount {
 	size_t retrained[2];    /* retrained by signature (moved to the class) */
 	size_t unchanged[2];    /* by a signature already of the class:
 	                         * nothing to learn, not among learned */
+	size_t notrain[2];      /* not learned: the user's mode is notrain */
 } tcount;
 
 /*
@@ -683,6 +684,13 @@ static int train_job(run *r, const tjob *j, tcount *cnt)
 		else
 			fprintf(stderr, "spamsift: %s: cannot parse: %s\n",
 			    j->label ? j->label : "?", strerror(-j->parse_rc));
+		r->rc = CLI_INPUT;
+		return 0;
+	}
+	/* NOTRAIN leaves the model as it is (filter_train learns nothing):
+	 * said, not counted as learned. */
+	if (r->prof.fp.training_mode == FILTER_MODE_NOTRAIN) {
+		cnt->notrain[j->cls]++;
 		r->rc = CLI_INPUT;
 		return 0;
 	}
@@ -981,6 +989,11 @@ int cmd_train(cli *c, int argc, char **argv)
 				printf(", %zu unchanged (signature already %s)",
 				    cnt.unchanged[k], k ? "spam" : "ham");
 			putchar('\n');
+			if (cnt.notrain[k] > 0)
+				fprintf(stderr, "spamsift: %s: %zu messages not "
+				    "learned as %s: the user's trainingMode is "
+				    "notrain\n", canon, cnt.notrain[k],
+				    k ? "spam" : "ham");
 		}
 	rc = r.rc;
 	run_close(&r);

@@ -1158,6 +1158,32 @@ START_TEST(test_retrain_across_notrain)
 END_TEST
 
 /*
+ * In NOTRAIN a signature holds nothing learned: a retrain gives it the
+ * class, so the same retrain again changes nothing (each repeat counted
+ * another false positive, as a mail client's repeated moves would).
+ */
+START_TEST(test_notrain_retrain_once)
+{
+	filter_result r;
+	int changed;
+
+	global_corpus(20);
+	P.tcr = 0;
+	P.training_mode = FILTER_MODE_NOTRAIN;
+	r = classify("zack", SPAMMY, NULL, T0);
+	ck_assert_int_eq(r.learned, 0);
+	ck_assert_int_eq(filter_retrain(d, "zack", r.sig_id, 0, NULL, &P, T0,
+	    &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(filter_retrain(d, "zack", r.sig_id, 0, NULL, &P, T0,
+	    &changed), 0);
+	ck_assert_int_eq(changed, 0);
+	ck_assert_int_eq(totals("zack").innocent_misclassified, 1);
+	ck_assert_int_eq(totals("zack").innocent_learned, 0);
+}
+END_TEST
+
+/*
  * A blocklisted sender's message never entered the sender's history, so
  * retraining it (either way) leaves that history alone.
  */
@@ -1217,6 +1243,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_error_without_signature_reverses_bnr);
 	tcase_add_test(tc, test_invalid_arguments);
 	tcase_add_test(tc, test_retrain_across_notrain);
+	tcase_add_test(tc, test_notrain_retrain_once);
 	tcase_add_test(tc, test_retrain_listed_sender_history);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sqlite");

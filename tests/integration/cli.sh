@@ -404,6 +404,12 @@ expect 0 S whitelist list --user fmt@example.net --format tsv
 	[ "$(tail -n +2 "$T/out")" = "$(cat "$T/list.txt")" ] || it_fail "whitelist list tsv: $(cat "$T/out")"
 expect 0 S prefs unset --user bob@example.net spamAction
 
+# A user whose training mode is notrain learns nothing: train says so and
+# exits 2 (it said "learned 1 messages" and exited 0).
+spam nt >"$T/nt.eml"
+expect 2 S -o TrainingMode=notrain train --user nt@example.net --spam "$T/nt.eml"
+grep -q 'learned 0 messages as spam' "$T/out" || it_fail "train under notrain: $(cat "$T/out")"
+grep -q '1 messages not learned as spam: .*notrain' "$T/err" || it_fail "train under notrain: $(cat "$T/err")"
 # export / import round trip into another user.
 expect 0 S export --user @global "$T/global.txt"
 grep -q '^totals	9	9' "$T/global.txt" || it_fail "export totals: $(head -3 "$T/global.txt")"
