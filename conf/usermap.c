@@ -115,7 +115,8 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 			continue;
 		/* Two fields, neither cut at the buffer's size, then at most a comment. */
 		k = sscanf(p, "%511s %511s %1s", addr, user, extra);
-		if ((k != 2 && (k != 3 || extra[0] != '#')) ||
+		/* ("addr #comment": no user, not a user named #comment) */
+		if ((k != 2 && (k != 3 || extra[0] != '#')) || user[0] == '#' ||
 		    strlen(addr) >= sizeof(addr) - 1 ||
 		    strlen(user) >= sizeof(user) - 1 ||
 		    usermap_address(addr, addr, sizeof(addr)) < 0) {
@@ -221,6 +222,22 @@ static const char *alias_of(const usermap *m, char *addr)
 	return hit != NULL ? hit->user : NULL;
 }
 
+/* The table's user spelled as name, or else as lower (name in lower
+ * case) without regard to case (the first such), or NULL. */
+static const char *alias_user(const usermap *m, const char *name,
+    const char *lower)
+{
+	const char *loose = NULL;
+
+	for (size_t i = 0; i < m->naliases; i++) {
+		if (strcmp(m->aliases[i].user, name) == 0)
+			return m->aliases[i].user;
+		if (loose == NULL && strcasecmp(m->aliases[i].user, lower) == 0)
+			loose = m->aliases[i].user;
+	}
+	return loose;
+}
+
 /*
  * Cut the extension out of addr ("bob+x@d" -> "bob@d") as Postfix splits
  * a local part: from its first delimiter to the '@'. Not when the local
@@ -263,6 +280,13 @@ int usermap_lookup(const usermap *m, const char *address, char *buf,
 
 		if (a == NULL && cut_extension(m, addr))
 			a = alias_of(m, addr);
+		/*
+		 * A user's name, not an address (spamsift --user, a login):
+		 * the table's spelling of it, as the milter stores it ("Robert"
+		 * was looked up as "robert", another user).
+		 */
+		if (a == NULL && strchr(address, '@') == NULL)
+			a = alias_user(m, address, addr);
 		if (a != NULL)
 			user = a;
 	} else {

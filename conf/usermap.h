@@ -48,7 +48,8 @@ void usermap_close(usermap *m);
 /*
  * usermap_lookup -- the user for address (envelope form, "<a@b>" or "a@b")
  * into buf (len bytes). Only an address (with '@') loses its extension: a
- * name alone (a Unix login, "bob-x") is taken whole. Returns 0, -EINVAL for an empty address, -ERANGE when
+ * name alone (a Unix login, "bob-x") is taken whole; with aliases, a name
+ * that is a user of the table is spelled as the table spells it. Returns 0, -EINVAL for an empty address, -ERANGE when
  * the user does not fit.
  */
 int usermap_lookup(const usermap *m, const char *address, char *buf,

@@ -1030,6 +1030,22 @@ START_TEST(test_usermap)
 	ck_assert_int_eq(usermap_lookup(m, "carol@example.org", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "carol@example.org");
 	usermap_close(m);
+	/* A user's name (spamsift --user, a login) is spelled as the table
+	 * spells it: "Robert" was looked up as "robert", another user. */
+	alias_file(path, sizeof(path), "bob@example.org Robert\nrob@example.org robert\n"
+	    "ann@example.org Ann\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "bob@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "Robert");
+	ck_assert_int_eq(usermap_lookup(m, "Robert", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "Robert");
+	ck_assert_int_eq(usermap_lookup(m, "robert", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "robert");
+	ck_assert_int_eq(usermap_lookup(m, "ann", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "Ann");
+	ck_assert_int_eq(usermap_lookup(m, "Carl", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "carl");
+	usermap_close(m);
 
 	/* mistakes are refused with the place, not half-read */
 	alias_file(path, sizeof(path), "dave@x.org dave\nbroken\n");
@@ -1048,6 +1064,11 @@ START_TEST(test_usermap)
 	alias_file(path, sizeof(path), "bob@x.org bob alice\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, ":1:"));
+	/* nor an address with a comment and no user (it mapped carol's mail
+	 * to a user named "#retired") */
+	alias_file(path, sizeof(path), "bob@x.org bob\ncarol@x.org #retired\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, ":2:"));
 	big = malloc(1100);
 	ck_assert_ptr_nonnull(big);
 	memset(big, 'a', 515);
