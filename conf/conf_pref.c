@@ -54,6 +54,25 @@ static const struct pref prefs[] = {
 
 #define NPREFS (sizeof(prefs) / sizeof(prefs[0]))
 
+/*
+ * DSPAM preferences spamsift has no use for: a dspam.conf's Preference and
+ * AllowOverride lines naming them load with a warning (they stopped it).
+ */
+static const char *const dspam_prefs[] = {
+	"tagSpam", "tagNonspam", "makeCorpus", "storeFragments", "localStore",
+	"processorBias", "fallbackDomain", "trainPristine", "optOutClamAV",
+	"ignoreRBLLookups", "RBLInoculate", "notifications",
+	"dailyQuarantineSummary", "ignoreGroups", NULL
+};
+
+static int dspam_pref(const char *name)
+{
+	for (size_t i = 0; dspam_prefs[i]; i++)
+		if (strcasecmp(dspam_prefs[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 static const struct pref *pref_find(const char *key)
 {
 	for (size_t i = 0; i < NPREFS; i++)
@@ -193,7 +212,6 @@ int conf_norm_pref(const char *in, char *out, size_t outlen,
 	const struct pref *p;
 	size_t n;
 
-	(void)warn; (void)warnlen;
 	if (eq == NULL) {
 		conf_fmt(why, whylen, "expected \"name=value\"");
 		return -1;
@@ -208,12 +226,27 @@ int conf_norm_pref(const char *in, char *out, size_t outlen,
 	memcpy(name, in, n);
 	name[n] = '\0';
 	p = pref_find(name);
+	if (p == NULL && dspam_pref(name)) {
+		conf_fmt(warn, warnlen, "%s: DSPAM preference not used by "
+		    "spamsift; ignored", conf_printable(name, tmp, sizeof(tmp)));
+		out[0] = '\0';
+		return 0;
+	}
 	if (p == NULL) {
 		conf_fmt(why, whylen, "%s: unknown preference", conf_printable(name, tmp, sizeof(tmp)));
 		return -1;
 	}
 	for (eq++; isspace((unsigned char)*eq); eq++)
 		;
+	/* DSPAM's "deliver": spam delivered with its headers, the Subject
+	 * left alone; spamsift's tag adds the headers, the Subject prefix
+	 * only with a spamSubject. */
+	if (strcmp(p->name, "spamAction") == 0 && strcasecmp(eq, "deliver") == 0) {
+		conf_fmt(warn, warnlen, "spamAction=deliver (DSPAM) is read as "
+		    "tag; with Preference \"spamSubject=\" the Subject is left "
+		    "alone, as DSPAM's deliver left it");
+		eq = "tag";
+	}
 	v = pref_value(p, eq, NULL, 0);
 	if (v == NULL) {
 		char w[CONF_WHY_LEN];
@@ -235,7 +268,12 @@ int conf_norm_prefname(const char *in, char *out, size_t outlen,
 	const struct pref *p = pref_find(in);
 	char tmp[64];
 
-	(void)warn; (void)warnlen;
+	if (p == NULL && dspam_pref(in)) {
+		conf_fmt(warn, warnlen, "%s: DSPAM preference not used by "
+		    "spamsift; ignored", conf_printable(in, tmp, sizeof(tmp)));
+		out[0] = '\0';
+		return 0;
+	}
 	if (p == NULL) {
 		conf_fmt(why, whylen, "%s: unknown preference", conf_printable(in, tmp, sizeof(tmp)));
 		return -1;

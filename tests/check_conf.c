@@ -537,6 +537,19 @@ START_TEST(test_dspam_site_config)
 	ck_assert_int_eq(conf_pref_overridable(c, "trainingMode"), 0);
 	conf_list(c, "IgnoreHeader", &n);
 	ck_assert_uint_eq(n, 2);
+	/* DSPAM preferences spamsift lacks load with a warning (they were
+	 * errors: a stock dspam.conf did not load), and DSPAM's
+	 * spamAction=deliver is tag. */
+	ck_assert_ptr_nonnull(strstr(warns, "tagSpam: DSPAM preference not used"));
+	ck_assert_ptr_nonnull(strstr(warns, "fallbackDomain: DSPAM preference not used"));
+	ck_assert_int_eq(conf_pref_overridable(c, "tagSpam"), 0);
+	l = conf_list(c, "Preference", &n);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(conf_set_warn(c, "Preference=spamAction=deliver", err,
+	    sizeof(err), collect, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(warns, "spamAction=deliver (DSPAM) is read as tag"));
+	ck_assert_str_eq(conf_pref_default(c, "spamAction"), "tag");
+	ck_assert_int_eq(conf_set(c, "Preference=noSuchPref=1", err, sizeof(err)), -EINVAL);
 }
 END_TEST
 
