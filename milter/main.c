@@ -268,10 +268,17 @@ static int drop_privileges(const conf *c)
 static void pin_paths(const conf *c, const char **conf_path, char **overrides,
     size_t n, char **pinned)
 {
-	char *abs;
+	char *abs, *cwd;
 
-	if ((*conf_path)[0] != '/' && (abs = realpath(*conf_path, NULL)) != NULL)
-		*conf_path = pinned[n] = abs;
+	/* The start directory joined, symbolic links kept: a reload reads
+	 * what the link names then (realpath read the first target for good). */
+	if ((*conf_path)[0] != '/' && (cwd = getcwd(NULL, 0)) != NULL) {
+		if ((abs = malloc(strlen(cwd) + strlen(*conf_path) + 2)) != NULL) {
+			sprintf(abs, "%s/%s", cwd, *conf_path);
+			*conf_path = pinned[n] = abs;
+		}
+		free(cwd);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *eq = strchr(overrides[i], '='), *v, *key, *s;
 		char name[128];

@@ -5,13 +5,16 @@
 # not found from / before) and learning still reaches the store under the
 # start's directory (it went to /Home/spamsift.db, relative to /, before).
 # SIGHUPs that arrive during a reload do not stop it (libmilter's signal
-# thread took them as "stop" before).
+# thread took them as "stop" before). The -c file is a symbolic link, switched
+# to an edited copy as configuration management does: the reload reads the
+# new target (the first one was read for good before).
 . "$(dirname "$0")/lib.sh"
 
 it_miltertest_setup rl
 rel=store-$(basename "$IT_DIR")         # under /, this does not exist
-cp "$SAMPLE_CONF" "$IT_DIR/my.conf"
+cp "$SAMPLE_CONF" "$IT_DIR/v1.conf"
 cd "$IT_DIR" || it_fail "cd"
+ln -s v1.conf my.conf
 mkdir "$rel"
 "$CLI_BIN" -c my.conf -o "Home=$rel" db init >/dev/null || it_fail "db init"
 # A model to draw factors from (ten of each class: past the young model).
@@ -41,8 +44,9 @@ until SPAMSIFT_SOCK="unix:$IT_DIR/m.sock" miltertest -s "$top_srcdir/tests/milte
 	sleep 0.1
 done
 # What the reload must read: factors shown from now on.
-sed -i 's/^Preference "showFactors=off"/Preference "showFactors=on"/' my.conf
-grep -q 'showFactors=on' my.conf || it_fail "edit my.conf"
+sed 's/^Preference "showFactors=off"/Preference "showFactors=on"/' v1.conf >v2.conf
+grep -q 'showFactors=on' v2.conf || it_fail "edit the config"
+ln -sfn v2.conf my.conf
 kill -HUP "$pid"
 sleep 0.5
 kill -0 "$pid" || it_fail "the daemon died on SIGHUP"
