@@ -735,7 +735,7 @@ int conf_parse(conf *c, const char *name, const char *buf, size_t len,
     char *err, size_t errlen, void (*warn)(void *arg, const char *text),
     void *arg)
 {
-	char line[LINE_MAX_LEN + 1], loc[LOC_LEN], pname[LOC_LEN - 16];
+	char line[LINE_MAX_LEN + 2], loc[LOC_LEN], pname[LOC_LEN - 16];
 	size_t pos = 0, lineno = 0;
 
 	assert(c != NULL && name != NULL && (buf != NULL || len == 0));
@@ -751,7 +751,8 @@ int conf_parse(conf *c, const char *name, const char *buf, size_t len,
 
 		lineno++;
 		snprintf(loc, sizeof(loc), "%s:%zu", pname, lineno);
-		if (n > LINE_MAX_LEN) {
+		/* (a CRLF line's CR is not part of its length) */
+		if (n > (size_t)LINE_MAX_LEN + (n > 0 && buf[pos + n - 1] == '\r')) {
 			conf_fmt(err, errlen, "%s: line longer than %d bytes", loc, LINE_MAX_LEN);
 			return -EINVAL;
 		}

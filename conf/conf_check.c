@@ -279,7 +279,8 @@ int conf_parse_double(const char *s, double *out)
 {
 	char *end;
 
-	if (*s == '\0' || isspace((unsigned char)*s))
+	/* Decimal only: strtod also reads "+0.5", "0x1p-1", "inf". */
+	if (*s == '\0' || strspn(s, "0123456789.eE-") != strlen(s))
 		return -1;
 	errno = 0;
 	*out = strtod(s, &end);

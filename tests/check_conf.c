@@ -567,6 +567,12 @@ START_TEST(test_overrides)
 	ck_assert_int_eq(conf_set(c, "SpamThreshold", err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "-o: SpamThreshold: expected Key=Value");
 	ck_assert_int_eq(conf_set(c, "=1", err, sizeof(err)), -EINVAL);
+	/* A real is decimal: strtod's hexadecimal, sign and inf are not. */
+	ck_assert_int_eq(conf_set(c, "SpamThreshold=0x1p-1", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(conf_set(c, "SpamThreshold=+0.5", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(conf_set(c, "SpamThreshold=infinity", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(conf_set(c, "SpamThreshold=5e-1", err, sizeof(err)), 0);
+	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.5, 1e-12);
 	ck_assert_int_eq(conf_set(c, "MinDev=2", err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "-o: MinDev: must be from 0 to 0.5");
 	/* An -o list value adds to what the file set. */
@@ -769,6 +775,18 @@ START_TEST(test_hostile_input)
 	buf[big] = '\0';
 	ck_assert_int_eq(conf_parse(c, "t.conf", buf, big, err, sizeof(err), collect, NULL), -EINVAL);
 	ck_assert_str_eq(err, "t.conf:1: line longer than 8192 bytes");
+	/* A comment line of 8192 bytes loads, with LF or CRLF (the CR was
+	 * counted: one byte short); one byte more is refused either way. */
+	memset(buf, '#', 8192);
+	memcpy(buf + 8192, "\r\n", 2);
+	ck_assert_int_eq(conf_parse(c, "t.conf", buf, 8194, err, sizeof(err), collect, NULL), 0);
+	buf[8192] = '\n';
+	ck_assert_int_eq(conf_parse(c, "t.conf", buf, 8193, err, sizeof(err), collect, NULL), 0);
+	memset(buf, '#', 8193);
+	memcpy(buf + 8193, "\r\n", 2);
+	ck_assert_int_eq(conf_parse(c, "t.conf", buf, 8195, err, sizeof(err), collect, NULL), -EINVAL);
+	ck_assert_str_eq(err, "t.conf:1: line longer than 8192 bytes");
+	memset(buf, 'A', big);
 	/* A long value on a line within the limit. */
 	memcpy(buf, "Home /", 6);
 	ck_assert_int_eq(conf_parse(c, "t.conf", buf, 8000, err, sizeof(err), collect, NULL), -EINVAL);
