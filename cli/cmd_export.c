@@ -230,8 +230,23 @@ static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 			if (count_field(f[k + 1], INT64_MAX / 4, &v[k]) < 0)
 				return -EINVAL;
 		db_totals t = { v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
-			v[8] };
+			v[8] }, h;
 
+		/* Nor may it carry what the user has past the same bound (a
+		 * backup imported five times overflowed into a REAL). */
+		if ((rc = db_totals_get(d, uid, &h)) < 0)
+			return rc;
+		{
+			int64_t have[9] = { h.spam_learned, h.innocent_learned,
+			    h.spam_misclassified, h.innocent_misclassified,
+			    h.spam_corpusfed, h.innocent_corpusfed,
+			    h.spam_classified, h.innocent_classified,
+			    h.spam_inoculated };
+
+			for (int k = 0; k < 9; k++)
+				if (have[k] > INT64_MAX / 4 - v[k])
+					return -EINVAL;
+		}
 		return db_totals_add(d, uid, &t);
 	}
 	if (strcmp(f[0], "pref") == 0 && n == 3) {

@@ -460,6 +460,13 @@ grep -q 'more hits than' "$T/err" || it_fail "forged import: $(cat "$T/err")"
 expect 0 S whitelist list --user dan@example.net
 grep -q pal@example.org "$T/out" && it_fail "a refused import left a list entry"
 expect 2 S stats --user dan@example.net     # nor the user it would have made
+# Totals past the bound once added to the user's are refused (a backup
+# imported five times overflowed into a floating-point number).
+printf 'totals\t0\t0\t0\t0\t0\t0\t2305843009213693951\t0\t0\n' >"$T/big.txt"
+expect 0 S import --user big@example.net "$T/big.txt"
+expect 2 S import --user big@example.net "$T/big.txt"
+expect 0 S stats --user big@example.net --format tsv
+cut -f8 "$T/out" | grep -qx 2305843009213693951 || it_fail "totals after a refused import: $(cat "$T/out")"
 # Negative totals would take from counts the user's tokens rely on.
 printf 'totals\t-5\t0\t0\t0\t0\t0\t0\t0\t0\n' >"$T/negative.txt"
 expect 2 S import --user carol@example.net "$T/negative.txt"
