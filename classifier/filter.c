@@ -376,13 +376,16 @@ static int unsure(const filter_params *ep, double prob)
 }
 
 /*
- * Test-conditional training: re-score hashes after learning them as the
- * right class and learn again while the verdict is still wrong; the first
- * head of them are the header's (TOKSET_NO_HEAD: not known, as for a
- * signature's). Returns the extra rounds learned (>= 0) or an error.
+ * Test-conditional training: re-score the message after learning hashes
+ * as the right class and learn them again while the verdict is still
+ * wrong. Its tokens are the first ntok hashes (the rest are BNR patterns,
+ * learned, not scored), head of them the header's (TOKSET_NO_HEAD: not
+ * known, as for an older signature's: one stream). Returns the extra
+ * rounds learned (>= 0) or an error.
  */
 static int tcr_rounds(db *d, int64_t uid, const filter_params *ep,
-    const uint64_t *hashes, size_t n, size_t head, int spam, time_t now)
+    const uint64_t *hashes, size_t ntok, size_t n, size_t head, int spam,
+    time_t now)
 {
 	filter_params np = *ep;
 	struct model m;
@@ -396,7 +399,7 @@ static int tcr_rounds(db *d, int64_t uid, const filter_params *ep,
 	while (rounds < ep->tcr_rounds) {
 		if ((rc = model_load(d, uid, &np, &m)) < 0)
 			return rc;
-		if ((rc = score(d, &m, &np, hashes, n, head, NULL, &s)) < 0)
+		if ((rc = score(d, &m, &np, hashes, ntok, head, NULL, &s)) < 0)
 			return rc;
 		free(s.learn);
 		if ((s.res.cls == BAYES_SPAM) == (spam != 0))
@@ -466,6 +469,8 @@ struct filter_pending {
 	char sig_id[33];        /* the signature id given to the message */
 	uint64_t *hashes;       /* what to learn: tokens then BNR patterns */
 	size_t nhashes;         /* entries in hashes */
+	size_t ntok;            /* the tokens among them, head of those from */
+	size_t head;            /*   the header (TOKSET_NO_HEAD: not known) */
 	size_t caphashes;       /* entries allocated in hashes */
 	time_t now;             /* when it was classified */
 };
@@ -581,6 +586,8 @@ static int classify_ro(db *d, const char *user, const tokset *toks,
 	pd->hashes = s.learn;
 	pd->nhashes = s.nlearn;
 	pd->caphashes = s.cap;
+	pd->ntok = n;
+	pd->head = tokset_head(toks);
 	s.learn = NULL;
 	pd->now = now;
 	out->learned = pd->learn;
@@ -629,6 +636,12 @@ static int commit(db *d, const filter_pending *pd)
 		memcpy(sig.sender, pd->snd, sizeof(sig.sender));
 	sig.hashes = pd->hashes;
 	sig.nhashes = pd->nhashes;
+	/* (0 tokens: nothing to score; "not known" reads the same) */
+	if (pd->ntok <= pd->nhashes && pd->head != TOKSET_NO_HEAD &&
+	    pd->head <= pd->ntok) {
+		sig.ntok = pd->ntok;
+		sig.head = pd->head;
+	}
 	if ((rc = db_sig_put(d, &sig)) < 0)
 		goto end;
 	if (pd->whitelist && pd->has_sender && pd->listed < 0) {
@@ -813,7 +826,7 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 			cnt.innocent_misclassified = 1;
 		if ((rc = db_totals_add(d, uid, &cnt)) < 0)
 			goto end;
-		if ((rc = tcr_rounds(d, uid, &ep, s.learn, s.nlearn,
+		if ((rc = tcr_rounds(d, uid, &ep, s.learn, n, s.nlearn,
 		    tokset_head(toks), spam, now)) < 0)
 			goto end;
 	}
@@ -907,8 +920,9 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 		if ((rc = learn(d, uid, sig->hashes, sig->nhashes, spam, 1,
 		    FILTER_SRC_ERROR, now)) < 0)
 			goto end;
-		if ((rc = tcr_rounds(d, uid, &ep, sig->hashes, sig->nhashes,
-		    TOKSET_NO_HEAD, spam, now)) < 0)
+		if ((rc = tcr_rounds(d, uid, &ep, sig->hashes, sig->ntok > 0 ?
+		    sig->ntok : sig->nhashes, sig->nhashes, sig->ntok > 0 ?
+		    sig->head : TOKSET_NO_HEAD, spam, now)) < 0)
 			goto end;
 		times = 1 + rc;
 	}

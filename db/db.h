@@ -101,6 +101,10 @@ typedef struct db_sig {
 	char sender[DB_SENDER_MAX]; /* envelope sender, lowercase; "" none */
 	uint64_t *hashes;       /* the message's token hashes */
 	size_t nhashes;         /* number of hashes */
+	size_t ntok;            /* the first ntok of them are its tokens (the
+	                           rest BNR patterns), head of those from its
+	                           header; 0: not known (older signatures) */
+	size_t head;
 } db_sig;
 
 #define DB_CLASS_INNOCENT 0

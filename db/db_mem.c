@@ -45,7 +45,7 @@ enum { T_USER, T_SIG, T_LIST, T_SENDER, T_PREF, T_QUAR };
 /*
  * A generic row; which fields mean what depends on table:
  * USER uid, s0 name. SIG uid, s0 id, i0 cls, i1 learned, i2 created, s1 hashes,
- * s2 sender.
+ * s2 sender, i3 ntok, i4 head.
  * LIST uid, i0 kind, s0 pattern, i1 automatic, i2 added, s1 added_by.
  * SENDER uid, s0 sender, i0 innocent, i1 spam, i2 day last seen. PREF uid,
  * s0 key, s1 value.
@@ -55,7 +55,7 @@ enum { T_USER, T_SIG, T_LIST, T_SENDER, T_PREF, T_QUAR };
 typedef struct mrow {
 	int table;              /* T_* */
 	int64_t uid;            /* owning user (USER: the user's id) */
-	int64_t i[3];           /* integer fields */
+	int64_t i[5];           /* integer fields */
 	double f;               /* probability (QUAR) */
 	char *s[NSTR];          /* string/blob fields, NUL-terminated, or NULL */
 	size_t slen[NSTR];      /* their lengths */
@@ -790,6 +790,8 @@ static int m_sig_put(db *d, const db_sig *sig)
 	r->i[0] = sig->cls;
 	r->i[1] = sig->learned;
 	r->i[2] = (int64_t)sig->created;
+	r->i[3] = (int64_t)sig->ntok;
+	r->i[4] = (int64_t)sig->head;
 	if (row_setstr(m, r, 0, sig->id, strlen(sig->id)) < 0 ||
 	    row_setstr(m, r, 1, (const char *)sig->hashes,
 	    sig->nhashes * sizeof(uint64_t)) < 0 ||
@@ -815,6 +817,8 @@ static int m_sig_get(db *d, int64_t uid, const char *id, db_sig **out)
 	sig->cls = (int)r->i[0];
 	sig->learned = (int)r->i[1];
 	sig->created = (time_t)r->i[2];
+	sig->ntok = (size_t)r->i[3];
+	sig->head = (size_t)r->i[4];
 	snprintf(sig->sender, sizeof(sig->sender), "%s", r->s[2] ? r->s[2] : "");
 	if (sig->nhashes)
 		memcpy(sig->hashes, r->s[1], sig->nhashes * sizeof(uint64_t));

@@ -51,7 +51,7 @@
 #include "db/db.h"
 #include "db/db_impl.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define APPLICATION_ID 0x53705366       /* "SpSf" */
 #define DEFAULT_BUSY_MS 10000
 
@@ -187,6 +187,15 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"ALTER TABLE senders ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE senders SET last_seen = "
 	"  CAST(strftime('%s', 'now') AS INTEGER) / 86400;",
+	/*
+	 * 4 -> 5: how many of a signature's hashes are the message's tokens
+	 * (the rest are BNR patterns) and how many of those came from its
+	 * header, so that a retrain by signature scores the message as
+	 * classification did (test-conditional training). Older signatures
+	 * have 0: not known, scored as one stream.
+	 */
+	"ALTER TABLE signatures ADD COLUMN ntok INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE signatures ADD COLUMN head INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The cached statements. */
@@ -242,8 +251,10 @@ static const char *const sql[S_COUNT] = {
 	    ADD("spam_classified", 8) ", " ADD("innocent_classified", 9) ", "
 	    ADD("spam_inoculated", 10),
 	[S_SIG_PUT] = "INSERT OR REPLACE INTO signatures(uid, id, class, "
-	    "learned, created, hashes, sender) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[S_SIG_GET] = "SELECT class, learned, created, hashes, sender FROM signatures "
+	    "learned, created, hashes, sender, ntok, head) "
+	    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_SIG_GET] = "SELECT class, learned, created, hashes, sender, ntok, head "
+	    "FROM signatures "
 	    "WHERE uid = ?1 AND id = ?2",
 	[S_SIG_UPD] = "UPDATE signatures SET class = ?3, learned = ?4 "
 	    "WHERE uid = ?1 AND id = ?2",
@@ -1554,6 +1565,8 @@ static int s_sig_put(db *d, const db_sig *sig)
 		sqlite3_bind_int64(st, 5, (int64_t)sig->created);
 		sqlite3_bind_blob(st, 6, blob, (int)len, SQLITE_STATIC);
 		bind_text(st, 7, sig->sender);
+		sqlite3_bind_int64(st, 8, (int64_t)sig->ntok);
+		sqlite3_bind_int64(st, 9, (int64_t)sig->head);
 		rc = run(s, st, "store signature");
 		sqlite3_clear_bindings(st);
 		rc = wend(s, rc, "store signature");
@@ -1589,6 +1602,16 @@ static int s_sig_get(db *d, int64_t uid, const char *id, db_sig **out)
 		sig->created = (time_t)sqlite3_column_int64(st, 2);
 		snd = (const char *)sqlite3_column_text(st, 4);
 		snprintf(sig->sender, sizeof(sig->sender), "%s", snd ? snd : "");
+		/* (a value out of range is taken as not known) */
+		{
+			int64_t nt = sqlite3_column_int64(st, 5);
+			int64_t hd = sqlite3_column_int64(st, 6);
+
+			if (nt > 0 && (uint64_t)nt <= n && hd >= 0 && hd <= nt) {
+				sig->ntok = (size_t)nt;
+				sig->head = (size_t)hd;
+			}
+		}
 		for (size_t i = 0; i < n; i++) {
 			uint64_t h = 0;
 

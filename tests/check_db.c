@@ -614,7 +614,7 @@ START_TEST(test_sig)
 	uint64_t h[3] = { 1, 0xfedcba9876543210ULL, UINT64_MAX };
 	db_sig s = { .id = "0123456789abcdef0123456789abcdef", .uid = alice,
 	    .cls = DB_CLASS_SPAM, .learned = 1, .created = 1000,
-	    .hashes = h, .nhashes = 3 };
+	    .hashes = h, .nhashes = 3, .ntok = 2, .head = 1 };
 	db_sig *g = (db_sig *)1;
 
 	ck_assert_int_eq(db_sig_put(d, &s), 0);
@@ -627,6 +627,8 @@ START_TEST(test_sig)
 	ck_assert_int_eq(g->created, 1000);
 	ck_assert_uint_eq(g->nhashes, 3);
 	ck_assert_mem_eq(g->hashes, h, sizeof(h));
+	ck_assert_uint_eq(g->ntok, 2);
+	ck_assert_uint_eq(g->head, 1);
 	db_sig_free(g);
 
 	/* another user's signature is not visible */

@@ -377,6 +377,8 @@ START_TEST(test_migrate_from_1)
 	ck_assert_int_eq(db_sqlite_exec(d, "DROP TABLE generation; "
 	    "ALTER TABLE signatures DROP COLUMN sender; "
 	    "ALTER TABLE senders DROP COLUMN last_seen; "
+	    "ALTER TABLE signatures DROP COLUMN ntok; "
+	    "ALTER TABLE signatures DROP COLUMN head; "
 	    "PRAGMA user_version = 1"), 0);
 	db_close(d);
 	ck_assert_uint_eq(file_version(path), 1);
@@ -390,7 +392,7 @@ START_TEST(test_migrate_from_1)
 	ck_assert_int_eq(t.spam_hits, 2);
 	ck_assert_int_eq(db_sqlite_exec(d, "SELECT gen FROM generation"), 0);
 	db_close(d);
-	ck_assert_uint_eq(file_version(path), 4);
+	ck_assert_uint_eq(file_version(path), 5);
 }
 END_TEST
 
@@ -412,6 +414,8 @@ START_TEST(test_migrate_from_2)
 	db_sig_free(got);
 	ck_assert_int_eq(db_sqlite_exec(d, "ALTER TABLE signatures DROP COLUMN "
 	    "sender; ALTER TABLE senders DROP COLUMN last_seen; "
+	    "ALTER TABLE signatures DROP COLUMN ntok; "
+	    "ALTER TABLE signatures DROP COLUMN head; "
 	    "PRAGMA user_version = 2"), 0);
 	db_close(d);
 	ck_assert_uint_eq(file_version(path), 2);
@@ -422,9 +426,10 @@ START_TEST(test_migrate_from_2)
 	ck_assert_int_eq(got->cls, DB_CLASS_SPAM);
 	ck_assert_uint_eq(got->nhashes, 1);
 	ck_assert_uint_eq(got->hashes[0], 7);
+	ck_assert_uint_eq(got->ntok, 0);        /* not known */
 	db_sig_free(got);
 	db_close(d);
-	ck_assert_uint_eq(file_version(path), 4);
+	ck_assert_uint_eq(file_version(path), 5);
 }
 END_TEST
 
@@ -444,7 +449,8 @@ START_TEST(test_migrate_from_3)
 	ck_assert_int_eq(db_sender_add(d, uid, "old@x.example", 1, 0, 10,
 	    NULL), 0);
 	ck_assert_int_eq(db_sqlite_exec(d, "ALTER TABLE senders DROP COLUMN "
-	    "last_seen; PRAGMA user_version = 3"), 0);
+	    "last_seen; ALTER TABLE signatures DROP COLUMN ntok; "
+	    "ALTER TABLE signatures DROP COLUMN head; PRAGMA user_version = 3"), 0);
 	db_close(d);
 	ck_assert_uint_eq(file_version(path), 3);
 	d = open_ok(0);
@@ -456,7 +462,7 @@ START_TEST(test_migrate_from_3)
 	ck_assert_int_eq(db_sender_purge(d, today + 2, 1, &n), 0);
 	ck_assert_int_eq(n, 1);
 	db_close(d);
-	ck_assert_uint_eq(file_version(path), 4);
+	ck_assert_uint_eq(file_version(path), 5);
 }
 END_TEST
 
@@ -828,7 +834,8 @@ START_TEST(test_purge_in_steps)
 	    "WHERE i < 449999) INSERT INTO tokens SELECT 1 + i % 3, "
 	    "i / 3 - 75000, i / 3 % 3, 0, i / 3 % 10 FROM c;"
 	    "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
-	    "WHERE i < 2509) INSERT INTO signatures SELECT 1 + i % 2, "
+	    "WHERE i < 2509) INSERT INTO signatures(uid, id, class, learned, "
+	    "created, hashes, sender) SELECT 1 + i % 2, "
 	    "printf('%032x', i), 1, 1, CASE WHEN i < 2500 THEN 100 ELSE 900 "
 	    "END, x'00', '' FROM c;"
 	    "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "

@@ -1157,6 +1157,67 @@ START_TEST(test_retrain_across_notrain)
 }
 END_TEST
 
+/* A token set of header words, marked, then body words (caller frees). */
+static tokset *msg_head(const char *head, const char *body)
+{
+	tokset *s = msg(head);
+	const char *p = body;
+
+	tokset_mark_head(s);
+	while (*p) {
+		size_t n = strcspn(p, " ");
+
+		if (n > 0)
+			ck_assert_int_ge(tokset_add(s, p, n), 0);
+		p += n;
+		p += strspn(p, " ");
+	}
+	return s;
+}
+
+/*
+ * A retrain by signature scores the message as classification did, header
+ * and body apart (test-conditional training): it learns as many rounds as
+ * the same correction made from the message. It scored the signature's
+ * hashes as one stream, and on a young model learned up to 5 more rounds.
+ */
+START_TEST(test_sig_retrain_scores_as_classified)
+{
+	const char *users[2] = { "sigA", "sigB" };
+	tokset *m = msg_head("from:seller subject:offer subject:today "
+	    "subject:friday subject:notes", "cheap pills now");
+	filter_result r;
+	db_token a, b;
+	int changed;
+
+	P.global_model = 0;
+	for (int k = 0; k < 2; k++) {
+		train(users[k], SPAMMY " from:seller", 1, 3);
+		train(users[k], HAMMY " subject:notes subject:friday "
+		    "subject:today subject:offer", 0, 3);
+		ck_assert_int_eq(filter_classify(d, users[k], m, NULL, &P, T0,
+		    &r), 0);
+		ck_assert_int_eq(r.learned, 1);
+		if (r.verdict.cls == BAYES_SPAM)
+			ck_assert_int_eq(filter_retrain(d, users[k], r.sig_id, 0,
+			    NULL, &P, T0, &changed), 0);
+		/* The correction to spam: by signature, or from the message. */
+		if (k == 0)
+			ck_assert_int_eq(filter_retrain(d, users[k], r.sig_id, 1,
+			    NULL, &P, T0, &changed), 0);
+		else
+			ck_assert_int_eq(filter_train(d, users[k], m, 1,
+			    FILTER_SRC_ERROR, &P, T0), 0);
+	}
+	ck_assert_int_eq(totals("sigA").spam_learned, totals("sigB").spam_learned);
+	a = hits("sigA", "pills");
+	b = hits("sigB", "pills");
+	ck_assert_int_eq(a.spam_hits, b.spam_hits);
+	ck_assert_int_eq(a.innocent_hits, b.innocent_hits);
+	tokset_free(m);
+}
+END_TEST
+
 /*
  * In NOTRAIN a signature holds nothing learned: a retrain gives it the
  * class, so the same retrain again changes nothing (each repeat counted
@@ -1244,6 +1305,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_invalid_arguments);
 	tcase_add_test(tc, test_retrain_across_notrain);
 	tcase_add_test(tc, test_notrain_retrain_once);
+	tcase_add_test(tc, test_sig_retrain_scores_as_classified);
 	tcase_add_test(tc, test_retrain_listed_sender_history);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sqlite");

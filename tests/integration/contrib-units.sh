@@ -46,7 +46,7 @@ uid=$(sqlite3 "$T/spamsift.db" "SELECT id FROM users WHERE name = 'bob@example.n
 [ -n "$uid" ] || it_fail "train made no user"
 sqlite3 "$T/spamsift.db" "
 UPDATE tokens SET last_hit = last_hit - 400;
-INSERT INTO signatures VALUES($uid, printf('%032x', 1), 1, 1, $old, x'00', ''),
+INSERT INTO signatures(uid, id, class, learned, created, hashes, sender) VALUES($uid, printf('%032x', 1), 1, 1, $old, x'00', ''),
     ($uid, printf('%032x', 2), 1, 1, $now, x'00', '');
 INSERT INTO quarantine(uid, sender, recipients, subject, signature,
     probability, time, data) VALUES($uid, '', '', 'old', '', 1, $old, x'00'),
