@@ -41,13 +41,9 @@ static void teardown(void)
 	d = NULL;
 }
 
-/* A token set from space-separated words (caller frees). */
-static tokset *msg(const char *words)
+/* Add space-separated words to s. */
+static void add_words(tokset *s, const char *p)
 {
-	tokset *s;
-	const char *p = words;
-
-	ck_assert_int_eq(tokset_new(0, 1, &s), 0);
 	while (*p) {
 		size_t n = strcspn(p, " ");
 
@@ -56,6 +52,15 @@ static tokset *msg(const char *words)
 		p += n;
 		p += strspn(p, " ");
 	}
+}
+
+/* A token set from space-separated words (caller frees). */
+static tokset *msg(const char *words)
+{
+	tokset *s;
+
+	ck_assert_int_eq(tokset_new(0, 1, &s), 0);
+	add_words(s, words);
 	return s;
 }
 
@@ -1161,17 +1166,9 @@ END_TEST
 static tokset *msg_head(const char *head, const char *body)
 {
 	tokset *s = msg(head);
-	const char *p = body;
 
 	tokset_mark_head(s);
-	while (*p) {
-		size_t n = strcspn(p, " ");
-
-		if (n > 0)
-			ck_assert_int_ge(tokset_add(s, p, n), 0);
-		p += n;
-		p += strspn(p, " ");
-	}
+	add_words(s, body);
 	return s;
 }
 
