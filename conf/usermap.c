@@ -269,7 +269,7 @@ static int cut_extension(const usermap *m, char *addr)
 int usermap_lookup(const usermap *m, const char *address, char *buf,
     size_t len)
 {
-	char addr[1024];
+	char addr[USERMAP_MAX];
 	int rc = usermap_address(address, addr, sizeof(addr));
 	const char *user = addr;
 

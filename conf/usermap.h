@@ -46,6 +46,13 @@ int usermap_open_conf(const struct conf *cf, usermap **out, char *err,
 void usermap_close(usermap *m);
 
 /*
+ * The longest address (and user) mapped, in bytes with the NUL: past any
+ * address Postfix takes with its default line_length_limit (2,048), so
+ * that an address extension cannot make a recipient unmappable.
+ */
+#define USERMAP_MAX 4096
+
+/*
  * usermap_lookup -- the user for address (envelope form, "<a@b>" or "a@b")
  * into buf (len bytes). Only an address (with '@') loses its extension: a
  * name alone (a Unix login, "bob-x") is taken whole; with aliases, a name

@@ -630,7 +630,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 static sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
 {
 	conn *cn = smfi_getpriv(ctx);
-	char user[512];
+	char user[USERMAP_MAX];
 	rcpt *r;
 
 	if (cn == NULL)
@@ -1535,6 +1535,15 @@ log:
 			break;
 		}
 		lp += (size_t)w;
+	}
+	/* Recipients past MAX_RCPTS, or whose address maps to no user
+	 * (longer than USERMAP_MAX): delivered unfiltered, counted here. */
+	if (cn->untracked > 0 && lp < sizeof(logbuf) - 1) {
+		int w = snprintf(logbuf + lp, sizeof(logbuf) - lp,
+		    " unfiltered=%zu", cn->untracked);
+
+		lp = w < 0 || (size_t)w >= sizeof(logbuf) - lp ?
+		    sizeof(logbuf) - 1 : lp + (size_t)w;
 	}
 	logbuf[lp] = '\0';
 	log_info("%s: client=%s from=<%s> %s action=%s size=%zu tokens=%zu eom=%.1fms "

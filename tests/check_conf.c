@@ -1061,6 +1061,26 @@ START_TEST(test_usermap)
 	ck_assert_int_eq(usermap_lookup(m, "carol@example.org", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "carol@example.org");
 	usermap_close(m);
+	/* An address extension of 1,500 bytes is still the user's mail (past
+	 * 1,023 bytes an address mapped to no user: unfiltered); an address
+	 * longer than USERMAP_MAX is refused. */
+	{
+		char *a = malloc(5100);
+
+		ck_assert_ptr_nonnull(a);
+		strcpy(a, "<Bob+");
+		memset(a + 5, 'x', 1500);
+		strcpy(a + 1505, "@Example.org>");
+		ck_assert_int_eq(usermap_open(USERMAP_FULL, NULL, "+", &m, err,
+		    sizeof(err)), 0);
+		ck_assert_int_eq(usermap_lookup(m, a, user, sizeof(user)), 0);
+		ck_assert_str_eq(user, "bob@example.org");
+		memset(a, 'y', 5000);
+		strcpy(a + 5000, "@example.org");
+		ck_assert_int_eq(usermap_lookup(m, a, user, sizeof(user)), -ERANGE);
+		usermap_close(m);
+		free(a);
+	}
 	/* A user's name (spamsift --user, a login) is spelled as the table
 	 * spells it: "Robert" was looked up as "robert", another user. */
 	alias_file(path, sizeof(path), "bob@example.org Robert\nrob@example.org robert\n"

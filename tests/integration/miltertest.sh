@@ -47,6 +47,12 @@ CLI -o SendmailPath="$IT_DIR/sendmail" quarantine release --user carol "$id" >/d
 n=$(grep -c '^carol@department-number-[0-9]*\.example\.net$' "$IT_DIR/sendmail.args")
 [ "$n" = 300 ] || it_fail "release delivered to $n of 300 addresses: $(tail -n 2 "$IT_DIR/sendmail.args")"
 it_log "300 addresses of one user quarantined and released"
+# A recipient the milter does not filter (past 1,000 of them, or an address
+# too long to map) is counted in the message's log line.
+SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/unfiltered.lua" \
+	>"$IT_DIR/uf.log" 2>&1 || { cat "$IT_DIR/uf.log" >&2; it_fail "unfiltered.lua failed"; }
+grep -q "^spamsift-milter.*: UF1: .* unfiltered=1 action=" "$IT_DIR/milter.log" ||
+	it_fail "UF1's log line does not count the unfiltered recipient: $(grep UF1 "$IT_DIR/milter.log" | cut -c1-300)"
 
 # DebugPeer may name a host (spamsift.conf(5)): it is matched, in any case,
 # against {client_name}; it was compared with {client_addr} only, so a name
