@@ -718,10 +718,8 @@ int filter_commit(db *d, const filter_pending *pending)
 /*
  * Was a message of these tokens learned as this class? Then each of them
  * has a hit of that class in the model (unless `db purge` took it since).
- * A message that never was (delivered before spamsift, or through another
- * server) lacks some: unlearning it would take its totals' message away
- * from tokens that keep their hits, which `db check` then reports as
- * damage. *learned is 1 when every token has a hit, else 0.
+ * A message some of whose tokens have none never was (delivered before
+ * spamsift, or through another server). *learned is 1 when all have one.
  */
 static int was_learned(db *d, int64_t uid, const uint64_t *hashes, size_t n,
     int spam, int *learned)
@@ -744,6 +742,52 @@ static int was_learned(db *d, int64_t uid, const uint64_t *hashes, size_t n,
 	}
 	free(t);
 	return rc;
+}
+
+/* The most hits of a class on one token (db_tokens_iter callback). */
+struct most {
+	int spam;               /* the class */
+	int64_t hits;           /* the most seen */
+};
+
+static int most_cb(void *arg, const db_token *t)
+{
+	struct most *m = arg;
+	int64_t h = m->spam ? t->spam_hits : t->innocent_hits;
+
+	if (h > m->hits)
+		m->hits = h;
+	return 0;
+}
+
+/*
+ * After a message was unlearned as a class without its signature: a
+ * message that passed was_learned and still never was learned as it (its
+ * tokens all in other mail) took one from the class's total while some
+ * token outside it kept a hit from every message of the class. `db check`
+ * then calls the store damaged and import refuses its export: the total
+ * is raised back to that token's hits. (Reads the user's whole model: a
+ * correction without a signature comes one message at a time.)
+ */
+static int keep_total(db *d, int64_t uid, int spam)
+{
+	struct most m = { spam, 0 };
+	db_totals t, add;
+	int64_t total;
+	int rc;
+
+	if ((rc = db_tokens_iter(d, uid, most_cb, &m)) < 0 ||
+	    (rc = db_totals_get(d, uid, &t)) < 0)
+		return rc;
+	total = spam ? t.spam_learned : t.innocent_learned;
+	if (m.hits <= total)
+		return 0;
+	memset(&add, 0, sizeof(add));
+	if (spam)
+		add.spam_learned = m.hits - total;
+	else
+		add.innocent_learned = m.hits - total;
+	return db_totals_add(d, uid, &add);
 }
 
 int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
@@ -788,7 +832,9 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 	 * the learned ones keep theirs. Only the signature, which stores what
 	 * was learned, makes that exact (filter.h, spamsift(1)). A message
 	 * some of whose tokens the other class lacks was not learned as it
-	 * (was_learned): it is only learned as the right class.
+	 * (was_learned): it is only learned as the right class. One that
+	 * passes and still never was leaves the class's total no lower than
+	 * any token's hits (keep_total).
 	 */
 	undo = source == FILTER_SRC_ERROR && learns_on_classify(&ep, &m);
 	if (undo && (rc = was_learned(d, uid, hashes, n, !spam, &undo)) < 0)
@@ -813,6 +859,8 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 	if (undo && s.nlearn > n && (rc = db_tokens_update(d, uid,
 	    s.learn + n, s.nlearn - n, spam ? 0 : -1, spam ? -1 : 0,
 	    (int)(now / 86400))) < 0)
+		goto end;
+	if (undo && (rc = keep_total(d, uid, !spam)) < 0)
 		goto end;
 	if ((rc = learn(d, uid, s.learn, s.nlearn, spam, 1, source, now)) < 0)
 		goto end;
