@@ -412,7 +412,7 @@ static int print_stats(void *arg, int64_t uid, const char *name)
 static int stats_filter(void *arg, int64_t uid, const char *name)
 {
 	stats_ctx *s = arg;
-	char mine[512];
+	char mine[USERMAP_MAX];
 
 	if (!s->c->trusted && (usermap_lookup(s->c->umap, s->c->caller, mine,
 	    sizeof(mine)) < 0 || strcmp(mine, name) != 0))
@@ -423,7 +423,7 @@ static int stats_filter(void *arg, int64_t uid, const char *name)
 int cmd_stats(cli *c, int argc, char **argv)
 {
 	stats_ctx s = { c, NULL, 0, 0 };
-	char name[512];
+	char name[USERMAP_MAX];
 	int64_t uid = 0;
 	opts o;
 	int rc;
@@ -481,7 +481,7 @@ int cmd_user(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *user = NULL;
-	char name[512];
+	char name[USERMAP_MAX];
 	int64_t uid, nquar = 0;
 	int ch, force = 0, rc;
 

@@ -922,7 +922,7 @@ static int train_args(int argc, char **argv, tqueue *q, const char **user,
 int cmd_train(cli *c, int argc, char **argv)
 {
 	const char *user = NULL;
-	char canon[512];
+	char canon[USERMAP_MAX];
 	int source = FILTER_SRC_CORPUS, classes, rc;
 	tcount cnt;
 	tqueue q;
@@ -1021,7 +1021,7 @@ int cmd_retrain(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *user = NULL, *sig = NULL;
-	char canon[512];
+	char canon[USERMAP_MAX];
 	int ch, cls = -1, both = 0, rc, changed = 0;
 	int64_t uid;
 	profile prof;
@@ -1202,7 +1202,7 @@ int cmd_classify(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *user = NULL, *format = "text";
-	char canon[512];
+	char canon[USERMAP_MAX];
 	int ch, explain = 0, train = 0, rc;
 	int64_t uid, guid = 0;
 	db_cache *cache;

@@ -276,7 +276,7 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *user = NULL, *verb;
-	char canon[512];
+	char canon[USERMAP_MAX];
 	int64_t uid;
 	int ch, rc;
 

@@ -138,7 +138,7 @@ db *cli_store(cli *c, int create)
 int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
     size_t canonlen)
 {
-	char mapped[512], mine[512];
+	char mapped[USERMAP_MAX], mine[USERMAP_MAX];
 	int rc;
 
 	*uid = 0;

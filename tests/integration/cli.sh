@@ -404,6 +404,13 @@ expect 0 S whitelist list --user fmt@example.net --format tsv
 	[ "$(tail -n +2 "$T/out")" = "$(cat "$T/list.txt")" ] || it_fail "whitelist list tsv: $(cat "$T/out")"
 expect 0 S prefs unset --user bob@example.net spamAction
 
+# A user of a long address (the milter maps up to 4,095 bytes) is reached
+# by --user: names of 512 bytes or more were "not a valid user".
+long="$(printf '%0600d' 0 | tr 0 a)@example.net"
+spam long >"$T/long.eml"
+expect 0 S train --user "$long" --spam "$T/long.eml"
+expect 0 S stats --user "$long" --format tsv
+grep -q "^$long	1	" "$T/out" || it_fail "stats of a long user name: $(cut -c1-80 "$T/out")"
 # A user whose training mode is notrain learns nothing: train says so and
 # exits 2 (it said "learned 1 messages" and exited 0).
 spam nt >"$T/nt.eml"
