@@ -511,13 +511,14 @@ int cmd_user(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: %s: no such user in the store\n", user);
 		return CLI_INPUT;
 	}
-	/* With --force, a release of its mail running now ends first (its
-	 * message then delivered and gone, not counted deleted too). */
-	if (force && (rc = cli_quar_lock(c)) != CLI_OK)
+	/* A release of the user's mail running now ends first, its message
+	 * delivered and learned: with --force not counted deleted too, and
+	 * either way its learning deleted (it was learned after the delete,
+	 * a model of one message left to a deleted user). */
+	if ((rc = cli_quar_lock(c)) != CLI_OK)
 		return rc;
 	rc = db_user_delete(c->store, uid, force, &nquar);
-	if (force)
-		db_quar_unlock(c->store);
+	db_quar_unlock(c->store);
 	if (rc == -ENOTEMPTY) {
 		fprintf(stderr, "spamsift: user delete: %s has %" PRId64
 		    " quarantined message%s: release or delete %s first (spamsift "
