@@ -359,10 +359,14 @@ static int import_consistent(db *d, int64_t uid, db_token *tk, size_t n)
 	if ((rc = db_totals_get(d, uid, &t)) < 0 ||
 	    (rc = db_tokens_get(d, uid, tk, n)) < 0)
 		return rc;
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
+		/* (added to what the user had: past the bound of a field) */
+		if (tk[k].spam_hits > INT32_MAX || tk[k].innocent_hits > INT32_MAX)
+			return -ERANGE;
 		if (tk[k].spam_hits > db_totals_spam_fed(&t) ||
 		    tk[k].innocent_hits > db_totals_innocent_fed(&t))
 			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -473,7 +477,14 @@ int cmd_import(cli *c, int argc, char **argv)
 		return CLI_INPUT;
 	}
 	if (rc == 0 && (rc = import_consistent(c->store, uid, toks, ntoks)) ==
-	    -EINVAL) {
+	    -ERANGE) {
+		fprintf(stderr, "spamsift: %s: tokens with more than 2147483647 "
+		    "hits once added to the user's: nothing imported\n", file);
+		db_rollback(c->store);
+		free(toks);
+		return CLI_INPUT;
+	}
+	if (rc == -EINVAL) {
 		fprintf(stderr, "spamsift: %s: tokens with more hits than the "
 		    "user's learned messages: not an export of a model\n", file);
 		db_rollback(c->store);

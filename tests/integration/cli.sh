@@ -474,6 +474,11 @@ expect 0 S import --user big@example.net "$T/big.txt"
 expect 2 S import --user big@example.net "$T/big.txt"
 expect 0 S stats --user big@example.net --format tsv
 cut -f8 "$T/out" | grep -qx 2305843009213693951 || it_fail "totals after a refused import: $(cat "$T/out")"
+# ... and so are token hits (they reached 4294967294, an export no import took).
+printf 'totals\t2147483647\t0\t0\t0\t0\t0\t0\t0\t0\ntoken\t0123456789abcdef\t2147483647\t0\n' >"$T/hits.txt"
+expect 0 S import --user hits@example.net "$T/hits.txt"
+expect 2 S import --user hits@example.net "$T/hits.txt"
+grep -q 'more than 2147483647 hits' "$T/err" || it_fail "second import of maximal hits: $(cat "$T/err")"
 # Negative totals would take from counts the user's tokens rely on.
 printf 'totals\t-5\t0\t0\t0\t0\t0\t0\t0\t0\n' >"$T/negative.txt"
 expect 2 S import --user carol@example.net "$T/negative.txt"
