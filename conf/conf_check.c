@@ -279,8 +279,9 @@ int conf_parse_double(const char *s, double *out)
 {
 	char *end;
 
-	/* Decimal only: strtod also reads "+0.5", "0x1p-1", "inf". */
-	if (*s == '\0' || strspn(s, "0123456789.eE-") != strlen(s))
+	/* Decimal only: strtod also reads "0x1p-1" and "inf" (a sign is
+	 * fine: an older spamsift stored "+0.995" preferences). */
+	if (*s == '\0' || strspn(s, "0123456789.eE+-") != strlen(s))
 		return -1;
 	errno = 0;
 	*out = strtod(s, &end);

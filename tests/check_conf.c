@@ -567,9 +567,10 @@ START_TEST(test_overrides)
 	ck_assert_int_eq(conf_set(c, "SpamThreshold", err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "-o: SpamThreshold: expected Key=Value");
 	ck_assert_int_eq(conf_set(c, "=1", err, sizeof(err)), -EINVAL);
-	/* A real is decimal: strtod's hexadecimal, sign and inf are not. */
+	/* A real is decimal: strtod's hexadecimal and inf are not (a sign
+	 * is: preferences stored by an older spamsift have one). */
 	ck_assert_int_eq(conf_set(c, "SpamThreshold=0x1p-1", err, sizeof(err)), -EINVAL);
-	ck_assert_int_eq(conf_set(c, "SpamThreshold=+0.5", err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(conf_set(c, "SpamThreshold=+0.5", err, sizeof(err)), 0);
 	ck_assert_int_eq(conf_set(c, "SpamThreshold=infinity", err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(conf_set(c, "SpamThreshold=5e-1", err, sizeof(err)), 0);
 	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.5, 1e-12);
