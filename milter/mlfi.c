@@ -1519,12 +1519,18 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		}
 	}
 log:
+	/* Recipients past MAX_RCPTS, or whose address maps to no user
+	 * (longer than USERMAP_MAX): delivered unfiltered, counted first
+	 * (the users' part may fill the line). */
+	if (cn->untracked > 0)
+		lp = (size_t)snprintf(logbuf, sizeof(logbuf), "unfiltered=%zu",
+		    cn->untracked);
 	for (size_t k = 0; k < nv && lp + 200 < sizeof(logbuf); k++) {
 		const verdict *v = &vs[k];
 		static const char *const act[] = { "tag", "quarantine", "reject" };
 
 		int w = snprintf(logbuf + lp, sizeof(logbuf) - lp,
-		    "%s%s=%s/%.4f/%s", k ? " " : "", v->user,
+		    "%s%s=%s/%.4f/%s", lp ? " " : "", v->user,
 		    v->classified ? result_name(v->res.verdict.cls) : "OptOut",
 		    v->classified ? v->res.verdict.probability : 0.0,
 		    v->action < 0 ? "deliver" : held && v->action == PROFILE_QUARANTINE ?
@@ -1535,15 +1541,6 @@ log:
 			break;
 		}
 		lp += (size_t)w;
-	}
-	/* Recipients past MAX_RCPTS, or whose address maps to no user
-	 * (longer than USERMAP_MAX): delivered unfiltered, counted here. */
-	if (cn->untracked > 0 && lp < sizeof(logbuf) - 1) {
-		int w = snprintf(logbuf + lp, sizeof(logbuf) - lp,
-		    " unfiltered=%zu", cn->untracked);
-
-		lp = w < 0 || (size_t)w >= sizeof(logbuf) - lp ?
-		    sizeof(logbuf) - 1 : lp + (size_t)w;
 	}
 	logbuf[lp] = '\0';
 	log_info("%s: client=%s from=<%s> %s action=%s size=%zu tokens=%zu eom=%.1fms "
