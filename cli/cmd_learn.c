@@ -664,6 +664,13 @@ static int train_job(run *r, const tjob *j, tcount *cnt)
 				cnt->unchanged[j->cls]++;
 				return 0;
 			}
+			/* NOTRAIN counted the error and learned nothing. */
+			if (rc == 0 && r->prof.fp.training_mode ==
+			    FILTER_MODE_NOTRAIN) {
+				cnt->notrain[j->cls]++;
+				r->rc = CLI_INPUT;
+				return 0;
+			}
 			if (rc == 0) {
 				cnt->retrained[j->cls]++;
 				cnt->learned[j->cls]++;

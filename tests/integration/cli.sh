@@ -417,6 +417,16 @@ spam nt >"$T/nt.eml"
 expect 2 S -o TrainingMode=notrain train --user nt@example.net --spam "$T/nt.eml"
 grep -q 'learned 0 messages as spam' "$T/out" || it_fail "train under notrain: $(cat "$T/out")"
 grep -q '1 messages not learned as spam: .*notrain' "$T/err" || it_fail "train under notrain: $(cat "$T/err")"
+# ... also when it retrains by a signature (the error counted, nothing learned).
+expect 0 S -o TrainingMode=notrain classify --user nt@example.net --train --format json "$T/nt.eml"
+ntsig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+[ -n "$ntsig" ] || it_fail "no signature from classify --train under notrain"
+{ echo "X-Spamsift-Signature: $ntsig"; spam nt; } >"$T/ntsig.eml"
+cls=$(sed -n 's/.*"class":"\([a-z]*\)".*/\1/p' "$T/out")
+[ "$cls" = spam ] && other=--ham || other=--spam
+expect 2 S -o TrainingMode=notrain train --user nt@example.net $other "$T/ntsig.eml"
+grep -q 'learned 0 messages' "$T/out" || it_fail "train by signature under notrain: $(cat "$T/out")"
+grep -q '1 messages not learned as .*notrain' "$T/err" || it_fail "train by signature under notrain: $(cat "$T/err")"
 # export / import round trip into another user.
 expect 0 S export --user @global "$T/global.txt"
 grep -q '^totals	9	9' "$T/global.txt" || it_fail "export totals: $(head -3 "$T/global.txt")"
