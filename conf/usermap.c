@@ -63,10 +63,14 @@ static int cmp_alias(const void *a, const void *b)
 	    ((const struct alias *)b)->address);
 }
 
+/* The longest line of an alias file, without its line end. */
+#define ALIAS_LINE 2046
+
 static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
-	char line[2048];
+	/* ALIAS_LINE bytes, then CR LF and the NUL */
+	char line[ALIAS_LINE + 3];
 	size_t cap = 0, lineno = 0;
 	long pos = 0;
 	int rc = 0;
@@ -93,9 +97,13 @@ static int load_aliases(usermap *m, const char *path, char *err, size_t errlen)
 		struct alias *a;
 
 		lineno++;
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(f)) {
-			snprintf(err, errlen, "%s:%zu: line longer than %zu bytes",
-			    path, lineno, sizeof(line) - 2);
+		/* (its CR LF, or LF, not counted) */
+		if ((len == sizeof(line) - 1 && line[len - 1] != '\n' &&
+		    !feof(f)) || len - (len > 0 && line[len - 1] == '\n') -
+		    (len > 1 && line[len - 1] == '\n' && line[len - 2] == '\r') >
+		    ALIAS_LINE) {
+			snprintf(err, errlen, "%s:%zu: line longer than %d bytes",
+			    path, lineno, ALIAS_LINE);
 			rc = -EINVAL;
 			break;
 		}
@@ -223,19 +231,22 @@ static const char *alias_of(const usermap *m, char *addr)
 }
 
 /* The table's user spelled as name, or else as lower (name in lower
- * case) without regard to case (the first such), or NULL. */
+ * case) without regard to case (the first such in the file), or NULL. */
 static const char *alias_user(const usermap *m, const char *name,
     const char *lower)
 {
-	const char *loose = NULL;
+	const struct alias *loose = NULL;
 
 	for (size_t i = 0; i < m->naliases; i++) {
-		if (strcmp(m->aliases[i].user, name) == 0)
-			return m->aliases[i].user;
-		if (loose == NULL && strcasecmp(m->aliases[i].user, lower) == 0)
-			loose = m->aliases[i].user;
+		const struct alias *a = &m->aliases[i];
+
+		if (strcmp(a->user, name) == 0)
+			return a->user;
+		if (strcasecmp(a->user, lower) == 0 &&
+		    (loose == NULL || a->line < loose->line))
+			loose = a;
 	}
-	return loose;
+	return loose != NULL ? loose->user : NULL;
 }
 
 /*

@@ -1098,6 +1098,13 @@ START_TEST(test_usermap)
 	ck_assert_int_eq(usermap_lookup(m, "Carl", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "carl");
 	usermap_close(m);
+	/* Two spellings and neither exact: the first in the file (the table
+	 * is sorted by address, "a@" before "z@"). */
+	alias_file(path, sizeof(path), "z@example.org ROBERT\na@example.org Robert\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "robert", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "ROBERT");
+	usermap_close(m);
 
 	/* mistakes are refused with the place, not half-read */
 	alias_file(path, sizeof(path), "dave@x.org dave\nbroken\n");
@@ -1148,6 +1155,25 @@ START_TEST(test_usermap)
 	free(big);
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "longer"));
+	/* A comment line of 2,046 bytes loads with LF and with CRLF (the CR
+	 * was counted: refused one byte short); 2,047 bytes do not. */
+	big = malloc(2100);
+	ck_assert_ptr_nonnull(big);
+	memset(big, '#', 2046);
+	strcpy(big + 2046, "\r\nbob@x.org bob\n");
+	alias_file(path, sizeof(path), big);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
+	usermap_close(m);
+	strcpy(big + 2046, "\nbob@x.org bob\n");
+	alias_file(path, sizeof(path), big);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
+	usermap_close(m);
+	memset(big, '#', 2047);
+	strcpy(big + 2047, "\r\nbob@x.org bob\n");
+	alias_file(path, sizeof(path), big);
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, ":1: line longer than 2046 bytes"));
+	free(big);
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, "", NULL, &m, err, sizeof(err)), -EINVAL);
 	/* no aliases at all: every address is its own user (an empty table
 	 * once reached qsort as a null pointer: UBSan's nonnull check) */
