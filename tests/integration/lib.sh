@@ -123,7 +123,9 @@ non_smtpd_milters =
 milter_protocol = 6
 milter_default_action = tempfail
 milter_mail_macros = i {mail_addr} {client_addr} {client_name} {auth_authen}
-milter_connect_timeout = 5s
+# As contrib/postfix/main.cf.snippet: a handshake may wait for one of
+# libmilter's pool workers while others wait for a locked store.
+milter_connect_timeout = 30s
 milter_command_timeout = 10s
 milter_content_timeout = 30s
 smtpd_relay_restrictions = permit_mynetworks, reject
