@@ -1087,6 +1087,13 @@ int cmd_retrain(cli *c, int argc, char **argv)
 	}
 	if (rc < 0)
 		return cli_store_error(c, "retrain", rc);
+	/* NOTRAIN counted the error and learned nothing: said, as train does. */
+	if (changed && prof.fp.training_mode == FILTER_MODE_NOTRAIN) {
+		printf("%s: signature %s counted as an error\n", canon, sig);
+		fprintf(stderr, "spamsift: %s: not learned as %s: the user's "
+		    "trainingMode is notrain\n", canon, cls ? "spam" : "ham");
+		return CLI_INPUT;
+	}
 	printf("%s: signature %s %s as %s\n", canon, sig,
 	    changed ? "retrained" : "already learned", cls ? "spam" : "ham");
 	return CLI_OK;

@@ -427,6 +427,12 @@ cls=$(sed -n 's/.*"class":"\([a-z]*\)".*/\1/p' "$T/out")
 expect 2 S -o TrainingMode=notrain train --user nt@example.net $other "$T/ntsig.eml"
 grep -q 'learned 0 messages' "$T/out" || it_fail "train by signature under notrain: $(cat "$T/out")"
 grep -q '1 messages not learned as .*notrain' "$T/err" || it_fail "train by signature under notrain: $(cat "$T/err")"
+# ... and retrain the same (it said "retrained as spam", exit 0).
+expect 0 S -o TrainingMode=notrain classify --user nt@example.net --train --format json "$T/nt.eml"
+ntsig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+expect 2 S -o TrainingMode=notrain retrain --user nt@example.net --signature "$ntsig" $other
+grep -q 'counted as an error' "$T/out" || it_fail "retrain under notrain: $(cat "$T/out")"
+grep -q 'not learned as .*notrain' "$T/err" || it_fail "retrain under notrain: $(cat "$T/err")"
 # export / import round trip into another user.
 expect 0 S export --user @global "$T/global.txt"
 grep -q '^totals	9	9' "$T/global.txt" || it_fail "export totals: $(head -3 "$T/global.txt")"
