@@ -169,4 +169,11 @@ const char *conf_pref_canon(const char *key, const char *value);
 /* conf_key_name -- the canonical spelling of a config key, or NULL if unknown. */
 const char *conf_key_name(const char *key);
 
+/*
+ * conf_reply_split -- RejectText's enhanced status code: when text starts
+ * with one (5.subject.detail, RFC 3463) followed by text, copy it to xcode
+ * and return the text after it; else xcode is 5.7.1 and text is returned.
+ */
+const char *conf_reply_split(const char *text, char *xcode, size_t len);
+
 #endif

@@ -425,11 +425,69 @@ int conf_norm_delim(const char *in, char *out, size_t outlen,
 	return 0;
 }
 
-/* smfi_setreply: printable ASCII, and a literal '%' must be written "%%". */
+/* Digits at p, 1..max of them: how many, or 0. */
+static size_t digits(const char *p, size_t max)
+{
+	size_t n = strspn(p, "0123456789");
+
+	return n <= max ? n : 0;
+}
+
+const char *conf_reply_split(const char *text, char *xcode, size_t len)
+{
+	size_t b, c = 0, n;
+
+	snprintf(xcode, len, "5.7.1");
+	if (text[0] == '5' && text[1] == '.' && (b = digits(text + 2, 3)) > 0 &&
+	    text[2 + b] == '.')
+		c = digits(text + 3 + b, 3);
+	n = c > 0 ? 3 + b + c : 0;
+	if (n == 0 || text[n] != ' ' || text[n + strspn(text + n, " ")] == '\0' ||
+	    n >= len)
+		return text;
+	snprintf(xcode, len, "%.*s", (int)n, text);
+	return text + n + strspn(text + n, " ");
+}
+
+/*
+ * smfi_setreply: printable ASCII, and a literal '%' must be written "%%".
+ * The reply code is always 550: one written first ("550 5.7.1 text", as
+ * Postfix's access tables take it) is dropped with a warning, for it was
+ * sent as part of the text. A first word that is meant as an enhanced
+ * status code (digits and two dots, or 5. and digits) must be one that
+ * conf_reply_split takes (RFC 3463, class 5 as the reply, text after it):
+ * the milter sent any other as text after 5.7.1.
+ */
 int conf_norm_reply(const char *in, char *out, size_t outlen,
     char *why, size_t whylen, char *warn, size_t warnlen)
 {
-	(void)warn; (void)warnlen;
+	char xcode[16];
+	size_t n, dots = 0;
+
+	if (digits(in, 3) == 3 && (in[3] == ' ' || in[3] == '\0')) {
+		conf_fmt(warn, warnlen, "the reply code is always 550; "
+		    "'%.3s' dropped", in);
+		in += 3;
+		in += strspn(in, " ");
+	}
+	n = strspn(in, "0123456789.");
+	for (size_t i = 0; i < n; i++)
+		dots += in[i] == '.';
+	if (n > 0 && (in[n] == ' ' || in[n] == '\0') && in[0] != '.' &&
+	    (dots >= 2 || (in[0] == '5' && in[1] == '.')) &&
+	    conf_reply_split(in, xcode, sizeof(xcode)) == in) {
+		if (in[0] != '5' && dots == 2 && in[1] == '.')
+			conf_fmt(why, whylen, "enhanced status code %.*s: the "
+			    "reply is 550, its class must be 5", (int)n, in);
+		else if (in[n + strspn(in + n, " ")] == '\0')
+			conf_fmt(why, whylen, "text must follow the status "
+			    "code %.*s", (int)n, in);
+		else
+			conf_fmt(why, whylen, "malformed enhanced status code "
+			    "'%.*s' (class.subject.detail, as 5.7.1)", (int)n,
+			    in);
+		return -1;
+	}
 	if (strlen(in) > 512) {
 		conf_fmt(why, whylen, "longer than 512 characters");
 		return -1;

@@ -1332,15 +1332,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		if (text == NULL || *text == '\0')
 			text = "Message rejected as spam";
 		/* RejectText may start with its own enhanced status code. */
-		if (text[0] == '5' && text[1] == '.') {
-			size_t n = strspn(text, "0123456789.");
-
-			if (n < sizeof(xcode) && text[n] == ' ') {
-				memcpy(xcode, text, n);
-				xcode[n] = '\0';
-				text += n + 1;
-			}
-		}
+		text = conf_reply_split(text, xcode, sizeof(xcode));
 		smfi_setreply(ctx, (char *)"550", xcode, (char *)text);
 		rejecting = nv;
 		ret = SMFIS_REJECT;

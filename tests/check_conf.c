@@ -434,6 +434,42 @@ START_TEST(test_reject_text)
 	ck_assert_str_eq(conf_str(c, "RejectText"), "5.7.1 100%% spam");
 	ck_err("RejectText 5.7.1 100% spam\n", "RejectText: write a literal % as %%");
 	ck_err("RejectText \"caf\xc3\xa9\"\n", "RejectText: must be printable ASCII");
+	/*
+	 * A status code the milter cannot send was taken: libmilter refused
+	 * it, or it went out as part of the text after 5.7.1.
+	 */
+	ck_err("RejectText \"5.1234.1 no\"\n",
+	    "RejectText: malformed enhanced status code '5.1234.1'");
+	ck_err("RejectText \"5.7 no\"\n", "malformed enhanced status code '5.7'");
+	ck_err("RejectText \"5..1 no\"\n", "malformed enhanced status code");
+	ck_err("RejectText \"4.7.1 no\"\n", "its class must be 5");
+	ck_err("RejectText 5.7.1\n", "text must follow the status code 5.7.1");
+	/* A reply code first is dropped, with a warning: it is always 550. */
+	ck_assert_int_eq(parse("RejectText \"550 5.7.0 go away\"\n"), 0);
+	ck_assert_str_eq(conf_str(c, "RejectText"), "5.7.0 go away");
+	ck_assert_ptr_nonnull(strstr(warns,
+	    "t.conf:1: RejectText: the reply code is always 550; '550' dropped"));
+	/* Text that only starts with a number is text. */
+	ck_assert_int_eq(parse("RejectText \"1.5 million spams a day\"\n"), 0);
+	ck_assert_str_eq(conf_str(c, "RejectText"), "1.5 million spams a day");
+}
+END_TEST
+
+/* What the milter sends for RejectText: its own status code, or 5.7.1. */
+START_TEST(test_reply_split)
+{
+	char x[16];
+
+	ck_assert_str_eq(conf_reply_split("5.7.0 go away", x, sizeof(x)), "go away");
+	ck_assert_str_eq(x, "5.7.0");
+	ck_assert_str_eq(conf_reply_split("5.123.456  spam", x, sizeof(x)), "spam");
+	ck_assert_str_eq(x, "5.123.456");
+	ck_assert_str_eq(conf_reply_split("spam 5.7.1", x, sizeof(x)), "spam 5.7.1");
+	ck_assert_str_eq(x, "5.7.1");
+	ck_assert_str_eq(conf_reply_split("5.7.1", x, sizeof(x)), "5.7.1");
+	ck_assert_str_eq(x, "5.7.1");
+	ck_assert_str_eq(conf_reply_split("5.1234.1 no", x, sizeof(x)), "5.1234.1 no");
+	ck_assert_str_eq(x, "5.7.1");
 }
 END_TEST
 
@@ -703,7 +739,7 @@ START_TEST(test_crlf_quotes_whitespace)
 	ck_assert_int_eq(nwarn, 0);
 	ck_assert_str_eq(conf_str(c, "Home"), "/srv/with space");
 	ck_assert_double_eq_tol(conf_double(c, "SpamThreshold"), 0.8, 1e-12);
-	ck_assert_str_eq(conf_str(c, "RejectText"), "550 no");
+	ck_assert_str_eq(conf_str(c, "RejectText"), "5.7.1 no");
 	/* '#' inside a value is not a comment. */
 	ck_assert_str_eq(conf_pref_default(c, "spamSubject"), "[JUNK] #1");
 	l = conf_list(c, "Trust", &n);
@@ -735,12 +771,12 @@ START_TEST(test_trailing_comments)
 	    "Preference \"signatureLocation=message\"\t# 'message' or 'headers'\n"
 	    "IgnoreHeader X-Spam-Flag # from spamassassin\n"
 	    "Preference spamSubject=[SPAM]#1\n"
-	    "RejectText \"550 5.7.1 no # really\" # quoted\n"), 0);
+	    "RejectText \"5.7.1 no # really\" # quoted\n"), 0);
 	ck_assert_int_eq(conf_finish(c, err, sizeof(err)), 0);
 	ck_assert_str_eq(conf_str(c, "StorePath"), "/srv/spamsift.db");
 	ck_assert_str_eq(conf_pref_default(c, "signatureLocation"), "message");
 	ck_assert_str_eq(conf_pref_default(c, "spamSubject"), "[SPAM]#1");
-	ck_assert_str_eq(conf_str(c, "RejectText"), "550 5.7.1 no # really");
+	ck_assert_str_eq(conf_str(c, "RejectText"), "5.7.1 no # really");
 	l = conf_list(c, "IgnoreHeader", &n);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(l[0], "X-Spam-Flag");
@@ -1295,6 +1331,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_feature_ignored_keeps_default);
 	tcase_add_test(tc, test_lists);
 	tcase_add_test(tc, test_reject_text);
+	tcase_add_test(tc, test_reply_split);
 	tcase_add_test(tc, test_unknown_key);
 	tcase_add_test(tc, test_bad_value_file);
 	tcase_add_test(tc, test_unreadable_file);
