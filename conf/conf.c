@@ -175,7 +175,7 @@ static const struct key keys[] = {
 	{ "TempDir", T_PATH, K_ABS, "/tmp", NONE, NULL,
 	  "directory for message copies larger than QuarantineMemory" },
 	{ "PurgeStaleDays", T_INT, 0, "90", INT(0, 36500), NULL,
-	  "purge rare tokens not seen for this many days; 0 = never" },
+	  "purge rare tokens not learned for this many days; 0 = never" },
 	{ "PurgeMaxHits", T_INT, 0, "1", INT(0, 1000000), NULL,
 	  "tokens with at most this many hits are purged when stale" },
 
