@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "cli/learn.h"
 #include "conf/profile.h"
+#include "conf/usermap.h"
 
 /*
  * Parse "--user U" and "--format F" style options shared by subcommands.
@@ -124,8 +125,19 @@ static int print_entry(void *arg, const db_list_entry *e)
  */
 int cli_pattern(const char *p, char *out, size_t len)
 {
-	const char *at = strrchr(p, '@'), *dom = at ? at + 1 : p;
-	size_t n = strlen(p);
+	char unq[CLI_PATTERN_MAX];
+	const char *at, *dom;
+	size_t n;
+
+	/* "bob"@d is bob@d, as the milter reads senders (usermap_address). */
+	if (p[0] == '"') {
+		if (usermap_address(p, unq, sizeof(unq)) < 0)
+			return -1;
+		p = unq;
+	}
+	at = strrchr(p, '@');
+	dom = at ? at + 1 : p;
+	n = strlen(p);
 
 	if (n == 0 || n > 320 || n >= len || at == p)
 		return -1;

@@ -41,9 +41,34 @@ int usermap_mode(const char *name)
 int usermap_address(const char *address, char *buf, size_t len)
 {
 	size_t n = 0;
+	const char *end;
 
 	while (*address == ' ' || *address == '\t' || *address == '<')
 		address++;
+	/*
+	 * A quoted local part ("bob+x"@d, "bob"@d) in Postfix's internal
+	 * form, quotes and backslashes gone: Postfix delivers it to bob@d,
+	 * so it is bob's mail, and a sender so written is the same sender
+	 * as for the lists ("spammer"@d was not on a blocklist of
+	 * spammer@d). Left as it is without its closing quote.
+	 */
+	if (*address == '"') {
+		/* the closing quote: the first one not escaped */
+		end = address + 1;
+		while (*end && *end != '"')
+			end += end[0] == '\\' && end[1] != '\0' ? 2 : 1;
+		if (*end == '"') {
+			/* (written behind what is read: buf may be address) */
+			for (const char *p = address + 1; p < end; p++) {
+				if (*p == '\\')
+					p++;
+				if (n + 1 >= len)
+					return -ERANGE;
+				buf[n++] = (char)tolower((unsigned char)*p);
+			}
+			address = end + 1;
+		}
+	}
 	for (; *address && *address != '>'; address++) {
 		if (n + 1 >= len)
 			return -ERANGE;

@@ -1287,6 +1287,29 @@ START_TEST(test_usermap_delimiter)
 	ck_assert_str_eq(user, "postmaster@example.org");
 	ck_assert_int_eq(usermap_lookup(m, "bob-x", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "bob-x");
+	/*
+	 * A quoted local part is read as Postfix reads it, quotes and
+	 * backslashes gone: "bob+x"@d was its own user, "bob+x"@d once cut,
+	 * and bob's preferences and lists did not apply to his mail.
+	 */
+	ck_assert_int_eq(usermap_lookup(m, "<\"Bob+x\"@example.org>", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "\"bob\"@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "\"a\\\"b c\"@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "a\"b c@example.org");
+	/* without its closing quote, as it came */
+	ck_assert_int_eq(usermap_lookup(m, "\"bob\\\"@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "\"bob\\\"@example.org");
+	{
+		char a[64];
+
+		/* the same in place (the alias file's addresses) */
+		strcpy(a, "<\"Spammer\"@Bad.example>");
+		ck_assert_int_eq(usermap_address(a, a, sizeof(a)), 0);
+		ck_assert_str_eq(a, "spammer@bad.example");
+		ck_assert_int_eq(usermap_address("\"x\"@d", a, 3), -ERANGE);
+	}
 	usermap_close(m);
 
 	ck_assert_int_eq(usermap_open(USERMAP_LOCALPART, NULL, "+", &m, err, sizeof(err)), 0);
