@@ -46,6 +46,12 @@ int usermap_address(const char *address, char *buf, size_t len)
 	while (*address == ' ' || *address == '\t' || *address == '<')
 		address++;
 	/*
+	 * A source route (<@relay,@relay2:bob@d>, RFC 5321's obsolete form)
+	 * is dropped, as Postfix drops it: it delivers to bob@d.
+	 */
+	if (*address == '@' && (end = strchr(address, ':')) != NULL)
+		address = end + 1;
+	/*
 	 * A quoted local part ("bob+x"@d, "bob"@d) in Postfix's internal
 	 * form, quotes and backslashes gone: Postfix delivers it to bob@d,
 	 * so it is bob's mail, and a sender so written is the same sender
@@ -76,6 +82,15 @@ int usermap_address(const char *address, char *buf, size_t len)
 	}
 	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
 		n--;
+	/* A domain's final dot too (bob@d.): Postfix delivers to bob@d. */
+	{
+		size_t at = n;
+
+		while (at > 0 && buf[at - 1] != '@')
+			at--;
+		while (at > 0 && n > at + 1 && buf[n - 1] == '.')
+			n--;
+	}
 	if (len == 0)
 		return -ERANGE;
 	buf[n] = '\0';

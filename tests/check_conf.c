@@ -1298,6 +1298,17 @@ START_TEST(test_usermap_delimiter)
 	ck_assert_str_eq(user, "bob@example.org");
 	ck_assert_int_eq(usermap_lookup(m, "\"a\\\"b c\"@example.org", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "a\"b c@example.org");
+	/* a source route and a domain's final dot are dropped, as Postfix
+	 * drops them (they made users and senders of their own) */
+	ck_assert_int_eq(usermap_lookup(m, "<@a.example,@b.example:Bob+x@Example.org>",
+	    user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "<bob@example.org.>", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob@example.org");
+	ck_assert_int_eq(usermap_lookup(m, "bob.", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob.");
+	ck_assert_int_eq(usermap_lookup(m, "bob@.", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "bob@.");
 	/* without its closing quote, as it came */
 	ck_assert_int_eq(usermap_lookup(m, "\"bob\\\"@example.org", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "\"bob\\\"@example.org");

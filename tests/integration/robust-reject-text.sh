@@ -5,9 +5,10 @@
 # "550 5.7.1 Message rejected as spam", not "550 5.7.1 5.7.1 ...".
 # Found by tests/stress/load.sh.
 # The same when the client quotes the local parts ("spammer"@bad.example,
-# "dave+x"@example.net): Postfix hands the milter the addresses as the
-# client wrote them, and the quotes made another sender (not on dave's
-# blocklist) and another user ("dave, cut inside the quotes), whose
+# "dave+x"@example.net), adds a source route or a final dot to a domain:
+# Postfix hands the milter the addresses as the client wrote them and
+# delivers to dave@example.net, but they made another sender (not on
+# dave's blocklist) and another user ("dave, cut inside the quotes), whose
 # spamAction was not reject: the mail was delivered.
 . "$(dirname "$0")/lib.sh"
 
@@ -19,22 +20,37 @@ CLI prefs set --user dave@example.net spamAction reject || it_fail "prefs"
 it_milter
 it_sink
 it_postfix "unix:$IT_SOCK"
-printf 'From: <spammer@bad.example>\nTo: <dave@example.net>\nSubject: x\n\nbuy now\n' >"$IT_DIR/m"
+# Raw SMTP: smtplib rewrites source routes.
 send() {
-python3 - "$IT_SMTP_PORT" "$IT_DIR/m" "$1" "$2" <<'EOF_PY'
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.spamsift.test", timeout=30)
-try:
-    s.sendmail(sys.argv[3], [sys.argv[4]], open(sys.argv[2], "rb").read())
-    print("250")
-except smtplib.SMTPResponseException as e:
-    print(e.smtp_code, e.smtp_error.decode())
+python3 - "$IT_SMTP_PORT" "$1" "$2" <<'EOF_PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+f = s.makefile("rwb")
+def cmd(c):
+    if c is not None:
+        f.write(c.encode() + b"\r\n")
+        f.flush()
+    while True:
+        l = f.readline().decode()
+        if l[3:4] != "-":
+            return l.strip()
+for c in (None, "EHLO client.spamsift.test", "MAIL FROM:<%s>" % sys.argv[2],
+          "RCPT TO:<%s>" % sys.argv[3], "DATA"):
+    r = cmd(c)
+    if r[0] not in "23":
+        sys.exit("%s: %s" % (c, r))
+print(cmd("From: <spammer@bad.example>\r\nTo: <dave@example.net>\r\n"
+          "Subject: x\r\n\r\nbuy now\r\n."))
+cmd("QUIT")
 EOF_PY
 }
+# The same sender and recipient as Postfix delivers them, however written.
 for pair in 'spammer@bad.example dave@example.net' \
     '"spammer"@bad.example "dave+x"@example.net' \
-    '"Spammer"@Bad.example "Dave"@example.net'; do
-	reply=$(send ${pair% *} ${pair#* })
+    '"Spammer"@Bad.example "Dave"@example.net' \
+    '@relay.example:spammer@bad.example @a.example,@b.example:dave@example.net' \
+    'spammer@bad.example. dave@example.net.'; do
+	reply=$(send "${pair% *}" "${pair#* }")
 	it_log "$pair: reply: $reply"
 	case $reply in
 	"550 5.7.1 Message rejected as spam") ;;
