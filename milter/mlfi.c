@@ -18,8 +18,10 @@
  *   QuarantineMode postfix holds the whole message in Postfix's hold queue),
  *   reject (550 when every recipient would reject).
  * Headers describe the delivered recipients only: X-Spamsift-Result is their
- * common verdict, or "Mixed" when they disagree (then no Probability and no
- * Subject tag); each delivered user gets its own X-Spamsift-Signature line.
+ * common verdict (Spam or Innocent when they agree on spam or not by
+ * different means, such as a blocklist and the model), or "Mixed" when they
+ * disagree (then no Subject tag); Probability only for a single recipient;
+ * each delivered user gets its own X-Spamsift-Signature line.
  */
 #include "config.h"
 
@@ -1411,7 +1413,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	 * speaks for one recipient, the result is Mixed.
 	 */
 	{
-		int common = -1, mixed = 0, single;
+		int common = -1, mixed = 0, same = 1, single;
 		size_t plain = cn->untracked;
 		const verdict *one = NULL;
 		char val[128];
@@ -1426,11 +1428,20 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			if (v->action == PROFILE_QUARANTINE && !held)
 				continue;
 			delivered++;
+			/*
+			 * They agree when all call it spam (some by a blocklist)
+			 * or all call it not spam (some by a whitelist): the
+			 * result is then Spam or Innocent, and a spam gets its
+			 * Subject tag.
+			 */
 			if (common < 0) {
 				common = v->res.verdict.cls;
 				one = v;
-			} else if (common != v->res.verdict.cls)
-				mixed = 1;
+			} else if (common != v->res.verdict.cls) {
+				same = 0;
+				if (is_spam(common) != is_spam(v->res.verdict.cls))
+					mixed = 1;
+			}
 		}
 		if (delivered == 0 && plain == 0 && quarantined > 0) {
 			ret = SMFIS_DISCARD;
@@ -1441,7 +1452,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		single = delivered == 1 && plain == 0;
 		if (common >= 0) {
 			add_header(ctx, cn, "X-Spamsift-Result",
-			    mixed ? "Mixed" : result_name(common));
+			    mixed ? "Mixed" : same ? result_name(common) :
+			    is_spam(common) ? "Spam" : "Innocent");
 			if (single) {
 				snprintf(val, sizeof(val), "%.4f", one->res.verdict.probability);
 				add_header(ctx, cn, "X-Spamsift-Probability", val);

@@ -4,7 +4,8 @@
 # body, a connection dropped mid-message, recipients that fill the log
 # line, 1,001 forged X-Spamsift-Result headers (rejected), a forged header of
 # another X-Spamsift-* name (removed), 17 such names (rejected), 1,200 under
-# two names (rejected: the limit is for all names together).
+# two names (rejected: the limit is for all names together), recipients
+# who agree on spam by a blocklist and a model (agree.lua).
 . "$(dirname "$0")/lib.sh"
 
 it_miltertest_setup mt
@@ -53,6 +54,24 @@ SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/unfilt
 	>"$IT_DIR/uf.log" 2>&1 || { cat "$IT_DIR/uf.log" >&2; it_fail "unfiltered.lua failed"; }
 grep -q "^spamsift-milter.*: UF1: client=[^ ]* from=<[^>]*> unfiltered=1 bob=" "$IT_DIR/milter.log" ||
 	it_fail "UF1's log line does not count the unfiltered recipient: $(grep UF1 "$IT_DIR/milter.log" | cut -c1-300)"
+
+# Recipients who agree on spam (or not) by different means, a list and a
+# model, get one copy that says so (it said Mixed, and spam was untagged).
+CLI blocklist add --user dan spammer@bad.example >/dev/null || it_fail "blocklist dan"
+CLI whitelist add --user dan friend@good.example >/dev/null || it_fail "whitelist dan"
+mkdir -p "$IT_DIR/ag/spam" "$IT_DIR/ag/ham"
+for i in 1 2 3 4 5 6; do
+	printf 'Subject: cheap pills %s\n\ncheap pills casino lottery prize winner claim now\n' $i >"$IT_DIR/ag/spam/$i"
+	printf 'Subject: meeting %s\n\nthe quarterly report draft is attached for review\n' $i >"$IT_DIR/ag/ham/$i"
+done
+CLI train --user emma --spam "$IT_DIR/ag/spam" --ham "$IT_DIR/ag/ham" >/dev/null || it_fail "train emma"
+SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/agree.lua" \
+	>"$IT_DIR/ag.log" 2>&1 || { cat "$IT_DIR/ag.log" >&2; it_fail "agree.lua failed"; }
+grep -q "^spamsift-milter.*: AG1: .* dan=Blocklisted/.* emma=Spam/" "$IT_DIR/milter.log" ||
+	it_fail "AG1 was not blocklisted by dan and spam to emma: $(grep AG1 "$IT_DIR/milter.log")"
+grep -q "^spamsift-milter.*: AG2: .* dan=Whitelisted/.* fay=Innocent/" "$IT_DIR/milter.log" ||
+	it_fail "AG2 was not whitelisted by dan and innocent to fay: $(grep AG2 "$IT_DIR/milter.log")"
+it_log "recipients who agree by different means"
 
 # DebugPeer may name a host (spamsift.conf(5)): it is matched, in any case,
 # against {client_name}; it was compared with {client_addr} only, so a name
