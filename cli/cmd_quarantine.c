@@ -204,9 +204,15 @@ static int no_such(long long id, int locked)
 }
 
 /*
- * Deliver message id and delete it, under the quarantine lock. A message
- * sendmail did not take stays quarantined. On success *out is the message
- * delivered (caller frees), to learn from.
+ * Deliver message id and delete it, under the quarantine lock. The delete
+ * is made first, in a write transaction committed once sendmail took the
+ * message (rolled back if it did not): a store locked by another writer
+ * makes the release wait, then fail before delivering. The message was
+ * delivered first and deleted after: when the delete found the store
+ * locked, the message stayed quarantined and a second release delivered
+ * it again. sendmail runs with the store's write lock held (the milter's
+ * writer waits meanwhile: Postfix's sendmail takes milliseconds). On
+ * success *out is the message delivered (caller frees), to learn from.
  */
 static int release_one(cli *c, int64_t uid, long long id, db_quar **out)
 {
@@ -215,12 +221,21 @@ static int release_one(cli *c, int64_t uid, long long id, db_quar **out)
 	int found = 0, rc;
 
 	*out = NULL;
-	if ((rc = db_quar_get(c->store, uid, id, &q)) < 0)
-		return cli_store_error(c, "quarantine", rc);
-	if (q == NULL)
+	if ((rc = db_begin(c->store)) < 0)
+		return cli_store_error(c, "quarantine release", rc);
+	if ((rc = db_quar_get(c->store, uid, id, &q)) < 0 ||
+	    (q != NULL && (rc = db_quar_del(c->store, uid, id, &found)) < 0)) {
+		db_rollback(c->store);
+		db_quar_free(q);
+		return cli_store_error(c, "quarantine release", rc);
+	}
+	if (q == NULL) {
+		db_rollback(c->store);
 		return no_such(id, 1);
+	}
 	rc = deliver(sm && *sm ? sm : "/usr/sbin/sendmail", q);
 	if (rc < 0) {
+		db_rollback(c->store);
 		/* (deliver said why for -ENOEXEC and -EIO) */
 		if (rc == -ENOEXEC || rc == -EIO)
 			fprintf(stderr, "spamsift: quarantine %lld: "
@@ -231,13 +246,8 @@ static int release_one(cli *c, int64_t uid, long long id, db_quar **out)
 		db_quar_free(q);
 		return CLI_INPUT;
 	}
-	/*
-	 * Delivered: it leaves the quarantine whatever follows (kept, a
-	 * second release would deliver it twice). Not found: expired
-	 * meanwhile (expiry does not take the lock), gone all the same.
-	 */
-	rc = db_quar_del(c->store, uid, id, &found);
-	if (rc < 0) {
+	/* Only a failing disk can stop this commit (the lock is ours). */
+	if ((rc = db_commit(c->store)) < 0) {
 		fprintf(stderr, "spamsift: quarantine %lld was delivered but "
 		    "is still quarantined\n", id);
 		db_quar_free(q);

@@ -725,6 +725,26 @@ s1=$?
 kill "$(cat "$T/hangs.pid")" 2>/dev/null
 [ "$s1" = 0 ] || it_fail "release after a killed one: exited $s1: $(cat "$T/err")"
 grep -q '^Subject: race' "$T/sendmail.msg" || it_fail "release after a killed one did not deliver"
+# A store that another writer holds locked (a long train, an import):
+# the release waits, then fails before delivering, and the message stays
+# for a later release, which delivers it once. It delivered first and
+# then could not delete it: a retry delivered it a second time.
+race_reset
+qid=$(quar_add bob@example.net)
+mkfifo "$T/lock.fifo"
+sqlite3 "$T/spamsift.db" <"$T/lock.fifo" >/dev/null & lockp=$!
+exec 3>"$T/lock.fifo"
+echo "BEGIN IMMEDIATE; SELECT 1;" >&3
+sleep 0.5
+expect 3 slow quarantine release --user bob@example.net "$qid"
+echo "ROLLBACK;" >&3
+exec 3>&-
+wait $lockp
+[ "$(delivered)" = 0 ] || it_fail "a release on a locked store delivered the message"
+expect 0 S quarantine list --user bob@example.net
+[ "$(cut -f1 "$T/out")" = "$qid" ] || it_fail "a release on a locked store lost the message: $(cat "$T/out")"
+expect 0 slow quarantine release --user bob@example.net "$qid"
+[ "$(delivered)" = 1 ] || it_fail "release after a locked store delivered $(delivered) times"
 
 # user delete: a departed mailbox's data goes, another user's stays; its
 # quarantined mail only with --force.
