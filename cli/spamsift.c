@@ -128,7 +128,11 @@ db *cli_store(cli *c, int create)
 		return NULL;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "spamsift: %s\n", err);
+		if (rc == -ENOENT && !create)
+			fprintf(stderr, "spamsift: %s: no such store (`spamsift "
+			    "db init` creates it)\n", path);
+		else
+			fprintf(stderr, "spamsift: %s\n", err);
 		c->store = NULL;
 		return NULL;
 	}
@@ -160,7 +164,9 @@ int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
 			return CLI_USAGE;
 		}
 	}
-	if (cli_store(c, create) == NULL)
+	/* Only `db init` creates the store: a mistyped --db or StorePath
+	 * made training go to a new store the milter never reads. */
+	if (cli_store(c, 0) == NULL)
 		return CLI_STORE;
 	rc = db_user(c->store, mapped, create, uid);
 	if (rc < 0)

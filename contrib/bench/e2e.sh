@@ -158,7 +158,8 @@ mkdir -p "$D/pristine"
 case " $CONFIGS " in *" teft "*|*" notrain "*)
 	log "training @global on $NTRAIN corpus messages"
 	t0=$(date +%s.%N)
-	S train --user @global --spam "$D/train-spam" --ham "$D/train-ham" >"$D/train.log" 2>&1
+	S db init >"$D/train.log" 2>&1
+	S train --user @global --spam "$D/train-spam" --ham "$D/train-ham" >>"$D/train.log" 2>&1
 	t1=$(date +%s.%N)
 	TRAIN_SECS=$(echo "$t1 - $t0" | bc)
 	cp "$RUN"/spamsift.db* "$D/pristine/" ;;

@@ -82,7 +82,7 @@ B="bogofilter -C -d $work/bogo"
 # spamsift learns both classes in one process; bogofilter takes one class
 # per run, so it runs twice.
 read -r sp_all sp_all_cpu bf_all bf_all_cpu < <(pair \
-	"rm -f $work/spamsift.db $work/spamsift.db-wal $work/spamsift.db-shm" \
+	"rm -f $work/spamsift.db $work/spamsift.db-wal $work/spamsift.db-shm && $S db init >/dev/null" \
 	"$S train --user @global --spam $work/all/spam --ham $work/all/ham" \
 	"rm -rf $work/bogo && mkdir -p $work/bogo" \
 	"find $work/all/spam -type l | $B -s -b && find $work/all/ham -type l | $B -n -b")
@@ -97,7 +97,7 @@ read -r sp_wclass sp_wclass_cpu bf_wclass bf_wclass_cpu < <(pair \
 	true "$S classify --user bob --format tsv $work/test/spam $work/test/ham" \
 	true "$B -T -b <$work/test.list")
 read -r sp_train sp_train_cpu bf_train bf_train_cpu < <(pair \
-	"rm -f $work/spamsift.db $work/spamsift.db-wal $work/spamsift.db-shm" \
+	"rm -f $work/spamsift.db $work/spamsift.db-wal $work/spamsift.db-shm && $S db init >/dev/null" \
 	"$S train --user @global --spam $work/train/spam --ham $work/train/ham" \
 	"rm -rf $work/bogo && mkdir -p $work/bogo" \
 	"find $work/train/spam -type l | $B -s -b && find $work/train/ham -type l | $B -n -b")

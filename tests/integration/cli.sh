@@ -32,6 +32,17 @@ for a in "retrain --user bob --signature -h --spam" "stats --user -h" "classify 
 	expect 0 S $a
 	grep -q '^usage: spamsift' "$T/out" || it_fail "'$a' printed no usage"
 done
+# Only db init creates the store: a mistyped --db trained a new one (exit 0).
+for a in "train --user bob@example.net --spam $T/none.eml" "whitelist add --user bob@example.net a@b.example" \
+    "prefs set --user bob@example.net spamAction tag" "stats"; do
+	# shellcheck disable=SC2086
+	expect 3 S --db "$T/typo.db" $a
+	grep -q "typo.db: no such store (.spamsift db init. creates it)" "$T/err" || it_fail "$a on no store: $(cat "$T/err")"
+	[ -e "$T/typo.db" ] && it_fail "$a created a store"
+done
+spam 0 >"$T/none.eml"
+expect 3 S --db "$T/typo.db" train --user bob@example.net --spam "$T/none.eml"
+[ -e "$T/typo.db" ] && it_fail "train created a store"
 # Several list patterns are all or nothing.
 expect 0 S db init
 # stats of a store without users: tsv still names its columns (it printed

@@ -42,6 +42,7 @@ spam() { printf 'From: seller@pills.example\nTo: %s\nSubject: cheap pills %s\n\n
 ham() { printf 'From: carol@example.net\nTo: %s\nSubject: meeting notes %s\n\nHi Alice, attached are the notes from the project meeting. Regards, Carol %s\n' "$USR" "$1" "$1"; }
 mkdir -p "$D/train/spam" "$D/train/ham"
 for i in 1 2 3 4 5 6 7 8 9 10 11 12; do spam "$i" >"$D/train/spam/$i"; ham "$i" >"$D/train/ham/$i"; done
+S db init >/dev/null || it_fail "db init"
 S train --user "$USR" --spam "$D/train/spam" --ham "$D/train/ham" >/dev/null || it_fail "training"
 # A message as spamsift-milter delivered it: classified (and learned) as
 # innocent, its signature in a header. The user will call it spam.

@@ -29,6 +29,7 @@ rc=$?
 # A global model before the start: the milter reads it into its token cache
 # at once (pool_warm), not at the expense of some message later.
 mkdir -p "$IT_DIR/run"
+"$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" db init >/dev/null || it_fail "db init"
 printf 'From: a@example.org\nSubject: cheap pills\n\nbuy cheap pills now\n' |
 	"$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" train --user @global --spam >/dev/null ||
 	it_fail "train @global"
