@@ -288,7 +288,7 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 	const char *user = NULL, *verb;
 	char canon[USERMAP_MAX];
 	int64_t uid;
-	int ch, rc;
+	int ch, rc, bad = CLI_OK;
 
 	if (cli_wants_help(argc, argv)) {
 		fputs(quar_help, stdout);
@@ -336,24 +336,39 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: quarantine %s: an ID is required\n", verb);
 		return CLI_USAGE;
 	}
+	/* Every ID is checked before any is used. */
 	for (int i = optind + 1; i < argc; i++) {
 		char *end;
-		long long id = strtoll(argv[i], &end, 10);
-		db_quar *q = NULL;
 
-		if (*argv[i] == '\0' || *end != '\0' || id <= 0) {
+		if (*argv[i] == '\0' || strtoll(argv[i], &end, 10) <= 0 ||
+		    *end != '\0') {
 			fprintf(stderr, "spamsift: %s: not a quarantine id\n", argv[i]);
 			return CLI_INPUT;
 		}
-		if (uid == 0)           /* a user with nothing in the store */
-			return no_such(id, 0);
+	}
+	/*
+	 * An ID that is not there, or a message sendmail refused, is said
+	 * and the others are still done (exit status 2 at the end): they
+	 * were skipped without a word. A store error stops at once.
+	 */
+	for (int i = optind + 1; i < argc; i++) {
+		long long id = strtoll(argv[i], NULL, 10);
+		db_quar *q = NULL;
+
+		if (uid == 0) {         /* a user with nothing in the store */
+			bad = no_such(id, 0);
+			continue;
+		}
 		if (strcmp(verb, "show") == 0) {
 			rc = db_quar_get(c->store, uid, id, &q);
 			if (rc < 0)
 				return cli_store_error(c, "quarantine", rc);
-			if (q == NULL)
-				return no_such(id, 0);
-			fwrite(q->data, 1, q->len, stdout);
+			if (q == NULL) {
+				bad = no_such(id, 0);
+				continue;
+			}
+			if (fwrite(q->data, 1, q->len, stdout) != q->len)
+				bad = CLI_INPUT;
 			db_quar_free(q);
 			continue;
 		}
@@ -375,8 +390,10 @@ int cmd_quarantine(cli *c, int argc, char **argv)
 		}
 		db_quar_free(q);
 		db_quar_unlock(c->store);
-		if (rc != CLI_OK)
+		if (rc == CLI_INPUT)
+			bad = rc;
+		else if (rc != CLI_OK)
 			return rc;
 	}
-	return CLI_OK;
+	return bad;
 }

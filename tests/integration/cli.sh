@@ -757,6 +757,22 @@ expect 0 S quarantine list --user bob@example.net
 expect 0 slow quarantine release --user bob@example.net "$qid"
 [ "$(delivered)" = 1 ] || it_fail "release after a locked store delivered $(delivered) times"
 
+# Several IDs: one that is not there is said, and the others are still
+# released or deleted (they were skipped without a word); exit status 2.
+a=$(quar_add bob@example.net); b=$(quar_add bob@example.net)
+expect 2 S -o SendmailPath="$T/sendmail" quarantine release --user bob@example.net 999999 "$a"
+grep -q "quarantine 999999: no such message" "$T/err" && grep -q "^released $a\$" "$T/out" ||
+	it_fail "release of a missing and a present id: $(cat "$T/out" "$T/err")"
+expect 2 S quarantine delete --user bob@example.net 999999 "$b"
+expect 0 S quarantine list --user bob@example.net
+grep -q "^$a	\|^$b	" "$T/out" && it_fail "ids after a missing one were skipped: $(cat "$T/out")"
+# ... but a malformed id is refused before any is used.
+c=$(quar_add bob@example.net)
+expect 2 S quarantine delete --user bob@example.net "$c" x1
+expect 0 S quarantine list --user bob@example.net
+grep -q "^$c	" "$T/out" || it_fail "a delete with a malformed id deleted $c"
+expect 0 S quarantine delete --user bob@example.net "$c"
+
 # user delete: a departed mailbox's data goes, another user's stays; its
 # quarantined mail only with --force.
 ham 50 >"$T/gone.eml"
