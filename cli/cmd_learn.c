@@ -82,6 +82,7 @@ typedef struct run {
 	const char *user;       /* canonical user name */
 	int64_t uid;            /* its id */
 	int source;             /* train: FILTER_SRC_* */
+	int source_set;         /* train: --source was given */
 	int explain;            /* classify: print factors */
 	const char *sole;       /* tokens: the only input named, else NULL */
 	const char *format;     /* classify: text|tsv|json */
@@ -631,7 +632,26 @@ typedef struct tcount {
 	size_t unchanged[2];    /* by a signature already of the class:
 	                         * nothing to learn, not among learned */
 	size_t notrain[2];      /* not learned: the user's mode is notrain */
+	size_t expired[2];      /* signature expired: learned from the text
+	                         * as a correction (among learned) */
 } tcount;
+
+/*
+ * The class an expired signature of the run's user recorded: *cls is 2 +
+ * DB_CLASS_SPAM or 2 + DB_CLASS_INNOCENT (0 when it is gone). Returns 0 or
+ * a negative errno.
+ */
+static int stale_class(run *r, const char *id, int *cls)
+{
+	db_sig *sig = NULL;
+	int rc = db_sig_get(r->c->store, r->uid, id, &sig);
+
+	*cls = 0;
+	if (rc == 0 && sig != NULL)
+		*cls = 2 + (sig->cls == DB_CLASS_SPAM);
+	db_sig_free(sig);
+	return rc;
+}
 
 /*
  * Trainer: learn one tokenized message (or retrain it by its signature).
@@ -640,7 +660,7 @@ typedef struct tcount {
 static int train_job(run *r, const tjob *j, tcount *cnt)
 {
 	time_t now = time(NULL);
-	int rc;
+	int rc, source = r->source, stale = 0;
 
 	if (j->nsigs > 0) {
 		/*
@@ -679,10 +699,28 @@ static int train_job(run *r, const tjob *j, tcount *cnt)
 					r->nstored = r->n;
 				return 0;
 			}
+			if (rc == -ESTALE && !stale) {
+				if ((rc = stale_class(r, j->sigs[k], &stale)) < 0)
+					goto store;
+				if (stale == 2 + j->cls) {
+					cnt->unchanged[j->cls]++;
+					return 0;
+				}
+				continue;
+			}
 			if (!sig_unusable(rc))
 				goto store;
 		}
-		/* Unknown, expired or malformed signatures: learn the bytes. */
+		/*
+		 * Unknown, expired or malformed signatures: learn the bytes.
+		 * One of this user's that expired was classified the other
+		 * way: a correction (source error, which unlearns what
+		 * classification learned, as the Dovecot script's --source
+		 * error does), unless --source says otherwise. It was learned
+		 * as corpus, and the model kept both classes of it.
+		 */
+		if (stale && !r->source_set)
+			source = FILTER_SRC_ERROR;
 	}
 	if (j->parse_rc < 0) {
 		if (j->parse_rc == -ENODATA)
@@ -702,11 +740,13 @@ static int train_job(run *r, const tjob *j, tcount *cnt)
 		return 0;
 	}
 	/* Deferred: this writes to memory (db_defer flushes at its bound). */
-	rc = filter_train(r->c->store, r->user, j->toks, j->cls, r->source,
+	rc = filter_train(r->c->store, r->user, j->toks, j->cls, source,
 	    &r->prof.fp, now);
 	if (rc < 0)
 		goto store;
 	cnt->learned[j->cls]++;
+	if (source != r->source)
+		cnt->expired[j->cls]++;
 	r->n++;
 	if (db_pending(r->c->store) == 0)
 		r->nstored = r->n;
@@ -930,7 +970,7 @@ int cmd_train(cli *c, int argc, char **argv)
 {
 	const char *user = NULL;
 	char canon[USERMAP_MAX];
-	int source = FILTER_SRC_CORPUS, classes, rc;
+	int source = -1, classes, rc;     /* -1: corpus, not given */
 	tcount cnt;
 	tqueue q;
 	run r;
@@ -960,7 +1000,8 @@ int cmd_train(cli *c, int argc, char **argv)
 		return rc;
 	}
 	r.user = canon;
-	r.source = source;
+	r.source = source < 0 ? FILTER_SRC_CORPUS : source;
+	r.source_set = source >= 0;
 	if (profile_user(c->cf, c->store, r.uid, &r.prof) < 0) {
 		run_close(&r);
 		tqueue_free(&q);
@@ -995,6 +1036,9 @@ int cmd_train(cli *c, int argc, char **argv)
 			if (cnt.unchanged[k] > 0)
 				printf(", %zu unchanged (signature already %s)",
 				    cnt.unchanged[k], k ? "spam" : "ham");
+			if (cnt.expired[k] > 0)
+				printf(", %zu corrected from their text "
+				    "(signature expired)", cnt.expired[k]);
 			putchar('\n');
 			if (cnt.notrain[k] > 0)
 				fprintf(stderr, "spamsift: %s: %zu messages not "

@@ -308,8 +308,22 @@ grep -q "signature $sig: expired for bob@example.net (older than SignatureLife, 
 	it_fail "retrain of an expired signature: $(cat "$T/err")"
 expect 2 S retrain --user bob@example.net --signature 0123456789abcdef0123456789abcdef --ham
 grep -q 'unknown or expired' "$T/err" || it_fail "retrain of an unknown signature: $(cat "$T/err")"
+# The signature (retrained to spam above) expired: train --ham learns the
+# bytes as a correction, which unlearns the spam and counts the error (it
+# learned them as corpus, and the model kept both classes of the message);
+# train --spam of it again is unchanged.
+expect 0 S stats --user bob@example.net --format tsv
+before=$(sed -n 2p "$T/out" | cut -f2-5)
+expect 0 S -o SignatureLife=1 train --user bob@example.net --spam "$T/sig.eml"
+grep -q 'learned 0 messages as spam (0 retrained by signature), 1 unchanged (signature already spam)' "$T/out" ||
+	it_fail "train as spam by an expired spam signature: $(cat "$T/out" "$T/err")"
 expect 0 S -o SignatureLife=1 train --user bob@example.net --ham "$T/sig.eml"
-grep -q 'learned 1 messages as ham (0 retrained' "$T/out" || it_fail "train by an expired signature: $(cat "$T/out" "$T/err")"
+grep -q 'learned 1 messages as ham (0 retrained by signature), 1 corrected from their text (signature expired)' "$T/out" ||
+	it_fail "train by an expired signature: $(cat "$T/out" "$T/err")"
+expect 0 S stats --user bob@example.net --format tsv
+after=$(sed -n 2p "$T/out" | cut -f2-5)
+echo "$before" | awk -v a="$after" '{ split(a, f, "\t"); if (f[1] != $1 - 1 || f[2] != $2 + 1 || f[3] != $3 + 1 || f[4] != $4) exit 1 }' ||
+	it_fail "stats (spam, ham, FP, FN) before and after a correction by an expired signature: $before -> $after"
 
 # tokens
 expect 1 S tokens --bogus "$T/s10.eml"
