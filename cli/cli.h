@@ -90,6 +90,14 @@ int cmd_import(cli *c, int argc, char **argv);
 /* cli_json_str -- print s to f as a JSON string (quotes, escapes). */
 void cli_json_str(FILE *f, const char *s);
 
+/*
+ * cli_text_str -- print s to f for a line of text or a TSV field: a
+ * backslash, TAB, line feed and carriage return as \\, \t, \n and \r,
+ * other control characters as \xHH (they split lines and fields).
+ * Returns the bytes written.
+ */
+size_t cli_text_str(FILE *f, const char *s);
+
 /* cli_wants_help -- non-zero if argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);
 

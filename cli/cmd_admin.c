@@ -110,8 +110,10 @@ static int print_entry(void *arg, const db_list_entry *e)
 		printf(",\"added\":%" PRId64 "}", (int64_t)e->added);
 	} else {
 		/* text and tsv rows are the same; tsv has its header */
-		printf("%s\t%s\t%s\t%" PRId64 "\n", e->pattern, source, by,
-		    (int64_t)e->added);
+		cli_text_str(stdout, e->pattern);
+		printf("\t%s\t", source);
+		cli_text_str(stdout, by);
+		printf("\t%" PRId64 "\n", (int64_t)e->added);
 	}
 	l->n++;
 	return 0;
@@ -350,10 +352,14 @@ int cmd_prefs(cli *c, int argc, char **argv)
 			printf(",\"value\":");
 			cli_json_str(stdout, v);
 			printf(",\"source\":\"%s\"}", found ? "user" : "default");
-		} else if (key != NULL && strcmp(o.format, "text") == 0)
+		} else if (key != NULL && strcmp(o.format, "text") == 0) {
+			/* the value alone, as stored (a TAB splits nothing) */
 			printf("%s\n", v);
-		else
-			printf("%s\t%s\t%s\n", k, v, found ? "user" : "default");
+		} else {
+			printf("%s\t", k);
+			cli_text_str(stdout, v);
+			printf("\t%s\n", found ? "user" : "default");
+		}
 	}
 	if (strcmp(o.format, "json") == 0)
 		printf("]\n");
@@ -394,8 +400,9 @@ static int print_stats(void *arg, int64_t uid, const char *name)
 	if (acc < 0)
 		acc = 0;
 	if (strcmp(s->format, "tsv") == 0) {
-		printf("%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
-		    "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%.2f\n", name,
+		cli_text_str(stdout, name);
+		printf("\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
+		    "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%.2f\n",
 		    t.spam_learned, t.innocent_learned, t.innocent_misclassified,
 		    t.spam_misclassified, t.spam_corpusfed, t.innocent_corpusfed,
 		    t.spam_classified, t.innocent_classified, acc);
@@ -410,9 +417,11 @@ static int print_stats(void *arg, int64_t uid, const char *name)
 		    t.innocent_misclassified, t.spam_misclassified, t.spam_corpusfed,
 		    t.innocent_corpusfed, t.spam_classified, t.innocent_classified, acc);
 	} else {
-		printf("%-30s TS: %6" PRId64 " TI: %6" PRId64 " FP: %5" PRId64
+		for (size_t k = cli_text_str(stdout, name); k < 30; k++)
+			putchar(' ');
+		printf(" TS: %6" PRId64 " TI: %6" PRId64 " FP: %5" PRId64
 		    " FN: %5" PRId64 " SC: %6" PRId64 " NC: %6" PRId64
-		    " classified: %6" PRId64 " accuracy: %6.2f%%\n", name,
+		    " classified: %6" PRId64 " accuracy: %6.2f%%\n",
 		    t.spam_learned, t.innocent_learned, t.innocent_misclassified,
 		    t.spam_misclassified, t.spam_corpusfed, t.innocent_corpusfed,
 		    classified, acc);

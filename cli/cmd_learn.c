@@ -1209,7 +1209,8 @@ static int classify_one(void *arg, const char *label, const char *data,
 	}
 	r->n++;
 	if (strcmp(r->format, "tsv") == 0) {
-		printf("%s\t%s\t%.6f\t%.6f\n", label, class_name(v->cls),
+		cli_text_str(stdout, label);
+		printf("\t%s\t%.6f\t%.6f\n", class_name(v->cls),
 		    v->probability, v->confidence);
 	} else if (strcmp(r->format, "json") == 0) {
 		printf("{\"path\":");
@@ -1233,15 +1234,19 @@ static int classify_one(void *arg, const char *label, const char *data,
 		}
 		printf("}\n");
 	} else {
-		printf("%s: %s probability=%.4f confidence=%.2f tokens=%zu\n", label,
+		cli_text_str(stdout, label);
+		printf(": %s probability=%.4f confidence=%.2f tokens=%zu\n",
 		    class_name(v->cls), v->probability, v->confidence,
 		    tokset_count(r->toks));
 	}
 	if (r->explain && strcmp(r->format, "json") != 0)
 		for (size_t i = 0; i < v->ntop; i++) {
-			if (v->top[i].text)
-				printf("  %-40s", v->top[i].text);
-			else
+			if (v->top[i].text) {
+				fputs("  ", stdout);
+				for (size_t k = cli_text_str(stdout,
+				    v->top[i].text); k < 40; k++)
+					putchar(' ');
+			} else
 				printf("  #%016" PRIx64 "%23s", v->top[i].hash, "");
 			printf(" p=%.4f spam=%.0f innocent=%.0f\n", v->top[i].prob,
 			    v->top[i].spam_hits, v->top[i].innocent_hits);
@@ -1349,14 +1354,18 @@ static int tokens_one(void *arg, const char *label, const char *data, size_t len
 		return 0;
 	}
 	/* Unlabelled only when the one input named is one message. */
-	if (r->sole == NULL || strcmp(label, r->sole) != 0)
-		printf("==> %s\n", label);
+	if (r->sole == NULL || strcmp(label, r->sole) != 0) {
+		fputs("==> ", stdout);
+		cli_text_str(stdout, label);
+		putchar('\n');
+	}
 	for (size_t i = 0; i < tokset_count(r->toks); i++) {
 		const char *t = tokset_text(r->toks, i);
 
-		if (t != NULL)
-			puts(t);
-		else
+		if (t != NULL) {
+			cli_text_str(stdout, t);
+			putchar('\n');
+		} else
 			printf("#%016" PRIx64 "\n", tokset_hash(r->toks, i));
 	}
 	return ferror(stdout) ? 1 : 0;  /* nobody reads the rest */

@@ -325,6 +325,27 @@ after=$(sed -n 2p "$T/out" | cut -f2-5)
 echo "$before" | awk -v a="$after" '{ split(a, f, "\t"); if (f[1] != $1 - 1 || f[2] != $2 + 1 || f[3] != $3 + 1 || f[4] != $4) exit 1 }' ||
 	it_fail "stats (spam, ham, FP, FN) before and after a correction by an expired signature: $before -> $after"
 
+# A decoded line break or TAB in a token, a file name or a user name does
+# not split the lines and fields of the output: written \n and \t (a token
+# of the sender's forged a result line of classify --explain); a byte that
+# is not UTF-8 in a file name is \u00XX in JSON (the line was not JSON).
+printf 'From: a@x.example\nX-Mailer: =?utf-8?q?x=0Aforged=09line?=\nSubject: hi\n\nhi there\n' >"$T/ctl.eml"
+expect 0 S tokens "$T/ctl.eml"
+grep -qx 'X-Mailer:full:x\\nforged\\tline' "$T/out" || it_fail "tokens: a token with a line break: $(grep X-Mailer "$T/out")"
+grep -q '^forged' "$T/out" && it_fail "tokens: a token split the output"
+expect 0 S classify --user bob@example.net --explain "$T/ctl.eml"
+grep -v '^  ' "$T/out" | grep -vq "^$T/ctl.eml: " && it_fail "classify --explain: a line that is not the message's nor a factor: $(cat "$T/out")"
+cp "$T/ctl.eml" "$(printf '%s/a\tb.eml' "$T")"
+expect 0 S classify --user bob@example.net --format tsv "$(printf '%s/a\tb.eml' "$T")"
+[ "$(awk -F '\t' '{ print NF }' "$T/out")" = 4 ] && grep -q 'a\\tb.eml' "$T/out" || it_fail "classify tsv of a name with a TAB: $(cat "$T/out")"
+cp "$T/ctl.eml" "$(printf '%s/caf\351.eml' "$T")"
+expect 0 S classify --user bob@example.net --format json "$(printf '%s/caf\351.eml' "$T")"
+python3 -c 'import json, sys; d = json.loads(open(sys.argv[1], "rb").read()); assert d["path"].endswith("caf\u00e9.eml"), d' "$T/out" ||
+	it_fail "classify json of a Latin-1 name: $(cat "$T/out")"
+rm -f "$(printf '%s/a\tb.eml' "$T")" "$(printf '%s/caf\351.eml' "$T")"
+expect 2 S whitelist add --user "$(printf 'x\ty@example.org')" q@r.example
+grep -q 'not a valid user' "$T/err" || it_fail "a user name with a TAB: $(cat "$T/err")"
+
 # tokens
 expect 1 S tokens --bogus "$T/s10.eml"
 expect 0 S tokens "$T/s10.eml"
