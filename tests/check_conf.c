@@ -1320,6 +1320,11 @@ START_TEST(test_usermap_delimiter)
 		ck_assert_int_eq(usermap_address(a, a, sizeof(a)), 0);
 		ck_assert_str_eq(a, "spammer@bad.example");
 		ck_assert_int_eq(usermap_address("\"x\"@d", a, 3), -ERANGE);
+		/* no control character in an address or a user name */
+		ck_assert_int_eq(usermap_address("x\ty@d", a, sizeof(a)), -EINVAL);
+		ck_assert_int_eq(usermap_address("\"x\ny\"@d", a, sizeof(a)), -EINVAL);
+		ck_assert_int_eq(usermap_address(" x@d\t", a, sizeof(a)), 0);
+		ck_assert_str_eq(a, "x@d");
 	}
 	usermap_close(m);
 
