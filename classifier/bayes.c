@@ -438,6 +438,8 @@ int bayes_classify(const bayes_params *p, const bayes_token *toks, size_t n,
 		prob = 0.5;     /* NaN cannot happen, but never report it */
 	if (prob > 1.0)
 		prob = 1.0;
+	if (prob == 0.0)
+		prob = 0.0;     /* not -0.0: printed "-0.0000" */
 	out->probability = prob;
 	out->confidence = fabs(2.0 * prob - 1.0);
 	out->cls = prob >= p->spam_threshold ? BAYES_SPAM : BAYES_INNOCENT;

@@ -367,6 +367,23 @@ START_TEST(test_many_tokens_do_not_underflow)
 }
 END_TEST
 
+/* A spam tail of exactly 1 made the probability -0, printed "-0.0000". */
+START_TEST(test_no_negative_zero)
+{
+	bayes_totals t = { 100, 200 };
+	bayes_token toks[30];
+	bayes_result r;
+
+	for (int i = 0; i < 30; i++) {
+		toks[i] = tk(NULL, 0, 99);
+		toks[i].hash = (uint64_t)i * 7919 + 1;
+	}
+	ck_assert_int_eq(bayes_classify(&P, toks, 30, &t, NULL, 0, &r), 0);
+	ck_assert_double_eq(r.probability, 0.0);
+	ck_assert(!signbit(r.probability));
+}
+END_TEST
+
 START_TEST(test_top_factors_and_texts)
 {
 	bayes_totals t = { 10, 10 };
@@ -533,6 +550,7 @@ static Suite *bayes_suite(void)
 	tcase_add_test(tc, test_graham_and_burton_tiny_model);
 	tcase_add_test(tc, test_naive_uses_all_tokens);
 	tcase_add_test(tc, test_many_tokens_do_not_underflow);
+	tcase_add_test(tc, test_no_negative_zero);
 	tcase_add_test(tc, test_top_factors_and_texts);
 	tcase_add_test(tc, test_factor_order_many_ties);
 	tcase_add_test(tc, test_empty_and_invalid);
