@@ -341,6 +341,21 @@ static const struct {
 	{ "export", cmd_export }, { "import", cmd_import },
 };
 
+/*
+ * Output that did not reach its file (a full disk, a closed pipe) is a
+ * failure, not a success with a truncated export or listing; rc, or 2.
+ */
+static int output_done(int rc)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "spamsift: standard output: %s\n",
+		    strerror(errno ? errno : EIO));
+		if (rc == CLI_OK)
+			rc = CLI_INPUT;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	cli c = { 0 };
@@ -372,11 +387,11 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			free(overrides);
-			return CLI_OK;
+			return output_done(CLI_OK);
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("spamsift %s\n", PACKAGE_VERSION);
 			free(overrides);
-			return CLI_OK;
+			return output_done(CLI_OK);
 		} else if (strcmp(argv[i], "-c") == 0 ||
 		    strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "-o") == 0) {
 			fprintf(stderr, "spamsift: option %s needs an argument\n",
@@ -429,7 +444,8 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 			if (strcmp(argv[i], commands[k].name) == 0) {
 				free(overrides);
-				return commands[k].fn(&c, 2, help_argv);
+				return output_done(commands[k].fn(&c, 2,
+				    help_argv));
 			}
 	}
 
@@ -540,14 +556,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		rc = CLI_USAGE;
 	}
-	/* Output that did not reach its file (a full disk, a closed pipe)
-	 * is a failure, not a success with a truncated export or listing. */
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, "spamsift: standard output: %s\n",
-		    strerror(errno ? errno : EIO));
-		if (rc == CLI_OK)
-			rc = CLI_INPUT;
-	}
+	rc = output_done(rc);
 out:
 	/* SQLite removes its WAL and shared-memory files at the last close
 	 * (it closes anyway if the privilege cannot be taken). */

@@ -23,6 +23,12 @@ for c in train retrain classify tokens whitelist blocklist prefs quarantine stat
 	grep -q '^usage: spamsift' "$T/out" || it_fail "$c --help printed no usage"
 done
 expect 0 "$CLI_BIN" --help
+# Help and version that cannot be written are a failure too (exit 0).
+for a in --help --version "train --help"; do
+	# shellcheck disable=SC2086
+	"$CLI_BIN" $a >/dev/full 2>/dev/null
+	[ $? = 2 ] || it_fail "$a to a full disk did not exit 2"
+done
 expect 1 "$CLI_BIN"
 expect 1 "$CLI_BIN" frobnicate
 # -h where an option wants its value: the command's help (it crashed).
