@@ -1168,6 +1168,9 @@ int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q)
 			rc = filter_train(c->store, user, r.toks, 0, FILTER_SRC_ERROR,
 			    &r.prof.fp, now);
 	}
+	if (rc == 0 && r.prof.fp.training_mode == FILTER_MODE_NOTRAIN)
+		fprintf(stderr, "spamsift: %s: the released message was not "
+		    "learned: the user's trainingMode is notrain\n", user);
 	run_close(&r);
 	return rc < 0 ? cli_store_error(c, "learn released message", rc) : CLI_OK;
 }

@@ -798,6 +798,11 @@ expect 0 S quarantine list --user bob@example.net
 expect 0 slow quarantine release --user bob@example.net "$qid"
 [ "$(delivered)" = 1 ] || it_fail "release after a locked store delivered $(delivered) times"
 
+# A notrain user's release says the message was not learned.
+qid=$(quar_add bob@example.net)
+expect 0 S -o TrainingMode=notrain -o SendmailPath="$T/sendmail" quarantine release --user bob@example.net "$qid"
+grep -q "bob@example.net: the released message was not learned: the user's trainingMode is notrain" "$T/err" ||
+	it_fail "release for a notrain user: $(cat "$T/out" "$T/err")"
 # Several IDs: one that is not there is said, and the others are still
 # released or deleted (they were skipped without a word); exit status 2.
 a=$(quar_add bob@example.net); b=$(quar_add bob@example.net)
