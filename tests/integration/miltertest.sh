@@ -5,7 +5,8 @@
 # line, 1,001 forged X-Spamsift-Result headers (rejected), a forged header of
 # another X-Spamsift-* name (removed), 17 such names (rejected), 1,200 under
 # two names (rejected: the limit is for all names together), recipients
-# who agree on spam by a blocklist and a model (agree.lua).
+# who agree on spam by a blocklist and a model (agree.lua), spamSubject
+# tags with a leading blank or not in ASCII (subject.lua).
 . "$(dirname "$0")/lib.sh"
 
 it_miltertest_setup mt
@@ -72,6 +73,19 @@ grep -q "^spamsift-milter.*: AG1: .* dan=Blocklisted/.* emma=Spam/" "$IT_DIR/mil
 grep -q "^spamsift-milter.*: AG2: .* dan=Whitelisted/.* fay=Innocent/" "$IT_DIR/milter.log" ||
 	it_fail "AG2 was not whitelisted by dan and innocent to fay: $(grep AG2 "$IT_DIR/milter.log")"
 it_log "recipients who agree by different means"
+
+# spamSubject with a leading blank is added once; one that is not ASCII
+# as an RFC 2047 encoded word.
+it_stop_milter
+for u in gus hal; do
+	CLI blocklist add --user $u spammer@bad.example >/dev/null || it_fail "blocklist $u"
+done
+CLI -o AllowOverride=spamSubject prefs set --user gus spamSubject " [SPAM]" >/dev/null || it_fail "prefs gus"
+CLI -o AllowOverride=spamSubject prefs set --user hal spamSubject "[СПАМ]" >/dev/null || it_fail "prefs hal"
+it_milter -o UserMap=localpart -o AllowOverride=spamSubject
+SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/subject.lua" \
+	>"$IT_DIR/su.log" 2>&1 || { cat "$IT_DIR/su.log" >&2; it_fail "subject.lua failed"; }
+it_log "spamSubject with a blank, not in ASCII"
 
 # DebugPeer may name a host (spamsift.conf(5)): it is matched, in any case,
 # against {client_name}; it was compared with {client_addr} only, so a name

@@ -1,0 +1,38 @@
+-- subject.lua -- spamSubject tags: gus's " [SPAM]" (a leading blank) once
+-- per message however often it passes, hal's "[СПАМ]" as an RFC 2047
+-- encoded word (raw 8-bit bytes made an invalid header).
+local function send(id, rcpt, subject)
+	local conn = mt.connect(os.getenv("SPAMSIFT_SOCK"))
+	if conn == nil then error("cannot connect") end
+	mt.macro(conn, SMFIC_MAIL, "i", id, "{client_addr}", "127.0.0.1")
+	assert(mt.mailfrom(conn, "<spammer@bad.example>") == nil)
+	assert(mt.rcptto(conn, rcpt) == nil)
+	assert(mt.header(conn, "From", " spammer@bad.example") == nil)
+	assert(mt.header(conn, "Subject", subject) == nil)
+	assert(mt.eoh(conn) == nil)
+	assert(mt.bodystring(conn, "buy now\r\n") == nil)
+	assert(mt.eom(conn) == nil)
+	return conn
+end
+
+local c = send("SU1", "<gus@example.net>", " hello")
+if not mt.eom_check(c, MT_HDRCHANGE, "Subject", " [SPAM] hello") then
+	error("SU1: not tagged ' [SPAM] hello'")
+end
+mt.disconnect(c)
+-- the tagged Subject passes again: left as it is
+c = send("SU2", "<gus@example.net>", " [SPAM] hello")
+if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
+	error("SU2: a tagged Subject was tagged again")
+end
+mt.disconnect(c)
+c = send("SU3", "<hal@example.net>", " hello")
+if not mt.eom_check(c, MT_HDRCHANGE, "Subject", " =?UTF-8?B?W9Ch0J/QkNCcXQ==?= hello") then
+	error("SU3: the tag is not an encoded word")
+end
+mt.disconnect(c)
+c = send("SU4", "<hal@example.net>", " =?UTF-8?B?W9Ch0J/QkNCcXQ==?= hello")
+if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
+	error("SU4: an encoded tag was tagged again")
+end
+mt.disconnect(c)
