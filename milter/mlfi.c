@@ -839,6 +839,19 @@ static void check_sealed(conn *cn, const char *name, const char *value)
 				cn->body_sealed = 1;
 		} else if (strncmp(type, "text/", 5) != 0)
 			cn->body_sealed = 1;
+		else {
+			/* A text whose characters are not ASCII's bytes: the
+			 * line would decode as garbage (UTF-16 as CJK). */
+			char cs[64];
+
+			if (hdr_param(v, strlen(v), "charset", cs, sizeof(cs)) &&
+			    (strncasecmp(cs, "utf-16", 6) == 0 ||
+			    strncasecmp(cs, "utf-32", 6) == 0 ||
+			    strncasecmp(cs, "ucs-2", 5) == 0 ||
+			    strncasecmp(cs, "ucs-4", 5) == 0 ||
+			    strncasecmp(cs, "utf-7", 5) == 0))
+				cn->body_sealed = 1;
+		}
 	} else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
 		/* An encoding not read as one of these (a comment first,
 		 * "(x) base64", or nothing) may still be decoded by some

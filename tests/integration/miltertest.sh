@@ -6,7 +6,8 @@
 # another X-Spamsift-* name (removed), 17 such names (rejected), 1,200 under
 # two names (rejected: the limit is for all names together), recipients
 # who agree on spam by a blocklist and a model (agree.lua), spamSubject
-# tags with a leading blank or not in ASCII (subject.lua).
+# tags with a leading blank or not in ASCII, a signature line kept out of
+# a UTF-16 text (subject.lua).
 . "$(dirname "$0")/lib.sh"
 
 it_miltertest_setup mt
@@ -75,17 +76,20 @@ grep -q "^spamsift-milter.*: AG2: .* dan=Whitelisted/.* fay=Innocent/" "$IT_DIR/
 it_log "recipients who agree by different means"
 
 # spamSubject with a leading blank is added once; one that is not ASCII
-# as an RFC 2047 encoded word.
+# as an RFC 2047 encoded word; signatureLocation=message leaves a UTF-16
+# text alone.
 it_stop_milter
 for u in gus hal; do
 	CLI blocklist add --user $u spammer@bad.example >/dev/null || it_fail "blocklist $u"
 done
 CLI -o AllowOverride=spamSubject prefs set --user gus spamSubject " [SPAM]" >/dev/null || it_fail "prefs gus"
 CLI -o AllowOverride=spamSubject prefs set --user hal spamSubject "[СПАМ]" >/dev/null || it_fail "prefs hal"
+CLI blocklist add --user ivy spammer@bad.example >/dev/null || it_fail "blocklist ivy"
+CLI prefs set --user ivy signatureLocation message >/dev/null || it_fail "prefs ivy"
 it_milter -o UserMap=localpart -o AllowOverride=spamSubject
 SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/subject.lua" \
 	>"$IT_DIR/su.log" 2>&1 || { cat "$IT_DIR/su.log" >&2; it_fail "subject.lua failed"; }
-it_log "spamSubject with a blank, not in ASCII"
+it_log "spamSubject with a blank, not in ASCII; no signature line in UTF-16"
 
 # DebugPeer may name a host (spamsift.conf(5)): it is matched, in any case,
 # against {client_name}; it was compared with {client_addr} only, so a name

@@ -36,3 +36,34 @@ if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
 	error("SU4: an encoded tag was tagged again")
 end
 mt.disconnect(c)
+
+-- ivy (signatureLocation=message): a UTF-16 text keeps its body, the
+-- signature goes in the header (an ASCII line decoded as CJK garbage);
+-- a UTF-8 text takes the line.
+local function sigmsg(id, charset, body)
+	local conn = mt.connect(os.getenv("SPAMSIFT_SOCK"))
+	if conn == nil then error("cannot connect") end
+	mt.macro(conn, SMFIC_MAIL, "i", id, "{client_addr}", "127.0.0.1")
+	assert(mt.mailfrom(conn, "<spammer@bad.example>") == nil)
+	assert(mt.rcptto(conn, "<ivy@example.net>") == nil)
+	assert(mt.header(conn, "MIME-Version", " 1.0") == nil)
+	assert(mt.header(conn, "Content-Type", " text/plain; charset=" .. charset) == nil)
+	assert(mt.header(conn, "Content-Transfer-Encoding", " 8bit") == nil)
+	assert(mt.eoh(conn) == nil)
+	assert(mt.bodystring(conn, body) == nil)
+	assert(mt.eom(conn) == nil)
+	return conn
+end
+c = sigmsg("SG1", "utf-16le", "H\0i\0\r\0\n\0")
+if mt.eom_check(c, MT_BODYCHANGE) then
+	error("SG1: a signature line was added to a UTF-16 body")
+end
+if not mt.eom_check(c, MT_HDRADD, "X-Spamsift-Signature") then
+	error("SG1: no signature header")
+end
+mt.disconnect(c)
+c = sigmsg("SG2", "utf-8", "hi\r\n")
+if not mt.eom_check(c, MT_BODYCHANGE) then
+	error("SG2: no signature line in a UTF-8 body")
+end
+mt.disconnect(c)
