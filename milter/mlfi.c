@@ -956,32 +956,49 @@ static void add_header(SMFICTX *ctx, const conn *cn, const char *name,
 
 /*
  * Does the copied body close its multipart ("--boundary--" at the start of
- * a line)? Without it the last part runs to the end, and a line appended
- * there is read as part of it (as bytes of a base64 attachment).
+ * a line, then only blanks to its end)? Without it the last part runs to
+ * the end, and a line appended there is read as part of it (as bytes of a
+ * base64 attachment). A line that only starts so ("--b--x" in a preamble)
+ * closes nothing: it was taken for the close.
  */
 static int body_closed(conn *cn)
 {
 	char pat[sizeof(cn->boundary) + 8];
-	char buf[16384 + sizeof(pat)];
+	char buf[32768];
 	size_t pl, have = 1, left = cn->copy_len - cn->body_off;
 
 	pl = (size_t)snprintf(pat, sizeof(pat), "\n--%s--", cn->boundary);
 	buf[0] = '\n';         /* the body starts a line */
 	while (left > 0) {
-		size_t k = fread(buf + have, 1, left < 16384 ? left : 16384,
-		    cn->copy);
+		size_t want = left < sizeof(buf) - have ? left : sizeof(buf) - have;
+		size_t k = want > 0 ? fread(buf + have, 1, want, cn->copy) : 0;
+		const char *m = buf, *cut = NULL;
 
 		if (k == 0)
-			return 0;
+			return 0;       /* unreadable, or a line of blanks past 32 KiB */
 		left -= k;
 		have += k;
-		if (memmem(buf, have, pat, pl) != NULL)
-			return 1;
-		/* Keep what could begin a match across the next read. */
-		if (have > pl - 1) {
-			memmove(buf, buf + have - (pl - 1), pl - 1);
-			have = pl - 1;
+		while ((m = memmem(m, have - (size_t)(m - buf), pat, pl)) != NULL) {
+			const char *e = m + pl;
+
+			while (e < buf + have && (*e == ' ' || *e == '\t'))
+				e++;
+			if (e == buf + have) {
+				if (left == 0)
+					return 1;       /* at the body's end */
+				cut = m;        /* its line goes on: read more */
+				break;
+			}
+			if (*e == '\r' || *e == '\n')
+				return 1;
+			m++;
 		}
+		/* Keep what could begin a match across the next read: a match
+		 * cut short, else the last pl - 1 bytes. */
+		if (cut == NULL)
+			cut = buf + (have > pl - 1 ? have - (pl - 1) : 0);
+		have -= (size_t)(cut - buf);
+		memmove(buf, cut, have);
 	}
 	return 0;
 }

@@ -67,3 +67,36 @@ if not mt.eom_check(c, MT_BODYCHANGE) then
 	error("SG2: no signature line in a UTF-8 body")
 end
 mt.disconnect(c)
+
+-- A multipart whose preamble holds a line that only starts like the close
+-- ("--o--x") and whose last part is never closed: the line would go into
+-- that part; the signature goes in the header. One closed by "--o--" and
+-- a blank takes the line.
+local function multi(id, body)
+	local conn = mt.connect(os.getenv("SPAMSIFT_SOCK"))
+	if conn == nil then error("cannot connect") end
+	mt.macro(conn, SMFIC_MAIL, "i", id, "{client_addr}", "127.0.0.1")
+	assert(mt.mailfrom(conn, "<spammer@bad.example>") == nil)
+	assert(mt.rcptto(conn, "<ivy@example.net>") == nil)
+	assert(mt.header(conn, "MIME-Version", " 1.0") == nil)
+	assert(mt.header(conn, "Content-Type", " multipart/mixed; boundary=o") == nil)
+	assert(mt.eoh(conn) == nil)
+	assert(mt.bodystring(conn, body) == nil)
+	assert(mt.eom(conn) == nil)
+	return conn
+end
+local part = "--o\r\nContent-Type: application/octet-stream\r\n" ..
+	"Content-Transfer-Encoding: base64\r\n\r\nAAAA\r\n"
+c = multi("SG3", "preamble\r\n--o--x\r\n" .. part)
+if mt.eom_check(c, MT_BODYCHANGE) then
+	error("SG3: a signature line went into an unclosed last part")
+end
+if not mt.eom_check(c, MT_HDRADD, "X-Spamsift-Signature") then
+	error("SG3: no signature header")
+end
+mt.disconnect(c)
+c = multi("SG4", "preamble\r\n" .. part .. "--o-- \r\nepilogue\r\n")
+if not mt.eom_check(c, MT_BODYCHANGE) then
+	error("SG4: no signature line after a closed multipart")
+end
+mt.disconnect(c)
