@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "classifier/charset.h"
 #include "classifier/filter.h"
 #include "classifier/hdr.h"
 #include "classifier/msg.h"
@@ -1203,9 +1204,19 @@ static void encode_tag(const char *tag, char *out)
 	out[o] = '\0';
 }
 
+/* Does s start with tag, followed by a blank, a line end or nothing? */
+static int tagged(const char *s, const char *tag)
+{
+	size_t tl = strlen(tag);
+
+	return strncmp(s, tag, tl) == 0 && (s[tl] == '\0' || s[tl] == ' ' ||
+	    s[tl] == '\t' || s[tl] == '\r' || s[tl] == '\n');
+}
+
 static void tag_subject(SMFICTX *ctx, conn *cn, const char *tag)
 {
 	const char *subj = cn->raw_subject ? cn->raw_subject : "";
+	const char *plain;
 	char enc[4 * 128 + 32];
 	size_t tl, sl;
 	char *ns;
@@ -1217,6 +1228,7 @@ static void tag_subject(SMFICTX *ctx, conn *cn, const char *tag)
 	 * tagged again at every pass.
 	 */
 	tag += strspn(tag, " \t");
+	plain = tag;
 	for (const char *p = tag; *p; p++)
 		if ((unsigned char)*p >= 0x80 && strlen(tag) <= 128) {
 			encode_tag(tag, enc);
@@ -1227,10 +1239,21 @@ static void tag_subject(SMFICTX *ctx, conn *cn, const char *tag)
 	sl = tl + strlen(subj) + 4;
 	while (*subj == ' ' || *subj == '\t')
 		subj++;
-	if (strncmp(subj, tag, tl) == 0 && (subj[tl] == '\0' ||
-	    subj[tl] == ' ' || subj[tl] == '\t' || subj[tl] == '\r' ||
-	    subj[tl] == '\n'))
+	if (tagged(subj, tag))
 		return;
+	/* Tagged, then encoded again whole by another hop ("=?UTF-8?B?
+	 * W1NQQU1dIGhp?=" for "[SPAM] hi"): tagged as well. */
+	if (strstr(subj, "=?") != NULL) {
+		charset *cs;
+		char dec[1024];
+
+		if (charset_new(&cs) == 0) {
+			hdr_decode(cs, subj, strlen(subj), dec, sizeof(dec));
+			charset_free(cs);
+			if (tagged(dec, plain))
+				return;
+		}
+	}
 	if ((ns = malloc(sl)) == NULL)
 		return;
 	/*

@@ -36,6 +36,12 @@ if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
 	error("SU2: a tagged Subject was tagged again")
 end
 mt.disconnect(c)
+-- tagged, then encoded whole by another hop: left as it is
+c = subj("SU5", "<gus@example.net>", " =?UTF-8?B?W1NQQU1dIGhlbGxv?=")
+if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
+	error("SU5: a tagged Subject, encoded again, was tagged again")
+end
+mt.disconnect(c)
 c = subj("SU3", "<hal@example.net>", " hello")
 if not mt.eom_check(c, MT_HDRCHANGE, "Subject", " =?UTF-8?B?W9Ch0J/QkNCcXQ==?= hello") then
 	error("SU3: the tag is not an encoded word")
