@@ -62,15 +62,20 @@ static int print_quar(void *arg, const db_quar *q)
 	return 0;
 }
 
-/* Split "a,b,c" into argv entries appended at av[*n]. */
+/*
+ * Split the stored recipients into argv entries appended at av[*n]: each
+ * ends with a line feed ("a\nb\n"), or, as older versions stored them,
+ * they are separated by commas ("a,b").
+ */
 static int add_rcpts(const char *list, char **av, size_t *n, size_t max)
 {
+	const char *sep = strchr(list, '\n') != NULL ? "\n" : ", ";
 	char *copy = strdup(list), *save = NULL, *tok;
 
 	if (copy == NULL)
 		return -ENOMEM;
-	for (tok = strtok_r(copy, ", ", &save); tok && *n + 1 < max;
-	    tok = strtok_r(NULL, ", ", &save)) {
+	for (tok = strtok_r(copy, sep, &save); tok && *n + 1 < max;
+	    tok = strtok_r(NULL, sep, &save)) {
 		av[*n] = strdup(tok);
 		if (av[*n] == NULL) {
 			free(copy);
@@ -94,7 +99,7 @@ static int deliver(const char *sendmail, const db_quar *q)
 
 	/* Room for every recipient: a list has at most one per separator. */
 	for (const char *p = list; *p; p++)
-		max += *p == ',' || *p == ' ';
+		max += *p == ',' || *p == ' ' || *p == '\n';
 	if ((av = calloc(max + 1, sizeof(*av))) == NULL)
 		return -ENOMEM;
 

@@ -133,7 +133,8 @@ typedef struct db_quar {
 	int64_t id;             /* quarantine id (assigned by db_quar_put) */
 	int64_t uid;            /* owner */
 	const char *sender;     /* envelope sender */
-	const char *recipients; /* envelope recipients, comma-separated */
+	const char *recipients; /* envelope recipients, each followed by a
+	                         * line feed (older rows: comma-separated) */
 	const char *subject;    /* Subject header, decoded, may be "" */
 	const char *signature;  /* signature id, may be "" */
 	double probability;     /* spam probability */

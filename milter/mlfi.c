@@ -1480,11 +1480,17 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 
 				if (strcmp(cn->rcpts[i].user, v->user) != 0)
 					continue;
-				/* Stored without angle brackets, as sendmail takes it. */
+				/*
+				 * Stored without angle brackets, as sendmail
+				 * takes it, each followed by a line feed (which
+				 * no address holds): a comma or blank inside a
+				 * quoted local part split it on release.
+				 */
 				a += *a == '<';
-				al = strcspn(a, ">");
+				al = strlen(a);
+				al -= al > 0 && a[al - 1] == '>';
 				rl += (size_t)snprintf(rcpts + rl, need - rl,
-				    "%s%.*s", rl ? "," : "", (int)al, a);
+				    "%.*s\n", (int)al, a);
 			}
 			rc = quarantine_store(cn, v, rcpts, why, sizeof(why));
 			free(rcpts);

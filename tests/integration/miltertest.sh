@@ -49,6 +49,9 @@ CLI -o SendmailPath="$IT_DIR/sendmail" quarantine release --user carol "$id" >/d
 	it_fail "release of the copy for 300 addresses"
 n=$(grep -c '^carol@department-number-[0-9]*\.example\.net$' "$IT_DIR/sendmail.args")
 [ "$n" = 300 ] || it_fail "release delivered to $n of 300 addresses: $(tail -n 2 "$IT_DIR/sendmail.args")"
+grep -qx '"carol+a b,c"@example.net' "$IT_DIR/sendmail.args" && grep -qx '@relay.example:carol@example.net' "$IT_DIR/sendmail.args" ||
+	it_fail "release split an address: $(tail -n 4 "$IT_DIR/sendmail.args")"
+[ "$(wc -l <"$IT_DIR/sendmail.args")" = 306 ] || it_fail "release: $(wc -l <"$IT_DIR/sendmail.args") arguments, not 4 + 302"
 it_log "300 addresses of one user quarantined and released"
 # A recipient the milter does not filter (past 1,000 of them, or an address
 # too long to map) is counted in the message's log line.

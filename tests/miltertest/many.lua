@@ -9,6 +9,10 @@ assert(mt.mailfrom(conn, "<spammer@bad.example>") == nil)
 for i = 1, 300 do
 	assert(mt.rcptto(conn, "<carol@department-number-" .. i .. ".example.net>") == nil)
 end
+-- and two more spellings of carol: a quoted local part with a blank and a
+-- comma (release split it in three), a source route
+assert(mt.rcptto(conn, "<\"carol+a b,c\"@example.net>") == nil)
+assert(mt.rcptto(conn, "<@relay.example:carol@example.net>") == nil)
 assert(mt.header(conn, "From", " <spammer@bad.example>") == nil)
 assert(mt.header(conn, "Subject", " for all of carol") == nil)
 assert(mt.eoh(conn) == nil)
