@@ -15,7 +15,7 @@
 it_setup
 CLI() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" "$@"; }
 CLI db init >/dev/null || it_fail "db init"
-CLI blocklist add --user dave@example.net spammer@bad.example || it_fail "blocklist"
+CLI blocklist add --user dave@example.net spammer@bad.example evil.example || it_fail "blocklist"
 CLI prefs set --user dave@example.net spamAction reject || it_fail "prefs"
 it_milter
 it_sink
@@ -56,5 +56,13 @@ for pair in 'spammer@bad.example dave@example.net' \
 	"550 5.7.1 Message rejected as spam") ;;
 	*) it_fail "$pair: reject reply: '$reply'" ;;
 	esac
+done
+# A control character in a quoted local part (Postfix relays it) is still
+# a sender of the blocklisted domain: the address was refused whole, the
+# sender taken as empty, and the mail delivered.
+for from in "$(printf '"x\001"@evil.example')" "$(printf '"x\tx"@evil.example')"; do
+	reply=$(send "$from" dave@example.net)
+	it_log "$from: reply: $reply"
+	[ "$reply" = "550 5.7.1 Message rejected as spam" ] || it_fail "sender $from: reply '$reply'"
 done
 exit 0
