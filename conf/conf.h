@@ -169,6 +169,10 @@ const char *conf_pref_canon(const char *key, const char *value);
 /* conf_key_name -- the canonical spelling of a config key, or NULL if unknown. */
 const char *conf_key_name(const char *key);
 
+/* conf_utf8_len -- length of the valid UTF-8 character at s (1..4; 1 for
+ * ASCII, also NUL), or 0 when s does not start one. */
+size_t conf_utf8_len(const unsigned char *s);
+
 /*
  * conf_reply_split -- RejectText's enhanced status code: when text starts
  * with one (5.subject.detail, RFC 3463) followed by text, copy it to xcode

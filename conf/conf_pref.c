@@ -124,6 +124,16 @@ static const char *pref_value(const struct pref *p, const char *value,
 			    (long)p->hi);
 			return NULL;
 		}
+		/* Sent as UTF-8 (RFC 2047) when it is not ASCII. */
+		for (const unsigned char *u = (const unsigned char *)value; *u;) {
+			size_t k = conf_utf8_len(u);
+
+			if (k == 0) {
+				conf_fmt(why, whylen, "must be UTF-8");
+				return NULL;
+			}
+			u += k;
+		}
 		return value;
 	}
 	return NULL;

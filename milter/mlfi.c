@@ -1170,9 +1170,12 @@ static int quarantine_store(conn *cn, const verdict *v, const char *rcpts,
  * A spamSubject that is not ASCII ("[СПАМ]") as RFC 2047 encoded words
  * (UTF-8, base64) into out: raw 8-bit bytes made a header that is invalid
  * without SMTPUTF8 and, beside encoded words, garbled in most readers.
- * Words of at most 45 bytes of text (72 characters, RFC 2047's limit is
- * 75), cut between characters, separated by a space (which decoding
- * drops). out holds at least 4 * strlen(tag) + 32 bytes.
+ * Words of 42 to 45 bytes of text (at most 72 characters, RFC 2047's limit
+ * is 75), cut between characters (a UTF-8 character has at most 3 bytes
+ * after its first: bytes that are not UTF-8, which the preference check
+ * refuses but an older store may hold, are cut anywhere), separated by a
+ * space (which decoding drops): for 128 bytes, at most 4 words of 73
+ * characters. out holds at least 4 * strlen(tag) + 32 bytes.
  */
 static void encode_tag(const char *tag, char *out)
 {
@@ -1185,7 +1188,8 @@ static void encode_tag(const char *tag, char *out)
 		size_t w = n - i > 45 ? 45 : n - i;
 
 		/* not inside a character: back to its first byte */
-		while (w < n - i && w > 1 && (t[i + w] & 0xc0) == 0x80)
+		for (int b = 0; b < 3 && w < n - i &&
+		    (t[i + w] & 0xc0) == 0x80; b++)
 			w--;
 		o += (size_t)sprintf(out + o, "%s=?UTF-8?B?", i ? " " : "");
 		for (size_t k = 0; k < w; k += 3) {

@@ -969,6 +969,12 @@ START_TEST(test_pref_check)
 	ck_assert_int_eq(conf_pref_check("rejectThreshold", "1.5", err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(conf_pref_check("trainingMode", "TUM", err, sizeof(err)), 0);
 	ck_assert_int_eq(conf_pref_check("spamSubject", "[SPAM]\r\nBcc: x", err, sizeof(err)), -EINVAL);
+	/* not ASCII: UTF-8 only (it goes out as RFC 2047 UTF-8 words) */
+	ck_assert_int_eq(conf_pref_check("spamSubject", "[\xd0\xa1\xd0\x9f\xd0\x90\xd0\x9c]",
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_pref_check("spamSubject", "[\xa7SPAM]", err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "spamSubject: must be UTF-8"));
+	ck_assert_int_eq(conf_pref_check("spamSubject", "\xed\xa0\x80", err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(conf_pref_check("signatureLocation", "attachment", err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(conf_pref_check("favouriteColour", "blue", err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "favouriteColour: unknown preference");

@@ -88,6 +88,13 @@ done
 CLI -o AllowOverride=spamSubject prefs set --user gus spamSubject " [SPAM]" >/dev/null || it_fail "prefs gus"
 CLI -o AllowOverride=spamSubject prefs set --user hal spamSubject "[СПАМ]" >/dev/null || it_fail "prefs hal"
 CLI blocklist add --user ivy spammer@bad.example >/dev/null || it_fail "blocklist ivy"
+# jon's tag: 128 bytes that are not UTF-8, as an older store may hold
+# (prefs set refuses them now); encoded, they overflowed a buffer.
+CLI blocklist add --user jon spammer@bad.example >/dev/null || it_fail "blocklist jon"
+sqlite3 "$IT_DIR/run/spamsift.db" "INSERT INTO prefs(uid, key, value) SELECT id, 'spamSubject',
+    CAST(zeroblob(128) AS TEXT) FROM users WHERE name = 'jon'; UPDATE prefs SET value =
+    replace(hex(zeroblob(128)), '00', CAST(x'a7' AS TEXT)) WHERE key = 'spamSubject' AND
+    uid = (SELECT id FROM users WHERE name = 'jon')" || it_fail "jon's tag"
 CLI prefs set --user ivy signatureLocation message >/dev/null || it_fail "prefs ivy"
 it_milter -o UserMap=localpart -o AllowOverride=spamSubject
 SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/subject.lua" \

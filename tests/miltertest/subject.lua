@@ -53,6 +53,14 @@ if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
 end
 mt.disconnect(c)
 
+-- jon's tag is 128 bytes that are not UTF-8 (an older store's): the
+-- site's tag instead (encoded, they overflowed a buffer)
+c = subj("SU6", "<jon@example.net>", " hello")
+if not mt.eom_check(c, MT_HDRCHANGE, "Subject", " [SPAM] hello") then
+	error("SU6: not tagged with the site's tag")
+end
+mt.disconnect(c)
+
 -- ivy: the body takes a signature line, or the header the signature.
 local function sig_in(id, ctype, body, in_body)
 	local conn = send(id, "<ivy@example.net>", { "MIME-Version", " 1.0",
