@@ -157,8 +157,8 @@ TRAIN_SECS=0
 mkdir -p "$D/pristine"
 case " $CONFIGS " in *" teft "*|*" notrain "*)
 	log "training @global on $NTRAIN corpus messages"
-	t0=$(date +%s.%N)
 	S db init >"$D/train.log" 2>&1
+	t0=$(date +%s.%N)
 	S train --user @global --spam "$D/train-spam" --ham "$D/train-ham" >>"$D/train.log" 2>&1
 	t1=$(date +%s.%N)
 	TRAIN_SECS=$(echo "$t1 - $t0" | bc)
@@ -481,7 +481,7 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 		"(other work on the machine skews every number);" \
 		"$REPEAT run(s) per cell, median shown."
 	echo "spamsift's @global store was first trained on $NTRAIN corpus messages ($(printf "%.1f" "$TRAIN_SECS")s:" \
-		"\`spamsift -c conf/spamsift.conf -o Home=DIR train --user @global --spam DIR --ham DIR\`);" \
+		"\`spamsift -c conf/spamsift.conf -o Home=DIR db init\`, then \`... train --user @global --spam DIR --ham DIR\`);" \
 		"the corpus load sends the other $NTEST (held-out half, sorted path order, odd lines)."
 	echo "messages/s = messages delivered at smtp-sink / (first connection .. last delivery); ratio = to Postfix with no milter;" \
 		"milter CPU = the milter process's user+system time / messages delivered (spamass: spamass-milter only, not spamd)."
