@@ -415,7 +415,7 @@ static int tokbuf_flush(db *d)
  */
 static int txn_close(db *d)
 {
-	uint64_t gen = 0;
+	uint64_t gen = 0, step = 1 + (db_seed() & 0xfffff);
 	int rc = 0;
 
 	if (d->txn_failed) {
@@ -427,7 +427,7 @@ static int txn_close(db *d)
 	}
 	rc = tokbuf_flush(d);
 	if (rc == 0 && d->txn_tokens)
-		rc = d->ops->gen_bump(d, &gen);
+		rc = d->ops->gen_bump(d, step, &gen);
 	d->in_txn = 0;
 	if (rc < 0) {
 		d->ops->rollback(d);
@@ -435,18 +435,18 @@ static int txn_close(db *d)
 	}
 	/* Readers that see gen before the cache does bypass it meanwhile. */
 	if (d->cache != NULL && d->txn_tokens)
-		db_cache_precommit(d->cache, gen);
+		db_cache_precommit(d->cache, gen - step, gen);
 	if ((rc = d->ops->commit(d)) < 0) {
 		if (d->cache != NULL && d->txn_tokens)
-			db_cache_precommit(d->cache, 0);
+			db_cache_precommit(d->cache, 0, 0);
 		return rc;
 	}
 	if (d->cache != NULL && d->txn_tokens) {
 		struct db_cachelog *l = d->clog;
 		int clear = d->txn_clear || l == NULL || l->overflow;
 
-		db_cache_commit(d->cache, gen, clear ? NULL : l->rows,
-		    clear ? 0 : l->n, clear);
+		db_cache_commit(d->cache, gen - step, gen, clear ? NULL :
+		    l->rows, clear ? 0 : l->n, clear);
 	}
 	clog_reset(d);
 	return 0;

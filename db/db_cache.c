@@ -963,15 +963,15 @@ void db_cache_fill(db_cache *c, uint64_t gen, int64_t uid,
 	pthread_mutex_unlock(&c->mu);
 }
 
-void db_cache_precommit(db_cache *c, uint64_t gen)
+void db_cache_precommit(db_cache *c, uint64_t from, uint64_t gen)
 {
 	pthread_mutex_lock(&c->mu);
-	c->inflight = gen != 0 && c->have_gen && c->gen + 1 == gen ? gen : 0;
+	c->inflight = gen != 0 && c->have_gen && c->gen == from ? gen : 0;
 	pthread_mutex_unlock(&c->mu);
 }
 
-void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
-    size_t n, int clr)
+void db_cache_commit(db_cache *c, uint64_t from, uint64_t gen,
+    const db_tokadd *rows, size_t n, int clr)
 {
 	cprep prep[NUSERS];
 	size_t np = 0;
@@ -980,7 +980,7 @@ void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
 	pthread_mutex_lock(&c->mu);
 	while (c->merging)
 		pthread_cond_wait(&c->merged, &c->mu);
-	if (clr || !c->have_gen || c->gen + 1 != gen) {
+	if (clr || !c->have_gen || c->gen != from) {
 		if (c->n > 0)
 			clear(c);
 		users_forget(c);

@@ -117,8 +117,14 @@ typedef struct db_ops {
 	 * that changed token rows raised (gen_bump). Read in one cheap query.
 	 */
 	int (*gen_get)(db *d, uint64_t *gen);
-	/* Raise the generation by one in the open transaction; new value in *gen. */
-	int (*gen_bump)(db *d, uint64_t *gen);
+	/*
+	 * Raise the generation by step in the open transaction; new value in
+	 * *gen. db.c picks a random step (1..2^20): a store replaced by an
+	 * older copy and then written to reached, by steps of one, the very
+	 * number a cache had seen on the replaced file, and the cache served
+	 * that file's counts.
+	 */
+	int (*gen_bump)(db *d, uint64_t step, uint64_t *gen);
 	/* ---- version 4 ---- */
 	/* db_checkpoint; NULL: nothing to do for this backend. */
 	int (*checkpoint)(db *d);
@@ -214,21 +220,22 @@ uint64_t db_seed(void);
  * moved to another generation meanwhile.
  * db_cache_load -- read all of uid's tokens through d into the cache when
  * they fit; afterwards a miss of uid means 0 counts. 0 or a negative errno.
- * db_cache_commit -- a transaction through an attached handle committed
- * generation gen with the token changes rows[0..n) (deltas, in order): if
- * the cache was at gen - 1 it applies them, else (or with clear) it empties.
+ * db_cache_commit -- a transaction through an attached handle raised the
+ * generation from `from` to gen with the token changes rows[0..n) (deltas,
+ * in order): if the cache was at from it applies them, else (or with clear)
+ * it empties.
  * db_cache_precommit -- an attached handle is about to commit generation
- * gen (0: that commit failed): until db_cache_commit, lookups that already
- * see gen bypass the cache instead of emptying it.
+ * gen, from `from` (gen 0: that commit failed): until db_cache_commit,
+ * lookups that already see gen bypass the cache instead of emptying it.
  */
 size_t db_cache_lookup(db_cache *c, uint64_t gen, int64_t uid, db_token *toks,
     size_t n, unsigned char *hit, int *load);
 void db_cache_fill(db_cache *c, uint64_t gen, int64_t uid,
     const db_token *toks, size_t n);
 int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen);
-void db_cache_commit(db_cache *c, uint64_t gen, const db_tokadd *rows,
-    size_t n, int clear);
-void db_cache_precommit(db_cache *c, uint64_t gen);
+void db_cache_commit(db_cache *c, uint64_t from, uint64_t gen,
+    const db_tokadd *rows, size_t n, int clear);
+void db_cache_precommit(db_cache *c, uint64_t from, uint64_t gen);
 
 /* The backends (db_sqlite.c, db_mem.c). */
 extern const db_ops db_sqlite_ops;

@@ -629,9 +629,9 @@ static int m_gen_get(db *d, uint64_t *gen)
 	return 0;
 }
 
-static int m_gen_bump(db *d, uint64_t *gen)
+static int m_gen_bump(db *d, uint64_t step, uint64_t *gen)
 {
-	*gen = ++M(d)->st.gen;
+	*gen = M(d)->st.gen += step;
 	return 0;
 }
 

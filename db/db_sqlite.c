@@ -18,7 +18,7 @@
  * file as ours); migrations[] brings an older store up to SCHEMA_VERSION on
  * open; a newer one is refused with -EPROTO. Token hashes (uint64) are stored
  * as their int64 bit pattern; signature hash lists as little-endian BLOBs.
- * Schema 2 adds the token generation (one row, raised by db.c in every
+ * Schema 2 adds the token generation (one row, raised by a random step by db.c in every
  * transaction that changes tokens) that read caches compare; schema 3 the
  * envelope sender of each signature; schema 4 the day each sender of the
  * automatic whitelisting's history was last seen (db_sender_purge).
@@ -317,7 +317,7 @@ static const char *const sql[S_COUNT] = {
 	    "innocent_hits = innocent_hits + excluded.innocent_hits, "
 	    "last_hit = excluded.last_hit",
 	[S_GEN_GET] = "SELECT gen FROM generation WHERE id = 1",
-	[S_GEN_BUMP] = "UPDATE generation SET gen = gen + 1 WHERE id = 1 "
+	[S_GEN_BUMP] = "UPDATE generation SET gen = gen + ?1 WHERE id = 1 "
 	    "RETURNING gen",
 };
 
@@ -1441,7 +1441,7 @@ static int s_gen_get(db *d, uint64_t *gen)
 	    fail(s, rc, "read generation");
 }
 
-static int s_gen_bump(db *d, uint64_t *gen)
+static int s_gen_bump(db *d, uint64_t step, uint64_t *gen)
 {
 	dbs *s = S(d);
 	sqlite3_stmt *st = NULL;
@@ -1450,6 +1450,7 @@ static int s_gen_bump(db *d, uint64_t *gen)
 	*gen = 0;
 	if ((rc = prep(s, S_GEN_BUMP, &st, "update generation")) < 0)
 		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)step);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*gen = (uint64_t)sqlite3_column_int64(st, 0);

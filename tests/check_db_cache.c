@@ -507,11 +507,11 @@ START_TEST(test_commit_in_flight)
 	ck_assert_ptr_nonnull(c);
 	ck_assert_uint_eq(db_cache_lookup(c, 5, 7, &t, 1, &hit, &load), 1);
 	db_cache_fill(c, 5, 7, &t, 1);
-	db_cache_precommit(c, 6);
+	db_cache_precommit(c, 5, 6);
 	/* A reader already sees generation 6: it must miss, not empty. */
 	ck_assert_uint_eq(db_cache_lookup(c, 6, 7, &t, 1, &hit, &load), 1);
 	ck_assert_int_eq(hit, 0);
-	db_cache_commit(c, 6, &add, 1, 0);
+	db_cache_commit(c, 5, 6, &add, 1, 0);
 	db_cache_stats_get(c, &st);
 	ck_assert_uint_eq(st.clears, 0);
 	ck_assert_uint_eq(st.updates, 1);
@@ -521,8 +521,8 @@ START_TEST(test_commit_in_flight)
 	ck_assert_int_eq(t.innocent_hits, 1);
 	/* A failed commit (precommit 0): generation 7 then empties, as any
 	 * change by another writer does. */
-	db_cache_precommit(c, 7);
-	db_cache_precommit(c, 0);
+	db_cache_precommit(c, 6, 7);
+	db_cache_precommit(c, 0, 0);
 	ck_assert_uint_eq(db_cache_lookup(c, 7, 7, &t, 1, &hit, &load), 1);
 	db_cache_stats_get(c, &st);
 	ck_assert_uint_eq(st.clears, 1);
