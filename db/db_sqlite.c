@@ -18,10 +18,11 @@
  * file as ours); migrations[] brings an older store up to SCHEMA_VERSION on
  * open; a newer one is refused with -EPROTO. Token hashes (uint64) are stored
  * as their int64 bit pattern; signature hash lists as little-endian BLOBs.
- * Schema 2 adds the token generation (one row, raised by a random step by db.c in every
- * transaction that changes tokens) that read caches compare; schema 3 the
- * envelope sender of each signature; schema 4 the day each sender of the
- * automatic whitelisting's history was last seen (db_sender_purge).
+ * Schema 2 adds the token generation (one row, raised by a random step by
+ * db.c in every transaction that changes tokens) that read caches compare;
+ * schema 3 the envelope sender of each signature; schema 4 the day each
+ * sender of the automatic whitelisting's history was last seen
+ * (db_sender_purge).
  *
  * Combined increments (db.c) arrive sorted in one tokens_add call and are
  * merged by one statement over the spamsift_rows virtual table (below).
