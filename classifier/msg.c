@@ -28,6 +28,14 @@
 
 #define LINECAP 4096     /* longest line piece handled at once */
 #define HEADMAX 8192     /* decoded bytes of an attachment given to libmagic */
+/*
+ * Attachments of a message typed by libmagic. A call costs 0.03-2 ms (0.2
+ * ms for a part of two bytes, more for text): 22,000 one-byte attachments
+ * in 512 KiB took 4 s of CPU, and the milter's one libmagic handle with
+ * them. Past this many, an attachment is typed by its name and declared
+ * type only, and attach:magic:limit says so once.
+ */
+#define MAGIC_MAX 16
 #define BOUNDMAX 256     /* longest boundary (RFC 2046: 70; readers take
                             longer ones, and so do we; a longer one reads
                             the part as text) */
@@ -91,6 +99,7 @@ struct msg {
 	size_t scanned;         /* body bytes tokenized */
 	size_t total;           /* body bytes seen */
 	size_t parts;           /* leaf parts */
+	size_t magics;          /* attachments typed by libmagic */
 	char from[256];         /* first From: address */
 	/*
 	 * Header buffers grow to what the fields need, up to max_header_len
@@ -183,7 +192,7 @@ void msg_reset(msg *m, tokset *out)
 	m->dstate = 0;
 	m->headlen = 0;
 	m->unterminated = 0;
-	m->scanned = m->total = m->parts = 0;
+	m->scanned = m->total = m->parts = m->magics = 0;
 	m->from[0] = '\0';
 	free(m->subject);
 	m->subject = NULL;
@@ -561,7 +570,12 @@ static void attach_tokens(msg *m)
 		if (ext1[0] != '\0')
 			addf(m, "attach:ext2:", ext1);
 	}
-	if ((m->o.magic != NULL || m->o.magic_type != NULL) && m->headlen > 0) {
+	if ((m->o.magic != NULL || m->o.magic_type != NULL) && m->headlen > 0 &&
+	    m->magics++ >= MAGIC_MAX) {
+		if (m->magics == MAGIC_MAX + 1)
+			add(m, "attach:magic:limit", 18);
+	} else if ((m->o.magic != NULL || m->o.magic_type != NULL) &&
+	    m->headlen > 0) {
 		const char *r;
 
 		if (m->o.magic != NULL) {

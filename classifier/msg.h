@@ -44,7 +44,9 @@
  *                             "attach:ext:long" otherwise, "attach:ext:none")
  *   attach:ext2:<e1>.<e2>     a double extension ("invoice.pdf.exe")
  *   attach:magic:<type>       the type libmagic finds in the first 8 KiB
- *                             of the decoded part (when opts.magic is set)
+ *                             of the decoded part (when opts.magic is set;
+ *                             the first 16 attachments of a message)
+ *   attach:magic:limit        a message with more attachments than that
  *   attach:mismatch           declared type or extension disagree with it,
  *   attach:mismatch:<ext>:<magic-type>  and which
  *   msg:truncated             the body was longer than max_scan_bytes
