@@ -100,6 +100,7 @@ struct msg {
 	size_t total;           /* body bytes seen */
 	size_t parts;           /* leaf parts */
 	size_t magics;          /* attachments typed by libmagic */
+	size_t hbytes;          /* bytes of the top-level header's fields */
 	char from[256];         /* first From: address */
 	/*
 	 * Header buffers grow to what the fields need, up to max_header_len
@@ -192,7 +193,7 @@ void msg_reset(msg *m, tokset *out)
 	m->dstate = 0;
 	m->headlen = 0;
 	m->unterminated = 0;
-	m->scanned = m->total = m->parts = m->magics = 0;
+	m->scanned = m->total = m->parts = m->magics = m->hbytes = 0;
 	m->from[0] = '\0';
 	free(m->subject);
 	m->subject = NULL;
@@ -287,6 +288,20 @@ static void field(msg *m, const char *name, size_t nlen, const char *v, size_t v
 	char canon[HDR_NAMEMAX];
 	size_t dlen, dcap;
 
+	/*
+	 * The top-level header is read up to max_scan_bytes, as the body
+	 * is: past it only Content-* fields count (the MIME structure needs
+	 * them), and hdr:truncated says so once. Each field cost its
+	 * decoding and tokens: 10 MB of "X:" lines, which Postfix takes
+	 * (its limits are per field), cost 0.25 s.
+	 */
+	if (m->p.depth == 0 && (m->hbytes += nlen + vlen + 2) >
+	    m->o.max_scan_bytes) {
+		if (m->hbytes - (nlen + vlen + 2) <= m->o.max_scan_bytes)
+			add(m, "hdr:truncated", 13);
+		if (nlen < 8 || strncasecmp(name, "Content-", 8) != 0)
+			return;
+	}
 	hdr_canon(name, nlen, canon);
 	if (canon[0] == '\0' || ignored(m, canon))
 		return;

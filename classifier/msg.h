@@ -50,6 +50,8 @@
  *   attach:mismatch           declared type or extension disagree with it,
  *   attach:mismatch:<ext>:<magic-type>  and which
  *   msg:truncated             the body was longer than max_scan_bytes
+ *   hdr:truncated             so was the top-level header (its later
+ *                             fields but Content-* give no token)
  *   msg:no-headers            raw input whose first line is not a header
  *   hdr:malformed             a header line whose name has blanks inside
  * Headers named X-Spamsift-* and those in opts.ignore_headers give no token.

