@@ -297,59 +297,66 @@ static size_t put_utf8(unsigned cp, char *o)
 /* Code point of the entity named e (n bytes, after '&'), or 0 when unknown. */
 static unsigned entity(const char *e, size_t n)
 {
-	static const struct { const char *name; unsigned cp; } named[] = {
-		{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' },
-		{ "apos", '\'' }, { "nbsp", 0xA0 }, { "copy", 0xA9 }, { "reg", 0xAE },
-		{ "euro", 0x20AC }, { "pound", 0xA3 }, { "yen", 0xA5 },
-		{ "cent", 0xA2 }, { "hellip", 0x2026 }, { "mdash", 0x2014 },
-		{ "ndash", 0x2013 }, { "lsquo", 0x2018 }, { "rsquo", 0x2019 },
-		{ "ldquo", 0x201C }, { "rdquo", 0x201D }, { "bull", 0x2022 },
-		{ "trade", 0x2122 }, { "shy", 0xAD }, { "zwnj", 0x200C },
-		{ "zwj", 0x200D }, { "times", 0xD7 }, { "eacute", 0xE9 },
-		{ "egrave", 0xE8 }, { "aacute", 0xE1 }, { "agrave", 0xE0 },
-		{ "oacute", 0xF3 }, { "uacute", 0xFA }, { "iacute", 0xED },
-		{ "ntilde", 0xF1 }, { "ccedil", 0xE7 }, { "auml", 0xE4 },
-		{ "ouml", 0xF6 }, { "uuml", 0xFC }, { "szlig", 0xDF },
-		{ "iexcl", 0xA1 }, { "iquest", 0xBF }, { "laquo", 0xAB },
-		{ "raquo", 0xBB }, { "middot", 0xB7 }, { "deg", 0xB0 },
-		{ "Eacute", 0xC9 }, { "Auml", 0xC4 }, { "Ouml", 0xD6 },
-		{ "Uuml", 0xDC },
+	/* (with its length: a scan compares that first) */
+#define E(name, cp) { name, sizeof(name) - 1, cp }
+	static const struct {
+		const char *name;
+		size_t len;
+		unsigned cp;
+	} named[] = {
+		E("amp", '&'), E("lt", '<'), E("gt", '>'), E("quot", '"'),
+		E("apos", '\''), E("nbsp", 0xA0), E("copy", 0xA9), E("reg", 0xAE),
+		E("euro", 0x20AC), E("pound", 0xA3), E("yen", 0xA5),
+		E("cent", 0xA2), E("hellip", 0x2026), E("mdash", 0x2014),
+		E("ndash", 0x2013), E("lsquo", 0x2018), E("rsquo", 0x2019),
+		E("ldquo", 0x201C), E("rdquo", 0x201D), E("bull", 0x2022),
+		E("trade", 0x2122), E("shy", 0xAD), E("zwnj", 0x200C),
+		E("zwj", 0x200D), E("times", 0xD7), E("eacute", 0xE9),
+		E("egrave", 0xE8), E("aacute", 0xE1), E("agrave", 0xE0),
+		E("oacute", 0xF3), E("uacute", 0xFA), E("iacute", 0xED),
+		E("ntilde", 0xF1), E("ccedil", 0xE7), E("auml", 0xE4),
+		E("ouml", 0xF6), E("uuml", 0xFC), E("szlig", 0xDF),
+		E("iexcl", 0xA1), E("iquest", 0xBF), E("laquo", 0xAB),
+		E("raquo", 0xBB), E("middot", 0xB7), E("deg", 0xB0),
+		E("Eacute", 0xC9), E("Auml", 0xC4), E("Ouml", 0xD6),
+		E("Uuml", 0xDC),
 		/* HTML5's names for ASCII punctuation: a link written
 		 * "http&colon;&sol;&sol;evil&period;example" is followed */
-		{ "excl", '!' }, { "num", '#' }, { "dollar", '$' },
-		{ "percnt", '%' }, { "lpar", '(' }, { "rpar", ')' },
-		{ "ast", '*' }, { "midast", '*' }, { "plus", '+' },
-		{ "comma", ',' }, { "period", '.' }, { "sol", '/' },
-		{ "colon", ':' }, { "semi", ';' }, { "equals", '=' },
-		{ "quest", '?' }, { "commat", '@' }, { "lsqb", '[' },
-		{ "lbrack", '[' }, { "bsol", '\\' }, { "rsqb", ']' },
-		{ "rbrack", ']' }, { "Hat", '^' }, { "lowbar", '_' },
-		{ "UnderBar", '_' }, { "grave", '`' }, { "lcub", '{' },
-		{ "lbrace", '{' }, { "verbar", '|' }, { "vert", '|' },
-		{ "VerticalLine", '|' }, { "rcub", '}' }, { "rbrace", '}' },
-		{ "Tab", '\t' }, { "NewLine", '\n' }, { "QUOT", '"' },
-		{ "AMP", '&' }, { "LT", '<' }, { "GT", '>' },
+		E("excl", '!'), E("num", '#'), E("dollar", '$'),
+		E("percnt", '%'), E("lpar", '('), E("rpar", ')'),
+		E("ast", '*'), E("midast", '*'), E("plus", '+'),
+		E("comma", ','), E("period", '.'), E("sol", '/'),
+		E("colon", ':'), E("semi", ';'), E("equals", '='),
+		E("quest", '?'), E("commat", '@'), E("lsqb", '['),
+		E("lbrack", '['), E("bsol", '\\'), E("rsqb", ']'),
+		E("rbrack", ']'), E("Hat", '^'), E("lowbar", '_'),
+		E("UnderBar", '_'), E("grave", '`'), E("lcub", '{'),
+		E("lbrace", '{'), E("verbar", '|'), E("vert", '|'),
+		E("VerticalLine", '|'), E("rcub", '}'), E("rbrace", '}'),
+		E("Tab", '\t'), E("NewLine", '\n'), E("QUOT", '"'),
+		E("AMP", '&'), E("LT", '<'), E("GT", '>'),
 		/* invisible: spammers put them inside words */
-		{ "ZeroWidthSpace", 0x200B }, { "NegativeVeryThinSpace", 0x200B },
-		{ "NegativeThinSpace", 0x200B }, { "NegativeMediumSpace", 0x200B },
-		{ "NegativeThickSpace", 0x200B }, { "lrm", 0x200E },
-		{ "rlm", 0x200F }, { "NoBreak", 0x2060 },
-		{ "ApplyFunction", 0x2061 }, { "InvisibleTimes", 0x2062 },
-		{ "InvisibleComma", 0x2063 },
+		E("ZeroWidthSpace", 0x200B), E("NegativeVeryThinSpace", 0x200B),
+		E("NegativeThinSpace", 0x200B), E("NegativeMediumSpace", 0x200B),
+		E("NegativeThickSpace", 0x200B), E("lrm", 0x200E),
+		E("rlm", 0x200F), E("NoBreak", 0x2060),
+		E("ApplyFunction", 0x2061), E("InvisibleTimes", 0x2062),
+		E("InvisibleComma", 0x2063),
 		/* HTML 4's other letters, punctuation and symbols in mail */
-		{ "OElig", 0x152 }, { "oelig", 0x153 }, { "Scaron", 0x160 },
-		{ "scaron", 0x161 }, { "Yuml", 0x178 }, { "fnof", 0x192 },
-		{ "circ", 0x2C6 }, { "tilde", 0x2DC }, { "ensp", 0x2002 },
-		{ "emsp", 0x2003 }, { "thinsp", 0x2009 }, { "sbquo", 0x201A },
-		{ "bdquo", 0x201E }, { "dagger", 0x2020 }, { "Dagger", 0x2021 },
-		{ "permil", 0x2030 }, { "lsaquo", 0x2039 }, { "rsaquo", 0x203A },
-		{ "prime", 0x2032 }, { "Prime", 0x2033 }, { "larr", 0x2190 },
-		{ "uarr", 0x2191 }, { "rarr", 0x2192 }, { "darr", 0x2193 },
-		{ "harr", 0x2194 }, { "rArr", 0x21D2 }, { "minus", 0x2212 },
-		{ "le", 0x2264 }, { "ge", 0x2265 }, { "ne", 0x2260 },
-		{ "infin", 0x221E }, { "asymp", 0x2248 }, { "loz", 0x25CA },
-		{ "spades", 0x2660 }, { "clubs", 0x2663 }, { "hearts", 0x2665 },
-		{ "diams", 0x2666 }, { NULL, 0 } };
+		E("OElig", 0x152), E("oelig", 0x153), E("Scaron", 0x160),
+		E("scaron", 0x161), E("Yuml", 0x178), E("fnof", 0x192),
+		E("circ", 0x2C6), E("tilde", 0x2DC), E("ensp", 0x2002),
+		E("emsp", 0x2003), E("thinsp", 0x2009), E("sbquo", 0x201A),
+		E("bdquo", 0x201E), E("dagger", 0x2020), E("Dagger", 0x2021),
+		E("permil", 0x2030), E("lsaquo", 0x2039), E("rsaquo", 0x203A),
+		E("prime", 0x2032), E("Prime", 0x2033), E("larr", 0x2190),
+		E("uarr", 0x2191), E("rarr", 0x2192), E("darr", 0x2193),
+		E("harr", 0x2194), E("rArr", 0x21D2), E("minus", 0x2212),
+		E("le", 0x2264), E("ge", 0x2265), E("ne", 0x2260),
+		E("infin", 0x221E), E("asymp", 0x2248), E("loz", 0x25CA),
+		E("spades", 0x2660), E("clubs", 0x2663), E("hearts", 0x2665),
+		E("diams", 0x2666), { NULL, 0, 0 } };
+#undef E
 	/*
 	 * HTML 4's Latin-1 names, U+00A0 to U+00FF in order: accented
 	 * letters are written so in Portuguese, Spanish, French, German mail
@@ -397,13 +404,17 @@ static unsigned entity(const char *e, size_t n)
 		}
 		return any ? (v && v <= 0x10FFFF ? (unsigned)v : 0xFFFD) : 0;
 	}
+	/* No name is shorter than 2 or longer than 21 ("&a" storms: each
+	 * was a scan of every name) */
+	if (n < 2 || n > 21)
+		return 0;
 	for (int i = 0; named[i].name != NULL; i++)
-		if (named[i].name[0] == e[0] && strlen(named[i].name) == n &&
+		if (named[i].len == n && named[i].name[0] == e[0] &&
 		    memcmp(named[i].name, e, n) == 0)
 			return named[i].cp;
 	for (unsigned i = 0; i < 96; i++)
-		if (latin1[i][0] == e[0] && strlen(latin1[i]) == n &&
-		    memcmp(latin1[i], e, n) == 0)
+		if (latin1[i][0] == e[0] && strncmp(latin1[i], e, n) == 0 &&
+		    latin1[i][n] == '\0')
 			return 0xA0 + i;
 	return 0;
 }
