@@ -415,7 +415,7 @@ static int tokbuf_flush(db *d)
  */
 static int txn_close(db *d)
 {
-	uint64_t gen = 0, step = 1 + (db_seed() & 0xfffff);
+	uint64_t gen = 0, step = 1 + ((db_seed() & 0xfffff) << 20), from;
 	int rc = 0;
 
 	if (d->txn_failed) {
@@ -428,6 +428,7 @@ static int txn_close(db *d)
 	rc = tokbuf_flush(d);
 	if (rc == 0 && d->txn_tokens)
 		rc = d->ops->gen_bump(d, step, &gen);
+	from = (gen - step) & DB_GEN_MASK;
 	d->in_txn = 0;
 	if (rc < 0) {
 		d->ops->rollback(d);
@@ -435,7 +436,7 @@ static int txn_close(db *d)
 	}
 	/* Readers that see gen before the cache does bypass it meanwhile. */
 	if (d->cache != NULL && d->txn_tokens)
-		db_cache_precommit(d->cache, gen - step, gen);
+		db_cache_precommit(d->cache, from, gen);
 	if ((rc = d->ops->commit(d)) < 0) {
 		if (d->cache != NULL && d->txn_tokens)
 			db_cache_precommit(d->cache, 0, 0);
@@ -445,7 +446,7 @@ static int txn_close(db *d)
 		struct db_cachelog *l = d->clog;
 		int clear = d->txn_clear || l == NULL || l->overflow;
 
-		db_cache_commit(d->cache, gen - step, gen, clear ? NULL :
+		db_cache_commit(d->cache, from, gen, clear ? NULL :
 		    l->rows, clear ? 0 : l->n, clear);
 	}
 	clog_reset(d);

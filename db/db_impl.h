@@ -118,11 +118,12 @@ typedef struct db_ops {
 	 */
 	int (*gen_get)(db *d, uint64_t *gen);
 	/*
-	 * Raise the generation by step in the open transaction; new value in
-	 * *gen. db.c picks a random step (1..2^20): a store replaced by an
-	 * older copy and then written to reached, by steps of one, the very
-	 * number a cache had seen on the replaced file, and the cache served
-	 * that file's counts.
+	 * Raise the generation by step in the open transaction, modulo 2^62
+	 * (DB_GEN_MASK); new value in *gen. db.c's step is 1 plus a random
+	 * multiple of 2^20 (below 2^40): a store replaced by an older copy and
+	 * then written to reached, by steps of one, the very number a cache
+	 * had seen on the replaced file, and the cache served that file's
+	 * counts. The low 20 bits still count commits (tests read them).
 	 */
 	int (*gen_bump)(db *d, uint64_t step, uint64_t *gen);
 	/* ---- version 4 ---- */
@@ -236,6 +237,9 @@ int db_cache_load(db_cache *c, db *d, int64_t uid, uint64_t gen);
 void db_cache_commit(db_cache *c, uint64_t from, uint64_t gen,
     const db_tokadd *rows, size_t n, int clear);
 void db_cache_precommit(db_cache *c, uint64_t from, uint64_t gen);
+
+/* Generations are kept below 2^62 (wrapping: a cache then starts over). */
+#define DB_GEN_MASK 0x3fffffffffffffffULL
 
 /* The backends (db_sqlite.c, db_mem.c). */
 extern const db_ops db_sqlite_ops;

@@ -631,7 +631,7 @@ static int m_gen_get(db *d, uint64_t *gen)
 
 static int m_gen_bump(db *d, uint64_t step, uint64_t *gen)
 {
-	*gen = M(d)->st.gen += step;
+	*gen = M(d)->st.gen = (M(d)->st.gen + step) & DB_GEN_MASK;
 	return 0;
 }
 

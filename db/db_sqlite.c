@@ -318,7 +318,8 @@ static const char *const sql[S_COUNT] = {
 	    "innocent_hits = innocent_hits + excluded.innocent_hits, "
 	    "last_hit = excluded.last_hit",
 	[S_GEN_GET] = "SELECT gen FROM generation WHERE id = 1",
-	[S_GEN_BUMP] = "UPDATE generation SET gen = gen + ?1 WHERE id = 1 "
+	[S_GEN_BUMP] = "UPDATE generation SET gen = (gen + ?1) & "
+	    "4611686018427387903 WHERE id = 1 "
 	    "RETURNING gen",
 };
 

@@ -255,7 +255,8 @@ gen0=$(sqlite3 "$T/spamsift.db" 'SELECT gen FROM generation')
 expect 0 S train --user bob@example.net --ham "$T/oldsig"
 grep -q 'learned 40 messages as ham (0 retrained by signature)' "$T/out" || it_fail "old signed mail: $(cat "$T/out")"
 gen1=$(sqlite3 "$T/spamsift.db" 'SELECT gen FROM generation')
-[ $((gen1 - gen0)) -le 3 ] || it_fail "old signed mail took $((gen1 - gen0)) commits"
+# (the generation's low 20 bits count commits: db_impl.h)
+[ $(((gen1 - gen0) & 1048575)) -le 3 ] || it_fail "old signed mail took $(((gen1 - gen0) & 1048575)) commits"
 # Mail to several users carries a signature for each; the user's own is
 # used wherever it stands (only the first was tried).
 expect 0 S classify --user gina@example.net --train --format json "$T/h10.eml"

@@ -101,15 +101,16 @@ release
 it_log "lock held: $COUNT + 600 tagged messages delivered, quarantine 451, queue full logged once"
 
 # 2. Released: every message queued is learned once, in transactions of at
-# most 128 messages (each one that changes tokens raises the generation by
-# one); bob's, queued first, come first.
+# most 128 messages (each one that changes tokens adds one to the
+# generation's commit count); bob's, queued first, come first.
 i=0
 while [ "$(classified bob@example.net)" -lt "$COUNT" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ "$(classified bob@example.net)" = "$COUNT" ] ||
 	it_fail "released: $(classified bob@example.net) of $COUNT messages learned"
 [ "$(classified carol@example.net)" = 0 ] || it_fail "released: the tempfailed message was learned"
 [ "$(sqlite3 "$DB" 'SELECT count(*) FROM quarantine')" = 0 ] || it_fail "released: the withdrawn copy was stored"
-commits=$(($(sqlite3 "$DB" 'SELECT gen FROM generation') - gen0))
+# (the generation's low 20 bits count commits: db_impl.h)
+commits=$((($(sqlite3 "$DB" 'SELECT gen FROM generation') - gen0) & 1048575))
 [ "$commits" -ge $(((COUNT + 127) / 128)) ] ||
 	it_fail "released: $COUNT messages learned in $commits transactions (at most 128 each)"
 it_log "released: $COUNT messages learned once, $commits transactions so far"
