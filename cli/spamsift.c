@@ -170,15 +170,6 @@ db *cli_store(cli *c, int create)
 	return c->store;
 }
 
-/* Does s hold a control character (TAB and line breaks too)? */
-static int has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
     size_t canonlen)
 {
@@ -192,11 +183,10 @@ int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
 	}
 	if (strcmp(name, DB_GLOBAL_USER) == 0)
 		snprintf(mapped, sizeof(mapped), "%s", name);
-	/* No control character: a user name with a TAB or a line break
-	 * split the lines of stats (the milter's addresses may hold one:
-	 * Postfix relays "x\001"@d, and its sender must still match). */
-	else if (has_control(name) ||
-	    usermap_lookup(c->umap, name, mapped, sizeof(mapped)) < 0) {
+	/* (a control character is taken, as the milter takes it: Postfix
+	 * relays "x\001"@d, and its quarantined mail must be reachable;
+	 * output escapes it) */
+	else if (usermap_lookup(c->umap, name, mapped, sizeof(mapped)) < 0) {
 		fprintf(stderr, "spamsift: --user %s: not a valid user\n", name);
 		return CLI_INPUT;
 	}

@@ -77,30 +77,52 @@ static int syslog_listens(void)
 	return atomic_load_explicit(&have_log, memory_order_relaxed);
 }
 
-/* The line glibc's LOG_PERROR writes, "ident[pid]: text", in one write. */
-static void stderr_line(const char *fmt, va_list ap)
+/*
+ * Format a line into buf (size bytes) or a larger block (*big, freed by the
+ * caller), control characters made '?': a sender or recipient address may
+ * hold any (Postfix relays "x\001"@d), and a TAB or line break split the
+ * fields and lines log readers parse. Returns the line, or NULL.
+ */
+static char *format_line(char *buf, size_t size, char **big, const char *fmt,
+    va_list ap)
 {
-	char buf[4096], *line = buf;
-	int head, len;
+	char *line = buf;
 	va_list aq;
+	int len;
 
-	head = snprintf(buf, sizeof(buf), "%s[%ld]: ", ident_copy,
-	    (long)getpid());
+	*big = NULL;
 	va_copy(aq, ap);
-	len = vsnprintf(buf + head, sizeof(buf) - (size_t)head, fmt, aq);
+	len = vsnprintf(buf, size, fmt, aq);
 	va_end(aq);
 	if (len < 0)
-		return;
-	if ((size_t)head + (size_t)len + 1 >= sizeof(buf)) {
-		if ((line = malloc((size_t)head + (size_t)len + 2)) == NULL)
-			return;
-		memcpy(line, buf, (size_t)head);
-		vsnprintf(line + head, (size_t)len + 1, fmt, ap);
+		return NULL;
+	if ((size_t)len >= size) {
+		if ((*big = malloc((size_t)len + 1)) == NULL)
+			return NULL;
+		vsnprintf(*big, (size_t)len + 1, fmt, ap);
+		line = *big;
 	}
-	line[head + len] = '\n';
-	(void)!write(2, line, (size_t)head + (size_t)len + 1);
-	if (line != buf)
-		free(line);
+	for (char *p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return line;
+}
+
+/* The line glibc's LOG_PERROR writes, "ident[pid]: text", in one write. */
+static void stderr_line(const char *text)
+{
+	size_t n = strlen(text);
+	char head[96], *line;
+	int hl = snprintf(head, sizeof(head), "%s[%ld]: ", ident_copy,
+	    (long)getpid());
+
+	if (hl < 0 || (line = malloc((size_t)hl + n + 1)) == NULL)
+		return;
+	memcpy(line, head, (size_t)hl);
+	memcpy(line + hl, text, n);
+	line[(size_t)hl + n] = '\n';
+	(void)!write(2, line, (size_t)hl + n + 1);
+	free(line);
 }
 
 int log_open(const char *ident, const char *facility, int to_stderr)
@@ -126,15 +148,28 @@ void log_close(void)
 	closelog();
 }
 
+static void emit(int prio, const char *fmt, va_list ap)
+{
+	char buf[4096], *big, *line;
+	int listens = syslog_listens();
+
+	if (!listens && !perror_too)
+		return;
+	if ((line = format_line(buf, sizeof(buf), &big, fmt, ap)) == NULL)
+		return;
+	if (listens)
+		syslog(prio, "%s", line);
+	else
+		stderr_line(line);
+	free(big);
+}
+
 #define LOG_FN(name, prio)                     \
 	void name(const char *fmt, ...)        \
 	{                                      \
 		va_list ap;                    \
 		va_start(ap, fmt);             \
-		if (syslog_listens())          \
-			vsyslog(prio, fmt, ap); \
-		else if (perror_too)           \
-			stderr_line(fmt, ap);  \
+		emit(prio, fmt, ap);           \
 		va_end(ap);                    \
 	}
 

@@ -350,8 +350,11 @@ expect 0 S classify --user bob@example.net --format json "$(printf '%s/caf\351.e
 python3 -c 'import json, sys; d = json.loads(open(sys.argv[1], "rb").read()); assert d["path"].endswith("caf\u00e9.eml"), d' "$T/out" ||
 	it_fail "classify json of a Latin-1 name: $(cat "$T/out")"
 rm -f "$(printf '%s/a\tb.eml' "$T")" "$(printf '%s/caf\351.eml' "$T")"
-expect 2 S whitelist add --user "$(printf 'x\ty@example.org')" q@r.example
-grep -q 'not a valid user' "$T/err" || it_fail "a user name with a TAB: $(cat "$T/err")"
+# A user name with a control character (the milter maps "x\001"@d, as
+# Postfix relays it) is reachable, and stats keeps it on one line.
+expect 0 S whitelist add --user "$(printf 'x\ty@example.org')" q@r.example
+expect 0 S stats --format tsv
+grep -q '^x\\ty@example.org	' "$T/out" || it_fail "stats of a user name with a TAB: $(cat "$T/out")"
 
 # tokens
 expect 1 S tokens --bogus "$T/s10.eml"

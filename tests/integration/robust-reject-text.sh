@@ -65,4 +65,7 @@ for from in "$(printf '"x\001"@evil.example')" "$(printf '"x\tx"@evil.example')"
 	it_log "$from: reply: $reply"
 	[ "$reply" = "550 5.7.1 Message rejected as spam" ] || it_fail "sender $from: reply '$reply'"
 done
+# ... and the milter's log line shows it as '?' (a TAB split its fields)
+grep -q 'from=<x?@evil.example> ' "$IT_DIR/milter.log" && grep -q 'from=<x?x@evil.example> ' "$IT_DIR/milter.log" ||
+	it_fail "control characters in the log: $(grep evil "$IT_DIR/milter.log" | od -c | head -5)"
 exit 0
