@@ -288,25 +288,35 @@ static void field(msg *m, const char *name, size_t nlen, const char *v, size_t v
 	char canon[HDR_NAMEMAX];
 	size_t dlen, dcap;
 
+	int over = 0;
+
+	/* (as hbuf_append cuts a raw field: msg_header's value is whole) */
+	if (vlen > m->o.max_header_len)
+		vlen = m->o.max_header_len;
 	/*
 	 * The top-level header is read up to max_scan_bytes, as the body
-	 * is: past it only Content-* fields count (the MIME structure needs
-	 * them), and hdr:truncated says so once. Each field cost its
-	 * decoding and tokens: 10 MB of "X:" lines, which Postfix takes
-	 * (its limits are per field), cost 0.25 s.
+	 * is: past it its fields give no token, and hdr:truncated says so
+	 * once; the Content-* fields still shape the body, the first From
+	 * and Subject are still read (a sender padding the header to hide
+	 * his From from a blocklist). Each field cost its decoding and
+	 * tokens: 10 MB of "X:" lines, which Postfix takes (its limits are
+	 * per field), cost 0.25 s.
 	 */
 	if (m->p.depth == 0 && (m->hbytes += nlen + vlen + 2) >
 	    m->o.max_scan_bytes) {
 		if (m->hbytes - (nlen + vlen + 2) <= m->o.max_scan_bytes)
 			add(m, "hdr:truncated", 13);
-		if (nlen < 8 || strncasecmp(name, "Content-", 8) != 0)
+		if (!(nlen >= 8 && strncasecmp(name, "Content-", 8) == 0) &&
+		    !(nlen == 4 && strncasecmp(name, "From", 4) == 0 &&
+		    m->from[0] == '\0') &&
+		    !(nlen == 7 && strncasecmp(name, "Subject", 7) == 0 &&
+		    m->subject == NULL))
 			return;
+		over = 1;
 	}
 	hdr_canon(name, nlen, canon);
 	if (canon[0] == '\0' || ignored(m, canon))
 		return;
-	if (vlen > m->o.max_header_len)
-		vlen = m->o.max_header_len;
 	if ((dcap = dbuf_room(m, vlen)) == 0)
 		return;
 	if (strcasecmp(canon, "Content-Type") == 0) {
@@ -369,7 +379,8 @@ static void field(msg *m, const char *name, size_t nlen, const char *v, size_t v
 		else if (strcmp(canon, "From") == 0 && m->from[0] == '\0')
 			hdr_addr(m->dbuf, dlen, m->from, sizeof(m->from));
 	}
-	if (m->out != NULL && hdr_tokens(m->out, m->w, canon, m->dbuf, dlen) < 0)
+	if (!over && m->out != NULL &&
+	    hdr_tokens(m->out, m->w, canon, m->dbuf, dlen) < 0)
 		m->err = -ENOMEM;
 }
 
