@@ -68,10 +68,13 @@ struct forged {
 };
 
 /*
- * How long a quarantine copy may wait for the writer thread's commit to
- * begin: well below Postfix's milter_content_timeout (300 s by default), so
- * the milter answers per OnFail, with its reason logged, before Postfix gives
- * up on it.
+ * How long a message's quarantine copies may wait, all together, for the
+ * writer thread's commits to begin: well below Postfix's
+ * milter_content_timeout (300 s by default), so the milter answers per
+ * OnFail, with its reason logged, before Postfix gives up on it. It was
+ * each copy's wait: with the store locked midway, three users' copies took
+ * 42 s, Postfix (at 30 s) deferred the message, and the copy stored
+ * first was stored again when the sender retried.
  */
 #define QUARANTINE_WAIT_MS 20000
 
@@ -1120,7 +1123,7 @@ static sfsistat on_fail(SMFICTX *ctx, conn *cn)
 
 /* Store the message in v's user's quarantine; 0, or -errno with why. */
 static int quarantine_store(conn *cn, const verdict *v, const char *rcpts,
-    char *why, size_t whylen)
+    long wait_ms, char *why, size_t whylen)
 {
 	db_quar q = { 0 };
 	char *data;
@@ -1130,22 +1133,33 @@ static int quarantine_store(conn *cn, const verdict *v, const char *rcpts,
 	snprintf(why, whylen, "quarantine copy: %s", strerror(EIO));
 	if (cn->copy == NULL)
 		return -EIO;
-	if (fflush(cn->copy) != 0) {
-		rc = -errno;
-		snprintf(why, whylen, "quarantine copy: %s", strerror(-rc));
-		return rc;
-	}
 	data = malloc(cn->copy_len ? cn->copy_len : 1);
 	if (data == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
-	rewind(cn->copy);
-	if (fread(data, 1, cn->copy_len, cn->copy) != cn->copy_len) {
-		free(data);
-		return -EIO;
+	/*
+	 * A copy still whole in its memory buffer (QuarantineMemory) is
+	 * taken from there: flushed and read back, it needed room in TempDir,
+	 * and a full TempDir made every quarantine fail however small.
+	 */
+	if (cn->copybuf != NULL && __fpending(cn->copy) == cn->copy_len)
+		memcpy(data, cn->copybuf, cn->copy_len);
+	else {
+		if (fflush(cn->copy) != 0) {
+			rc = -errno;
+			snprintf(why, whylen, "quarantine copy: %s",
+			    strerror(-rc));
+			free(data);
+			return rc;
+		}
+		rewind(cn->copy);
+		if (fread(data, 1, cn->copy_len, cn->copy) != cn->copy_len) {
+			free(data);
+			return -EIO;
+		}
+		fseek(cn->copy, 0, SEEK_END);
 	}
-	fseek(cn->copy, 0, SEEK_END);
 	q.sender = cn->sender;
 	q.recipients = rcpts;
 	q.subject = msg_subject(cn->parser);
@@ -1155,7 +1169,7 @@ static int quarantine_store(conn *cn, const verdict *v, const char *rcpts,
 	q.data = data;
 	q.len = cn->copy_len;
 	/* Durable before the reply: the writer thread's commit, waited for. */
-	rc = writer_quarantine(v->user, &q, QUARANTINE_WAIT_MS, &id, why, whylen);
+	rc = writer_quarantine(v->user, &q, wait_ms, &id, why, whylen);
 	free(data);
 	return rc;
 }
@@ -1286,7 +1300,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	int all_reject = 1, held = 0, store_broken = 0, rc;
 	db *d = NULL;
 	sfsistat ret = SMFIS_CONTINUE;
-	struct timespec eom_start;
+	struct timespec eom_start, qstart = { 0, 0 };
+	long left;
 	double ms_parse = 0, ms_pool = 0;   /* DebugPeer's breakdown */
 	double run0 = 0, wait0 = 0;         /* and the thread's schedstat */
 	int sched_ok = 0;
@@ -1496,7 +1511,15 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				rl += (size_t)snprintf(rcpts + rl, need - rl,
 				    "%.*s\n", (int)al, a);
 			}
-			rc = quarantine_store(cn, v, rcpts, why, sizeof(why));
+			/* (what is left of the message's wait; 1 ms at least:
+			 * a writer that is free takes it at once) */
+			left = QUARANTINE_WAIT_MS;
+			if (qstart.tv_sec == 0 && qstart.tv_nsec == 0)
+				clock_gettime(CLOCK_MONOTONIC, &qstart);
+			else
+				left -= (long)clock_since_ms(&qstart);
+			rc = quarantine_store(cn, v, rcpts, left > 0 ? left : 1,
+			    why, sizeof(why));
 			free(rcpts);
 			if (rc < 0 && quarantined > 0) {
 				/*

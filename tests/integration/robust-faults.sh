@@ -118,6 +118,23 @@ if tmpfs tmp 64k; then
 	[ "$code" = 250 ] || it_fail "copy within QuarantineMemory, TempDir full: expected 250, got $code"
 	it_wait_sink $((before + 1)) || it_fail "copy within QuarantineMemory: not relayed"
 	it_log "copy within QuarantineMemory: kept in memory, TempDir not needed"
+	# Nor when it is quarantined: the copy is taken from its buffer (it
+	# was flushed to TempDir and read back: 451 for every quarantine
+	# while TempDir was full, however small the message).
+	mkmsg "$IT_DIR/q0q" spammer@bad.example carol@example.net 300000
+	nq=$(CLI quarantine list --user carol@example.net | wc -l)
+	code=$(it_send "$IT_DIR/q0q" spammer@bad.example carol@example.net)
+	[ "$code" = 250 ] || it_fail "quarantine within QuarantineMemory, TempDir full: expected 250, got $code"
+	[ "$(CLI quarantine list --user carol@example.net | wc -l)" = $((nq + 1)) ] ||
+		it_fail "quarantine within QuarantineMemory, TempDir full: not quarantined"
+	id=$(CLI quarantine list --user carol@example.net | awk 'END { print $1 }')
+	CLI quarantine show --user carol@example.net "$id" | grep -q 'Subject:' ||
+		it_fail "quarantine within QuarantineMemory: the stored copy has no header"
+	expect_size=$(wc -c <"$IT_DIR/q0q")
+	[ "$(CLI quarantine show --user carol@example.net "$id" | wc -c)" -ge $((expect_size - 100)) ] ||
+		it_fail "quarantine within QuarantineMemory: the stored copy is short"
+	CLI quarantine delete --user carol@example.net "$id" >/dev/null
+	it_log "quarantine within QuarantineMemory: stored from memory, TempDir full"
 	# Nor is it written there when the message is done: closing the copy
 	# must not flush the buffer to the unlinked file. What the milter
 	# writes meanwhile (wchar: the learning's few store pages, the log)
