@@ -248,9 +248,19 @@ void *pool_magic_get(void)
 			pthread_mutex_unlock(&lock);
 			m = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
 			if (m != NULL && magic_load(m, NULL) != 0) {
+				/* Said once: attachments are then typed by name
+				 * only, for the rest of the milter's life (it was
+				 * silent). */
+				log_warning("NOQUEUE: libmagic: cannot load its "
+				    "database (%s): attachments are typed by "
+				    "their names only until a restart",
+				    magic_error(m) ? magic_error(m) : "?");
 				magic_close(m);
 				m = NULL;
-			}
+			} else if (m == NULL)
+				log_warning("NOQUEUE: libmagic: %s: attachments "
+				    "are typed by their names only until a "
+				    "restart", strerror(errno));
 			pthread_mutex_lock(&lock);
 			if (m == NULL) {
 				magic_broken = 1;

@@ -38,7 +38,7 @@ TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/data \
 	tests/miltertest/edges.lua tests/miltertest/one.lua tests/miltertest/many.lua \
 	tests/miltertest/peer.lua tests/miltertest/unfiltered.lua \
-	tests/miltertest/agree.lua tests/miltertest/subject.lua
+	tests/miltertest/agree.lua tests/miltertest/subject.lua tests/miltertest/magic.lua
 
 # libFuzzer target for the spamsift command's mbox/Maildir reader
 # (./configure --enable-fuzzers CC=clang; tests/fuzz/run.sh runs them all).

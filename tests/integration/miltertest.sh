@@ -113,4 +113,18 @@ grep -q "NOQUEUE: from=<peer1@example.org> client=192.0.2.7 " "$IT_DIR/milter.lo
 grep -q "NOQUEUE: from=<peer2@example.org>" "$IT_DIR/milter.log" &&
 	it_fail "a client not in DebugPeer got debug lines"
 it_log "DebugPeer by host name"
+
+# libmagic without its database: mail flows, and the milter says once why
+# attachments are typed by name only (it was silent).
+it_stop_milter
+export MAGIC=/nonexistent/magic.mgc
+it_milter -o UserMap=localpart
+unset MAGIC
+for i in 1 2; do
+	SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/magic.lua" \
+		>"$IT_DIR/mg.log" 2>&1 || { cat "$IT_DIR/mg.log" >&2; it_fail "magic.lua failed"; }
+done
+[ "$(grep -c 'libmagic: cannot load its database' "$IT_DIR/milter.log")" = 1 ] ||
+	it_fail "libmagic without its database: $(grep -c libmagic "$IT_DIR/milter.log") warnings, not 1"
+it_log "libmagic without its database: said once"
 exit 0
