@@ -1257,7 +1257,8 @@ static void tag_subject(SMFICTX *ctx, conn *cn, const char *tag)
 	sl = tl + strlen(subj) + 4;
 	while (*subj == ' ' || *subj == '\t')
 		subj++;
-	if (tagged(subj, tag))
+	/* (our encoded tag, or the tag as raw UTF-8: an SMTPUTF8 hop) */
+	if (tagged(subj, tag) || tagged(subj, plain))
 		return;
 	/* Tagged, then encoded again whole by another hop ("=?UTF-8?B?
 	 * W1NQQU1dIGhp?=" for "[SPAM] hi"): tagged as well. */

@@ -52,6 +52,12 @@ if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
 	error("SU4: an encoded tag was tagged again")
 end
 mt.disconnect(c)
+-- the tag as raw UTF-8 (an SMTPUTF8 hop decoded it): left as it is
+c = subj("SU7", "<hal@example.net>", " [СПАМ] hello")
+if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
+	error("SU7: a Subject with the raw tag was tagged again")
+end
+mt.disconnect(c)
 
 -- jon's tag is 128 bytes that are not UTF-8 (an older store's): the
 -- site's tag instead (encoded, they overflowed a buffer)
