@@ -306,9 +306,14 @@ static void field(msg *m, const char *name, size_t nlen, const char *v, size_t v
 	    m->o.max_scan_bytes) {
 		if (m->hbytes - (nlen + vlen + 2) <= m->o.max_scan_bytes)
 			add(m, "hdr:truncated", 13);
+		/* (a From's address straight from its raw value: millions
+		 * of From fields without one cost no decoding) */
+		if (nlen == 4 && strncasecmp(name, "From", 4) == 0) {
+			if (m->from[0] == '\0')
+				hdr_addr(v, vlen, m->from, sizeof(m->from));
+			return;
+		}
 		if (!(nlen >= 8 && strncasecmp(name, "Content-", 8) == 0) &&
-		    !(nlen == 4 && strncasecmp(name, "From", 4) == 0 &&
-		    m->from[0] == '\0') &&
 		    !(nlen == 7 && strncasecmp(name, "Subject", 7) == 0 &&
 		    m->subject == NULL))
 			return;

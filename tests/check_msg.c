@@ -949,6 +949,16 @@ START_TEST(test_header_budget)
 	 * From from a blocklist (classify) */
 	ck_assert_str_eq(msg_from_addr(m), "spammer@evil.example");
 	ck_assert_str_eq(msg_subject(m), "zebra");
+	/* ... past From fields without an address, too */
+	tokset_clear(set);
+	msg_reset(m, set);
+	n = 0;
+	for (int i = 0; i < 200; i++)
+		n += (size_t)sprintf(buf + n, "X-Pad: p%d\n", i);
+	n += (size_t)sprintf(buf + n, "From:\nFrom: nobody\n"
+	    "From: S <Spammer@Evil.example>\n\nhi\n");
+	parse(buf);
+	ck_assert_str_eq(msg_from_addr(m), "spammer@evil.example");
 	/*
 	 * The milter's path counts a field as the raw one does, cut at
 	 * max_header_len: 600 KB of 100,000-byte fields is 6 x 16 KiB, under
