@@ -290,9 +290,11 @@ static void field(msg *m, const char *name, size_t nlen, const char *v, size_t v
 
 	int over = 0;
 
-	/* (as hbuf_append cuts a raw field: msg_header's value is whole) */
-	if (vlen > m->o.max_header_len)
-		vlen = m->o.max_header_len;
+	/* (as hbuf_append cuts a raw field, "Name:value" at max_header_len:
+	 * msg_header's value comes whole) */
+	if (nlen + 1 + vlen > m->o.max_header_len)
+		vlen = m->o.max_header_len > nlen + 1 ?
+		    m->o.max_header_len - nlen - 1 : 0;
 	/*
 	 * The top-level header is read up to max_scan_bytes, as the body
 	 * is: past it its fields give no token, and hdr:truncated says so

@@ -230,6 +230,7 @@ void pool_store_put(db *d, int broken)
 void *pool_magic_get(void)
 {
 	magic_t m = NULL;
+	char why[256];
 	size_t i;
 
 	pthread_mutex_lock(&lock);
@@ -247,22 +248,24 @@ void *pool_magic_get(void)
 			/* Load outside the lock: it takes a few ms. */
 			pthread_mutex_unlock(&lock);
 			m = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS);
-			if (m != NULL && magic_load(m, NULL) != 0) {
-				/* Said once: attachments are then typed by name
-				 * only, for the rest of the milter's life (it was
-				 * silent). */
-				log_warning("NOQUEUE: libmagic: cannot load its "
-				    "database (%s): attachments are typed by "
-				    "their names only until a restart",
-				    magic_error(m) ? magic_error(m) : "?");
+			if (m == NULL)
+				snprintf(why, sizeof(why), "%s", strerror(errno));
+			else if (magic_load(m, NULL) != 0) {
+				snprintf(why, sizeof(why), "cannot load its "
+				    "database (%s)", magic_error(m) ?
+				    magic_error(m) : "?");
 				magic_close(m);
 				m = NULL;
-			} else if (m == NULL)
-				log_warning("NOQUEUE: libmagic: %s: attachments "
-				    "are typed by their names only until a "
-				    "restart", strerror(errno));
+			}
 			pthread_mutex_lock(&lock);
 			if (m == NULL) {
+				/* Said once (by the first thread to fail):
+				 * attachments are then typed by name only, for
+				 * the rest of the milter's life (it was silent). */
+				if (!magic_broken)
+					log_warning("NOQUEUE: libmagic: %s: "
+					    "attachments are typed by their names "
+					    "only until a restart", why);
 				magic_broken = 1;
 				break;
 			}
