@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 
 #include "conf/conf_impl.h"
 
@@ -95,6 +96,9 @@ void conf_enum_list(const char *const *e, char *buf, size_t len)
 
 /* ---- normalisers ---- */
 
+/* Bytes of a Unix socket's name, its final NUL included. */
+#define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)0)->sun_path)
+
 int conf_norm_socket(const char *in, char *out, size_t outlen,
     char *why, size_t whylen, char *warn, size_t warnlen)
 {
@@ -121,6 +125,13 @@ int conf_norm_socket(const char *in, char *out, size_t outlen,
 		}
 	} else if (in[0] != '/') {
 		conf_fmt(why, whylen, "expected unix:PATH, local:PATH, inet:PORT@HOST or inet6:PORT@HOST");
+		return -1;
+	} else
+		rest = in;
+	if (*rest == '/' && strlen(rest) >= SUN_PATH_SIZE) {
+		/* (libmilter refused it at start only) */
+		conf_fmt(why, whylen, "socket path longer than the %zu bytes "
+		    "a Unix socket's name may have", SUN_PATH_SIZE - 1);
 		return -1;
 	}
 	if (conf_copy(in, out, outlen) < 0) {

@@ -236,6 +236,27 @@ START_TEST(test_socket)
 	ck_err("Socket inet:99999@localhost\n", "t.conf:1: Socket: expected inet:PORT@HOST");
 	ck_err("Socket unix:relative.sock\n", "t.conf:1: Socket: socket path must be absolute");
 	ck_err("Socket tcp:1234\n", "t.conf:1: Socket: expected unix:PATH");
+	{
+		/* a Unix socket's name: 107 bytes at most (libmilter failed
+		 * at start on a longer one that -t had passed) */
+		char line[300], path[200];
+
+		memset(path, 's', sizeof(path));
+		memcpy(path, "/tmp/", 5);
+		path[107] = '\0';
+		snprintf(line, sizeof(line), "Socket unix:%s\n", path);
+		ck_assert_int_eq(parse(line), 0);
+		snprintf(line, sizeof(line), "Socket %s\n", path);
+		ck_assert_int_eq(parse(line), 0);
+		path[107] = 's';
+		path[108] = '\0';
+		snprintf(line, sizeof(line), "Socket unix:%s\n", path);
+		ck_err(line, "t.conf:1: Socket: socket path longer than the 107 bytes");
+		snprintf(line, sizeof(line), "Socket local:%s\n", path);
+		ck_err(line, "t.conf:1: Socket: socket path longer");
+		snprintf(line, sizeof(line), "Socket %s\n", path);
+		ck_err(line, "t.conf:1: Socket: socket path longer");
+	}
 }
 END_TEST
 
