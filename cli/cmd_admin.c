@@ -345,7 +345,13 @@ int cmd_prefs(cli *c, int argc, char **argv)
 		}
 		if (found && !conf_pref_overridable(c->cf, k))
 			found = 0;
-		v = found ? val : conf_pref_default(c->cf, k);
+		/* A stored value the milter would not take (an older
+		 * version's, a hand edit) is not in effect: the default is. */
+		v = found ? conf_pref_canon(k, val) : NULL;
+		if (v == NULL) {
+			found = 0;
+			v = conf_pref_default(c->cf, k);
+		}
 		if (strcmp(o.format, "json") == 0) {
 			printf("%s{\"key\":", n++ ? "," : "[");
 			cli_json_str(stdout, k);

@@ -405,6 +405,15 @@ expect 0 S -o AllowOverride=rejectThreshold prefs get --user bob@example.net rej
 [ "$(cat "$T/out")" = 0.5 ] || it_fail "AllowOverride did not let the user value through"
 expect 0 S prefs list --user bob@example.net
 grep -q '^spamAction	quarantine	user' "$T/out" || it_fail "prefs list"
+# Stored values the milter does not take (an older version's, a hand edit)
+# are listed as not in effect: the default is (they were listed as "user").
+sqlite3 "$T/spamsift.db" "INSERT OR REPLACE INTO prefs(uid, key, value) SELECT id, 'spamSubject', X'5B5350414DE95D' FROM users WHERE name = 'bob@example.net'; INSERT OR REPLACE INTO prefs(uid, key, value) SELECT id, 'statisticalSedation', '99' FROM users WHERE name = 'bob@example.net'" ||
+	it_fail "store bad preferences"
+expect 0 S -o "AllowOverride=spamSubject statisticalSedation" prefs list --user bob@example.net
+grep -q '^spamSubject	\[SPAM\]	default$' "$T/out" && grep -q '^statisticalSedation	0	default$' "$T/out" ||
+	it_fail "prefs list shows values not in effect: $(cat "$T/out")"
+sqlite3 "$T/spamsift.db" "DELETE FROM prefs WHERE key IN ('spamSubject', 'statisticalSedation')" ||
+	it_fail "remove bad preferences"
 # --format for list and prefs output: they printed text whatever was asked.
 # The text form stays as it was: compared byte for byte with what json says.
 cp "$T/out" "$T/prefs.txt"
