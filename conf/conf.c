@@ -714,7 +714,9 @@ nomem:
  * End the line where a comment starts: at a '#' that begins the line or
  * follows a blank, outside double quotes. DSPAM's own dspam.conf has
  * trailing comments ("Preference \"spamAction=tag\"  # ..."); a '#' inside
- * a word ("[SPAM]#1") or in a quoted value stays.
+ * a word ("[SPAM]#1") or in a quoted value stays. A '"' that no other
+ * follows quotes nothing (`RejectText Our 12" filter  # note`: the note
+ * went into the reply).
  */
 static void cut_comment(char *line)
 {
@@ -722,7 +724,7 @@ static void cut_comment(char *line)
 
 	for (char *p = line; *p != '\0'; p++) {
 		if (*p == '"')
-			quoted = !quoted;
+			quoted = !quoted && strchr(p + 1, '"') != NULL;
 		else if (*p == '#' && !quoted &&
 		    (p == line || p[-1] == ' ' || p[-1] == '\t')) {
 			*p = '\0';

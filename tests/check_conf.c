@@ -803,6 +803,11 @@ START_TEST(test_trailing_comments)
 	ck_assert_str_eq(l[0], "X-Spam-Flag");
 	/* Nothing left but the comment: the value is missing. */
 	ck_err("MaxTokens # none\n", "t.conf:1: MaxTokens: missing value");
+	/* A lone '"' quotes nothing: the comment after it is one (it went
+	 * into the reply). */
+	ck_assert_int_eq(parse("RejectText 5.7.1 Our 12\" filter says no  "
+	    "# reviewed\n"), 0);
+	ck_assert_str_eq(conf_str(c, "RejectText"), "5.7.1 Our 12\" filter says no");
 }
 END_TEST
 
