@@ -507,6 +507,11 @@ int conf_norm_reply(const char *in, char *out, size_t outlen,
 		    "'%.3s' dropped", in);
 		in += 3;
 		in += strspn(in, " ");
+		if (*in == '\0') {
+			/* (the milter sent a text of its own instead) */
+			conf_fmt(why, whylen, "no text after the reply code");
+			return -1;
+		}
 	}
 	n = strspn(in, "0123456789.");
 	for (size_t i = 0; i < n; i++)

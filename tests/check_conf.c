@@ -470,6 +470,10 @@ START_TEST(test_reject_text)
 	ck_assert_str_eq(conf_str(c, "RejectText"), "5.7.0 go away");
 	ck_assert_ptr_nonnull(strstr(warns,
 	    "t.conf:1: RejectText: the reply code is always 550; '550' dropped"));
+	/* ... and one with nothing after it left an empty text (refused
+	 * when written empty) */
+	ck_err("RejectText 550\n", "t.conf:1: RejectText: no text after the reply code");
+	ck_err("RejectText \"550  \"\n", "RejectText: no text after the reply code");
 	/* Text that only starts with a number is text. */
 	ck_assert_int_eq(parse("RejectText \"1.5 million spams a day\"\n"), 0);
 	ck_assert_str_eq(conf_str(c, "RejectText"), "1.5 million spams a day");
