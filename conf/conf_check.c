@@ -403,6 +403,13 @@ int conf_norm_header(const char *in, char *out, size_t outlen,
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)in[i] < 33 || (unsigned char)in[i] > 126 || in[i] == ':')
 			goto bad;
+	/* Legal in a name, but no mail has one: `"X-A" "X-B"` (each name
+	 * quoted) gave `X-A"` and `"X-B`, which matched nothing. */
+	if (memchr(in, '"', n) != NULL) {
+		conf_fmt(why, whylen, "not a header field name (names are not "
+		    "quoted one by one)");
+		return -1;
+	}
 	memcpy(out, in, n);
 	out[n] = '\0';
 	return 0;

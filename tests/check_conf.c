@@ -446,6 +446,12 @@ START_TEST(test_lists)
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(l[0], "X-Spam-Status");
 	ck_err("IgnoreHeader :\n", "IgnoreHeader: not a header field name");
+	ck_err("IgnoreHeader \"X-Spam-Status\" \"X-Spam-Level\"\n",
+	    "IgnoreHeader: not a header field name (names are not quoted one by one)");
+	ck_assert_int_eq(parse("IgnoreHeader \"X-Spam-Status X-Spam-Level\"\n"), 0);
+	l = conf_list(c, "IgnoreHeader", &n);
+	ck_assert_uint_eq(n, 4);        /* (the two above, the two here) */
+	ck_assert_str_eq(l[3], "X-Spam-Level");
 }
 END_TEST
 
