@@ -331,6 +331,10 @@ int usermap_lookup(const usermap *m, const char *address, char *buf,
 
 		if (a == NULL && cut_extension(m, addr))
 			a = alias_of(m, addr);
+		/* Then the domain's catch-all, as in Postfix's virtual(5). */
+		if (a == NULL && strchr(address, '@') != NULL &&
+		    strrchr(addr, '@') != NULL && strrchr(addr, '@') != addr)
+			a = alias_of(m, strrchr(addr, '@'));
 		/*
 		 * A user's name, not an address (spamsift --user, a login):
 		 * the table's spelling of it, as the milter stores it ("Robert"

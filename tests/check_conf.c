@@ -1140,6 +1140,20 @@ START_TEST(test_usermap)
 	ck_assert_int_eq(usermap_lookup(m, "carol@example.org", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "carol@example.org");
 	usermap_close(m);
+	/* A domain's catch-all, as in virtual(5): after the address and the
+	 * address without its extension (it loaded and was never used). */
+	alias_file(path, sizeof(path), "Bob@Example.org Robert\n"
+	    "@example.org catchall\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, "+", &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(usermap_lookup(m, "alice@Example.ORG", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "catchall");
+	ck_assert_int_eq(usermap_lookup(m, "bob+x@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "Robert");
+	ck_assert_int_eq(usermap_lookup(m, "alice@example.net", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "alice@example.net");
+	ck_assert_int_eq(usermap_lookup(m, "catchall", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "catchall");
+	usermap_close(m);
 	/* An address extension of 1,500 bytes is still the user's mail (past
 	 * 1,023 bytes an address mapped to no user: unfiltered); an address
 	 * longer than USERMAP_MAX is refused. */
