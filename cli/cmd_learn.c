@@ -101,8 +101,18 @@ static int sig_field_at(const char *p, const char *end, char id[33])
 
 	if ((size_t)(end - p) < hl || strncasecmp(p, hdr, hl) != 0)
 		return 0;
-	for (p += hl; p < end && (*p == ' ' || *p == '\t'); p++)
-		;
+	/* Blanks, and line breaks that fold the field (RFC 5322: a
+	 * client or a hop may put the id on a line of its own). */
+	for (p += hl; p < end; p++) {
+		size_t nl = *p == '\n' ? 1 : *p == '\r' && end - p > 1 &&
+		    p[1] == '\n' ? 2 : 0;
+
+		if (nl > 0 && end - p > (ptrdiff_t)nl &&
+		    (p[nl] == ' ' || p[nl] == '\t'))
+			p += nl;
+		else if (*p != ' ' && *p != '\t')
+			break;
+	}
 	return sigscan_id_at(p, end, id);
 }
 
@@ -745,7 +755,9 @@ static int train_job(run *r, const tjob *j, tcount *cnt)
 	if (rc < 0)
 		goto store;
 	cnt->learned[j->cls]++;
-	if (source != r->source)
+	/* (--source error too, as the Dovecot script gives it: it was
+	 * counted only when the expiry made the source error) */
+	if (stale && source == FILTER_SRC_ERROR)
 		cnt->expired[j->cls]++;
 	r->n++;
 	if (db_pending(r->c->store) == 0)

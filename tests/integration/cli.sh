@@ -236,6 +236,16 @@ grep -q '"false_positives":0,"false_negatives":1' "$T/out" || it_fail "retrain -
 { echo "X-Spamsift-Signature: $sig"; ham 10; } >"$T/sig.eml"
 expect 0 S train --user bob@example.net --ham "$T/sig.eml"
 grep -q '1 retrained by signature' "$T/out" || it_fail "train by signature: $(cat "$T/out")"
+# Folded onto a line of its own (RFC 5322), it is the same signature (it
+# was not seen: the message was learned from its text).
+printf 'X-Spamsift-Signature:\r\n\t%s\r\n' "$sig" >"$T/fold.eml"
+ham 10 >>"$T/fold.eml"
+expect 0 S train --user bob@example.net --spam "$T/fold.eml"
+grep -q '1 retrained by signature' "$T/out" || it_fail "train by a folded signature field: $(cat "$T/out")"
+expect 0 S train --user bob@example.net --ham "$T/fold.eml"
+grep -q '1 retrained by signature' "$T/out" || it_fail "train by a folded signature field: $(cat "$T/out")"
+expect 0 S stats --user bob@example.net --format json
+grep -q '"false_positives":2,"false_negatives":2' "$T/out" || it_fail "folded signature: $(cat "$T/out")"
 # Again: the signature is ham already, nothing changes, and the summary
 # says so (it counted a message learned and retrained).
 expect 0 S stats --user bob@example.net --format json
@@ -331,6 +341,17 @@ expect 0 S stats --user bob@example.net --format tsv
 after=$(sed -n 2p "$T/out" | cut -f2-5)
 echo "$before" | awk -v a="$after" '{ split(a, f, "\t"); if (f[1] != $1 - 1 || f[2] != $2 + 1 || f[3] != $3 + 1 || f[4] != $4) exit 1 }' ||
 	it_fail "stats (spam, ham, FP, FN) before and after a correction by an expired signature: $before -> $after"
+# The same with --source error given, as the Dovecot script gives it: the
+# summary says so too (it did not).
+ham 11 >"$T/h11.eml"
+expect 0 S classify --user bob@example.net --train --format json "$T/h11.eml"
+sig2=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+grep -q '"class":"innocent"' "$T/out" && [ -n "$sig2" ] || it_fail "classify --train of h11: $(cat "$T/out")"
+sqlite3 "$T/spamsift.db" "UPDATE signatures SET created = created - 3 * 86400" || it_fail "age the signatures"
+{ echo "X-Spamsift-Signature: $sig2"; cat "$T/h11.eml"; } >"$T/sig2.eml"
+expect 0 S -o SignatureLife=1 train --user bob@example.net --source error --spam "$T/sig2.eml"
+grep -q 'learned 1 messages as spam (0 retrained by signature), 1 corrected from their text (signature expired)' "$T/out" ||
+	it_fail "train --source error by an expired signature: $(cat "$T/out" "$T/err")"
 
 # A decoded line break or TAB in a token, a file name or a user name does
 # not split the lines and fields of the output: written \n and \t (a token
