@@ -307,19 +307,160 @@ static void pin_paths(const conf *c, const char **conf_path, char **overrides,
 	}
 }
 
+/* The pid a pid file holds, or 0. */
+static long pidfile_pid(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* Does the pid file still name this process (not a later milter's)? */
+static int pidfile_ours(const char *path)
+{
+	return pidfile_pid(path) == (long)getpid();
+}
+
+/*
+ * Write the pid file as root, before the privilege drop, in a directory
+ * that User may write (so that it can remove it at the end): a new file
+ * renamed into place. Opening the path itself followed a symbolic link
+ * that User had put there, and wrote over the file it named. One that
+ * names another running milter is left alone: stopping that one by it
+ * stopped this one, and this one's end removed it.
+ */
 static int write_pidfile(const char *path)
 {
+	char tmp[4096], comm[32] = "", proc[64];
+	long old;
+	int fd, n;
 	FILE *f;
 
 	if (path == NULL || *path == '\0')
 		return 0;
-	f = fopen(path, "w");
-	if (f == NULL) {
-		fprintf(stderr, "spamsift-milter: %s: %s\n", path, strerror(errno));
+	if ((old = pidfile_pid(path)) > 0 && old != (long)getpid() &&
+	    (kill((pid_t)old, 0) == 0 || errno == EPERM)) {
+		snprintf(proc, sizeof(proc), "/proc/%ld/comm", old);
+		if ((f = fopen(proc, "r")) != NULL) {
+			if (fgets(comm, sizeof(comm), f) == NULL)
+				comm[0] = '\0';
+			fclose(f);
+		}
+		if (strncmp(comm, "spamsift-milter", 15) == 0) {
+			fprintf(stderr, "spamsift-milter: %s: names milter %ld, "
+			    "which is running\n", path, old);
+			return -1;
+		}
+	}
+	n = snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp) || (fd = mkstemp(tmp)) < 0) {
+		fprintf(stderr, "spamsift-milter: %s: %s\n", path,
+		    strerror(n < 0 || (size_t)n >= sizeof(tmp) ? ENAMETOOLONG :
+		    errno));
 		return -1;
 	}
-	fprintf(f, "%ld\n", (long)getpid());
-	return fclose(f) == 0 ? 0 : -1;
+	n = dprintf(fd, "%ld\n", (long)getpid());
+	if (n < 0 || fchmod(fd, 0644) < 0 || close(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		fprintf(stderr, "spamsift-milter: %s: %s\n", path,
+		    strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Go to the background: fork, the child in a session of its own with "/"
+ * as its directory. The parent waits for the child's started() and exits
+ * with the status it sends (3 when the child ended without one). Returns
+ * the child's end of the pipe, or -1.
+ */
+static int background(void)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe(pfd) < 0 || (pid = fork()) < 0) {
+		fprintf(stderr, "spamsift-milter: background: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		unsigned char st = 3;
+
+		close(pfd[1]);
+		while (read(pfd[0], &st, 1) < 0 && errno == EINTR)
+			;
+		_exit(st);
+	}
+	close(pfd[0]);
+	if (setsid() < 0 || chdir("/") < 0) {
+		fprintf(stderr, "spamsift-milter: background: %s\n",
+		    strerror(errno));
+		close(pfd[1]);
+		return -1;
+	}
+	return pfd[1];
+}
+
+/*
+ * Tell the waiting parent how the start went (once), and from now on keep
+ * away from its terminal: standard input, output and error to /dev/null.
+ */
+static void started(int *fd, int status)
+{
+	unsigned char st = (unsigned char)status;
+	int null;
+
+	if (*fd < 0)
+		return;
+	if (write(*fd, &st, 1) < 0) {
+		/* the parent is gone: nobody to tell */
+	}
+	close(*fd);
+	*fd = -1;
+	if ((null = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+}
+
+/*
+ * Each quarantine copy opens a file in TempDir (it stays empty while the
+ * message fits QuarantineMemory): one User cannot write deferred every
+ * message of users who quarantine. Said at start, as User.
+ */
+static int check_tempdir(const conf *c)
+{
+	const char *dir = conf_str(c, "TempDir") ? conf_str(c, "TempDir") : "/tmp";
+	char tmpl[4096];
+	int fd;
+
+	snprintf(tmpl, sizeof(tmpl), "%s/spamsift.XXXXXX", dir);
+	if ((fd = mkstemp(tmpl)) < 0) {
+		int e = errno;
+
+		log_err("TempDir %s: %s", dir, strerror(e));
+		fprintf(stderr, "spamsift-milter: TempDir %s: %s\n", dir,
+		    strerror(e));
+		return -1;
+	}
+	close(fd);
+	unlink(tmpl);
+	return 0;
 }
 
 /* Connect to our own socket and hang up (see stop_library). */
@@ -502,7 +643,16 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 			char err[1024];
 			conf *nc = load_conf(conf_path, overrides, noverrides,
 			    err, sizeof(err));
+			db *d = NULL;
 
+			/* A store start would refuse: every message then
+			 * met it, and was deferred. */
+			if (nc != NULL && db_open(conf_str(nc, "StorePath"),
+			    DB_OPEN_CREATE, &d, err, sizeof(err)) < 0) {
+				conf_unref(nc);
+				nc = NULL;
+			}
+			db_close(d);
 			if (nc == NULL || mlfi_install(nc, err, sizeof(err)) < 0)
 				log_err("reload of %s failed (%s); keeping the "
 				    "running configuration", conf_path, err);
@@ -520,6 +670,10 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 	log_info("stopping: draining %d sessions", mlfi_sessions());
 	for (int i = 0; i < DRAIN_SECONDS * 100 && mlfi_sessions() > 0; i++)
 		usleep(10000);
+	if (mlfi_sessions() > 0)
+		log_warning("stopping: %d sessions still open after %d s are "
+		    "cut off (their clients get the milter's default action)",
+		    mlfi_sessions(), DRAIN_SECONDS);
 	stop_library(sock);
 	pthread_join(t, NULL);
 	return ours ? rc : MI_FAILURE;
@@ -547,7 +701,7 @@ int main(int argc, char **argv)
 	const char *sock_opt = NULL;
 	char **overrides, *sock_over = NULL, **pinned = NULL;
 	size_t noverrides = 0;
-	int foreground = 0, test_only = 0, ch, rc = 2, inited = 0;
+	int foreground = 0, test_only = 0, ch, rc = 2, inited = 0, ready_fd = -1;
 	const char *sock, *path = NULL, *pidfile = NULL;
 	conf *c = NULL;
 
@@ -560,6 +714,17 @@ int main(int argc, char **argv)
 	 */
 	if (!env_sets_malloc("MALLOC_ARENA_MAX", "glibc.malloc.arena_max"))
 		mallopt(M_ARENA_MAX, 2);
+	/*
+	 * SIGHUP, SIGTERM and SIGINT are held from the start until serve()
+	 * has its handlers: a reload sent while a big alias table loaded
+	 * killed the milter ("clean" to systemd: not restarted).
+	 */
+	{
+		sigset_t held;
+
+		sigs_set(&held);
+		sigprocmask(SIG_BLOCK, &held, NULL);
+	}
 	/*
 	 * Blocks of 256 KiB and more (the token cache's model copies, which a
 	 * learning commit replaces, the writer's combined counts) get pages
@@ -670,8 +835,19 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	path = unix_path(sock);
-	if (path != NULL)
+	if (path != NULL) {
+		struct stat st;
+
+		/* Only a socket is replaced (a typo in Socket deleted the
+		 * file it named: libmilter itself refuses to). */
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "spamsift-milter: %s exists and is not "
+			    "a socket\n", path);
+			path = NULL;
+			goto out;
+		}
 		unlink(path);
+	}
 	if (smfi_setconn((char *)sock) == MI_FAILURE ||
 	    smfi_register(mlfi_desc) == MI_FAILURE) {
 		fprintf(stderr, "spamsift-milter: cannot use socket %s\n", sock);
@@ -686,24 +862,18 @@ int main(int argc, char **argv)
 	if (path != NULL && socket_perms(c, path) < 0)
 		goto out;
 	/*
-	 * The pid file tells a service manager (and a test) that signals may
-	 * be sent: until serve() has its handlers, SIGHUP, SIGTERM and SIGINT
-	 * are held, not acted on by default (a SIGHUP right after the pid
-	 * file appeared killed the milter); serve() unblocks them.
+	 * In the background: the caller waits for the start's outcome (its
+	 * exit status is ours, its terminal gets our errors until then),
+	 * which daemon() gave as 0 before the pid file, the privilege drop
+	 * and the store were tried.
 	 */
-	{
-		sigset_t held;
-
-		sigs_set(&held);
-		sigprocmask(SIG_BLOCK, &held, NULL);
-	}
-	if (!foreground && daemon(0, 0) < 0) {
-		fprintf(stderr, "spamsift-milter: daemon: %s\n", strerror(errno));
+	if (!foreground && (ready_fd = background()) < 0)
 		goto out;
-	}
 	pidfile = conf_str(c, "PidFile");
-	if (write_pidfile(pidfile) < 0)
+	if (write_pidfile(pidfile) < 0) {
+		pidfile = NULL;         /* (not ours: not removed) */
 		goto out;
+	}
 	autogroup_nice();
 	if (drop_privileges(c) < 0)
 		goto out;
@@ -718,19 +888,27 @@ int main(int argc, char **argv)
 		if (db_open(conf_str(c, "StorePath"), DB_OPEN_CREATE, &d, err,
 		    sizeof(err)) < 0) {
 			log_err("%s", err);
-			if (foreground)
-				fprintf(stderr, "spamsift-milter: %s\n", err);
+			/* (in the background too: the caller's terminal
+			 * is ours until started()) */
+			fprintf(stderr, "spamsift-milter: %s\n", err);
 			rc = 3;
 			goto out;
 		}
 		db_close(d);
 	}
+	if (check_tempdir(c) < 0) {
+		rc = 3;
+		goto out;
+	}
 	log_info("starting: socket %s, config %s", sock, conf_path);
 	if (foreground)
 		fprintf(stderr, "spamsift-milter: listening on %s\n", sock);
+	else
+		started(&ready_fd, 0);
 	rc = serve(sock, conf_path, overrides, noverrides) == MI_SUCCESS ? 0 : 3;
 	log_info("stopped");
 out:
+	started(&ready_fd, rc);
 	if (inited)
 		mlfi_shutdown();
 	/*
@@ -740,8 +918,8 @@ out:
 	 */
 	if (path != NULL)
 		unlink(path);
-	if (pidfile != NULL && *pidfile && unlink(pidfile) < 0 &&
-	    errno != ENOENT)
+	if (pidfile != NULL && *pidfile && pidfile_ours(pidfile) &&
+	    unlink(pidfile) < 0 && errno != ENOENT)
 		log_warning("cannot remove pid file %s: %s", pidfile,
 		    strerror(errno));
 	conf_unref(c);

@@ -21,6 +21,7 @@ INTEGRATION_TESTS = \
 	tests/integration/milter-actions.sh \
 	tests/integration/milter-priority.sh \
 	tests/integration/milter-reload-daemon.sh \
+	tests/integration/milter-start.sh \
 	tests/integration/cli.sh \
 	tests/integration/contrib-units.sh \
 	tests/integration/dovecot-learn.sh \
