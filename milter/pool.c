@@ -40,6 +40,9 @@ static char cache_path[4096];   /* the store it serves */
 static pthread_t warm_th;       /* pool_warm's thread */
 static int warm_started;        /* warm_th runs or ran (to be joined) */
 static int closed;              /* pool_close ran: no more handles */
+static char cur_path[4096];     /* the store the last handle opened was of */
+static dev_t cur_dev;           /* and its file then (0, 0: unknown) */
+static ino_t cur_ino;
 
 int pool_cache_init(const char *path, size_t max_bytes)
 {
@@ -139,6 +142,40 @@ int pool_file_moved(const char *path, dev_t dev, ino_t ino, time_t *checked)
 	return d != dev || i != ino;
 }
 
+/* Under lock: is slot t of another store than the last one opened (a
+ * reload's StorePath before, or a file since replaced)? */
+static int stale(const slot *t)
+{
+	return t->d != NULL && (strcmp(t->path, cur_path) != 0 ||
+	    (cur_dev != 0 && t->dev != 0 && (t->dev != cur_dev ||
+	    t->ino != cur_ino)));
+}
+
+/*
+ * s was just opened: it is the store now. Idle handles of another (the
+ * store before a reload, or a file since replaced) are closed: they kept
+ * it open for good, its disk space too once deleted, when the sessions
+ * never needed more handles than those of the new store.
+ */
+static void close_stale(const slot *s)
+{
+	db *gone[POOL_MAX];
+	size_t n = 0;
+
+	pthread_mutex_lock(&lock);
+	snprintf(cur_path, sizeof(cur_path), "%s", s->path);
+	cur_dev = s->dev;
+	cur_ino = s->ino;
+	for (size_t i = 0; i < nstores; i++)
+		if (&stores[i] != s && !stores[i].out && stale(&stores[i])) {
+			gone[n++] = stores[i].d;
+			stores[i].d = NULL;
+		}
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < n; i++)
+		db_close(gone[i]);
+}
+
 int pool_store_get(const char *path, db **out, char *why, size_t whylen)
 {
 	slot *s = NULL;
@@ -191,6 +228,8 @@ int pool_store_get(const char *path, db **out, char *why, size_t whylen)
 		if (rc == 0 && pool_file_id(path, &s->dev, &s->ino) < 0)
 			s->dev = 0, s->ino = 0;         /* not a plain file: no check */
 		s->checked = time(NULL);
+		if (rc == 0)
+			close_stale(s);
 		if (rc < 0) {
 			s->d = NULL;
 			pthread_mutex_lock(&lock);
@@ -216,7 +255,8 @@ void pool_store_put(db *d, int broken)
 	for (size_t i = 0; i < nstores; i++) {
 		if (stores[i].d != d)
 			continue;
-		if (broken) {
+		/* (and one of a store another handle left: see close_stale) */
+		if (broken || stale(&stores[i])) {
 			db_close(d);
 			stores[i].d = NULL;
 		}
