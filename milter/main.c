@@ -916,8 +916,9 @@ out:
 	 * socket left behind is harmless (the next start replaces it); a
 	 * stale pid file misleads, so that is logged.
 	 */
-	if (path != NULL)
-		unlink(path);
+	if (path != NULL && unlink(path) < 0 && errno != ENOENT && logging)
+		log_warning("cannot remove socket %s: %s (the next start "
+		    "replaces it)", path, strerror(errno));
 	if (pidfile != NULL && *pidfile && pidfile_ours(pidfile) &&
 	    unlink(pidfile) < 0 && errno != ENOENT)
 		log_warning("cannot remove pid file %s: %s", pidfile,
