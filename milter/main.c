@@ -404,6 +404,9 @@ static int background(void)
 		_exit(st);
 	}
 	close(pfd[0]);
+	/* A caller gone (interrupted) must not kill us with the pipe's
+	 * SIGPIPE: the write fails instead (libmilter ignores it too). */
+	signal(SIGPIPE, SIG_IGN);
 	if (setsid() < 0 || chdir("/") < 0) {
 		fprintf(stderr, "spamsift-milter: background: %s\n",
 		    strerror(errno));
