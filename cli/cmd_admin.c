@@ -441,7 +441,7 @@ static int stats_filter(void *arg, int64_t uid, const char *name)
 	stats_ctx *s = arg;
 	char mine[USERMAP_MAX];
 
-	if (!s->c->trusted && (usermap_lookup(s->c->umap, s->c->caller, mine,
+	if (!s->c->trusted && (usermap_login(s->c->umap, s->c->caller, mine,
 	    sizeof(mine)) < 0 || strcmp(mine, name) != 0))
 		return 0;
 	return print_stats(arg, uid, name);

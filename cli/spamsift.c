@@ -191,7 +191,7 @@ int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
 		return CLI_INPUT;
 	}
 	if (!c->trusted) {
-		if (usermap_lookup(c->umap, c->caller, mine, sizeof(mine)) < 0 ||
+		if (usermap_login(c->umap, c->caller, mine, sizeof(mine)) < 0 ||
 		    strcmp(mine, mapped) != 0) {
 			fprintf(stderr, "spamsift: %s may act only as %s (not in Trust)\n",
 			    c->caller, c->caller);

@@ -128,10 +128,11 @@ int conf_norm_socket(const char *in, char *out, size_t outlen,
 		return -1;
 	} else
 		rest = in;
-	if (*rest == '/' && strlen(rest) >= SUN_PATH_SIZE) {
-		/* (libmilter refused it at start only) */
+	if (*rest == '/' && strlen(rest) + 1 >= SUN_PATH_SIZE) {
+		/* (libmilter refused it at start only; it wants a byte more
+		 * than the name and its NUL) */
 		conf_fmt(why, whylen, "socket path longer than the %zu bytes "
-		    "a Unix socket's name may have", SUN_PATH_SIZE - 1);
+		    "libmilter takes for a Unix socket", SUN_PATH_SIZE - 2);
 		return -1;
 	}
 	if (conf_copy(in, out, outlen) < 0) {

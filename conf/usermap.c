@@ -317,8 +317,8 @@ static int cut_extension(const usermap *m, char *addr)
 	return 1;
 }
 
-int usermap_lookup(const usermap *m, const char *address, char *buf,
-    size_t len)
+static int lookup(const usermap *m, const char *address, char *buf,
+    size_t len, int catchall)
 {
 	char addr[USERMAP_MAX];
 	int rc = usermap_address(address, addr, sizeof(addr));
@@ -332,7 +332,7 @@ int usermap_lookup(const usermap *m, const char *address, char *buf,
 		if (a == NULL && cut_extension(m, addr))
 			a = alias_of(m, addr);
 		/* Then the domain's catch-all, as in Postfix's virtual(5). */
-		if (a == NULL && strchr(address, '@') != NULL &&
+		if (a == NULL && catchall && strchr(address, '@') != NULL &&
 		    strrchr(addr, '@') != NULL && strrchr(addr, '@') != addr)
 			a = alias_of(m, strrchr(addr, '@'));
 		/*
@@ -356,6 +356,18 @@ int usermap_lookup(const usermap *m, const char *address, char *buf,
 		return -ERANGE;
 	strcpy(buf, user);
 	return 0;
+}
+
+int usermap_lookup(const usermap *m, const char *address, char *buf,
+    size_t len)
+{
+	return lookup(m, address, buf, len, 1);
+}
+
+int usermap_login(const usermap *m, const char *login, char *buf,
+    size_t len)
+{
+	return lookup(m, login, buf, len, 0);
 }
 
 int usermap_open_conf(const conf *cf, usermap **out, char *err, size_t errlen)

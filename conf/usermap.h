@@ -63,6 +63,16 @@ int usermap_lookup(const usermap *m, const char *address, char *buf,
     size_t len);
 
 /*
+ * usermap_login -- usermap_lookup for a caller's login (the spamsift
+ * command's Trust check): the same, but never a domain's catch-all line
+ * ("@example.org user"), which gathers many people's mail: a login
+ * spelled as an address ("bob@example.org", as SSSD names them) that the
+ * table does not list acted as that user.
+ */
+int usermap_login(const usermap *m, const char *login, char *buf,
+    size_t len);
+
+/*
  * usermap_address -- normalise an envelope address: strip <>, surrounding
  * blanks and lowercase it, into buf. Returns 0 or -ERANGE / -EINVAL.
  */

@@ -54,6 +54,8 @@ static void usage(FILE *f)
 }
 
 static int logging;     /* log_open succeeded: messages go to syslog */
+static int ready_fd = -1; /* in the background: the pipe to the waiting
+                           caller until the start is through (started) */
 
 /* Configuration warnings: to the terminal at start, to syslog on reload. */
 static void conf_warn(void *arg, const char *text)
@@ -347,7 +349,10 @@ static int write_pidfile(const char *path)
 
 	if (path == NULL || *path == '\0')
 		return 0;
+	/* (our own, or the caller waiting for our start in the background,
+	 * whose id the stale file may hold after a reboot) */
 	if ((old = pidfile_pid(path)) > 0 && old != (long)getpid() &&
+	    old != (long)getppid() &&
 	    (kill((pid_t)old, 0) == 0 || errno == EPERM)) {
 		snprintf(proc, sizeof(proc), "/proc/%ld/comm", old);
 		if ((f = fopen(proc, "r")) != NULL) {
@@ -385,6 +390,8 @@ static int write_pidfile(const char *path)
  * with the status it sends (3 when the child ended without one). Returns
  * the child's end of the pipe, or -1.
  */
+static void sigs_set(sigset_t *set);
+
 static int background(void)
 {
 	int pfd[2];
@@ -397,7 +404,12 @@ static int background(void)
 	}
 	if (pid > 0) {
 		unsigned char st = 3;
+		sigset_t held;
 
+		/* (held since main's first line: an interrupt must still
+		 * stop the caller that waits) */
+		sigs_set(&held);
+		sigprocmask(SIG_UNBLOCK, &held, NULL);
 		close(pfd[1]);
 		while (read(pfd[0], &st, 1) < 0 && errno == EINTR)
 			;
@@ -636,6 +648,7 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 		log_err("cannot start the milter thread");
 		return MI_FAILURE;
 	}
+	started(&ready_fd, 0);  /* serving: the caller may go */
 	for (;;) {
 		char c;
 		ssize_t n = read(sig_pipe[0], &c, 1);
@@ -704,7 +717,7 @@ int main(int argc, char **argv)
 	const char *sock_opt = NULL;
 	char **overrides, *sock_over = NULL, **pinned = NULL;
 	size_t noverrides = 0;
-	int foreground = 0, test_only = 0, ch, rc = 2, inited = 0, ready_fd = -1;
+	int foreground = 0, test_only = 0, ch, rc = 2, inited = 0;
 	const char *sock, *path = NULL, *pidfile = NULL;
 	conf *c = NULL;
 
@@ -906,9 +919,10 @@ int main(int argc, char **argv)
 	log_info("starting: socket %s, config %s", sock, conf_path);
 	if (foreground)
 		fprintf(stderr, "spamsift-milter: listening on %s\n", sock);
-	else
-		started(&ready_fd, 0);
 	rc = serve(sock, conf_path, overrides, noverrides) == MI_SUCCESS ? 0 : 3;
+	if (ready_fd >= 0)
+		fprintf(stderr, "spamsift-milter: could not start serving "
+		    "(the log says why)\n");
 	log_info("stopped");
 out:
 	started(&ready_fd, rc);

@@ -237,21 +237,21 @@ START_TEST(test_socket)
 	ck_err("Socket unix:relative.sock\n", "t.conf:1: Socket: socket path must be absolute");
 	ck_err("Socket tcp:1234\n", "t.conf:1: Socket: expected unix:PATH");
 	{
-		/* a Unix socket's name: 107 bytes at most (libmilter failed
-		 * at start on a longer one that -t had passed) */
+		/* a Unix socket's name: 106 bytes at most, as libmilter takes
+		 * it (it failed at start on a longer one that -t had passed) */
 		char line[300], path[200];
 
 		memset(path, 's', sizeof(path));
 		memcpy(path, "/tmp/", 5);
-		path[107] = '\0';
+		path[106] = '\0';
 		snprintf(line, sizeof(line), "Socket unix:%s\n", path);
 		ck_assert_int_eq(parse(line), 0);
 		snprintf(line, sizeof(line), "Socket %s\n", path);
 		ck_assert_int_eq(parse(line), 0);
-		path[107] = 's';
-		path[108] = '\0';
+		path[106] = 's';
+		path[107] = '\0';
 		snprintf(line, sizeof(line), "Socket unix:%s\n", path);
-		ck_err(line, "t.conf:1: Socket: socket path longer than the 107 bytes");
+		ck_err(line, "t.conf:1: Socket: socket path longer than the 106 bytes");
 		snprintf(line, sizeof(line), "Socket local:%s\n", path);
 		ck_err(line, "t.conf:1: Socket: socket path longer");
 		snprintf(line, sizeof(line), "Socket %s\n", path);
@@ -1153,6 +1153,12 @@ START_TEST(test_usermap)
 	ck_assert_str_eq(user, "alice@example.net");
 	ck_assert_int_eq(usermap_lookup(m, "catchall", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "catchall");
+	/* ... but not for a caller's login spelled as an address (the
+	 * CLI's Trust check): it acted as the catch-all's user */
+	ck_assert_int_eq(usermap_login(m, "alice@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "alice@example.org");
+	ck_assert_int_eq(usermap_login(m, "bob@example.org", user, sizeof(user)), 0);
+	ck_assert_str_eq(user, "Robert");
 	usermap_close(m);
 	/* An address extension of 1,500 bytes is still the user's mail (past
 	 * 1,023 bytes an address mapped to no user: unfiltered); an address
