@@ -25,47 +25,39 @@ local function subj(id, rcpt, subject)
 		"Subject", subject }, "buy now\r\n")
 end
 
-local c = subj("SU1", "<gus@example.net>", " hello")
-if not mt.eom_check(c, MT_HDRCHANGE, "Subject", " [SPAM] hello") then
-	error("SU1: not tagged ' [SPAM] hello'")
+-- The Subject is tagged to want, or (want nil) left as it is.
+local function tagged(id, rcpt, subject, want, why)
+	local c = subj(id, rcpt, subject)
+	local ok
+	if want == nil then
+		ok = not mt.eom_check(c, MT_HDRCHANGE, "Subject")
+	else
+		ok = mt.eom_check(c, MT_HDRCHANGE, "Subject", want)
+	end
+	if not ok then error(id .. ": " .. why) end
+	mt.disconnect(c)
 end
-mt.disconnect(c)
+
+tagged("SU1", "<gus@example.net>", " hello", " [SPAM] hello",
+	"not tagged ' [SPAM] hello'")
 -- the tagged Subject passes again: left as it is
-c = subj("SU2", "<gus@example.net>", " [SPAM] hello")
-if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
-	error("SU2: a tagged Subject was tagged again")
-end
-mt.disconnect(c)
+tagged("SU2", "<gus@example.net>", " [SPAM] hello", nil,
+	"a tagged Subject was tagged again")
 -- tagged, then encoded whole by another hop: left as it is
-c = subj("SU5", "<gus@example.net>", " =?UTF-8?B?W1NQQU1dIGhlbGxv?=")
-if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
-	error("SU5: a tagged Subject, encoded again, was tagged again")
-end
-mt.disconnect(c)
-c = subj("SU3", "<hal@example.net>", " hello")
-if not mt.eom_check(c, MT_HDRCHANGE, "Subject", " =?UTF-8?B?W9Ch0J/QkNCcXQ==?= hello") then
-	error("SU3: the tag is not an encoded word")
-end
-mt.disconnect(c)
-c = subj("SU4", "<hal@example.net>", " =?UTF-8?B?W9Ch0J/QkNCcXQ==?= hello")
-if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
-	error("SU4: an encoded tag was tagged again")
-end
-mt.disconnect(c)
+tagged("SU5", "<gus@example.net>", " =?UTF-8?B?W1NQQU1dIGhlbGxv?=", nil,
+	"a tagged Subject, encoded again, was tagged again")
+tagged("SU3", "<hal@example.net>", " hello",
+	" =?UTF-8?B?W9Ch0J/QkNCcXQ==?= hello", "the tag is not an encoded word")
+tagged("SU4", "<hal@example.net>", " =?UTF-8?B?W9Ch0J/QkNCcXQ==?= hello",
+	nil, "an encoded tag was tagged again")
 -- the tag as raw UTF-8 (an SMTPUTF8 hop decoded it): left as it is
-c = subj("SU7", "<hal@example.net>", " [СПАМ] hello")
-if mt.eom_check(c, MT_HDRCHANGE, "Subject") then
-	error("SU7: a Subject with the raw tag was tagged again")
-end
-mt.disconnect(c)
+tagged("SU7", "<hal@example.net>", " [СПАМ] hello", nil,
+	"a Subject with the raw tag was tagged again")
 
 -- jon's tag is 128 bytes that are not UTF-8 (an older store's): the
 -- site's tag instead (encoded, they overflowed a buffer)
-c = subj("SU6", "<jon@example.net>", " hello")
-if not mt.eom_check(c, MT_HDRCHANGE, "Subject", " [SPAM] hello") then
-	error("SU6: not tagged with the site's tag")
-end
-mt.disconnect(c)
+tagged("SU6", "<jon@example.net>", " hello", " [SPAM] hello",
+	"not tagged with the site's tag")
 
 -- ivy: the body takes a signature line, or the header the signature.
 local function sig_in(id, ctype, body, in_body)
