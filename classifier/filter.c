@@ -796,13 +796,21 @@ static int keep_total(db *d, int64_t uid, int spam)
 int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
     int source, const filter_params *p, time_t now)
 {
+	return filter_train_forms(d, user, &toks, 1, is_spam, source, p, now);
+}
+
+int filter_train_forms(db *d, const char *user, const tokset *const *forms,
+    size_t nforms, int is_spam, int source, const filter_params *p,
+    time_t now)
+{
+	const tokset *toks = forms != NULL && nforms > 0 ? forms[0] : NULL;
 	filter_params ep;
 	struct model m;
 	struct scored s = { 0 };
 	uint64_t *hashes = NULL;
 	size_t n = 0;
 	int64_t uid;
-	int rc, spam = is_spam != 0, undo;
+	int rc, spam = is_spam != 0, undo, can_undo;
 
 	if (d == NULL || user == NULL || toks == NULL || p == NULL ||
 	    source < FILTER_SRC_CORPUS || source > FILTER_SRC_INOCULATION)
@@ -839,9 +847,35 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
 	 * passes and still never was leaves the class's total no lower than
 	 * any token's hits (keep_total).
 	 */
-	undo = source == FILTER_SRC_ERROR && learns_on_classify(&ep, &m);
+	undo = can_undo = source == FILTER_SRC_ERROR &&
+	    learns_on_classify(&ep, &m);
 	if (undo && (rc = was_learned(d, uid, hashes, n, !spam, &undo)) < 0)
 		goto end;
+	/*
+	 * Not as it is: maybe as another form of it (a copy as delivered,
+	 * less what delivery added), which is then the message corrected.
+	 */
+	for (size_t k = 1; can_undo && !undo && k < nforms; k++) {
+		uint64_t *fh = NULL;
+		size_t fn = 0;
+
+		if (forms[k] == NULL)
+			continue;
+		if ((rc = tok_hashes(forms[k], &fh, &fn)) < 0)
+			goto end;
+		if ((rc = was_learned(d, uid, fh, fn, !spam, &undo)) < 0) {
+			free(fh);
+			goto end;
+		}
+		if (undo) {
+			free(hashes);
+			hashes = fh;
+			n = fn;
+			toks = forms[k];
+		} else {
+			free(fh);
+		}
+	}
 	if (undo) {
 		if ((rc = learn(d, uid, hashes, n, !spam, -1, source, now)) < 0)
 			goto end;

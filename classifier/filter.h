@@ -194,6 +194,18 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
     int source, const filter_params *p, time_t now);
 
 /*
+ * filter_train_forms -- filter_train of forms[0], the message, for which
+ * forms[1..nforms-1] (NULL ones skipped) are other forms it may have had
+ * when it was classified (delivered.h: a copy as delivered, less what
+ * delivery added). For source error, when forms[0] was not learned as the
+ * other class and one of them was (each of its tokens has a hit of that
+ * class), the first such form is the message unlearned and learned.
+ */
+int filter_train_forms(db *d, const char *user, const tokset *const *forms,
+    size_t nforms, int is_spam, int source, const filter_params *p,
+    time_t now);
+
+/*
  * filter_retrain -- the user says the message with signature sig_id is spam
  * (is_spam != 0) or innocent. If it was classified so already nothing
  * changes (*changed = 0). Otherwise, in one transaction: unlearn exactly what

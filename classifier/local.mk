@@ -87,9 +87,13 @@ tests_check_bayes_CFLAGS = $(TEST_CFLAGS)
 tests_check_bayes_LDADD = $(TEST_LIBS)
 
 libspamsift_a_SOURCES += \
-	classifier/filter.c classifier/filter.h
+	classifier/filter.c classifier/filter.h \
+	classifier/delivered.c classifier/delivered.h
 
-check_PROGRAMS += tests/check_filter
+check_PROGRAMS += tests/check_filter tests/check_delivered
+tests_check_delivered_SOURCES = tests/check_delivered.c
+tests_check_delivered_CFLAGS = $(TEST_CFLAGS)
+tests_check_delivered_LDADD = $(TEST_LIBS)
 tests_check_filter_SOURCES = tests/check_filter.c
 tests_check_filter_CFLAGS = $(TEST_CFLAGS)
 tests_check_filter_LDADD = $(TEST_LIBS)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "classifier/delivered.h"
 #include "classifier/filter.h"
 #include "classifier/msg.h"
 #include "classifier/tok.h"
@@ -91,6 +92,9 @@ typedef struct run {
 	size_t nstored;         /* train: messages whose writes are in the store */
 	struct timespec flushed; /* train: when the deferred writes were last flushed */
 	int rc;                 /* first CLI_* error */
+	/* train --source error: the forms a message may have had when it
+	 * was classified (error_forms), made by parser, into these */
+	tokset *forms[DELIVERED_MAX_RECEIVED + 1];
 } run;
 
 /* An X-Spamsift-Signature field's id, the line starting at p. */
@@ -260,6 +264,8 @@ static void run_close(run *r)
 	fileset_free(r->seen);
 	parser_close(r->magic, r->parser);
 	tokset_free(r->toks);
+	for (size_t k = 0; k <= DELIVERED_MAX_RECEIVED; k++)
+		tokset_free(r->forms[k]);
 }
 
 /* Tokenize one whole message into toks with parser p. */
@@ -664,6 +670,39 @@ static int stale_class(run *r, const char *id, int *cls)
 }
 
 /*
+ * The forms a correction's message may have had when it was classified:
+ * as given (j->toks), then as a copy as delivered less what delivery added
+ * (delivered_undo: the fields local delivery adds, the Subject's tag, the
+ * body's signature lines), with none to DELIVERED_MAX_RECEIVED of its first
+ * Received fields. Those that cannot be made are left out. How many are in
+ * forms.
+ */
+static size_t error_forms(run *r, const tjob *j, const tokset **forms)
+{
+	size_t n = 0;
+
+	forms[n++] = j->toks;
+	if (r->parser == NULL &&
+	    parser_open(r->c, NULL, &r->magic, &r->pp, &r->parser) < 0)
+		return n;
+	for (unsigned k = 0; k <= DELIVERED_MAX_RECEIVED; k++) {
+		char *d;
+		size_t dl;
+
+		if (r->forms[k] == NULL && tokset_new((size_t)conf_int(r->c->cf,
+		    "MaxTokens"), 0, &r->forms[k]) < 0)
+			break;
+		if (delivered_undo(j->data, j->len, r->prof.spam_subject, k,
+		    &d, &dl) <= 0)
+			continue;
+		if (parse_into(r->parser, r->forms[k], d, dl) == 0)
+			forms[n++] = r->forms[k];
+		free(d);
+	}
+	return n;
+}
+
+/*
  * Trainer: learn one tokenized message (or retrain it by its signature).
  * Returns 0, or a negative errno after a store error (r->rc = CLI_STORE).
  */
@@ -750,8 +789,16 @@ static int train_job(run *r, const tjob *j, tcount *cnt)
 		return 0;
 	}
 	/* Deferred: this writes to memory (db_defer flushes at its bound). */
-	rc = filter_train(r->c->store, r->user, j->toks, j->cls, source,
-	    &r->prof.fp, now);
+	if (source == FILTER_SRC_ERROR) {
+		const tokset *forms[DELIVERED_MAX_RECEIVED + 2];
+		size_t nforms = error_forms(r, j, forms);
+
+		rc = filter_train_forms(r->c->store, r->user, forms, nforms,
+		    j->cls, source, &r->prof.fp, now);
+	} else {
+		rc = filter_train(r->c->store, r->user, j->toks, j->cls,
+		    source, &r->prof.fp, now);
+	}
 	if (rc < 0)
 		goto store;
 	cnt->learned[j->cls]++;

@@ -281,6 +281,51 @@ START_TEST(test_learn_unlearn_restores_counts)
 END_TEST
 
 /*
+ * A correction of a copy as delivered: the message as given has tokens
+ * delivery added ("delivered"), never learned; another form of it (less
+ * those) was learned as innocent, and is the one unlearned and learned as
+ * spam. Forms that were not learned are passed over; none learned: only
+ * the right class is learned, of the message as given.
+ */
+START_TEST(test_error_forms)
+{
+	tokset *given = msg("alpha beta delivered");
+	tokset *other = msg("alpha gamma");
+	tokset *seen = msg("alpha beta");
+	const tokset *forms[] = { given, NULL, other, seen };
+	db_totals t;
+
+	P.tcr = 0;
+	ck_assert_int_eq(filter_train(d, "gus", seen, 0, FILTER_SRC_CORPUS, &P,
+	    T0), 0);
+	ck_assert_int_eq(filter_train_forms(d, "gus", forms, 4, 1,
+	    FILTER_SRC_ERROR, &P, T0), 0);
+	t = totals("gus");
+	ck_assert_int_eq(t.innocent_learned, 0);
+	ck_assert_int_eq(t.spam_learned, 1);
+	ck_assert_int_eq(t.spam_misclassified, 1);
+	ck_assert_int_eq(hits("gus", "beta").innocent_hits, 0);
+	ck_assert_int_eq(hits("gus", "beta").spam_hits, 1);
+	ck_assert_int_eq(hits("gus", "delivered").spam_hits, 0);
+	/* back: the spam form is found again, as given it is not */
+	ck_assert_int_eq(filter_train_forms(d, "gus", forms, 4, 0,
+	    FILTER_SRC_ERROR, &P, T0), 0);
+	t = totals("gus");
+	ck_assert_int_eq(t.innocent_learned, 1);
+	ck_assert_int_eq(t.spam_learned, 0);
+	/* only the message as given counts for corpus: forms ignored */
+	ck_assert_int_eq(filter_train_forms(d, "gus", forms, 4, 1,
+	    FILTER_SRC_CORPUS, &P, T0), 0);
+	t = totals("gus");
+	ck_assert_int_eq(t.innocent_learned, 1);
+	ck_assert_int_eq(hits("gus", "delivered").spam_hits, 1);
+	tokset_free(given);
+	tokset_free(other);
+	tokset_free(seen);
+}
+END_TEST
+
+/*
  * An error reported without a signature for a message that was never
  * learned (delivered before spamsift, through another server): only the
  * right class is learned. Unlearning it took a message from the innocent
@@ -1294,6 +1339,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_retrain_reverses_exactly);
 	tcase_add_test(tc, test_learn_unlearn_restores_counts);
 	tcase_add_test(tc, test_error_unlearns_only_learned);
+	tcase_add_test(tc, test_error_forms);
 	tcase_add_test(tc, test_toe_learns_only_errors);
 	tcase_add_test(tc, test_toe_learns_until_both_classes_known);
 	tcase_add_test(tc, test_toe_learns_unsure_verdicts);

@@ -74,6 +74,25 @@ if [ -r /proc/thread-self/schedstat ]; then
 		it_fail "debug line without the thread's CPU time: $(grep "$qid: end of message" "$IT_DIR/milter.log")"
 fi
 
+# The copy as local(8) and an LMTP server would deliver it (Return-Path,
+# Delivered-To, X-Original-To and a Received line above what the milter
+# read; smtp-sink's Received line stands for a relay after it), without its
+# signature (a client that drops it, or one expired): a correction to spam
+# still unlearns what TEFT learned as innocent. The fields delivery added
+# made it look never learned, and it stayed in both classes.
+S() { "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$IT_DIR/run" "$@"; }
+i=0; until S stats --user bob@example.net --format tsv 2>/dev/null | grep -q '^bob@example.net	0	1	'; do
+	[ $i -lt 100 ] || it_fail "the milter's learning: $(S stats --user bob@example.net --format tsv 2>&1)"
+	sleep 0.05; i=$((i + 1))
+done
+{ printf 'Return-Path: <alice@example.org>\nDelivered-To: bob@example.net\nX-Original-To: bob@example.net\n'
+  printf 'Received: from mx.example.net (mx.example.net [192.0.2.25])\n\tby mbox.example.net with LMTP id Xk2bA3\n\tfor <bob@example.net>; Fri, 04 Dec 2026 10:00:00 +0000\n'
+  sed -e '/^X-Spamsift-Signature:/d' -e '/^X-\(Client\|Helo\|Mail\|Rcpt\)-/d' "$f"; } >"$IT_DIR/delivered.eml"
+S train --user bob@example.net --source error --spam "$IT_DIR/delivered.eml" >/dev/null || it_fail "train --source error"
+# (spam learned at least once: TCR may learn it again until it scores spam)
+S stats --user bob@example.net --format tsv | grep -q '^bob@example.net	[1-9][0-9]*	0	0	1	' ||
+	it_fail "correction of a delivered copy: $(S stats --user bob@example.net --format tsv; head -n 20 "$IT_DIR/delivered.eml")"
+
 # SIGHUP reloads without stopping; the milter keeps serving.
 kill -HUP "$IT_MILTER_PID"
 i=0; while ! grep -q 'reloaded' "$IT_DIR/milter.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done

@@ -1,0 +1,162 @@
+/*
+ * delivered -- a copy of a message as delivered, back to what the milter
+ * read of it (see delivered.h).
+ */
+#include "classifier/delivered.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MARK "!spamsift:"
+#define MARK_LEN (sizeof(MARK) - 1)
+
+/* Where the line that starts at i ends (after its '\n', or len). */
+static size_t line_end(const char *d, size_t len, size_t i)
+{
+	const char *nl = memchr(d + i, '\n', len - i);
+
+	return nl != NULL ? (size_t)(nl - d) + 1 : len;
+}
+
+static int blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The line at i is empty: the header's end. */
+static int empty_at(const char *d, size_t len, size_t i)
+{
+	return d[i] == '\n' || (d[i] == '\r' && i + 1 < len && d[i + 1] == '\n');
+}
+
+/* The field at i is named name: the name, blanks, then ':'. */
+static int named(const char *d, size_t end, size_t i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (end - i < n + 1 || strncasecmp(d + i, name, n) != 0)
+		return 0;
+	for (i += n; i < end && blank(d[i]); i++)
+		;
+	return i < end && d[i] == ':';
+}
+
+/* The line [i, end) is a signature mark alone. */
+static int mark_line(const char *d, size_t i, size_t end)
+{
+	if (end > i && d[end - 1] == '\n')
+		end--;
+	if (end > i && d[end - 1] == '\r')
+		end--;
+	if (end - i != MARK_LEN + 32 + 1 || memcmp(d + i, MARK, MARK_LEN) != 0 ||
+	    d[end - 1] != '!')
+		return 0;
+	for (size_t k = i + MARK_LEN; k < end - 1; k++)
+		if (!isxdigit((unsigned char)d[k]))
+			return 0;
+	return 1;
+}
+
+/*
+ * The bytes of the Subject field [i, end) to drop for the tag: its start
+ * (past the name, the colon and blanks) in *at; 0 when it does not start
+ * with the tag.
+ */
+static size_t tag_span(const char *d, size_t i, size_t end, const char *tag,
+    size_t *at)
+{
+	size_t tl = strlen(tag), p = i;
+
+	while (d[p] != ':')
+		p++;
+	for (p++; p < end && blank(d[p]); p++)
+		;
+	if (tl == 0 || end - p < tl || memcmp(d + p, tag, tl) != 0)
+		return 0;
+	*at = p;
+	p += tl;
+	if (p == end)
+		return tl;
+	if (blank(d[p]))                        /* "[SPAM] subject" */
+		return tl + 1;
+	if (d[p] == '\r' && p + 1 < end && d[p + 1] == '\n')
+		p++;
+	if (d[p] == '\n' && p + 1 < end && blank(d[p + 1]))
+		return p + 2 - *at;             /* folded after the tag */
+	if (d[p] == '\n' && p + 1 == end)
+		return tl;                      /* the tag alone */
+	return 0;                               /* "[SPAM]x": not our tag */
+}
+
+int delivered_undo(const char *data, size_t len, const char *tag,
+    unsigned received, char **out, size_t *outlen)
+{
+	char *o;
+	size_t n = 0, i = 0, dropped = 0;
+	unsigned nrecv = 0;
+	int subject = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if (tag == NULL)
+		tag = "";
+	tag += strspn(tag, " \t");
+	if ((o = malloc(len > 0 ? len : 1)) == NULL)
+		return -ENOMEM;
+	/* The header: a field is its first line and the lines folded on it. */
+	while (i < len && !empty_at(data, len, i)) {
+		size_t end = line_end(data, len, i), at = 0, cut;
+
+		while (end < len && blank(data[end]))
+			end = line_end(data, len, end);
+		if (named(data, end, i, "Return-Path") ||
+		    named(data, end, i, "Delivered-To") ||
+		    named(data, end, i, "X-Original-To") ||
+		    (named(data, end, i, "Received") && nrecv++ < received)) {
+			dropped += end - i;
+		} else if (!subject && named(data, end, i, "Subject")) {
+			subject = 1;
+			cut = tag_span(data, i, end, tag, &at);
+			if (cut > 0) {
+				memcpy(o + n, data + i, at - i);
+				n += at - i;
+				memcpy(o + n, data + at + cut, end - at - cut);
+				n += end - at - cut;
+				dropped += cut;
+			} else {
+				memcpy(o + n, data + i, end - i);
+				n += end - i;
+			}
+		} else {
+			memcpy(o + n, data + i, end - i);
+			n += end - i;
+		}
+		i = end;
+	}
+	if (nrecv < received) {
+		free(o);
+		return 0;
+	}
+	/* The body: every line but the marks. */
+	while (i < len) {
+		size_t end = line_end(data, len, i);
+
+		if (mark_line(data, i, end)) {
+			dropped += end - i;
+		} else {
+			memcpy(o + n, data + i, end - i);
+			n += end - i;
+		}
+		i = end;
+	}
+	if (dropped == 0) {
+		free(o);
+		return 0;
+	}
+	*out = o;
+	*outlen = n;
+	return 1;
+}

@@ -1,0 +1,130 @@
+/*
+ * check_delivered -- Check suite for classifier/delivered (a copy as
+ * delivered, back to what the milter read of it).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier/delivered.h"
+#include "tests/testutil.h"
+
+/* delivered_undo of s; the copy (NUL-terminated, static) or NULL. */
+static const char *undo(const char *s, const char *tag, unsigned received)
+{
+	static char buf[4096];
+	char *o;
+	size_t n;
+	int rc = delivered_undo(s, strlen(s), tag, received, &o, &n);
+
+	ck_assert_int_ge(rc, 0);
+	if (rc == 0) {
+		ck_assert_ptr_null(o);
+		return NULL;
+	}
+	ck_assert_uint_lt(n, sizeof(buf));
+	memcpy(buf, o, n);
+	buf[n] = '\0';
+	free(o);
+	return buf;
+}
+
+#define MSG "From: a@example.org\nSubject: hello\n\nhi there\n"
+
+START_TEST(test_delivery_fields)
+{
+	/* local(8)'s fields anywhere in the header, any case, folded too;
+	 * a body line that looks like a field stays */
+	ck_assert_str_eq(undo("Return-Path: <a@example.org>\nDelivered-To: "
+	    "b@example.net\nx-original-to :\n b@example.net\n" MSG
+	    "Delivered-To: body\n", "[SPAM]", 0), MSG "Delivered-To: body\n");
+	/* CRLF lines */
+	ck_assert_str_eq(undo("Delivered-To: b\r\nFrom: a\r\n\r\nx\r\n", "", 0),
+	    "From: a\r\n\r\nx\r\n");
+	/* nothing to take: 0 */
+	ck_assert_ptr_null(undo(MSG, "[SPAM]", 0));
+	ck_assert_ptr_null(undo("", "[SPAM]", 0));
+	/* a field whose name only starts so stays */
+	ck_assert_ptr_null(undo("Delivered-Tox: b\n" MSG, "", 0));
+}
+END_TEST
+
+START_TEST(test_received)
+{
+	const char *m = "Received: from a\n\tby b; date\nReceived: from c\n"
+	    "Delivered-To: x\nReceived: from d\n" MSG;
+
+	ck_assert_str_eq(undo(m, "", 0), "Received: from a\n\tby b; date\n"
+	    "Received: from c\nReceived: from d\n" MSG);
+	ck_assert_str_eq(undo(m, "", 1), "Received: from c\nReceived: from d\n" MSG);
+	ck_assert_str_eq(undo(m, "", 3), MSG);
+	/* fewer Received fields than asked for: no such form */
+	ck_assert_ptr_null(undo(m, "", 4));
+	/* in the body they are not counted */
+	ck_assert_ptr_null(undo(MSG "Received: from e\n", "", 1));
+}
+END_TEST
+
+START_TEST(test_subject_tag)
+{
+	ck_assert_str_eq(undo("Subject: [SPAM] hello\n\nx\n", "[SPAM]", 0),
+	    "Subject: hello\n\nx\n");
+	/* the tag's own leading blanks are not part of it */
+	ck_assert_str_eq(undo("Subject:[SPAM] hello\n\nx\n", "  [SPAM]", 0),
+	    "Subject:hello\n\nx\n");
+	/* folded after the tag, as the milter does on a long first line */
+	ck_assert_str_eq(undo("Subject: [SPAM]\r\n long one\r\n\r\nx\r\n",
+	    "[SPAM]", 0), "Subject: long one\r\n\r\nx\r\n");
+	/* the tag alone (the Subject was empty) */
+	ck_assert_str_eq(undo("Subject: [SPAM]\nFrom: a\n\nx\n", "[SPAM]", 0),
+	    "Subject: \nFrom: a\n\nx\n");
+	/* only the first Subject, only at its start, only a whole word */
+	ck_assert_str_eq(undo("Subject: [SPAM] a\nSubject: [SPAM] b\n\nx\n",
+	    "[SPAM]", 0), "Subject: a\nSubject: [SPAM] b\n\nx\n");
+	ck_assert_ptr_null(undo("Subject: re: [SPAM] a\n\nx\n", "[SPAM]", 0));
+	ck_assert_ptr_null(undo("Subject: [SPAM]x\n\nx\n", "[SPAM]", 0));
+	ck_assert_ptr_null(undo("Subject: [SPAM] a\n\nx\n", "", 0));
+	/* a Subject in the body is not the message's */
+	ck_assert_ptr_null(undo("From: a\n\nSubject: [SPAM] a\n", "[SPAM]", 0));
+}
+END_TEST
+
+START_TEST(test_signature_lines)
+{
+	const char *id = "0123456789abcdef0123456789ABCDEF";
+	char m[512], want[512];
+
+	snprintf(m, sizeof(m), MSG "\r\n!spamsift:%s!\r\n!spamsift:%s!\n",
+	    id, id);
+	ck_assert_str_eq(undo(m, "", 0), MSG "\r\n");
+	/* a mark inside a line, a short id, or one with more after it stays */
+	snprintf(m, sizeof(m), MSG "see !spamsift:%s!\n!spamsift:%.31s!\n"
+	    "!spamsift:%s!!\n", id, id, id);
+	ck_assert_ptr_null(undo(m, "", 0));
+	/* the last line without its line break */
+	snprintf(m, sizeof(m), MSG "!spamsift:%s!", id);
+	snprintf(want, sizeof(want), MSG);
+	ck_assert_str_eq(undo(m, "", 0), want);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("delivered");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_delivery_fields);
+	tcase_add_test(tc, test_received);
+	tcase_add_test(tc, test_subject_tag);
+	tcase_add_test(tc, test_signature_lines);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return test_run(suite());
+}
