@@ -622,8 +622,52 @@ static void sigs_set(sigset_t *set)
 		sigaddset(set, sigs[i]);
 }
 
+/* Keys read only at start: a reload keeps their values. */
+static const char *const start_keys[] = { "Socket", "SocketOwner",
+	"SocketGroup", "SocketMode", "User", "Group", "PidFile",
+	"SyslogFacility", "TokenCacheSize" };
+#define NSTART (sizeof(start_keys) / sizeof(start_keys[0]))
+
+/* The values of start_keys, as text (conf_iter callback). */
+struct start_vals {
+	char v[NSTART][256];
+};
+
+static int start_val(void *arg, const char *key, const char *value,
+    const char *source)
+{
+	struct start_vals *sv = arg;
+
+	(void)source;
+	for (size_t i = 0; i < NSTART; i++)
+		if (strcmp(key, start_keys[i]) == 0)
+			snprintf(sv->v[i], sizeof(sv->v[i]), "%s", value);
+	return 0;
+}
+
+/*
+ * A reload that changes a key read only at start says so: the change
+ * waits for a restart (an administrator who moved the socket and sent a
+ * SIGHUP saw "reloaded" and nothing else).
+ */
+static void start_keys_changed(const conf *running, const conf *nc)
+{
+	struct start_vals *a = calloc(2, sizeof(*a));
+
+	if (a == NULL)
+		return;
+	conf_iter(running, start_val, &a[0]);
+	conf_iter(nc, start_val, &a[1]);
+	for (size_t i = 0; i < NSTART; i++)
+		if (strcmp(a[0].v[i], a[1].v[i]) != 0)
+			log_warning("reload: %s changed (%s, was %s); it is read "
+			    "only at start: it takes effect at a restart",
+			    start_keys[i], a[1].v[i], a[0].v[i]);
+	free(a);
+}
+
 static int serve(const char *sock, const char *conf_path, char **overrides,
-    size_t noverrides)
+    size_t noverrides, const conf *start)
 {
 	struct sigaction sa;
 	sigset_t set;
@@ -672,8 +716,10 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 			if (nc == NULL || mlfi_install(nc, err, sizeof(err)) < 0)
 				log_err("reload of %s failed (%s); keeping the "
 				    "running configuration", conf_path, err);
-			else
+			else {
 				log_info("reloaded %s", conf_path);
+				start_keys_changed(start, nc);
+			}
 			conf_unref(nc);
 			continue;
 		}
@@ -919,7 +965,8 @@ int main(int argc, char **argv)
 	log_info("starting: socket %s, config %s", sock, conf_path);
 	if (foreground)
 		fprintf(stderr, "spamsift-milter: listening on %s\n", sock);
-	rc = serve(sock, conf_path, overrides, noverrides) == MI_SUCCESS ? 0 : 3;
+	rc = serve(sock, conf_path, overrides, noverrides, c) == MI_SUCCESS ?
+	    0 : 3;
 	if (ready_fd >= 0)
 		fprintf(stderr, "spamsift-milter: could not start serving "
 		    "(the log says why)\n");

@@ -203,6 +203,15 @@ kill -HUP "$upid"
 i=0; while ! grep -q 'reload of' "$IT_DIR/u.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 grep -q "reload of $IT_DIR/edit.conf failed (.*edit.conf:[0-9]*: MaxTokenz: unknown key" "$IT_DIR/u.log" ||
 	it_fail "a failed reload does not log why: $(grep reload "$IT_DIR/u.log")"
+# A reload that changes keys read only at start says they wait for a
+# restart (the -o SocketMode still holds, so that is not one of them).
+sed -i '$d' "$IT_DIR/edit.conf"
+printf 'TokenCacheSize 1M\nSocketMode 0640\n' >>"$IT_DIR/edit.conf"
+kill -HUP "$upid"
+i=0; while ! grep -q 'changed' "$IT_DIR/u.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q 'reload: TokenCacheSize changed (1048576, was 12582912); it is read only at start: it takes effect at a restart' "$IT_DIR/u.log" ||
+	it_fail "a start-only key changed by a reload: $(grep reload "$IT_DIR/u.log")"
+[ "$(grep -c 'changed (' "$IT_DIR/u.log")" = 1 ] || it_fail "unchanged start-only keys said changed: $(grep 'changed (' "$IT_DIR/u.log")"
 kill -TERM "$upid"; wait "$upid" || it_fail "milter with accepted overrides exited $?"
 [ -e "$IT_DIR/u.sock" ] && it_fail "UNIX: socket left at exit"
 it_log "accepted overrides, UNIX: socket, failed reload logged ok"
