@@ -617,6 +617,12 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	addr = smfi_getsymval(ctx, "{client_addr}");
 	if (addr != NULL)
 		cn->client_addr = strdup(addr);
+	/* Postfix sends an IPv6 client as "IPv6:2001:db8::1" (its address
+	 * as in an RFC 5321 address literal): matched without the prefix,
+	 * logged as sent. No IPv6 entry of DebugPeer or SkipNetworks ever
+	 * matched a client, and the checker refuses the prefixed form. */
+	if (addr != NULL && strncasecmp(addr, "IPv6:", 5) == 0)
+		addr += 5;
 	cn->debug = listed_peer(addr, smfi_getsymval(ctx, "{client_name}"), cf);
 	auth = smfi_getsymval(ctx, "{auth_authen}");
 	if (auth != NULL && *auth && conf_bool(cf, "SkipAuthenticated"))
@@ -629,7 +635,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	}
 	if (cn->debug)
 		log_debug("NOQUEUE: from=<%s> client=%s skip=%d", cn->sender,
-		    addr ? addr : "?", cn->skip);
+		    cn->client_addr ? cn->client_addr : "?", cn->skip);
 	return reply(cn, SMFIP_NR_MAIL);
 }
 

@@ -105,14 +105,22 @@ it_log "spamSubject with a blank, not in ASCII; no signature line in UTF-16"
 # against {client_name}; it was compared with {client_addr} only, so a name
 # never matched. The other client gets no debug line.
 it_stop_milter
-it_milter -o UserMap=localpart -o DebugPeer=mx1.example.org
+it_milter -o UserMap=localpart -o DebugPeer=mx1.example.org -o DebugPeer=2001:db8::7 \
+	-o SkipNetworks=2001:db8:1::/48
 SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/peer.lua" \
 	>"$IT_DIR/peer.log" 2>&1 || { cat "$IT_DIR/peer.log" >&2; it_fail "peer.lua failed"; }
 grep -q "NOQUEUE: from=<peer1@example.org> client=192.0.2.7 " "$IT_DIR/milter.log" ||
 	it_fail "DebugPeer mx1.example.org: no debug line for the client of that name"
 grep -q "NOQUEUE: from=<peer2@example.org>" "$IT_DIR/milter.log" &&
 	it_fail "a client not in DebugPeer got debug lines"
-it_log "DebugPeer by host name"
+# An IPv6 client, as Postfix sends it ("IPv6:2001:db8::7"), is matched by
+# its address: no IPv6 entry of DebugPeer or SkipNetworks ever matched.
+grep -q "NOQUEUE: from=<peer3@example.org> client=IPv6:2001:db8::7 " "$IT_DIR/milter.log" ||
+	it_fail "DebugPeer 2001:db8::7: no debug line for IPv6:2001:db8::7: $(grep PEER3 "$IT_DIR/milter.log")"
+grep -q "PEER4: .*skipped (trusted sender)" "$IT_DIR/milter.log" ||
+	it_fail "SkipNetworks 2001:db8:1::/48: IPv6:2001:db8:1::9 was classified: $(grep PEER4 "$IT_DIR/milter.log")"
+grep "PEER3: " "$IT_DIR/milter.log" | grep -q "skipped" && it_fail "PEER3 skipped"
+it_log "DebugPeer by host name; IPv6 clients in DebugPeer and SkipNetworks"
 
 # libmagic without its database: mail flows, and the milter says once why
 # attachments are typed by name only (it was silent).
