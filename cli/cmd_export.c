@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,53 @@ static int out_token(void *arg, const db_token *t)
 	return 0;
 }
 
+/*
+ * Where export writes: standard output for "-"; for a regular FILE or a
+ * new one, a new file beside it (its name in tmp), renamed over FILE once
+ * the export is whole, so that a failed export (a full disk, a store
+ * error) leaves the last good backup as it was; with FILE's mode, or a
+ * new file's (0666 less the umask). Anything else (a symbolic link, a
+ * device, a pipe) is written in place (tmp empty). NULL and errno on
+ * error.
+ */
+static FILE *export_open(const char *file, char *tmp, size_t len)
+{
+	struct stat st;
+	mode_t mode, um;
+	FILE *f;
+	int fd, e;
+
+	tmp[0] = '\0';
+	if (strcmp(file, "-") == 0)
+		return stdout;
+	if (lstat(file, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return fopen(file, "w");
+		mode = st.st_mode & 07777;
+	} else if (errno == ENOENT) {
+		um = umask(0);
+		umask(um);
+		mode = 0666 & ~um;
+	} else {
+		return NULL;
+	}
+	if ((size_t)snprintf(tmp, len, "%s.XXXXXX", file) >= len) {
+		tmp[0] = '\0';
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	if ((fd = mkstemp(tmp)) < 0)
+		return NULL;
+	if (fchmod(fd, mode) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e;
+		return NULL;
+	}
+	return f;
+}
+
 int cmd_export(cli *c, int argc, char **argv)
 {
 	const char *file;
@@ -110,6 +158,7 @@ int cmd_export(cli *c, int argc, char **argv)
 	int64_t uid;
 	FILE *f;
 	const char *name;
+	char tmp[PATH_MAX + 8];
 	int said = 0, rc = user_and_file(c, argc, argv, &uid, &name, &file);
 
 	if (rc != CLI_OK)
@@ -118,7 +167,7 @@ int cmd_export(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: export: no such user in the store\n");
 		return CLI_INPUT;
 	}
-	f = strcmp(file, "-") == 0 ? stdout : fopen(file, "w");
+	f = export_open(file, tmp, sizeof(tmp));
 	if (f == NULL) {
 		fprintf(stderr, "spamsift: %s: %s\n", file, strerror(errno));
 		return CLI_INPUT;
@@ -165,14 +214,25 @@ int cmd_export(cli *c, int argc, char **argv)
 		int bad = ferror(f), err = 0;
 		struct stat st;
 
+		if (fflush(f) != 0 || (tmp[0] && fsync(fileno(f)) < 0))
+			bad = 1;
 		if (fclose(f) != 0 || bad)
 			err = errno ? errno : EIO;
+		if (tmp[0]) {
+			/* The new file replaces FILE only whole. */
+			if (rc == 0 && err == 0 && rename(tmp, file) < 0)
+				err = errno;
+			if ((rc < 0 || err != 0) && unlink(tmp) < 0)
+				fprintf(stderr, "spamsift: %s: %s (it holds a "
+				    "partial export)\n", tmp, strerror(errno));
+		}
 		/*
-		 * What a failed export wrote is no backup, yet it imported
-		 * cleanly (the totals without the tokens): empty it, which
-		 * import refuses. Only a regular file: not a device or pipe.
+		 * What a failed export wrote in place (through a symbolic
+		 * link) is no backup, yet it imported cleanly (the totals
+		 * without the tokens): empty it, which import refuses. Only a
+		 * regular file: not a device or pipe.
 		 */
-		if ((rc < 0 || err != 0) && stat(file, &st) == 0 &&
+		else if ((rc < 0 || err != 0) && stat(file, &st) == 0 &&
 		    S_ISREG(st.st_mode) && truncate(file, 0) < 0)
 			fprintf(stderr, "spamsift: %s: %s (it holds a partial "
 			    "export)\n", file, strerror(errno));

@@ -922,16 +922,33 @@ printf 'this is not a database, just some text that is long enough..............
 expect 3 S --db "$T/junk.db" stats
 grep -q 'junk.db' "$T/err" || it_fail "store error does not name the file"
 # An export that fails half way (here: a damaged token table) leaves nothing
-# that imports as a backup (the totals, lists and preferences were kept).
+# that imports as a backup (the totals, lists and preferences were kept),
+# and over the last good backup it leaves that one as it was (it was
+# emptied: a nightly export that failed once left no backup at all).
 cp "$T/spamsift.db" "$T/damaged.db"
+expect 0 S --db "$T/damaged.db" export --user @global "$T/backup.txt"
+chmod 640 "$T/backup.txt"
+cp "$T/backup.txt" "$T/backup.want"
 ps=$(sqlite3 "$T/damaged.db" "PRAGMA page_size")
 rp=$(sqlite3 "$T/damaged.db" "SELECT rootpage FROM sqlite_master WHERE name = 'tokens'")
 head -c "$ps" /dev/urandom | dd of="$T/damaged.db" bs="$ps" seek=$((rp - 1)) conv=notrunc 2>/dev/null
 expect 3 S --db "$T/damaged.db" export --user @global "$T/partial.txt"
-[ -s "$T/partial.txt" ] && it_fail "a failed export left $(wc -l <"$T/partial.txt") lines"
+[ -e "$T/partial.txt" ] && it_fail "a failed export left a file of $(wc -l <"$T/partial.txt") lines"
 # The error said is the one that stopped it, once.
 [ "$(grep -c 'export: .*list tokens: ' "$T/err")" = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] ||
 	it_fail "failed export's error: $(cat "$T/err")"
+expect 3 S --db "$T/damaged.db" export --user @global "$T/backup.txt"
+cmp -s "$T/backup.txt" "$T/backup.want" || it_fail "a failed export changed the last backup"
+ls "$T"/backup.txt.* "$T"/partial.txt.* 2>/dev/null && it_fail "a failed export left its new file"
+# Through a symbolic link it is written in place, and emptied on failure.
+ln -s partial.txt "$T/link.txt"
+expect 3 S --db "$T/damaged.db" export --user @global "$T/link.txt"
+[ -L "$T/link.txt" ] && [ ! -s "$T/partial.txt" ] || it_fail "a failed export through a link"
+# A good export replaces the file whole, with its mode.
+expect 0 S export --user @global "$T/backup.txt"
+[ "$(stat -c %a "$T/backup.txt")" = 640 ] && tail -n 1 "$T/backup.txt" | grep -qx end ||
+	it_fail "export over a backup: mode $(stat -c %a "$T/backup.txt"), last line $(tail -n 1 "$T/backup.txt")"
+rm -f "$T/backup.txt" "$T/backup.want" "$T/link.txt" "$T/partial.txt"
 # A store file its user may not write (root would write it anyway): a write
 # exits 3 and says why (the rollback after the failed write emptied the
 # message: "spamsift: whitelist: ").
