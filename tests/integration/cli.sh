@@ -396,6 +396,16 @@ expect 2 S whitelist add --user bob@example.net 'bad pattern'
 for p in @ @example.org alice@ . .. ..example.org example..org example.org. 'a@b.'; do
 	expect 2 S blocklist add --user bob@example.net "$p"
 done
+# classify judges the lists by the envelope sender, as the milter does: the
+# first Return-Path field of a delivered message, else the From: address.
+# (By From: alone a spam that named a whitelisted sender was whitelisted.)
+spam 40 | sed 's/^From: .*/From: friend@example.com/' >"$T/wl.eml"
+{ printf 'Return-Path: <seller@pills.example>\n'; cat "$T/wl.eml"; } >"$T/wl-rp.eml"
+{ printf 'Return-Path:\n <Friend@Example.COM>\nReturn-Path: <seller@pills.example>\n'; cat "$T/wl.eml"; } >"$T/wl-rp2.eml"
+expect 0 S classify --user bob@example.net "$T/wl.eml" "$T/wl-rp.eml" "$T/wl-rp2.eml"
+grep -q "wl.eml: whitelisted " "$T/out" && grep -q "wl-rp2.eml: whitelisted " "$T/out" &&
+	! grep -q "wl-rp.eml: whitelisted " "$T/out" ||
+	it_fail "classify by the envelope sender: $(cat "$T/out")"
 expect 0 S whitelist del --user bob@example.net friend@example.com
 expect 2 S whitelist del --user bob@example.net friend@example.com
 expect 0 S blocklist add --user bob@example.net seller@pills.example
