@@ -283,7 +283,9 @@ int cmd_prefs(cli *c, int argc, char **argv)
 		fputs(prefs_help, stdout);
 		return CLI_OK;
 	}
-	if (argc < 2 || parse_opts(argc - 1, argv + 1, &o) < 0) {
+	/* (the verb first: an option in its place was taken for it) */
+	if (argc < 2 || argv[1][0] == '-' ||
+	    parse_opts(argc - 1, argv + 1, &o) < 0) {
 		fputs(prefs_help, stderr);
 		return CLI_USAGE;
 	}
@@ -556,7 +558,8 @@ int cmd_user(cli *c, int argc, char **argv)
 	}
 	if (rc < 0)
 		return cli_store_error(c, "user delete", rc);
-	printf("deleted %s", name);
+	fputs("deleted ", stdout);
+	cli_text_str(stdout, name);
 	if (nquar > 0)
 		printf(" and %" PRId64 " quarantined message%s", nquar,
 		    nquar == 1 ? "" : "s");

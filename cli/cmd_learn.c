@@ -1090,8 +1090,11 @@ int cmd_train(cli *c, int argc, char **argv)
 		for (int k = 1; k >= 0; k--) {
 			if (!(classes & (1 << k)))
 				continue;
-			printf("%s: learned %zu messages as %s (%zu retrained "
-			    "by signature)", canon, cnt.learned[k],
+			/* (a name's line feed or TAB escaped: it forged a
+			 * summary line a script reads) */
+			cli_text_str(stdout, canon);
+			printf(": learned %zu messages as %s (%zu retrained "
+			    "by signature)", cnt.learned[k],
 			    k ? "spam" : "ham", cnt.retrained[k]);
 			if (cnt.unchanged[k] > 0)
 				printf(", %zu unchanged (signature already %s)",
@@ -1193,12 +1196,14 @@ int cmd_retrain(cli *c, int argc, char **argv)
 		return cli_store_error(c, "retrain", rc);
 	/* NOTRAIN counted the error and learned nothing: said, as train does. */
 	if (changed && prof.fp.training_mode == FILTER_MODE_NOTRAIN) {
-		printf("%s: signature %s counted as an error\n", canon, sig);
+		cli_text_str(stdout, canon);
+		printf(": signature %s counted as an error\n", sig);
 		fprintf(stderr, "spamsift: %s: not learned as %s: the user's "
 		    "trainingMode is notrain\n", canon, cls ? "spam" : "ham");
 		return CLI_INPUT;
 	}
-	printf("%s: signature %s %s as %s\n", canon, sig,
+	cli_text_str(stdout, canon);
+	printf(": signature %s %s as %s\n", sig,
 	    changed ? "retrained" : "already learned", cls ? "spam" : "ham");
 	return CLI_OK;
 }
@@ -1481,11 +1486,19 @@ int cmd_tokens(cli *c, int argc, char **argv)
 		return CLI_OK;
 	}
 	/* It takes no options: "--bogus" is a mistake, not a file name
-	 * (./-name reaches such a file). */
-	for (int i = 1; i < argc; i++)
+	 * (./-name reaches such a file, and so does "--" before it, as for
+	 * every command). */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			memmove(argv + i, argv + i + 1,
+			    (size_t)(argc - i) * sizeof(*argv));
+			argc--;
+			break;
+		}
 		if (argv[i][0] == '-' && argv[i][1] != '\0')
 			return cli_usage(tokens_help, "tokens: unknown option %s",
 			    argv[i]);
+	}
 	if ((rc = run_open(&r, c, 1)) != CLI_OK)
 		return rc;
 	r.sole = argc == 2 ? argv[1] : argc < 2 ? "-" : NULL;

@@ -191,10 +191,14 @@ int cli_user(cli *c, const char *name, int create, int64_t *uid, char *canon,
 		return CLI_INPUT;
 	}
 	if (!c->trusted) {
-		if (usermap_login(c->umap, c->caller, mine, sizeof(mine)) < 0 ||
-		    strcmp(mine, mapped) != 0) {
-			fprintf(stderr, "spamsift: %s may act only as %s (not in Trust)\n",
-			    c->caller, c->caller);
+		int known = usermap_login(c->umap, c->caller, mine,
+		    sizeof(mine)) == 0;
+
+		if (!known || strcmp(mine, mapped) != 0) {
+			/* (the user the login maps to: with an alias table,
+			 * not the login) */
+			fprintf(stderr, "spamsift: %s may act only as %s (not in "
+			    "Trust)\n", c->caller, known ? mine : c->caller);
 			return CLI_USAGE;
 		}
 	}

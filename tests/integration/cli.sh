@@ -396,10 +396,21 @@ expect 2 S whitelist add --user bob@example.net 'bad pattern'
 for p in @ @example.org alice@ . .. ..example.org example..org example.org. 'a@b.'; do
 	expect 2 S blocklist add --user bob@example.net "$p"
 done
+spam 40 | sed 's/^From: .*/From: friend@example.com/' >"$T/wl.eml"
+# A user name's line feed is escaped in train's summary, as in stats (it
+# forged a summary line); "--" ends tokens' options as everyone's; an option
+# where prefs wants its verb is a usage error (it was taken for the verb).
+expect 0 S train --user "$(printf 'evil\nu: learned 999 messages as ham@x.org')" --spam "$T/wl.eml"
+[ "$(wc -l <"$T/out")" = 1 ] && grep -q '^evil\\nu: learned 999 messages as ham@x.org: learned 1 messages as spam' "$T/out" ||
+	it_fail "train's summary of a name with a line feed: $(cat "$T/out")"
+cp "$T/wl.eml" ./-dash.eml
+expect 0 S tokens -- -dash.eml
+grep -qx 'Subject:pills' "$T/out" || it_fail "tokens -- -dash.eml: $(head -n 3 "$T/out")"
+rm -f ./-dash.eml
+expect 1 S prefs --user bob@example.net get spamAction
 # classify judges the lists by the envelope sender, as the milter does: the
 # first Return-Path field of a delivered message, else the From: address.
 # (By From: alone a spam that named a whitelisted sender was whitelisted.)
-spam 40 | sed 's/^From: .*/From: friend@example.com/' >"$T/wl.eml"
 { printf 'Return-Path: <seller@pills.example>\n'; cat "$T/wl.eml"; } >"$T/wl-rp.eml"
 { printf 'Return-Path:\n <Friend@Example.COM>\nReturn-Path: <seller@pills.example>\n'; cat "$T/wl.eml"; } >"$T/wl-rp2.eml"
 expect 0 S classify --user bob@example.net "$T/wl.eml" "$T/wl-rp.eml" "$T/wl-rp2.eml"
@@ -1008,6 +1019,14 @@ elif id nobody >/dev/null 2>&1 && getent group mail >/dev/null && command -v set
 	expect 1 N -c "$G/spamsift.conf" whitelist list --user bob
 	grep -q 'not in Trust' "$T/err" || it_fail "Trust refusal message: $(cat "$T/err")"
 	grep -q secret-friend "$T/out" "$T/err" && it_fail "bob's list leaked"
+	# With an alias table the refusal names the user the login maps to (it
+	# named the login, another user).
+	printf 'nobody mailbox-n@example.org\n' >"$G/aliases"
+	{ cat "$G/spamsift.conf"; printf 'UserMap alias\nAliasFile %s/aliases\n' "$G"; } >"$G/alias.conf"
+	chmod 644 "$G/aliases" "$G/alias.conf"
+	expect 1 N -c "$G/alias.conf" whitelist list --user bob@example.org
+	grep -q 'nobody may act only as mailbox-n@example.org (not in Trust)' "$T/err" ||
+		it_fail "Trust refusal with an alias table: $(cat "$T/err")"
 	expect 1 N -c "$G/spamsift.conf" stats --user bob
 	expect 1 N -c "$G/spamsift.conf" quarantine list --user bob
 	# Deleting a user is the administrator's, even for one's own data.
