@@ -39,7 +39,7 @@
 #define BOUNDMAX 256     /* longest boundary (RFC 2046: 70; readers take
                             longer ones, and so do we; a longer one reads
                             the part as text) */
-#define DEPTHMAX 64      /* upper bound for max_depth */
+#define DEPTHMAX 100     /* upper bound for max_depth (MaxMimeDepth's) */
 
 enum kind { K_NONE, K_TEXT, K_HTML, K_MULTI, K_ATTACH, K_SKIP };
 enum enc { E_IDENT, E_B64, E_QP };

@@ -1193,6 +1193,26 @@ START_TEST(test_deep_multipart)
 }
 END_TEST
 
+/* max_depth reaches 100, the configuration's bound (MaxMimeDepth 1..100):
+ * it was cut to 64 without a word, and 80 levels were not read. */
+START_TEST(test_depth_limit)
+{
+	struct gen g = { 0 };
+	const int n = 80;
+
+	gputs(&g, "Subject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n");
+	for (int i = 0; i < n; i++)
+		gprintf(&g, "--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n", i, i + 1);
+	gprintf(&g, "--b%d\r\nContent-Type: text/plain\r\n\r\ndeepword\r\n", n, 0);
+	opts.max_depth = 100;
+	reopen();
+	parse_gen(&g);
+	ck_has("deepword");
+	ck_hasnt("mime:depth-exceeded");
+	free(g.p);
+}
+END_TEST
+
 START_TEST(test_deep_rfc822)
 {
 	struct gen g = { 0 };
@@ -1397,6 +1417,7 @@ static Suite *suite(void)
 	tcase_add_test(th, test_endless_base64);
 	tcase_add_test(th, test_never_closing_boundary);
 	tcase_add_test(th, test_deep_multipart);
+	tcase_add_test(th, test_depth_limit);
 	tcase_add_test(th, test_deep_rfc822);
 	tcase_add_test(th, test_many_siblings);
 	tcase_add_test(th, test_empty_input);
