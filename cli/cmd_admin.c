@@ -703,6 +703,10 @@ int cmd_config(cli *c, int argc, char **argv)
 		rc = conf_load(cf, path, err, sizeof(err), print_warning, NULL);
 		if (rc == 0)
 			rc = conf_finish(cf, err, sizeof(err));
+		/* the accounts it names, as the milter's -t and start
+		 * check them */
+		if (rc == 0)
+			rc = conf_accounts(cf, err, sizeof(err));
 		if (rc == 0) {
 			/* the alias table too: the milter reads it at start */
 			usermap *um = NULL;

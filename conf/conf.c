@@ -16,6 +16,8 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1119,4 +1121,35 @@ const char *conf_key_name(const char *key)
 	int idx = key ? key_index(key) : -1;
 
 	return idx < 0 ? NULL : keys[idx].name;
+}
+
+/* ---- accounts ---- */
+
+int conf_accounts(const conf *c, char *err, size_t errlen)
+{
+	static const struct { const char *key; int group; } keys[] = {
+		{ "User", 0 }, { "Group", 1 }, { "SocketOwner", 0 },
+		{ "SocketGroup", 1 },
+	};
+	size_t used = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *name = conf_str(c, keys[i].key);
+		int n;
+
+		if (name == NULL || *name == '\0' ||
+		    (keys[i].group ? getgrnam(name) != NULL :
+		    getpwnam(name) != NULL))
+			continue;
+		n = snprintf(err + used, errlen - used, "%s%s: unknown %s %s",
+		    used ? "; " : "", keys[i].key,
+		    keys[i].group ? "group" : "user", name);
+		if (n > 0 && (size_t)n < errlen - used)
+			used += (size_t)n;
+		else
+			used = errlen - 1;
+	}
+	return used > 0 ? -ENOENT : 0;
 }

@@ -77,6 +77,15 @@ int conf_parse(conf *c, const char *name, const char *buf, size_t len,
  */
 int conf_finish(conf *c, char *err, size_t errlen);
 
+/*
+ * conf_accounts -- every account the configuration names exists: User and
+ * SocketOwner as users, Group and SocketGroup as groups (the milter drops
+ * to them and gives its socket to them, and refuses to start without
+ * them). 0, or -ENOENT with "Key: unknown user|group NAME" in err for each
+ * that does not ("; " between them).
+ */
+int conf_accounts(const conf *c, char *err, size_t errlen);
+
 /* conf_ref / conf_unref -- take and drop a reference; unref frees at zero. */
 conf *conf_ref(conf *c);
 void conf_unref(conf *c);

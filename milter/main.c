@@ -165,15 +165,13 @@ static int find_group(const conf *c, const char *key, gid_t *gid)
 /* Every account and group the config names exists (at start and for -t). */
 static int check_accounts(const conf *c)
 {
-	struct passwd *pw;
-	gid_t gid;
-	int rc = 0;
+	char err[1024];
 
-	rc |= find_user(c, "User", &pw);
-	rc |= find_group(c, "Group", &gid);
-	rc |= find_user(c, "SocketOwner", &pw);
-	rc |= find_group(c, "SocketGroup", &gid);
-	return rc;
+	if (conf_accounts(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "spamsift-milter: %s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 /* Set owner, group and mode of the unix socket so Postfix's smtpd can connect. */

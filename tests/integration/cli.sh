@@ -673,6 +673,12 @@ expect 0 S -o PurgeMaxHits=1000 db purge
 grep -q '^purged [1-9][0-9]* tokens, [1-9][0-9]* signatures' "$T/out" || it_fail "purge of an aged store: $(cat "$T/out")"
 expect 0 S db vacuum
 expect 0 S config check "$SAMPLE_CONF"
+# The accounts the file names, as the milter's -t checks them (it said ok
+# to a file the milter refused to start with).
+{ cat "$SAMPLE_CONF"; printf 'User no-such-user-here\nSocketGroup no-such-group-here\n'; } >"$T/acct.conf"
+expect 2 S config check "$T/acct.conf"
+grep -q 'User: unknown user no-such-user-here; SocketGroup: unknown group no-such-group-here' "$T/err" ||
+	it_fail "config check of unknown accounts: $(cat "$T/err")"
 # A broken -c does not stop `config check FILE` from checking FILE.
 printf 'Hoem /tmp\n' >"$T/broken.conf"
 expect 0 "$CLI_BIN" -c "$T/broken.conf" config check "$SAMPLE_CONF"
