@@ -377,19 +377,26 @@ static int read_whole(FILE *f, char **buf, size_t *len)
 		return -ENOMEM;
 	errno = 0;
 	while ((got = fread(b + n, 1, cap - n - 1, f)) > 0) {
+		size_t grow;
+
 		n += got;
 		if (n + 1 < cap)
 			continue;
-		if (cap >= IMPORT_MAX) {
+		/* Full at IMPORT_MAX bytes: only a byte more is too many (a
+		 * file of IMPORT_MAX - 1 bytes was refused). */
+		if (cap > IMPORT_MAX) {
+			if (fgetc(f) == EOF)
+				break;
 			free(b);
 			return -EFBIG;
 		}
-		if ((nb = realloc(b, cap * 2)) == NULL) {
+		grow = cap * 2 > IMPORT_MAX + 1 ? IMPORT_MAX + 1 : cap * 2;
+		if ((nb = realloc(b, grow)) == NULL) {
 			free(b);
 			return -ENOMEM;
 		}
 		b = nb;
-		cap *= 2;
+		cap = grow;
 	}
 	if (ferror(f)) {
 		int e = errno ? errno : EIO;

@@ -215,7 +215,22 @@ static int each_stdin(input_fn fn, void *arg, char *err, size_t errlen)
 			char *nb;
 
 			if (cap >= INPUT_STDIN_MAX) {
+				/* Full at the limit: too big only if more
+				 * comes (a message of exactly the limit was
+				 * refused). */
+				char more;
+
+				do
+					n = read(STDIN_FILENO, &more, 1);
+				while (n < 0 && errno == EINTR);
+				if (n == 0)
+					break;
 				free(buf);
+				if (n < 0) {
+					rc = -errno;
+					snprintf(err, errlen, "-: %s", strerror(errno));
+					return rc;
+				}
 				snprintf(err, errlen, "-: standard input larger than %u bytes",
 				    INPUT_STDIN_MAX);
 				return -EFBIG;

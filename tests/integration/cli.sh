@@ -378,6 +378,14 @@ expect 0 S stats --format tsv
 grep -q '^x\\ty@example.org	' "$T/out" || it_fail "stats of a user name with a TAB: $(cat "$T/out")"
 
 # tokens
+# Standard input of exactly 256 MiB is read (the limit, "at most 256 MiB":
+# it was refused), a byte more is not.
+{ printf 'Subject: big\n\n'; head -c $((256 * 1024 * 1024 - 14)) /dev/zero | tr '\0' a; } >"$T/big.eml"
+expect 0 S tokens - <"$T/big.eml"
+echo >>"$T/big.eml"
+expect 2 S tokens - <"$T/big.eml"
+grep -q 'standard input larger than 268435456 bytes' "$T/err" || it_fail "tokens of 256 MiB + 1: $(cat "$T/err")"
+rm -f "$T/big.eml"
 expect 1 S tokens --bogus "$T/s10.eml"
 expect 0 S tokens "$T/s10.eml"
 grep -qx 'Subject:cheap' "$T/out" || it_fail "tokens: no Subject:cheap"
