@@ -109,8 +109,8 @@ static int out_token(void *arg, const db_token *t)
  * the export is whole, so that a failed export (a full disk, a store
  * error) leaves the last good backup as it was; with FILE's mode, or a
  * new file's (0666 less the umask). Anything else (a symbolic link, a
- * device, a pipe) is written in place (tmp empty). NULL and errno on
- * error.
+ * device, a pipe), and a FILE in a directory where no new file can be
+ * made, is written in place (tmp empty). NULL and errno on error.
  */
 static FILE *export_open(const char *file, char *tmp, size_t len)
 {
@@ -138,8 +138,12 @@ static FILE *export_open(const char *file, char *tmp, size_t len)
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
-	if ((fd = mkstemp(tmp)) < 0)
-		return NULL;
+	/* A directory the caller may not add to, with a FILE they may
+	 * write: in place, as before. */
+	if ((fd = mkstemp(tmp)) < 0) {
+		tmp[0] = '\0';
+		return fopen(file, "w");
+	}
 	if (fchmod(fd, mode) < 0 || (f = fdopen(fd, "w")) == NULL) {
 		e = errno;
 		close(fd);

@@ -1063,6 +1063,12 @@ elif id nobody >/dev/null 2>&1 && getent group mail >/dev/null && command -v set
 	expect 2 N -c "$G/spamsift.conf" tokens "$G/store/spamsift.db"
 	grep -q secret "$T/out" && it_fail "tokens read the store with the group's rights"
 	expect 2 N -c "$G/spamsift.conf" export --user nobody "$G/store/spamsift.db"
+	# A file the caller may write in a directory they may not add to is
+	# written in place (no new file can be made beside it).
+	mkdir -p "$G/outdir" && chmod 755 "$G/outdir"
+	: >"$G/outdir/mine.txt" && chown nobody "$G/outdir/mine.txt"
+	expect 0 N -c "$G/spamsift.conf" export --user nobody "$G/outdir/mine.txt"
+	tail -n 1 "$G/outdir/mine.txt" | grep -qx end || it_fail "export in place: $(cat "$T/err")"
 	expect 0 "$G/bin/spamsift" -c "$G/spamsift.conf" whitelist list --user bob
 	grep -q secret-friend "$T/out" || it_fail "an untrusted export damaged the store"
 	# An unreadable file in a Maildir is reported and skipped; the others
