@@ -6,12 +6,65 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define MARK "!spamsift:"
 #define MARK_LEN (sizeof(MARK) - 1)
+
+/*
+ * A spamSubject that is not ASCII ("[СПАМ]") as RFC 2047 encoded words
+ * (UTF-8, base64) into out: raw 8-bit bytes made a header that is invalid
+ * without SMTPUTF8 and, beside encoded words, garbled in most readers.
+ * Words of 42 to 45 bytes of text (at most 72 characters, RFC 2047's limit
+ * is 75), cut between characters (a UTF-8 character has at most 3 bytes
+ * after its first: bytes that are not UTF-8, which the preference check
+ * refuses but an older store may hold, are cut anywhere), separated by a
+ * space (which decoding drops): for 128 bytes, at most 4 words of 73
+ * characters. out holds at least 4 * strlen(tag) + 32 bytes.
+ */
+static void encode_tag(const char *tag, char *out)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *t = (const unsigned char *)tag;
+	size_t n = strlen(tag), o = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t w = n - i > 45 ? 45 : n - i;
+
+		/* not inside a character: back to its first byte */
+		for (int b = 0; b < 3 && w < n - i &&
+		    (t[i + w] & 0xc0) == 0x80; b++)
+			w--;
+		o += (size_t)sprintf(out + o, "%s=?UTF-8?B?", i ? " " : "");
+		for (size_t k = 0; k < w; k += 3) {
+			unsigned v = (unsigned)t[i + k] << 16 |
+			    (k + 1 < w ? (unsigned)t[i + k + 1] << 8 : 0) |
+			    (k + 2 < w ? t[i + k + 2] : 0);
+
+			out[o++] = b64[v >> 18 & 63];
+			out[o++] = b64[v >> 12 & 63];
+			out[o++] = k + 1 < w ? b64[v >> 6 & 63] : '=';
+			out[o++] = k + 2 < w ? b64[v & 63] : '=';
+		}
+		o += (size_t)sprintf(out + o, "?=");
+		i += w;
+	}
+	out[o] = '\0';
+}
+
+const char *delivered_tag(const char *tag, char *out)
+{
+	for (const char *p = tag; *p; p++)
+		if ((unsigned char)*p >= 0x80 && strlen(tag) <= 128) {
+			encode_tag(tag, out);
+			return out;
+		}
+	return tag;
+}
 
 /* Where the line that starts at i ends (after its '\n', or len). */
 static size_t line_end(const char *d, size_t len, size_t i)
@@ -61,15 +114,16 @@ static int mark_line(const char *d, size_t i, size_t end)
 }
 
 /*
- * The bytes of the Subject field [i, end) to drop for the tag: its start
- * (past the name, the colon and blanks) in *at; 0 when it does not start
- * with the tag.
+ * The bytes of the Subject field [i, end) to drop for tag (tl bytes): its
+ * start (past the name, the colon and blanks) in *at; 0 when it does not
+ * start with the tag. *alone: the tag is all of its value.
  */
 static size_t tag_span(const char *d, size_t i, size_t end, const char *tag,
-    size_t *at)
+    size_t *at, int *alone)
 {
 	size_t tl = strlen(tag), p = i;
 
+	*alone = 0;
 	while (d[p] != ':')
 		p++;
 	for (p++; p < end && blank(d[p]); p++)
@@ -78,58 +132,70 @@ static size_t tag_span(const char *d, size_t i, size_t end, const char *tag,
 		return 0;
 	*at = p;
 	p += tl;
-	if (p == end)
+	if (p == end) {
+		*alone = 1;
 		return tl;
+	}
 	if (blank(d[p]))                        /* "[SPAM] subject" */
 		return tl + 1;
 	if (d[p] == '\r' && p + 1 < end && d[p + 1] == '\n')
 		p++;
 	if (d[p] == '\n' && p + 1 < end && blank(d[p + 1]))
 		return p + 2 - *at;             /* folded after the tag */
-	if (d[p] == '\n' && p + 1 == end)
-		return tl;                      /* the tag alone */
+	if (d[p] == '\n' && p + 1 == end) {
+		*alone = 1;                     /* the tag alone */
+		return tl;
+	}
 	return 0;                               /* "[SPAM]x": not our tag */
 }
 
 int delivered_undo(const char *data, size_t len, const char *tag,
-    unsigned received, char **out, size_t *outlen)
+    unsigned received, int flags, char **out, size_t *outlen)
 {
-	char *o;
+	char enc[DELIVERED_TAG_MAX], *o;
+	const char *tags[2];
 	size_t n = 0, i = 0, dropped = 0;
 	unsigned nrecv = 0;
-	int subject = 0;
+	int subject = 0, top = 1;
 
 	*out = NULL;
 	*outlen = 0;
 	if (tag == NULL)
 		tag = "";
 	tag += strspn(tag, " \t");
+	tags[0] = delivered_tag(tag, enc);      /* as the milter writes it */
+	tags[1] = tag;                          /* as an SMTPUTF8 hop keeps it */
 	if ((o = malloc(len > 0 ? len : 1)) == NULL)
 		return -ENOMEM;
 	/* The header: a field is its first line and the lines folded on it. */
 	while (i < len && !empty_at(data, len, i)) {
-		size_t end = line_end(data, len, i), at = 0, cut;
+		size_t end = line_end(data, len, i), at = 0, cut = 0;
+		int alone = 0;
 
 		while (end < len && blank(data[end]))
 			end = line_end(data, len, end);
-		if (named(data, end, i, "Return-Path") ||
+		if (top && (named(data, end, i, "Return-Path") ||
 		    named(data, end, i, "Delivered-To") ||
 		    named(data, end, i, "X-Original-To") ||
-		    (named(data, end, i, "Received") && nrecv++ < received)) {
+		    (named(data, end, i, "Received") && nrecv++ < received))) {
 			dropped += end - i;
-		} else if (!subject && named(data, end, i, "Subject")) {
+			i = end;
+			continue;
+		}
+		top = 0;
+		if (!subject && named(data, end, i, "Subject")) {
 			subject = 1;
-			cut = tag_span(data, i, end, tag, &at);
-			if (cut > 0) {
-				memcpy(o + n, data + i, at - i);
-				n += at - i;
-				memcpy(o + n, data + at + cut, end - at - cut);
-				n += end - at - cut;
-				dropped += cut;
-			} else {
-				memcpy(o + n, data + i, end - i);
-				n += end - i;
-			}
+			for (int k = 0; k < 2 && cut == 0; k++)
+				cut = tag_span(data, i, end, tags[k], &at, &alone);
+		}
+		if (cut > 0 && alone && (flags & DELIVERED_ADDED_SUBJECT)) {
+			dropped += end - i;
+		} else if (cut > 0) {
+			memcpy(o + n, data + i, at - i);
+			n += at - i;
+			memcpy(o + n, data + at + cut, end - at - cut);
+			n += end - at - cut;
+			dropped += cut;
 		} else {
 			memcpy(o + n, data + i, end - i);
 			n += end - i;

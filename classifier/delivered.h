@@ -3,10 +3,11 @@
  * read of it. Delivery adds fields above the header the milter saw
  * (Postfix's local(8) Return-Path, Delivered-To and X-Original-To; an LMTP
  * server or a relay after the milter a Received line each), the milter
- * tags a spam Subject (spamSubject) and, with signatureLocation=message,
- * ends the body with a "!spamsift:ID!" line. A correction without a usable
- * signature (spamsift train --source error) compares the message's tokens
- * with the model, and those were never learned.
+ * tags a spam Subject (spamSubject; it adds a Subject of the tag alone to a
+ * message without one) and, with signatureLocation=message, ends the body
+ * with a "!spamsift:ID!" line. A correction without a usable signature
+ * (spamsift train --source error) compares the message's tokens with the
+ * model, and those were never learned.
  * Pure C: no SQLite, libmilter or syslog.
  */
 #ifndef SPAMSIFT_DELIVERED_H
@@ -17,19 +18,37 @@
 /* At most this many Received fields are taken as added after the milter. */
 #define DELIVERED_MAX_RECEIVED 3
 
+/* delivered_undo's flags: a Subject that is the tag alone is taken as one
+ * the milter added (the message had none), and removed. */
+#define DELIVERED_ADDED_SUBJECT 1
+
+/* Room delivered_tag needs: a spamSubject is at most 128 bytes. */
+#define DELIVERED_TAG_MAX (4 * 128 + 32)
+
+/*
+ * delivered_tag -- the Subject tag as the milter writes it: tag itself, or,
+ * when it has a byte past ASCII (and at most 128 bytes), RFC 2047 encoded
+ * words (UTF-8, base64) in out (DELIVERED_TAG_MAX bytes), which is then
+ * returned.
+ */
+const char *delivered_tag(const char *tag, char *out);
+
 /*
  * delivered_undo -- data (len bytes, a whole message or its start) without
- * every Return-Path, Delivered-To and X-Original-To field of its header,
- * without the first `received` Received fields (in header order), with
- * `tag` (when not empty; its leading blanks are not part of it) and the
- * blank or line break after it taken from the start of the first
- * Subject's value, and without each body line that is a signature mark
- * alone ("!spamsift:" 32 hex digits "!", as the milter writes it).
- * Returns 1 and a copy in *out (malloc'ed, *outlen bytes), 0 when the
- * header has fewer than `received` Received fields or nothing would be
- * removed (*out NULL), or -ENOMEM.
+ * what delivery added on top of its header: the fields at its top, up to
+ * the first other field, that are Return-Path, Delivered-To, X-Original-To
+ * or one of the first `received` Received fields (fields of these names
+ * further down were there when the milter read it); with `tag` (when not
+ * empty; its leading blanks are not part of it), as the milter writes it or
+ * as it is, and the blank or line break after it, taken from the start of
+ * the first Subject's value (with DELIVERED_ADDED_SUBJECT, a Subject of the
+ * tag alone is removed whole); and without each body line that is a
+ * signature mark alone ("!spamsift:" 32 hex digits "!").
+ * Returns 1 and a copy in *out (malloc'ed, *outlen bytes), 0 when the top
+ * has fewer than `received` Received fields or nothing would be removed
+ * (*out NULL), or -ENOMEM.
  */
 int delivered_undo(const char *data, size_t len, const char *tag,
-    unsigned received, char **out, size_t *outlen);
+    unsigned received, int flags, char **out, size_t *outlen);
 
 #endif

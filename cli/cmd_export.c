@@ -107,17 +107,19 @@ static int out_token(void *arg, const db_token *t)
  * Where export writes: standard output for "-"; for a regular FILE or a
  * new one, a new file beside it (its name in tmp), renamed over FILE once
  * the export is whole, so that a failed export (a full disk, a store
- * error) leaves the last good backup as it was; with FILE's mode, or a
- * new file's (0666 less the umask). Anything else (a symbolic link, a
- * device, a pipe), and a FILE in a directory where no new file can be
- * made, is written in place (tmp empty). NULL and errno on error.
+ * error) leaves the last good backup as it was; with FILE's mode, owner
+ * and group, or a new file's (0666 less the umask). Anything else (a
+ * symbolic link, a device, a pipe, a FILE with other names), and a FILE in
+ * a directory where no new file can be made or whose owner and group the
+ * new one cannot take, is written in place (tmp empty). NULL and errno on
+ * error.
  */
 static FILE *export_open(const char *file, char *tmp, size_t len)
 {
 	struct stat st;
 	mode_t mode, um;
 	FILE *f;
-	int fd, e;
+	int fd, e, exists = 0;
 
 	tmp[0] = '\0';
 	if (strcmp(file, "-") == 0)
@@ -126,6 +128,7 @@ static FILE *export_open(const char *file, char *tmp, size_t len)
 		if (!S_ISREG(st.st_mode))
 			return fopen(file, "w");
 		mode = st.st_mode & 07777;
+		exists = 1;
 	} else if (errno == ENOENT) {
 		um = umask(0);
 		umask(um);
@@ -141,6 +144,19 @@ static FILE *export_open(const char *file, char *tmp, size_t len)
 	/* A directory the caller may not add to, with a FILE they may
 	 * write: in place, as before. */
 	if ((fd = mkstemp(tmp)) < 0) {
+		tmp[0] = '\0';
+		return fopen(file, "w");
+	}
+	/*
+	 * The new file must be FILE as it was, but for its contents: with
+	 * its owner and group (root's export of a user's file took it from
+	 * them), and not a second name of it (a hard link kept the old
+	 * contents). Where that cannot be, in place.
+	 */
+	if (exists && (st.st_nlink > 1 || ((st.st_uid != geteuid() ||
+	    st.st_gid != getegid()) && fchown(fd, st.st_uid, st.st_gid) < 0))) {
+		close(fd);
+		unlink(tmp);
 		tmp[0] = '\0';
 		return fopen(file, "w");
 	}

@@ -74,6 +74,10 @@ static int has_dir(int argc, char **argv, int first)
 }
 
 /* State shared by the per-message callbacks. */
+/* The delivered forms error_forms makes: none to DELIVERED_MAX_RECEIVED
+ * Received fields off, each with and without a Subject of the tag alone. */
+#define DELIVERED_FORMS (2 * (DELIVERED_MAX_RECEIVED + 1))
+
 typedef struct run {
 	cli *c;                 /* command state */
 	msg *parser;            /* streaming parser */
@@ -95,7 +99,7 @@ typedef struct run {
 	int rc;                 /* first CLI_* error */
 	/* train --source error: the forms a message may have had when it
 	 * was classified (error_forms), made by parser, into these */
-	tokset *forms[DELIVERED_MAX_RECEIVED + 1];
+	tokset *forms[DELIVERED_FORMS];
 } run;
 
 /* An X-Spamsift-Signature field's id, the line starting at p. */
@@ -265,7 +269,7 @@ static void run_close(run *r)
 	fileset_free(r->seen);
 	parser_close(r->magic, r->parser);
 	tokset_free(r->toks);
-	for (size_t k = 0; k <= DELIVERED_MAX_RECEIVED; k++)
+	for (size_t k = 0; k < DELIVERED_FORMS; k++)
 		tokset_free(r->forms[k]);
 }
 
@@ -673,32 +677,47 @@ static int stale_class(run *r, const char *id, int *cls)
 /*
  * The forms a correction's message may have had when it was classified:
  * as given (j->toks), then as a copy as delivered less what delivery added
- * (delivered_undo: the fields local delivery adds, the Subject's tag, the
+ * (delivered_undo: the fields delivery puts on top, the Subject's tag, the
  * body's signature lines), with none to DELIVERED_MAX_RECEIVED of its first
- * Received fields. Those that cannot be made are left out. How many are in
- * forms.
+ * Received fields, and each also without a Subject that is the tag alone
+ * (the milter adds one to a message without a Subject). Forms that cannot
+ * be made, or that are the same as the one before, are left out. How many
+ * are in forms (at most 1 + DELIVERED_FORMS).
  */
 static size_t error_forms(run *r, const tjob *j, const tokset **forms)
 {
-	size_t n = 0;
+	size_t n = 0, nf = 0;
 
 	forms[n++] = j->toks;
 	if (r->parser == NULL &&
 	    parser_open(r->c, NULL, &r->magic, &r->pp, &r->parser) < 0)
 		return n;
 	for (unsigned k = 0; k <= DELIVERED_MAX_RECEIVED; k++) {
-		char *d;
-		size_t dl;
+		char *prev = NULL;
+		size_t prevlen = 0;
 
-		if (r->forms[k] == NULL && tokset_new((size_t)conf_int(r->c->cf,
-		    "MaxTokens"), 0, &r->forms[k]) < 0)
-			break;
-		if (delivered_undo(j->data, j->len, r->prof.spam_subject, k,
-		    &d, &dl) <= 0)
-			continue;
-		if (parse_into(r->parser, r->forms[k], d, dl) == 0)
-			forms[n++] = r->forms[k];
-		free(d);
+		for (int added = 0; added < 2; added++, nf++) {
+			char *d;
+			size_t dl;
+
+			if (r->forms[nf] == NULL && tokset_new((size_t)conf_int(
+			    r->c->cf, "MaxTokens"), 0, &r->forms[nf]) < 0)
+				continue;
+			if (delivered_undo(j->data, j->len, r->prof.spam_subject,
+			    k, added ? DELIVERED_ADDED_SUBJECT : 0, &d, &dl) <= 0)
+				continue;
+			if (prev != NULL && dl == prevlen &&
+			    memcmp(d, prev, dl) == 0) {
+				free(d);
+				continue;
+			}
+			if (parse_into(r->parser, r->forms[nf], d, dl) == 0)
+				forms[n++] = r->forms[nf];
+			free(prev);
+			prev = d;
+			prevlen = dl;
+		}
+		free(prev);
 	}
 	return n;
 }
@@ -791,7 +810,7 @@ static int train_job(run *r, const tjob *j, tcount *cnt)
 	}
 	/* Deferred: this writes to memory (db_defer flushes at its bound). */
 	if (source == FILTER_SRC_ERROR) {
-		const tokset *forms[DELIVERED_MAX_RECEIVED + 2];
+		const tokset *forms[1 + DELIVERED_FORMS];
 		size_t nforms = error_forms(r, j, forms);
 
 		rc = filter_train_forms(r->c->store, r->user, forms, nforms,

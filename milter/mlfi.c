@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "classifier/charset.h"
+#include "classifier/delivered.h"
 #include "classifier/filter.h"
 #include "classifier/hdr.h"
 #include "classifier/msg.h"
@@ -1186,48 +1187,6 @@ static int quarantine_store(conn *cn, const verdict *v, const char *rcpts,
  * message that passes the milter twice: a forward, a bounce, a second
  * hop) is left as it is; an empty or missing one becomes the tag alone.
  */
-/*
- * A spamSubject that is not ASCII ("[СПАМ]") as RFC 2047 encoded words
- * (UTF-8, base64) into out: raw 8-bit bytes made a header that is invalid
- * without SMTPUTF8 and, beside encoded words, garbled in most readers.
- * Words of 42 to 45 bytes of text (at most 72 characters, RFC 2047's limit
- * is 75), cut between characters (a UTF-8 character has at most 3 bytes
- * after its first: bytes that are not UTF-8, which the preference check
- * refuses but an older store may hold, are cut anywhere), separated by a
- * space (which decoding drops): for 128 bytes, at most 4 words of 73
- * characters. out holds at least 4 * strlen(tag) + 32 bytes.
- */
-static void encode_tag(const char *tag, char *out)
-{
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *t = (const unsigned char *)tag;
-	size_t n = strlen(tag), o = 0;
-
-	for (size_t i = 0; i < n;) {
-		size_t w = n - i > 45 ? 45 : n - i;
-
-		/* not inside a character: back to its first byte */
-		for (int b = 0; b < 3 && w < n - i &&
-		    (t[i + w] & 0xc0) == 0x80; b++)
-			w--;
-		o += (size_t)sprintf(out + o, "%s=?UTF-8?B?", i ? " " : "");
-		for (size_t k = 0; k < w; k += 3) {
-			unsigned v = (unsigned)t[i + k] << 16 |
-			    (k + 1 < w ? (unsigned)t[i + k + 1] << 8 : 0) |
-			    (k + 2 < w ? t[i + k + 2] : 0);
-
-			out[o++] = b64[v >> 18 & 63];
-			out[o++] = b64[v >> 12 & 63];
-			out[o++] = k + 1 < w ? b64[v >> 6 & 63] : '=';
-			out[o++] = k + 2 < w ? b64[v & 63] : '=';
-		}
-		o += (size_t)sprintf(out + o, "?=");
-		i += w;
-	}
-	out[o] = '\0';
-}
-
 /* Does s start with tag, followed by a blank, a line end or nothing? */
 static int tagged(const char *s, const char *tag)
 {
@@ -1253,12 +1212,7 @@ static void tag_subject(SMFICTX *ctx, conn *cn, const char *tag)
 	 */
 	tag += strspn(tag, " \t");
 	plain = tag;
-	for (const char *p = tag; *p; p++)
-		if ((unsigned char)*p >= 0x80 && strlen(tag) <= 128) {
-			encode_tag(tag, enc);
-			tag = enc;
-			break;
-		}
+	tag = delivered_tag(tag, enc);
 	tl = strlen(tag);
 	sl = tl + strlen(subj) + 4;
 	while (*subj == ' ' || *subj == '\t')

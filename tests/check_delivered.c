@@ -13,12 +13,13 @@
 #include "tests/testutil.h"
 
 /* delivered_undo of s; the copy (NUL-terminated, static) or NULL. */
-static const char *undo(const char *s, const char *tag, unsigned received)
+static const char *undo_f(const char *s, const char *tag, unsigned received,
+    int flags)
 {
 	static char buf[4096];
 	char *o;
 	size_t n;
-	int rc = delivered_undo(s, strlen(s), tag, received, &o, &n);
+	int rc = delivered_undo(s, strlen(s), tag, received, flags, &o, &n);
 
 	ck_assert_int_ge(rc, 0);
 	if (rc == 0) {
@@ -32,15 +33,26 @@ static const char *undo(const char *s, const char *tag, unsigned received)
 	return buf;
 }
 
+static const char *undo(const char *s, const char *tag, unsigned received)
+{
+	return undo_f(s, tag, received, 0);
+}
+
 #define MSG "From: a@example.org\nSubject: hello\n\nhi there\n"
 
 START_TEST(test_delivery_fields)
 {
-	/* local(8)'s fields anywhere in the header, any case, folded too;
+	/* local(8)'s fields on top of the header, any case, folded too;
 	 * a body line that looks like a field stays */
 	ck_assert_str_eq(undo("Return-Path: <a@example.org>\nDelivered-To: "
 	    "b@example.net\nx-original-to :\n b@example.net\n" MSG
 	    "Delivered-To: body\n", "[SPAM]", 0), MSG "Delivered-To: body\n");
+	/* below the first other field they were there when the milter read
+	 * the message (a forwarded copy's upstream Delivered-To) */
+	ck_assert_str_eq(undo("Delivered-To: b@example.net\nFrom: a\n"
+	    "Delivered-To: old@upstream.example\nReturn-Path: <x@y>\n\nx\n",
+	    "", 0), "From: a\nDelivered-To: old@upstream.example\n"
+	    "Return-Path: <x@y>\n\nx\n");
 	/* CRLF lines */
 	ck_assert_str_eq(undo("Delivered-To: b\r\nFrom: a\r\n\r\nx\r\n", "", 0),
 	    "From: a\r\n\r\nx\r\n");
@@ -54,8 +66,8 @@ END_TEST
 
 START_TEST(test_received)
 {
-	const char *m = "Received: from a\n\tby b; date\nReceived: from c\n"
-	    "Delivered-To: x\nReceived: from d\n" MSG;
+	const char *m = "Delivered-To: x\nReceived: from a\n\tby b; date\n"
+	    "Received: from c\nReceived: from d\n" MSG;
 
 	ck_assert_str_eq(undo(m, "", 0), "Received: from a\n\tby b; date\n"
 	    "Received: from c\nReceived: from d\n" MSG);
@@ -65,6 +77,9 @@ START_TEST(test_received)
 	ck_assert_ptr_null(undo(m, "", 4));
 	/* in the body they are not counted */
 	ck_assert_ptr_null(undo(MSG "Received: from e\n", "", 1));
+	/* nor below the top (the first Received kept ends it) */
+	ck_assert_ptr_null(undo("From: a\nReceived: from e\n\nx\n", "", 1));
+	ck_assert_ptr_null(undo("Received: from a\nDelivered-To: x\n" MSG, "", 0));
 }
 END_TEST
 
@@ -89,6 +104,26 @@ START_TEST(test_subject_tag)
 	ck_assert_ptr_null(undo("Subject: [SPAM] a\n\nx\n", "", 0));
 	/* a Subject in the body is not the message's */
 	ck_assert_ptr_null(undo("From: a\n\nSubject: [SPAM] a\n", "[SPAM]", 0));
+	/* the tag alone as a Subject the milter added: removed whole */
+	ck_assert_str_eq(undo_f("From: a\nSubject: [SPAM]\n\nx\n", "[SPAM]", 0,
+	    DELIVERED_ADDED_SUBJECT), "From: a\n\nx\n");
+	ck_assert_str_eq(undo_f("Subject: [SPAM] a\n\nx\n", "[SPAM]", 0,
+	    DELIVERED_ADDED_SUBJECT), "Subject: a\n\nx\n");
+}
+END_TEST
+
+/* A tag past ASCII, as the milter writes it (RFC 2047) and as it is. */
+START_TEST(test_encoded_tag)
+{
+	char enc[DELIVERED_TAG_MAX], m[1024];
+	const char *tag = "[\xd0\xa1\xd0\x9f\xd0\x90\xd0\x9c]";    /* [СПАМ] */
+
+	ck_assert_str_eq(delivered_tag(tag, enc), "=?UTF-8?B?W9Ch0J/QkNCcXQ==?=");
+	ck_assert_str_eq(delivered_tag("[SPAM]", enc), "[SPAM]");
+	snprintf(m, sizeof(m), "Subject: %s cheap\n\nx\n", enc);
+	ck_assert_str_eq(undo(m, tag, 0), "Subject: cheap\n\nx\n");
+	snprintf(m, sizeof(m), "Subject: %s cheap\n\nx\n", tag);
+	ck_assert_str_eq(undo(m, tag, 0), "Subject: cheap\n\nx\n");
 }
 END_TEST
 
@@ -120,6 +155,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_received);
 	tcase_add_test(tc, test_subject_tag);
 	tcase_add_test(tc, test_signature_lines);
+	tcase_add_test(tc, test_encoded_tag);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -353,6 +353,25 @@ expect 0 S -o SignatureLife=1 train --user bob@example.net --source error --spam
 grep -q 'learned 1 messages as spam (0 retrained by signature), 1 corrected from their text (signature expired)' "$T/out" ||
 	it_fail "train --source error by an expired signature: $(cat "$T/out" "$T/err")"
 
+# A spam without a Subject, as delivered: the milter added "Subject: [SPAM]"
+# and local(8) its fields on top; corrected to ham without its signature,
+# it is unlearned as spam (the Subject of the tag alone, a token
+# classification never saw, made it look never learned).
+spam 12 | sed '/^Subject:/d' >"$T/nosubj.eml"
+expect 0 S classify --user bob@example.net --train "$T/nosubj.eml"
+grep -q ': spam ' "$T/out" || it_fail "classify --train of a spam without a Subject: $(cat "$T/out")"
+{ printf 'Return-Path: <seller@pills.example>\nDelivered-To: bob@example.net\n'
+  sed '1,/^$/{/^$/i\
+Subject: [SPAM]
+}' "$T/nosubj.eml"; } >"$T/nosubj-del.eml"
+grep -q '^Subject: \[SPAM\]$' "$T/nosubj-del.eml" || it_fail "make the delivered copy: $(cat "$T/nosubj-del.eml")"
+expect 0 S stats --user bob@example.net --format tsv
+before=$(sed -n 2p "$T/out" | cut -f2)
+expect 0 S train --user bob@example.net --source error --ham "$T/nosubj-del.eml"
+expect 0 S stats --user bob@example.net --format tsv
+[ "$(sed -n 2p "$T/out" | cut -f2)" = $((before - 1)) ] ||
+	it_fail "a delivered spam without a Subject, corrected: spam learned $before -> $(sed -n 2p "$T/out" | cut -f2)"
+
 # A decoded line break or TAB in a token, a file name or a user name does
 # not split the lines and fields of the output: written \n and \t (a token
 # of the sender's forged a result line of classify --explain); a byte that
@@ -983,7 +1002,20 @@ expect 3 S --db "$T/damaged.db" export --user @global "$T/link.txt"
 expect 0 S export --user @global "$T/backup.txt"
 [ "$(stat -c %a "$T/backup.txt")" = 640 ] && tail -n 1 "$T/backup.txt" | grep -qx end ||
 	it_fail "export over a backup: mode $(stat -c %a "$T/backup.txt"), last line $(tail -n 1 "$T/backup.txt")"
-rm -f "$T/backup.txt" "$T/backup.want" "$T/link.txt" "$T/partial.txt"
+# Over a file of another owner it keeps the owner and group (root's export
+# of a user's backup took it from them); a file with another name (a hard
+# link) is written in place, so both names hold the new export.
+if id nobody >/dev/null 2>&1 && getent group nogroup >/dev/null; then
+	chown nobody:nogroup "$T/backup.txt"
+	expect 0 S export --user @global "$T/backup.txt"
+	[ "$(stat -c '%U:%G %a' "$T/backup.txt")" = "nobody:nogroup 640" ] ||
+		it_fail "export over nobody's backup: $(stat -c '%U:%G %a' "$T/backup.txt")"
+fi
+: >"$T/backup.txt"
+ln "$T/backup.txt" "$T/hard.txt"
+expect 0 S export --user @global "$T/backup.txt"
+tail -n 1 "$T/hard.txt" | grep -qx end || it_fail "export over a file with a hard link: the other name kept $(wc -c <"$T/hard.txt") bytes"
+rm -f "$T/backup.txt" "$T/backup.want" "$T/link.txt" "$T/partial.txt" "$T/hard.txt"
 # A store file its user may not write (root would write it anyway): a write
 # exits 3 and says why (the rollback after the failed write emptied the
 # message: "spamsift: whitelist: ").
