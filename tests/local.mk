@@ -48,5 +48,11 @@ noinst_PROGRAMS += tests/fuzz/fuzz_mbox
 tests_fuzz_fuzz_mbox_SOURCES = tests/fuzz/fuzz_mbox.c cli/input.c
 tests_fuzz_fuzz_mbox_CFLAGS = $(AM_CFLAGS) -g -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_mbox_LDFLAGS = -fsanitize=fuzzer,address,undefined
+# and for classifier/delivered.c, which train --source error runs on any
+# message it is given
+noinst_PROGRAMS += tests/fuzz/fuzz_delivered
+tests_fuzz_fuzz_delivered_SOURCES = tests/fuzz/fuzz_delivered.c classifier/delivered.c
+tests_fuzz_fuzz_delivered_CFLAGS = $(AM_CFLAGS) -g -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_delivered_LDFLAGS = -fsanitize=fuzzer,address,undefined
 endif
 EXTRA_DIST += tests/fuzz/run.sh tests/README.md tests/stress
