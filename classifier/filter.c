@@ -847,8 +847,10 @@ int filter_train_forms(db *d, const char *user, const tokset *const *forms,
 	 * passes and still never was leaves the class's total no lower than
 	 * any token's hits (keep_total).
 	 */
+	/* (TOE and a mature TUM learn a verdict in the unsure band too: an
+	 * error may be one, as was_learned then tells) */
 	undo = can_undo = source == FILTER_SRC_ERROR &&
-	    learns_on_classify(&ep, &m);
+	    (learns_on_classify(&ep, &m) || unsure(&ep, ep.unsure_low));
 	if (undo && (rc = was_learned(d, uid, hashes, n, !spam, &undo)) < 0)
 		goto end;
 	/*

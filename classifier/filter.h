@@ -176,7 +176,8 @@ void filter_pending_free(filter_pending *pending);
  * (except NOTRAIN, which learns nothing and returns 0):
  *  corpus: learn once; counts learned and corpus-fed.
  *  error: when the mode learns on classification (TEFT, TUM before
- *    maturity) and each of the message's tokens has a hit of the other
+ *    maturity; TOE and TUM a verdict in the unsure band) and each of
+ *    the message's tokens has a hit of the other
  *    class, the message was learned as that class, so that is
  *    unlearned first: its tokens, then with BNR the patterns their
  *    probabilities give in the model without them; then learn (tokens and

@@ -461,6 +461,21 @@ START_TEST(test_toe_learns_unsure_verdicts)
 	ck_assert_int_eq(changed, 1);
 	ck_assert_int_eq(totals("tina").innocent_learned +
 	    totals("tina").spam_learned, 41);
+	/* Without its signature too: the band's learning is undone (it
+	 * stayed in both classes: undo was for TEFT and young models). */
+	{
+		tokset *s = msg("cheap pills meeting agenda");
+		int wrong;
+
+		r = classify("tina", "cheap pills meeting agenda", NULL, T0);
+		ck_assert_int_eq(r.learned, 1);
+		wrong = r.verdict.cls != BAYES_SPAM;
+		ck_assert_int_eq(filter_train(d, "tina", s, wrong,
+		    FILTER_SRC_ERROR, &P, T0), 0);
+		ck_assert_int_eq(totals("tina").innocent_learned +
+		    totals("tina").spam_learned, 42);
+		tokset_free(s);
+	}
 	/* NOTRAIN learns nothing, band or not. */
 	P.training_mode = FILTER_MODE_NOTRAIN;
 	r = classify("tina", "cheap pills meeting agenda", NULL, T0);
