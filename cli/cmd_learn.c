@@ -1229,6 +1229,7 @@ int cmd_retrain(cli *c, int argc, char **argv)
 
 int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q)
 {
+	char sender[USERMAP_MAX];
 	time_t now = time(NULL);
 	int rc = -ENOENT, changed = 0;
 	run r;
@@ -1242,8 +1243,13 @@ int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q)
 		return cli_store_error(c, "preferences", rc);
 	}
 	rc = -ENOENT;
+	/* The sender as the lists and the history know it (stored as given,
+	 * for the release's envelope). */
+	if (q->sender == NULL ||
+	    usermap_address(q->sender, sender, sizeof(sender)) < 0)
+		sender[0] = '\0';
 	if (q->signature != NULL && *q->signature != '\0')
-		rc = filter_retrain(c->store, user, q->signature, 0, q->sender,
+		rc = filter_retrain(c->store, user, q->signature, 0, sender,
 		    &r.prof.fp, now, &changed);
 	if (sig_unusable(rc)) {
 		/* No usable signature: learn the stored bytes as an error. */

@@ -94,7 +94,9 @@ static int deliver(const char *sendmail, const db_quar *q)
 	size_t n = 0, fixed, max = 7;   /* 5 fixed, NULL, the last recipient */
 	int pfd[2], status, rc = 0;
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
-	char **av;
+	char **av, mcenv[4096], *envp[3] = {
+		(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL, NULL };
+	const char *mc;
 	pid_t pid;
 
 	/* Room for every recipient: a list has at most one per separator. */
@@ -119,6 +121,17 @@ static int deliver(const char *sendmail, const db_quar *q)
 		rc = -EINVAL;
 		goto out;
 	}
+	/*
+	 * A fixed environment, but for MAIL_CONFIG: the Postfix instance to
+	 * release through on a host with several (postmulti). Postfix's
+	 * sendmail accepts another instance from a caller that is not root
+	 * only when its default main.cf lists it (alternate_config_directories).
+	 */
+	mc = getenv("MAIL_CONFIG");
+	if (mc != NULL && *mc != '\0' && strlen(mc) < sizeof(mcenv) - 13) {
+		snprintf(mcenv, sizeof(mcenv), "MAIL_CONFIG=%s", mc);
+		envp[1] = mcenv;
+	}
 	if (pipe(pfd) < 0) {
 		rc = -errno;
 		goto out;
@@ -134,7 +147,7 @@ static int deliver(const char *sendmail, const db_quar *q)
 		dup2(pfd[0], STDIN_FILENO);
 		close(pfd[0]);
 		close(pfd[1]);
-		execve(sendmail, av, (char *[]){ "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL });
+		execve(sendmail, av, envp);
 		_exit(127);
 	}
 	close(pfd[0]);

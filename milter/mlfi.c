@@ -135,6 +135,9 @@ typedef struct conn {
 	tokset *toks;           /* box's tokens of the current message, or NULL */
 	/* message state */
 	char *sender;           /* envelope sender (lowercase, no <>) */
+	char *env_sender;       /* MAIL FROM as given, without its <>: what a
+	                         * quarantine release sends as (sender is for
+	                         * the lists and the log) */
 	char *queue_id;         /* Postfix queue id */
 	rcpt *rcpts;            /* recipients */
 	size_t nrcpts;          /* number of recipients */
@@ -423,6 +426,8 @@ static void msg_state_reset(conn *cn)
 {
 	free(cn->sender);
 	cn->sender = NULL;
+	free(cn->env_sender);
+	cn->env_sender = NULL;
 	free(cn->queue_id);
 	cn->queue_id = NULL;
 	for (size_t i = 0; i < cn->nrcpts; i++) {
@@ -615,6 +620,16 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		cn->sender = strdup(buf);
 	else
 		cn->sender = strdup("");
+	{
+		/* (the recipients are stored so too: see mlfi_eom) */
+		const char *a = argv[0] ? argv[0] : "";
+		size_t al;
+
+		a += *a == '<';
+		al = strlen(a);
+		al -= al > 0 && a[al - 1] == '>';
+		cn->env_sender = strndup(a, al);
+	}
 	addr = smfi_getsymval(ctx, "{client_addr}");
 	if (addr != NULL)
 		cn->client_addr = strdup(addr);
@@ -682,6 +697,21 @@ static void copy_out(conn *cn, const char *buf, size_t len)
 		return;
 	}
 	cn->copy_len += len;
+}
+
+/*
+ * A header value into the copy: Postfix sends a folded one with bare line
+ * feeds, and the copy's lines end in CRLF (a released copy mixed both).
+ */
+static void copy_value(conn *cn, const char *v)
+{
+	for (const char *nl; (nl = strchr(v, '\n')) != NULL; v = nl + 1) {
+		size_t n = (size_t)(nl - v);
+
+		copy_out(cn, v, n > 0 && v[n - 1] == '\r' ? n - 1 : n);
+		copy_out(cn, "\r\n", 2);
+	}
+	copy_out(cn, v, strlen(v));
 }
 
 /*
@@ -906,7 +936,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 		/* SMFIP_HDR_LEADSPC: value keeps its leading space. */
 		copy_out(cn, name, strlen(name));
 		copy_out(cn, ":", 1);
-		copy_out(cn, value, strlen(value));
+		copy_value(cn, value);
 		copy_out(cn, "\r\n", 2);
 	}
 	if (!cn->skip && !cn->error && cn->parser != NULL &&
@@ -1167,7 +1197,10 @@ static int quarantine_store(conn *cn, const verdict *v, const char *rcpts,
 		}
 		fseek(cn->copy, 0, SEEK_END);
 	}
-	q.sender = cn->sender;
+	/* As given: lowercased, unquoted or cut, a release sent it as
+	 * another sender, and bounces went astray. */
+	q.sender = cn->env_sender ? cn->env_sender :
+	    cn->sender ? cn->sender : "";
 	q.recipients = rcpts;
 	q.subject = msg_subject(cn->parser);
 	q.signature = v->res.sig_id;

@@ -730,6 +730,7 @@ grep -q 'Trust = mallory ignored' "$T/err" || it_fail "-o Trust warning: $(cat "
 cat >"$T/sendmail" <<'EOS'
 #!/bin/sh
 printf '%s\n' "$@" >"$(dirname "$0")/sendmail.args"
+env >"$(dirname "$0")/sendmail.env"
 cat >"$(dirname "$0")/sendmail.msg"
 EOS
 chmod +x "$T/sendmail"
@@ -759,7 +760,12 @@ expect 0 S quarantine list --user bob@example.net
 [ "$(cut -f1 "$T/out")" = "$qid" ] || it_fail "a failed release lost the message"
 expect 0 S quarantine show --user bob@example.net "$qid"
 cp "$T/out" "$T/quarantined.msg"
-expect 0 S -o SendmailPath="$T/sendmail" quarantine release --user bob@example.net "$qid"
+# (MAIL_CONFIG, the Postfix instance to release through, is passed on; the
+# rest of the environment is not)
+expect 0 env MAIL_CONFIG=/etc/postfix-out SECRET=x "$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$T" \
+	-o SendmailPath="$T/sendmail" quarantine release --user bob@example.net "$qid"
+grep -qx 'MAIL_CONFIG=/etc/postfix-out' "$T/sendmail.env" && ! grep -q SECRET "$T/sendmail.env" ||
+	it_fail "release's environment: $(cat "$T/sendmail.env")"
 cmp -s "$T/quarantined.msg" "$T/sendmail.msg" || it_fail "release changed the message's bytes"
 [ "$(tr '\n' ' ' <"$T/sendmail.args")" = "-i -f spammer@bad.example -- bob@example.net " ] ||
 	it_fail "release: sendmail argv: $(cat "$T/sendmail.args")"

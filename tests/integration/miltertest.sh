@@ -43,10 +43,20 @@ i=0
 while [ -z "$(CLI quarantine list --user carol)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 id=$(CLI quarantine list --user carol | awk 'NR == 1 { print $1 }')
 [ -n "$id" ] || it_fail "no quarantined copy for carol"
+# The copy's lines end in CRLF, a folded field's too (its bare line feeds
+# were kept as Postfix sent them).
+CLI quarantine show --user carol "$id" >"$IT_DIR/q.eml" || it_fail "quarantine show"
+printf 'a\r\n\tb\r\n  c\r\n' >"$IT_DIR/folded.want"
+grep -A2 '^X-Folded:' "$IT_DIR/q.eml" | sed '1s/^X-Folded: *//' | cmp -s - "$IT_DIR/folded.want" ||
+	it_fail "the folded field in the copy: $(grep -A2 '^X-Folded:' "$IT_DIR/q.eml" | od -c | head -n 3)"
 printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"$(dirname "$0")/sendmail.args"\ncat >/dev/null\n' >"$IT_DIR/sendmail"
 chmod +x "$IT_DIR/sendmail"
 CLI -o SendmailPath="$IT_DIR/sendmail" quarantine release --user carol "$id" >/dev/null ||
 	it_fail "release of the copy for 300 addresses"
+# The envelope sender as it came (it was lowercased, and a quoted or long
+# local part was mangled or dropped: bounces went astray).
+[ "$(sed -n 2,3p "$IT_DIR/sendmail.args" | tr '\n' ' ')" = "-f SPAMMER@Bad.Example " ] ||
+	it_fail "release's envelope sender: $(sed -n 2,3p "$IT_DIR/sendmail.args" | tr '\n' ' ')"
 n=$(grep -c '^carol@department-number-[0-9]*\.example\.net$' "$IT_DIR/sendmail.args")
 [ "$n" = 300 ] || it_fail "release delivered to $n of 300 addresses: $(tail -n 2 "$IT_DIR/sendmail.args")"
 grep -qx '"carol+a b,c"@example.net' "$IT_DIR/sendmail.args" && grep -qx '@relay.example:carol@example.net' "$IT_DIR/sendmail.args" ||
