@@ -56,6 +56,21 @@ static void encode_tag(const char *tag, char *out)
 	out[o] = '\0';
 }
 
+const char *delivered_tag_trim(const char *tag, char out[129])
+{
+	size_t n;
+
+	tag += strspn(tag, " \t");
+	n = strlen(tag);
+	while (n > 0 && (tag[n - 1] == ' ' || tag[n - 1] == '\t'))
+		n--;
+	if (n > 128)
+		n = 128;
+	memcpy(out, tag, n);
+	out[n] = '\0';
+	return out;
+}
+
 const char *delivered_tag(const char *tag, char *out)
 {
 	for (const char *p = tag; *p; p++)
@@ -152,7 +167,7 @@ static size_t tag_span(const char *d, size_t i, size_t end, const char *tag,
 int delivered_undo(const char *data, size_t len, const char *tag,
     unsigned received, int flags, char **out, size_t *outlen)
 {
-	char enc[DELIVERED_TAG_MAX], *o;
+	char enc[DELIVERED_TAG_MAX], trimmed[129], *o;
 	const char *tags[2];
 	size_t n = 0, i = 0, dropped = 0;
 	unsigned nrecv = 0;
@@ -160,9 +175,7 @@ int delivered_undo(const char *data, size_t len, const char *tag,
 
 	*out = NULL;
 	*outlen = 0;
-	if (tag == NULL)
-		tag = "";
-	tag += strspn(tag, " \t");
+	tag = delivered_tag_trim(tag != NULL ? tag : "", trimmed);
 	tags[0] = delivered_tag(tag, enc);      /* as the milter writes it */
 	tags[1] = tag;                          /* as an SMTPUTF8 hop keeps it */
 	if ((o = malloc(len > 0 ? len : 1)) == NULL)

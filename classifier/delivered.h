@@ -26,6 +26,14 @@
 #define DELIVERED_TAG_MAX (4 * 128 + 32)
 
 /*
+ * delivered_tag_trim -- spamSubject without its leading and trailing blanks
+ * (a tag's own blanks are not part of it: " [SPAM]" made a Subject that
+ * starts "[SPAM]" look untagged, "[SPAM] " wrote two blanks) into out
+ * (129 bytes: a spamSubject is at most 128), which is returned.
+ */
+const char *delivered_tag_trim(const char *tag, char out[129]);
+
+/*
  * delivered_tag -- the Subject tag as the milter writes it: tag itself, or,
  * when it has a byte past ASCII (and at most 128 bytes), RFC 2047 encoded
  * words (UTF-8, base64) in out (DELIVERED_TAG_MAX bytes), which is then

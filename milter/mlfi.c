@@ -920,12 +920,13 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 	}
 	if (cn->want_copy == 0)
 		plan_copy(cn);
+	/* (forged fields too: the size is the message's as Postfix sent it) */
+	cn->size += strlen(name) + strlen(value) + 3;   /* ":" and CRLF */
 	/* A sender must not forge our verdict: count our headers to delete. */
 	if (strncasecmp(name, "X-Spamsift-", 11) == 0) {
 		count_forged(cn, name);
 		return reply(cn, SMFIP_NR_HDR);
 	}
-	cn->size += strlen(name) + strlen(value) + 3;   /* ":" and CRLF */
 	if (strcasecmp(name, "Subject") == 0 && !cn->had_subject) {
 		cn->had_subject = 1;
 		cn->raw_subject = strdup(value);
@@ -1150,8 +1151,11 @@ static sfsistat on_fail(SMFICTX *ctx, conn *cn)
 	const char *mode = conf_str(cn->sn->cf, "OnFail");
 	int accept = mode != NULL && strcmp(mode, "accept") == 0;
 
-	log_warning("%s: internal error, %s: %s", qid(cn),
-	    accept ? "accepting" : "tempfail", cn->errwhy);
+	/* (in place of the message's info line: who it was from too) */
+	log_warning("%s: client=%s from=<%s> internal error, %s: %s", qid(cn),
+	    cn->client_addr ? cn->client_addr : "?",
+	    cn->sender ? cn->sender : "", accept ? "accepting" : "tempfail",
+	    cn->errwhy);
 	if (accept)
 		return SMFIS_ACCEPT;
 	smfi_setreply(ctx, "451", "4.3.0", "Spam filter temporarily unavailable");
@@ -1233,17 +1237,19 @@ static void tag_subject(SMFICTX *ctx, conn *cn, const char *tag)
 {
 	const char *subj = cn->raw_subject ? cn->raw_subject : "";
 	const char *plain;
-	char enc[4 * 128 + 32];
+	char enc[DELIVERED_TAG_MAX], trimmed[129];
 	size_t tl, sl;
 	char *ns;
 	int fold;
 
 	/*
-	 * The tag without its leading blanks: a Subject tagged with
-	 * " [SPAM]" starts "[SPAM]" once its own blanks are skipped, and was
-	 * tagged again at every pass.
+	 * The tag without its own blanks: a Subject tagged with " [SPAM]"
+	 * starts "[SPAM]" once its blanks are skipped, and was tagged again
+	 * at every pass; "[SPAM] " wrote two blanks and tagged "[SPAM]" again.
 	 */
-	tag += strspn(tag, " \t");
+	tag = delivered_tag_trim(tag, trimmed);
+	if (*tag == '\0')
+		return;
 	plain = tag;
 	tag = delivered_tag(tag, enc);
 	tl = strlen(tag);

@@ -349,7 +349,9 @@ rm -rf "$IT_DIR/gone"; touch "$IT_DIR/gone"
 mkmsg "$IT_DIR/m8" someone@example.org "store gone"
 code=$(it_send "$IT_DIR/m8" someone@example.org bob@example.net)
 [ "$code" = 451 ] || it_fail "OnFail tempfail: got $code"
-grep -q 'internal error, tempfail' "$IT_DIR/milter.log" || it_fail "no OnFail log line"
+# (with the client and sender, in place of the message's info line)
+grep -q 'client=127.0.0.1 from=<someone@example.org> internal error, tempfail' "$IT_DIR/milter.log" ||
+	it_fail "no OnFail log line: $(grep 'internal error' "$IT_DIR/milter.log")"
 it_stop_milter
 rm -f "$IT_DIR/gone"; mkdir -p "$IT_DIR/gone"
 it_milter -o StorePath="$IT_DIR/gone/x.db" -o OnFail=accept

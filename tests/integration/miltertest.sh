@@ -88,14 +88,15 @@ grep -q "^spamsift-milter.*: AG2: .* dan=Whitelisted/.* fay=Innocent/" "$IT_DIR/
 	it_fail "AG2 was not whitelisted by dan and innocent to fay: $(grep AG2 "$IT_DIR/milter.log")"
 it_log "recipients who agree by different means"
 
-# spamSubject with a leading blank is added once; one that is not ASCII
+# spamSubject with blanks around it is added once, with one blank after it
+# (a trailing blank wrote two, and tagged a tagged Subject again); one that is not ASCII
 # as an RFC 2047 encoded word; signatureLocation=message leaves a UTF-16
 # text alone.
 it_stop_milter
 for u in gus hal; do
 	CLI blocklist add --user $u spammer@bad.example >/dev/null || it_fail "blocklist $u"
 done
-CLI -o AllowOverride=spamSubject prefs set --user gus spamSubject " [SPAM]" >/dev/null || it_fail "prefs gus"
+CLI -o AllowOverride=spamSubject prefs set --user gus spamSubject " [SPAM] " >/dev/null || it_fail "prefs gus"
 CLI -o AllowOverride=spamSubject prefs set --user hal spamSubject "[СПАМ]" >/dev/null || it_fail "prefs hal"
 CLI blocklist add --user ivy spammer@bad.example >/dev/null || it_fail "blocklist ivy"
 # jon's tag: 128 bytes that are not UTF-8, as an older store may hold

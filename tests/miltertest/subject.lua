@@ -1,4 +1,4 @@
--- subject.lua -- spamSubject tags: gus's " [SPAM]" (a leading blank) once
+-- subject.lua -- spamSubject tags: gus's " [SPAM] " (blanks around it) once
 -- per message however often it passes, hal's "[СПАМ]" as an RFC 2047
 -- encoded word (raw 8-bit bytes made an invalid header); ivy's
 -- signatureLocation=message kept out of bodies it would corrupt.
