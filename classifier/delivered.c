@@ -3,6 +3,7 @@
  * read of it (see delivered.h).
  */
 #include "classifier/delivered.h"
+#include "classifier/hdr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -238,4 +239,22 @@ int delivered_undo(const char *data, size_t len, const char *tag,
 	*out = o;
 	*outlen = n;
 	return 1;
+}
+
+int delivered_sender(const char *data, size_t len, char *out, size_t cap)
+{
+	for (size_t i = 0; i < len && !empty_at(data, len, i); ) {
+		size_t end = line_end(data, len, i);
+
+		while (end < len && blank(data[end]))   /* folded lines */
+			end = line_end(data, len, end);
+		if (named(data, end, i, "Return-Path")) {
+			const char *v = memchr(data + i, ':', end - i) + 1;
+
+			hdr_addr(v, (size_t)(data + end - v), out, cap);
+			return 1;
+		}
+		i = end;
+	}
+	return 0;
 }

@@ -59,4 +59,12 @@ const char *delivered_tag(const char *tag, char *out);
 int delivered_undo(const char *data, size_t len, const char *tag,
     unsigned received, int flags, char **out, size_t *outlen);
 
+/*
+ * delivered_sender -- the envelope sender of a delivered message: the
+ * address of the first Return-Path field of its header (delivery writes
+ * it; "" for the null sender "<>"), lowercase, into out (cap bytes, as
+ * hdr_addr). 1 when there is one, 0 when the header has none.
+ */
+int delivered_sender(const char *data, size_t len, char *out, size_t cap);
+
 #endif

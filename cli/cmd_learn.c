@@ -21,7 +21,6 @@
 
 #include "classifier/delivered.h"
 #include "classifier/filter.h"
-#include "classifier/hdr.h"
 #include "classifier/msg.h"
 #include "classifier/tok.h"
 #include "cli/cli.h"
@@ -1278,40 +1277,12 @@ static const char classify_help[] =
     "--explain adds the most telling tokens and their probabilities.\n";
 
 /*
- * The sender lists and automatic whitelisting judge: the envelope sender,
- * as the milter does (MAIL FROM). In a delivered message it is the first
- * Return-Path field (delivery writes it; "<>" for a bounce); a message
- * without one gives the From: address. The From: address alone let a
- * spam whose From: named a whitelisted sender show as whitelisted, which
- * the milter had called spam.
+ * Classify one message. The sender lists and automatic whitelisting judge
+ * the envelope sender, as the milter does (MAIL FROM): in a delivered
+ * message its first Return-Path field (delivered_sender), else the From:
+ * address. The From: address alone let a spam whose From: named a
+ * whitelisted sender show as whitelisted, which the milter had called spam.
  */
-static const char *envelope_sender(const msg *parser, const char *data,
-    size_t len, char *buf, size_t cap)
-{
-	static const char rp[] = "Return-Path:";
-	size_t end = header_end(data, len);
-
-	for (size_t i = 0; i < end; ) {
-		const char *nl = memchr(data + i, '\n', end - i);
-		size_t next = nl ? (size_t)(nl - data) + 1 : end;
-
-		if (end - i >= sizeof(rp) - 1 &&
-		    strncasecmp(data + i, rp, sizeof(rp) - 1) == 0) {
-			/* with the lines folded on it */
-			while (next < end && (data[next] == ' ' ||
-			    data[next] == '\t')) {
-				nl = memchr(data + next, '\n', end - next);
-				next = nl ? (size_t)(nl - data) + 1 : end;
-			}
-			hdr_addr(data + i + sizeof(rp) - 1,
-			    next - i - (sizeof(rp) - 1), buf, cap);
-			return buf;
-		}
-		i = next;
-	}
-	return msg_from_addr(parser);
-}
-
 static int classify_one(void *arg, const char *label, const char *data,
     size_t len)
 {
@@ -1330,8 +1301,8 @@ static int classify_one(void *arg, const char *label, const char *data,
 		return 0;
 	}
 	rc = filter_classify(r->c->store, r->user, r->toks,
-	    envelope_sender(r->parser, data, len, sender, sizeof(sender)),
-	    &r->prof.fp, time(NULL), &res);
+	    delivered_sender(data, len, sender, sizeof(sender)) ? sender :
+	    msg_from_addr(r->parser), &r->prof.fp, time(NULL), &res);
 	if (rc < 0) {
 		fprintf(stderr, "spamsift: %s: %s\n", label, db_errmsg(r->c->store));
 		r->rc = CLI_STORE;

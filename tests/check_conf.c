@@ -1125,6 +1125,23 @@ static void alias_file(char *path, size_t len, const char *text)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
+/* The user address maps to (usermap_lookup), or a login (usermap_login). */
+static void maps_to(const usermap *m, const char *address, const char *want)
+{
+	char user[USERMAP_MAX];
+
+	ck_assert_int_eq(usermap_lookup(m, address, user, sizeof(user)), 0);
+	ck_assert_str_eq(user, want);
+}
+
+static void login_is(const usermap *m, const char *login, const char *want)
+{
+	char user[USERMAP_MAX];
+
+	ck_assert_int_eq(usermap_login(m, login, user, sizeof(user)), 0);
+	ck_assert_str_eq(user, want);
+}
+
 START_TEST(test_usermap)
 {
 	char path[512], err[1024], user[512], *big;
@@ -1133,32 +1150,23 @@ START_TEST(test_usermap)
 	alias_file(path, sizeof(path), "# team\nInfo@Example.org  alice\n\n"
 	    "<sales@example.org> bob\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "<info@example.org>", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "alice");
-	ck_assert_int_eq(usermap_lookup(m, "Sales@Example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob");
-	ck_assert_int_eq(usermap_lookup(m, "carol@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "carol@example.org");
+	maps_to(m, "<info@example.org>", "alice");
+	maps_to(m, "Sales@Example.org", "bob");
+	maps_to(m, "carol@example.org", "carol@example.org");
 	usermap_close(m);
 	/* A domain's catch-all, as in virtual(5): after the address and the
 	 * address without its extension (it loaded and was never used). */
 	alias_file(path, sizeof(path), "Bob@Example.org Robert\n"
 	    "@example.org catchall\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, "+", &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "alice@Example.ORG", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "catchall");
-	ck_assert_int_eq(usermap_lookup(m, "bob+x@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "Robert");
-	ck_assert_int_eq(usermap_lookup(m, "alice@example.net", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "alice@example.net");
-	ck_assert_int_eq(usermap_lookup(m, "catchall", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "catchall");
+	maps_to(m, "alice@Example.ORG", "catchall");
+	maps_to(m, "bob+x@example.org", "Robert");
+	maps_to(m, "alice@example.net", "alice@example.net");
+	maps_to(m, "catchall", "catchall");
 	/* ... but not for a caller's login spelled as an address (the
 	 * CLI's Trust check): it acted as the catch-all's user */
-	ck_assert_int_eq(usermap_login(m, "alice@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "alice@example.org");
-	ck_assert_int_eq(usermap_login(m, "bob@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "Robert");
+	login_is(m, "alice@example.org", "alice@example.org");
+	login_is(m, "bob@example.org", "Robert");
 	usermap_close(m);
 	/* An address extension of 1,500 bytes is still the user's mail (past
 	 * 1,023 bytes an address mapped to no user: unfiltered); an address
@@ -1185,23 +1193,17 @@ START_TEST(test_usermap)
 	alias_file(path, sizeof(path), "bob@example.org Robert\nrob@example.org robert\n"
 	    "ann@example.org Ann\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "bob@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "Robert");
-	ck_assert_int_eq(usermap_lookup(m, "Robert", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "Robert");
-	ck_assert_int_eq(usermap_lookup(m, "robert", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "robert");
-	ck_assert_int_eq(usermap_lookup(m, "ann", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "Ann");
-	ck_assert_int_eq(usermap_lookup(m, "Carl", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "carl");
+	maps_to(m, "bob@example.org", "Robert");
+	maps_to(m, "Robert", "Robert");
+	maps_to(m, "robert", "robert");
+	maps_to(m, "ann", "Ann");
+	maps_to(m, "Carl", "carl");
 	usermap_close(m);
 	/* Two spellings and neither exact: the first in the file (the table
 	 * is sorted by address, "a@" before "z@"). */
 	alias_file(path, sizeof(path), "z@example.org ROBERT\na@example.org Robert\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "robert", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "ROBERT");
+	maps_to(m, "robert", "ROBERT");
 	usermap_close(m);
 
 	/* mistakes are refused with the place, not half-read */
@@ -1237,8 +1239,7 @@ START_TEST(test_usermap)
 	/* a comment after the pair is fine */
 	alias_file(path, sizeof(path), "bob@x.org bob # since 2024\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "bob@x.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob");
+	maps_to(m, "bob@x.org", "bob");
 	usermap_close(m);
 	*strrchr(path, '/') = '\0';            /* the directory itself */
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), -EINVAL);
@@ -1277,8 +1278,7 @@ START_TEST(test_usermap)
 	 * once reached qsort as a null pointer: UBSan's nonnull check) */
 	alias_file(path, sizeof(path), "# nobody yet\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "<Dave@X.org>", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "dave@x.org");
+	maps_to(m, "<Dave@X.org>", "dave@x.org");
 	usermap_close(m);
 
 	/*
@@ -1310,11 +1310,9 @@ START_TEST(test_usermap)
 
 	/* localpart */
 	ck_assert_int_eq(usermap_open(USERMAP_LOCALPART, NULL, NULL, &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "<Erin@Example.net>", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "erin");
+	maps_to(m, "<Erin@Example.net>", "erin");
 	/* without RecipientDelimiter an extension is part of the name */
-	ck_assert_int_eq(usermap_lookup(m, "erin+lists@example.net", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "erin+lists");
+	maps_to(m, "erin+lists@example.net", "erin+lists");
 	usermap_close(m);
 }
 END_TEST
@@ -1330,50 +1328,35 @@ START_TEST(test_usermap_delimiter)
 	usermap *m;
 
 	ck_assert_int_eq(usermap_open(USERMAP_FULL, NULL, "+-", &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "<Bob+Lists@Example.org>", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "bob-x+y@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob@example.org");
+	maps_to(m, "<Bob+Lists@Example.org>", "bob@example.org");
+	maps_to(m, "bob-x+y@example.org", "bob@example.org");
 	/* as Postfix splits: not a local part that starts with a delimiter,
 	 * not postmaster, owner-foo or foo-request (with '-'); a name
 	 * without '@' is whole */
-	ck_assert_int_eq(usermap_lookup(m, "+x@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "+x@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "+a+b@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "+a+b@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "owner-list@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "owner-list@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "list-request@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "list-request@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "Postmaster@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "postmaster@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "bob-x", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob-x");
+	maps_to(m, "+x@example.org", "+x@example.org");
+	maps_to(m, "+a+b@example.org", "+a+b@example.org");
+	maps_to(m, "owner-list@example.org", "owner-list@example.org");
+	maps_to(m, "list-request@example.org", "list-request@example.org");
+	maps_to(m, "Postmaster@example.org", "postmaster@example.org");
+	maps_to(m, "bob-x", "bob-x");
 	/*
 	 * A quoted local part is read as Postfix reads it, quotes and
 	 * backslashes gone: "bob+x"@d was its own user, "bob+x"@d once cut,
 	 * and bob's preferences and lists did not apply to his mail.
 	 */
-	ck_assert_int_eq(usermap_lookup(m, "<\"Bob+x\"@example.org>", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "\"bob\"@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "\"a\\\"b c\"@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "a\"b c@example.org");
+	maps_to(m, "<\"Bob+x\"@example.org>", "bob@example.org");
+	maps_to(m, "\"bob\"@example.org", "bob@example.org");
+	maps_to(m, "\"a\\\"b c\"@example.org", "a\"b c@example.org");
 	/* a source route and a domain's final dot are dropped, as Postfix
 	 * drops them (they made users and senders of their own) */
 	ck_assert_int_eq(usermap_lookup(m, "<@a.example,@b.example:Bob+x@Example.org>",
 	    user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "bob@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "<bob@example.org.>", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob@example.org");
-	ck_assert_int_eq(usermap_lookup(m, "bob.", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob.");
-	ck_assert_int_eq(usermap_lookup(m, "bob@.", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "bob@.");
+	maps_to(m, "<bob@example.org.>", "bob@example.org");
+	maps_to(m, "bob.", "bob.");
+	maps_to(m, "bob@.", "bob@.");
 	/* without its closing quote, as it came */
-	ck_assert_int_eq(usermap_lookup(m, "\"bob\\\"@example.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "\"bob\\\"@example.org");
+	maps_to(m, "\"bob\\\"@example.org", "\"bob\\\"@example.org");
 	{
 		char a[64];
 
@@ -1392,18 +1375,14 @@ START_TEST(test_usermap_delimiter)
 	usermap_close(m);
 
 	ck_assert_int_eq(usermap_open(USERMAP_LOCALPART, NULL, "+", &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "erin+x@example.net", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "erin");
+	maps_to(m, "erin+x@example.net", "erin");
 	usermap_close(m);
 
 	alias_file(path, sizeof(path), "sales+eu@x.org eu-team\nsales@x.org carol\n");
 	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, "+", &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(usermap_lookup(m, "sales+eu@x.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "eu-team");
-	ck_assert_int_eq(usermap_lookup(m, "sales+us@x.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "carol");
-	ck_assert_int_eq(usermap_lookup(m, "dave+x@x.org", user, sizeof(user)), 0);
-	ck_assert_str_eq(user, "dave@x.org");
+	maps_to(m, "sales+eu@x.org", "eu-team");
+	maps_to(m, "sales+us@x.org", "carol");
+	maps_to(m, "dave+x@x.org", "dave@x.org");
 	usermap_close(m);
 	ck_assert_int_eq(usermap_open(USERMAP_FULL, NULL, "+-_.=!#$%&*/?^`{|}~",
 	    &m, err, sizeof(err)), -EINVAL);

@@ -146,6 +146,23 @@ START_TEST(test_signature_lines)
 }
 END_TEST
 
+/* The envelope sender of a delivered copy: its first Return-Path. */
+START_TEST(test_sender)
+{
+	char buf[256];
+	const char *m = "Return-Path:\n <Bob@Example.ORG>\nReturn-Path: <x@y>\n"
+	    "From: a@b\n\nReturn-Path: <z@w>\n";
+
+	ck_assert_int_eq(delivered_sender(m, strlen(m), buf, sizeof(buf)), 1);
+	ck_assert_str_eq(buf, "bob@example.org");
+	m = "Return-Path: <>\n\nx\n";
+	ck_assert_int_eq(delivered_sender(m, strlen(m), buf, sizeof(buf)), 1);
+	ck_assert_str_eq(buf, "");
+	m = "From: a@b\n\nReturn-Path: <z@w>\n";
+	ck_assert_int_eq(delivered_sender(m, strlen(m), buf, sizeof(buf)), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("delivered");
@@ -156,6 +173,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_subject_tag);
 	tcase_add_test(tc, test_signature_lines);
 	tcase_add_test(tc, test_encoded_tag);
+	tcase_add_test(tc, test_sender);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -51,8 +51,11 @@ tests_fuzz_fuzz_mbox_LDFLAGS = -fsanitize=fuzzer,address,undefined
 # and for classifier/delivered.c, which train --source error runs on any
 # message it is given
 noinst_PROGRAMS += tests/fuzz/fuzz_delivered
-tests_fuzz_fuzz_delivered_SOURCES = tests/fuzz/fuzz_delivered.c classifier/delivered.c
-tests_fuzz_fuzz_delivered_CFLAGS = $(AM_CFLAGS) -g -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_delivered_SOURCES = tests/fuzz/fuzz_delivered.c classifier/delivered.c \
+	classifier/hdr.c classifier/words.c classifier/url.c classifier/charset.c \
+	classifier/dec.c classifier/tok.c
+tests_fuzz_fuzz_delivered_CFLAGS = $(AM_CFLAGS) $(XXHASH_CFLAGS) -g -fsanitize=fuzzer,address,undefined
 tests_fuzz_fuzz_delivered_LDFLAGS = -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_delivered_LDADD = $(XXHASH_LIBS)
 endif
 EXTRA_DIST += tests/fuzz/run.sh tests/README.md tests/stress

@@ -1,7 +1,8 @@
 /*
  * fuzz_delivered -- libFuzzer target for classifier/delivered.c, which
- * `spamsift train --source error` runs on any message it is given: each
- * input is undone with an ASCII tag, a tag past ASCII and a tag taken from
+ * `spamsift train --source error` and classify run on any message they are
+ * given: each input's Return-Path is read (delivered_sender), and it is
+ * undone with an ASCII tag, a tag past ASCII and a tag taken from
  * the input itself, with none to DELIVERED_MAX_RECEIVED + 1 Received
  * fields and with and without DELIVERED_ADDED_SUBJECT. The copy must be
  * shorter than the input and made of its bytes in order (it only removes);
@@ -47,6 +48,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(own, d, ol);
 	own[ol] = '\0';
 	(void)delivered_tag(own, enc);
+	{
+		char snd[256];
+
+		if (delivered_sender(d, size, snd, sizeof(snd)) == 1 &&
+		    strlen(snd) >= sizeof(snd))
+			abort();
+	}
 	for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++)
 		for (unsigned k = 0; k <= DELIVERED_MAX_RECEIVED + 1; k++)
 			for (int f = 0; f < 2; f++) {
