@@ -26,7 +26,7 @@
 #   E2E_SPAMASS_COUNT [200]  messages per spamass-milter run (it is slow)
 #   E2E_TIMEOUT [180]        seconds a run may send for (and then drain)
 #   E2E_REPEAT [3]           runs per configuration and load (median shown)
-#   E2E_CONFIGS ["none wait noreply teft notrain spamass"]
+#   E2E_CONFIGS ["none wait noreply fields teft notrain spamass"]
 #   E2E_LOADS ["source corpus"]
 #   E2E_OUT [e2e-results.md] where the table is also written
 #   E2E_SPAMSIFT_OPTS [""]   more spamsift-milter arguments (-o Key=Value ...)
@@ -68,7 +68,7 @@ HIGH_SESSIONS=${E2E_HIGH_SESSIONS:-100}
 SPAMASS_COUNT=${E2E_SPAMASS_COUNT:-200}
 TIMEOUT=${E2E_TIMEOUT:-180}
 REPEAT=${E2E_REPEAT:-3}
-CONFIGS=${E2E_CONFIGS:-none wait noreply teft notrain spamass}
+CONFIGS=${E2E_CONFIGS:-none wait noreply fields teft notrain spamass}
 LOADS=${E2E_LOADS:-source corpus}
 OUT=${E2E_OUT:-$builddir/e2e-results.md}
 SPAMSIFT_OPTS=${E2E_SPAMSIFT_OPTS:-}
@@ -202,6 +202,7 @@ milter_cmd() {
 	none) echo "" ;;
 	wait) echo "contrib/bench/nullmilter -p unix:$RUN/null.sock" ;;
 	noreply) echo "contrib/bench/nullmilter -n -p unix:$RUN/null.sock" ;;
+	fields) echo "contrib/bench/nullmilter -n -H -p unix:$RUN/null.sock" ;;
 	teft) echo "spamsift-milter -f -c conf/spamsift.conf -o Home=$RUN -p unix:$RUN/milter.sock -o SocketMode=0666${SPAMSIFT_OPTS:+ $SPAMSIFT_OPTS}" ;;
 	notrain) echo "spamsift-milter -f -c conf/spamsift.conf -o Home=$RUN -p unix:$RUN/milter.sock -o SocketMode=0666${SPAMSIFT_OPTS:+ $SPAMSIFT_OPTS} -o TrainingMode=notrain" ;;
 	spamass) echo "spamass-milter -p $RUN/spamass.sock -m -- -p $SPAMD_PORT ; spamd -L -x --siteconfigpath=DIR(dns_available no) --listen=127.0.0.1:$SPAMD_PORT --max-children=5" ;;
@@ -212,6 +213,7 @@ config_name() {
 	none) echo "Postfix, no milter" ;;
 	wait) echo "nullmilter, waits on every event" ;;
 	noreply) echo "nullmilter -n, no-reply options" ;;
+	fields) echo "nullmilter -n -H, no-reply, adds spamsift's 4 fields" ;;
 	teft) echo "spamsift-milter, TEFT on" ;;
 	notrain) echo "spamsift-milter, TEFT off (notrain)" ;;
 	spamass) echo "spamass-milter + spamd -L" ;;
@@ -224,10 +226,12 @@ start_milter() {
 	MPID=
 	case $1 in
 	none) ;;
-	wait|noreply)
+	wait|noreply|fields)
 		rm -f "$RUN/null.sock"
 		if [ "$1" = noreply ]; then
 			setsid "$NULLMILTER" -n -p "unix:$RUN/null.sock" >"$D/null.log" 2>&1 &
+		elif [ "$1" = fields ]; then
+			setsid "$NULLMILTER" -n -H -p "unix:$RUN/null.sock" >"$D/null.log" 2>&1 &
 		else
 			setsid "$NULLMILTER" -p "unix:$RUN/null.sock" >"$D/null.log" 2>&1 &
 		fi
@@ -305,6 +309,7 @@ load_cmd() {    # LOAD SESSIONS COUNT -> the command line of the load
 # to $D/results.
 run_one() {
 	local cfg=$1 load=$2 sess=$3 count=$4 res hwm=- cpu=- ticks lat="- - - 0" eom="- -" tag
+	local busy0 busy=-
 	tag="$cfg-$load-$sess"
 	log "run: $(config_name "$cfg") / $load, $sess sessions, $count messages"
 	start_milter "$cfg"
@@ -317,6 +322,7 @@ run_one() {
 		while sample "$MPID" >>"$D/sample-$tag" 2>/dev/null; do sleep 0.5; done &
 		SAMPLER=$!
 	fi
+	busy0=$(cpu_busy)
 	case $load in
 	source)
 		res=$(python3 "$SENDER" --port "$IT_SMTP_PORT" --count "$count" \
@@ -330,7 +336,9 @@ run_one() {
 			--sink-log "$D/sink.out" \
 			--rate "$([ "$load" = paced ] && echo "$PACED_RATE" || echo 0)") ;;
 	esac
-	log "  $res"
+	busy=$(echo "$busy0 $(cpu_busy) $(kv delivered "$res")" | awk -v hz="$(getconf CLK_TCK)" \
+		'$3 > 0 { printf "%.2f", ($2 - $1) * 1000 / hz / $3; next } { print "-" }')
+	log "  $res machine_busy_ms=$busy"
 	if [ -n "$MPID" ]; then
 		kill "$SAMPLER" 2>/dev/null || true
 		wait "$SAMPLER" 2>/dev/null || true
@@ -357,7 +365,7 @@ run_one() {
 	[ -z "$CRASH" ] || log "  the milter DIED during the run (exit status $CRASH)"
 	echo "$cfg $load $sess $count $(kv rate "$res") $(kv delivered "$res")" \
 		"$(kv accepted "$res") $(kv failed "$res") $(kv seconds "$res") $lat $hwm" \
-		"${CRASH:--}" "$cpu" $eom >>"$D/results"
+		"${CRASH:--}" "$cpu" $eom "$busy" >>"$D/results"
 }
 # pctl: numbers on stdin -> "p50 p99 max count" ("- - - 0" when none)
 pctl() {
@@ -365,6 +373,14 @@ pctl() {
 		if (NR == 0) { print "- - - 0"; exit }
 		print v[int((NR - 1) * 0.50) + 1], v[int((NR - 1) * 0.99) + 1], v[NR], NR }'
 }
+# CPU time of the whole machine and the part of it the hypervisor gave to
+# other guests ("steal", /proc/stat): on a shared host it moves every rate.
+cpu_times() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9 }' /proc/stat; }
+# cpu_busy: ticks both cores spent working (user, nice, system, irq,
+# softirq; not idle, iowait nor steal). The runs keep the machine saturated,
+# so its busy time a message delivered is what a configuration costs,
+# steadier than messages/s, which moves with the host.
+cpu_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 # sample PID: "VmHWM-KiB cpu-ticks" (utime + stime, fields 14 and 15 of
 # stat, after the parenthesised name); fails when PID is gone.
 sample() {
@@ -406,9 +422,6 @@ python3 "$SENDER" --port "$IT_SMTP_PORT" --sessions "$SESSIONS" --count 200 \
 /usr/sbin/postfix -c "$IT_PF_DIR" stop >/dev/null 2>&1 || true
 : >"$D/log/postfix.log"
 
-# CPU time of the whole machine and the part of it the hypervisor gave to
-# other guests ("steal", /proc/stat): on a shared host it moves every rate.
-cpu_times() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $9 }' /proc/stat; }
 START=$(date +%s)
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 CPU0=$(cpu_times)
@@ -484,14 +497,15 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 		"\`spamsift -c conf/spamsift.conf -o Home=DIR db init\`, then \`... train --user @global --spam DIR --ham DIR\`);" \
 		"the corpus load sends the other $NTEST (held-out half, sorted path order, odd lines)."
 	echo "messages/s = messages delivered at smtp-sink / (first connection .. last delivery); ratio = to Postfix with no milter;" \
-		"milter CPU = the milter process's user+system time / messages delivered (spamass: spamass-milter only, not spamd)."
+		"milter CPU = the milter process's user+system time / messages delivered (spamass: spamass-milter only, not spamd);" \
+		"machine CPU = busy time of all cores (Postfix, the load, the sink, the milter) during the load / messages delivered."
 	echo
-	echo "| milter | command | smtp-source msg/s | ratio | milter CPU ms/msg | corpus msg/s | ratio | milter CPU ms/msg |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|"
-	for cfg in none wait noreply teft notrain spamass; do
+	echo "| milter | command | smtp-source msg/s | ratio | milter CPU ms/msg | machine CPU ms/msg | corpus msg/s | ratio | milter CPU ms/msg | machine CPU ms/msg |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for cfg in none wait noreply fields teft notrain spamass; do
 		row="| $(config_name "$cfg") | "
 		if [ "$cfg" = spamass ] && [ -n "$SPAMASS_WHY" ]; then
-			echo "$row not run: $SPAMASS_WHY | - | - | - | - | - | - |"
+			echo "$row not run: $SPAMASS_WHY | - | - | - | - | - | - | - | - |"
 			continue
 		fi
 		case " $CONFIGS " in *" $cfg "*) ;; *) continue ;; esac
@@ -504,14 +518,14 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 			dl=$(get "$cfg" "$load" "$SESSIONS" 6)
 			cn=$(get "$cfg" "$load" "$SESSIONS" 4)
 			if [ -z "$r" ]; then
-				row="$row - | - | - |"
+				row="$row - | - | - | - |"
 			else
 				note=
 				ac=$(get "$cfg" "$load" "$SESSIONS" 7)
 				[ "$dl" = "$ac" ] && [ "$ac" = "$cn" ] || note=" ($dl delivered of $cn sent, $ac accepted)"
 				cr=$(get "$cfg" "$load" "$SESSIONS" 15)
 				[ "$cr" = - ] || note="$note **milter died, exit status $cr**"
-				row="$row $r$note | $(ratio "$r" "$b") | $(get "$cfg" "$load" "$SESSIONS" 16) |"
+				row="$row $r$note | $(ratio "$r" "$b") | $(get "$cfg" "$load" "$SESSIONS" 16) | $(get "$cfg" "$load" "$SESSIONS" 19) |"
 			fi
 		done
 		echo "$row"
@@ -570,6 +584,21 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 		per="$per${per:+, }$(ratio "$t" "$n")"
 	done
 	[ -n "$per" ] && echo "  (TEFT against the no-reply nullmilter round by round: $per; corpus msg/s TEFT $(rounds teft| sed 's/ $//; s/ /, /g'), nullmilter $(rounds noreply | sed 's/ $//; s/ /, /g'), no milter $(rounds none | sed 's/ $//; s/ /, /g'))"
+	# The machine is saturated in these runs, so a rate is the inverse of
+	# the CPU all processes spend a message: 0.90 of the nullmilter's rate
+	# leaves a milter that much CPU beyond the nullmilter's.
+	busy() {        # CONFIG -> median machine CPU ms a message, corpus load
+		awk -v c="$1" -v s="$SESSIONS" '$1 == c && $2 == "corpus" && $3 == s && $19 != "-" { print $19 }' "$D/results" |
+			sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+	}
+	bn=$(busy noreply)
+	if [ -n "$bn" ]; then
+		echo "  (machine CPU a message, corpus, medians: no-reply nullmilter $bn ms, so $T_NR of its rate leaves" \
+			"$(echo "$bn $T_NR" | awk '{ printf "%.2f", $1 / $2 - $1 }') ms for all the rest;" \
+			"above the nullmilter: its four X-Spamsift fields alone (nullmilter -n -H) $(echo "$(busy fields) $bn" | awk 'NF == 2 { printf "%+.2f", $1 - $2; next } { print "-" }') ms," \
+			"spamsift notrain $(echo "$(busy notrain) $bn" | awk 'NF == 2 { printf "%+.2f", $1 - $2; next } { print "-" }') ms," \
+			"TEFT $(echo "$(busy teft) $bn" | awk 'NF == 2 { printf "%+.2f", $1 - $2; next } { print "-" }') ms)"
+	fi
 	pp99=$(get teft paced "$SESSIONS" 11)
 	echo "- latency p99 at $SESSIONS sessions, paced at $PACED_RATE msg/s: ${pp99:--} ms (target ≤ $T_P99 ms): $(verdict le "${pp99:--}" "$T_P99")"
 	echo "  (of which the end-of-message reply, p99: $(get teft paced "$SESSIONS" 18) ms)"
@@ -586,5 +615,5 @@ le() { [ "$1" != - ] && [ -n "$1" ] && [ "$(echo "$1 <= $2" | bc)" = 1 ]; }
 } | sed "s|$D|\$D|g" >"$OUT"
 echo "(\$D: this run's temp dir, $D; kept with IT_KEEP=1)" >>"$OUT"
 cat "$OUT"
-log "table written to $OUT; raw results: config load sessions count rate delivered accepted failed seconds p50 p99 max n hwm died cpu_ms/msg eom_p50 eom_p99"
+log "table written to $OUT; raw results: config load sessions count rate delivered accepted failed seconds p50 p99 max n hwm died cpu_ms/msg eom_p50 eom_p99 machine_ms/msg"
 cat "$D/results" >&2

@@ -11,6 +11,11 @@
  *                               the same protocol options (no connect, helo,
  *                               unknown, data; no reply to mail, rcpt,
  *                               header, eoh, body), answering SMFIS_NOREPLY.
+ *   nullmilter -n -H -p SOCKET  the same, and at the end of each message it
+ *                               adds the four X-Spamsift-* fields spamsift
+ *                               adds to an innocent message (fixed values of
+ *                               the same lengths): what those fields alone
+ *                               cost Postfix, with no classification.
  *
  * SOCKET is a libmilter spec (unix:/path or inet:PORT@127.0.0.1); a unix
  * socket is created world-connectable so Postfix's smtpd can reach it.
@@ -81,9 +86,21 @@ static sfsistat nf_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return answer(SMFIP_NR_BODY);
 }
 
+/* -H: add spamsift's four fields to every message. */
+static int add_fields;
+
 static sfsistat nf_eom(SMFICTX *ctx)
 {
-	(void)ctx;
+	if (add_fields) {
+		smfi_addheader(ctx, (char *)"X-Spamsift-Result",
+		    (char *)"Innocent");
+		smfi_addheader(ctx, (char *)"X-Spamsift-Probability",
+		    (char *)"0.0000");
+		smfi_addheader(ctx, (char *)"X-Spamsift-Confidence",
+		    (char *)"1.00");
+		smfi_addheader(ctx, (char *)"X-Spamsift-Signature",
+		    (char *)"0123456789abcdef0123456789abcdef");
+	}
 	return SMFIS_ACCEPT;
 }
 
@@ -118,8 +135,12 @@ int main(int argc, char **argv)
 	const char *sock = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, "np:")) != -1) {
+	while ((c = getopt(argc, argv, "Hnp:")) != -1) {
 		switch (c) {
+		case 'H':
+			add_fields = 1;
+			desc.xxfi_flags |= SMFIF_ADDHDRS;
+			break;
 		case 'n':
 			desc.xxfi_negotiate = nf_negotiate;
 			break;
@@ -141,6 +162,6 @@ int main(int argc, char **argv)
 	}
 	return smfi_main() == MI_SUCCESS ? 0 : 1;
 usage:
-	fprintf(stderr, "usage: nullmilter [-n] -p SOCKET\n");
+	fprintf(stderr, "usage: nullmilter [-n] [-H] -p SOCKET\n");
 	return 2;
 }
