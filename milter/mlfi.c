@@ -833,6 +833,8 @@ static void count_forged(conn *cn, const char *name)
 {
 	int i;
 
+	if (cn->forged_total < UINT_MAX)       /* all of them, for the log */
+		cn->forged_total++;
 	for (i = 0; i < cn->nforged; i++)
 		if (strcasecmp(cn->forged[i].name, name) == 0)
 			break;
@@ -847,8 +849,6 @@ static void count_forged(conn *cn, const char *name)
 	}
 	if (cn->forged[i].n < UINT_MAX)
 		cn->forged[i].n++;
-	if (cn->forged_total < UINT_MAX)
-		cn->forged_total++;
 }
 
 /*
@@ -1326,17 +1326,13 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	if (cn->forged_total > FORGED_MAX || cn->forged_over) {
 		smfi_setreply(ctx, (char *)"550", (char *)"5.7.1",
 		    (char *)"Too many X-Spamsift header fields");
-		if (cn->forged_over)
-			log_info("%s: client=%s from=<%s> reject: more than %d "
-			    "X-Spamsift-* header names, or one too long", qid(cn),
-			    cn->client_addr ? cn->client_addr : "?",
-			    cn->sender ? cn->sender : "", FORGED_NAMES);
-		else
-			log_info("%s: client=%s from=<%s> reject: %u X-Spamsift-* "
-			    "header fields (%s first)", qid(cn),
-			    cn->client_addr ? cn->client_addr : "?",
-			    cn->sender ? cn->sender : "", cn->forged_total,
-			    cn->forged[0].name);
+		/* The message line's form, the forged fields for the users. */
+		log_info("%s: client=%s from=<%s> forged=%u/%s action=reject "
+		    "size=%zu tokens=0 eom=%.1fms %.1fms", qid(cn),
+		    cn->client_addr ? cn->client_addr : "?",
+		    cn->sender ? cn->sender : "", cn->forged_total,
+		    cn->forged_over ? "too-many-names" : cn->forged[0].name,
+		    cn->size, clock_since_ms(&eom_start), elapsed_ms(cn));
 		ret = SMFIS_REJECT;
 		goto done;
 	}
