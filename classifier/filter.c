@@ -793,15 +793,95 @@ static int keep_total(db *d, int64_t uid, int spam)
 	return db_totals_add(d, uid, &add);
 }
 
+/* Whitelist sender automatically unless a list names it already. */
+static int auto_whitelist(db *d, int64_t uid, const char *sender, time_t now)
+{
+	db_list_entry e = { sender, 1, now, "auto" };
+	int listed, rc;
+
+	if ((rc = db_list_match(d, uid, DB_LIST_WHITE, sender, &listed)) < 0 ||
+	    listed || (rc = db_list_match(d, uid, DB_LIST_BLOCK, sender,
+	    &listed)) < 0 || listed)
+		return rc;
+	return db_list_add(d, uid, DB_LIST_WHITE, &e);
+}
+
+/* Find whether pattern is an automatic entry (db_list_iter callback). */
+struct auto_find {
+	const char *pattern;    /* what we look for */
+	int automatic;          /* found as an automatic entry */
+};
+
+static int auto_find_cb(void *arg, const db_list_entry *e)
+{
+	struct auto_find *f = arg;
+
+	if (strcmp(e->pattern, f->pattern) == 0) {
+		f->automatic = e->automatic;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A message from sender (NULL: none known) was corrected to spam (or
+ * innocent): move it in the sender's history, and to spam drop the
+ * sender's automatic whitelist entry; back to innocent, whitelisted again
+ * where commit would whitelist it.
+ */
+static int move_sender(db *d, int64_t uid, const filter_params *ep,
+    const char *sender, int spam, time_t now)
+{
+	char snd[SENDER_MAX];
+	db_sender hist;
+	int rc;
+
+	if (!norm_sender(sender, snd, sizeof(snd)))
+		return 0;
+	/*
+	 * Move the message in the sender's history only if it is there: a
+	 * listed sender's messages, or any with whitelisting off, were never
+	 * counted (clamped at 0, the move would invent a message of the
+	 * other class).
+	 */
+	if ((rc = db_sender_add(d, uid, snd, 0, 0, (int)(now / 86400),
+	    &hist)) < 0)
+		return rc;
+	if ((spam ? hist.innocent : hist.spam) > 0) {
+		if ((rc = db_sender_add(d, uid, snd, spam ? -1 : 1,
+		    spam ? 1 : -1, (int)(now / 86400), &hist)) < 0)
+			return rc;
+		/* Back to innocent: whitelisted again if commit would (a
+		 * retrain to spam removed it). */
+		if (!spam && ep->whitelist && hist.spam == 0 &&
+		    hist.innocent >= ep->whitelist_threshold &&
+		    (rc = auto_whitelist(d, uid, snd, now)) < 0)
+			return rc;
+	}
+	if (spam) {
+		struct auto_find f = { snd, 0 };
+		int found;
+
+		if ((rc = db_list_iter(d, uid, DB_LIST_WHITE, auto_find_cb,
+		    &f)) < 0)
+			return rc;
+		if (f.automatic && (rc = db_list_del(d, uid, DB_LIST_WHITE,
+		    snd, &found)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
     int source, const filter_params *p, time_t now)
 {
-	return filter_train_forms(d, user, &toks, 1, is_spam, source, p, now);
+	return filter_train_forms(d, user, &toks, 1, is_spam, source, NULL, p,
+	    now);
 }
 
 int filter_train_forms(db *d, const char *user, const tokset *const *forms,
-    size_t nforms, int is_spam, int source, const filter_params *p,
-    time_t now)
+    size_t nforms, int is_spam, int source, const char *sender,
+    const filter_params *p, time_t now)
 {
 	const tokset *toks = forms != NULL && nforms > 0 ? forms[0] : NULL;
 	filter_params ep;
@@ -916,6 +996,9 @@ int filter_train_forms(db *d, const char *user, const tokset *const *forms,
 		if ((rc = tcr_rounds(d, uid, &ep, s.learn, n, s.nlearn,
 		    tokset_head(toks), spam, now)) < 0)
 			goto end;
+		/* The sender's history, as a retrain by signature moves it. */
+		if ((rc = move_sender(d, uid, &ep, sender, spam, now)) < 0)
+			goto end;
 	}
 	rc = 0;
 end:
@@ -926,36 +1009,6 @@ done:
 	return rc;
 }
 
-/* Whitelist sender automatically unless a list names it already. */
-static int auto_whitelist(db *d, int64_t uid, const char *sender, time_t now)
-{
-	db_list_entry e = { sender, 1, now, "auto" };
-	int listed, rc;
-
-	if ((rc = db_list_match(d, uid, DB_LIST_WHITE, sender, &listed)) < 0 ||
-	    listed || (rc = db_list_match(d, uid, DB_LIST_BLOCK, sender,
-	    &listed)) < 0 || listed)
-		return rc;
-	return db_list_add(d, uid, DB_LIST_WHITE, &e);
-}
-
-/* Find whether pattern is an automatic entry (db_list_iter callback). */
-struct auto_find {
-	const char *pattern;    /* what we look for */
-	int automatic;          /* found as an automatic entry */
-};
-
-static int auto_find_cb(void *arg, const db_list_entry *e)
-{
-	struct auto_find *f = arg;
-
-	if (strcmp(e->pattern, f->pattern) == 0) {
-		f->automatic = e->automatic;
-		return 1;
-	}
-	return 0;
-}
-
 int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
     const char *sender, const filter_params *p, time_t now, int *changed)
 {
@@ -964,7 +1017,6 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 	db_totals cnt;
 	int64_t uid;
 	int rc, spam = is_spam != 0, times = 0;
-	char snd[SENDER_MAX];
 
 	if (changed != NULL)
 		*changed = 0;
@@ -1057,41 +1109,8 @@ int filter_retrain(db *d, const char *user, const char *sig_id, int is_spam,
 			goto end;
 	}
 sender:
-	if (norm_sender(sender, snd, sizeof(snd))) {
-		db_sender hist;
-
-		/*
-		 * Move the message in the sender's history only if it is
-		 * there: a listed sender's messages, or any with whitelisting
-		 * off, were never counted (clamped at 0, the move would
-		 * invent a message of the other class).
-		 */
-		if ((rc = db_sender_add(d, uid, snd, 0, 0,
-		    (int)(now / 86400), &hist)) < 0)
-			goto end;
-		if ((spam ? hist.innocent : hist.spam) > 0) {
-			if ((rc = db_sender_add(d, uid, snd, spam ? -1 : 1,
-			    spam ? 1 : -1, (int)(now / 86400), &hist)) < 0)
-				goto end;
-			/* Back to innocent: whitelisted again if commit would
-			 * (a retrain to spam removed it). */
-			if (!spam && ep.whitelist && hist.spam == 0 &&
-			    hist.innocent >= ep.whitelist_threshold &&
-			    (rc = auto_whitelist(d, uid, snd, now)) < 0)
-				goto end;
-		}
-		if (spam) {
-			struct auto_find f = { snd, 0 };
-			int found;
-
-			if ((rc = db_list_iter(d, uid, DB_LIST_WHITE,
-			    auto_find_cb, &f)) < 0)
-				goto end;
-			if (f.automatic && (rc = db_list_del(d, uid,
-			    DB_LIST_WHITE, snd, &found)) < 0)
-				goto end;
-		}
-	}
+	if ((rc = move_sender(d, uid, &ep, sender, spam, now)) < 0)
+		goto end;
 	if (changed != NULL)
 		*changed = 1;
 	rc = 0;

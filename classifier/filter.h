@@ -201,10 +201,13 @@ int filter_train(db *d, const char *user, const tokset *toks, int is_spam,
  * delivery added). For source error, when forms[0] was not learned as the
  * other class and one of them was (each of its tokens has a hit of that
  * class), the first such form is the message unlearned and learned.
+ * sender (NULL: unknown) is the envelope sender the message came with:
+ * for source error it moves in the sender's history, and its automatic
+ * whitelist entry goes with a correction to spam, as filter_retrain does.
  */
 int filter_train_forms(db *d, const char *user, const tokset *const *forms,
-    size_t nforms, int is_spam, int source, const filter_params *p,
-    time_t now);
+    size_t nforms, int is_spam, int source, const char *sender,
+    const filter_params *p, time_t now);
 
 /*
  * filter_retrain -- the user says the message with signature sig_id is spam

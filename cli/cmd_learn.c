@@ -658,17 +658,24 @@ typedef struct tcount {
 
 /*
  * The class an expired signature of the run's user recorded: *cls is 2 +
- * DB_CLASS_SPAM or 2 + DB_CLASS_INNOCENT (0 when it is gone). Returns 0 or
- * a negative errno.
+ * DB_CLASS_SPAM or 2 + DB_CLASS_INNOCENT (0 when it is gone), *learned
+ * what it records as learned, and its envelope sender into sender (cap
+ * bytes; "" when none). Returns 0 or a negative errno.
  */
-static int stale_class(run *r, const char *id, int *cls)
+static int stale_class(run *r, const char *id, int *cls, int *learned,
+    char *sender, size_t cap)
 {
 	db_sig *sig = NULL;
 	int rc = db_sig_get(r->c->store, r->uid, id, &sig);
 
 	*cls = 0;
-	if (rc == 0 && sig != NULL)
+	*learned = 0;
+	sender[0] = '\0';
+	if (rc == 0 && sig != NULL) {
 		*cls = 2 + (sig->cls == DB_CLASS_SPAM);
+		*learned = sig->learned;
+		snprintf(sender, cap, "%s", sig->sender);
+	}
 	db_sig_free(sig);
 	return rc;
 }
@@ -728,7 +735,9 @@ static size_t error_forms(run *r, const tjob *j, const tokset **forms)
 static int train_job(run *r, const tjob *j, tcount *cnt)
 {
 	time_t now = time(NULL);
-	int rc, source = r->source, stale = 0;
+	int rc, source = r->source, stale = 0, stale_learned = 0;
+	const char *stale_id = NULL;
+	char sender[USERMAP_MAX] = "";
 
 	if (j->nsigs > 0) {
 		/*
@@ -768,8 +777,10 @@ static int train_job(run *r, const tjob *j, tcount *cnt)
 				return 0;
 			}
 			if (rc == -ESTALE && !stale) {
-				if ((rc = stale_class(r, j->sigs[k], &stale)) < 0)
+				if ((rc = stale_class(r, j->sigs[k], &stale,
+				    &stale_learned, sender, sizeof(sender))) < 0)
 					goto store;
+				stale_id = j->sigs[k];
 				if (stale == 2 + j->cls) {
 					cnt->unchanged[j->cls]++;
 					return 0;
@@ -812,8 +823,26 @@ static int train_job(run *r, const tjob *j, tcount *cnt)
 		const tokset *forms[1 + DELIVERED_FORMS];
 		size_t nforms = error_forms(r, j, forms);
 
+		/*
+		 * The sender's history moves as with a signature: the expired
+		 * one's sender, else the copy's Return-Path (not its From:,
+		 * which a spam forges to take a whitelisted sender's entry).
+		 */
+		if (sender[0] == '\0' &&
+		    !delivered_sender(j->data, j->len, sender, sizeof(sender)))
+			sender[0] = '\0';
 		rc = filter_train_forms(r->c->store, r->user, forms, nforms,
-		    j->cls, source, &r->prof.fp, now);
+		    j->cls, source, sender[0] ? sender : NULL, &r->prof.fp, now);
+		/*
+		 * An expired signature corrected from the text takes the
+		 * class: the same report again is then unchanged (it learned
+		 * and counted the message again). It cannot be retrained by
+		 * any more, so what it records as learned is left as it is.
+		 */
+		if (rc == 0 && stale_id != NULL && stale == 3 - j->cls)
+			rc = db_sig_update(r->c->store, r->uid, stale_id,
+			    j->cls ? DB_CLASS_SPAM : DB_CLASS_INNOCENT,
+			    stale_learned);
 	} else {
 		rc = filter_train(r->c->store, r->user, j->toks, j->cls,
 		    source, &r->prof.fp, now);
@@ -1253,9 +1282,13 @@ int learn_release(cli *c, const char *user, int64_t uid, const db_quar *q)
 	if (sig_unusable(rc)) {
 		/* No usable signature: learn the stored bytes as an error. */
 		rc = tokenize(&r, q->data, q->len);
-		if (rc == 0)
-			rc = filter_train(c->store, user, r.toks, 0, FILTER_SRC_ERROR,
+		if (rc == 0) {
+			const tokset *form = r.toks;
+
+			rc = filter_train_forms(c->store, user, &form, 1, 0,
+			    FILTER_SRC_ERROR, sender[0] ? sender : NULL,
 			    &r.prof.fp, now);
+		}
 	}
 	if (rc == 0 && r.prof.fp.training_mode == FILTER_MODE_NOTRAIN)
 		fprintf(stderr, "spamsift: %s: the released message was not "

@@ -299,7 +299,7 @@ START_TEST(test_error_forms)
 	ck_assert_int_eq(filter_train(d, "gus", seen, 0, FILTER_SRC_CORPUS, &P,
 	    T0), 0);
 	ck_assert_int_eq(filter_train_forms(d, "gus", forms, 4, 1,
-	    FILTER_SRC_ERROR, &P, T0), 0);
+	    FILTER_SRC_ERROR, NULL, &P, T0), 0);
 	t = totals("gus");
 	ck_assert_int_eq(t.innocent_learned, 0);
 	ck_assert_int_eq(t.spam_learned, 1);
@@ -309,13 +309,13 @@ START_TEST(test_error_forms)
 	ck_assert_int_eq(hits("gus", "delivered").spam_hits, 0);
 	/* back: the spam form is found again, as given it is not */
 	ck_assert_int_eq(filter_train_forms(d, "gus", forms, 4, 0,
-	    FILTER_SRC_ERROR, &P, T0), 0);
+	    FILTER_SRC_ERROR, NULL, &P, T0), 0);
 	t = totals("gus");
 	ck_assert_int_eq(t.innocent_learned, 1);
 	ck_assert_int_eq(t.spam_learned, 0);
 	/* only the message as given counts for corpus: forms ignored */
 	ck_assert_int_eq(filter_train_forms(d, "gus", forms, 4, 1,
-	    FILTER_SRC_CORPUS, &P, T0), 0);
+	    FILTER_SRC_CORPUS, NULL, &P, T0), 0);
 	t = totals("gus");
 	ck_assert_int_eq(t.innocent_learned, 1);
 	ck_assert_int_eq(hits("gus", "delivered").spam_hits, 1);

@@ -352,6 +352,48 @@ sqlite3 "$T/spamsift.db" "UPDATE signatures SET created = created - 3 * 86400" |
 expect 0 S -o SignatureLife=1 train --user bob@example.net --source error --spam "$T/sig2.eml"
 grep -q 'learned 1 messages as spam (0 retrained by signature), 1 corrected from their text (signature expired)' "$T/out" ||
 	it_fail "train --source error by an expired signature: $(cat "$T/out" "$T/err")"
+# Reported again: unchanged, as with a live signature (the expired one
+# kept its class, so the message was learned and counted twice).
+expect 0 S stats --user bob@example.net --format tsv
+before=$(sed -n 2p "$T/out" | cut -f2-5)
+expect 0 S -o SignatureLife=1 train --user bob@example.net --source error --spam "$T/sig2.eml"
+grep -q 'learned 0 messages as spam (0 retrained by signature), 1 unchanged (signature already spam)' "$T/out" ||
+	it_fail "a second report by an expired signature: $(cat "$T/out" "$T/err")"
+expect 0 S stats --user bob@example.net --format tsv
+[ "$(sed -n 2p "$T/out" | cut -f2-5)" = "$before" ] ||
+	it_fail "a second report by an expired signature changed the counts: $before -> $(sed -n 2p "$T/out" | cut -f2-5)"
+
+# A correction without a usable signature moves the sender in its history
+# as a retrain by signature does: a sender whitelisted automatically and
+# reported as spam is no longer whitelisted (its entry stayed). Its sender
+# is the copy's Return-Path, or an expired signature's.
+expect 0 S prefs set --user wendy@example.net whitelistThreshold 2
+for i in 1 2 3; do
+	{ printf 'Return-Path: <Friend@Example.org>\n'; ham "w$i"; } >"$T/w$i.eml"
+	expect 0 S classify --user wendy@example.net --train --format tsv "$T/w$i.eml"
+done
+grep -q '	whitelisted	' "$T/out" || it_fail "the third message of a sender is not whitelisted: $(cat "$T/out")"
+expect 0 S whitelist list --user wendy@example.net
+grep -q '^friend@example.org	auto' "$T/out" || it_fail "no automatic entry: $(cat "$T/out")"
+expect 0 S train --user wendy@example.net --source error --no-signature --spam "$T/w3.eml"
+expect 0 S whitelist list --user wendy@example.net
+grep -q 'friend@example.org' "$T/out" && it_fail "a sender reported as spam without a signature stays whitelisted: $(cat "$T/out")"
+expect 0 S classify --user wendy@example.net --format tsv "$T/w2.eml"
+grep -q '	whitelisted	' "$T/out" && it_fail "still whitelisted after the report: $(cat "$T/out")"
+# ... and by an expired signature, whose sender it takes.
+expect 0 S prefs set --user wendy@example.net whitelistThreshold 1
+{ printf 'Return-Path: <pal@example.org>\n'; ham w4; } >"$T/w4.eml"
+expect 0 S classify --user wendy@example.net --train --format json "$T/w4.eml"
+{ printf 'Return-Path: <pal@example.org>\n'; ham w5; } >"$T/w5.eml"
+expect 0 S classify --user wendy@example.net --train --format json "$T/w5.eml"
+wsig=$(sed -n 's/.*"signature":"\([0-9a-f]*\)".*/\1/p' "$T/out")
+grep -q '"class":"whitelisted"' "$T/out" && [ -n "$wsig" ] || it_fail "pal@ not whitelisted: $(cat "$T/out")"
+sqlite3 "$T/spamsift.db" "UPDATE signatures SET created = created - 3 * 86400" || it_fail "age the signatures"
+{ echo "X-Spamsift-Signature: $wsig"; ham w5; } >"$T/w5s.eml"
+expect 0 S -o SignatureLife=1 train --user wendy@example.net --spam "$T/w5s.eml"
+grep -q '1 corrected from their text (signature expired)' "$T/out" || it_fail "w5 by its expired signature: $(cat "$T/out" "$T/err")"
+expect 0 S whitelist list --user wendy@example.net
+grep -q 'pal@example.org' "$T/out" && it_fail "a sender reported as spam by an expired signature stays whitelisted: $(cat "$T/out")"
 
 # A spam without a Subject, as delivered: the milter added "Subject: [SPAM]"
 # and local(8) its fields on top; corrected to ham without its signature,
