@@ -61,6 +61,9 @@ struct qreq {
 	int state;              /* Q_QUEUED, Q_BUSY, Q_DONE */
 	int rc;                 /* result once Q_DONE */
 	int64_t id;             /* quarantine id once stored */
+	struct timespec end;    /* its thread answers Postfix then: not
+	                           stored after it (CLOCK_MONOTONIC) */
+	int timeout_ms;         /* the wait it was given, for the message */
 	char why[1024];         /* the store's message on error */
 };
 
@@ -299,19 +302,32 @@ static int write_batch(db **dp, const char *path, char *err, size_t errlen)
 		drop_learning();
 		pthread_mutex_unlock(&lock);
 	}
-	for (item *it = batch; it != NULL; it = it->next) {
+	/*
+	 * The copies, until one finds the store locked or unavailable: the
+	 * rest wait for the next try with it (each try waits up to
+	 * LOCK_WAIT_MS for the lock: trying them all made a round of N
+	 * copies last N seconds, while their threads, their copies being
+	 * written, could not give up; Postfix's timeout came first). A copy
+	 * whose thread's time is up is not written: that thread answers per
+	 * OnFail, so stored, it would be quarantined again on the retry.
+	 */
+	for (item *it = batch; it != NULL && left == 0; it = it->next) {
 		char why[1024];
 
 		if (it->qr == NULL)
 			continue;
 		why[0] = '\0';
-		if ((rc = reopen(dp, path, why, sizeof(why))) < 0) {
+		if (clock_since_ms(&it->qr->end) >= 0) {
+			snprintf(why, sizeof(why), "store busy for %d ms",
+			    it->qr->timeout_ms);
+			rc = -ETIMEDOUT;
+		} else if ((rc = reopen(dp, path, why, sizeof(why))) < 0) {
 			left = rc;      /* unavailable: retry */
 			snprintf(err, errlen, "%s", why);
 			continue;
-		}
-		if ((rc = write_quar(*dp, it->qr)) < 0)
+		} else if ((rc = write_quar(*dp, it->qr)) < 0) {
 			failed(dp, why, sizeof(why));
+		}
 		if (rc == -EBUSY) {
 			left = rc;      /* locked: retry */
 			snprintf(err, errlen, "%s", why);
@@ -606,9 +622,9 @@ static int unlink_req(item **l, item **last, const struct qreq *r)
 int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
     int64_t *id, char *why, size_t whylen)
 {
-	struct qreq r = { .user = user, .q = q, .state = Q_QUEUED };
+	struct qreq r = { .user = user, .q = q, .state = Q_QUEUED,
+	    .end = clock_after_ms(timeout_ms), .timeout_ms = timeout_ms };
 	item *it = calloc(1, sizeof(*it));
-	struct timespec end = clock_after_ms(timeout_ms);
 	int rc;
 
 	pthread_mutex_lock(&lock);
@@ -626,7 +642,7 @@ int writer_quarantine(const char *user, const db_quar *q, int timeout_ms,
 	while (r.state != Q_DONE) {
 		if (r.state == Q_QUEUED &&
 		    pthread_cond_clockwait(&done, &lock, CLOCK_MONOTONIC,
-		    &end) == ETIMEDOUT &&
+		    &r.end) == ETIMEDOUT &&
 		    r.state == Q_QUEUED) {
 			/* Not started: withdraw it, it will never be stored. */
 			if (!unlink_req(&head, &tail, &r))

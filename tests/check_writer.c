@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,95 @@ START_TEST(test_store_written)
 }
 END_TEST
 
+/* One thread's quarantine copy, and how its wait ended. */
+struct qthread {
+	pthread_t t;
+	int timeout_ms;         /* its wait */
+	int rc;
+	double ms;              /* how long writer_quarantine took */
+	char why[1024];
+};
+
+static int count_cb(void *arg, const db_quar *q)
+{
+	(void)q;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void *quarantine_one(void *arg)
+{
+	struct qthread *w = arg;
+	db_quar q = { .sender = "a@x.example", .recipients = "alice",
+	    .subject = "s", .data = "x", .len = 1 };
+	struct timespec t0, t1;
+	int64_t id = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	w->rc = writer_quarantine("alice", &q, w->timeout_ms, &id, w->why,
+	    sizeof(w->why));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	w->ms = (double)(t1.tv_sec - t0.tv_sec) * 1000 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	return NULL;
+}
+
+/*
+ * Copies queued together while another process holds the store's write
+ * lock: each thread has its answer soon after its own wait (1 and 3 s here),
+ * and none is stored after it (its thread answered Postfix per OnFail, so
+ * the sender's retry would be quarantined again). The writer tried every
+ * copy of a round, each waiting a second for the lock, while their threads
+ * could not give up: the 7 copies queued behind the first answered after
+ * 7 s or more, and those tried once the lock was gone were stored though
+ * their threads had given up.
+ */
+START_TEST(test_locked_copies_answered_in_time)
+{
+	enum { N = 8 };
+	struct qthread w[N];
+	char path[160], err[256];
+	db *holder = NULL;
+	int64_t uid = 0;
+	int stored = 0;
+
+	snprintf(path, sizeof(path), "%s/store.db", dir);
+	ck_assert_int_eq(db_open(path, DB_OPEN_CREATE, &holder, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(db_user(holder, "alice", 1, &uid), 0);
+	ck_assert_int_eq(db_begin(holder), 0);          /* the write lock */
+	ck_assert_int_eq(db_pref_set(holder, uid, "spamAction", "tag"), 0);
+	ck_assert_int_eq(writer_start(path), 0);
+	/*
+	 * The first copy is the writer's batch, tried again and again; the
+	 * others queue meanwhile, and become one batch when it gives up.
+	 */
+	for (int i = 0; i < N; i++) {
+		w[i].timeout_ms = i == 0 ? 1000 : 3000;
+		ck_assert_int_eq(pthread_create(&w[i].t, NULL, quarantine_one,
+		    &w[i]), 0);
+		if (i == 0)
+			nanosleep(&(struct timespec){ 0, 300000000 }, NULL);
+	}
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(pthread_join(w[i].t, NULL), 0);
+	ck_assert_int_eq(db_rollback(holder), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(w[i].rc, -ETIMEDOUT);
+		ck_assert_msg(strstr(w[i].why, "store busy") != NULL,
+		    "why: %s", w[i].why);
+		/* its wait, then at most one try of the lock (1 s) */
+		ck_assert_msg(w[i].ms < w[i].timeout_ms + 1800, "copy %d "
+		    "answered after %.0f ms, its wait %d ms", i, w[i].ms,
+		    w[i].timeout_ms);
+	}
+	ck_assert_uint_eq(writer_stop(10), 0);
+	ck_assert_int_eq(db_quar_iter(holder, uid, count_cb, &stored), 0);
+	ck_assert_int_eq(stored, 0);
+	db_close(holder);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("writer");
@@ -153,6 +243,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_unavailable_store_logged);
 	tcase_add_test(tc, test_store_written);
+	tcase_add_test(tc, test_locked_copies_answered_in_time);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return test_run(s);
 }
