@@ -371,9 +371,13 @@ static int map_rc(sqlite3 *h, int rc)
 		return -ENOSPC;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
+	case SQLITE_IOERR:
+		/* A full disk met while growing the -shm or -wal file is an
+		 * I/O error to SQLite, not SQLITE_FULL. */
+		sys = h ? sqlite3_system_errno(h) : 0;
+		return sys == ENOSPC || sys == EDQUOT ? -ENOSPC : -EIO;
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
-	case SQLITE_IOERR:
 		return -EIO;
 	case SQLITE_PERM:
 	case SQLITE_AUTH:
@@ -397,12 +401,18 @@ static int map_rc(sqlite3 *h, int rc)
 /* Set the error text for a failed SQLite call during `what`. */
 static int fail(dbs *s, int rc, const char *what)
 {
-	int e = map_rc(s->h, rc);
+	int e = map_rc(s->h, rc), sys;
 
 	if (e == 0)
 		e = -EIO;
-	return db_seterr(&s->base, e, "%s: %s", what,
-	    s->h ? sqlite3_errmsg(s->h) : sqlite3_errstr(rc));
+	/* "disk I/O error" alone hid why (a full disk, a quota, a file
+	 * removed): the system's error says it. */
+	if ((rc & 0xff) == SQLITE_IOERR && s->h != NULL &&
+	    (sys = sqlite3_system_errno(s->h)) > 0)
+		return db_seterr(&s->base, e, "%s: %s (%s)", what,
+		    sqlite3_errmsg(s->h), strerror(sys));
+	return db_seterr(&s->base, e, "%s: %s",
+	    what, s->h ? sqlite3_errmsg(s->h) : sqlite3_errstr(rc));
 }
 
 /* ---- statements ---- */

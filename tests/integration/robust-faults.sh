@@ -6,7 +6,8 @@
 # nothing half-written, a clear log line) for the temporary copy and for the
 # store (tagged mail still flows; its lost learning is logged once), a
 # read-only store, a corrupt store file, the store deleted while the milter
-# runs. Disk-full and read-only cases use small tmpfs mounts.
+# runs, a full disk when a command opens the store. Disk-full and read-only
+# cases use small tmpfs mounts.
 . "$(dirname "$0")/lib.sh"
 
 it_setup
@@ -335,4 +336,17 @@ CLI db check >/dev/null 2>&1 || CLI db init >/dev/null || it_fail "store deleted
 CLI db check >/dev/null || it_fail "store deleted: db check"
 [ "$(it_send "$IT_DIR/d1" a@example.org bob@example.net)" = 250 ] || it_fail "store deleted: not serving after recreate"
 it_log "store deleted while running: served, store sound afterwards"
+
+# A store on a full disk that nothing holds open: opening it grows its -shm
+# file, which SQLite reports as "disk I/O error"; the command says the
+# disk is full (it did not) and exits 3.
+if tmpfs full 1m; then
+	"$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$MNT/full" db init >/dev/null || it_fail "db init on the small tmpfs"
+	dd if=/dev/zero of="$MNT/full/filler" bs=4k >/dev/null 2>&1
+	"$CLI_BIN" -c "$SAMPLE_CONF" -o "Home=$MNT/full" stats >"$IT_DIR/out" 2>&1
+	rc=$?
+	[ $rc = 3 ] || it_fail "stats on a full disk: exit $rc: $(cat "$IT_DIR/out")"
+	grep -q 'No space left on device' "$IT_DIR/out" || it_fail "stats on a full disk: $(cat "$IT_DIR/out")"
+	it_log "full disk at open: said so, exit 3"
+fi
 exit 0
