@@ -449,14 +449,82 @@ static int next_addr(const char *v, size_t n, size_t *pos, size_t *s,
 	return 0;
 }
 
+/*
+ * Past a quoted string or a comment (nested) that starts at v[i]: the index
+ * after it (n when it never ends); i itself when v[i] starts neither.
+ */
+static size_t skip_special(const char *v, size_t n, size_t i)
+{
+	size_t depth = 0;
+
+	if (v[i] != '"' && v[i] != '(')
+		return i;
+	if (v[i] == '"') {
+		for (i++; i < n && v[i] != '"'; i++)
+			i += v[i] == '\\';
+		return i < n ? i + 1 : n;
+	}
+	for (; i < n; i++) {
+		if (v[i] == '\\')
+			i++;
+		else if (v[i] == '(')
+			depth++;
+		else if (v[i] == ')' && --depth == 0)
+			return i + 1;
+	}
+	return n;
+}
+
 size_t hdr_addr(const char *v, size_t n, char *out, size_t cap)
 {
-	size_t pos = 0, s, at, e, k = 0;
+	size_t i = 0, lo = 0, hi = n, pos, s, at, e, k = 0;
+	int found = 0;
 
 	init_addr_chars();
-	if (next_addr(v, n, &pos, &s, &at, &e))
-		for (size_t i = s; i < e && k < cap - 1; i++)
-			out[k++] = lc(v[i]);
+	/*
+	 * The address a mail client shows: inside the first <...>, else the
+	 * first outside quoted strings and comments. An address in the
+	 * display name ("ceo@bank.example" <x@spam.example>) or in a
+	 * comment is the sender's to choose: taken as the sender, it passed
+	 * the whitelist.
+	 */
+	while (i < n) {
+		size_t j = skip_special(v, n, i);
+
+		if (j != i) {
+			i = j;
+			continue;
+		}
+		if (v[i] == '<') {
+			const char *gt = memchr(v + i + 1, '>', n - i - 1);
+
+			lo = i + 1;
+			hi = gt != NULL ? (size_t)(gt - v) : n;
+			break;
+		}
+		i++;
+	}
+	if (lo > 0) {
+		pos = lo;
+		found = next_addr(v, hi, &pos, &s, &at, &e);
+	} else {
+		for (i = 0; i < n && !found; ) {
+			size_t j = skip_special(v, n, i);
+
+			if (j != i) {
+				i = j;
+				continue;
+			}
+			pos = i;
+			if (v[i] == '@' && next_addr(v, n, &pos,
+			    &s, &at, &e) && at == i)
+				found = 1;
+			i++;
+		}
+	}
+	if (found)
+		for (size_t q = s; q < e && k < cap - 1; q++)
+			out[k++] = lc(v[q]);
 	out[k] = '\0';
 	return k;
 }

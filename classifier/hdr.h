@@ -78,7 +78,9 @@ int hdr_param(const char *v, size_t n, const char *name, char *out, size_t cap);
 int hdr_tokens(tokset *out, words *w, const char *canon, const char *v, size_t n);
 
 /*
- * hdr_addr -- the first e-mail address in v (n bytes), lowercase, into out
+ * hdr_addr -- the address of the first mailbox in v (n bytes) as a mail
+ * client shows it (inside its <...>, else the first outside quoted strings
+ * and comments: not one in a display name), lowercase, into out
  * (cap bytes, NUL-terminated); "" when none. Returns its length.
  */
 size_t hdr_addr(const char *v, size_t n, char *out, size_t cap);

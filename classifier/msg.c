@@ -383,8 +383,10 @@ static void field(msg *m, const char *name, size_t nlen, const char *v, size_t v
 			else
 				memcpy(m->subject, m->dbuf, dlen + 1);
 		}
+		/* (from the raw value: a display name's encoded word may
+		 * decode to a '<' or an address of the sender's choice) */
 		else if (strcmp(canon, "From") == 0 && m->from[0] == '\0')
-			hdr_addr(m->dbuf, dlen, m->from, sizeof(m->from));
+			hdr_addr(v, vlen, m->from, sizeof(m->from));
 	}
 	if (!over && m->out != NULL &&
 	    hdr_tokens(m->out, m->w, canon, m->dbuf, dlen) < 0)

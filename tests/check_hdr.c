@@ -195,6 +195,35 @@ START_TEST(test_addresses)
 	ck_assert_str_eq(a, "bob.jr+tag@mail.example.co.uk");
 	ck_assert_uint_eq(hdr_addr("no address @ here", 17, a, sizeof(a)), 0);
 	ck_assert_str_eq(a, "");
+	/*
+	 * The address a mail client shows, not one the sender put in the
+	 * display name or a comment (taken as the sender, it passed the
+	 * whitelist of the address it named).
+	 */
+	{
+		static const struct { const char *v, *want; } c[] = {
+			{ "\"ceo@bank.example\" <spammer@evil.example>",
+			    "spammer@evil.example" },
+			{ "Bob (mail me at ceo@bank.example) <bob@spam.example>",
+			    "bob@spam.example" },
+			{ "(ceo@bank.example) bob@spam.example",
+			    "bob@spam.example" },
+			{ "\"a \\\" ceo@bank.example\" <x@spam.example>",
+			    "x@spam.example" },
+			{ "ceo@bank.example <x@spam.example>", "x@spam.example" },
+			{ "plain@example.org", "plain@example.org" },
+			{ "A <first@example.org>, B <second@example.org>",
+			    "first@example.org" },
+			{ "Name <broken@example.org", "broken@example.org" },
+			{ "\"only ceo@bank.example\"", "" },
+		};
+
+		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+			hdr_addr(c[i].v, strlen(c[i].v), a, sizeof(a));
+			ck_assert_msg(strcmp(a, c[i].want) == 0,
+			    "%s: got %s, want %s", c[i].v, a, c[i].want);
+		}
+	}
 }
 END_TEST
 

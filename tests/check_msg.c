@@ -959,6 +959,13 @@ START_TEST(test_header_budget)
 	    "From: S <Spammer@Evil.example>\n\nhi\n");
 	parse(buf);
 	ck_assert_str_eq(msg_from_addr(m), "spammer@evil.example");
+	/* An encoded word in the display name that decodes to an address
+	 * (or to a '<') is not the sender. */
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse("From: =?utf-8?q?=3Cceo=40bank=2Eexample=3E?= <Bob@Spam.example>\n"
+	    "Subject: s\n\nhi\n");
+	ck_assert_str_eq(msg_from_addr(m), "bob@spam.example");
 	/*
 	 * The milter's path counts a field as the raw one does, cut at
 	 * max_header_len: 600 KB of 100,000-byte fields is 6 x 16 KiB, under

@@ -363,6 +363,17 @@ expect 0 S stats --user bob@example.net --format tsv
 [ "$(sed -n 2p "$T/out" | cut -f2-5)" = "$before" ] ||
 	it_fail "a second report by an expired signature changed the counts: $before -> $(sed -n 2p "$T/out" | cut -f2-5)"
 
+# Without a Return-Path, classify judges the From: address a mail client
+# shows, not one in its display name (which passed the whitelist).
+expect 0 S whitelist add --user wendy@example.net ceo@bank.example
+printf 'From: "ceo@bank.example" <spammer@evil.example>\nTo: wendy@example.net\nSubject: buy now\n\nbuy cheap pills now\n' >"$T/dn.eml"
+expect 0 S classify --user wendy@example.net --format tsv "$T/dn.eml"
+grep -q '	whitelisted	' "$T/out" && it_fail "a display name's address passed the whitelist: $(cat "$T/out")"
+printf 'From: CEO <ceo@bank.example>\nTo: wendy@example.net\nSubject: hi\n\nhello\n' >"$T/dn2.eml"
+expect 0 S classify --user wendy@example.net --format tsv "$T/dn2.eml"
+grep -q '	whitelisted	' "$T/out" || it_fail "the whitelisted sender itself: $(cat "$T/out")"
+expect 0 S whitelist del --user wendy@example.net ceo@bank.example
+
 # A correction without a usable signature moves the sender in its history
 # as a retrain by signature does: a sender whitelisted automatically and
 # reported as spam is no longer whitelisted (its entry stayed). Its sender
