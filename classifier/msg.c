@@ -74,6 +74,7 @@ struct msg {
 	int err;                /* sticky error for this message */
 	words *w;               /* word tokenizer */
 	words *hw;              /* HTML text hidden by style: "hidden:" words */
+	tokset *hidden;         /* ... gathered apart, added at the end */
 	html *h;                /* HTML reader */
 	charset *cs;            /* iconv cache */
 	int api;                /* msg_header/msg_body were used */
@@ -132,6 +133,7 @@ void msg_free(msg *m)
 		return;
 	words_free(m->w);
 	words_free(m->hw);
+	tokset_free(m->hidden);
 	html_free(m->h);
 	charset_free(m->cs);
 	free(m->lv);
@@ -197,6 +199,8 @@ void msg_reset(msg *m, tokset *out)
 	m->from[0] = '\0';
 	free(m->subject);
 	m->subject = NULL;
+	if (m->hidden != NULL)
+		tokset_clear(m->hidden);
 	charset_budget(m->cs);
 	new_part(m, 1, 0);
 }
@@ -231,6 +235,52 @@ static void add(msg *m, const char *s, size_t n)
 {
 	if (m->out != NULL && tokset_add(m->out, s, n) < 0)
 		m->err = -ENOMEM;
+}
+
+/*
+ * Where HTML text hidden by style goes: a set of its own, at most a quarter
+ * of the message's cap, added after everything else (add_hidden). Filler
+ * hidden in a part (thousands of random words under display:none) took the
+ * whole cap before the visible text was read, which then gave no token at
+ * all. NULL (no hidden words) when there is no destination or no memory.
+ */
+static tokset *hidden_set(msg *m)
+{
+	if (m->out == NULL)
+		return NULL;
+	if (m->hidden == NULL && tokset_new(tokset_max(m->out) / 4 + 1,
+	    tokset_keeps_text(m->out), &m->hidden) < 0) {
+		m->hidden = NULL;
+		m->err = -ENOMEM;
+		return NULL;
+	}
+	if (tokset_count(m->hidden) == 0 &&
+	    tokset_keep_text(m->hidden, tokset_keeps_text(m->out)) < 0) {
+		m->err = -ENOMEM;
+		return NULL;
+	}
+	return m->hidden;
+}
+
+/* Add the hidden words to the message's set, "hidden:truncated" first
+ * when some were past their share. */
+static void add_hidden(msg *m)
+{
+	tokset *h = m->hidden;
+	size_t n = h != NULL ? tokset_count(h) : 0;
+
+	if (n == 0 || m->out == NULL)
+		return;
+	if (tokset_dropped(h) > 0)
+		add(m, "hidden:truncated", 16);
+	for (size_t i = 0; i < n && m->err == 0; i++) {
+		const char *t = tokset_text(h, i);
+
+		if ((t != NULL ? tokset_add(m->out, t, strlen(t)) :
+		    tokset_add_hash(m->out, tokset_hash(h, i))) < 0)
+			m->err = -ENOMEM;
+	}
+	tokset_clear(h);
 }
 
 /* The top-level header has ended (its last field just tokenized). */
@@ -727,7 +777,7 @@ static void end_head(msg *m)
 			addf(m, "mime:charset-unknown:", p->cset);
 		words_begin(m->w, m->out, NULL);
 		if (p->kind == K_HTML) {
-			words_begin(m->hw, m->out, "hidden:");
+			words_begin(m->hw, hidden_set(m), "hidden:");
 			html_begin(m->h, m->w, m->hw, m->out);
 		}
 	}
@@ -1021,6 +1071,7 @@ int msg_end(msg *m)
 		top_eoh(m);
 	}
 	end_part(m);
+	add_hidden(m);
 	if (m->nlv > 0 || m->unterminated)
 		add(m, "mime:unterminated", 17);
 	bucket = m->parts >= 100 ? "100" : m->parts >= 10 ? "10" :

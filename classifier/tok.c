@@ -242,6 +242,16 @@ size_t tokset_dropped(const tokset *s)
 	return s->dropped;
 }
 
+size_t tokset_max(const tokset *s)
+{
+	return s->max;
+}
+
+int tokset_keeps_text(const tokset *s)
+{
+	return s->keep_text;
+}
+
 void tokset_mark_head(tokset *s)
 {
 	s->head = s->count;

@@ -74,6 +74,11 @@ long tokset_find(const tokset *set, uint64_t hash);
 /* tokset_dropped -- number of tokens refused because the cap was reached. */
 size_t tokset_dropped(const tokset *set);
 
+/* tokset_max -- the cap on distinct tokens; tokset_keeps_text -- whether
+ * texts are kept (tokset_new, tokset_keep_text). */
+size_t tokset_max(const tokset *set);
+int tokset_keeps_text(const tokset *set);
+
 /*
  * tokset_mark_head -- record that the tokens added so far came from the
  * message's header (classifier/msg calls it where the top-level header

@@ -920,6 +920,51 @@ START_TEST(test_header_len_limit)
 END_TEST
 
 /*
+ * Filler hidden by style takes at most a quarter of the token cap and is
+ * added last: 24,000 distinct hidden words (168 KB, within max_scan_bytes)
+ * filled the whole cap before the visible text was read, which then gave
+ * no token at all.
+ */
+START_TEST(test_hidden_filler_capped)
+{
+	struct gen g = { 0 };
+	size_t hidden = 0;
+
+	gputs(&g, "Subject: offer\nContent-Type: text/html\n\n"
+	    "<html><body><div style=\"display:none\">");
+	for (int i = 0; i < 24000; i++) {
+		char w[8];
+
+		/* distinct words of letters: "qaaaa" ... */
+		w[0] = 'q';
+		for (int k = 0, v = i; k < 5; k++, v /= 26)
+			w[1 + k] = (char)('a' + v % 26);
+		w[6] = ' ';
+		w[7] = '\0';
+		gputs(&g, w);
+	}
+	gputs(&g, "</div><p>Buy cheap viagra pills now</p></body></html>\n");
+	parse_gen(&g);
+	ck_has("viagra");
+	ck_has("pills");
+	ck_has("html:p");
+	ck_has("mime:parts:1");
+	ck_has("hidden:truncated");
+	ck_has("hidden:qaaaaa");
+	for (size_t i = 0; i < tokset_count(set); i++)
+		hidden += strncmp(tokset_text(set, i), "hidden:", 7) == 0;
+	ck_assert_uint_le(hidden, TOKSET_DEFAULT_MAX / 4 + 2);
+	/* The next message starts with no hidden words left over. */
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse("Subject: x\nContent-Type: text/html\n\n<p>plain</p>\n");
+	ck_hasnt("hidden:truncated");
+	ck_hasnt("hidden:qaaaaa");
+	free(g.p);
+}
+END_TEST
+
+/*
  * The top-level header is read up to max_scan_bytes too: later fields give
  * no token (hdr:truncated says so), but a Content-Type still shapes the
  * body. 10 MB of "X:" lines cost 0.25 s.
@@ -1408,6 +1453,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_scan_limit_any_split);
 	tcase_add_test(tc, test_token_cap);
 	tcase_add_test(tc, test_header_budget);
+	tcase_add_test(tc, test_hidden_filler_capped);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tm, magic_setup, magic_teardown);
