@@ -601,6 +601,11 @@ static const char *family(const char *t)
 		{ "application/x-rar", "rar" }, { "application/vnd.rar", "rar" },
 		{ "application/gzip", "gz" }, { "application/x-gzip", "gz" },
 		{ "image/jpeg", "jpeg" }, { "image/pjpeg", "jpeg" },
+		{ "image/jpg", "jpeg" },
+		{ "image/png", "png" }, { "image/x-png", "png" },
+		{ "application/pdf", "pdf" }, { "application/x-pdf", "pdf" },
+		{ "audio/mpeg", "mp3" }, { "audio/mp3", "mp3" },
+		{ "audio/x-mpeg", "mp3" },
 		{ "text/", "text" }, { "message/", "text" }, { NULL, NULL } };
 
 	for (int i = 0; fam[i][0] != NULL; i++)
@@ -617,9 +622,19 @@ static int vague(const char *t)
 	    strcmp(t, "application/unknown") == 0 || strcmp(t, "binary/octet-stream") == 0;
 }
 
+/*
+ * Do two types agree? Each common alias is its family (image/jpg is a
+ * JPEG, image/x-png a PNG: a false mismatch blurs the token that marks a
+ * disguised file), and Outlook labels a CSV file an Excel sheet.
+ */
 static int agree(const char *a, const char *b)
 {
-	return vague(a) || vague(b) || strcmp(family(a), family(b)) == 0;
+	if (vague(a) || vague(b) || strcmp(family(a), family(b)) == 0)
+		return 1;
+	return (strcmp(a, "application/vnd.ms-excel") == 0 &&
+	    strcmp(b, "text/csv") == 0) ||
+	    (strcmp(b, "application/vnd.ms-excel") == 0 &&
+	    strcmp(a, "text/csv") == 0);
 }
 
 static void attach_tokens(msg *m)

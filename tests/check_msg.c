@@ -632,6 +632,60 @@ START_TEST(test_attach_real_pdf)
 }
 END_TEST
 
+/*
+ * Common aliases of a declared type agree with what libmagic finds: a
+ * real JPEG sent as image/jpg, a PNG as image/x-png, a PDF as
+ * application/x-pdf, a CSV file as Outlook labels it (an Excel sheet) gave
+ * attach:mismatch, the token of a disguised file.
+ */
+START_TEST(test_attach_type_aliases)
+{
+	static const char *const part[][2] = {
+		{ "image/jpg", "photo.jpg" },
+		{ "image/x-png", "a.png" },
+		{ "application/x-pdf", "a.pdf" },
+		{ "application/vnd.ms-excel", "a.csv" },
+	};
+	static const char *const data[] = {
+		"/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAD/2Q==",
+		"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1Pe",
+		"JVBERi0xLjQKMSAwIG9iajw8Pj5lbmRvYmoKdHJhaWxlcjw8Pj4KJSVFT0YK",
+		"bmFtZSxhbW91bnQsZGF0ZQphbGljZSwxMCwyMDI2LTAxLTAxCmJvYiwyMCwyMDI2LTAxLTAyCg==",
+	};
+
+	for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+		char buf[1024];
+
+		snprintf(buf, sizeof(buf), "Subject: a\nMIME-Version: 1.0\n"
+		    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		    "Content-Type: text/plain\n\nsee attached\n--b\n"
+		    "Content-Type: %s; name=\"%s\"\n"
+		    "Content-Transfer-Encoding: base64\n\n%s\n--b--\n",
+		    part[i][0], part[i][1], data[i]);
+		tokset_clear(set);
+		msg_reset(m, set);
+		parse(buf);
+		ck_assert_msg(!has("attach:mismatch"), "%s as %s: mismatch",
+		    part[i][1], part[i][0]);
+		ck_assert_msg(has("attach:magic:image/jpeg") ||
+		    has("attach:magic:image/png") ||
+		    has("attach:magic:application/pdf") ||
+		    has("attach:magic:text/csv"), "%s: no type found",
+		    part[i][1]);
+	}
+	/* a PNG sent as a PDF still is one */
+	tokset_clear(set);
+	msg_reset(m, set);
+	parse("Subject: a\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: application/x-pdf; name=\"a.pdf\"\n"
+	    "Content-Transfer-Encoding: base64\n\nPNG\n--b--\n");
+	ck_has("attach:mismatch");
+}
+END_TEST
+
 /* msg_opts.magic_type in place of a handle: what the milter does to lend
  * one shared handle only for the call. */
 static int magic_calls;
@@ -1459,6 +1513,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tm, magic_setup, magic_teardown);
 	tcase_add_test(tm, test_attach_disguised);
 	tcase_add_test(tm, test_attach_real_pdf);
+	tcase_add_test(tm, test_attach_type_aliases);
 	tcase_add_test(tm, test_magic_hook);
 	tcase_add_test(tm, test_magic_limit);
 	suite_add_tcase(s, tm);
