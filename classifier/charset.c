@@ -13,7 +13,6 @@
 
 #include "classifier/charset.h"
 
-#define CS_CACHE 6          /* cached descriptors */
 #define CS_NAMEMAX 40       /* longest charset name kept */
 #define CS_OUTBUF 4096      /* output piece size */
 #define CS_PENDMAX 16       /* bytes of an incomplete character carried over */
@@ -22,18 +21,27 @@ struct cs_entry {
 	char name[CS_NAMEMAX];  /* normalized charset name, "" = unused */
 	iconv_t cd;             /* descriptor, or (iconv_t)-1 when unknown */
 	int ascii;              /* cd reads ASCII as ASCII (reads_ascii) */
-	unsigned long used;     /* last use, for LRU replacement */
+	unsigned long used;     /* last use, for LRU replacement; 0 = unused */
+	unsigned long msg;      /* message that last used it (charset_budget) */
 };
 
+/*
+ * Two caches of CHARSET_OPENS entries, one for headers' encoded words
+ * (charset_convert) and one for body parts (charset_select): a charset a
+ * message has used is never evicted during that message, so each costs at
+ * most one iconv_open per message and cache, and what one cache has seen
+ * never decides whether the other converts.
+ */
 struct charset {
-	struct cs_entry cache[CS_CACHE]; /* descriptor cache */
+	struct cs_entry head[CHARSET_OPENS]; /* charsets of encoded words */
+	struct cs_entry body[CHARSET_OPENS]; /* charsets of body parts */
 	unsigned long clock;    /* use counter */
+	unsigned long msg;      /* current message, from 1 (charset_budget) */
 	iconv_t cur;            /* streaming descriptor, (iconv_t)-1 = pass-through */
 	char pend[CS_PENDMAX];  /* incomplete character from the last feed */
 	size_t npend;           /* bytes in pend */
 	int ascii;              /* cur reads ASCII as ASCII, without state */
 	int single;             /* cur is a single-byte charset */
-	unsigned opens;         /* iconv_open calls left (charset_budget) */
 	struct cs_entry none;   /* what lookup gives past the budget */
 };
 
@@ -46,23 +54,29 @@ int charset_new(charset **out)
 		return -ENOMEM;
 	cs->cur = (iconv_t)-1;
 	cs->none.cd = (iconv_t)-1;
-	cs->opens = CHARSET_OPENS;
+	cs->msg = 1;
 	*out = cs;
 	return 0;
 }
 
 void charset_budget(charset *cs)
 {
-	cs->opens = CHARSET_OPENS;
+	cs->msg++;
+}
+
+static void close_all(struct cs_entry *cache)
+{
+	for (int i = 0; i < CHARSET_OPENS; i++)
+		if (cache[i].name[0] != '\0' && cache[i].cd != (iconv_t)-1)
+			iconv_close(cache[i].cd);
 }
 
 void charset_free(charset *cs)
 {
 	if (cs == NULL)
 		return;
-	for (int i = 0; i < CS_CACHE; i++)
-		if (cs->cache[i].name[0] != '\0' && cs->cache[i].cd != (iconv_t)-1)
-			iconv_close(cs->cache[i].cd);
+	close_all(cs->head);
+	close_all(cs->body);
 	free(cs);
 }
 
@@ -80,19 +94,66 @@ static int normalize(const char *name, char *buf)
 		 */
 		{ "iso-8859-1", "windows-1252" }, { "latin1", "windows-1252" },
 		{ "iso8859-1", "windows-1252" }, { "iso_8859-1", "windows-1252" },
+		{ "iso88591", "windows-1252" }, { "iso_8859-1:1987", "windows-1252" },
+		{ "l1", "windows-1252" }, { "iso-ir-100", "windows-1252" },
+		{ "csisolatin1", "windows-1252" }, { "cp819", "windows-1252" },
+		{ "ibm819", "windows-1252" },
 		{ "iso-8859-9", "windows-1254" }, { "iso8859-9", "windows-1254" },
-		{ "latin5", "windows-1254" }, { "tis-620", "windows-874" },
-		{ "iso-8859-11", "windows-874" },
+		{ "latin5", "windows-1254" }, { "iso_8859-9", "windows-1254" },
+		{ "iso88599", "windows-1254" }, { "iso_8859-9:1989", "windows-1254" },
+		{ "l5", "windows-1254" }, { "iso-ir-148", "windows-1254" },
+		{ "csisolatin5", "windows-1254" },
+		{ "tis-620", "windows-874" }, { "iso-8859-11", "windows-874" },
+		{ "iso8859-11", "windows-874" }, { "iso885911", "windows-874" },
 		{ "ks_c_5601-1987", "cp949" }, { "euc-kr", "cp949" },
+		{ "cseuckr", "cp949" },
 		{ "gb2312", "gb18030" }, { "gbk", "gb18030" }, { "x-gbk", "gb18030" },
 		{ "gb_2312-80", "gb18030" }, { "euc-cn", "gb18030" },
 		{ "cp936", "gb18030" }, { "gb2312_charset", "gb18030" },
+		{ "csgb2312", "gb18030" },
 		{ "big5", "cp950" }, { "x-x-big5", "cp950" },
 		{ "chinesebig5", "cp950" }, { "chinesebig5_charset", "cp950" },
 		{ "shift_jis", "cp932" }, { "shift-jis", "cp932" },
 		{ "sjis", "cp932" }, { "x-sjis", "cp932" }, { "ms_kanji", "cp932" },
+		{ "csshiftjis", "cp932" },
 		{ "iso-8859-8-i", "iso-8859-8" },
-		{ "unicode-1-1-utf-7", "utf-7" }, { NULL, NULL } };
+		{ "unicode-1-1-utf-7", "utf-7" },
+		/*
+		 * WHATWG labels glibc does not know, as glibc names the same
+		 * charset (x-mac-cyrillic is its MAC-CYRILLIC, x-mac-roman
+		 * its MACINTOSH); the UTF-8 ones need no conversion. Left to
+		 * glibc on purpose: us-ascii and ascii (no conversion, as
+		 * above), koi8-u (RFC 2319's), big5-hkscs (glibc's has
+		 * HKSCS), and iso-2022-kr, hz-gb-2312 and iso-2022-cn, which
+		 * browsers refuse but glibc converts.
+		 */
+		{ "x-cp1250", "windows-1250" }, { "x-cp1251", "windows-1251" },
+		{ "x-cp1252", "windows-1252" }, { "x-cp1253", "windows-1253" },
+		{ "x-cp1254", "windows-1254" }, { "x-cp1255", "windows-1255" },
+		{ "x-cp1256", "windows-1256" }, { "x-cp1257", "windows-1257" },
+		{ "x-cp1258", "windows-1258" }, { "dos-874", "windows-874" },
+		{ "x-mac-roman", "macintosh" },
+		{ "x-mac-cyrillic", "mac-cyrillic" }, { "x-mac-ukrainian", "mac-cyrillic" },
+		{ "ks_c_5601-1989", "cp949" }, { "ksc5601", "cp949" },
+		{ "ksc_5601", "cp949" }, { "korean", "cp949" },
+		{ "csksc56011987", "cp949" }, { "iso-ir-149", "cp949" },
+		{ "windows-949", "cp949" },
+		{ "chinese", "gb18030" }, { "gb_2312", "gb18030" },
+		{ "csiso58gb231280", "gb18030" }, { "iso-ir-58", "gb18030" },
+		{ "csbig5", "cp950" }, { "x-euc-jp", "euc-jp" },
+		{ "iso-8859-6-e", "iso-8859-6" }, { "iso-8859-6-i", "iso-8859-6" },
+		{ "csiso88596e", "iso-8859-6" }, { "csiso88596i", "iso-8859-6" },
+		{ "sun_eu_greek", "iso-8859-7" },
+		{ "iso-8859-8-e", "iso-8859-8" }, { "csiso88598e", "iso-8859-8" },
+		{ "csiso88598i", "iso-8859-8" }, { "visual", "iso-8859-8" },
+		{ "logical", "iso-8859-8" },
+		{ "l9", "iso-8859-15" }, { "csisolatin9", "iso-8859-15" },
+		{ "koi", "koi8-r" }, { "koi8", "koi8-r" }, { "koi8_r", "koi8-r" },
+		{ "unicodefffe", "utf-16be" }, { "unicodefeff", "utf-16le" },
+		{ "iso-10646-ucs-2", "utf-16le" },
+		{ "unicode-1-1-utf-8", "utf-8" }, { "unicode11utf8", "utf-8" },
+		{ "unicode20utf8", "utf-8" }, { "x-unicode20utf8", "utf-8" },
+		{ NULL, NULL } };
 	size_t n = 0;
 
 	while (*name == ' ' || *name == '"' || *name == '\'')
@@ -105,15 +166,13 @@ static int normalize(const char *name, char *buf)
 		buf[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	}
 	buf[n] = '\0';
-	if (n == 0 || strcmp(buf, "utf-8") == 0 || strcmp(buf, "utf8") == 0 ||
-	    strcmp(buf, "us-ascii") == 0 || strcmp(buf, "ascii") == 0)
-		return 1;
 	for (int i = 0; alias[i][0] != NULL; i++)
 		if (strcmp(buf, alias[i][0]) == 0) {
 			strcpy(buf, alias[i][1]);
 			break;
 		}
-	return 0;
+	return n == 0 || strcmp(buf, "utf-8") == 0 || strcmp(buf, "utf8") == 0 ||
+	    strcmp(buf, "us-ascii") == 0 || strcmp(buf, "ascii") == 0;
 }
 
 /*
@@ -139,36 +198,42 @@ static int reads_ascii(iconv_t cd)
 	    memcmp(out, probe, sizeof(probe) - 1) == 0;
 }
 
-/* Cached entry for a normalized name (its cd (iconv_t)-1 when unknown). */
-static struct cs_entry *lookup(charset *cs, const char *norm)
+/*
+ * Entry of cache (cs->head or cs->body) for a normalized name, its cd
+ * (iconv_t)-1 when unknown. A name not cached replaces the least recently
+ * used entry that this message has not used; when this message has used
+ * them all (CHARSET_OPENS charsets), the name is unknown for the rest of
+ * the message. So a message opens at most CHARSET_OPENS descriptors per
+ * cache however it cycles through them, and which charsets convert does
+ * not depend on the messages before it.
+ */
+static struct cs_entry *lookup(charset *cs, struct cs_entry *cache, const char *norm)
 {
-	struct cs_entry *victim = &cs->cache[0];
+	struct cs_entry *victim = NULL;
 
 	cs->clock++;
-	for (int i = 0; i < CS_CACHE; i++) {
-		struct cs_entry *e = &cs->cache[i];
+	for (int i = 0; i < CHARSET_OPENS; i++) {
+		struct cs_entry *e = &cache[i];
 
 		if (e->name[0] != '\0' && strcmp(e->name, norm) == 0) {
 			e->used = cs->clock;
+			e->msg = cs->msg;
 			if (e->cd != (iconv_t)-1)
 				iconv(e->cd, NULL, NULL, NULL, NULL);
 			return e;
 		}
-		/* never evict the descriptor a stream is using */
-		if (e->name[0] != '\0' && e->cd != (iconv_t)-1 && e->cd == cs->cur)
-			continue;
-		if (e->name[0] == '\0' || e->used < victim->used || victim->cd == cs->cur)
+		if (e->msg != cs->msg && (victim == NULL || e->used < victim->used))
 			victim = e;
 	}
-	if (cs->opens == 0)
+	if (victim == NULL)
 		return &cs->none;       /* over budget: unknown, nothing evicted */
-	cs->opens--;
 	if (victim->name[0] != '\0' && victim->cd != (iconv_t)-1)
 		iconv_close(victim->cd);
 	strcpy(victim->name, norm);
 	victim->cd = iconv_open("UTF-8", norm);
 	victim->ascii = victim->cd != (iconv_t)-1 && reads_ascii(victim->cd);
 	victim->used = cs->clock;
+	victim->msg = cs->msg;
 	return victim;
 }
 
@@ -181,7 +246,7 @@ int charset_select(charset *cs, const char *name)
 	cs->cur = (iconv_t)-1;
 	if (name == NULL || normalize(name, norm))
 		return 1;
-	e = lookup(cs, norm);
+	e = lookup(cs, cs->body, norm);
 	cs->cur = e->cd;
 	cs->ascii = e->ascii;
 	cs->single = cs->ascii && (strncmp(norm, "iso-8859-", 9) == 0 ||
@@ -341,12 +406,11 @@ long charset_convert(charset *cs, const char *name, const char *in, size_t len,
 	if (normalize(name, norm)) {
 		fixed_sink(&f, in, len);
 	} else {
-		cd = lookup(cs, norm)->cd;
+		cd = lookup(cs, cs->head, norm)->cd;
 		if (cd == (iconv_t)-1)
 			return -ENOENT;
 		run(cd, in, len, &used, fixed_sink, &f);
-		/* the streaming descriptor may be this one: reset its state */
-		iconv(cd, NULL, NULL, NULL, NULL);
+		iconv(cd, NULL, NULL, NULL, NULL);  /* back to the initial state */
 	}
 	if (cap > 0)
 		out[f.n] = '\0';

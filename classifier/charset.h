@@ -1,9 +1,10 @@
 /*
  * charset -- conversion of text from a declared MIME charset to UTF-8 with
  * iconv, streaming (input may be split anywhere, even inside a multi-byte
- * character). Keeps a small cache of iconv descriptors (and of names iconv
- * does not know) so a message switching between a few charsets opens each
- * once. Pure C: no SQLite, libmilter or syslog. Not thread-safe: one per msg.
+ * character). Keeps caches of iconv descriptors (and of names iconv does
+ * not know), one for encoded words and one for body parts, so a message
+ * opens each charset it uses at most once. Pure C: no SQLite, libmilter or
+ * syslog. Not thread-safe: one per msg.
  */
 #ifndef SPAMSIFT_CHARSET_H
 #define SPAMSIFT_CHARSET_H
@@ -22,11 +23,13 @@ int charset_new(charset **out);
 void charset_free(charset *cs);
 
 /*
- * charset_budget -- start a new message: it may open CHARSET_OPENS
- * descriptors that are not cached; past that, a charset not in the cache is
- * unknown (-ENOENT, bytes pass through) until the next charset_budget. A
- * message cycling through more charsets than the cache holds otherwise
- * costs an iconv_open for each of its parts.
+ * charset_budget -- start a new message. A message may use CHARSET_OPENS
+ * charsets in its headers' encoded words (charset_convert) and, apart,
+ * CHARSET_OPENS in its body parts (charset_select), each opened at most
+ * once per message however often it recurs; past that, a further charset
+ * of that kind is unknown (-ENOENT, bytes pass through) until the next
+ * charset_budget. This bounds a message's iconv_open calls to
+ * 2 x CHARSET_OPENS, and no header can use up what the body's parts get.
  */
 #define CHARSET_OPENS 32
 void charset_budget(charset *cs);

@@ -190,28 +190,146 @@ START_TEST(test_not_ascii_compatible)
 }
 END_TEST
 
-/* Past CHARSET_OPENS new descriptors a message, charsets are unknown. */
+/* CHARSET_OPENS charsets glibc knows, no two the same after normalize() */
+static const char *const names32[] = {
+	"iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5",
+	"iso-8859-6", "iso-8859-7", "iso-8859-8", "cp865",
+	"iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15",
+	"iso-8859-16", "windows-1250", "windows-1251", "windows-1252",
+	"windows-1253", "windows-1254", "windows-1255", "windows-1256",
+	"windows-1257", "windows-1258", "koi8-r", "koi8-u", "cp437",
+	"cp850", "cp852", "cp855", "cp857", "cp860", "cp861", "cp862",
+};
+
+/* Past CHARSET_OPENS charsets in a message's parts, charsets are unknown. */
 START_TEST(test_open_budget)
 {
-	static const char *const names[] = {
-		"iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5",
-		"iso-8859-6", "iso-8859-7", "iso-8859-8", "iso-8859-9",
-		"iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15",
-		"iso-8859-16", "windows-1250", "windows-1251", "windows-1252",
-		"windows-1253", "windows-1254", "windows-1255", "windows-1256",
-		"windows-1257", "windows-1258", "koi8-r", "koi8-u", "cp437",
-		"cp850", "cp852", "cp855", "cp857", "cp860", "cp861", "cp862",
-	};
-
-	ck_assert_uint_eq(sizeof(names) / sizeof(names[0]), CHARSET_OPENS);
+	ck_assert_uint_eq(sizeof(names32) / sizeof(names32[0]), CHARSET_OPENS);
 	charset_budget(cs);
 	for (size_t i = 0; i < CHARSET_OPENS; i++)
-		ck_assert_int_eq(charset_select(cs, names[i]), 0);
+		ck_assert_int_eq(charset_select(cs, names32[i]), 0);
 	ck_assert_int_eq(charset_select(cs, "cp863"), -ENOENT);
 	/* cached ones still work */
 	ck_assert_int_eq(charset_select(cs, "cp862"), 0);
 	charset_budget(cs);
 	ck_assert_int_eq(charset_select(cs, "cp863"), 0);
+}
+END_TEST
+
+/*
+ * The header's encoded words and the body's parts have a budget each: 32
+ * made-up charset names, or real ones cycling through more than a small
+ * cache held (each reopen counted), in the headers left the body's charset
+ * unknown, and its text unconverted.
+ */
+START_TEST(test_budget_header_apart)
+{
+	static const char *const cycle[] = {
+		"iso-8859-2", "iso-8859-5", "windows-1251", "koi8-u",
+		"iso-8859-7", "cp850", "iso-8859-15",
+	};
+	char name[32], out[64];
+
+	charset_budget(cs);
+	for (int i = 0; i < CHARSET_OPENS; i++) {
+		snprintf(name, sizeof(name), "x-junk%d", i);
+		ck_assert_int_eq(charset_convert(cs, name, "a", 1, out, sizeof(out)),
+		    -ENOENT);
+	}
+	ck_assert_int_eq(charset_select(cs, "koi8-r"), 0);
+	feed("\xf0\xd2\xc9\xd7\xc5\xd4", 6, 1);
+	ck_assert_str_eq(got, "Привет");
+
+	/* real charsets, round and round: each opened once, all converted */
+	charset_budget(cs);
+	for (int r = 0; r < 10; r++)
+		for (size_t i = 0; i < sizeof(cycle) / sizeof(cycle[0]); i++)
+			ck_assert_msg(charset_convert(cs, cycle[i], "\xe9", 1, out,
+			    sizeof(out)) > 0, "round %d, %s", r, cycle[i]);
+	ck_assert_int_eq(charset_convert(cs, "iso-8859-15", "caf\xe9", 4, out,
+	    sizeof(out)), 5);
+	ck_assert_str_eq(out, "café");
+	ck_assert_int_eq(charset_select(cs, "koi8-r"), 0);
+	feed("\xcd\xc9\xd2", 3, 2);
+	ck_assert_str_eq(got, "мир");
+
+	/* the same for the body's parts cycling, and the headers keep theirs */
+	charset_budget(cs);
+	for (int r = 0; r < 10; r++)
+		for (size_t i = 0; i < sizeof(cycle) / sizeof(cycle[0]); i++)
+			ck_assert_msg(charset_select(cs, cycle[i]) == 0, "round %d, %s",
+			    r, cycle[i]);
+	ck_assert_int_ge(charset_convert(cs, "koi8-r", "\xcd", 1, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "м");
+}
+END_TEST
+
+/*
+ * Each budget is still bounded: a message's 32 charsets of either kind are
+ * kept (round and round, never evicted and reopened), a 33rd is unknown.
+ */
+START_TEST(test_budget_bounded)
+{
+	char out[64];
+
+	charset_budget(cs);
+	for (int r = 0; r < 3; r++)
+		for (size_t i = 0; i < CHARSET_OPENS; i++) {
+			ck_assert_int_ge(charset_convert(cs, names32[i], "a", 1, out,
+			    sizeof(out)), 0);
+			ck_assert_int_eq(charset_select(cs, names32[i]), 0);
+		}
+	ck_assert_int_eq(charset_convert(cs, "cp863", "a", 1, out, sizeof(out)),
+	    -ENOENT);
+	ck_assert_int_eq(charset_select(cs, "cp863"), -ENOENT);
+	charset_budget(cs);
+	ck_assert_int_eq(charset_convert(cs, "cp863", "a", 1, out, sizeof(out)), 1);
+	ck_assert_int_eq(charset_select(cs, "cp863"), 0);
+}
+END_TEST
+
+/*
+ * WHATWG labels that were not in the table: glibc does not know them
+ * (x-cp1251, ks_c_5601-1989, x-mac-roman, ...) or reads them as the strict
+ * charset where mail readers take the Windows superset (l1, csgb2312).
+ */
+START_TEST(test_whatwg_labels)
+{
+	static const struct {
+		const char *name, *in, *want;
+	} t[] = {
+		{ "x-cp1251", "\xcf\xf0\xe8\xe2\xe5\xf2", "Привет" },
+		{ "X-CP1250", "\x8a\xb9", "Šą" },
+		{ "x-cp1252", "\x80\x93", "€“" },
+		{ "l1", "\x80\x93", "€“" },
+		{ "ks_c_5601-1989", "\xc7\xd1\xb1\xb9\x81\x41", "한국갂" },
+		{ "ksc5601", "\xc7\xd1\xb1\xb9", "한국" },
+		{ "korean", "\xc7\xd1\xb1\xb9", "한국" },
+		{ "x-mac-roman", "caf\x8e \xa5", "café •" },
+		{ "x-mac-cyrillic", "\x8f\xe0\xe8\xa2", "ПаиҐ" },
+		{ "x-euc-jp", "\xc6\xfc\xcb\xdc", "日本" },
+		{ "csbig5", "\xa4\x40\xa3\xe1", "一€" },
+		{ "csgb2312", "\xd6\xd0\x81\x40", "中丂" },
+		{ "dos-874", "\xa1\x93", "ก“" },
+		{ "iso-8859-8-e", "\xf9\xec\xe5\xed", "שלום" },
+		{ "logical", "\xf9\xec\xe5\xed", "שלום" },
+		{ "visual", "\xf9\xec\xe5\xed", "שלום" },
+		{ "koi8_r", "\xf0\xd2\xc9", "При" },
+		{ "l9", "\xa4", "€" },
+		{ "unicode11utf8", "\xe2\x82\xac", "€" } };
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ck_assert_msg(charset_convert(cs, t[i].name, t[i].in, strlen(t[i].in),
+		    out, sizeof(out)) >= 0, "%s unknown", t[i].name);
+		ck_assert_msg(strcmp(out, t[i].want) == 0, "%s: got %s", t[i].name, out);
+		ck_assert_int_ge(charset_select(cs, t[i].name), 0);
+		for (size_t step = 1; step <= 3; step++) {
+			feed(t[i].in, strlen(t[i].in), step);
+			ck_assert_msg(strcmp(got, t[i].want) == 0, "%s/%zu: got %s",
+			    t[i].name, step, got);
+		}
+	}
 }
 END_TEST
 
@@ -228,6 +346,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_convert_and_cache);
 	tcase_add_test(tc, test_not_ascii_compatible);
 	tcase_add_test(tc, test_open_budget);
+	tcase_add_test(tc, test_budget_header_apart);
+	tcase_add_test(tc, test_budget_bounded);
+	tcase_add_test(tc, test_whatwg_labels);
 	suite_add_tcase(s, tc);
 	return s;
 }
