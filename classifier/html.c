@@ -250,22 +250,48 @@ static int in_list(const char *t, const char *name)
 	}
 }
 
+/*
+ * HTML's block elements, and the void ones that separate words as a block
+ * does (br, hr, img, input): the words on either side of one are two
+ * ("alpha<main>beta" is "alpha" and "beta"). ends_p: a start tag of it ends
+ * an open <p> (HTML5's implied end tag). Sorted for bsearch.
+ */
+struct block {
+	char name[12];          /* tag name, lowercase */
+	unsigned char ends_p;   /* its start tag ends an open p */
+};
+
+static const struct block blocks[] = {
+	{ "address", 1 }, { "article", 1 }, { "aside", 1 },
+	{ "blockquote", 1 }, { "body", 0 }, { "br", 0 }, { "button", 0 },
+	{ "caption", 0 }, { "center", 1 }, { "dd", 0 }, { "details", 1 },
+	{ "dialog", 1 }, { "dir", 1 }, { "div", 1 }, { "dl", 1 }, { "dt", 0 },
+	{ "fieldset", 1 }, { "figcaption", 1 }, { "figure", 1 },
+	{ "footer", 1 }, { "form", 1 }, { "h1", 1 }, { "h2", 1 }, { "h3", 1 },
+	{ "h4", 1 }, { "h5", 1 }, { "h6", 1 }, { "head", 0 }, { "header", 1 },
+	{ "hgroup", 1 }, { "hr", 1 }, { "html", 0 }, { "iframe", 0 },
+	{ "img", 0 }, { "input", 0 }, { "legend", 0 }, { "li", 0 },
+	{ "main", 1 }, { "menu", 1 }, { "nav", 1 }, { "ol", 1 },
+	{ "option", 0 }, { "p", 1 }, { "pre", 1 }, { "section", 1 },
+	{ "select", 0 }, { "summary", 0 }, { "table", 1 }, { "tbody", 0 },
+	{ "td", 0 }, { "textarea", 0 }, { "th", 0 }, { "thead", 0 },
+	{ "title", 0 }, { "tr", 0 }, { "ul", 1 } };
+
+static int block_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct block *)elem)->name);
+}
+
+/* The block element named t, or NULL. */
+static const struct block *block_of(const char *t)
+{
+	return bsearch(t, blocks, sizeof(blocks) / sizeof(blocks[0]),
+	    sizeof(blocks[0]), block_cmp);
+}
+
 static int is_block(const char *t)
 {
-	/* block elements by first letter, space-separated */
-	static const char *const blocks[26] = {
-		['a' - 'a'] = "address article", ['b' - 'a'] = "br body blockquote button",
-		['c' - 'a'] = "center", ['d' - 'a'] = "div dd dt dl",
-		['f' - 'a'] = "form footer",
-		['h' - 'a'] = "h1 h2 h3 h4 h5 h6 hr html head header",
-		['i' - 'a'] = "img iframe input", ['l' - 'a'] = "li", ['n' - 'a'] = "nav",
-		['o' - 'a'] = "ol option", ['p' - 'a'] = "p pre",
-		['s' - 'a'] = "select section",
-		['t' - 'a'] = "td th tr table title tbody thead textarea",
-		['u' - 'a'] = "ul" };
-
-	return t[0] >= 'a' && t[0] <= 'z' && blocks[t[0] - 'a'] != NULL &&
-	    in_list(blocks[t[0] - 'a'], t);
+	return block_of(t) != NULL;
 }
 
 static size_t put_utf8(unsigned cp, char *o)
@@ -402,7 +428,16 @@ static unsigned entity(const char *e, size_t n)
 				v = v * (hex ? 16 : 10) + (unsigned long)d;
 			any = 1;
 		}
-		return any ? (v && v <= 0x10FFFF ? (unsigned)v : 0xFFFD) : 0;
+		if (!any)
+			return 0;
+		/*
+		 * HTML5 reads 128-159 as windows-1252 ("don&#146;t" is
+		 * "don\u2019t", &#128; the euro sign), as Word's HTML meant
+		 * them; the five it leaves undefined stay control characters.
+		 */
+		if (v >= 0x80 && v <= 0x9F && words_cp1252((unsigned char)v) != 0xFFFD)
+			return words_cp1252((unsigned char)v);
+		return v && v <= 0x10FFFF ? (unsigned)v : 0xFFFD;
 	}
 	/* No name is shorter than 2 or longer than 21 ("&a" storms: each
 	 * was a scan of every name) */
@@ -470,7 +505,7 @@ static int ref_char(const char *e, size_t n, unsigned char c)
  * Decode the character references in an attribute value (v, n bytes) in
  * place, as a browser does before it reads the value ("&#104;ttp://" is a
  * link); returns the new length. In place is safe: a reference is never
- * shorter than its UTF-8 ("&#128" is 5 bytes, U+0080 2; "&#0" 3, U+FFFD 3;
+ * shorter than its UTF-8 ("&#128" is 5 bytes, U+20AC 3; "&#0" 3, U+FFFD 3;
  * named ones are BMP, at most 3 bytes, with names of 2 letters or more).
  * As in HTML5, a name without ';' before '=' stays as written
  * ("?a=1&copy=2" is a query).
@@ -1078,11 +1113,11 @@ static int is_void(const char *t)
 /* A start tag t ends the open element e (HTML5's implied end tags). */
 static int ends_open(const char *e, const char *t)
 {
-	if (strcmp(e, "p") == 0)
-		return in_list("address article aside blockquote center details "
-		    "dialog dir div dl fieldset figcaption figure footer form "
-		    "h1 h2 h3 h4 h5 h6 header hgroup hr main menu nav ol p pre "
-		    "section table ul", t);
+	if (strcmp(e, "p") == 0) {
+		const struct block *b = block_of(t);
+
+		return b != NULL && b->ends_p;
+	}
 	if (strcmp(e, "li") == 0 || strcmp(e, "option") == 0)
 		return strcmp(e, t) == 0;
 	if (strcmp(e, "dt") == 0 || strcmp(e, "dd") == 0)

@@ -68,7 +68,7 @@ typedef struct msg_opts {
 	size_t max_scan_bytes;  /* body bytes scanned per message (default 512 KiB); the rest only counted */
 	size_t max_header_len;  /* bytes of one unfolded header field kept (default 16 KiB, min 256) */
 	int max_depth;          /* MIME nesting (default 16, max 64); deeper parts skipped, token noted */
-	size_t max_token_len;   /* longer words become one "skip:" token (default 40, 2..128) */
+	size_t max_token_len;   /* longer words become one "skip:" token (default 40, 2..WORDS_MAXLEN = 1024) */
 	int chained;            /* also adjacent word pairs (DSPAM's Feature chained) */
 	int osb;                /* orthogonal sparse bigrams, window 5 */
 	const char *const *ignore_headers; /* NULL-terminated extra field names to ignore (case-insensitive, a trailing '*' matches a prefix); X-Spamsift-* always ignored; borrowed */

@@ -17,6 +17,17 @@
 
 enum { C_SEP, C_WORD, C_DIGIT, C_INNER, C_DOLLAR, C_COLON, C_HIGH };
 
+/*
+ * After a scheme's ':', what it waits for to be a URL (the scheme is still
+ * the word, flushed as one when anything else follows).
+ */
+enum {
+	SCHEME_NONE,
+	SCHEME_SLASH1,  /* "http:": the first '/' */
+	SCHEME_SLASH2,  /* "http:/": the second */
+	SCHEME_ADDR     /* "mailto:": an address's first character */
+};
+
 struct words {
 	tokset *out;            /* borrowed destination */
 	int err;                /* sticky error */
@@ -30,9 +41,10 @@ struct words {
 	int u8n;                /* its bytes read */
 	int u8need;             /* its length, 0 = none */
 	int in_url;             /* reading a URL */
+	int scheme;             /* the word is a scheme and ':' followed: SCHEME_* */
 	size_t ulen;            /* bytes in url */
 	unsigned hcount;        /* words seen since words_begin */
-	unsigned char hlen[HIST]; /* lengths in hist */
+	unsigned short hlen[HIST]; /* lengths in hist */
 	char hist[HIST][WORDS_MAXLEN]; /* ring of the last words */
 	char tok[WORDS_PREFIXMAX + WORDS_MAXLEN + 8]; /* prefix + current word */
 	char url[URL_MAX];      /* URL being read */
@@ -116,6 +128,7 @@ void words_begin(words *w, tokset *out, const char *prefix)
 	w->digits = 1;
 	w->u8n = w->u8need = 0;
 	w->in_url = 0;
+	w->scheme = SCHEME_NONE;
 	w->ulen = 0;
 	w->hcount = 0;
 }
@@ -147,7 +160,7 @@ static void pairs(words *w, const char *x, size_t n)
 		add(w, buf, o + n);
 	}
 	memcpy(w->hist[w->hcount % HIST], x, n);
-	w->hlen[w->hcount % HIST] = (unsigned char)n;
+	w->hlen[w->hcount % HIST] = (unsigned short)n;
 	w->hcount++;
 }
 
@@ -352,8 +365,7 @@ static void point(words *w, unsigned cp, const unsigned char *b, int n)
 		emit_cp(w, cp);
 }
 
-/* Code point of a byte that is not valid UTF-8, read as windows-1252. */
-static unsigned cp1252(unsigned char c)
+unsigned words_cp1252(unsigned char c)
 {
 	static const unsigned short c1[32] = {
 		0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
@@ -371,7 +383,7 @@ static void raw_partial(words *w)
 
 	w->u8n = w->u8need = 0;
 	for (int i = 0; i < n; i++)
-		point(w, cp1252(w->u8[i]), w->u8 + i, 1);
+		point(w, words_cp1252(w->u8[i]), w->u8 + i, 1);
 }
 
 /* A complete UTF-8 sequence in w->u8: decode and check it. */
@@ -406,6 +418,48 @@ static int is_scheme(const char *s, size_t n)
 	    (n == 6 && memcmp(s, "mailto", 6) == 0);
 }
 
+/* The word (a scheme) and what followed it begin a URL, in w->url. */
+static void start_url(words *w, const char *rest)
+{
+	size_t k = strlen(rest);
+
+	memcpy(w->url, w->tok + w->plen, w->wlen);
+	memcpy(w->url + w->wlen, rest, k);
+	w->ulen = w->wlen + k;
+	w->in_url = 1;
+	w->wlen = 0;
+	w->digits = 1;
+}
+
+/*
+ * c follows a scheme's ':' (w->scheme set): 1 when it was taken as part of
+ * the URL's start ("//"), 0 when c is still to be read: as a URL's first
+ * character (after "mailto:"), or as text after the scheme, flushed as a
+ * word ("the http: header", "http:\\x": a reader sees no link there).
+ */
+static int after_scheme(words *w, unsigned char c)
+{
+	int st = w->scheme;
+
+	w->scheme = SCHEME_NONE;
+	if (st == SCHEME_ADDR) {
+		/* an address's first character: a letter, digit or atext one */
+		if (cls[c] == C_WORD || cls[c] == C_DIGIT ||
+		    (c != 0 && strchr("!#$%&*+-/=?_~", c) != NULL)) {
+			start_url(w, ":");
+			return 0;
+		}
+	} else if (c == '/' && st == SCHEME_SLASH1) {
+		w->scheme = SCHEME_SLASH2;
+		return 1;
+	} else if (c == '/') {
+		start_url(w, "://");
+		return 1;
+	}
+	flush(w);
+	return 0;
+}
+
 int words_feed(words *w, const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
@@ -423,6 +477,10 @@ int words_feed(words *w, const char *text, size_t len)
 				continue;
 			}
 			raw_partial(w);
+		}
+		if (w->scheme != SCHEME_NONE && after_scheme(w, c)) {
+			i++;
+			continue;
 		}
 		/* in a URL, non-ASCII goes through C_HIGH below to url_cp */
 		if (w->in_url && c < 0x80) {
@@ -476,13 +534,10 @@ int words_feed(words *w, const char *text, size_t len)
 			w->digits = 0;
 			break;
 		case C_COLON:
+			/* a URL if "//" follows (an address after "mailto:") */
 			if (w->wlen <= w->maxlen && is_scheme(w->tok + w->plen, w->wlen)) {
-				memcpy(w->url, w->tok + w->plen, w->wlen);
-				w->url[w->wlen] = ':';
-				w->ulen = w->wlen + 1;
-				w->in_url = 1;
-				w->wlen = 0;
-				w->digits = 1;
+				w->scheme = memcmp(w->tok + w->plen, "mailto", w->wlen) == 0 ?
+				    SCHEME_ADDR : SCHEME_SLASH1;
 			} else {
 				flush(w);
 			}
@@ -493,7 +548,7 @@ int words_feed(words *w, const char *text, size_t len)
 				w->u8n = 1;
 				w->u8need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
 			} else {
-				point(w, cp1252(c), &c, 1); /* not UTF-8 */
+				point(w, words_cp1252(c), &c, 1); /* not UTF-8 */
 			}
 			break;
 		default:
@@ -510,6 +565,7 @@ int words_break(words *w)
 {
 	if (w->u8need)
 		raw_partial(w); /* into the URL, if one is being read */
+	w->scheme = SCHEME_NONE;        /* no URL: the scheme is a word */
 	if (w->in_url)
 		finish_url(w);
 	flush(w);

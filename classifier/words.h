@@ -30,6 +30,10 @@
  *   order numbers and ids are noise individually).
  * - "http://...", "https://...", "ftp://...", "mailto:..." and words starting
  *   with "www." are URLs: they give url_tokens() (no prefix) instead of words.
+ *   A scheme is a URL's only when "//" follows its ':' (for mailto, an
+ *   address's first character: a letter, digit or one of "!#$%&*+-/=?_~");
+ *   otherwise it is a word ("the http: header" is "the", "http", "header";
+ *   "http:\\evil.example" is "http", "evil.example").
  *   A URL ends where the reader sees it end, at a separator (a no-break
  *   space too); invisible characters inside it are dropped.
  * - Pairs: chained adds "a+b" for adjacent words; osb adds orthogonal sparse
@@ -46,7 +50,7 @@
 
 typedef struct words words;
 
-#define WORDS_MAXLEN 128   /* upper bound for max_len */
+#define WORDS_MAXLEN 1024  /* upper bound for max_len (MaxTokenLength's) */
 #define WORDS_PREFIXMAX 64 /* longest prefix kept */
 
 /*
@@ -77,5 +81,13 @@ int words_break(words *w);
 
 /* words_end -- end of text: flush the last word or URL; 0 or -ENOMEM. */
 int words_end(words *w);
+
+/*
+ * words_cp1252 -- the code point of byte c in windows-1252: 0x80-0x9F are
+ * its letters and punctuation (0x92 is U+2019, 0x80 U+20AC), U+FFFD for
+ * the five it leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D); any other
+ * byte is its own (Latin-1). Pure; thread-safe.
+ */
+unsigned words_cp1252(unsigned char c);
 
 #endif

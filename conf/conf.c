@@ -202,8 +202,9 @@ static const struct key keys[] = {
 	  "longest header field (unfolded) that is tokenized" },
 	{ "MaxMimeDepth", T_INT, 0, "16", INT(1, 100), NULL,
 	  "deepest MIME nesting that is parsed" },
+	/* (up to WORDS_MAXLEN, what the tokenizer honours) */
 	{ "MaxTokenLength", T_INT, 0, "40", INT(4, 1024), NULL,
-	  "longer words are dropped" },
+	  "longer words are one skip: token each" },
 	{ "IgnoreHeader", T_LIST, K_SPLIT, "", NONE, conf_norm_header,
 	  "header fields that are not tokenized" },
 

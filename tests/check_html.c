@@ -598,6 +598,87 @@ START_TEST(test_attribute_refs)
 }
 END_TEST
 
+/*
+ * Every block element separates the words around it; HTML5's sectioning
+ * and grouping ones were missing ("alpha<main>beta</main>" read
+ * "alphabeta"). The same list ends an open <p> (a hidden one too).
+ */
+START_TEST(test_html5_blocks)
+{
+	static const char *const names[] = { "main", "aside", "figure",
+		"figcaption", "fieldset", "legend", "caption", "dir", "menu",
+		"details", "summary", "dialog", "hgroup",
+		/* (the others: a bsearch of the list finds each) */
+		"address", "article", "blockquote", "body", "br", "button",
+		"center", "dd", "div", "dl", "dt", "footer", "form", "h1", "h2",
+		"h3", "h4", "h5", "h6", "head", "header", "hr", "html", "iframe",
+		"img", "input", "li", "nav", "ol", "option", "p", "pre",
+		"section", "select", "table", "tbody", "td", "textarea", "th",
+		"thead", "title", "tr", "ul", NULL };
+	char doc[128];
+
+	for (int i = 0; names[i] != NULL; i++)
+		for (size_t step = 1; step <= 50; step += 49) {
+			snprintf(doc, sizeof(doc), "alpha<%s>beta</%s>gamma",
+			    names[i], names[i]);
+			run(doc, step);
+			ck_assert_msg(has("alpha"), "%s", doc);
+			ck_assert_msg(has("beta"), "%s", doc);
+			ck_assert_msg(has("gamma"), "%s", doc);
+			ck_assert_msg(!has("alphabeta"), "%s", doc);
+			ck_assert_msg(!has("betagamma"), "%s", doc);
+		}
+	/* inline elements still join */
+	run("al<span>ph</span>a <b>be</b>ta", 1);
+	ck_assert(has("alpha"));
+	ck_assert(has("beta"));
+	/* a hidden <p> ends at a block that ends it, not at one that does not */
+	run("<p style=display:none>xx<main>shown</main>", 1);
+	ck_assert(has("hidden:xx"));
+	ck_assert(has("shown"));
+	run("<p style=display:none>xx<summary>yy</summary>", 1);
+	ck_assert(has("hidden:yy"));
+	ck_assert(!has("yy"));
+}
+END_TEST
+
+/*
+ * &#128; to &#159; are windows-1252, as HTML5 reads them (Word writes
+ * "don&#146;t"): the reference is the character a literal one is, so
+ * "don&#146;t" is "don't", as "don\u2019t" is; it read "don" (U+0092, a
+ * separator) and dropped "t".
+ */
+START_TEST(test_c1_refs)
+{
+	for (size_t step = 1; step <= 60; step += 59) {
+		run("don&#146;t we&#x92;re &#128;5 &#X80;9 &#0128;7 a&#150;b "
+		    "&#147;quoted&#148; it&#146s", step);
+		ck_assert(has("don't"));
+		ck_assert(has("we're"));
+		ck_assert(has("\xe2\x82\xac" "5"));   /* U+20AC, as "\u20ac5" is */
+		ck_assert(has("\xe2\x82\xac" "9"));
+		ck_assert(has("\xe2\x82\xac" "7"));
+		ck_assert(has("quoted"));           /* curly quotes separate */
+		ck_assert(has("it's"));
+		ck_assert(!has("don"));
+		ck_assert(!has("we"));
+		ck_assert_uint_eq(tokset_count(set), 7);
+	}
+	/* the same as the literal characters */
+	run("don\xe2\x80\x99t \xe2\x82\xac" "5", 1);
+	ck_assert(has("don't"));
+	ck_assert(has("\xe2\x82\xac" "5"));
+	/* the five windows-1252 leaves undefined stay C1 controls: separators */
+	run("ab&#129;cd ef&#x8D;gh ij&#157;kl", 1);
+	ck_assert(has("ab"));
+	ck_assert(has("kl"));
+	ck_assert_uint_eq(tokset_count(set), 6);
+	/* in an attribute too */
+	run("<a href='http://a.example/&#x80;'>x</a>", 1);
+	ck_assert(has("url:path:\xe2\x82\xac"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("html");
@@ -616,6 +697,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_entities);
 	tcase_add_test(tc, test_attribute_refs);
 	tcase_add_test(tc, test_latin1_names);
+	tcase_add_test(tc, test_html5_blocks);
+	tcase_add_test(tc, test_c1_refs);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -221,7 +221,7 @@ static const char *const fixtures[] = {
 	"base64-unterminated.eml", "html-obfuscated.eml", "charset-koi8r.eml",
 	"charset-unknown.eml", "attach-disguised-exe.eml", "attach-real-pdf.eml",
 	"message-rfc822.eml", "mbox-from-line.eml", "charset-whatwg-labels.eml",
-	NULL };
+	"html5-blocks-c1-refs-bare-schemes.eml", NULL };
 
 START_TEST(test_chunk_split_anywhere)
 {
@@ -516,6 +516,38 @@ END_TEST
 
 /* A host with a code point past U+10FFFF (fuzz_msg: the parser never
  * returned) is read as it is. */
+/*
+ * Text a reader sees as words that the filter joined or lost: HTML5 block
+ * elements did not separate words ("Your<aside>receipt" read
+ * "yourreceipt"), &#128;-&#159; were not windows-1252 ("don&#146;t" read
+ * "don"), and a scheme's ':' without "//" began a URL ("the http: header"
+ * read url:host:http, "mailto: field" url:host:mailto).
+ */
+START_TEST(test_misread_words)
+{
+	static const char *const words[] = { "your", "receipt", "order", "photo",
+		"caption", "sizes", "choose", "totals", "more", "summary", "home",
+		"list", "don't", "\xe2\x82\xac" "5", "fees", "it's", "free", "http",
+		"header", "mailto", "field", "form", "evil.example.com", "login",
+		"ftp", "pub", NULL };
+
+	parse_file("html5-blocks-c1-refs-bare-schemes.eml", 1 << 20);
+	for (int i = 0; words[i] != NULL; i++)
+		ck_has(words[i]);
+	ck_hasnt("yourreceipt");
+	ck_hasnt("photocaption");
+	ck_hasnt("don");
+	ck_hasnt("url:host:http");
+	ck_hasnt("url:host:mailto");
+	ck_hasnt("url:host:evil.example.com");
+	/* the real URLs, as before */
+	ck_has("url:host:www.shop.example");
+	ck_has("url:path:order");
+	ck_has("url:path:help");
+	ck_has("url:mailto:shop.example");
+}
+END_TEST
+
 START_TEST(test_url_past_unicode)
 {
 	parse_file("url-host-past-unicode.eml", 1 << 20);
@@ -569,6 +601,34 @@ START_TEST(test_words)
 	ck_has("trailing-dash");
 	ck_has("don't");
 	ck_has("stop");      /* no-break space separates */
+}
+END_TEST
+
+/*
+ * max_token_len is honoured up to MaxTokenLength's 1024 (words_new cut it
+ * to 128: the 150-letter word was "skip:a:150" whatever the setting).
+ */
+START_TEST(test_max_token_len)
+{
+	char buf[512], word[160];
+
+	memset(word, 'k', 150);
+	word[150] = '\0';
+	snprintf(buf, sizeof(buf), "Subject: w\r\n\r\nlong %s end\r\n", word);
+	opts.max_token_len = 200;
+	reopen();
+	parse(buf);
+	ck_has(word);
+	ck_hasnt("skip:a:150");
+	opts.max_token_len = 1024;
+	reopen();
+	parse(buf);
+	ck_has(word);
+	opts.max_token_len = 149;
+	reopen();
+	parse(buf);
+	ck_has("skip:a:150");
+	ck_hasnt(word);
 }
 END_TEST
 
@@ -1546,6 +1606,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_plain_urls);
 	tcase_add_test(tc, test_words);
 	tcase_add_test(tc, test_word_pairs);
+	tcase_add_test(tc, test_max_token_len);
+	tcase_add_test(tc, test_misread_words);
 	tcase_add_test(tc, test_rfc822);
 	tcase_add_test(tc, test_digest);
 	tcase_add_test(tc, test_mbox_line);

@@ -190,6 +190,101 @@ START_TEST(test_pairs)
 }
 END_TEST
 
+/*
+ * A scheme is a URL's only with "//" after its ':' (an address after
+ * "mailto:"): "the http: header" gave url:host:http, url:domain:http and
+ * lost the word, "mailto: link" url:host:mailto.
+ */
+START_TEST(test_scheme_without_url)
+{
+	static const char text[] = "the http: header and mailto: link "
+	    "http:\\\\evil.example.com\\x ftp:/pub Https:example "
+	    "mailto:, real http://a.example/x https://b.example/y?z=1 "
+	    "ftp://f.example/z mailto:bob@y.example HTTP://c.example/ end http:";
+
+	for (size_t step = 1; step <= 7; step++) {
+		run("", text, step);
+		ck_assert(has("the"));
+		ck_assert(has("http"));
+		ck_assert(has("header"));
+		ck_assert(has("mailto"));
+		ck_assert(has("link"));
+		ck_assert(has("evil.example.com"));
+		ck_assert(has("ftp"));
+		ck_assert(has("pub"));
+		ck_assert(has("https"));
+		ck_assert(has("example"));
+		ck_assert(!has("url:host:http"));
+		ck_assert(!has("url:host:mailto"));
+		ck_assert(!has("url:host:evil.example.com"));
+		ck_assert(!has("url:host:example"));
+		/* real URLs are as they were */
+		ck_assert(has("url:host:a.example"));
+		ck_assert(has("url:path:x"));
+		ck_assert(has("url:host:b.example"));
+		ck_assert(has("url:path:y"));
+		ck_assert(has("url:scheme:ftp"));
+		ck_assert(has("url:host:f.example"));
+		ck_assert(has("url:mailto:y.example"));
+		ck_assert(has("url:host:c.example"));
+		ck_assert(has("end"));
+		ck_assert_uint_eq(tokset_count(set), 26);
+	}
+	/* a break (an HTML block, the end of a header) ends the wait */
+	tokset_clear(set);
+	words_begin(w, set, "");
+	ck_assert_int_eq(words_feed(w, "go http:", 8), 0);
+	ck_assert_int_eq(words_break(w), 0);
+	ck_assert_int_eq(words_feed(w, "//x.example", 11), 0);
+	ck_assert_int_eq(words_end(w), 0);
+	ck_assert(has("http"));
+	ck_assert(has("x.example"));
+	ck_assert(!has("url:host:x.example"));
+}
+END_TEST
+
+/*
+ * MaxTokenLength goes to 1024 and words_new honours it (it capped it at
+ * 128: a 200-byte word was "skip:a:200" under MaxTokenLength 1024).
+ */
+START_TEST(test_max_len_1024)
+{
+	static char text[2 * 1100 + 8];
+
+	words_free(w);
+	ck_assert_int_eq(words_new(1024, 0, 1, &w), 0);
+	memset(text, 'q', 1024);
+	text[1024] = ' ';
+	memset(text + 1025, 'z', 1025);
+	text[2050] = ' ';
+	memcpy(text + 2051, "end", 4);
+	for (size_t step = 1; step <= 1000; step += 999) {
+		run("", text, step);
+		ck_assert(has("skip:a:1020"));          /* 1025 letters */
+		ck_assert(has("end"));
+		text[1024] = '\0';
+		ck_assert(has(text));                   /* 1024 letters */
+		ck_assert(!has("skip:a:1000"));
+		{
+			char pair[1024 + 16];
+
+			/* a pair keeps the whole long word (a skip: token
+			 * is none) */
+			memcpy(pair, text, 1024);
+			memcpy(pair + 1024, "+end", 5);
+			ck_assert(has(pair));
+		}
+		text[1024] = ' ';
+	}
+	/* past WORDS_MAXLEN, it is WORDS_MAXLEN */
+	words_free(w);
+	ck_assert_int_eq(words_new(5000, 0, 0, &w), 0);
+	run("", text, 64);
+	ck_assert(has("skip:a:1020"));
+	ck_assert_uint_eq(tokset_count(set), 3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("words");
@@ -203,6 +298,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_invisible);
 	tcase_add_test(tc, test_url_end);
 	tcase_add_test(tc, test_typographic_apostrophe);
+	tcase_add_test(tc, test_scheme_without_url);
+	tcase_add_test(tc, test_max_len_1024);
 	suite_add_tcase(s, tc);
 	return s;
 }
