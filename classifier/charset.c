@@ -289,6 +289,30 @@ static int run(iconv_t cd, const char *in, size_t len, size_t *used,
 	return 0;
 }
 
+/*
+ * Write out what cd holds back (windows-1258 and windows-1255 keep a base
+ * letter until they know no combining mark follows: the last letter of a
+ * text was lost) and return it to its initial state.
+ */
+static int drain(iconv_t cd, charset_sink sink, void *ctx)
+{
+	char obuf[64];
+	char *op = obuf;
+	size_t ol = sizeof(obuf);
+
+	(void)iconv(cd, NULL, NULL, &op, &ol);
+	iconv(cd, NULL, NULL, NULL, NULL);
+	return op > obuf ? sink(ctx, obuf, (size_t)(op - obuf)) : 0;
+}
+
+int charset_end(charset *cs, charset_sink sink, void *ctx)
+{
+	cs->npend = 0;          /* an incomplete character at the end: gone */
+	if (cs->cur == (iconv_t)-1)
+		return 0;
+	return drain(cs->cur, sink, ctx);
+}
+
 /* Length of the ASCII prefix of s, eight bytes at a time. */
 static size_t ascii_prefix(const char *s, size_t n)
 {
@@ -410,7 +434,7 @@ long charset_convert(charset *cs, const char *name, const char *in, size_t len,
 		if (cd == (iconv_t)-1)
 			return -ENOENT;
 		run(cd, in, len, &used, fixed_sink, &f);
-		iconv(cd, NULL, NULL, NULL, NULL);  /* back to the initial state */
+		drain(cd, fixed_sink, &f);      /* and back to the initial state */
 	}
 	if (cap > 0)
 		out[f.n] = '\0';

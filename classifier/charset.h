@@ -54,6 +54,13 @@ int charset_feed(charset *cs, const char *in, size_t len, charset_sink sink,
 	void *ctx);
 
 /*
+ * charset_end -- the text selected ends: hand sink what the converter
+ * still holds (a letter windows-1258 keeps for a combining mark that may
+ * follow) and drop an incomplete character. Returns 0 or the sink's value.
+ */
+int charset_end(charset *cs, charset_sink sink, void *ctx);
+
+/*
  * charset_convert -- one-shot conversion of in (len bytes) from charset name
  * into out (cap bytes, always NUL-terminated when cap > 0), for encoded words
  * in headers; output that does not fit is dropped. Does not disturb the

@@ -719,6 +719,8 @@ static void end_part(msg *m)
 		if (m->o.encoded_text != NULL && m->p.enc != E_IDENT &&
 		    m->p.kind != K_ATTACH)
 			m->o.encoded_text(m->o.encoded_arg, NULL, 0);
+		if (m->p.kind != K_ATTACH)
+			charset_end(m->cs, text_sink, m);
 		if (m->p.kind == K_HTML) {
 			if (html_end(m->h) < 0)
 				m->err = -ENOMEM;

@@ -333,6 +333,32 @@ START_TEST(test_whatwg_labels)
 }
 END_TEST
 
+/*
+ * windows-1258 (and -1255) keep a base letter until they know no combining
+ * mark follows: the last letter of an encoded word, or of a text part,
+ * was lost ("Viêt" read "Viê"); the end of the text hands it over.
+ */
+START_TEST(test_held_back_letter)
+{
+	char out[64];
+
+	ck_assert_int_eq(charset_convert(cs, "windows-1258", "Vi\xeat", 4, out,
+	    sizeof(out)), 5);
+	ck_assert_str_eq(out, "Vi\xc3\xaat");
+	ck_assert_int_eq(charset_convert(cs, "windows-1258", "a", 1, out,
+	    sizeof(out)), 1);
+	ck_assert_str_eq(out, "a");
+	ck_assert_int_eq(charset_select(cs, "windows-1258"), 0);
+	feed("xin ch\xe0o Vi\xeat", 15, 4);
+	ck_assert_int_eq(charset_end(cs, collect, NULL), 0);
+	ck_assert_str_eq(got, "xin ch\xc3\xa0o Vi\xc3\xaat");
+	/* and the next text starts afresh */
+	feed("b", 1, 1);
+	ck_assert_int_eq(charset_end(cs, collect, NULL), 0);
+	ck_assert_str_eq(got, "b");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("charset");
@@ -349,6 +375,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_budget_header_apart);
 	tcase_add_test(tc, test_budget_bounded);
 	tcase_add_test(tc, test_whatwg_labels);
+	tcase_add_test(tc, test_held_back_letter);
 	suite_add_tcase(s, tc);
 	return s;
 }
