@@ -289,8 +289,31 @@ static int encode(unsigned cp, unsigned char *b)
 }
 
 /* Spaces, punctuation and symbols: they separate words (and end a URL). */
+/*
+ * The symbols among the letterlike ones (U+2100..214F): the trade mark
+ * sign, numero, care of, ... (&#153; is the trade mark: "example.com&#153;"
+ * made a host "example.com\u2122"); the letters there (double-struck,
+ * script, Ohm, Kelvin, Angstrom) stay letters.
+ */
+static int letterlike_symbol(unsigned cp)
+{
+	static const unsigned short sym[][2] = {
+		{ 0x2100, 0x2101 }, { 0x2103, 0x2106 }, { 0x2108, 0x2109 },
+		{ 0x2114, 0x2114 }, { 0x2116, 0x2118 }, { 0x211E, 0x2123 },
+		{ 0x2125, 0x2125 }, { 0x2127, 0x2127 }, { 0x2129, 0x2129 },
+		{ 0x212E, 0x212E }, { 0x213A, 0x213B }, { 0x2140, 0x2144 },
+		{ 0x214A, 0x214D }, { 0x214F, 0x214F } };
+
+	for (size_t i = 0; i < sizeof(sym) / sizeof(sym[0]); i++)
+		if (cp >= sym[i][0] && cp <= sym[i][1])
+			return 1;
+	return 0;
+}
+
 static int is_separator(unsigned cp)
 {
+	if (cp >= 0x2100 && cp <= 0x214F)
+		return letterlike_symbol(cp);
 	return (cp >= 0x80 && cp <= 0xBF && cp != 0xAA && cp != 0xB5 && cp != 0xBA) ||
 	    cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x206F) ||
 	    (cp >= 0x2190 && cp <= 0x2BFF) || (cp >= 0x3000 && cp <= 0x303F) ||

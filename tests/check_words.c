@@ -191,6 +191,31 @@ START_TEST(test_pairs)
 END_TEST
 
 /*
+ * The trade mark sign and the other letterlike symbols separate words, as
+ * (c) and (R) do; the letterlike letters do not. HTML's &#153; became the
+ * trade mark sign, which stuck to the word before it ("imakenews.com\u2122")
+ * and to a host ("www.example.com\u2122" gave url:host:www.example.xn--...).
+ */
+START_TEST(test_letterlike_symbols)
+{
+	static const char text[] = "imakenews.com\xe2\x84\xa2 Quote\xe2\x84\xa2" "d "
+	    "www.example.com\xe2\x84\xa2 now \xe2\x84\x96""5 "
+	    "copy\xc2\xa9right \xe2\x84\x95ice";
+
+	for (size_t step = 1; step <= 5; step++) {
+		run("", text, step);
+		ck_assert(has("imakenews.com"));
+		ck_assert(has("quote"));
+		ck_assert(has("url:host:www.example.com"));
+		ck_assert(has("now"));
+		ck_assert(has("copy"));
+		ck_assert(has("right"));
+		ck_assert(has("\xe2\x84\x95" "ice"));   /* a letter: kept */
+	}
+}
+END_TEST
+
+/*
  * A scheme is a URL's only with "//" after its ':' (an address after
  * "mailto:"): "the http: header" gave url:host:http, url:domain:http and
  * lost the word, "mailto: link" url:host:mailto.
@@ -299,6 +324,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_url_end);
 	tcase_add_test(tc, test_typographic_apostrophe);
 	tcase_add_test(tc, test_scheme_without_url);
+	tcase_add_test(tc, test_letterlike_symbols);
 	tcase_add_test(tc, test_max_len_1024);
 	suite_add_tcase(s, tc);
 	return s;
