@@ -475,18 +475,44 @@ static size_t skip_special(const char *v, size_t n, size_t i)
 	return n;
 }
 
+/*
+ * The addr-spec whose '@' is v[i] (outside quoted strings and comments):
+ * [*s, *e), as next_addr reads one; 0 when the characters around it make
+ * none. Scans only the address's own characters.
+ */
+static int addr_at(const char *v, size_t n, size_t i, size_t *s, size_t *e)
+{
+	size_t a, b;
+
+	for (a = i; a > 0 && is_local_char((unsigned char)v[a - 1]); a--)
+		;
+	for (b = i + 1; b < n && is_host_char((unsigned char)v[b]); b++)
+		;
+	while (b > i + 1 && (v[b - 1] == '.' || v[b - 1] == '-'))
+		b--;
+	if (a == i || b == i + 1)
+		return 0;
+	*s = a;
+	*e = b;
+	return 1;
+}
+
 size_t hdr_addr(const char *v, size_t n, char *out, size_t cap)
 {
-	size_t i = 0, lo = 0, hi = n, pos, s, at, e, k = 0;
-	int found = 0;
+	size_t i = 0, lo = 0, hi = n, pos, s = 0, at, e = 0, k = 0;
+	int found = 0, angle = 0;
 
 	init_addr_chars();
 	/*
-	 * The address a mail client shows: inside the first <...>, else the
-	 * first outside quoted strings and comments. An address in the
-	 * display name ("ceo@bank.example" <x@spam.example>) or in a
-	 * comment is the sender's to choose: taken as the sender, it passed
-	 * the whitelist.
+	 * The address a mail client shows for the first mailbox: inside its
+	 * <...>, else its addr-spec, never one in quoted strings or comments
+	 * (an address in the display name, "ceo@bank.example"
+	 * <x@spam.example>, is the sender's to choose: taken as the sender,
+	 * it passed the whitelist). The first mailbox ends at the first
+	 * ',' outside them. One pass to find its bounds, one through them:
+	 * linear in n (a rescan from each '@' made a field of 16,000 '@' cost
+	 * 0.16 s, and the parser reads every From: field until one has an
+	 * address).
 	 */
 	while (i < n) {
 		size_t j = skip_special(v, n, i);
@@ -500,25 +526,27 @@ size_t hdr_addr(const char *v, size_t n, char *out, size_t cap)
 
 			lo = i + 1;
 			hi = gt != NULL ? (size_t)(gt - v) : n;
+			angle = 1;
+			break;
+		}
+		if (v[i] == ',') {
+			hi = i;
 			break;
 		}
 		i++;
 	}
-	if (lo > 0) {
+	if (angle) {
 		pos = lo;
 		found = next_addr(v, hi, &pos, &s, &at, &e);
 	} else {
-		for (i = 0; i < n && !found; ) {
-			size_t j = skip_special(v, n, i);
+		for (i = 0; i < hi && !found; ) {
+			size_t j = skip_special(v, hi, i);
 
 			if (j != i) {
 				i = j;
 				continue;
 			}
-			pos = i;
-			if (v[i] == '@' && next_addr(v, n, &pos,
-			    &s, &at, &e) && at == i)
-				found = 1;
+			found = v[i] == '@' && addr_at(v, hi, i, &s, &e);
 			i++;
 		}
 	}

@@ -216,6 +216,11 @@ START_TEST(test_addresses)
 			    "first@example.org" },
 			{ "Name <broken@example.org", "broken@example.org" },
 			{ "\"only ceo@bank.example\"", "" },
+			/* the first mailbox of a list, not a later one's <...> */
+			{ "WebXperts@no.host.example, Design@x.example, "
+			    "\"Inc.\" <Web@y.example>", "webxperts@no.host.example" },
+			{ "@@@ bad@, (c@d) ok@e.example", "" },
+			{ "x <@@a@b.example>", "a@b.example" },
 		};
 
 		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
