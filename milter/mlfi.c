@@ -146,7 +146,7 @@ typedef struct conn {
 	struct forged forged[FORGED_NAMES]; /* incoming X-Spamsift-* fields */
 	int nforged;            /* names in forged */
 	unsigned forged_total;  /* copies of them all */
-	int forged_over;        /* too many names, or a name too long */
+	int forged_over;        /* 1: too many names, 2: a name too long */
 	int skip;               /* do not classify (auth, network, opt-out) */
 	int debug;              /* verbose logging for this client */
 	int error;              /* an internal error happened: OnFail */
@@ -840,7 +840,8 @@ static void count_forged(conn *cn, const char *name)
 			break;
 	if (i == cn->nforged) {
 		if (i == FORGED_NAMES || strlen(name) >= FORGED_NAMELEN) {
-			cn->forged_over = 1;
+			if (cn->forged_over == 0)
+				cn->forged_over = i == FORGED_NAMES ? 1 : 2;
 			return;
 		}
 		strcpy(cn->forged[i].name, name);
@@ -1331,7 +1332,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		    "size=%zu tokens=0 eom=%.1fms %.1fms", qid(cn),
 		    cn->client_addr ? cn->client_addr : "?",
 		    cn->sender ? cn->sender : "", cn->forged_total,
-		    cn->forged_over ? "too-many-names" : cn->forged[0].name,
+		    cn->forged_over == 1 ? "too-many-names" :
+		    cn->forged_over == 2 ? "name-too-long" : cn->forged[0].name,
 		    cn->size, clock_since_ms(&eom_start), elapsed_ms(cn));
 		ret = SMFIS_REJECT;
 		goto done;

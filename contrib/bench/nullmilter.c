@@ -38,6 +38,9 @@
 /* Protocol options granted by the MTA (-n mode); same for every session. */
 static unsigned long granted;
 
+/* -H: add spamsift's four fields to every message. */
+static int add_fields;
+
 /* Answer for an event: no reply when its no-reply flag was granted. */
 static sfsistat answer(unsigned long flag)
 {
@@ -86,21 +89,20 @@ static sfsistat nf_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return answer(SMFIP_NR_BODY);
 }
 
-/* -H: add spamsift's four fields to every message. */
-static int add_fields;
-
 static sfsistat nf_eom(SMFICTX *ctx)
 {
-	if (add_fields) {
-		smfi_addheader(ctx, (char *)"X-Spamsift-Result",
-		    (char *)"Innocent");
-		smfi_addheader(ctx, (char *)"X-Spamsift-Probability",
-		    (char *)"0.0000");
-		smfi_addheader(ctx, (char *)"X-Spamsift-Confidence",
-		    (char *)"1.00");
-		smfi_addheader(ctx, (char *)"X-Spamsift-Signature",
-		    (char *)"0123456789abcdef0123456789abcdef");
-	}
+	/* A field refused (not negotiated) fails the message: no number
+	 * measured without them. */
+	if (add_fields &&
+	    (smfi_addheader(ctx, (char *)"X-Spamsift-Result",
+	    (char *)"Innocent") != MI_SUCCESS ||
+	    smfi_addheader(ctx, (char *)"X-Spamsift-Probability",
+	    (char *)"0.0000") != MI_SUCCESS ||
+	    smfi_addheader(ctx, (char *)"X-Spamsift-Confidence",
+	    (char *)"1.00") != MI_SUCCESS ||
+	    smfi_addheader(ctx, (char *)"X-Spamsift-Signature",
+	    (char *)"0123456789abcdef0123456789abcdef") != MI_SUCCESS))
+		return SMFIS_TEMPFAIL;
 	return SMFIS_ACCEPT;
 }
 
@@ -108,8 +110,9 @@ static sfsistat nf_negotiate(SMFICTX *ctx, unsigned long f0,
     unsigned long f1, unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	(void)ctx; (void)f0; (void)f2; (void)f3;
-	*pf0 = 0;
+	(void)ctx; (void)f2; (void)f3;
+	/* -H: the action it uses (asking for none, libmilter refused it) */
+	*pf0 = f0 & (add_fields ? SMFIF_ADDHDRS : 0);
 	*pf1 = f1 & NR_WANT;
 	*pf2 = 0;
 	*pf3 = 0;

@@ -28,6 +28,8 @@ grep -q "^spamsift-milter.*: MT11: .* forged=17/too-many-names action=reject " "
 	it_fail "no reject line for MT11's forged header names"
 grep -q "^spamsift-milter.*: MT12: .* forged=1200/[^ ]* action=reject " "$IT_DIR/milter.log" ||
 	it_fail "no reject line for MT12's forged headers under two names"
+grep -q "^spamsift-milter.*: MT13: .* forged=1/name-too-long action=reject " "$IT_DIR/milter.log" ||
+	it_fail "no reject line for MT13's forged header name too long"
 it_log "protocol edges ok"
 
 # A quarantined copy keeps every address of its user, and release delivers

@@ -134,4 +134,10 @@ refused(conn, "MT12", function()
 		must(mt.header(conn, "X-Spamsift-Other", " x"), "forged header")
 	end
 end, "1,200 forged headers under two names")
+
+-- 10. One name over 63 bytes: refused, and logged as such (not as too
+-- many names).
+refused(conn, "MT13", function()
+	must(mt.header(conn, "X-Spamsift-" .. string.rep("n", 60), " x"), "forged header")
+end, "a forged header name too long")
 mt.disconnect(conn)
