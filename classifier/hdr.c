@@ -423,29 +423,40 @@ static int is_host_char(unsigned char c)
 	return addr_chars[c] & 2;
 }
 
+/*
+ * The addr-spec whose '@' is v[i]: [*s, *e); 0 when the characters around
+ * it make none. Scans only the address's own characters, so a scan of
+ * every '@' in a value is linear.
+ */
+static int addr_at(const char *v, size_t n, size_t i, size_t *s, size_t *e)
+{
+	size_t a, b;
+
+	for (a = i; a > 0 && is_local_char((unsigned char)v[a - 1]); a--)
+		;
+	for (b = i + 1; b < n && is_host_char((unsigned char)v[b]); b++)
+		;
+	while (b > i + 1 && (v[b - 1] == '.' || v[b - 1] == '-'))
+		b--;
+	if (a == i || b == i + 1)
+		return 0;
+	*s = a;
+	*e = b;
+	return 1;
+}
+
 /* Next address at or after *pos: sets [*s, *e) and the '@' index; 0 if none. */
 static int next_addr(const char *v, size_t n, size_t *pos, size_t *s,
 	size_t *at, size_t *e)
 {
 	for (size_t i = *pos; i < n; i++) {
-		size_t a, b;
-
-		if (v[i] != '@')
+		if (v[i] != '@' || !addr_at(v, n, i, s, e))
 			continue;
-		for (a = i; a > 0 && is_local_char((unsigned char)v[a - 1]); a--)
-			;
-		for (b = i + 1; b < n && is_host_char((unsigned char)v[b]); b++)
-			;
-		while (b > i + 1 && (v[b - 1] == '.' || v[b - 1] == '-'))
-			b--;
-		*pos = b > i ? b : i + 1;
-		if (a == i || b == i + 1)
-			continue;
-		*s = a;
 		*at = i;
-		*e = b;
+		*pos = *e;
 		return 1;
 	}
+	*pos = n;
 	return 0;
 }
 
@@ -475,27 +486,6 @@ static size_t skip_special(const char *v, size_t n, size_t i)
 	return n;
 }
 
-/*
- * The addr-spec whose '@' is v[i] (outside quoted strings and comments):
- * [*s, *e), as next_addr reads one; 0 when the characters around it make
- * none. Scans only the address's own characters.
- */
-static int addr_at(const char *v, size_t n, size_t i, size_t *s, size_t *e)
-{
-	size_t a, b;
-
-	for (a = i; a > 0 && is_local_char((unsigned char)v[a - 1]); a--)
-		;
-	for (b = i + 1; b < n && is_host_char((unsigned char)v[b]); b++)
-		;
-	while (b > i + 1 && (v[b - 1] == '.' || v[b - 1] == '-'))
-		b--;
-	if (a == i || b == i + 1)
-		return 0;
-	*s = a;
-	*e = b;
-	return 1;
-}
 
 size_t hdr_addr(const char *v, size_t n, char *out, size_t cap)
 {
