@@ -40,6 +40,8 @@
                             longer ones, and so do we; a longer one reads
                             the part as text) */
 #define DEPTHMAX 100     /* upper bound for max_depth (MaxMimeDepth's) */
+#define SNIFFMAX 1024    /* bytes of an HTML part searched for a <meta>
+                            charset (the HTML standard's prescan length) */
 
 enum kind { K_NONE, K_TEXT, K_HTML, K_MULTI, K_ATTACH, K_SKIP };
 enum enc { E_IDENT, E_B64, E_QP };
@@ -66,6 +68,8 @@ struct part {
 	char fname[160];        /* attachment file name, decoded */
 	int disp_attach;        /* Content-Disposition: attachment */
 	int in_digest;          /* a part of a multipart/digest (RFC 2046 5.1.5) */
+	int sniff;              /* HTML without a declared charset: its first
+	                           bytes wait in sniffbuf for a <meta> charset */
 };
 
 struct msg {
@@ -114,6 +118,8 @@ struct msg {
 	char *dbuf;             /* decoded header value */
 	size_t dcap;            /* its size */
 	unsigned char *head;    /* attachment head for libmagic, HEADMAX */
+	size_t nsniff;          /* bytes in sniffbuf */
+	char sniffbuf[SNIFFMAX]; /* an HTML part's first bytes (p.sniff) */
 	unsigned char dec[LINECAP + 16]; /* decoder output */
 	char line[LINECAP];     /* line being assembled across chunks */
 };
@@ -507,6 +513,97 @@ static int text_sink(void *ctx, const char *s, size_t n)
 	return rc;
 }
 
+static int lc(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* A character of a charset name. */
+static int name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+	    c == ':' || c == '+';
+}
+
+/* Does s[0..n) start with the lowercase ASCII word w, in any case? */
+static int starts_ci(const char *s, size_t n, const char *w)
+{
+	size_t k = strlen(w);
+
+	if (n < k)
+		return 0;
+	for (size_t i = 0; i < k; i++)
+		if (lc((unsigned char)s[i]) != w[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * The charset a <meta> element declares in s[0..n), the start of an HTML
+ * part: <meta charset="X">, or <meta http-equiv="Content-Type"
+ * content="text/html; charset=X">; the first found, copied to out. The
+ * HTML standard's prescan, simplified: the word "charset" inside a meta
+ * tag, '=', an optional quote, the name. UTF-16 and UTF-32 read as UTF-8,
+ * as the standard says (these bytes were read as ASCII to find it).
+ * Returns 0 if found.
+ */
+static int meta_charset(const char *s, size_t n, char *out, size_t outlen)
+{
+	for (size_t i = 0; i + 6 <= n; i++) {
+		size_t end, j, k;
+
+		if (s[i] != '<' || !starts_ci(s + i + 1, n - i - 1, "meta") ||
+		    (s[i + 5] != ' ' && s[i + 5] != '\t' && s[i + 5] != '\n' &&
+		    s[i + 5] != '\r' && s[i + 5] != '/'))
+			continue;
+		for (end = i + 5; end < n && s[end] != '>'; end++)
+			;
+		for (j = i + 5; j + 7 <= end; j++) {
+			if (!starts_ci(s + j, end - j, "charset"))
+				continue;
+			k = j + 7;
+			while (k < end && (s[k] == ' ' || s[k] == '\t'))
+				k++;
+			if (k == end || s[k] != '=')
+				continue;
+			k++;
+			while (k < end && (s[k] == ' ' || s[k] == '\t' ||
+			    s[k] == '"' || s[k] == '\''))
+				k++;
+			for (j = 0; k < end && j + 1 < outlen && name_char(s[k]); k++)
+				out[j++] = (char)lc((unsigned char)s[k]);
+			out[j] = '\0';
+			if (j == 0 || (k < end && name_char(s[k])))
+				return -1;      /* none, or too long */
+			if (strncmp(out, "utf-16", 6) == 0 ||
+			    strncmp(out, "utf-32", 6) == 0)
+				snprintf(out, outlen, "utf-8");
+			return 0;
+		}
+		i = end;
+	}
+	return -1;
+}
+
+/*
+ * The first bytes of an HTML part without a declared charset are in: read
+ * them with the charset its <meta> declares, if any (else as before:
+ * UTF-8 where valid, windows-1252 where not).
+ */
+static void sniff_end(msg *m)
+{
+	char name[sizeof(m->p.cset)];
+
+	m->p.sniff = 0;
+	if (meta_charset(m->sniffbuf, m->nsniff, name, sizeof(name)) == 0 &&
+	    charset_select(m->cs, name) == -ENOENT)
+		addf(m, "mime:charset-unknown:", name);
+	if (m->nsniff > 0)
+		charset_feed(m->cs, m->sniffbuf, m->nsniff, text_sink, m);
+	m->nsniff = 0;
+}
+
 /* Decoded bytes of the current part. */
 static void sink(msg *m, const unsigned char *s, size_t n)
 {
@@ -518,8 +615,22 @@ static void sink(msg *m, const unsigned char *s, size_t n)
 		memcpy(m->head + m->headlen, s, take);
 		m->headlen += take;
 	}
-	if (m->p.kind == K_TEXT || m->p.kind == K_HTML)
-		charset_feed(m->cs, (const char *)s, n, text_sink, m);
+	if (m->p.kind != K_TEXT && m->p.kind != K_HTML)
+		return;
+	if (m->p.sniff) {
+		size_t take = SNIFFMAX - m->nsniff < n ? SNIFFMAX - m->nsniff : n;
+
+		memcpy(m->sniffbuf + m->nsniff, s, take);
+		m->nsniff += take;
+		s += take;
+		n -= take;
+		if (m->nsniff < SNIFFMAX)
+			return;
+		sniff_end(m);
+		if (n == 0)
+			return;
+	}
+	charset_feed(m->cs, (const char *)s, n, text_sink, m);
 }
 
 /* Decoded bytes of an encoded text part, for opts.encoded_text. */
@@ -719,6 +830,8 @@ static void end_part(msg *m)
 		if (m->o.encoded_text != NULL && m->p.enc != E_IDENT &&
 		    m->p.kind != K_ATTACH)
 			m->o.encoded_text(m->o.encoded_arg, NULL, 0);
+		if (m->p.sniff)
+			sniff_end(m);
 		if (m->p.kind != K_ATTACH)
 			charset_end(m->cs, text_sink, m);
 		if (m->p.kind == K_HTML) {
@@ -794,6 +907,8 @@ static void end_head(msg *m)
 			addf(m, "mime:charset-unknown:", p->cset);
 		words_begin(m->w, m->out, NULL);
 		if (p->kind == K_HTML) {
+			p->sniff = p->cset[0] == '\0';
+			m->nsniff = 0;
 			words_begin(m->hw, hidden_set(m), "hidden:");
 			html_begin(m->h, m->w, m->hw, m->out);
 		}

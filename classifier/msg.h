@@ -33,7 +33,10 @@
  *                             Content-* fields give no words)
  *   mime:charset:<name>       each declared charset
  *   mime:charset-unknown:<n>  a charset iconv does not know (the text is then
- *                             read as UTF-8, windows-1252 where it is not)
+ *                             read as UTF-8, windows-1252 where it is not);
+ *                             an HTML part without a charset parameter is
+ *                             read with the one a <meta> declares in its
+ *                             first 1024 bytes (no mime:charset: token)
  *   mime:cte:<encoding>       each Content-Transfer-Encoding, lowercase
  *   mime:no-boundary          a multipart without boundary (read as text)
  *   mime:depth-exceeded       a part nested deeper than max_depth (skipped)

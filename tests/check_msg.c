@@ -221,7 +221,7 @@ static const char *const fixtures[] = {
 	"base64-unterminated.eml", "html-obfuscated.eml", "charset-koi8r.eml",
 	"charset-unknown.eml", "attach-disguised-exe.eml", "attach-real-pdf.eml",
 	"message-rfc822.eml", "mbox-from-line.eml", "charset-whatwg-labels.eml",
-	"html5-blocks-c1-refs-bare-schemes.eml", NULL };
+	"html5-blocks-c1-refs-bare-schemes.eml", "charset-html-meta.eml", NULL };
 
 START_TEST(test_chunk_split_anywhere)
 {
@@ -455,6 +455,27 @@ START_TEST(test_charset_header_budget)
 	/* and the header's own words, to the last, converted */
 	ck_has("Subject:w5");
 	ck_has("Subject:café");
+}
+END_TEST
+
+/*
+ * An HTML part without a charset parameter is read with the charset its
+ * <meta> declares in its first 1024 bytes (the HTML standard's prescan):
+ * the KOI8-R and windows-1251 text came out as 8-bit garbage. The header's
+ * parameter wins over a <meta>; one further in is not looked for.
+ */
+START_TEST(test_charset_html_meta)
+{
+	parse_file("charset-html-meta.eml", 1 << 20);
+	ck_has("привет");              /* http-equiv content="...; charset=koi8-r" */
+	ck_has("скидка");
+	ck_has("купите");              /* charset='Windows-1251', base64 */
+	ck_has("дешево");
+	ck_has("naïve");               /* charset=utf-8 in the header */
+	ck_has("café");
+	ck_hasnt("лишнее");            /* the meta past 1024 bytes */
+	ck_has("mime:charset-unknown:x-made-up-charset");
+	ck_has("plain");
 }
 END_TEST
 
@@ -1624,6 +1645,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_charsets);
 	tcase_add_test(tc, test_charset_header_budget);
 	tcase_add_test(tc, test_charset_whatwg_labels);
+	tcase_add_test(tc, test_charset_html_meta);
 	tcase_add_test(tc, test_html);
 	tcase_add_test(tc, test_url_past_unicode);
 	tcase_add_test(tc, test_plain_urls);
