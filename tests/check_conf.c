@@ -921,6 +921,9 @@ START_TEST(test_sample_loads_clean)
 	ck_assert_str_eq(conf_str(c, "StorePath"), "/tmp/run/spamsift.db");
 	ck_assert_ptr_null(conf_str(c, "User"));
 	ck_assert_ptr_null(conf_str(c, "Group"));
+	/* users choose their training mode, as in DSPAM's dspam.conf */
+	ck_assert_int_ne(conf_pref_overridable(c, "trainingMode"), 0);
+	ck_assert_int_eq(conf_pref_overridable(c, "rejectThreshold"), 0);
 }
 END_TEST
 

@@ -527,6 +527,17 @@ expect 0 S -o AllowOverride=rejectThreshold prefs get --user bob@example.net rej
 [ "$(cat "$T/out")" = 0.5 ] || it_fail "AllowOverride did not let the user value through"
 expect 0 S prefs list --user bob@example.net
 grep -q '^spamAction	quarantine	user' "$T/out" || it_fail "prefs list"
+# trainingMode is the user's to choose in the sample, as in DSPAM's
+# dspam.conf (it was not: prefs set warned and the site mode applied).
+expect 0 S prefs set --user nora@example.net trainingMode notrain
+grep -q 'not in AllowOverride' "$T/err" && it_fail "trainingMode not overridable in the sample"
+learned() { expect 0 S stats --user nora@example.net --format tsv; sed -n 2p "$T/out" | cut -f2,3; }
+before=$(learned)
+expect 0 S classify --user nora@example.net --train "$T/s10.eml"
+[ "$(learned)" = "$before" ] || it_fail "trainingMode notrain learned: $(cat "$T/out")"
+expect 0 S prefs unset --user nora@example.net trainingMode
+expect 0 S classify --user nora@example.net --train "$T/s10.eml"
+[ "$(learned)" != "$before" ] || it_fail "classify --train learned nothing under the site mode"
 # Stored values the milter does not take (an older version's, a hand edit)
 # are listed as not in effect: the default is (they were listed as "user").
 sqlite3 "$T/spamsift.db" "INSERT OR REPLACE INTO prefs(uid, key, value) SELECT id, 'spamSubject', X'5B5350414DE95D' FROM users WHERE name = 'bob@example.net'; INSERT OR REPLACE INTO prefs(uid, key, value) SELECT id, 'statisticalSedation', '99' FROM users WHERE name = 'bob@example.net'" ||
