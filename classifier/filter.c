@@ -27,6 +27,7 @@ void filter_params_default(filter_params *p)
 	p->tcr_rounds = 5;
 	p->unsure_low = 0.01;
 	p->unsure_high = 0.999;
+	p->train_unsure = 1;
 	p->tum_maturity = 2500;
 	p->global_model = 1;
 	p->merge_maturity = 2500;
@@ -369,8 +370,8 @@ static int learns_on_classify(const filter_params *ep, const struct model *m)
  */
 static int unsure(const filter_params *ep, double prob)
 {
-	if (ep->training_mode != FILTER_MODE_TOE &&
-	    ep->training_mode != FILTER_MODE_TUM)
+	if ((ep->training_mode != FILTER_MODE_TOE &&
+	    ep->training_mode != FILTER_MODE_TUM) || !ep->train_unsure)
 		return 0;
 	return prob >= ep->unsure_low && prob < ep->unsure_high;
 }

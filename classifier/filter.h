@@ -55,8 +55,9 @@
 #define FILTER_MODE_TUM     2  /* TEFT until mature, then TOE (*) */
 /* (*) and, as TEFT, while the (merged) model has fewer than bayes.young
  * messages of a class (or none): until spam and innocent have both been
- * learned a few times, verdicts have little basis; and every
- * message whose probability lies in the unsure band [unsure_low,
+ * learned a few times, verdicts have little basis; and, unless
+ * train_unsure is 0 (then TOE proper once the model knows both classes,
+ * as DSPAM's), every message whose probability lies in the unsure band [unsure_low,
  * unsure_high) (thick-threshold training, as CRM114/OSBF and bogofilter's
  * "train on unsure" advice: a model fed only errors otherwise never learns
  * the ham it barely got right). */
@@ -74,6 +75,8 @@ typedef struct filter_params {
 	int tcr_rounds;           /* extra learning rounds TCR may add (5) */
 	double unsure_low;        /* TOE/TUM also learn verdicts with a probability */
 	double unsure_high;       /*   in [unsure_low, unsure_high) (0.01, 0.999) */
+	int train_unsure;         /* 0: TOE/TUM do not learn the unsure band
+	                             (TrainUnsure off) */
 	int64_t tum_maturity;     /* TUM: innocent messages learned to be mature (TumMaturity) */
 	int global_model;         /* merge with DB_GLOBAL_USER's model (GlobalModel) */
 	int64_t merge_maturity;   /* M of the merge weighting (TumMaturity) */

@@ -132,6 +132,8 @@ static const struct key keys[] = {
 	  "default training mode: teft, toe, tum or notrain" },
 	{ "TestConditionalTraining", T_BOOL, 0, "on", NONE, NULL,
 	  "when correcting an error, repeat training until the verdict flips" },
+	{ "TrainUnsure", T_BOOL, 0, "on", NONE, NULL,
+	  "toe and mature tum also learn the verdicts they were unsure of; off: only errors" },
 	{ "Feature", T_LIST, K_SPLIT, "chained,whitelist", NONE, conf_norm_feature,
 	  "tokenizer and filter features: chained, osb, noise, whitelist" },
 	{ "Tokenizer", T_ENUM, K_EMPTY, "", ENUM(e_tokenizer), conf_norm_tokenizer,

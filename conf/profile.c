@@ -100,6 +100,7 @@ void profile_site(const conf *c, profile *p)
 	p->fp.bayes.bnr = conf_has_feature(c, "noise");
 	filter_mode_parse(conf_str(c, "TrainingMode"), &p->fp.training_mode);
 	p->fp.tcr = conf_bool(c, "TestConditionalTraining");
+	p->fp.train_unsure = conf_bool(c, "TrainUnsure");
 	p->fp.tum_maturity = conf_int(c, "TumMaturity");
 	p->fp.merge_maturity = conf_int(c, "TumMaturity");
 	p->fp.global_model = conf_bool(c, "GlobalModel");

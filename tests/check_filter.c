@@ -428,6 +428,43 @@ START_TEST(test_toe_learns_until_both_classes_known)
 }
 END_TEST
 
+/*
+ * TrainUnsure off: DSPAM's TOE once the model knows both classes: an
+ * unsure verdict is not learned, a reported error is.
+ */
+START_TEST(test_toe_strict_learns_only_errors)
+{
+	filter_result r;
+	int changed;
+
+	P.global_model = 0;
+	P.tcr = 0;
+	train("ursula", SPAMMY, 1, 20);
+	train("ursula", HAMMY, 0, 20);
+	P.training_mode = FILTER_MODE_TOE;
+	P.train_unsure = 0;
+	r = classify("ursula", "cheap pills meeting agenda", NULL, T0);
+	ck_assert(r.verdict.probability >= P.unsure_low &&
+	    r.verdict.probability < P.unsure_high);
+	ck_assert_int_eq(r.learned, 0);
+	ck_assert_int_eq(totals("ursula").spam_learned, 20);
+	ck_assert_int_eq(totals("ursula").innocent_learned, 20);
+	ck_assert_int_eq(filter_retrain(d, "ursula", r.sig_id,
+	    r.verdict.cls != BAYES_SPAM, NULL, &P, T0, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(totals("ursula").spam_learned +
+	    totals("ursula").innocent_learned, 41);
+	ck_assert_int_eq(totals("ursula").spam_misclassified +
+	    totals("ursula").innocent_misclassified, 1);
+	/* the same band is learned with TrainUnsure on */
+	P.train_unsure = 1;
+	r = classify("ursula", "cheap pills meeting agenda", NULL, T0);
+	ck_assert(r.verdict.probability >= P.unsure_low &&
+	    r.verdict.probability < P.unsure_high);
+	ck_assert_int_eq(r.learned, 1);
+}
+END_TEST
+
 START_TEST(test_toe_learns_unsure_verdicts)
 {
 	filter_result r;
@@ -1358,6 +1395,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_toe_learns_only_errors);
 	tcase_add_test(tc, test_toe_learns_until_both_classes_known);
 	tcase_add_test(tc, test_toe_learns_unsure_verdicts);
+	tcase_add_test(tc, test_toe_strict_learns_only_errors);
 	tcase_add_test(tc, test_young_model_is_cautious);
 	tcase_add_test(tc, test_tum_stops_when_mature);
 	tcase_add_test(tc, test_notrain_and_pref_override);

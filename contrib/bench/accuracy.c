@@ -46,6 +46,7 @@ static void usage(void)
 	    "        header_dependence=D (0: header and body one stream)\n"
 	    "        indicator=surprisal|robinson young=N\n"
 	    "        unsure_low=P unsure_high=P (TOE's thick threshold)\n"
+	    "        train_unsure=0|1 (TrainUnsure: 0 = TOE learns errors only)\n"
 	    "        chained=0|1 osb=0|1 (tokenizer word pairs)\n"
 	    "        explain=1 (the telling tokens of each error on stderr)\n");
 	exit(2);
@@ -105,6 +106,8 @@ static int set_param(filter_params *p, const char *kv)
 		p->unsure_low = atof(v);
 	else if (KEY("unsure_high"))
 		p->unsure_high = atof(v);
+	else if (KEY("train_unsure"))
+		p->train_unsure = atoi(v);
 	else if (KEY("dependence"))
 		p->bayes.dependence = atof(v);
 	else if (KEY("header_dependence"))
