@@ -454,9 +454,11 @@ static void started(int *fd, int status)
 /*
  * Each quarantine copy opens a file in TempDir (it stays empty while the
  * message fits QuarantineMemory): one User cannot write deferred every
- * message of users who quarantine. Said at start, as User.
+ * message of users who quarantine. Checked as User, at start and at each
+ * reload (a reload took such a TempDir, and deferred that mail from then
+ * on). 0, or -1 with the reason in err.
  */
-static int check_tempdir(const conf *c)
+static int check_tempdir(const conf *c, char *err, size_t errlen)
 {
 	const char *dir = conf_str(c, "TempDir") ? conf_str(c, "TempDir") : "/tmp";
 	char tmpl[4096];
@@ -464,11 +466,7 @@ static int check_tempdir(const conf *c)
 
 	snprintf(tmpl, sizeof(tmpl), "%s/spamsift.XXXXXX", dir);
 	if ((fd = mkstemp(tmpl)) < 0) {
-		int e = errno;
-
-		log_err("TempDir %s: %s", dir, strerror(e));
-		fprintf(stderr, "spamsift-milter: TempDir %s: %s\n", dir,
-		    strerror(e));
+		snprintf(err, errlen, "TempDir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	close(fd);
@@ -703,14 +701,18 @@ static int serve(const char *sock, const char *conf_path, char **overrides,
 			    err, sizeof(err));
 			db *d = NULL;
 
-			/* A store start would refuse: every message then
-			 * met it, and was deferred. */
+			/* A store or a TempDir start would refuse: every
+			 * message then met it, and was deferred. */
 			if (nc != NULL && db_open(conf_str(nc, "StorePath"),
 			    DB_OPEN_CREATE, &d, err, sizeof(err)) < 0) {
 				conf_unref(nc);
 				nc = NULL;
 			}
 			db_close(d);
+			if (nc != NULL && check_tempdir(nc, err, sizeof(err)) < 0) {
+				conf_unref(nc);
+				nc = NULL;
+			}
 			if (nc == NULL || mlfi_install(nc, err, sizeof(err)) < 0)
 				log_err("reload of %s failed (%s); keeping the "
 				    "running configuration", conf_path, err);
@@ -956,9 +958,15 @@ int main(int argc, char **argv)
 		}
 		db_close(d);
 	}
-	if (check_tempdir(c) < 0) {
-		rc = 3;
-		goto out;
+	{
+		char err[1024];
+
+		if (check_tempdir(c, err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			fprintf(stderr, "spamsift-milter: %s\n", err);
+			rc = 3;
+			goto out;
+		}
 	}
 	log_info("starting: socket %s, config %s", sock, conf_path);
 	if (foreground)

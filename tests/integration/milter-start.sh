@@ -12,8 +12,10 @@
 #   wrote the pid over the file it named);
 # - a pid file that names another running milter is refused, and that
 #   milter's pid file stays (stopping the second removed the first's);
-# - a reload to a store that cannot be opened keeps the running
-#   configuration (it was taken, and every message then deferred).
+# - a reload to a store that cannot be opened, or to a TempDir the milter
+#   cannot create files in, keeps the running configuration (it was
+#   taken, and every message, or every one to a user who quarantines,
+#   then deferred).
 . "$(dirname "$0")/lib.sh"
 
 it_miltertest_setup st
@@ -87,6 +89,23 @@ until grep -q "reload of $D/my.conf failed ($D/nodir/x.db: .*); keeping the runn
 done
 SPAMSIFT_SOCK="unix:$D/run/m.sock" miltertest -s "$top_srcdir/tests/miltertest/one.lua" \
 	>"$D/mt.log" 2>&1 || { cat "$D/mt.log" "$D/milter.log" >&2; it_fail "no service after the refused reload"; }
+# Nor to a TempDir it cannot create files in, which start refuses: the
+# reload was taken, and every message to a user who quarantines (a copy
+# is made for each) was deferred from then on.
+sed -e "s|^#*TempDir .*|TempDir $D/nodir|" \
+    -e 's|^Preference "spamAction=tag"|Preference "spamAction=quarantine"|' \
+    "$SAMPLE_CONF" >"$D/my.conf"
+grep -q "^TempDir $D/nodir" "$D/my.conf" && grep -q 'spamAction=quarantine' "$D/my.conf" ||
+	it_fail "edit the config"
+kill -HUP "$pid"
+i=0
+until grep -q "reload of $D/my.conf failed (TempDir $D/nodir: No such file or directory); keeping the running configuration" "$D/milter.log"; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || it_fail "a reload to a TempDir that cannot be used: $(cat "$D/milter.log")"
+	sleep 0.1
+done
+SPAMSIFT_SOCK="unix:$D/run/m.sock" miltertest -s "$top_srcdir/tests/miltertest/one.lua" \
+	>"$D/mt.log" 2>&1 || { cat "$D/mt.log" "$D/milter.log" >&2; it_fail "no service after the refused TempDir reload"; }
 
 # After a reload to another store, idle handles of the first are closed
 # (up to three stayed open for good, and kept it on disk once deleted).
@@ -120,5 +139,5 @@ n1=$(ls -l "/proc/$pid/fd" | grep -c "$D/home/spamsift.db")
 n2=$(ls -l "/proc/$pid/fd" | grep -c "$D/home2/spamsift.db")
 [ "$n1" = 0 ] && [ "$n2" -gt 0 ] ||
 	it_fail "after the reload to home2: $n1 handles still on the first store, $n2 on the new one"
-it_log "start failures reach the caller; a file at Socket kept; pid file link not followed, nor taken from a running milter; a reload to a missing store refused; the first store's handles closed after a reload to another"
+it_log "start failures reach the caller; a file at Socket kept; pid file link not followed, nor taken from a running milter; a reload to a missing store or TempDir refused; the first store's handles closed after a reload to another"
 exit 0
