@@ -227,6 +227,9 @@ void usermap_close(usermap *m)
 	free(m);
 }
 
+static int resolve_users(usermap *m, const char *path, char *err,
+    size_t errlen);
+
 int usermap_open(int mode, const char *alias_file, const char *delims,
     usermap **out, char *err, size_t errlen)
 {
@@ -249,6 +252,8 @@ int usermap_open(int mode, const char *alias_file, const char *delims,
 			return -EINVAL;
 		}
 		rc = load_aliases(m, alias_file, err, errlen);
+		if (rc == 0)
+			rc = resolve_users(m, alias_file, err, errlen);
 		if (rc < 0) {
 			usermap_close(m);
 			return rc;
@@ -258,16 +263,15 @@ int usermap_open(int mode, const char *alias_file, const char *delims,
 	return 0;
 }
 
-/* The alias of addr, or NULL. */
-static const char *alias_of(const usermap *m, char *addr)
+/* The line of the table for addr, or NULL. */
+static struct alias *alias_find(const usermap *m, char *addr)
 {
-	struct alias key = { addr, NULL, 0 }, *hit;
+	struct alias key = { addr, NULL, 0 };
 
 	/* (no aliases: the table is NULL, which bsearch must not get) */
 	if (m->naliases == 0)
 		return NULL;
-	hit = bsearch(&key, m->aliases, m->naliases, sizeof(key), cmp_alias);
-	return hit != NULL ? hit->user : NULL;
+	return bsearch(&key, m->aliases, m->naliases, sizeof(key), cmp_alias);
 }
 
 /* The table's user spelled as name, or else as lower (name in lower
@@ -317,6 +321,25 @@ static int cut_extension(const usermap *m, char *addr)
 	return 1;
 }
 
+/*
+ * The line of the table that address (addr: as usermap_address gave it)
+ * leads to, as Postfix's virtual(5) looks: the whole address, then without
+ * its extension (addr is left without it), then the domain's catch-all
+ * when catchall; NULL when none does.
+ */
+static struct alias *alias_line(const usermap *m, const char *address,
+    char *addr, int catchall)
+{
+	struct alias *a = alias_find(m, addr);
+
+	if (a == NULL && cut_extension(m, addr))
+		a = alias_find(m, addr);
+	if (a == NULL && catchall && strchr(address, '@') != NULL &&
+	    strrchr(addr, '@') != NULL && strrchr(addr, '@') != addr)
+		a = alias_find(m, strrchr(addr, '@'));
+	return a;
+}
+
 static int lookup(const usermap *m, const char *address, char *buf,
     size_t len, int catchall)
 {
@@ -327,14 +350,9 @@ static int lookup(const usermap *m, const char *address, char *buf,
 	if (rc < 0)
 		return rc;
 	if (m->mode == USERMAP_ALIAS) {
-		const char *a = alias_of(m, addr);
+		const struct alias *line = alias_line(m, address, addr, catchall);
+		const char *a = line != NULL ? line->user : NULL;
 
-		if (a == NULL && cut_extension(m, addr))
-			a = alias_of(m, addr);
-		/* Then the domain's catch-all, as in Postfix's virtual(5). */
-		if (a == NULL && catchall && strchr(address, '@') != NULL &&
-		    strrchr(addr, '@') != NULL && strrchr(addr, '@') != addr)
-			a = alias_of(m, strrchr(addr, '@'));
 		/*
 		 * A user's name, not an address (spamsift --user, a login):
 		 * the table's spelling of it, as the milter stores it ("Robert"
@@ -356,6 +374,99 @@ static int lookup(const usermap *m, const char *address, char *buf,
 		return -ERANGE;
 	strcpy(buf, user);
 	return 0;
+}
+
+/*
+ * Each line's user as a lookup of it finds it (spamsift --user names it
+ * so): a user written as an address is that address's user, in lower case
+ * and without its extension, or the user of the line it leads to in turn
+ * ("info@d bob@d" with "bob@d Robert" is Robert's), as Postfix's virtual(5)
+ * delivers it; a name listed as an address is that line's user. The mail
+ * of "info@d Bob@D" went to a user "Bob@D", which no --user names and not
+ * bob@d's. A line that leads back to itself, at once (a user spelled as its
+ * address, "bob@d Bob@D") keeps its user; through others it is a loop, an
+ * error. Each chain is followed once (lines already resolved end it).
+ */
+static int resolve_users(usermap *m, const char *path, char *err,
+    size_t errlen)
+{
+	enum { TODO, ON_PATH, DONE };
+	unsigned char *state = calloc(m->naliases ? m->naliases : 1, 1);
+	size_t *chain = malloc((m->naliases ? m->naliases : 1) * sizeof(*chain));
+	char addr[USERMAP_MAX];
+	int rc = 0;
+
+	if (state == NULL || chain == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < m->naliases && rc == 0; i++) {
+		const char *user = NULL;
+		size_t n = 0, j = i;
+		char *final;
+
+		if (state[i] == DONE)
+			continue;
+		state[i] = ON_PATH;
+		chain[n++] = i;
+		while (user == NULL) {
+			const char *cur = m->aliases[j].user;
+			struct alias *next;
+			size_t k;
+
+			if (usermap_address(cur, addr, sizeof(addr)) < 0) {
+				snprintf(err, errlen, "%s:%zu: expected \"address "
+				    "user\"", path, m->aliases[j].line);
+				rc = -EINVAL;
+				break;
+			}
+			next = alias_line(m, cur, addr, 1);
+			if (next == NULL) {
+				/* unlisted: an address as lookup gives it, a
+				 * name as written */
+				user = strchr(cur, '@') != NULL ? addr : cur;
+				break;
+			}
+			k = (size_t)(next - m->aliases);
+			if (state[k] == DONE || strcmp(next->user, cur) == 0) {
+				user = next->user;
+				break;
+			}
+			if (state[k] == ON_PATH) {
+				snprintf(err, errlen, "%s:%zu: %s: a loop of "
+				    "aliases (its user leads back to it)", path,
+				    next->line, next->address);
+				rc = -EINVAL;
+				break;
+			}
+			state[k] = ON_PATH;
+			chain[n++] = k;
+			j = k;
+		}
+		if (rc < 0)
+			break;
+		/* (user may be one of the strings replaced below) */
+		if ((final = strdup(user)) == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (size_t c = 0; c < n && rc == 0; c++) {
+			char *u = strdup(final);
+
+			if (u == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			free(m->aliases[chain[c]].user);
+			m->aliases[chain[c]].user = u;
+			state[chain[c]] = DONE;
+		}
+		free(final);
+	}
+out:
+	free(state);
+	free(chain);
+	return rc;
 }
 
 int usermap_lookup(const usermap *m, const char *address, char *buf,

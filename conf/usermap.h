@@ -2,7 +2,9 @@
  * usermap -- which spamsift user a recipient address belongs to, as the
  * config says (UserMap): the full address (default), its local part, or an
  * alias table (AliasFile: "address user" lines; unlisted addresses map to
- * themselves). Addresses are compared lowercase, without angle brackets.
+ * themselves; a user written as an address, or listed as one, is the user
+ * it maps to in turn, a loop an error). Addresses are compared lowercase,
+ * without angle brackets.
  * With delimiters (RecipientDelimiter, as Postfix's recipient_delimiter), an
  * address's extension goes: "bob+lists@example.org" is bob@example.org's
  * (an alias table is asked for the whole address first, as Postfix's

@@ -1392,6 +1392,73 @@ START_TEST(test_usermap_delimiter)
 }
 END_TEST
 
+/*
+ * A table's user is the user that --user names it by: each line's user is
+ * the user a lookup of it finds. "info@ Bob@Example.org" gave info's mail
+ * to a user "Bob@Example.org", not bob@example.org's, whom no --user
+ * named (stats listed it; --user Bob@Example.org was bob@example.org); a
+ * chain (info@ -> bob@ -> Robert) stopped after one line; a loop loaded.
+ */
+START_TEST(test_usermap_alias_users)
+{
+	char path[512], err[1024], user[USERMAP_MAX];
+	usermap *m = NULL;
+	static const char *const addrs[] = { "info@example.org",
+		"sales@example.org", "x@example.org", "list@example.org",
+		"self@example.org", "z@example.org", "q@other.org",
+		"bob@example.org", "bob", "Self@Example.org" };
+
+	alias_file(path, sizeof(path),
+	    "info@example.org Alice@Example.org\n"      /* an address's case */
+	    "sales@example.org bob@example.org\n"       /* a chain */
+	    "bob@example.org Robert\n"
+	    "x@example.org bob\n"                       /* a name listed */
+	    "bob Rob\n"
+	    "self@example.org Self@Example.org\n"       /* its own spelling */
+	    "list@example.org <Carol+lists@Example.org.>\n"
+	    "@other.org catch\n"
+	    "z@example.org y@other.org\n"               /* stops itself */
+	    "y@other.org y@other.org\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, "+", &m, err,
+	    sizeof(err)), 0);
+	maps_to(m, "<info@example.org>", "alice@example.org");
+	maps_to(m, "Alice@Example.org", "alice@example.org");
+	maps_to(m, "sales@example.org", "Robert");
+	maps_to(m, "x@example.org", "Rob");
+	maps_to(m, "self@example.org", "Self@Example.org");
+	maps_to(m, "Self@Example.org", "Self@Example.org");
+	maps_to(m, "list@example.org", "carol@example.org");
+	maps_to(m, "z@example.org", "y@other.org");
+	maps_to(m, "q@other.org", "catch");
+	/* every user mail goes to is one --user names so */
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		ck_assert_int_eq(usermap_lookup(m, addrs[i], user, sizeof(user)), 0);
+		maps_to(m, user, user);
+	}
+	usermap_close(m);
+
+	/* a loop is an error naming a line of it */
+	alias_file(path, sizeof(path), "a@x.org b@x.org\nb@x.org c@x.org\n"
+	    "c@x.org A@X.org\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "/aliases:1: a@x.org: a loop of aliases"),
+	    "error \"%s\"", err);
+	/* ... as is a user that is no address and no name */
+	alias_file(path, sizeof(path), "a@x.org b\nc@x.org <>\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, NULL, &m, err,
+	    sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "/aliases:2: expected"), "error \"%s\"", err);
+	/* a line that leads to itself through its extension is no loop */
+	alias_file(path, sizeof(path), "a@x.org a+1@x.org\n");
+	ck_assert_int_eq(usermap_open(USERMAP_ALIAS, path, "+", &m, err,
+	    sizeof(err)), 0);
+	maps_to(m, "a@x.org", "a+1@x.org");
+	maps_to(m, "a+2@x.org", "a+1@x.org");
+	usermap_close(m);
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
@@ -1441,6 +1508,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_key_name);
 	tcase_add_test(tc, test_usermap);
 	tcase_add_test(tc, test_usermap_delimiter);
+	tcase_add_test(tc, test_usermap_alias_users);
 	tcase_add_test(tc, test_recipient_delimiter);
 	suite_add_tcase(s, tc);
 	return s;
