@@ -106,24 +106,39 @@ static int read_prefs(db *d, int64_t uid, filter_params *ep)
 	return 0;
 }
 
-/* Lowercase sender without angle brackets into buf; 0 when there is none. */
+/*
+ * Lowercase sender without angle brackets into buf: 1; 0 when there is
+ * none. A sender too long for buf (a local part of hundreds of bytes,
+ * which Postfix accepts) is 2, buf "@domain": its domain still meets the
+ * lists' domain entries (no entry is "@domain"), but it has no history,
+ * and no signature keeps it. It was no sender at all: a blocklisted
+ * domain escaped its blocklist with a long local part.
+ */
 static int norm_sender(const char *s, char *buf, size_t len)
 {
+	const char *end, *at = NULL;
 	size_t n = 0;
+	int cut = 0;
 
 	if (s == NULL)
 		return 0;
 	while (*s == ' ' || *s == '<')
 		s++;
-	for (; *s != '\0' && *s != '>'; s++) {
-		if (n + 1 >= len)
+	for (end = s; *end != '\0' && *end != '>'; end++)
+		if (*end == '@')
+			at = end;
+	while (end > s && end[-1] == ' ')
+		end--;
+	if ((size_t)(end - s) >= len) {
+		if (at == NULL || (size_t)(end - at) >= len || end - at < 2)
 			return 0;
-		buf[n++] = (char)tolower((unsigned char)*s);
+		s = at;
+		cut = 1;
 	}
-	while (n > 0 && buf[n - 1] == ' ')
-		n--;
+	for (; s < end; s++)
+		buf[n++] = (char)tolower((unsigned char)*s);
 	buf[n] = '\0';
-	return n > 0;
+	return n == 0 ? 0 : cut ? 2 : 1;
 }
 
 /* The model a user is scored with: ids and the global model's weight. */
@@ -560,7 +575,7 @@ static int classify_ro(db *d, const char *user, const tokset *toks,
 		goto done;
 	}
 	memcpy(pd->snd, snd, sizeof(snd));
-	pd->has_sender = has_sender;
+	pd->has_sender = has_sender == 1;      /* (2: no history, no signature) */
 	pd->listed = listed;
 	pd->spam = out->verdict.cls == BAYES_SPAM ||
 	    out->verdict.cls == BAYES_BLOCKLISTED;
@@ -837,7 +852,7 @@ static int move_sender(db *d, int64_t uid, const filter_params *ep,
 	db_sender hist;
 	int rc;
 
-	if (!norm_sender(sender, snd, sizeof(snd)))
+	if (norm_sender(sender, snd, sizeof(snd)) != 1)
 		return 0;
 	/*
 	 * Move the message in the sender's history only if it is there: a

@@ -607,7 +607,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	conn *cn = smfi_getpriv(ctx);
 	const conf *cf;
 	const char *auth, *addr;
-	char buf[1024];
+	char buf[USERMAP_MAX];  /* (a shorter one lost long senders whole) */
 	size_t n;
 
 	if (cn == NULL)

@@ -877,6 +877,50 @@ START_TEST(test_blocklist)
 }
 END_TEST
 
+/*
+ * A sender of hundreds of bytes (Postfix takes them) still meets its
+ * domain's list entries: it counted as no sender, and a blocklisted domain
+ * escaped with a long local part. It gets no history (no automatic
+ * whitelisting of a cut address).
+ */
+START_TEST(test_long_sender_meets_domain_lists)
+{
+	filter_result r;
+	db_list_entry e = { "spammer.example", 0, T0, "admin" };
+	char snd[1200];
+	int64_t uid;
+	int matched;
+
+	global_corpus(20);
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_user(d, "lou", 1, &uid), 0);
+	ck_assert_int_eq(db_list_add(d, uid, DB_LIST_BLOCK, &e), 0);
+	ck_assert_int_eq(db_commit(d), 0);
+	memset(snd, 'a', 1000);
+	snprintf(snd + 1000, sizeof(snd) - 1000, "@Spammer.Example");
+	r = classify("lou", HAMMY, snd, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_BLOCKLISTED);
+	/* a long sender elsewhere: classified, no history, never listed */
+	P.whitelist_threshold = 1;
+	snprintf(snd + 1000, sizeof(snd) - 1000, "@friends.example");
+	for (int i = 0; i < 3; i++) {
+		r = classify("lou", HAMMY, snd, T0);
+		ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+	}
+	ck_assert_int_eq(db_list_match(d, uid, DB_LIST_WHITE, "x@friends.example",
+	    &matched), 0);
+	ck_assert_int_eq(matched, 0);
+	ck_assert_int_eq(db_list_match(d, uid, DB_LIST_WHITE, "@friends.example",
+	    &matched), 0);
+	ck_assert_int_eq(matched, 0);
+	/* no domain in reach: no sender, as before */
+	memset(snd, 'a', sizeof(snd) - 1);
+	snd[sizeof(snd) - 1] = '\0';
+	r = classify("lou", HAMMY, snd, T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+}
+END_TEST
+
 START_TEST(test_sources_and_counters)
 {
 	tokset *s = msg("trap words");
@@ -1406,6 +1450,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_retrain_spam_drops_auto_whitelist);
 	tcase_add_test(tc, test_retrain_by_id_uses_stored_sender);
 	tcase_add_test(tc, test_blocklist);
+	tcase_add_test(tc, test_long_sender_meets_domain_lists);
 	tcase_add_test(tc, test_sources_and_counters);
 	tcase_add_test(tc, test_dry_run_writes_nothing);
 	tcase_add_test(tc, test_deferred_commit_equals_classify);

@@ -75,6 +75,7 @@ grep -q "^spamsift-milter.*: UF1: client=[^ ]* from=<[^>]*> unfiltered=1 bob=" "
 # Recipients who agree on spam (or not) by different means, a list and a
 # model, get one copy that says so (it said Mixed, and spam was untagged).
 CLI blocklist add --user dan spammer@bad.example >/dev/null || it_fail "blocklist dan"
+CLI blocklist add --user dan longsender.example >/dev/null || it_fail "blocklist dan longsender.example"
 CLI whitelist add --user dan friend@good.example >/dev/null || it_fail "whitelist dan"
 mkdir -p "$IT_DIR/ag/spam" "$IT_DIR/ag/ham"
 for i in 1 2 3 4 5 6; do
@@ -88,6 +89,8 @@ grep -q "^spamsift-milter.*: AG1: .* dan=Blocklisted/.* emma=Spam/" "$IT_DIR/mil
 	it_fail "AG1 was not blocklisted by dan and spam to emma: $(grep AG1 "$IT_DIR/milter.log")"
 grep -q "^spamsift-milter.*: AG2: .* dan=Whitelisted/.* fay=Innocent/" "$IT_DIR/milter.log" ||
 	it_fail "AG2 was not whitelisted by dan and innocent to fay: $(grep AG2 "$IT_DIR/milter.log")"
+grep -q "^spamsift-milter.*: AG3: .* dan=Blocklisted/" "$IT_DIR/milter.log" ||
+	it_fail "AG3's long sender escaped dan's blocklist: $(grep AG3 "$IT_DIR/milter.log" | cut -c 1-300)"
 it_log "recipients who agree by different means"
 
 # spamSubject with blanks around it is added once, with one blank after it

@@ -36,3 +36,14 @@ if r ~= " Innocent" and r ~= "Innocent" then
 	error("AG2: X-Spamsift-Result " .. tostring(r) .. ", not Innocent")
 end
 mt.disconnect(c)
+
+-- A sender of 600 bytes in a blocklisted domain: it was no sender at
+-- all (the filter kept 511 bytes), and passed. (miltertest itself dies
+-- on a sender of more than about 1,000 bytes.)
+c = send("AG3", "<" .. string.rep("a", 600) .. "@LongSender.example>",
+	{ "<dan@example.net>" }, "hello", "see you at noon\r\n")
+r = mt.getheader(c, "X-Spamsift-Result", 0)
+if r ~= " Blocklisted" and r ~= "Blocklisted" then
+	error("AG3: X-Spamsift-Result " .. tostring(r) .. ", not Blocklisted")
+end
+mt.disconnect(c)
