@@ -663,8 +663,15 @@ static sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (cn == NULL)
 		return SMFIS_TEMPFAIL;
+	/*
+	 * An address that maps to the global model's name ("@global"@d with
+	 * UserMap localpart) is no user's: classified as that user, its mail
+	 * was learned into the model every user's is merged with, by whoever
+	 * sent it.
+	 */
 	if (cn->nrcpts >= MAX_RCPTS || usermap_lookup(cn->sn->umap,
-	    argv[0] ? argv[0] : "", user, sizeof(user)) < 0) {
+	    argv[0] ? argv[0] : "", user, sizeof(user)) < 0 ||
+	    strcmp(user, DB_GLOBAL_USER) == 0) {
 		cn->untracked++;
 		return reply(cn, SMFIP_NR_RCPT);
 	}

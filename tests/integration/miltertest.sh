@@ -7,7 +7,8 @@
 # two names (rejected: the limit is for all names together), recipients
 # who agree on spam by a blocklist and a model (agree.lua), spamSubject
 # tags with a leading blank or not in ASCII, a signature line kept out of
-# a UTF-16 text (subject.lua).
+# a UTF-16 text (subject.lua), an address that maps to @global, the global
+# model's name, delivered unfiltered (unfiltered.lua).
 . "$(dirname "$0")/lib.sh"
 
 it_miltertest_setup mt
@@ -71,6 +72,8 @@ SPAMSIFT_SOCK="unix:$IT_SOCK" miltertest -s "$top_srcdir/tests/miltertest/unfilt
 	>"$IT_DIR/uf.log" 2>&1 || { cat "$IT_DIR/uf.log" >&2; it_fail "unfiltered.lua failed"; }
 grep -q "^spamsift-milter.*: UF1: client=[^ ]* from=<[^>]*> unfiltered=1 bob=" "$IT_DIR/milter.log" ||
 	it_fail "UF1's log line does not count the unfiltered recipient: $(grep UF1 "$IT_DIR/milter.log" | cut -c1-300)"
+grep -q "^spamsift-milter.*: UF2: client=[^ ]* from=<[^>]*> unfiltered=1 action=deliver " "$IT_DIR/milter.log" ||
+	it_fail "UF2 (\"@global\"@example.net) was not delivered unfiltered: $(grep UF2 "$IT_DIR/milter.log")"
 
 # Recipients who agree on spam (or not) by different means, a list and a
 # model, get one copy that says so (it said Mixed, and spam was untagged).
