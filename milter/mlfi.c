@@ -1170,6 +1170,37 @@ static sfsistat on_fail(SMFICTX *ctx, conn *cn)
 	return SMFIS_TEMPFAIL;
 }
 
+/*
+ * Remove the recipient addr (as RCPT TO gave it) from the message. Postfix
+ * keeps one given with a source route (<@relay,@relay2:bob@d>, RFC 5321's
+ * obsolete form) without it, as it delivers it (to bob@d), and deletes
+ * only a recipient that matches what it kept: asked for the address with
+ * its route, it deleted nothing, and a user who quarantined the message
+ * got it too. The route ends at the first ':', as Postfix (and
+ * usermap_address) read it.
+ */
+static void del_rcpt(SMFICTX *ctx, const char *addr)
+{
+	const char *a = addr + (*addr == '<'), *p = strchr(a, ':');
+	char *bare;
+	size_t n;
+
+	if (*a != '@' || p == NULL) {
+		smfi_delrcpt(ctx, (char *)addr);
+		return;
+	}
+	p++;
+	n = strlen(p);
+	n -= n > 0 && p[n - 1] == '>';
+	if ((bare = malloc(n + 3)) == NULL) {
+		smfi_delrcpt(ctx, (char *)addr);
+		return;
+	}
+	snprintf(bare, n + 3, "<%.*s>", (int)n, p);
+	smfi_delrcpt(ctx, bare);
+	free(bare);
+}
+
 /* Store the message in v's user's quarantine; 0, or -errno with why. */
 static int quarantine_store(conn *cn, const verdict *v, const char *rcpts,
     long wait_ms, char *why, size_t whylen)
@@ -1544,7 +1575,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			}
 			for (size_t i = 0; i < cn->nrcpts; i++)
 				if (strcmp(cn->rcpts[i].user, v->user) == 0)
-					smfi_delrcpt(ctx, cn->rcpts[i].addr);
+					del_rcpt(ctx, cn->rcpts[i].addr);
 			quarantined++;
 		}
 	}

@@ -1,7 +1,8 @@
 #!/bin/sh
 # milter-actions.sh -- a real Postfix with spamsift-milter attached tags,
-# quarantines, rejects and whitelists as each recipient's preferences say;
-# forged X-Spamsift-* headers are stripped; QuarantineMode postfix holds the
+# quarantines, rejects and whitelists as each recipient's preferences say
+# (a recipient who quarantines is removed from the message, also when RCPT
+# TO gave a source route); forged X-Spamsift-* headers are stripped; QuarantineMode postfix holds the
 # message; OnFail decides when the store is unavailable.
 #
 # Verdicts are made deterministic with block/white lists (the Bayesian
@@ -118,6 +119,40 @@ grep -q '^Subject: for carol' "$IT_DIR/sendmail.msg" || it_fail "released messag
 CLI stats --user carol@example.net --format json | grep -q '"false_positives":1' ||
 	it_fail "release did not count a false positive: $(CLI stats --user carol@example.net --format json)"
 it_log "release ok"
+
+# 5c. A recipient written with a source route, which Postfix accepts and
+# keeps without it (it delivers <@relay.example:carol@example.net> to
+# carol@example.net): carol quarantines, so she is removed from the message
+# all the same. The milter asked Postfix to remove the address with its
+# route, which matched nothing: carol got the spam as well, with bob's
+# verdict in its header.
+nq=$(CLI quarantine list --user carol@example.net | wc -l)
+mkmsg "$IT_DIR/m5c" spammer@bad.example "routed to carol"
+before=$(sink_count)
+python3 - "$IT_SMTP_PORT" "$IT_DIR/m5c" <<'EOF_PY' || it_fail "m5c not accepted"
+import smtplib, sys
+# (smtplib's sendmail would drop the route itself)
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.spamsift.test", timeout=30)
+s.ehlo()
+ok = s.docmd("MAIL FROM:<spammer@bad.example>")[0] == 250
+for r in ("<@relay.example:carol@example.net>", "<bob@example.net>"):
+    ok = ok and s.docmd("RCPT TO:" + r)[0] == 250
+ok = ok and s.docmd("DATA")[0] == 354
+if ok:
+    s.send(open(sys.argv[2], "rb").read().replace(b"\n", b"\r\n") + b".\r\n")
+    ok = s.getreply()[0] == 250
+s.quit()
+sys.exit(0 if ok else 1)
+EOF_PY
+it_wait_sink $((before + 1)) || it_fail "m5c not relayed to bob"
+sleep 1
+f=$(sink_with m5c)
+grep -q '^X-Rcpt-Args: <bob@example.net>' "$f" || it_fail "m5c: not relayed to bob"
+[ "$(grep -c '^X-Rcpt-Args:' "$f")" = 1 ] ||
+	it_fail "m5c: carol got the message she quarantined: $(grep '^X-Rcpt-Args:' "$f" | tr '\n' ' ')"
+[ "$(CLI quarantine list --user carol@example.net | wc -l)" = $((nq + 1)) ] ||
+	it_fail "m5c: carol's copy was not quarantined"
+it_log "source-routed recipient quarantined and removed"
 
 # 6. Reject: dave alone -> 550 5.7.1.
 mkmsg "$IT_DIR/m6" spammer@bad.example "for dave"
