@@ -1293,7 +1293,10 @@ static void tag_subject(SMFICTX *ctx, conn *cn, const char *tag)
 	tag = delivered_tag(tag, enc);
 	tl = strlen(tag);
 	sl = tl + strlen(subj) + 4;
-	while (*subj == ' ' || *subj == '\t')
+	/* Line breaks too: a value folded before its first word
+	 * ("Subject:\n [SPAM] hi") starts with the tag all the same, and was
+	 * tagged again. */
+	while (*subj == ' ' || *subj == '\t' || *subj == '\r' || *subj == '\n')
 		subj++;
 	/* (our encoded tag, or the tag as raw UTF-8: an SMTPUTF8 hop) */
 	if (tagged(subj, tag) || tagged(subj, plain))

@@ -6,7 +6,8 @@
 # another X-Spamsift-* name (removed), 17 such names (rejected), 1,200 under
 # two names (rejected: the limit is for all names together), recipients
 # who agree on spam by a blocklist and a model (agree.lua), spamSubject
-# tags with a leading blank or not in ASCII, a signature line kept out of
+# tags with a leading blank or not in ASCII (and a tagged Subject folded
+# before its tag left alone), a signature line kept out of
 # a UTF-16 text (subject.lua), an address that maps to @global, the global
 # model's name, delivered unfiltered (unfiltered.lua).
 . "$(dirname "$0")/lib.sh"

@@ -43,6 +43,10 @@ tagged("SU1", "<gus@example.net>", " hello", " [SPAM] hello",
 -- the tagged Subject passes again: left as it is
 tagged("SU2", "<gus@example.net>", " [SPAM] hello", nil,
 	"a tagged Subject was tagged again")
+-- folded before its first word (Postfix sends the line break): left as
+-- it is (it was tagged again, "[SPAM] \n [SPAM] hello")
+tagged("SU8", "<gus@example.net>", "\n [SPAM] hello", nil,
+	"a tagged Subject folded before its tag was tagged again")
 -- tagged, then encoded whole by another hop: left as it is
 tagged("SU5", "<gus@example.net>", " =?UTF-8?B?W1NQQU1dIGhlbGxv?=", nil,
 	"a tagged Subject, encoded again, was tagged again")
