@@ -125,6 +125,14 @@ static void stderr_line(const char *text)
 	free(line);
 }
 
+char *log_word(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == ' ' || *p == '<' || *p == '>')
+			*p = '?';
+	return s;
+}
+
 int log_open(const char *ident, const char *facility, int to_stderr)
 {
 	int fac = -1;

@@ -22,6 +22,13 @@ int log_open(const char *ident, const char *facility, int to_stderr);
 /* log_close -- close syslog. */
 void log_close(void);
 
+/*
+ * s made one field of a log line, in place: blanks and angle brackets
+ * become '?' (a quoted local part, "x> carol=Blocklisted/1.0000/quarantine
+ * action=discard"@d, read as fields of its own). Returns s.
+ */
+char *log_word(char *s);
+
 /* Log one line at the given severity; printf-style. Thread-safe. */
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -135,6 +135,7 @@ typedef struct conn {
 	tokset *toks;           /* box's tokens of the current message, or NULL */
 	/* message state */
 	char *sender;           /* envelope sender (lowercase, no <>) */
+	char *log_sender;       /* sender as logged (log_word) */
 	char *env_sender;       /* MAIL FROM as given, without its <>: what a
 	                         * quarantine release sends as (sender is for
 	                         * the lists and the log) */
@@ -426,6 +427,8 @@ static void msg_state_reset(conn *cn)
 {
 	free(cn->sender);
 	cn->sender = NULL;
+	free(cn->log_sender);
+	cn->log_sender = NULL;
 	free(cn->env_sender);
 	cn->env_sender = NULL;
 	free(cn->queue_id);
@@ -593,7 +596,7 @@ static sfsistat refuse_late(SMFICTX *ctx, conn *cn, const char *from)
 	if (usermap_address(from, buf, sizeof(buf)) < 0)
 		buf[0] = '\0';
 	log_info("NOQUEUE: client=%s from=<%s> %s: the milter is stopping",
-	    addr ? addr : "?", buf, accept ? "accepted unclassified" :
+	    addr ? addr : "?", log_word(buf), accept ? "accepted unclassified" :
 	    "refused (421)");
 	if (accept)
 		return SMFIS_ACCEPT;
@@ -620,6 +623,8 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		cn->sender = strdup(buf);
 	else
 		cn->sender = strdup("");
+	if ((cn->log_sender = cn->sender ? strdup(cn->sender) : NULL) != NULL)
+		log_word(cn->log_sender);
 	{
 		/* (the recipients are stored so too: see mlfi_eom) */
 		const char *a = argv[0] ? argv[0] : "";
@@ -650,7 +655,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 			cn->skip = 1;
 	}
 	if (cn->debug)
-		log_debug("NOQUEUE: from=<%s> client=%s skip=%d", cn->sender,
+		log_debug("NOQUEUE: from=<%s> client=%s skip=%d", cn->log_sender,
 		    cn->client_addr ? cn->client_addr : "?", cn->skip);
 	return reply(cn, SMFIP_NR_MAIL);
 }
@@ -1162,7 +1167,7 @@ static sfsistat on_fail(SMFICTX *ctx, conn *cn)
 	/* (in place of the message's info line: who it was from too) */
 	log_warning("%s: client=%s from=<%s> internal error, %s: %s", qid(cn),
 	    cn->client_addr ? cn->client_addr : "?",
-	    cn->sender ? cn->sender : "", accept ? "accepting" : "tempfail",
+	    cn->log_sender ? cn->log_sender : "", accept ? "accepting" : "tempfail",
 	    cn->errwhy);
 	if (accept)
 		return SMFIS_ACCEPT;
@@ -1372,7 +1377,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		log_info("%s: client=%s from=<%s> forged=%u/%s action=reject "
 		    "size=%zu tokens=0 eom=%.1fms %.1fms", qid(cn),
 		    cn->client_addr ? cn->client_addr : "?",
-		    cn->sender ? cn->sender : "", cn->forged_total,
+		    cn->log_sender ? cn->log_sender : "", cn->forged_total,
 		    cn->forged_over == 1 ? "too-many-names" :
 		    cn->forged_over == 2 ? "name-too-long" : cn->forged[0].name,
 		    cn->size, clock_since_ms(&eom_start), elapsed_ms(cn));
@@ -1384,7 +1389,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			smfi_chgheader(ctx, cn->forged[i].name, (int)idx, NULL);
 	if (cn->skip) {
 		log_info("%s: from=<%s> skipped (trusted sender), %.1fms", qid(cn),
-		    cn->sender ? cn->sender : "", elapsed_ms(cn));
+		    cn->log_sender ? cn->log_sender : "", elapsed_ms(cn));
 		goto done;
 	}
 	content_starts(cn);     /* a message without headers */
@@ -1710,9 +1715,12 @@ log:
 	for (size_t k = 0; k < nv && lp + 200 < sizeof(logbuf); k++) {
 		const verdict *v = &vs[k];
 		static const char *const act[] = { "tag", "quarantine", "reject" };
+		char who[USERMAP_MAX];
+		int w;
 
-		int w = snprintf(logbuf + lp, sizeof(logbuf) - lp,
-		    "%s%s=%s/%.4f/%s", lp ? " " : "", v->user,
+		snprintf(who, sizeof(who), "%s", v->user);
+		w = snprintf(logbuf + lp, sizeof(logbuf) - lp,
+		    "%s%s=%s/%.4f/%s", lp ? " " : "", log_word(who),
 		    v->classified ? result_name(v->res.verdict.cls) : "OptOut",
 		    v->classified ? v->res.verdict.probability : 0.0,
 		    v->action < 0 ? "deliver" : held && v->action == PROFILE_QUARANTINE ?
@@ -1728,7 +1736,7 @@ log:
 	log_info("%s: client=%s from=<%s> %s action=%s size=%zu tokens=%zu eom=%.1fms "
 	    "%.1fms", qid(cn),
 	    cn->client_addr ? cn->client_addr : "?",
-	    cn->sender ? cn->sender : "", logbuf,
+	    cn->log_sender ? cn->log_sender : "", logbuf,
 	    ret == SMFIS_REJECT ? "reject" : ret == SMFIS_DISCARD ? "discard" :
 	    ret == SMFIS_TEMPFAIL ? "tempfail" :
 	    held ? "hold" : quarantined ? "quarantine+deliver" : "deliver",

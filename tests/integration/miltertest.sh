@@ -95,6 +95,12 @@ grep -q "^spamsift-milter.*: AG2: .* dan=Whitelisted/.* fay=Innocent/" "$IT_DIR/
 	it_fail "AG2 was not whitelisted by dan and innocent to fay: $(grep AG2 "$IT_DIR/milter.log")"
 grep -q "^spamsift-milter.*: AG3: .* dan=Blocklisted/" "$IT_DIR/milter.log" ||
 	it_fail "AG3's long sender escaped dan's blocklist: $(grep AG3 "$IT_DIR/milter.log" | cut -c 1-300)"
+# A sender or user name cannot forge fields of the line: blanks and angle
+# brackets are logged as '?'.
+ag4=$(grep "^spamsift-milter.*: AG4: " "$IT_DIR/milter.log")
+[ "$(printf '%s\n' "$ag4" | grep -o ' action=' | wc -l)" = 1 ] &&
+    printf '%s\n' "$ag4" | grep -q 'from=<x??carol=blocklisted/1.0000/quarantine?action=discard@bad.example> y?action=discard?z=Innocent/' ||
+	it_fail "AG4's addresses forge fields of its log line: $ag4"
 it_log "recipients who agree by different means"
 
 # spamSubject with blanks around it is added once, with one blank after it

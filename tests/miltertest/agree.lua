@@ -47,3 +47,10 @@ if r ~= " Blocklisted" and r ~= "Blocklisted" then
 	error("AG3: X-Spamsift-Result " .. tostring(r) .. ", not Blocklisted")
 end
 mt.disconnect(c)
+
+-- Quoted local parts with blanks and '>' that read as fields of the log
+-- line (miltertest.sh checks it).
+c = send("AG4", "<\"x> carol=Blocklisted/1.0000/quarantine action=discard\"@bad.example>",
+	{ "<\"y action=discard z\"@example.net>", "<fay@example.net>" }, "hi",
+	"see you\r\n")
+mt.disconnect(c)
