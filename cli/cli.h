@@ -75,8 +75,10 @@ int cmd_tokens(cli *c, int argc, char **argv);
 int cmd_list(cli *c, int argc, char **argv);   /* whitelist, blocklist */
 
 /* cli_pattern -- p as a list pattern (address, domain, .suffix), lowercase,
- * into out[len]: 0, or -1 when p is none or longer than out. */
-#define CLI_PATTERN_MAX 321
+ * into out[len]: 0, or -1 when p is none or longer than out. An address
+ * is at most CLI_PATTERN_MAX - 1 bytes (a sender as the milter keeps it),
+ * a domain or .suffix 320. */
+#define CLI_PATTERN_MAX DB_SENDER_MAX
 int cli_pattern(const char *p, char *out, size_t len);
 int cmd_prefs(cli *c, int argc, char **argv);
 int cmd_quarantine(cli *c, int argc, char **argv);

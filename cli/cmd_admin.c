@@ -121,9 +121,19 @@ static int print_entry(void *arg, const db_list_entry *e)
 
 /*
  * A pattern is an address (local@domain), a domain or a .suffix, as the
- * store matches a sender (db_list_candidates): no blanks, no control bytes,
- * no empty local part or domain label. Stored lowercase, as senders are
- * compared.
+ * store matches a sender (db_list_candidates): no empty local part or
+ * domain label, no blanks or control bytes in a domain. Stored lowercase,
+ * as senders are compared.
+ *
+ * An address's local part may hold what a sender's holds as the milter
+ * compares it (norm_sender in classifier/filter.c): a quoted local part
+ * ("john doe"@d, "x\001"@d, which Postfix relays) comes unquoted, blanks
+ * and control characters kept, and automatic whitelisting stores it so;
+ * and such a sender is kept up to DB_SENDER_MAX - 1 bytes. Those entries
+ * were refused here, and so every export holding one by import. Never in
+ * one: a line break (an export line could not carry it), a '>' (the
+ * milter's sender ends there), a blank or '<' first (it starts after
+ * them).
  */
 int cli_pattern(const char *p, char *out, size_t len)
 {
@@ -141,12 +151,16 @@ int cli_pattern(const char *p, char *out, size_t len)
 	dom = at ? at + 1 : p;
 	n = strlen(p);
 
-	if (n == 0 || n > 320 || n >= len || at == p)
+	if (n == 0 || n > (at ? CLI_PATTERN_MAX - 1 : 320) || n >= len ||
+	    at == p || p[0] == ' ' || p[0] == '<')
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)p[i] <= ' ' || p[i] == '<' || p[i] == '>' ||
-		    p[i] == 0x7f)
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch == '\n' || ch == '\r' || ch == '>' || (p + i >= dom &&
+		    (ch <= ' ' || ch == '<' || ch == 0x7f)))
 			return -1;
+	}
 	if (*dom == '.' && at == NULL)
 		dom++;          /* .suffix */
 	if (*dom == '\0' || *dom == '.' || dom[strlen(dom) - 1] == '.' ||

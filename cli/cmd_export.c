@@ -288,6 +288,52 @@ static int count_field(const char *s, long long max, long long *out)
 #define IMPORT_SKIPPED 2        /* import_line: a list entry left out */
 #define IMPORT_END 3            /* import_line: the end record */
 
+/*
+ * A list record: the kind, then PATTERN, manual|auto, ADDED and BY, read
+ * from the right: a pattern may hold a TAB (a sender's quoted local part,
+ * "x\ty"@d, which Postfix relays and automatic whitelisting stores), so
+ * it is what lies between the kind and the last three fields. Without BY
+ * (an older hand-made form), the last two. As import_line returns.
+ */
+static int import_list(db *d, int64_t uid, char *line)
+{
+	char pat[CLI_PATTERN_MAX], *f[4], *p = line + 6;   /* past "white\t" */
+	int n = 0, kind = line[0] == 'w' ? DB_LIST_WHITE : DB_LIST_BLOCK;
+	db_list_entry e;
+	long long added;
+	char *tab;
+
+	while (n < 3 && (tab = strrchr(p, '\t')) != NULL) {
+		*tab = '\0';
+		f[n++] = tab + 1;
+	}
+	if (n < 2)
+		return -EINVAL;
+	/* f[] from the right: BY, ADDED, source; or ADDED, source */
+	if (n == 3 && strcmp(f[2], "auto") != 0 && strcmp(f[2], "manual") != 0) {
+		/* PATTERN SOURCE ADDED, the pattern's TAB taken for a field */
+		f[2][-1] = '\t';
+		n = 2;
+	}
+	e.added_by = n == 3 ? f[0] : "";
+	if ((strcmp(f[n - 1], "auto") != 0 && strcmp(f[n - 1], "manual") != 0) ||
+	    count_field(f[n - 2], INT64_MAX, &added) < 0)
+		return -EINVAL;
+	if (cli_pattern(p, pat, sizeof(pat)) < 0) {
+		/* What an older spamsift stored ("alice@", "@") matches
+		 * no sender: its backups still import, without it. */
+		size_t k = strlen(p);
+
+		if (k == 0 || k >= CLI_PATTERN_MAX || strpbrk(p, " \t<>") != NULL)
+			return -EINVAL;
+		return IMPORT_SKIPPED;
+	}
+	e.pattern = pat;
+	e.automatic = strcmp(f[n - 1], "auto") == 0;
+	e.added = (time_t)added;
+	return db_list_add(d, uid, kind, &e);
+}
+
 static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 {
 	char *f[12] = { NULL }, *p = line;
@@ -295,6 +341,8 @@ static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 	/* A preference's value is the rest of the line. */
 	int rc, n = 0, max = strncmp(line, "pref\t", 5) == 0 ? 2 : 12;
 
+	if (strncmp(line, "white\t", 6) == 0 || strncmp(line, "block\t", 6) == 0)
+		return import_list(d, uid, line);
 	while (p != NULL && n < max)
 		f[n++] = strsep(&p, "\t");
 	if (p != NULL && n == 2 && strcmp(f[0], "pref") == 0)
@@ -338,30 +386,6 @@ static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 		if (key == NULL || (val = conf_pref_canon(key, f[2])) == NULL)
 			return -EINVAL;
 		return db_pref_set(d, uid, key, val);
-	}
-	if ((strcmp(f[0], "white") == 0 || strcmp(f[0], "block") == 0) &&
-	    (n == 5 || n == 4)) {
-		char pat[CLI_PATTERN_MAX];
-		db_list_entry e;
-
-		if ((strcmp(f[2], "auto") != 0 && strcmp(f[2], "manual") != 0) ||
-		    count_field(f[3], INT64_MAX, &v[0]) < 0)
-			return -EINVAL;
-		if (cli_pattern(f[1], pat, sizeof(pat)) < 0) {
-			/* What an older spamsift stored ("alice@", "@") matches
-			 * no sender: its backups still import, without it. */
-			size_t k = strlen(f[1]);
-
-			if (k == 0 || k > 320 || strpbrk(f[1], " \t<>") != NULL)
-				return -EINVAL;
-			return IMPORT_SKIPPED;
-		}
-		e.pattern = pat;
-		e.automatic = strcmp(f[2], "auto") == 0;
-		e.added = (time_t)v[0];
-		e.added_by = n == 5 ? f[4] : "";
-		return db_list_add(d, uid, f[0][0] == 'w' ? DB_LIST_WHITE :
-		    DB_LIST_BLOCK, &e);
 	}
 	if (strcmp(f[0], "token") == 0 && n == 4) {
 		char *end;

@@ -742,6 +742,33 @@ grep -q '^alice@example.org	' "$T/out" && ! grep -q 'Old@' "$T/out" || it_fail "
 expect 0 S blocklist del --user gus@example.net Old@
 expect 0 S blocklist list --user gus@example.net
 grep -q 'Old@' "$T/out" && it_fail "old pattern not deleted"
+# Every list entry an export holds comes back: automatic whitelisting
+# stores a sender as the milter reads it, a quoted local part unquoted
+# ("john doe"@d with its blank, a TAB or control character Postfix
+# relays) and up to 511 bytes; import refused the whole backup (or
+# skipped the entry as matching no sender). whitelist add takes them too.
+long=$(printf '%0499d@example.org' 0)
+printf 'Return-Path: <%s>\nFrom: x@example.org\nSubject: hi\n\nhello there\n' "$long" >"$T/long.eml"
+expect 0 S -o AllowOverride=whitelistThreshold prefs set --user ivy@example.net whitelistThreshold 1
+expect 0 S -o AllowOverride=whitelistThreshold classify --train --user ivy@example.net "$T/long.eml"
+for p in 'john doe@example.org' "$(printf 'x\ty@example.org')" "$(printf 'x\001y@example.org')" 'a<b@example.org'; do
+	sqlite3 "$T/spamsift.db" "INSERT INTO lists(uid, kind, pattern, automatic, added, added_by) SELECT id, 0, '$p', 1, 7, 'auto' FROM users WHERE name = 'ivy@example.net'" ||
+		it_fail "plant $p"
+done
+expect 0 S whitelist list --user ivy@example.net
+[ "$(wc -l <"$T/out")" = 5 ] && grep -q "^$long	auto" "$T/out" || it_fail "automatic entries: $(cut -c1-40 "$T/out")"
+expect 0 S export --user ivy@example.net "$T/ivy.txt"
+expect 0 S import --user jo@example.net "$T/ivy.txt"
+[ -s "$T/err" ] && it_fail "import of automatic entries: $(cat "$T/err")"
+expect 0 S export --user jo@example.net "$T/jo.txt"
+[ "$(grep -v '^token' "$T/ivy.txt")" = "$(grep -v '^token' "$T/jo.txt")" ] ||
+	it_fail "list entries did not come back: $(diff "$T/ivy.txt" "$T/jo.txt" | cut -c1-60)"
+expect 0 S whitelist add --user jo@example.net '"Ann Lee"@Example.org' "$(printf '%0498d@example.org' 0)"
+expect 0 S whitelist list --user jo@example.net
+grep -q '^ann lee@example.org	manual' "$T/out" || it_fail "quoted pattern: $(cut -c1-40 "$T/out")"
+for p in 'x>y@example.org' ' x@example.org' 'x@exa mple.org' "$(printf '%0500d@example.org' 0)"; do
+	expect 2 S whitelist add --user jo@example.net "$p"
+done
 expect 0 S stats --user frida@example.net --format json
 grep -q '"innocent_classified":3000000000' "$T/out" || it_fail "large total: $(cat "$T/out")"
 expect 0 S db check
