@@ -379,6 +379,13 @@ static int empty_input(run *r, const char *label, size_t len, const char *what)
 #define TRAIN_TOKENIZERS 4
 /* A slot's copy buffer larger than this is given back once used. */
 #define TRAIN_KEEP_BYTES ((size_t)4 << 20)
+/*
+ * The copies in the ring, together, beyond one message: the reader waits
+ * for the trainer before it copies more. A slot holds a message's header
+ * whole (the parser reads all of it), so 32 messages whose header is large
+ * (files without an empty line: 30 MB each took 1 GB) were copied at once.
+ */
+#define TRAIN_RING_BYTES ((size_t)64 << 20)
 
 /* One message on its way from the reader to the trainer. */
 typedef struct tjob {
@@ -420,6 +427,7 @@ typedef struct tqueue {
 	size_t head;            /* the next message for the trainer */
 	size_t claimed;         /* the next message for a tokenizer */
 	size_t filled;          /* the next message the reader copies */
+	size_t bytes;           /* the copies of slots [head, filled) */
 	int done;               /* the reader has read everything */
 	int stop;               /* the trainer gave up: read no further */
 	int use_sig;            /* look for signatures */
@@ -507,6 +515,16 @@ static int read_one(void *arg, const char *label, const char *data, size_t len)
 		if (len - body > q->scan_bytes)
 			len = body + q->scan_bytes + 1;
 	}
+	/* Within TRAIN_RING_BYTES, or the only one in the ring. */
+	pthread_mutex_lock(&q->mu);
+	while (q->filled > q->head && q->bytes + len > TRAIN_RING_BYTES &&
+	    !q->stop)
+		pthread_cond_wait(&q->space, &q->mu);
+	if (q->stop) {
+		pthread_mutex_unlock(&q->mu);
+		return 1;
+	}
+	pthread_mutex_unlock(&q->mu);
 
 	if (j->cap > TRAIN_KEEP_BYTES && len <= TRAIN_KEEP_BYTES) {
 		free(j->data);
@@ -538,6 +556,7 @@ static int read_one(void *arg, const char *label, const char *data, size_t len)
 	}
 
 	pthread_mutex_lock(&q->mu);
+	q->bytes += j->len;
 	q->filled++;
 	/* One wake-up per event, and only for who waits for it: with one
 	 * condition for all, every event woke every thread (42,000 futex
@@ -936,8 +955,15 @@ static int train_inputs(run *r, tqueue *q, tcount *cnt)
 		j = &q->slot[q->head % TRAIN_QUEUE];
 		pthread_mutex_unlock(&q->mu);
 		trc = train_job(r, j, cnt);
+		/* (the slot is the trainer's until head moves past it) */
+		if (j->cap > TRAIN_KEEP_BYTES) {
+			free(j->data);
+			j->data = NULL;
+			j->cap = 0;
+		}
 		pthread_mutex_lock(&q->mu);
 		j->ready = 0;
+		q->bytes -= j->len;
 		q->head++;
 		if (trc < 0) {
 			q->stop = 1;
