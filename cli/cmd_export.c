@@ -287,6 +287,7 @@ static int count_field(const char *s, long long max, long long *out)
  */
 #define IMPORT_SKIPPED 2        /* import_line: a list entry left out */
 #define IMPORT_END 3            /* import_line: the end record */
+#define IMPORT_SKIPPED_PREF 4   /* import_line: a preference left out */
 
 /*
  * A list record: the kind, then PATTERN, manual|auto, ADDED and BY, read
@@ -383,8 +384,13 @@ static int import_line(db *d, int64_t uid, char *line, db_token *tok)
 		 * unset, and still read by the filter). */
 		const char *key = conf_pref_name(f[1]), *val;
 
-		if (key == NULL || (val = conf_pref_canon(key, f[2])) == NULL)
+		if (key == NULL)
 			return -EINVAL;
+		/* A value the milter does not take (an older spamsift's: a
+		 * spamSubject not in UTF-8) is not in effect, the default is
+		 * (prefs list): its backups still import, without it. */
+		if ((val = conf_pref_canon(key, f[2])) == NULL)
+			return IMPORT_SKIPPED_PREF;
 		return db_pref_set(d, uid, key, val);
 	}
 	if (strcmp(f[0], "token") == 0 && n == 4) {
@@ -565,6 +571,10 @@ int cmd_import(cli *c, int argc, char **argv)
 		if (rc == IMPORT_SKIPPED)
 			fprintf(stderr, "spamsift: %s:%zu: list pattern matches no "
 			    "sender (an older spamsift took it): skipped\n", file,
+			    lineno);
+		if (rc == IMPORT_SKIPPED_PREF)
+			fprintf(stderr, "spamsift: %s:%zu: preference value not in "
+			    "effect (an older spamsift took it): skipped\n", file,
 			    lineno);
 		ntoks += rc == 1;
 		nrec++;

@@ -755,6 +755,20 @@ expect 0 S import --user hal@example.net "$T/gus.txt"
 grep -q 'matches no sender.*skipped' "$T/err" || it_fail "old pattern on import: $(cat "$T/err")"
 expect 0 S blocklist list --user hal@example.net
 grep -q '^alice@example.org	' "$T/out" && ! grep -q 'Old@' "$T/out" || it_fail "import with an old pattern: $(cat "$T/out")"
+# So does a preference value an older spamsift stored that prefs set
+# now refuses (a spamSubject not in UTF-8): not in effect, the default is,
+# and its backups were refused whole.
+sqlite3 "$T/spamsift.db" "INSERT INTO prefs(uid, key, value) SELECT id, 'spamSubject', CAST(X'5B53CF5D' AS TEXT) FROM users WHERE name = 'gus@example.net'" ||
+	it_fail "plant an old preference"
+expect 0 S -o AllowOverride=spamSubject prefs list --user gus@example.net
+grep -q '^spamSubject	\[SPAM\]	default' "$T/out" || it_fail "old preference in effect: $(cat "$T/out")"
+expect 0 S export --user gus@example.net "$T/gus-pref.txt"
+grep -q '^pref	spamSubject	' "$T/gus-pref.txt" || it_fail "old preference not exported: $(cat "$T/gus-pref.txt")"
+expect 0 S import --user hal2@example.net "$T/gus-pref.txt"
+grep -q ':[0-9]*: preference value not in effect.*skipped' "$T/err" || it_fail "old preference on import: $(cat "$T/err")"
+expect 0 S export --user hal2@example.net "$T/hal2.txt"
+grep -q '^pref' "$T/hal2.txt" && it_fail "old preference imported: $(cat "$T/hal2.txt")"
+grep -q '^block	alice@example.org	' "$T/hal2.txt" || it_fail "import with an old preference: $(cat "$T/hal2.txt")"
 expect 0 S blocklist del --user gus@example.net Old@
 expect 0 S blocklist list --user gus@example.net
 grep -q 'Old@' "$T/out" && it_fail "old pattern not deleted"
