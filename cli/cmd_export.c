@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,44 @@ static FILE *export_open(const char *file, char *tmp, size_t len)
 	return f;
 }
 
+/*
+ * The new file an export writes, for a signal that ends the run (^C, a
+ * cron job's timeout, a shutdown) to remove: it was left beside FILE, a
+ * partial export as large as the user's model, one more each time.
+ */
+static char killed_tmp[PATH_MAX + 8];
+static const int killers[] = { SIGHUP, SIGINT, SIGTERM };
+static struct sigaction killers_old[sizeof(killers) / sizeof(killers[0])];
+
+static void export_killed(int sig)
+{
+	unlink(killed_tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Remove tmp when a signal ends the run (one the caller ignores still
+ * does not); unguard_tmp puts back what was there. */
+static void guard_tmp(const char *tmp)
+{
+	struct sigaction sa = { .sa_handler = export_killed };
+
+	snprintf(killed_tmp, sizeof(killed_tmp), "%s", tmp);
+	sigemptyset(&sa.sa_mask);
+	for (size_t k = 0; k < sizeof(killers) / sizeof(killers[0]); k++)
+		sigaddset(&sa.sa_mask, killers[k]);
+	for (size_t k = 0; k < sizeof(killers) / sizeof(killers[0]); k++)
+		if (sigaction(killers[k], NULL, &killers_old[k]) == 0 &&
+		    killers_old[k].sa_handler != SIG_IGN)
+			sigaction(killers[k], &sa, NULL);
+}
+
+static void unguard_tmp(void)
+{
+	for (size_t k = 0; k < sizeof(killers) / sizeof(killers[0]); k++)
+		sigaction(killers[k], &killers_old[k], NULL);
+}
+
 int cmd_export(cli *c, int argc, char **argv)
 {
 	const char *file;
@@ -192,6 +231,8 @@ int cmd_export(cli *c, int argc, char **argv)
 		fprintf(stderr, "spamsift: %s: %s\n", file, strerror(errno));
 		return CLI_INPUT;
 	}
+	if (tmp[0])
+		guard_tmp(tmp);
 	fprintf(f, "# spamsift export 2\n");
 	/*
 	 * One snapshot for all of it: read apart, tokens learned meanwhile
@@ -239,12 +280,22 @@ int cmd_export(cli *c, int argc, char **argv)
 		if (fclose(f) != 0 || bad)
 			err = errno ? errno : EIO;
 		if (tmp[0]) {
+			sigset_t set, prev;
+
+			/* (renamed or removed before a signal is handled) */
+			sigemptyset(&set);
+			for (size_t k = 0; k < sizeof(killers) /
+			    sizeof(killers[0]); k++)
+				sigaddset(&set, killers[k]);
+			sigprocmask(SIG_BLOCK, &set, &prev);
 			/* The new file replaces FILE only whole. */
 			if (rc == 0 && err == 0 && rename(tmp, file) < 0)
 				err = errno;
 			if ((rc < 0 || err != 0) && unlink(tmp) < 0)
 				fprintf(stderr, "spamsift: %s: %s (it holds a "
 				    "partial export)\n", tmp, strerror(errno));
+			unguard_tmp();
+			sigprocmask(SIG_SETMASK, &prev, NULL);
 		}
 		/*
 		 * What a failed export wrote in place (through a symbolic
