@@ -3,7 +3,6 @@
  * read of it (see delivered.h).
  */
 #include "classifier/delivered.h"
-#include "classifier/hdr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -241,6 +240,70 @@ int delivered_undo(const char *data, size_t len, const char *tag,
 	return 1;
 }
 
+/*
+ * The address of a Return-Path value v[0..n) as the milter reads the MAIL
+ * FROM that delivery copied into it (usermap_address): inside its <...>
+ * (a '>' in a quoted local part does not end it), else the whole value,
+ * without the line breaks of folding and the blanks around it, a source
+ * route (@relay:) dropped, a quoted local part without its quotes and
+ * backslashes ("spammer"@d is spammer@d), lowercase, a domain's final dot
+ * gone. Read as a header's mailbox (hdr_addr), a quoted local part gave
+ * no address at all: the lists never judged such a sender, which the
+ * milter had blocklisted. "" for the null sender.
+ */
+static void envelope_addr(const char *v, size_t n, char *out, size_t cap)
+{
+	size_t s = 0, e = n, k = 0, at;
+	int quoted = 0;
+
+	while (s < n && v[s] != '<')
+		s++;
+	if (s < n) {
+		for (e = ++s; e < n && (quoted || v[e] != '>'); e++) {
+			if (v[e] == '"')
+				quoted = !quoted;
+			else if (v[e] == '\\' && quoted && e + 1 < n)
+				e++;
+		}
+	} else {
+		s = 0;
+	}
+	while (s < e && isspace((unsigned char)v[s]))
+		s++;
+	if (s < e && v[s] == '@') {             /* <@relay:bob@d> */
+		const char *colon = memchr(v + s, ':', e - s);
+
+		if (colon != NULL)
+			s = (size_t)(colon - v) + 1;
+	}
+	if (s < e && v[s] == '"') {
+		size_t q = s + 1;
+
+		while (q < e && v[q] != '"')
+			q += v[q] == '\\' && q + 1 < e ? 2 : 1;
+		if (q < e) {            /* closed: its text, unescaped */
+			for (size_t i = s + 1; i < q && k + 1 < cap; i++) {
+				if (v[i] == '\\')
+					i++;
+				if (v[i] != '\r' && v[i] != '\n')
+					out[k++] = (char)tolower((unsigned char)v[i]);
+			}
+			s = q + 1;
+		}
+	}
+	for (size_t i = s; i < e && k + 1 < cap; i++)
+		if (v[i] != '\r' && v[i] != '\n')
+			out[k++] = (char)tolower((unsigned char)v[i]);
+	while (k > 0 && (out[k - 1] == ' ' || out[k - 1] == '\t'))
+		k--;
+	for (at = k; at > 0 && out[at - 1] != '@'; at--)
+		;
+	while (at > 0 && k > at + 1 && out[k - 1] == '.')
+		k--;
+	if (cap > 0)
+		out[k] = '\0';
+}
+
 int delivered_sender(const char *data, size_t len, char *out, size_t cap)
 {
 	for (size_t i = 0; i < len && !empty_at(data, len, i); ) {
@@ -251,7 +314,7 @@ int delivered_sender(const char *data, size_t len, char *out, size_t cap)
 		if (named(data, end, i, "Return-Path")) {
 			const char *v = memchr(data + i, ':', end - i) + 1;
 
-			hdr_addr(v, (size_t)(data + end - v), out, cap);
+			envelope_addr(v, (size_t)(data + end - v), out, cap);
 			return 1;
 		}
 		i = end;

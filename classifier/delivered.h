@@ -62,8 +62,10 @@ int delivered_undo(const char *data, size_t len, const char *tag,
 /*
  * delivered_sender -- the envelope sender of a delivered message: the
  * address of the first Return-Path field of its header (delivery writes
- * it; "" for the null sender "<>"), lowercase, into out (cap bytes, as
- * hdr_addr). 1 when there is one, 0 when the header has none.
+ * it; "" for the null sender "<>"), as the milter reads MAIL FROM (a
+ * quoted local part without its quotes and backslashes, lowercase), into
+ * out (cap bytes, NUL-terminated, cut to fit). 1 when there is one, 0
+ * when the header has none.
  */
 int delivered_sender(const char *data, size_t len, char *out, size_t cap);
 

@@ -160,6 +160,20 @@ START_TEST(test_sender)
 	ck_assert_str_eq(buf, "");
 	m = "From: a@b\n\nReturn-Path: <z@w>\n";
 	ck_assert_int_eq(delivered_sender(m, strlen(m), buf, sizeof(buf)), 0);
+	/* as the milter reads MAIL FROM: a quoted local part unquoted (as a
+	 * header's mailbox it gave no address), a source route dropped */
+	m = "Return-Path: <\"Spam Mer\"@Evil.Example.>\n\nx\n";
+	ck_assert_int_eq(delivered_sender(m, strlen(m), buf, sizeof(buf)), 1);
+	ck_assert_str_eq(buf, "spam mer@evil.example");
+	m = "Return-Path: <@relay.example:\"a\\\"b>\"@d>\n\nx\n";
+	ck_assert_int_eq(delivered_sender(m, strlen(m), buf, sizeof(buf)), 1);
+	ck_assert_str_eq(buf, "a\"b>@d");
+	m = "Return-Path: bob@d\n\nx\n";
+	ck_assert_int_eq(delivered_sender(m, strlen(m), buf, sizeof(buf)), 1);
+	ck_assert_str_eq(buf, "bob@d");
+	m = "Return-Path: <\"long local part\"@d>\n\nx\n";
+	ck_assert_int_eq(delivered_sender(m, strlen(m), buf, 8), 1);
+	ck_assert_str_eq(buf, "long lo");
 }
 END_TEST
 

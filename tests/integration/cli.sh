@@ -513,6 +513,12 @@ expect 0 S classify --user bob@example.net "$T/wl.eml" "$T/wl-rp.eml" "$T/wl-rp2
 grep -q "wl.eml: whitelisted " "$T/out" && grep -q "wl-rp2.eml: whitelisted " "$T/out" &&
 	! grep -q "wl-rp.eml: whitelisted " "$T/out" ||
 	it_fail "classify by the envelope sender: $(cat "$T/out")"
+# ... read as the milter reads MAIL FROM: a quoted local part ("friend"@d,
+# as Postfix writes the Return-Path of such a sender) made no address at
+# all, and the lists did not judge it (the milter had whitelisted it).
+{ printf 'Return-Path: <"Friend"@example.com>\n'; cat "$T/wl.eml"; } >"$T/wl-rp3.eml"
+expect 0 S classify --user bob@example.net "$T/wl-rp3.eml"
+grep -q "wl-rp3.eml: whitelisted " "$T/out" || it_fail "classify by a quoted envelope sender: $(cat "$T/out")"
 expect 0 S whitelist del --user bob@example.net friend@example.com
 expect 2 S whitelist del --user bob@example.net friend@example.com
 expect 0 S blocklist add --user bob@example.net seller@pills.example
