@@ -107,8 +107,11 @@ static int read_prefs(db *d, int64_t uid, filter_params *ep)
 }
 
 /*
- * Lowercase sender without angle brackets into buf: 1; 0 when there is
- * none. A sender too long for buf (a local part of hundreds of bytes,
+ * Lowercase sender without the angle brackets around it into buf: 1; 0
+ * when there is none. A '>' inside it is its own: a quoted local part
+ * that the milter gets unquoted ("x>"@evil.example is x>@evil.example)
+ * was cut there, and "x" met no list of evil.example (the mail passed
+ * a blocklist of the domain, through Postfix). A sender too long for buf (a local part of hundreds of bytes,
  * which Postfix accepts) is 2, buf "@domain": its domain still meets the
  * lists' domain entries (no entry is "@domain"), but it has no history,
  * and no signature keeps it. It was no sender at all: a blocklisted
@@ -122,11 +125,18 @@ static int norm_sender(const char *s, char *buf, size_t len)
 
 	if (s == NULL)
 		return 0;
-	while (*s == ' ' || *s == '<')
+	while (*s == ' ')
 		s++;
-	for (end = s; *end != '\0' && *end != '>'; end++)
-		if (*end == '@')
-			at = end;
+	end = s + strlen(s);
+	if (*s == '<') {
+		const char *gt = strrchr(++s, '>');
+
+		if (gt != NULL)
+			end = gt;
+	}
+	for (const char *p = s; p < end; p++)
+		if (*p == '@')
+			at = p;
 	while (end > s && end[-1] == ' ')
 		end--;
 	if ((size_t)(end - s) >= len) {

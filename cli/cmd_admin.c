@@ -131,9 +131,8 @@ static int print_entry(void *arg, const db_list_entry *e)
  * and control characters kept, and automatic whitelisting stores it so;
  * and such a sender is kept up to DB_SENDER_MAX - 1 bytes. Those entries
  * were refused here, and so every export holding one by import. Never in
- * one: a line break (an export line could not carry it), a '>' (the
- * milter's sender ends there), a blank or '<' first (it starts after
- * them).
+ * one: a line break (an export line could not carry it), a blank or '<'
+ * first (the milter's sender starts after them).
  */
 int cli_pattern(const char *p, char *out, size_t len)
 {
@@ -157,8 +156,8 @@ int cli_pattern(const char *p, char *out, size_t len)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)p[i];
 
-		if (ch == '\n' || ch == '\r' || ch == '>' || (p + i >= dom &&
-		    (ch <= ' ' || ch == '<' || ch == 0x7f)))
+		if (ch == '\n' || ch == '\r' || (p + i >= dom &&
+		    (ch <= ' ' || ch == '<' || ch == '>' || ch == 0x7f)))
 			return -1;
 	}
 	if (*dom == '.' && at == NULL)

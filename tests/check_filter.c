@@ -921,6 +921,33 @@ START_TEST(test_long_sender_meets_domain_lists)
 }
 END_TEST
 
+/*
+ * A '>' in a sender is its own, but for the brackets around it: the milter
+ * gets "x>"@evil.example unquoted, x>@evil.example, which was cut at the
+ * '>' to "x" and passed a blocklist of evil.example.
+ */
+START_TEST(test_sender_with_gt_meets_lists)
+{
+	db_list_entry e = { "evil.example", 0, T0, "admin" };
+	filter_result r;
+	int64_t uid;
+
+	global_corpus(20);
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_user(d, "lou", 1, &uid), 0);
+	ck_assert_int_eq(db_list_add(d, uid, DB_LIST_BLOCK, &e), 0);
+	ck_assert_int_eq(db_commit(d), 0);
+	r = classify("lou", HAMMY, "x>@evil.example", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_BLOCKLISTED);
+	r = classify("lou", HAMMY, "<x>@Evil.Example>", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_BLOCKLISTED);
+	r = classify("lou", HAMMY, " <bob@evil.example>", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_BLOCKLISTED);
+	r = classify("lou", HAMMY, "<x@good.example>", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_INNOCENT);
+}
+END_TEST
+
 START_TEST(test_sources_and_counters)
 {
 	tokset *s = msg("trap words");
@@ -1451,6 +1478,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_retrain_by_id_uses_stored_sender);
 	tcase_add_test(tc, test_blocklist);
 	tcase_add_test(tc, test_long_sender_meets_domain_lists);
+	tcase_add_test(tc, test_sender_with_gt_meets_lists);
 	tcase_add_test(tc, test_sources_and_counters);
 	tcase_add_test(tc, test_dry_run_writes_nothing);
 	tcase_add_test(tc, test_deferred_commit_equals_classify);

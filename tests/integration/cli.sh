@@ -806,12 +806,12 @@ long=$(printf '%0499d@example.org' 0)
 printf 'Return-Path: <%s>\nFrom: x@example.org\nSubject: hi\n\nhello there\n' "$long" >"$T/long.eml"
 expect 0 S -o AllowOverride=whitelistThreshold prefs set --user ivy@example.net whitelistThreshold 1
 expect 0 S -o AllowOverride=whitelistThreshold classify --train --user ivy@example.net "$T/long.eml"
-for p in 'john doe@example.org' "$(printf 'x\ty@example.org')" "$(printf 'x\001y@example.org')" 'a<b@example.org'; do
+for p in 'john doe@example.org' "$(printf 'x\ty@example.org')" "$(printf 'x\001y@example.org')" 'a<b@example.org' 'a>b@example.org'; do
 	sqlite3 "$T/spamsift.db" "INSERT INTO lists(uid, kind, pattern, automatic, added, added_by) SELECT id, 0, '$p', 1, 7, 'auto' FROM users WHERE name = 'ivy@example.net'" ||
 		it_fail "plant $p"
 done
 expect 0 S whitelist list --user ivy@example.net
-[ "$(wc -l <"$T/out")" = 5 ] && grep -q "^$long	auto" "$T/out" || it_fail "automatic entries: $(cut -c1-40 "$T/out")"
+[ "$(wc -l <"$T/out")" = 6 ] && grep -q "^$long	auto" "$T/out" || it_fail "automatic entries: $(cut -c1-40 "$T/out")"
 expect 0 S export --user ivy@example.net "$T/ivy.txt"
 expect 0 S import --user jo@example.net "$T/ivy.txt"
 [ -s "$T/err" ] && it_fail "import of automatic entries: $(cat "$T/err")"
@@ -821,7 +821,7 @@ expect 0 S export --user jo@example.net "$T/jo.txt"
 expect 0 S whitelist add --user jo@example.net '"Ann Lee"@Example.org' "$(printf '%0498d@example.org' 0)"
 expect 0 S whitelist list --user jo@example.net
 grep -q '^ann lee@example.org	manual' "$T/out" || it_fail "quoted pattern: $(cut -c1-40 "$T/out")"
-for p in 'x>y@example.org' ' x@example.org' 'x@exa mple.org' "$(printf '%0500d@example.org' 0)"; do
+for p in 'x@y>.example.org' ' x@example.org' 'x@exa mple.org' "$(printf '%0500d@example.org' 0)"; do
 	expect 2 S whitelist add --user jo@example.net "$p"
 done
 expect 0 S stats --user frida@example.net --format json

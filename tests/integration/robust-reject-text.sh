@@ -9,7 +9,8 @@
 # Postfix hands the milter the addresses as the client wrote them and
 # delivers to dave@example.net, but they made another sender (not on
 # dave's blocklist) and another user ("dave, cut inside the quotes), whose
-# spamAction was not reject: the mail was delivered.
+# spamAction was not reject: the mail was delivered. So was a sender whose
+# quoted local part holds a '>' ("x>"@evil.example: cut there, "x").
 . "$(dirname "$0")/lib.sh"
 
 it_setup
@@ -49,7 +50,8 @@ for pair in 'spammer@bad.example dave@example.net' \
     '"spammer"@bad.example "dave+x"@example.net' \
     '"Spammer"@Bad.example "Dave"@example.net' \
     '@relay.example:spammer@bad.example @a.example,@b.example:dave@example.net' \
-    'spammer@bad.example. dave@example.net.'; do
+    'spammer@bad.example. dave@example.net.' \
+    '"x>"@evil.example dave@example.net'; do
 	reply=$(send "${pair% *}" "${pair#* }")
 	it_log "$pair: reply: $reply"
 	case $reply in
