@@ -22,7 +22,9 @@
  * db.c in every transaction that changes tokens) that read caches compare;
  * schema 3 the envelope sender of each signature; schema 4 the day each
  * sender of the automatic whitelisting's history was last seen
- * (db_sender_purge).
+ * (db_sender_purge); schema 5 how many of a signature's hashes are tokens
+ * and header tokens; schema 6 adds nothing but raises learned totals that
+ * older versions left below their tokens' hits.
  *
  * Combined increments (db.c) arrive sorted in one tokens_add call and are
  * merged by one statement over the spamsift_rows virtual table (below).
@@ -52,7 +54,7 @@
 #include "db/db.h"
 #include "db/db_impl.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define APPLICATION_ID 0x53705366       /* "SpSf" */
 #define DEFAULT_BUSY_MS 10000
 
@@ -197,6 +199,23 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	 */
 	"ALTER TABLE signatures ADD COLUMN ntok INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE signatures ADD COLUMN head INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 5 -> 6: no new table or column: each user's learned totals are
+	 * raised to the most hits any of the user's tokens has of that
+	 * class. Older versions took a message from a class's total for a
+	 * correction without a signature (train --source error) of a message
+	 * never learned as that class, while its tokens kept their hits: db
+	 * check called such a store damaged for good and import refused the
+	 * user's export. The bound is the one such a correction keeps now
+	 * (filter.c); a store without such a user is left as it was.
+	 */
+	"UPDATE totals SET"
+	"  spam_learned = max(spam_learned, m.spam),"
+	"  innocent_learned = max(innocent_learned, m.innocent)"
+	"  FROM (SELECT uid, max(spam_hits) AS spam,"
+	"    max(innocent_hits) AS innocent FROM tokens GROUP BY uid) AS m"
+	"  WHERE m.uid = totals.uid AND (m.spam > totals.spam_learned OR"
+	"    m.innocent > totals.innocent_learned);",
 };
 
 /* The cached statements. */

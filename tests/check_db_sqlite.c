@@ -392,7 +392,7 @@ START_TEST(test_migrate_from_1)
 	ck_assert_int_eq(t.spam_hits, 2);
 	ck_assert_int_eq(db_sqlite_exec(d, "SELECT gen FROM generation"), 0);
 	db_close(d);
-	ck_assert_uint_eq(file_version(path), 5);
+	ck_assert_uint_eq(file_version(path), 6);
 }
 END_TEST
 
@@ -429,7 +429,7 @@ START_TEST(test_migrate_from_2)
 	ck_assert_uint_eq(got->ntok, 0);        /* not known */
 	db_sig_free(got);
 	db_close(d);
-	ck_assert_uint_eq(file_version(path), 5);
+	ck_assert_uint_eq(file_version(path), 6);
 }
 END_TEST
 
@@ -462,7 +462,54 @@ START_TEST(test_migrate_from_3)
 	ck_assert_int_eq(db_sender_purge(d, today + 2, 1, &n), 0);
 	ck_assert_int_eq(n, 1);
 	db_close(d);
+	ck_assert_uint_eq(file_version(path), 6);
+}
+END_TEST
+
+/*
+ * Older versions took a message from a class's learned total for a
+ * correction of a message never learned as that class, while its tokens
+ * kept their hits: the upgrade raises such a total to its tokens' most
+ * hits (db check then passes) and leaves every other count as it was.
+ */
+START_TEST(test_migrate_from_5)
+{
+	int64_t uid, bob;
+	db *d = make_store(3, &uid);
+	uint64_t h = 9;
+	db_totals t, two = { .spam_learned = 2, .innocent_learned = 1 };
+	char *rep = NULL;
+	int ok = 0;
+
+	ck_assert_int_eq(db_user(d, "bob", 1, &bob), 0);
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_tokens_update(d, bob, &h, 1, 2, 1, 1), 0);
+	ck_assert_int_eq(db_totals_add(d, bob, &two), 0);
+	ck_assert_int_eq(db_commit(d), 0);
+	/* alice's one spam taken back by such a correction */
+	ck_assert_int_eq(db_sqlite_exec(d, "UPDATE totals SET spam_learned = 0, "
+	    "innocent_learned = 1, innocent_misclassified = 1 WHERE uid = "
+	    "(SELECT id FROM users WHERE name = 'alice'); "
+	    "PRAGMA user_version = 5"), 0);
+	ck_assert_int_eq(db_check(d, &ok, &rep), 0);
+	ck_assert_int_eq(ok, 0);
+	free(rep);
+	rep = NULL;
+	db_close(d);
 	ck_assert_uint_eq(file_version(path), 5);
+	d = open_ok(0);
+	ck_assert_int_eq(db_check(d, &ok, &rep), 0);
+	ck_assert_msg(ok, "%s", rep);
+	free(rep);
+	ck_assert_int_eq(db_totals_get(d, uid, &t), 0);
+	ck_assert_int_eq(t.spam_learned, 1);
+	ck_assert_int_eq(t.innocent_learned, 1);
+	ck_assert_int_eq(t.innocent_misclassified, 1);
+	ck_assert_int_eq(db_totals_get(d, bob, &t), 0);
+	ck_assert_int_eq(t.spam_learned, 2);
+	ck_assert_int_eq(t.innocent_learned, 1);
+	db_close(d);
+	ck_assert_uint_eq(file_version(path), 6);
 }
 END_TEST
 
@@ -1061,6 +1108,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_random_bytes);
 	tcase_add_test(tc, test_newer_schema);
+	tcase_add_test(tc, test_migrate_from_5);
 	tcase_add_test(tc, test_migrate_from_3);
 	tcase_add_test(tc, test_migrate_from_2);
 	tcase_add_test(tc, test_migrate_from_1);
