@@ -111,11 +111,11 @@ static int read_prefs(db *d, int64_t uid, filter_params *ep)
  * when there is none. A '>' inside it is its own: a quoted local part
  * that the milter gets unquoted ("x>"@evil.example is x>@evil.example)
  * was cut there, and "x" met no list of evil.example (the mail passed
- * a blocklist of the domain, through Postfix). A sender too long for buf (a local part of hundreds of bytes,
- * which Postfix accepts) is 2, buf "@domain": its domain still meets the
- * lists' domain entries (no entry is "@domain"), but it has no history,
- * and no signature keeps it. It was no sender at all: a blocklisted
- * domain escaped its blocklist with a long local part.
+ * a blocklist of the domain, through Postfix). A sender too long for buf
+ * (a local part of hundreds of bytes, which Postfix accepts) is 2, buf
+ * "@domain": its domain still meets the lists' domain entries (no entry
+ * is "@domain"), but it has no history, and no signature keeps it. It was
+ * no sender at all: a blocklisted domain escaped with a long local part.
  */
 static int norm_sender(const char *s, char *buf, size_t len)
 {
