@@ -128,11 +128,16 @@ static int norm_sender(const char *s, char *buf, size_t len)
 	while (*s == ' ')
 		s++;
 	end = s + strlen(s);
-	if (*s == '<') {
-		const char *gt = strrchr(++s, '>');
-
-		if (gt != NULL)
-			end = gt;
+	while (end > s && end[-1] == ' ')
+		end--;
+	/*
+	 * Brackets only around it all: a '<' first is the local part's when
+	 * no '>' ends the sender ("<ceo@good.example>"@evil.example, which
+	 * the milter gets unquoted, is not ceo@good.example).
+	 */
+	if (end - s >= 2 && *s == '<' && end[-1] == '>') {
+		s++;
+		end--;
 	}
 	for (const char *p = s; p < end; p++)
 		if (*p == '@')

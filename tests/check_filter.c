@@ -948,6 +948,34 @@ START_TEST(test_sender_with_gt_meets_lists)
 }
 END_TEST
 
+/*
+ * A '<' that starts a sender is a bracket only if a '>' ends it: the milter
+ * gets "<ceo@good.example>"@evil.example unquoted, <ceo@good.example>@evil.example
+ * (usermap_address), which was read as ceo@good.example: it passed a
+ * blocklist of evil.example and met a whitelist of good.example.
+ */
+START_TEST(test_sender_with_lt_first_keeps_its_domain)
+{
+	db_list_entry b = { "evil.example", 0, T0, "admin" };
+	db_list_entry w = { "good.example", 0, T0, "admin" };
+	filter_result r;
+	int64_t uid;
+
+	global_corpus(20);
+	ck_assert_int_eq(db_begin(d), 0);
+	ck_assert_int_eq(db_user(d, "lou", 1, &uid), 0);
+	ck_assert_int_eq(db_list_add(d, uid, DB_LIST_BLOCK, &b), 0);
+	ck_assert_int_eq(db_list_add(d, uid, DB_LIST_WHITE, &w), 0);
+	ck_assert_int_eq(db_commit(d), 0);
+	r = classify("lou", HAMMY, "<ceo@good.example>@evil.example", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_BLOCKLISTED);
+	r = classify("lou", HAMMY, "<<ceo@good.example>@evil.example>", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_BLOCKLISTED);
+	r = classify("lou", HAMMY, "<ceo@good.example> ", T0);
+	ck_assert_int_eq(r.verdict.cls, BAYES_WHITELISTED);
+}
+END_TEST
+
 START_TEST(test_sources_and_counters)
 {
 	tokset *s = msg("trap words");
@@ -1479,6 +1507,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_blocklist);
 	tcase_add_test(tc, test_long_sender_meets_domain_lists);
 	tcase_add_test(tc, test_sender_with_gt_meets_lists);
+	tcase_add_test(tc, test_sender_with_lt_first_keeps_its_domain);
 	tcase_add_test(tc, test_sources_and_counters);
 	tcase_add_test(tc, test_dry_run_writes_nothing);
 	tcase_add_test(tc, test_deferred_commit_equals_classify);
