@@ -1571,8 +1571,12 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 				 * tempfail would store them again on every
 				 * retry. This user gets the message tagged.
 				 */
+				char who[USERMAP_MAX];
+
+				snprintf(who, sizeof(who), "%s", v->user);
 				log_warning("%s: quarantine for %s failed (%s); "
-				    "delivered tagged instead", qid(cn), v->user, why);
+				    "delivered tagged instead", qid(cn),
+				    log_word(who), why);
 				v->action = PROFILE_TAG;
 				continue;
 			}
