@@ -526,17 +526,12 @@ static int name_char(char c)
 	    c == ':' || c == '+';
 }
 
-/* Does s[0..n) start with the lowercase ASCII word w, in any case? */
+/* Does s[0..n) start with the ASCII word w, in any case? */
 static int starts_ci(const char *s, size_t n, const char *w)
 {
 	size_t k = strlen(w);
 
-	if (n < k)
-		return 0;
-	for (size_t i = 0; i < k; i++)
-		if (lc((unsigned char)s[i]) != w[i])
-			return 0;
-	return 1;
+	return n >= k && strncasecmp(s, w, k) == 0;
 }
 
 /*

@@ -135,7 +135,6 @@ typedef struct conn {
 	tokset *toks;           /* box's tokens of the current message, or NULL */
 	/* message state */
 	char *sender;           /* envelope sender (lowercase, no <>) */
-	char *log_sender;       /* sender as logged (log_word) */
 	char *env_sender;       /* MAIL FROM as given, without its <>: what a
 	                         * quarantine release sends as (sender is for
 	                         * the lists and the log) */
@@ -423,12 +422,17 @@ static const char *qid(const conn *cn)
 	return cn->queue_id ? cn->queue_id : "NOQUEUE";
 }
 
+/* The sender as log lines show it (log_word), in buf. */
+static const char *log_from(const conn *cn, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", cn->sender ? cn->sender : "");
+	return log_word(buf);
+}
+
 static void msg_state_reset(conn *cn)
 {
 	free(cn->sender);
 	cn->sender = NULL;
-	free(cn->log_sender);
-	cn->log_sender = NULL;
 	free(cn->env_sender);
 	cn->env_sender = NULL;
 	free(cn->queue_id);
@@ -623,8 +627,6 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		cn->sender = strdup(buf);
 	else
 		cn->sender = strdup("");
-	if ((cn->log_sender = cn->sender ? strdup(cn->sender) : NULL) != NULL)
-		log_word(cn->log_sender);
 	{
 		/* (the recipients are stored so too: see mlfi_eom) */
 		const char *a = argv[0] ? argv[0] : "";
@@ -655,7 +657,8 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 			cn->skip = 1;
 	}
 	if (cn->debug)
-		log_debug("NOQUEUE: from=<%s> client=%s skip=%d", cn->log_sender,
+		log_debug("NOQUEUE: from=<%s> client=%s skip=%d",
+		    log_from(cn, buf, sizeof(buf)),
 		    cn->client_addr ? cn->client_addr : "?", cn->skip);
 	return reply(cn, SMFIP_NR_MAIL);
 }
@@ -1163,11 +1166,12 @@ static sfsistat on_fail(SMFICTX *ctx, conn *cn)
 {
 	const char *mode = conf_str(cn->sn->cf, "OnFail");
 	int accept = mode != NULL && strcmp(mode, "accept") == 0;
+	char from[USERMAP_MAX];
 
 	/* (in place of the message's info line: who it was from too) */
 	log_warning("%s: client=%s from=<%s> internal error, %s: %s", qid(cn),
 	    cn->client_addr ? cn->client_addr : "?",
-	    cn->log_sender ? cn->log_sender : "", accept ? "accepting" : "tempfail",
+	    log_from(cn, from, sizeof(from)), accept ? "accepting" : "tempfail",
 	    cn->errwhy);
 	if (accept)
 		return SMFIS_ACCEPT;
@@ -1342,7 +1346,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	const conf *cf;
 	verdict *vs = NULL;
 	size_t nv = 0, delivered = 0, rejecting = 0, quarantined = 0;
-	char why[1024], logbuf[2048];
+	char why[1024], logbuf[2048], from[USERMAP_MAX];
 	size_t lp = 0;
 	int all_reject = 1, held = 0, store_broken = 0, rc;
 	db *d = NULL;
@@ -1377,7 +1381,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		log_info("%s: client=%s from=<%s> forged=%u/%s action=reject "
 		    "size=%zu tokens=0 eom=%.1fms %.1fms", qid(cn),
 		    cn->client_addr ? cn->client_addr : "?",
-		    cn->log_sender ? cn->log_sender : "", cn->forged_total,
+		    log_from(cn, from, sizeof(from)), cn->forged_total,
 		    cn->forged_over == 1 ? "too-many-names" :
 		    cn->forged_over == 2 ? "name-too-long" : cn->forged[0].name,
 		    cn->size, clock_since_ms(&eom_start), elapsed_ms(cn));
@@ -1389,7 +1393,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			smfi_chgheader(ctx, cn->forged[i].name, (int)idx, NULL);
 	if (cn->skip) {
 		log_info("%s: from=<%s> skipped (trusted sender), %.1fms", qid(cn),
-		    cn->log_sender ? cn->log_sender : "", elapsed_ms(cn));
+		    log_from(cn, from, sizeof(from)), elapsed_ms(cn));
 		goto done;
 	}
 	content_starts(cn);     /* a message without headers */
@@ -1740,7 +1744,7 @@ log:
 	log_info("%s: client=%s from=<%s> %s action=%s size=%zu tokens=%zu eom=%.1fms "
 	    "%.1fms", qid(cn),
 	    cn->client_addr ? cn->client_addr : "?",
-	    cn->log_sender ? cn->log_sender : "", logbuf,
+	    log_from(cn, from, sizeof(from)), logbuf,
 	    ret == SMFIS_REJECT ? "reject" : ret == SMFIS_DISCARD ? "discard" :
 	    ret == SMFIS_TEMPFAIL ? "tempfail" :
 	    held ? "hold" : quarantined ? "quarantine+deliver" : "deliver",
